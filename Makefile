@@ -1,0 +1,31 @@
+# The project's commands. Each one sets up what it needs (uv, the venv, packages) by itself.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+VENV_PY := $(VENV)/bin/python
+STAMP := $(VENV)/.synced-dev
+export UV_PYTHON_DOWNLOADS := never
+
+.PHONY: demo test bench lint setup clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml uv.lock
+	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+	$(PYTHON) -m uv sync --frozen --extra dev --python $(PYTHON)
+	@touch $@
+
+demo: $(STAMP)
+	$(VENV_PY) examples/demo.py
+
+test: $(STAMP)
+	$(VENV_PY) -m pytest -n 2 -q tests
+
+bench: $(STAMP)
+	$(VENV_PY) bench/run_all.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests bench examples
+
+clean:
+	rm -rf $(VENV) runs bench/.venvs

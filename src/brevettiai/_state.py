@@ -1,0 +1,61 @@
+"""The lifecycle state of a job, kept as ``status.json`` in its job directory."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import socket
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Status = Literal["created", "running", "completed", "failed", "killed"]
+TERMINAL: frozenset[str] = frozenset({"completed", "failed", "killed"})
+STATE_FILE = "status.json"
+
+
+def now() -> str:
+    """The current UTC time in ISO 8601 with a Z suffix."""
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class ExitInfo:
+    """How a job ended when it did not complete: an exit code, an exception, or a signal."""
+
+    code: int | None = None
+    exception: str | None = None
+    message: str | None = None
+    traceback: str | None = None
+    signal: str | None = None
+
+
+@dataclass
+class JobState:
+    """Status and timestamps of one job run; `pid` and `hostname` tell a reader who runs it."""
+
+    status: Status = "created"
+    run_id: str = ""
+    created: str = field(default_factory=now)
+    started: str | None = None
+    finished: str | None = None
+    model_path: str | None = None
+    pid: int = field(default_factory=os.getpid)
+    hostname: str = field(default_factory=socket.gethostname)
+    exit: ExitInfo | None = None
+
+    @property
+    def is_terminal(self) -> bool:
+        """True once the job is completed, failed or killed."""
+        return self.status in TERMINAL
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready form written to status.json."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JobState:
+        """Read a state written by `to_dict` (unknown keys are ignored)."""
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        if isinstance(known.get("exit"), dict):
+            known["exit"] = ExitInfo(**{k: v for k, v in known["exit"].items() if k in ExitInfo.__dataclass_fields__})
+        return cls(**known)

@@ -1,0 +1,55 @@
+"""The one error hierarchy of brevettiai.
+
+Every error a user can cause names the field, flag or file involved, what was given and what is
+accepted. Errors caused by how a job was started (bad flags, a missing info.json) are `UsageError`s:
+they are ordinary exceptions for code that catches them, and when nobody does, the interpreter exits
+with code 2 and no traceback, like a command-line tool rejecting its arguments.
+"""
+
+from __future__ import annotations
+
+
+class BrevettiError(Exception):
+    """Base class of every error raised by brevettiai."""
+
+
+class UsageError(BrevettiError, SystemExit):
+    """The job was started wrongly; uncaught, it ends the process with exit code 2 and no traceback.
+
+    It derives from `SystemExit` so that an uncaught one exits quietly with ``code`` 2, and from
+    `Exception` (through `BrevettiError`) so that ``except Exception`` and ``except BrevettiError``
+    still catch it in notebooks and tests. The message is logged when the error is raised by the
+    job entry points, because an uncaught `SystemExit` prints nothing itself.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = 2
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class JobNotFoundError(UsageError):
+    """No job could be located from the arguments, the command line and the environment."""
+
+
+class SettingsError(UsageError, ValueError):
+    """Settings (from info.json, the command line or code) do not fit the declared settings types."""
+
+
+class SchemaError(BrevettiError):
+    """A settings class cannot be described as a platform form or JSON schema."""
+
+
+class StoragePathError(BrevettiError, ValueError):
+    """A storage path or artifact name is not acceptable (absolute, escaping its root, or a URL)."""
+
+
+class StorageError(BrevettiError, OSError):
+    """Reading or writing job storage failed."""
+
+
+class JobStateError(BrevettiError, RuntimeError):
+    """An operation does not fit the job's current lifecycle state."""

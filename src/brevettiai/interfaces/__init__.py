@@ -1,0 +1,1 @@
+"""Integrations with the platform's user interface: settings forms, charts, remote monitoring."""

@@ -1,0 +1,74 @@
+"""`JobSettings`: the pydantic base class for a job's typed settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from brevettiai.settings._convert import coerce_raw, report_unknown, to_config
+from brevettiai.settings._fields import fields_of
+from brevettiai.settings.overrides import settings_to_argv
+from brevettiai.settings.parse import parse_settings
+from brevettiai.settings.schema import SchemaBuilder, form_schema, json_schema
+
+
+class JobSettings(BaseModel):
+    """Base class of typed job settings; fields may be other settings classes of any kind.
+
+    Values given as JSON text for non-string fields (as platform forms send them) are parsed, an
+    empty string for an optional field is None, and keys no field declares are logged as
+    ``Invalid config keys`` instead of failing.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_platform_values(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        spec = fields_of(cls)
+        unknown: dict[str, Any] = {}
+        prepared = {}
+        for key, value in data.items():
+            field = spec.fields.get(key)
+            if field is not None:
+                prepared[key] = coerce_raw(field.annotation, value, key, unknown)
+            elif spec.accepts_extra:
+                prepared[key] = value
+            else:
+                unknown[key] = value
+        report_unknown(unknown)
+        return prepared
+
+    def get_config(self) -> dict[str, Any]:
+        """The settings as a plain, JSON-serialisable nested dict."""
+        return to_config(self)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any] | None) -> Any:
+        """Settings built from a plain config dict (the inverse of `get_config`)."""
+        return parse_settings(cls, config)
+
+    @classmethod
+    def get_schema(cls, namespace: str | None = None) -> SchemaBuilder:
+        """The platform settings form of these settings."""
+        return form_schema(cls, namespace)
+
+    platform_schema = get_schema
+
+    @classmethod
+    def json_schema(cls) -> dict[str, Any]:
+        """The standard JSON Schema of these settings."""
+        return json_schema(cls)
+
+    def to_argv(self) -> list[str]:
+        """Command-line flags that reproduce these settings."""
+        return settings_to_argv(self)
+
+
+class AnySettings(JobSettings):
+    """Settings of the base `Job`: every key is accepted and kept as given."""
+
+    model_config = ConfigDict(extra="allow", arbitrary_types_allowed=True)

@@ -1,0 +1,300 @@
+"""Command-line overrides of settings in dot notation, and the way back from settings to argv.
+
+``--data.size 42``, ``--data.size=42``, ``--flag``/``--no-flag`` for booleans, JSON for lists,
+dicts and nested groups. Values are parsed by the *declared* type of the setting. Tokens that do
+not start with ``--`` are ignored (a notebook's ``-f kernel.json``), and ``--`` ends the options.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from brevettiai.errors import SettingsError, UsageError
+from brevettiai.settings._convert import to_config, validate_value
+from brevettiai.settings._fields import MISSING, fields_of
+from brevettiai.settings._types import (
+    describe_type,
+    dict_value_type,
+    is_bool_type,
+    is_pydantic_model,
+    is_settings_node,
+    is_text_type,
+    unwrap_optional,
+)
+
+log = logging.getLogger("brevettiai.settings")
+
+_TRUE = {"true", "t", "yes", "y", "on", "1"}
+_FALSE = {"false", "f", "no", "n", "off", "0"}
+
+
+class HelpRequested(UsageError):
+    """``--help`` was given: the message is the help text, and the exit code is 0."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.code = 0
+
+
+@dataclass(frozen=True)
+class _Target:
+    path: str
+    annotation: Any
+    default: Any = MISSING
+    bounds: tuple[tuple[str, float], ...] = ()
+
+    def checked_annotation(self) -> Any:
+        """The annotation with the field's numeric bounds attached, for validating one value."""
+        if not self.bounds:
+            return self.annotation
+        import annotated_types
+
+        makers = {"ge": annotated_types.Ge, "le": annotated_types.Le, "gt": annotated_types.Gt, "lt": annotated_types.Lt}
+        return Annotated[(self.annotation, *(makers[k](v) for k, v in self.bounds))]
+
+
+def setting_paths(cls: type, prefix: str = "") -> list[str]:
+    """Every dotted setting path of a settings class, groups included."""
+    paths = []
+    for name, field in fields_of(cls).fields.items():
+        paths.append(prefix + name)
+        inner, _ = unwrap_optional(field.annotation)
+        if is_settings_node(inner):
+            paths.extend(setting_paths(inner, f"{prefix}{name}."))
+    return paths
+
+
+def _resolve(cls: type, name: str) -> _Target:
+    parts = name.split(".")
+    node: Any = cls
+    for index, part in enumerate(parts):
+        spec = fields_of(node)
+        field = spec.fields.get(part) or spec.fields.get(part.replace("-", "_"))
+        done = ".".join(parts[: index + 1])
+        if field is None:
+            if spec.accepts_extra:
+                return _Target(name, Any)
+            raise SettingsError(_unknown_message(cls, name, done))
+        if index == len(parts) - 1:
+            return _Target(".".join(parts[:index] + [field.name]), field.annotation, field.default,
+                           tuple(field.bounds.items()))
+        inner, _ = unwrap_optional(field.annotation)
+        if is_settings_node(inner):
+            parts[index] = field.name
+            node = inner
+            continue
+        value_type = dict_value_type(inner)
+        if value_type is not None or inner is Any:
+            rest = len(parts) - index - 1
+            return _Target(".".join(parts[:index] + [field.name] + parts[index + 1:]),
+                           value_type if rest == 1 and value_type is not None else Any)
+        raise SettingsError(f"unknown setting flag --{name}: '{done}' is {describe_type(field.annotation)}, "
+                            f"it has no sub-setting '{parts[index + 1]}'")
+    raise AssertionError("unreachable")
+
+
+def _unknown_message(cls: type, name: str, failing_part: str) -> str:
+    known = setting_paths(cls)
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    hint = f"; did you mean {' or '.join('--' + c for c in close)}?" if close else ""
+    listing = ", ".join("--" + k for k in known[:30]) + (", ..." if len(known) > 30 else "")
+    return (f"unknown setting flag --{name} ('{failing_part}' is not a setting of {cls.__name__}){hint} "
+            f"Accepted settings: {listing or 'none'}")
+
+
+def _parse_bool(text: str, flag: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise SettingsError(f"{flag} {text!r}: expected {describe_type(bool)}")
+
+
+def _parse_value(target: _Target, text: str | bool, flag: str) -> Any:
+    if isinstance(text, bool):
+        return text
+    inner, optional = unwrap_optional(target.annotation)
+    if text == "" and (optional or target.default is None):
+        return None
+    if is_bool_type(target.annotation):
+        return _parse_bool(text, flag)
+    if is_text_type(inner):
+        value: Any = text
+    else:
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = text
+    if target.annotation is Any:
+        return value
+    if is_settings_node(inner):
+        if value is None or isinstance(value, Mapping):
+            return value
+        raise SettingsError(f"{flag} {text!r}: expected {describe_type(target.annotation)}")
+    try:
+        validate_value(target.checked_annotation(), value, target.path)
+    except SettingsError as exc:
+        raise SettingsError(f"{flag} {text!r}: expected {describe_type(target.annotation)} ({exc})") from None
+    return value
+
+
+def parse_overrides(cls: type, argv: Sequence[str], reserved: Iterable[str] = ()) -> tuple[dict[str, Any], dict[str, str]]:
+    """Parse argv into ({dotted setting path: raw value}, {reserved flag: text}).
+
+    `reserved` names flags that are not settings (such as ``job_id``); their values are returned
+    as given. A flag given twice keeps its last value, with a warning.
+    """
+    reserved = set(reserved)
+    overrides: dict[str, Any] = {}
+    reserved_values: dict[str, str] = {}
+    index = 0
+    while index < len(argv):
+        token = argv[index]
+        index += 1
+        if token == "--":
+            break
+        if not token.startswith("--"):
+            continue
+        name, has_value, inline = token[2:].partition("=")
+        value: Any = inline if has_value else None
+        flag = "--" + name
+        if name in reserved:
+            if value is None:
+                if index >= len(argv):
+                    raise UsageError(f"flag {flag} needs a value")
+                value, index = argv[index], index + 1
+            if name in reserved_values:
+                log.warning("Flag %s given more than once; using the last value", flag)
+            reserved_values[name] = value
+            continue
+        if name == "help":
+            raise HelpRequested(format_help(cls))
+        target = _resolve_with_negation(cls, name)
+        if target is None:
+            target, value = _resolve(cls, name[3:]), False
+        elif value is None:
+            if is_bool_type(target.annotation):
+                if index < len(argv) and argv[index].strip().lower() in _TRUE | _FALSE:
+                    value, index = argv[index], index + 1
+                else:
+                    value = True
+            elif index < len(argv) and not argv[index].startswith("--"):
+                value, index = argv[index], index + 1
+            else:
+                raise SettingsError(f"flag {flag} needs a value: {describe_type(target.annotation)}")
+        parsed = _parse_value(target, value, flag)
+        if target.path in overrides:
+            log.warning("Setting flag %s given more than once; the last value wins: %r", flag, parsed)
+            del overrides[target.path]  # keep the order of the last occurrence
+        overrides[target.path] = parsed
+    return overrides, reserved_values
+
+
+def _resolve_with_negation(cls: type, name: str) -> _Target | None:
+    """Resolve a flag; None means it is ``--no-<bool setting>``."""
+    try:
+        return _resolve(cls, name)
+    except SettingsError:
+        for prefix in ("no-", "no_"):
+            if name.startswith(prefix):
+                try:
+                    target = _resolve(cls, name[len(prefix):])
+                except SettingsError:
+                    break
+                if is_bool_type(target.annotation):
+                    return None
+        raise
+
+
+def apply_overrides(config: Mapping[str, Any] | None, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a raw settings dict with each {dotted path: value} override set into it."""
+    result = _copy_tree(dict(config or {}))
+    for path, value in overrides.items():
+        node = result
+        *parents, leaf = path.split(".")
+        for part in parents:
+            child = node.get(part)
+            if isinstance(child, str) and child.strip().startswith("{"):
+                try:
+                    child = json.loads(child)
+                except ValueError:
+                    child = None
+            if not isinstance(child, dict):
+                child = {}
+            node[part] = child
+            node = child
+        node[leaf] = value
+        log.info("Setting %s = %r from the command line", path, value)
+    return result
+
+
+def _copy_tree(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _copy_tree(v) for k, v in value.items()}
+    return value
+
+
+def settings_to_argv(settings: Any) -> list[str]:
+    """The command-line flags that reproduce `settings` exactly (``--path=value`` form)."""
+    argv: list[str] = []
+    _emit(type(settings), settings, "", argv)
+    return argv
+
+
+def _emit(cls: type, node: Any, prefix: str, argv: list[str]) -> None:
+    spec = fields_of(cls)
+    for name, field in spec.fields.items():
+        if not hasattr(node, name):
+            continue
+        value = getattr(node, name)
+        inner, _ = unwrap_optional(field.annotation)
+        if value is not None and is_settings_node(inner) and is_settings_node(type(value)):
+            _emit(type(value), value, f"{prefix}{name}.", argv)
+            continue
+        argv.append(f"--{prefix}{name}={_format(field.annotation, value)}")
+    if spec.accepts_extra:
+        extras = (node.model_extra or {}) if is_pydantic_model(cls) else {
+            k: v for k, v in vars(node).items() if not k.startswith("_") and k not in spec.fields}
+        for key, value in extras.items():
+            argv.append(f"--{prefix}{key}={json.dumps(to_config(value))}")
+
+
+def _format(annotation: Any, value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    plain = to_config(value)
+    inner, _ = unwrap_optional(annotation)
+    if isinstance(plain, str) and is_text_type(inner):
+        return plain
+    return json.dumps(plain)
+
+
+def format_help(cls: type) -> str:
+    """The ``--help`` text: every setting flag with its type, default and description."""
+    lines = [f"Settings of {cls.__name__} (override any with --path VALUE or --path=VALUE):", ""]
+    _help_lines(cls, "", lines)
+    lines += ["", "Job flags: --job_id/--model_id/--test_id ID, --api_key KEY, --info_file FILE, "
+                  "--job_dir DIR, --cache_path DIR, --host URL, --data_bucket URL"]
+    return "\n".join(lines)
+
+
+def _help_lines(cls: type, prefix: str, lines: list[str]) -> None:
+    for name, field in fields_of(cls).fields.items():
+        inner, _ = unwrap_optional(field.annotation)
+        if is_settings_node(inner):
+            lines.append(f"  {prefix}{name}: group {inner.__name__}" + (f" - {field.description}" if field.description else ""))
+            _help_lines(inner, f"{prefix}{name}.", lines)
+            continue
+        default = "required" if field.required else f"default {json.dumps(to_config(field.get_default()))}"
+        text = f"  --{prefix}{name}  {describe_type(field.annotation)}; {default}"
+        if field.description:
+            text += f" - {field.description}"
+        lines.append(text)

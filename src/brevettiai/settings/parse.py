@@ -1,0 +1,25 @@
+"""The whole settings pipeline in one call: raw config + command line -> typed settings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from brevettiai.settings._convert import build_settings, report_unknown
+from brevettiai.settings.overrides import apply_overrides, parse_overrides
+
+
+def parse_settings(settings_cls: type, config: Mapping[str, Any] | None = None,
+                   argv: Sequence[str] = (), *, reserved: Iterable[str] = (),
+                   unknown: dict[str, Any] | None = None) -> Any:
+    """Build `settings_cls` from a raw config dict with argv overrides applied on top.
+
+    Keys of `config` that no settings class declares are logged as ``Invalid config keys`` and
+    stored into `unknown` (when given) under their dotted paths.
+    """
+    overrides, _ = parse_overrides(settings_cls, argv, reserved)
+    raw = apply_overrides(config, overrides) if overrides else dict(config or {})
+    sink: dict[str, Any] = {} if unknown is None else unknown
+    settings = build_settings(settings_cls, raw, unknown=sink)
+    report_unknown(sink)
+    return settings

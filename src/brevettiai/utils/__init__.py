@@ -1,0 +1,1 @@
+"""Utilities kept under the import paths of the original SDK."""
