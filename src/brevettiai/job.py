@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
+import atexit
 import datetime
 import json
 import logging
+import os
 import shutil
 import signal
 import sys
 import tempfile
 import threading
 import traceback
-import atexit
-import os
-import weakref
 import uuid
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -85,7 +85,6 @@ class Job:
 
     from brevettiai.settings.job_settings import AnySettings as Settings  # the base Job takes any settings
 
-    settings: Any
     _ARTIFACTS = "artifacts"
     _signal_lock: ClassVar[threading.Lock] = threading.Lock()
 

@@ -16,6 +16,7 @@ import re
 import sys
 import traceback
 import types
+from pathlib import Path
 
 
 class _Tee(io.TextIOBase):
@@ -54,9 +55,9 @@ def main() -> None:
     out, err = _Tee(), _Tee()
     real_stdout, real_stderr = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = out, err
-    exec(compile(open(prelude).read(), prelude, "exec"), namespace)
+    exec(compile(Path(prelude).read_text(), prelude, "exec"), namespace)
     transcript = []
-    for source in code_blocks(open(document).read()):
+    for source in code_blocks(Path(document).read_text()):
         out.buffer_, err.buffer_ = io.StringIO(), io.StringIO()
         entry = {"source": source, "error": None, "value": None}
         try:

@@ -1,0 +1,154 @@
+"""Command-line overrides in dot notation, and settings -> argv -> settings."""
+
+from __future__ import annotations
+
+import enum
+import logging
+from typing import Literal, Optional
+
+import pytest
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
+from brevettiai import JobSettings
+from brevettiai.errors import SettingsError
+from brevettiai.settings import Module, parse_overrides, parse_settings, settings_to_argv
+from brevettiai.settings.overrides import HelpRequested
+
+
+class Kind(enum.Enum):
+    a = "a"
+    b = "b"
+
+
+class Optim(JobSettings):
+    lr: float = 0.1
+    nesterov: bool = False
+
+
+class Custom(Module):
+    def __init__(self, custom_param: int = None):
+        self.custom_param = custom_param
+
+
+class S(JobSettings):
+    epochs: int = 10
+    name: str = "run"
+    kind: Kind = Kind.a
+    mode: Literal["x", "y"] = "x"
+    maybe: Optional[float] = None
+    tags: list[str] = []
+    mapping: dict[str, int] = {}
+    flag: bool = False
+    optim: Optim = Optim()
+    custom: Optional[Custom] = None
+
+
+def parse(argv: list[str], config: dict | None = None) -> S:
+    return parse_settings(S, config or {}, argv)
+
+
+def test_values_are_parsed_by_declared_type() -> None:
+    s = parse(["--epochs", "3", "--optim.lr=0.5", "--kind", "b", "--mode", "y", "--maybe", "2",
+               "--tags", '["p", "q"]', "--mapping", '{"k": 1}', "--name", "42"])
+    assert (s.epochs, s.optim.lr, s.kind, s.mode, s.maybe) == (3, 0.5, Kind.b, "y", 2.0)
+    assert s.tags == ["p", "q"] and s.mapping == {"k": 1} and s.name == "42"
+
+
+def test_declared_type_wins_over_the_type_of_the_current_value() -> None:
+    # info.json holds an int for a float setting; the override is still read as the declared float
+    assert parse(["--optim.lr", "0.01"], {"optim": {"lr": 1}}).optim.lr == 0.01
+
+
+def test_bool_flags() -> None:
+    assert parse(["--flag"]).flag is True
+    assert parse(["--flag", "false"]).flag is False
+    assert parse(["--no-flag"], {"flag": True}).flag is False
+    assert parse(["--optim.nesterov", "--epochs", "2"]).optim.nesterov is True
+
+
+def test_values_containing_equals_signs_stay_intact() -> None:
+    assert parse(["--name=a=b=c"]).name == "a=b=c"
+
+
+def test_override_of_a_setting_whose_value_is_null() -> None:
+    s = parse(["--custom.custom_param", "5", "--maybe", "1.5"], {"custom": None, "maybe": None})
+    assert isinstance(s.custom, Custom) and s.custom.custom_param == 5 and s.maybe == 1.5
+
+
+def test_empty_string_for_optional_is_none() -> None:
+    assert parse(["--maybe="], {"maybe": 3}).maybe is None
+
+
+def test_repeated_flag_last_wins_with_warning(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        assert parse(["--epochs", "1", "--epochs", "2"]).epochs == 2
+    assert "more than once" in caplog.text
+
+
+def test_non_flag_tokens_are_ignored_like_a_notebook_kernels() -> None:
+    assert parse(["-f", "/tmp/kernel.json", "positional", "--epochs", "4"]).epochs == 4
+
+
+def test_unknown_setting_names_the_flag_and_suggests_close_matches() -> None:
+    with pytest.raises(SettingsError) as info:
+        parse(["--optim.lrr", "1"])
+    message = str(info.value)
+    assert "--optim.lrr" in message and "did you mean --optim.lr" in message
+    assert info.value.code == 2
+
+
+def test_value_that_does_not_fit_names_flag_value_and_accepted_values() -> None:
+    with pytest.raises(SettingsError, match=r"--epochs '0\.5': expected an integer"):
+        parse(["--epochs", "0.5"])
+    with pytest.raises(SettingsError, match=r"--kind 'c': expected one of 'a', 'b'"):
+        parse(["--kind", "c"])
+    with pytest.raises(SettingsError, match=r"--flag 'maybe': expected a boolean"):
+        parse(["--flag=maybe"])
+    with pytest.raises(SettingsError, match=r"--epochs needs a value"):
+        parse(["--epochs"])
+
+
+def test_reserved_job_flags_are_returned_not_applied() -> None:
+    overrides, reserved = parse_overrides(S, ["--job_id", "J", "--api_key=K", "--epochs", "1"],
+                                          reserved=("job_id", "api_key"))
+    assert reserved == {"job_id": "J", "api_key": "K"} and overrides == {"epochs": 1}
+
+
+def test_help_lists_every_setting() -> None:
+    with pytest.raises(HelpRequested) as info:
+        parse(["--help"])
+    assert info.value.code == 0
+    assert "--optim.lr" in info.value.message and "--custom.custom_param" in info.value.message
+
+
+def test_dash_spelling_is_accepted() -> None:
+    class D(JobSettings):
+        learning_rate: float = 0.1
+
+    assert parse_settings(D, {}, ["--learning-rate", "0.2"]).learning_rate == 0.2
+
+
+texts = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
+optim = st.builds(Optim, lr=st.floats(allow_nan=False, allow_infinity=False, width=32), nesterov=st.booleans())
+trees = st.builds(
+    S,
+    epochs=st.integers(-10**12, 10**12),
+    name=texts,
+    kind=st.sampled_from(Kind),
+    mode=st.sampled_from(["x", "y"]),
+    maybe=st.none() | st.floats(allow_nan=False, allow_infinity=False),
+    tags=st.lists(texts, max_size=3),
+    mapping=st.dictionaries(texts, st.integers(), max_size=3),
+    flag=st.booleans(),
+    optim=optim,
+    custom=st.none() | st.builds(Custom, custom_param=st.none() | st.integers()),
+)
+
+
+@hsettings(max_examples=150, deadline=None)
+@given(trees)
+def test_settings_to_argv_to_settings_is_the_identity(tree: S) -> None:
+    rebuilt = parse_settings(S, {}, settings_to_argv(tree))
+    assert rebuilt.get_config() == tree.get_config()
