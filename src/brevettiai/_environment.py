@@ -1,0 +1,528 @@
+"""Record the environment a job ran in, so that a run can be reproduced.
+
+`capture_environment` returns a JSON-serialisable dict with the interpreter, the platform, the installed
+distributions and the state of the git repository holding the job's source. It runs on every job start,
+so it is built to be cheap:
+
+* Interpreter facts that cannot change within a process (python, platform, hostname, packages) are
+  computed once and cached in module state. Packages are listed by scanning ``sys.path`` for
+  ``*.dist-info`` / ``*.egg-info`` folders instead of importing `importlib.metadata` (whose import alone
+  costs tens of milliseconds); `importlib.metadata` is only used for the rare zip / ``.egg`` entries.
+* The git state is never cached. It is collected in a daemon thread, so that `start_capture` lets a
+  caller overlap it with other start-up work, by two ``git`` processes started at once:
+  ``rev-parse`` (top level and git directories) and ``status --porcelain=v2 --branch -z`` (HEAD, branch
+  and changes). ``remote.origin.url`` is read from the repository's config file; only when that file
+  uses includes or unusual syntax is a third process, ``git config``, asked instead. ``git`` runs with
+  ``GIT_OPTIONAL_LOCKS=0`` so that a job never takes the index lock of the user's repository.
+
+Nothing here raises: a missing ``git``, a directory outside any repository, a timeout or a repository
+without commits give ``None`` (or ``None`` fields) and a DEBUG log line.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
+
+__all__ = [
+    "EnvironmentCapture",
+    "capture_environment",
+    "installed_packages",
+    "normalize_name",
+    "start_capture",
+    "strip_url_credentials",
+]
+
+logger = logging.getLogger("brevettiai.environment")
+
+GIT_TIMEOUT = 5.0
+"""Seconds the git processes of one capture may take in total before they are killed."""
+
+_DIST_INFO = re.compile(
+    r"(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._]*[A-Za-z0-9])?)-(?P<version>[0-9][A-Za-z0-9.+!]*)\.dist-info",
+    re.IGNORECASE,
+)
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
+_SSH_SCHEMES = frozenset({"ssh", "git+ssh", "ssh+git"})
+
+_T = TypeVar("_T")
+
+_static_lock = threading.Lock()
+_static: dict[str, Any] | None = None
+
+
+def _reset_lock_after_fork() -> None:
+    """Give a forked child a fresh lock, in case the fork happened while another thread held it."""
+    global _static_lock
+    _static_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_lock_after_fork)
+
+
+# --------------------------------------------------------------------------------------------------
+# Installed distributions
+# --------------------------------------------------------------------------------------------------
+
+
+def normalize_name(name: str) -> str:
+    """Return the PEP 503 normalised form of a distribution name (lowercase, runs of ``-_.`` as ``-``)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def installed_packages(paths: Iterable[str | os.PathLike[str]] | None = None) -> list[str]:
+    """List the distributions found on `paths` (default ``sys.path``) as sorted ``name==version``."""
+    found: dict[str, str] = {}
+    for entry in sys.path if paths is None else paths:
+        for name, version in _distributions_on(entry):
+            found.setdefault(normalize_name(name), version)
+    return sorted((f"{name}=={version}" for name, version in found.items()), key=str.lower)
+
+
+def _distributions_on(entry: object) -> Iterator[tuple[str, str]]:
+    """Yield (name, version) of each distribution directly on one ``sys.path`` entry, in name order."""
+    if isinstance(entry, os.PathLike):
+        entry = os.fspath(entry)
+    if not isinstance(entry, str):
+        return
+    root = entry or "."
+    if root.lower().endswith(".egg") or not os.path.isdir(root):
+        if os.path.exists(root):
+            yield from _distributions_by_importlib(entry)
+        return
+    try:
+        children = sorted(os.listdir(root))
+    except OSError as exc:
+        logger.debug("cannot list %r for installed packages: %s", root, exc)
+        return
+    for child in children:
+        low = child.lower()
+        if low.endswith(".dist-info"):
+            match = _DIST_INFO.fullmatch(child)
+            parsed = (
+                (match["name"], match["version"])
+                if match
+                else _read_metadata(os.path.join(root, child, "METADATA"))
+            )
+        elif low.endswith(".egg-info"):
+            path = os.path.join(root, child)
+            parsed = _read_metadata(os.path.join(path, "PKG-INFO") if os.path.isdir(path) else path)
+        else:
+            continue
+        if parsed is not None:
+            yield parsed
+
+
+def _read_metadata(path: str) -> tuple[str, str] | None:
+    """Read ``Name`` and ``Version`` from the header of a METADATA / PKG-INFO file, or None."""
+    name = version = None
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if not line.strip():
+                    break
+                key, sep, value = line.partition(":")
+                if not sep:
+                    continue
+                key = key.strip().lower()
+                if key == "name" and name is None:
+                    name = value.strip()
+                elif key == "version" and version is None:
+                    version = value.strip()
+                if name and version:
+                    return name, version
+    except OSError as exc:
+        logger.debug("cannot read package metadata %r: %s", path, exc)
+    return None
+
+
+def _distributions_by_importlib(entry: str) -> Iterator[tuple[str, str]]:
+    """Yield (name, version) for a zip or ``.egg`` path entry using `importlib.metadata` (slow, rare)."""
+    try:
+        from importlib import metadata
+
+        for dist in metadata.distributions(path=[entry]):
+            name, version = dist.metadata["Name"], dist.version
+            if name and version:
+                yield name, version
+    except Exception as exc:  # a broken archive must not break a job
+        logger.debug("cannot list packages in %r: %s", entry, exc)
+
+
+# --------------------------------------------------------------------------------------------------
+# Interpreter facts (cached per process)
+# --------------------------------------------------------------------------------------------------
+
+
+def _static_facts() -> dict[str, Any]:
+    """Return the per-process interpreter facts, computing them on the first call only."""
+    global _static
+    if _static is None:
+        with _static_lock:
+            if _static is None:
+                _static = _compute_static_facts()
+    return _static
+
+
+def _compute_static_facts() -> dict[str, Any]:
+    """Compute python, platform, hostname and package facts; failures become None."""
+    return {
+        "python": platform.python_version(),
+        "python_full": sys.version,
+        "executable": sys.executable,
+        "platform": _safely(platform.platform),
+        "hostname": _safely(socket.gethostname),
+        "packages": _safely(installed_packages),
+    }
+
+
+def _safely(func: Callable[[], _T]) -> _T | None:
+    """Call `func` without arguments; on any exception log it at DEBUG and return None."""
+    try:
+        return func()
+    except Exception as exc:
+        logger.debug("environment fact %s unavailable: %s", getattr(func, "__name__", func), exc)
+        return None
+
+
+# --------------------------------------------------------------------------------------------------
+# Git
+# --------------------------------------------------------------------------------------------------
+
+
+def strip_url_credentials(url: str) -> str:
+    """Remove credentials from a remote URL (ssh URLs keep their user name, never a password)."""
+    head, sep, rest = url.partition("://")
+    if not sep or not _SCHEME.fullmatch(head):
+        return url  # scp-like ``user@host:path`` or a local path: no password can be written there
+    end = len(rest)
+    for stop in "/?#":
+        index = rest.find(stop)
+        if index != -1:
+            end = min(end, index)
+    userinfo, at, hostport = rest[:end].rpartition("@")
+    if not at:
+        return url
+    keep = userinfo.partition(":")[0] + "@" if head.lower() in _SSH_SCHEMES and userinfo else ""
+    return f"{head}://{keep}{hostport}{rest[end:]}"
+
+
+def _git_directory(source_path: str | os.PathLike[str] | None) -> str | None:
+    """Return the directory git should run in for `source_path` (a file's folder, default the cwd)."""
+    try:
+        path = os.path.abspath(os.fspath(source_path if source_path is not None else os.curdir))
+    except (OSError, TypeError, ValueError) as exc:  # e.g. the working directory was deleted
+        logger.debug("no directory for git state of %r: %s", source_path, exc)
+        return None
+    return path if os.path.isdir(path) else os.path.dirname(path)
+
+
+def _git_env() -> dict[str, str]:
+    """Return the environment for git: the caller's, never taking optional locks nor prompting."""
+    return dict(os.environ, GIT_OPTIONAL_LOCKS="0", GIT_TERMINAL_PROMPT="0")
+
+
+def _popen_git(directory: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Start ``git -C directory *args`` with captured output."""
+    return subprocess.Popen(
+        ["git", "-C", directory, *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+
+
+def _spawn_git(directory: str) -> dict[str, subprocess.Popen[bytes]] | None:
+    """Start the two git queries for `directory` at once; None when git cannot be started."""
+    env = _git_env()
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        procs["rev-parse"] = _popen_git(
+            directory, ["rev-parse", "--show-toplevel", "--absolute-git-dir", "--git-common-dir"], env
+        )
+        procs["status"] = _popen_git(
+            directory, ["status", "--porcelain=v2", "--branch", "--no-ahead-behind", "-z"], env
+        )
+    except OSError as exc:
+        logger.debug("cannot run git in %r: %s", directory, exc)
+        _kill(procs.values())
+        return None
+    return procs
+
+
+def _kill(procs: Iterable[subprocess.Popen[bytes]]) -> None:
+    """Kill and reap git processes that are still running."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+        try:
+            proc.communicate(timeout=1.0)  # reaps the process and closes its pipes
+        except Exception:
+            pass
+
+
+def _finish(proc: subprocess.Popen[bytes], what: str, directory: str, deadline: float) -> bytes | None:
+    """Wait for one git process until `deadline`; its stdout on success, None on failure."""
+    stdout, stderr = proc.communicate(timeout=max(0.0, deadline - time.monotonic()))
+    if proc.returncode != 0:
+        message = stderr.decode(errors="replace").strip()
+        logger.debug("git %s in %r failed (%s): %s", what, directory, proc.returncode, message)
+        return None
+    return stdout
+
+
+def _collect_git(
+    directory: str, procs: dict[str, subprocess.Popen[bytes]], deadline: float
+) -> dict[str, Any] | None:
+    """Wait for the git processes until `deadline` and build the ``git`` section, or None."""
+    try:
+        located = _finish(procs["rev-parse"], "rev-parse", directory, deadline)
+        lines = os.fsdecode(located).split("\n") if located is not None else []
+        if len(lines) < 3:
+            return None  # not in a work tree (or no git repository at all)
+        root, git_dir, common_dir = lines[0], lines[1], os.path.join(directory, lines[2])
+        remote_url = _remote_url(directory, git_dir, common_dir, deadline)
+        status = _finish(procs["status"], "status", directory, deadline)
+    except subprocess.TimeoutExpired:
+        logger.debug("git in %r did not answer in time; git state not recorded", directory)
+        return None
+    finally:
+        _kill(procs.values())
+    section: dict[str, Any] = {"commit": None, "branch": None, "dirty": None, "changed_files": None}
+    if status is not None:
+        section.update(_parse_status(status))
+    section["remote_url"] = strip_url_credentials(remote_url) if remote_url else None
+    section["root"] = root
+    return section
+
+
+def _remote_url(directory: str, git_dir: str, common_dir: str, deadline: float) -> str | None:
+    """Return ``remote.origin.url`` from the repository config, asking ``git config`` if it is unusual."""
+    overridden = "GIT_CONFIG_PARAMETERS" in os.environ or "GIT_CONFIG_COUNT" in os.environ
+    if not overridden and not os.path.exists(os.path.join(git_dir, "config.worktree")):
+        understood, url = _read_config_value(os.path.join(common_dir, "config"), "remote", "origin", "url")
+        if understood:
+            return url
+    proc = _popen_git(directory, ["config", "--null", "--get", "remote.origin.url"], _git_env())
+    try:
+        stdout, _ = proc.communicate(timeout=max(0.0, deadline - time.monotonic()))
+    finally:
+        _kill([proc])
+    return os.fsdecode(stdout.rstrip(b"\0")) if proc.returncode == 0 else None
+
+
+_CONFIG_SECTION = re.compile(r'\[\s*([A-Za-z0-9.-]+)\s*(?:"((?:[^"\\\n]|\\.)*)")?\s*\]')
+_CONFIG_NAME = re.compile(r"([A-Za-z][A-Za-z0-9-]*)\s*")
+_CONFIG_ESCAPES = {"n": "\n", "t": "\t", "b": "\b", '"': '"', "\\": "\\"}
+
+
+def _read_config_value(path: str, section: str, subsection: str, name: str) -> tuple[bool, str | None]:
+    """Read the last value of one key from a git config file as (understood, value).
+
+    ``understood`` is False when the file uses includes or syntax this small reader does not handle,
+    so that the caller asks git itself. A missing file is understood and has no value.
+    """
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read().decode("utf-8", errors="surrogateescape")
+    except FileNotFoundError:
+        return True, None
+    except OSError as exc:
+        logger.debug("cannot read git config %r: %s", path, exc)
+        return False, None
+    lines = text.split("\n")
+    current: tuple[str, str | None] | None = None
+    value: str | None = None
+    index = 0
+    while index < len(lines):
+        line = lines[index].strip()
+        index += 1
+        if line.startswith("["):
+            match = _CONFIG_SECTION.match(line)
+            if match is None:
+                return False, None
+            current = _section_key(match[1], match[2])
+            if current[0] in ("include", "includeif"):
+                return False, None
+            line = line[match.end() :].strip()  # git allows a variable after the header
+        if not line or line[0] in "#;":
+            continue
+        match = _CONFIG_NAME.match(line)
+        if match is None:
+            return False, None
+        rest = line[match.end() :]
+        if rest and rest[0] not in "=#;":
+            return False, None
+        parsed: str | None = None
+        if rest.startswith("="):
+            parsed, index = _config_value(rest[1:], lines, index)
+            if parsed is None:
+                return False, None
+        if current == (section, subsection) and match[1].lower() == name:
+            value = parsed
+    return True, value
+
+
+def _section_key(name: str, quoted: str | None) -> tuple[str, str | None]:
+    """Return (section, subsection) of a config header: ``[a "b"]`` keeps case, ``[a.b]`` lowercases."""
+    if quoted is not None:
+        return name.lower(), re.sub(r"\\(.)", r"\1", quoted)
+    head, dot, tail = name.partition(".")
+    return head.lower(), tail.lower() if dot else None
+
+
+def _config_value(text: str, lines: list[str], index: int) -> tuple[str | None, int]:
+    """Parse a config value starting in `text`, following continuations; (None, index) if malformed."""
+    out: list[str] = []
+    spaces = 0
+    quoted = False
+    position = 0
+    while True:
+        if position >= len(text):
+            if quoted:
+                return None, index
+            return "".join(out), index
+        char = text[position]
+        position += 1
+        if char == "\\":
+            if position >= len(text):  # a backslash at the end of the line continues the value
+                if index >= len(lines):
+                    return None, index
+                text, position, index = lines[index].rstrip("\r"), 0, index + 1
+                continue
+            escaped = _CONFIG_ESCAPES.get(text[position])
+            if escaped is None:
+                return None, index
+            position += 1
+            out.append(" " * spaces + escaped)
+            spaces = 0
+        elif char == '"':
+            quoted = not quoted
+        elif not quoted and char in "#;":
+            return "".join(out), index
+        elif not quoted and char.isspace():
+            spaces += 1 if out else 0
+        else:
+            out.append(" " * spaces + char)
+            spaces = 0
+
+
+def _parse_status(output: bytes) -> dict[str, Any]:
+    """Parse ``git status --porcelain=v2 --branch -z`` into commit, branch, dirty and changed_files."""
+    commit: str | None = None
+    branch: str | None = None
+    changed: set[str] = set()
+    fields = output.split(b"\0")
+    index = 0
+    while index < len(fields):
+        record = fields[index]
+        index += 1
+        kind = record[:2]
+        if kind == b"# ":
+            key, _, value = record[2:].partition(b" ")
+            if key == b"branch.oid" and value != b"(initial)":
+                commit = value.decode("ascii", errors="replace")
+            elif key == b"branch.head" and value != b"(detached)":
+                branch = os.fsdecode(value)
+        elif kind == b"1 ":
+            changed.add(os.fsdecode(record.split(b" ", 8)[8]))
+        elif kind == b"2 ":
+            changed.add(os.fsdecode(record.split(b" ", 9)[9]))
+            if index < len(fields):
+                changed.add(os.fsdecode(fields[index]))  # the original path of a rename or copy
+                index += 1
+        elif kind == b"u ":
+            changed.add(os.fsdecode(record.split(b" ", 10)[10]))
+        elif kind == b"? ":
+            changed.add(os.fsdecode(record[2:]))
+    changed_files = sorted(changed)
+    return {"commit": commit, "branch": branch, "dirty": bool(changed_files), "changed_files": changed_files}
+
+
+# --------------------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------------------
+
+
+class EnvironmentCapture:
+    """An environment capture in progress; git state is collected by a daemon thread."""
+
+    def __init__(self, source_path: str | os.PathLike[str] | None, git_timeout: float) -> None:
+        self._directory = _git_directory(source_path)
+        self._git_timeout = git_timeout
+        self._git: dict[str, Any] | None = None
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="brevettiai-environment", daemon=True)
+        try:
+            self._thread.start()
+        except RuntimeError as exc:  # no thread available: collect synchronously instead
+            logger.debug("environment capture runs in the caller's thread: %s", exc)
+            self._run()
+
+    def _run(self) -> None:
+        """Start git, warm the interpreter facts while it runs, then collect the git answers."""
+        try:
+            deadline = time.monotonic() + self._git_timeout
+            procs = _spawn_git(self._directory) if self._directory is not None else None
+            _static_facts()
+            if procs is not None:
+                self._git = _collect_git(self._directory, procs, deadline)
+        except Exception as exc:  # never let a capture problem surface in a job
+            logger.debug("git state of %r not recorded: %s", self._directory, exc)
+        finally:
+            self._done.set()
+
+    def done(self) -> bool:
+        """Tell whether the git state has been collected (or given up on)."""
+        return self._done.is_set()
+
+    def result(self, timeout: float | None = None) -> dict[str, Any]:
+        """Return the environment dict, waiting at most `timeout` seconds for git (then ``git`` is None)."""
+        finished = self._done.wait(timeout)
+        if not finished:
+            logger.debug("git state of %r not ready after %s s; recorded as None", self._directory, timeout)
+        static = _static_facts()
+        packages = static["packages"]
+        return {
+            "python": static["python"],
+            "python_full": static["python_full"],
+            "executable": static["executable"],
+            "platform": static["platform"],
+            "hostname": static["hostname"],
+            "BUILD_ID": os.environ.get("BUILD_ID"),
+            "packages": list(packages) if packages is not None else None,
+            "git": _copy_git(self._git) if finished else None,
+        }
+
+
+def _copy_git(git: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Return a copy of a git section that callers may mutate freely."""
+    if git is None:
+        return None
+    copy = dict(git)
+    if copy["changed_files"] is not None:
+        copy["changed_files"] = list(copy["changed_files"])
+    return copy
+
+
+def start_capture(
+    source_path: str | os.PathLike[str] | None = None, *, git_timeout: float = GIT_TIMEOUT
+) -> EnvironmentCapture:
+    """Start capturing the environment of `source_path` (file or folder, default cwd) in the background."""
+    return EnvironmentCapture(source_path, git_timeout)
+
+
+def capture_environment(source_path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """Return the JSON-serialisable environment of this process and of the repository of `source_path`."""
+    return start_capture(source_path).result()
