@@ -59,3 +59,21 @@ class JobState:
         if isinstance(known.get("exit"), dict):
             known["exit"] = ExitInfo(**{k: v for k, v in known["exit"].items() if k in ExitInfo.__dataclass_fields__})
         return cls(**known)
+
+
+def process_alive(pid: int) -> bool:
+    """True when a process with this id exists on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def effective_status(state: JobState) -> str:
+    """The status to show: a running job whose process is gone from this host is ``lost``."""
+    if state.status == "running" and state.hostname == socket.gethostname() and not process_alive(state.pid):
+        return "lost"
+    return state.status
