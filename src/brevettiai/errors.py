@@ -53,3 +53,28 @@ class StorageError(BrevettiError, OSError):
 
 class JobStateError(BrevettiError, RuntimeError):
     """An operation does not fit the job's current lifecycle state."""
+
+
+class PlatformError(BrevettiError):
+    """The platform answered a request with an error; `status` is the HTTP status (0 when unreachable)."""
+
+    def __init__(self, message: str, status: int = 0, detail: object = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.detail = detail
+
+
+class PlatformUnavailableError(PlatformError, ConnectionError):
+    """The platform could not be reached, or kept failing, after all retries."""
+
+
+class PlatformAuthError(PlatformError, PermissionError):
+    """The platform refused the job key or user token (401/403)."""
+
+
+class PlatformNotFoundError(PlatformError, LookupError):
+    """The platform has no such object, or does not let this key see it (404)."""
+
+
+class PlatformValidationError(PlatformError, ValueError):
+    """The platform rejected the request's content (400/409/413/422); `detail` lists the fields."""
