@@ -39,6 +39,9 @@ class JobLocation:
     cache_path: str | None
     host: str | None
     create_if_missing: bool  # an explicit job dir without info.json starts a new offline job
+    on_platform: bool = False  # the job dir is served by the platform's files API
+
+PLATFORM_SCHEME = "brevettiai://"
 
 
 def _first(*values: str | None) -> str | None:
@@ -69,17 +72,22 @@ def resolve_location(arguments: Mapping[str, str | None], flags: Mapping[str, st
         job_dir = io_path.dirname(info_file) or "."
     if job_dir is None and job_id is not None and data_bucket is not None:
         job_dir = io_path.join(data_bucket, job_id)
+    if job_dir is None and job_id is not None and host is not None:
+        job_dir = PLATFORM_SCHEME + job_id
+    on_platform = job_dir is not None and job_dir.startswith(PLATFORM_SCHEME)
+    if on_platform and host is None:
+        raise JobNotFoundError(f"The job dir {job_dir} is on a platform: give its address with --host URL "
+                               f"or BREVETTI_AI_HOST")
     if job_dir is None:
         if job_id is None:
             raise JobNotFoundError(
                 "No job to run: give a job id (Job.init(job_id=...), --job_id/--model_id/--test_id, or "
                 "BREVETTI_AI_JOB_ID), an info file (--info_file or BREVETTI_AI_INFO_FILE), or a job "
                 "directory (--job_dir or BREVETTI_AI_JOB_DIR; a new offline job starts there if it has no info.json)")
-        where = f" on the platform at {host}" if host else ""
         raise JobNotFoundError(
-            f"Job '{job_id}'{where} has no job directory: give --job_dir DIR, or the storage root holding "
-            f"job directories with --data_bucket URL / BREVETTI_AI_DATA_BUCKET"
-            + ("" if host else ", or a platform with --host URL / BREVETTI_AI_HOST"))
+            f"Job '{job_id}' has no job directory: give the platform that runs it with --host URL / "
+            f"BREVETTI_AI_HOST, a job directory with --job_dir DIR, or the storage root holding job "
+            f"directories with --data_bucket URL / BREVETTI_AI_DATA_BUCKET")
     return JobLocation(
         job_id=job_id,
         api_key=pick("api_key"),
@@ -87,5 +95,6 @@ def resolve_location(arguments: Mapping[str, str | None], flags: Mapping[str, st
         job_dir=job_dir,
         cache_path=pick("cache_path"),
         host=host,
-        create_if_missing=info_file is None and job_dir_given is not None,
+        create_if_missing=info_file is None and job_dir_given is not None and not on_platform,
+        on_platform=on_platform,
     )

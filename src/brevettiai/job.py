@@ -13,18 +13,22 @@ import sys
 import tempfile
 import threading
 import traceback
+import typing
 import uuid
 import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from brevettiai import _state
-from brevettiai._location import JOB_FLAGS, JobLocation, resolve_location
+from brevettiai._location import JOB_FLAGS, PLATFORM_SCHEME, JobLocation, resolve_location
 from brevettiai._state import ExitInfo, JobState
 from brevettiai.errors import JobNotFoundError, JobStateError, SettingsError, StoragePathError, UsageError
 from brevettiai.io import IoTools
 from brevettiai.io import path as io_path
 from brevettiai.settings._types import strip_annotated
+
+if typing.TYPE_CHECKING:
+    from brevettiai.platform.session import PlatformSession
 
 # The original SDK's logger name: users grep their logs for these lines.
 log = logging.getLogger("brevettiai.platform.job")
@@ -33,6 +37,14 @@ _ENDPOINT_KEYS = {"charts": "charts_url", "complete": "complete_url", "remote": 
                   "security_credentials": "security_credentials_url"}
 _INFO_FIELDS = {"id", "name", "api_key", "host_name", "datasets", "tags", "models", "parent", "settings",
                 "run_id", "model_path", *_ENDPOINT_KEYS.values()}
+
+
+_current_job: weakref.ref[Job] | None = None
+
+
+def current_job() -> Job | None:
+    """The job most recently created with `Job.init` in this process, if it still exists."""
+    return _current_job() if _current_job is not None else None
 
 
 class _Killed(BaseException):
@@ -97,7 +109,7 @@ class Job:
 
     def __init__(self, *, info: Mapping[str, Any], job_dir: str, settings: Any, api_key: str | None = None,
                  cache_path: str | None = None, io: IoTools | None = None,
-                 unknown_settings: Mapping[str, Any] | None = None) -> None:
+                 unknown_settings: Mapping[str, Any] | None = None, platform: PlatformSession | None = None) -> None:
         from brevettiai.datamodel import Dataset, Tag
 
         self.id: str = str(info["id"])
@@ -124,6 +136,7 @@ class Job:
         self.state = JobState(run_id=self.run_id)
         self._environment: Any = None
         self._metrics: list[dict[str, Any]] = []
+        self.platform = platform
 
     # ----------------------------------------------------------------------------------------------
     # Creation
@@ -160,8 +173,18 @@ class Job:
         settings_class = _resolve_settings_class(cls)
         setting_overrides, flags = parse_overrides(settings_class, argv, reserved=JOB_FLAGS)
         location = resolve_location(arguments, flags)
-        io = io or IoTools()
-        info = cls._read_info(location, io)
+        session = None
+        if location.on_platform:
+            from brevettiai.platform.session import PlatformSession
+
+            job_id = location.job_id or location.job_dir[len(PLATFORM_SCHEME):].split("/")[0]
+            session = PlatformSession(location.host, job_id, location.api_key)
+            io = io or IoTools(storage_options={"brevettiai": {"host": session.host, "api_key": location.api_key}})
+            info = session.fetch_info()
+            log.info("Config args found at: '%s'", location.info_file)
+        else:
+            io = io or IoTools()
+            info = cls._read_info(location, io)
         info.update(overrides)
         if location.host and not info.get("host_name"):
             info["host_name"] = location.host
@@ -172,7 +195,9 @@ class Job:
         settings = build_settings(settings_class, apply_overrides(raw_settings, setting_overrides), unknown=unknown)
         report_unknown(unknown)
         job = cls(info=info, job_dir=location.job_dir, settings=settings, api_key=location.api_key,
-                  cache_path=location.cache_path, io=io, unknown_settings=unknown)
+                  cache_path=location.cache_path, io=io, unknown_settings=unknown, platform=session)
+        global _current_job
+        _current_job = weakref.ref(job)
         job._start_environment_capture()
         job._write_state()
         job.upload_job_output()
@@ -282,10 +307,24 @@ class Job:
     def upload_chart(self, name: str, vegalite: Mapping[str, Any] | str) -> str:
         """Save a Vega-Lite chart for the model page (``artifacts/charts/<name>.json``)."""
         spec = vegalite if isinstance(vegalite, str) else json.dumps(vegalite)
-        return self.upload_artifact(("charts", f"{_chart_file_name(name)}.json"), spec)
+        file_name = _chart_file_name(name)
+        if self.platform is not None:  # the platform keeps it and saves the artifact file
+            self.platform.upload_chart(file_name, spec)
+            return f"{self._ARTIFACTS}/charts/{file_name}.json"
+        return self.upload_artifact(("charts", f"{file_name}.json"), spec)
+
+    def get_remote_monitor(self) -> Any:
+        """A `RemoteMonitor` reporting this job's progress (a Keras-style callback)."""
+        from brevettiai.interfaces.remote_monitor import RemoteMonitor
+
+        return RemoteMonitor(root=self.host_name, path=self.api_endpoints.get("remote"), api_key=self.api_key)
 
     def get_root_tags(self) -> list[Any]:
-        """The tags of the job that have no parent."""
+        """The root tags: the platform's tag tree roots, or offline the job's tags without a parent."""
+        from brevettiai.datamodel import Tag
+
+        if self.platform is not None:
+            return [Tag.model_validate(t) for t in self.platform.root_tags()]
         return [tag for tag in self.tags if not tag.parent_id]
 
     # ----------------------------------------------------------------------------------------------
@@ -300,7 +339,11 @@ class Job:
         self.output_metrics.update(metrics)
 
     def log_metrics(self, step: int, **values: float) -> None:
-        """Record progress metrics at a step (epoch/iteration); kept in ``<job_dir>/metrics.jsonl``."""
+        """Record progress metrics at a step: sent to the platform in batches, or offline kept in
+        ``<job_dir>/metrics.jsonl``."""
+        if self.platform is not None:
+            self.platform.log_metrics(step, values)
+            return
         self._metrics.append({"step": step, "time": _state.now(), **values})
         if len(self._metrics) >= 1000:
             self.flush_metrics()
@@ -341,6 +384,10 @@ class Job:
         return io_path.relpath(target, self.job_dir)
 
     def _write_state(self) -> None:
+        if self.platform is not None:  # the platform keeps the state of its jobs
+            exit_info = self.state.to_dict()["exit"]
+            self.platform.set_state(self.state.status, self.state.model_path, exit_info)
+            return
         self.io.write_file(io_path.join(self.job_dir, _state.STATE_FILE), json.dumps(self.state.to_dict(), indent=2))
 
     # ----------------------------------------------------------------------------------------------
@@ -376,6 +423,8 @@ class Job:
             self.state.started = _state.now()
             self._write_state()
             atexit.register(_fail_if_still_running, weakref.ref(self))
+            if self.platform is not None:
+                self.platform.start_heartbeat()
 
     def complete(self, package_path: str | None = None, tmp_package_path: str | None = None) -> str | None:
         """Mark the job completed (once; a second call does nothing) with the model at `package_path`.
@@ -440,6 +489,8 @@ class Job:
         self.model_path = model_path
         self.state.exit = exit_info
         try:
+            if self.platform is not None:
+                self.platform.close()
             self.flush_metrics()
             self.upload_job_output()
         finally:

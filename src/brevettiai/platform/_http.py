@@ -84,7 +84,7 @@ class PlatformClient:
         last_error: Exception | None = None
         for attempt in range(attempts):
             if attempt:
-                time.sleep(self._delay(attempt))
+                time.sleep(self.retry_delay(attempt))
             try:
                 response = self._client.request(method, path, json=json, content=content, data=data, params=params,
                                                 headers=headers, **extra)
@@ -106,7 +106,8 @@ class PlatformClient:
             f"the platform at {self.host} did not answer {method} {path} after {attempts} attempts: "
             f"{type(last_error).__name__}: {last_error}") from last_error
 
-    def _delay(self, attempt: int) -> float:
+    def retry_delay(self, attempt: int) -> float:
+        """How long to wait before retry number `attempt` (exponential with jitter)."""
         base = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
         return base * (0.5 + random.random() / 2)
 

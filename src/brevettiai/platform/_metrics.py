@@ -1,0 +1,163 @@
+"""Delivery of progress metrics to the platform: buffered, batched, sent from a background thread.
+
+Adding a point costs a deque append. A background thread sends batches (each with an id, so a
+retried batch is never stored twice). While the platform is unreachable the batches wait, in
+memory up to a bound and then spilled to a file, and are delivered in order when it returns.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger("brevettiai.platform.metrics")
+
+Point = dict[str, Any]
+
+
+class MetricsSender:
+    """Sends metric points with `send(batch_id, points)` in batches from a daemon thread."""
+
+    def __init__(self, send: Callable[[str, list[Point]], None], spill_dir: Callable[[], str], *,
+                 batch_size: int = 5000, interval: float = 0.5, max_pending_points: int = 100_000,
+                 max_backoff: float = 5.0) -> None:
+        self._send = send
+        self._spill_dir = spill_dir
+        self.batch_size = batch_size
+        self.interval = interval
+        self.max_pending_points = max_pending_points
+        self.max_backoff = max_backoff
+        self._queue: collections.deque[Point] = collections.deque()
+        self._pending: collections.deque[tuple[str, list[Point]]] = collections.deque()
+        self._pending_points = 0
+        self._spill_folder: str | None = None
+        self._spilled: collections.deque[tuple[str, int]] = collections.deque()  # (file, points), oldest first
+        self._spilled_points = 0
+        self._spill_count = 0
+        self._wake = threading.Event()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._closed = False
+        self.delivered = 0
+        self._thread = threading.Thread(target=self._loop, name="brevettiai-metrics", daemon=True)
+        self._thread.start()
+
+    def add(self, step: int, values: dict[str, Any], timestamp: float | None = None) -> None:
+        """Queue one point (cheap; never blocks on the network)."""
+        self._queue.append({"step": step, "time": time.time() if timestamp is None else timestamp,
+                            "values": values})
+        if len(self._queue) >= self.batch_size:
+            self._wake.set()
+
+    @property
+    def undelivered(self) -> int:
+        """Points not yet accepted by the platform."""
+        return len(self._queue) + self._pending_points + self._spilled_points
+
+    def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until every point queued so far is delivered; False when `timeout` ran out first."""
+        deadline = time.monotonic() + timeout
+        while self.undelivered:
+            self._idle.clear()
+            self._wake.set()
+            if not self._idle.wait(max(0.0, deadline - time.monotonic())) or time.monotonic() >= deadline:
+                return self.undelivered == 0
+        return True
+
+    @property
+    def spill_folder(self) -> str | None:
+        """The folder holding batches that wait for the platform on disk, if any."""
+        return self._spill_folder if self._spilled else None
+
+    def close(self, timeout: float = 30.0) -> bool:
+        """Flush and stop the thread; what could not be delivered is left in `spill_file`."""
+        delivered = self.flush(timeout)
+        self._closed = True
+        self._wake.set()
+        self._thread.join(timeout=5)
+        if not delivered:
+            self._spill_everything()
+        return delivered
+
+    # Background thread ---------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        failures = 0
+        while not self._closed:
+            self._wake.wait(self.interval if not failures else min(self.max_backoff, 0.2 * 2 ** failures))
+            self._wake.clear()
+            self._take_from_queue()
+            if self._send_pending():
+                failures = 0
+            else:
+                failures += 1
+            if not self.undelivered:
+                self._idle.set()
+
+    def _take_from_queue(self) -> None:
+        while self._queue:
+            batch = []
+            while self._queue and len(batch) < self.batch_size:
+                batch.append(self._queue.popleft())
+            self._pending.append((uuid.uuid4().hex, batch))
+            self._pending_points += len(batch)
+        if self._pending_points > self.max_pending_points:
+            self._spill_oldest()
+
+    def _send_pending(self) -> bool:
+        """Send waiting batches, spilled ones first (they are older); False when the platform failed."""
+        while self._spilled:
+            path, count = self._spilled[0]
+            with open(path, encoding="utf-8") as handle:
+                batch = json.load(handle)
+            if not self._try_send(batch["batchId"], batch["points"]):
+                return False
+            os.remove(path)
+            self._spilled.popleft()
+            self._spilled_points -= count
+        while self._pending:
+            batch_id, points = self._pending[0]
+            if not self._try_send(batch_id, points):
+                return False
+            self._pending.popleft()
+            self._pending_points -= len(points)
+        return True
+
+    def _try_send(self, batch_id: str, points: list[Point]) -> bool:
+        try:
+            self._send(batch_id, points)
+        except Exception as exc:  # keep the points, try again later
+            log.debug("Sending %d metric points failed: %s", len(points), exc)
+            return False
+        self.delivered += len(points)
+        return True
+
+    # Spilling to disk: one file per batch, sent and removed oldest first ----------------------------
+
+    def _spill_oldest(self, keep: int = 1) -> None:
+        """Move all but the newest `keep` in-memory batches to files."""
+        if self._spill_folder is None:
+            self._spill_folder = self._spill_dir()
+            os.makedirs(self._spill_folder, exist_ok=True)
+        while len(self._pending) > keep:
+            batch_id, points = self._pending.popleft()
+            self._pending_points -= len(points)
+            self._spill_count += 1
+            path = os.path.join(self._spill_folder, f"metrics-{self._spill_count:08d}-{batch_id}.json")
+            with open(path, "w", encoding="utf-8") as handle:
+                json.dump({"batchId": batch_id, "points": points}, handle)
+            self._spilled.append((path, len(points)))
+            self._spilled_points += len(points)
+        log.warning("The platform is not taking metrics; %d points wait in %s", self._spilled_points,
+                    self._spill_folder)
+
+    def _spill_everything(self) -> None:
+        self._take_from_queue()
+        self._spill_oldest(keep=0)
