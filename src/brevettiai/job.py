@@ -17,7 +17,7 @@ import typing
 import uuid
 import weakref
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 from brevettiai import _state
 from brevettiai._location import JOB_FLAGS, PLATFORM_SCHEME, JobLocation, resolve_location
@@ -98,7 +98,6 @@ class Job:
     from brevettiai.settings.job_settings import AnySettings as Settings  # the base Job takes any settings
 
     _ARTIFACTS = "artifacts"
-    _signal_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -167,8 +166,8 @@ class Job:
 
     @classmethod
     def _init(cls, *, argv: list[str], io: IoTools | None, overrides: dict[str, Any], **arguments: Any) -> Job:
-        from brevettiai.settings import apply_overrides, build_settings, parse_overrides
-        from brevettiai.settings._convert import report_unknown
+        from brevettiai.settings import parse_overrides
+        from brevettiai.settings.parse import build_with_overrides
 
         settings_class = _resolve_settings_class(cls)
         setting_overrides, flags = parse_overrides(settings_class, argv, reserved=JOB_FLAGS)
@@ -192,8 +191,7 @@ class Job:
         if isinstance(raw_settings, str):
             raw_settings = json.loads(raw_settings) if raw_settings.strip() else {}
         unknown: dict[str, Any] = {}
-        settings = build_settings(settings_class, apply_overrides(raw_settings, setting_overrides), unknown=unknown)
-        report_unknown(unknown)
+        settings = build_with_overrides(settings_class, raw_settings, setting_overrides, unknown=unknown)
         job = cls(info=info, job_dir=location.job_dir, settings=settings, api_key=location.api_key,
                   cache_path=location.cache_path, io=io, unknown_settings=unknown, platform=session)
         global _current_job

@@ -18,6 +18,12 @@ def parse_settings(settings_cls: type, config: Mapping[str, Any] | None = None,
     stored into `unknown` (when given) under their dotted paths.
     """
     overrides, _ = parse_overrides(settings_cls, argv, reserved)
+    return build_with_overrides(settings_cls, config, overrides, unknown=unknown)
+
+
+def build_with_overrides(settings_cls: type, config: Mapping[str, Any] | None, overrides: Mapping[str, Any],
+                         *, unknown: dict[str, Any] | None = None) -> Any:
+    """Build `settings_cls` from a raw config with already parsed {dotted path: value} overrides."""
     raw = apply_overrides(config, overrides) if overrides else dict(config or {})
     sink: dict[str, Any] = {} if unknown is None else unknown
     settings = build_settings(settings_cls, raw, unknown=sink)
