@@ -382,7 +382,9 @@ class Job:
         return io_path.relpath(target, self.job_dir)
 
     def _write_state(self) -> None:
-        if self.platform is not None:  # the platform keeps the state of its jobs
+        if self.platform is not None:  # the platform keeps the state of its jobs (and created them)
+            if self.state.status == "created":
+                return
             exit_info = self.state.to_dict()["exit"]
             self.platform.set_state(self.state.status, self.state.model_path, exit_info)
             return
