@@ -1,0 +1,168 @@
+"""Jobs running against a real platform server: started by it, reporting progress, surviving outages."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def wait_for(predicate, timeout: float = 60.0, interval: float = 0.2):
+    """Poll until `predicate()` returns something truthy; return it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")
+
+
+def create_model(admin: httpx.Client, name: str, settings: dict | None = None, **extra) -> dict:
+    response = admin.post("/api/models", json={"name": name, "settings": settings or {}, "datasetIds": [],
+                                               "tagIds": [], **extra})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def job_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BREVETTI")}
+    env.update(extra)
+    return env
+
+
+def write_script(tmp_path: Path, body: str) -> Path:
+    script = tmp_path / "job.py"
+    script.write_text(textwrap.dedent(body))
+    return script
+
+
+def test_example_job_started_by_the_platform(platform_server) -> None:
+    with platform_server.client() as admin:
+        model_type = admin.post("/api/modeltypes", json={
+            "name": "Logistic regression (test)", "command": [sys.executable, "examples/logistic_regression.py"],
+            "workingDir": str(ROOT), "settingsSchema": {"fields": [], "presets": {}}}).json()
+        model = create_model(admin, "LR via runner", {"training": {"epochs": 40, "log_every": 10}},
+                             modelTypeId=model_type["id"])
+        started = admin.post(f"/api/models/{model['id']}/start").json()
+        final = wait_for(lambda: (m := admin.get(f"/api/models/{model['id']}").json())["status"]
+                         in ("completed", "failed", "lost", "killed") and m)
+        log = admin.get(f"/api/files/{model['id']}/logs/job.log").text
+        assert final["status"] == "completed", log
+        assert final["modelPath"] == "artifacts/model.npz"
+        series = admin.get(f"/api/models/{model['id']}/metrics").json()["series"]
+        assert [point[0] for point in series["train_loss"]] == [10, 20, 30, 40]
+        charts = admin.get(f"/api/models/{model['id']}/charts").json()
+        assert charts["training_curves"]["mark"]["type"] == "line"
+        names = {entry["name"] for entry in admin.get(f"/api/models/{model['id']}/artifacts",
+                                                      params={"recursive": "true"}).json()}
+        assert {"model.npz", "output.json", "report.html", "charts/training_curves.json"} <= names
+        output = admin.get(f"/api/files/{model['id']}/artifacts/output.json").text
+        assert started["apiKey"] not in output and started["apiKey"] not in log
+        assert json.loads(output)["job"]["settings"]["training"]["epochs"] == 40
+
+
+def test_wrong_key_is_a_clear_error_at_init(platform_server, tmp_path: Path) -> None:
+    with platform_server.client() as admin:
+        model = create_model(admin, "wrong key")
+    script = write_script(tmp_path, """
+        from brevettiai import Job
+        Job.init().start()
+    """)
+    result = subprocess.run([sys.executable, str(script), "--job_id", model["id"], "--api_key", "bj_not-the-key"],
+                            env=job_env(BREVETTI_AI_HOST=platform_server.url), capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "refused the job key" in result.stderr and "bj_not-the-key" not in result.stderr
+
+
+def test_metrics_survive_a_server_restart_mid_job(platform_server_factory, tmp_path: Path) -> None:
+    server = platform_server_factory()
+    with server.client() as admin:
+        model = create_model(admin, "restart")
+    script = write_script(tmp_path, """
+        import sys, time
+        from brevettiai import Job
+        class Steady(Job):
+            def run(self):
+                for step in range(300):
+                    self.log_metrics(step, loss=1.0 / (step + 1))
+                    if step == 50:
+                        print("halfway", flush=True)
+                    time.sleep(0.02)
+        Steady.init(argv=[]).start()
+    """)
+    process = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=job_env(BREVETTI_AI_HOST=server.url, BREVETTI_AI_JOB_ID=model["id"],
+                                           BREVETTI_AI_API_KEY=model["apiKey"]))
+    assert process.stdout.readline().strip() == "halfway"
+    server.stop()
+    time.sleep(2)  # the job keeps training and logging while the platform is away
+    server.start()
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr
+    with server.client() as admin:
+        final = admin.get(f"/api/models/{model['id']}").json()
+        series = admin.get(f"/api/models/{model['id']}/metrics").json()["series"]
+    assert final["status"] == "completed"
+    assert sorted(int(point[0]) for point in series["loss"]) == list(range(300))
+
+
+def test_killed_job_ends_lost_not_running(platform_server_factory, tmp_path: Path) -> None:
+    server = platform_server_factory("--heartbeat-timeout", "2")
+    with server.client() as admin:
+        model = create_model(admin, "killed")
+    script = write_script(tmp_path, """
+        import time
+        from brevettiai import Job
+        class Hang(Job):
+            def run(self):
+                print("running", flush=True)
+                time.sleep(120)
+        Hang.init(argv=[]).start()
+    """)
+    process = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                               env=job_env(BREVETTI_AI_HOST=server.url, BREVETTI_AI_JOB_ID=model["id"],
+                                           BREVETTI_AI_API_KEY=model["apiKey"], BREVETTI_AI_HEARTBEAT_INTERVAL="0.5"))
+    assert process.stdout.readline().strip() == "running"
+    with server.client() as admin:
+        wait_for(lambda: admin.get(f"/api/models/{model['id']}").json()["status"] == "running", timeout=10)
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+        status = wait_for(lambda: (s := admin.get(f"/api/models/{model['id']}").json()["status"]) != "running" and s,
+                          timeout=20)
+    assert status == "lost"
+
+
+def test_stop_from_the_platform_kills_the_job(platform_server, tmp_path: Path) -> None:
+    script = write_script(tmp_path, """
+        import time
+        from brevettiai import Job
+        class Hang(Job):
+            def run(self):
+                self.add_output_metric("reached", True)
+                time.sleep(120)
+        Hang.init().start()
+    """)
+    with platform_server.client() as admin:
+        model_type = admin.post("/api/modeltypes", json={"name": "hang", "command": [sys.executable, str(script)],
+                                                         "settingsSchema": {"fields": [], "presets": {}}}).json()
+        model = create_model(admin, "to stop", modelTypeId=model_type["id"])
+        admin.post(f"/api/models/{model['id']}/start")
+        wait_for(lambda: admin.get(f"/api/models/{model['id']}").json()["status"] == "running", timeout=30)
+        time.sleep(1)
+        admin.post(f"/api/models/{model['id']}/stop")
+        final = wait_for(lambda: (m := admin.get(f"/api/models/{model['id']}").json())["status"] != "running" and m,
+                         timeout=30)
+        output = admin.get(f"/api/files/{model['id']}/artifacts/output.json").json()
+    assert final["status"] == "killed"
+    assert output["output"] == {"reached": True}
