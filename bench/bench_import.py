@@ -1,0 +1,108 @@
+"""Import time: a fresh interpreter doing the import, minus that interpreter's bare start-up (`-c pass`)."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _venvs  # noqa: E402
+from _common import BenchError, Row, Table, clean_env, finish, median, time_python  # noqa: E402
+
+GOAL_SECONDS = 0.15
+OURS_IMPORT = "from brevettiai import Job, JobSettings"
+PEER_ENV = clean_env(WANDB_SILENT="true", WANDB_MODE="offline", GIT_PYTHON_REFRESH="quiet")
+
+
+@dataclass
+class Side:
+    """One import to time: label, interpreter (None when unusable) and statement."""
+
+    what: str
+    side: str
+    python: Path | None
+    code: str
+    note: str = ""
+    ours: bool = False
+
+
+def sides() -> list[Side]:
+    """Our import and the peers' imports, each with the interpreter of its venv."""
+    peers, ref = _venvs.peers_venv(), _venvs.reference_venv()
+    ours_version = _venvs.ours_versions().get("brevettiai", "?")
+    pv = peers.versions
+    return [
+        Side(OURS_IMPORT, f"brevettiai {ours_version} (ours)", _venvs.ours_python(), OURS_IMPORT, ours=True),
+        Side("import mlflow", f"mlflow {pv.get('mlflow', '?')}", peers.python, "import mlflow", peers.note),
+        Side("import wandb", f"wandb {pv.get('wandb', '?')}", peers.python, "import wandb", peers.note),
+        Side(
+            "from brevettiai.platform import Job",
+            f"brevettiai {ref.versions.get('brevettiai', '2.0.0')} (PyPI reference)",
+            ref.python,
+            "from brevettiai.platform import Job",
+            ref.note,
+        ),
+    ]
+
+
+def measure(side: Side, runs: int) -> Row:
+    """Median import time minus median bare start-up of the side's interpreter, over runs fresh processes."""
+    if side.python is None:
+        return Row(side.what, side.side, None, side.note, side.ours)
+    try:
+        time_python(side.python, side.code, PEER_ENV)  # warm-up: writes bytecode caches
+        imports, bare = [], []
+        for _ in range(runs):
+            bare.append(time_python(side.python, "pass", PEER_ENV))
+            imports.append(time_python(side.python, side.code, PEER_ENV))
+    except BenchError as exc:
+        return Row(side.what, side.side, None, str(exc), side.ours)
+    startup = median(bare)
+    return Row(
+        side.what, side.side, median(imports) - startup, f"bare start-up {startup * 1000:.0f} ms", side.ours
+    )
+
+
+def importtime_top(python: Path, code: str, top: int = 10) -> list[str]:
+    """The top modules by cumulative import time of `python -X importtime -c code`, as printable lines."""
+    proc = subprocess.run(
+        [str(python), "-X", "importtime", "-c", code], capture_output=True, text=True, env=clean_env()
+    )
+    entries, total = [], 0
+    for line in proc.stderr.splitlines():
+        parts = line.removeprefix("import time:").split("|")
+        if line.startswith("import time:") and len(parts) == 3 and parts[0].strip().isdigit():
+            entries.append((int(parts[1]), int(parts[0]), parts[2].strip()))
+            total += int(parts[1]) if not parts[2][1:].startswith(" ") else 0  # top-level imports only
+    entries.sort(reverse=True)
+    lines = [f"  all imports (incl. interpreter start-up's): {total / 1000:.1f}ms in this run"]
+    lines.append(f"  {'cumulative':>10}  {'self':>8}  module")
+    lines += [f"  {cum / 1000:>8.1f}ms  {own / 1000:>6.1f}ms  {name}" for cum, own, name in entries[:top]]
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure every side's import, print the table and our -X importtime top 10."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=9, help="fresh processes per side (default 9)")
+    args = parser.parse_args(argv)
+    table = Table(
+        f"Import time (fresh interpreter minus its bare start-up; median of {args.runs} runs)",
+        "s",
+        GOAL_SECONDS,
+    )
+    for side in sides():
+        table.rows.append(measure(side, args.runs))
+    ours = table.rows[0]
+    if ours.seconds is not None:
+        table.notes.append(f"ours, -X importtime top 10 by cumulative time ({OURS_IMPORT}):")
+        table.notes += importtime_top(_venvs.ours_python(), OURS_IMPORT)
+    return finish("import", table)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
