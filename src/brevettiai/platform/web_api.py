@@ -87,12 +87,16 @@ class PlatformAPI:
         username = username or os.environ.get(USER_ENV) or None
         if password is None and username is not None:
             password = os.environ.get(PASSWORD_ENV) or None
-        if token:
-            self._use_token(token)
-        elif username and password:
-            self._login(username, password)
-        else:
-            self._use_saved_token(username)
+        try:
+            if token:
+                self._use_token(token)
+            elif username and password:
+                self._login(username, password)
+            else:
+                self._use_saved_token(username)
+        except BaseException:
+            self.client.close()
+            raise
 
     # -- login ----------------------------------------------------------------------------------
 
@@ -122,8 +126,8 @@ class PlatformAPI:
             saved = json.loads(path.read_text())
             token = saved["accessToken"]
         except FileNotFoundError:
-            raise PlatformAuthError(f"not logged in to {self.host}"
-                                      f"{f' as {username}' if username else ''}: {how}") from None
+            who = f" as {username}" if username else ""
+            raise PlatformAuthError(f"not logged in to {self.host}{who}: {how}") from None
         except (OSError, ValueError, KeyError, TypeError):
             _remove(path)
             raise PlatformAuthError(f"the saved login {path} was unreadable and has been deleted: {how}") from None
@@ -195,9 +199,11 @@ class PlatformAPI:
     # -- generic listing ------------------------------------------------------------------------
 
     def _get_one(self, kind: _Kind, id: Any) -> Any:
+        """One record of a kind by id."""
         return kind.record.model_validate(self.client.get(f"{kind.path}/{_quote(_id(id))}").json())
 
     def _get_list(self, kind: _Kind, filters: Mapping[str, Any]) -> list[Any]:
+        """Every record of a kind matching the filters (the server narrows what it can)."""
         _check_filters(kind.record, filters)
         params = {k: v for k, v in filters.items() if k in kind.server_filters and v is not None}
         records = [kind.record.model_validate(item) for item in self._pages(kind.path, params)]
@@ -296,10 +302,10 @@ class PlatformAPI:
             self.client.get(f"{_REPORTS.path}/{_quote(_id(obj))}")
             return _REPORTS
 
-    def _start(self, obj: Any, submit: bool = True) -> Model | Report:
+    def _start(self, obj: Any) -> Model | Report:
+        """Start a model or report on the platform's runner; the answer holds the new key."""
         kind = self._job_kind(obj)
-        params = None if submit else {"submit": "false"}
-        answer = self.client.post(f"{kind.path}/{_quote(_id(obj))}/start", params=params).json()
+        answer = self.client.post(f"{kind.path}/{_quote(_id(obj))}/start").json()
         return kind.record.model_validate(answer)  # type: ignore[return-value]
 
     def start_model_training(self, model: Any) -> Model:
@@ -317,22 +323,35 @@ class PlatformAPI:
             self.client.post(f"{kind.path}/{_quote(_id(model))}/stop", idempotent=True).json())
 
     def initialize_training(self, model: Any, job_type: type | None = None, submit: bool = True) -> Any:
-        """Start a model and return its `Job` (of `job_type`), ready to run in this process."""
+        """The model's `Job` (of `job_type`) to run in this process; `submit` starts it on the platform first.
+
+        With ``submit=False`` nothing is launched on the platform's runner: the job runs only here,
+        with the key `create_model` returned (pass that record).
+        """
         return self._initialize(model, job_type, submit)
 
     def initialize_report(self, report: Any, job_type: type | None = None, submit: bool = True) -> Any:
-        """Start a report and return its `Job` (of `job_type`), ready to run in this process."""
+        """The report's `Job` (of `job_type`) to run in this process; `submit` starts it on the platform first."""
         return self._initialize(report, job_type, submit)
 
     def _initialize(self, obj: Any, job_type: type | None, submit: bool) -> Any:
-        started = self._start(obj, submit=submit)
-        if not started.has_api_key:
-            raise PlatformError(f"starting {started.kind} {started.id} on {self.host} returned no job key")
+        """The Job of a model or report, started on the platform first when `submit`."""
+        if submit:
+            record = self._start(obj)
+        elif getattr(obj, "has_api_key", False):
+            record = obj
+        else:
+            raise PlatformConfigError(
+                f"{_id(obj)}: running it here without submitting needs its job key, which only the record "
+                f"create_model/create_testreport returned carries; pass that record, or submit=True to start "
+                f"it on the platform (a new key is issued)")
+        if not record.has_api_key:
+            raise PlatformError(f"starting {record.kind} {record.id} on {self.host} returned no job key")
         if job_type is None:
             from brevettiai.job import Job
 
             job_type = Job
-        return job_type.init(job_id=started.id, api_key=started.api_key, host=self.host, argv=[])  # type: ignore[attr-defined]
+        return job_type.init(job_id=record.id, api_key=record.api_key, host=self.host, argv=[])  # type: ignore[attr-defined]
 
     # -- results --------------------------------------------------------------------------------
 
@@ -471,6 +490,7 @@ def _write_private_json(path: Path, data: Mapping[str, Any]) -> None:
 
 
 def _remove(path: Path) -> None:
+    """Delete a file if it exists."""
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
 
@@ -489,6 +509,7 @@ def _expired(expires_at: Any) -> bool:
 
 
 def _write_atomically(dst: Path, chunks: Iterable[bytes]) -> None:
+    """Write chunks to a temporary file beside `dst`, then move it into place."""
     fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.")
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -501,6 +522,7 @@ def _write_atomically(dst: Path, chunks: Iterable[bytes]) -> None:
 
 
 def _quote(text: str) -> str:
+    """A path or id quoted for a URL, keeping its slashes."""
     return quote(str(text), safe="/")
 
 
@@ -526,6 +548,7 @@ def _ids(objs: Any) -> list[str]:
 
 
 def _check_filters(record: type[_WireModel], filters: Mapping[str, Any]) -> None:
+    """Refuse filters naming no field of the record (a typo would silently match nothing)."""
     known = {name for name in record.model_fields} | {
         info.alias for info in record.model_fields.values() if info.alias}
     unknown = sorted(set(filters) - known)
@@ -535,10 +558,12 @@ def _check_filters(record: type[_WireModel], filters: Mapping[str, Any]) -> None
 
 
 def _matches(record: _WireModel, filters: Mapping[str, Any]) -> bool:
+    """True when every filtered attribute of the record equals the given value."""
     return all(record[key] == value for key, value in filters.items())
 
 
 def _jsonable(value: Any) -> Any:
+    """Plain JSON types for a value (enums, paths, dates and models converted)."""
     from pydantic_core import to_jsonable_python
 
     return to_jsonable_python(value)

@@ -1,0 +1,272 @@
+"""Upload a local folder to a platform dataset, resuming where an earlier upload stopped.
+
+    python -m brevettiai.utils.upload_data FOLDER --dataset_name NAME [--host URL] [--username U]
+
+Files already on the platform with the same md5 are skipped, so running the command again after an
+interruption uploads only what is missing or changed. Hidden files and folders are not uploaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import getpass
+import logging
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from brevettiai.datamodel.types import Dataset
+from brevettiai.errors import (
+    BrevettiError,
+    PlatformAuthError,
+    PlatformError,
+    PlatformNotFoundError,
+    PlatformUnavailableError,
+    PlatformValidationError,
+)
+
+if TYPE_CHECKING:
+    from brevettiai.platform.web_api import PlatformAPI
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class UploadResult:
+    """What an upload did: file counts, bytes sent and the files that failed (with why)."""
+
+    dataset: Dataset
+    uploaded: int = 0
+    skipped: int = 0
+    failed: int = 0
+    bytes: int = 0
+    errors: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when no file failed."""
+        return self.failed == 0
+
+    def summary(self) -> str:
+        """A one-line summary for people."""
+        text = (f"dataset '{self.dataset.name}' ({self.dataset.id}): {self.uploaded} uploaded "
+                f"({_size(self.bytes)}), {self.skipped} skipped (already there), {self.failed} failed")
+        return text
+
+
+@dataclasses.dataclass(frozen=True)
+class _LocalFile:
+    relative: str  # posix path below the folder
+    path: str
+    size: int
+
+
+def upload_folder(web: PlatformAPI, folder: str | os.PathLike[str], dataset_name: str | None = None,
+                  dataset_id: str | None = None, workers: int = 8, progress: bool = True) -> UploadResult:
+    """Upload `folder` into a dataset (found by id or name, else created), skipping unchanged files."""
+    root = os.path.abspath(os.fspath(folder))
+    if not os.path.isdir(root):
+        raise FileNotFoundError(f"{os.fspath(folder)!r} is not a folder: give the folder to upload")
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1; given {workers}")
+    dataset, created = _dataset_for(web, dataset_name or os.path.basename(root), dataset_id)
+    files = list(_local_files(root))
+    remote = {} if created else _remote_md5s(web, dataset.id)
+    result = UploadResult(dataset=dataset)
+    log.info("Uploading %d files from %s to dataset %s (%s)", len(files), root, dataset.name, dataset.id)
+    lock = threading.Lock()
+    with _progress_bar(sum(f.size for f in files), progress) as advance, \
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="upload") as pool:
+        futures = {pool.submit(_sync_file, web, dataset.id, f, remote.get(f.relative), advance): f for f in files}
+        for future in as_completed(futures):
+            local = futures[future]
+            with lock:
+                try:
+                    sent = future.result()
+                except (PlatformError, OSError) as exc:
+                    result.failed += 1
+                    result.errors.append((local.relative, str(exc)))
+                    log.warning("Could not upload %s: %s", local.relative, exc)
+                    continue
+                if sent is None:
+                    result.skipped += 1
+                else:
+                    result.uploaded += 1
+                    result.bytes += sent
+    log.info("Upload to %s: %s", dataset.id, result.summary())
+    return result
+
+
+def _dataset_for(web: PlatformAPI, name: str, dataset_id: str | None) -> tuple[Dataset, bool]:
+    """The dataset with this id, else the one with this name, else a new one; and whether it is new."""
+    if dataset_id:
+        return web.get_dataset(dataset_id), False  # type: ignore[return-value]
+    found: list[Dataset] = web.get_dataset(name=name)  # type: ignore[assignment]
+    if len(found) > 1:
+        ids = ", ".join(d.id for d in found)
+        raise PlatformValidationError(f"{len(found)} datasets are named {name!r} ({ids}): "
+                                      f"choose one with --dataset_id")
+    if found:
+        log.info("Adding to the existing dataset %s (%s)", name, found[0].id)
+        return found[0], False
+    dataset = web.create_dataset(name)
+    log.info("Created dataset %s (%s)", name, dataset.id)
+    return dataset, True
+
+
+def _local_files(root: str) -> Iterator[_LocalFile]:
+    """Every non-hidden file below `root`, in hidden-folder-free walk order."""
+    for current, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if name.startswith("."):
+                continue
+            path = os.path.join(current, name)
+            if not os.path.isfile(path):
+                continue
+            relative = os.path.relpath(path, root).replace(os.sep, "/")
+            yield _LocalFile(relative, path, os.path.getsize(path))
+
+
+def _remote_md5s(web: PlatformAPI, dataset_id: str) -> dict[str, tuple[int | None, str | None]]:
+    """Size and md5 of every file already in the dataset, by path relative to the dataset."""
+    try:
+        entries = web.ls(dataset_id, recursive=True)
+    except PlatformNotFoundError:
+        return {}
+    remote = {}
+    for entry in entries:
+        if entry.get("type", "file") != "file":
+            continue
+        name = str(entry["name"]).strip("/")
+        relative = name.split("/", 1)[1] if name.startswith(dataset_id + "/") else name
+        remote[relative] = (entry.get("size"), entry.get("md5"))
+    return remote
+
+
+def _sync_file(web: PlatformAPI, dataset_id: str, local: _LocalFile, remote: tuple[int | None, str | None] | None,
+               advance: Callable[[int], object]) -> int | None:
+    """Upload one file unless the platform has it already; the bytes sent, or None when skipped."""
+    if remote is not None:
+        size, md5 = remote
+        if (size is None or size == local.size) and md5 and md5 == _md5(local.path):
+            advance(local.size)
+            return None
+    web.upload_file(dataset_id, local.relative, local.path, progress=advance)
+    return local.size
+
+
+def _md5(path: str) -> str:
+    """The md5 of a local file, read in chunks."""
+    from brevettiai.io import io_tools
+
+    return io_tools.get_md5(path)
+
+
+@contextmanager
+def _progress_bar(total: int, enabled: bool) -> Iterator[Callable[[int], object]]:
+    """A thread-safe ``advance(n_bytes)`` drawing a tqdm bar on a terminal when enabled."""
+    from brevettiai.io.progress import no_progress, stderr_is_terminal
+
+    if not enabled or not stderr_is_terminal():
+        yield no_progress
+        return
+    from tqdm import tqdm
+
+    lock = threading.Lock()
+    with tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc="upload", file=sys.stderr) as bar:
+        def advance(n: int) -> None:
+            with lock:
+                bar.update(n)
+
+        yield advance
+
+
+def _size(n: int) -> str:
+    """A byte count for people (KiB, MiB, GiB)."""
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"
+
+
+# -- command line ---------------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    """The command's arguments."""
+    parser = argparse.ArgumentParser(
+        prog="brevettiai upload-data",
+        description="Upload a folder to a platform dataset; files already there with the same md5 are skipped.")
+    parser.add_argument("folder", help="the local folder to upload (hidden files and folders are skipped)")
+    parser.add_argument("--dataset_name", "--dataset-name", dest="dataset_name",
+                        help="dataset to add to (created when missing; default: the folder's name)")
+    parser.add_argument("--dataset_id", "--dataset-id", dest="dataset_id", help="id of an existing dataset")
+    parser.add_argument("--host", help="platform URL (default: $BREVETTI_AI_HOST)")
+    parser.add_argument("--username", help="user name (default: $BREVETTI_AI_USER, else the saved login)")
+    parser.add_argument("--password", help="password (default: $BREVETTI_AI_PW; prompted on a terminal)")
+    parser.add_argument("--workers", type=int, default=8, help="parallel uploads (default: 8)")
+    parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the upload command; returns the exit code (0 ok, 1 some files failed, 2 bad input)."""
+    args = _parser().parse_args(argv)
+    if not os.path.isdir(args.folder):
+        print(f"error: {args.folder!r} is not a folder: give the folder to upload", file=sys.stderr)
+        return 2
+    if args.workers < 1:
+        print(f"error: --workers must be at least 1; given {args.workers}", file=sys.stderr)
+        return 2
+    if not logging.root.handlers:
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    try:
+        web = _login(args)
+    except PlatformUnavailableError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except BrevettiError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        result = upload_folder(web, args.folder, dataset_name=args.dataset_name, dataset_id=args.dataset_id,
+                               workers=args.workers, progress=args.progress)
+    except (PlatformNotFoundError, PlatformValidationError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (BrevettiError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        web.close()
+    for relative, message in result.errors:
+        print(f"failed: {relative}: {message}", file=sys.stderr)
+    print(result.summary())
+    return 0 if result.ok else 1
+
+
+def _login(args: Any) -> PlatformAPI:
+    """Log in from the arguments, the environment, a terminal prompt, or the saved login."""
+    from brevettiai.platform.web_api import PASSWORD_ENV, USER_ENV, PlatformAPI
+
+    username = args.username or os.environ.get(USER_ENV) or None
+    password = args.password or os.environ.get(PASSWORD_ENV) or None
+    try:
+        return PlatformAPI(username=username, password=password, host=args.host)
+    except PlatformAuthError:
+        if not (username and not password and sys.stdin.isatty()):
+            raise
+    password = getpass.getpass(f"Password for {username}: ") or None
+    return PlatformAPI(username=username, password=password, host=args.host)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
