@@ -1,4 +1,4 @@
-"""An example job: logistic regression trained with gradient descent on generated data.
+"""An example job: logistic regression trained with gradient descent on a dataset's CSV files (or generated data).
 
 Run it offline:  python examples/logistic_regression.py --job_dir runs/lr --training.epochs 300
 Every setting can be overridden the same way; `--help` lists them.
@@ -16,9 +16,11 @@ from brevettiai import Job, JobSettings
 
 
 class DataSettings(JobSettings):
-    n_samples: int = Field(2000, ge=10, description="Number of generated samples")
-    n_features: int = Field(8, ge=1, le=1000, description="Number of input features")
-    noise: float = Field(0.5, ge=0, description="Label noise: standard deviation added to the logits")
+    """Where the samples come from: the CSV files of the job's datasets, else generated ones."""
+
+    n_samples: int = Field(2000, ge=10, description="Number of generated samples (without datasets)")
+    n_features: int = Field(8, ge=1, le=1000, description="Number of generated features (without datasets)")
+    noise: float = Field(0.5, ge=0, description="Label noise of generated samples")
     test_fraction: float = Field(0.25, gt=0, lt=1, description="Share of samples held out for testing")
     seed: int = Field(0, description="Random seed of the data generator")
 
@@ -35,14 +37,42 @@ class LogisticRegressionSettings(JobSettings):
     training: TrainingSettings = TrainingSettings()
 
 
-def make_data(cfg: DataSettings) -> tuple[np.ndarray, ...]:
-    """Samples from a random linear model with noisy labels, split into train and test."""
-    rng = np.random.default_rng(cfg.seed)
-    true_w = rng.normal(size=cfg.n_features)
-    x = rng.normal(size=(cfg.n_samples, cfg.n_features))
-    y = (x @ true_w + rng.normal(scale=cfg.noise, size=cfg.n_samples) > 0).astype(float)
-    n_test = max(1, int(cfg.n_samples * cfg.test_fraction))
-    return x[n_test:], y[n_test:], x[:n_test], y[:n_test]
+def generate_samples(n_samples: int, n_features: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Samples from a random linear model with noisy labels."""
+    rng = np.random.default_rng(seed)
+    true_w = rng.normal(size=n_features)
+    x = rng.normal(size=(n_samples, n_features))
+    y = (x @ true_w + rng.normal(scale=noise, size=n_samples) > 0).astype(float)
+    return x, y
+
+
+def samples_to_csv(x: np.ndarray, y: np.ndarray) -> str:
+    """The CSV form of samples: feature columns f0..fn, then the label."""
+    header = ",".join([f"f{i}" for i in range(x.shape[1])] + ["label"])
+    rows = "\n".join(",".join(f"{v:.6g}" for v in [*features, label]) for features, label in zip(x, y, strict=True))
+    return header + "\n" + rows + "\n"
+
+
+def load_samples(job: Job) -> tuple[np.ndarray, np.ndarray] | None:
+    """Every CSV file of the job's datasets as (features, labels); None when the job has no datasets."""
+    tables = []
+    for dataset in job.datasets:
+        for root, _, files in job.io.walk(dataset.bucket, exclude_hidden=True):
+            for name in sorted(f for f in files if f.endswith(".csv")):
+                raw = job.io.read_file(f"{root}/{name}")
+                tables.append(np.loadtxt(io.BytesIO(raw), delimiter=",", skiprows=1, ndmin=2))
+    if not tables:
+        return None
+    table = np.concatenate(tables)
+    return table[:, :-1], table[:, -1]
+
+
+def split(x: np.ndarray, y: np.ndarray, cfg: DataSettings) -> tuple[np.ndarray, ...]:
+    """Shuffle and split into train and test."""
+    order = np.random.default_rng(cfg.seed).permutation(len(y))
+    n_test = max(1, int(len(y) * cfg.test_fraction))
+    test, train = order[:n_test], order[n_test:]
+    return x[train], y[train], x[test], y[test]
 
 
 def loss_and_accuracy(w: np.ndarray, b: float, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -72,8 +102,11 @@ class LogisticRegressionJob(Job):
 
     def run(self) -> str:
         data, training = self.settings.data, self.settings.training
-        x, y, x_test, y_test = make_data(data)
-        w, b = np.zeros(data.n_features), 0.0
+        samples = load_samples(self)
+        if samples is None:  # offline without datasets: generate the data
+            samples = generate_samples(data.n_samples, data.n_features, data.noise, data.seed)
+        x, y, x_test, y_test = split(*samples, data)
+        w, b = np.zeros(x.shape[1]), 0.0
         history = []
         for epoch in range(1, training.epochs + 1):
             p = 1 / (1 + np.exp(-(x @ w + b)))
