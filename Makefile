@@ -6,7 +6,7 @@ VENV_PY := $(VENV)/bin/python
 STAMP := $(VENV)/.synced-dev
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo test bench lint setup clean
+.PHONY: demo demo-offline serve test bench lint setup clean
 
 setup: $(STAMP)
 
@@ -16,7 +16,15 @@ $(STAMP): pyproject.toml uv.lock
 	@touch $@
 
 demo: $(STAMP)
-	$(VENV_PY) examples/demo.py
+	$(VENV_PY) examples/platform_demo.py
+
+demo-offline: $(STAMP)
+	$(VENV_PY) examples/offline_demo.py
+
+serve: $(STAMP)
+	@test -f runs/platform/admin-password.txt && echo "admin password: runs/platform/admin-password.txt" || true
+	BREVETTI_AI_ADMIN_PASSWORD=$${BREVETTI_AI_ADMIN_PASSWORD:-$$(cat runs/platform/admin-password.txt 2>/dev/null)} \
+	  $(VENV_PY) -m brevettiai.cli server --data-dir runs/platform --port 8000
 
 test: $(STAMP)
 	$(VENV_PY) -m pytest -n 2 -q tests

@@ -1,4 +1,4 @@
-"""`make demo`: run the example job offline in a fresh job directory and show what it left there."""
+"""`make demo-offline`: run the example job offline in a fresh job directory and show what it left there."""
 
 from __future__ import annotations
 
