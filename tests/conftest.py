@@ -33,3 +33,4 @@ def make_job_dir(tmp_path: Path):
         return job_dir
 
     return make
+from platform_fixture import *  # noqa: E402,F401,F403

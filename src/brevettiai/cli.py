@@ -72,6 +72,70 @@ def status(job_dir: Annotated[str, typer.Argument(help="The job directory (a fol
         typer.echo(f"the process {state.pid} on {state.hostname} is gone without ending the job")
 
 
+def _server_help(name: str) -> str:
+    from brevettiai.server.config import SETTINGS
+
+    return f"{SETTINGS[name].help} Env: {SETTINGS[name].env}."
+
+
+@app.command()
+def server(
+    host: Annotated[str | None, typer.Option(help=_server_help("host") + " Default: 127.0.0.1.")] = None,
+    port: Annotated[int | None, typer.Option(help=_server_help("port") + " Default: 8000.")] = None,
+    data_dir: Annotated[str | None, typer.Option(help=_server_help("data_dir") + " Default: ./brevettiai-data.")] = None,
+    database_url: Annotated[str | None, typer.Option(help=_server_help("database_url"))] = None,
+    storage: Annotated[str | None, typer.Option(help=_server_help("storage"))] = None,
+    public_url: Annotated[str | None, typer.Option(help=_server_help("public_url"))] = None,
+    runner: Annotated[str | None, typer.Option(help=_server_help("runner") + " Default: local.")] = None,
+    dask_scheduler: Annotated[str | None, typer.Option(help=_server_help("dask_scheduler"))] = None,
+    heartbeat_timeout: Annotated[str | None, typer.Option(help=_server_help("heartbeat_timeout") + " Default: 60.")] = None,
+    token_ttl: Annotated[str | None, typer.Option(help=_server_help("token_ttl") + " Default: 12h.")] = None,
+    max_upload: Annotated[str | None, typer.Option(help=_server_help("max_upload") + " Default: 10GiB.")] = None,
+    log_level: Annotated[str | None, typer.Option(help=_server_help("log_level") + " Default: info.")] = None,
+) -> None:
+    """Run the self-hosted platform server (needs the server extra). Stop it with Ctrl-C or SIGTERM."""
+    from brevettiai.server.config import ConfigError, ServerConfig
+
+    flags = dict(host=host, port=port, data_dir=data_dir, database_url=database_url, storage=storage,
+                 public_url=public_url, runner=runner, dask_scheduler=dask_scheduler,
+                 heartbeat_timeout=heartbeat_timeout, token_ttl=token_ttl, max_upload=max_upload, log_level=log_level)
+    try:
+        config = ServerConfig.load(flags)
+        config.resolved()  # reports settings that do not fit together before anything starts
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        from brevettiai.server.serve import configure_logging, listen_url, serve
+    except ImportError as exc:
+        typer.echo(f"error: the server needs the server extra: pip install 'brevettiai[server]' ({exc})", err=True)
+        raise typer.Exit(2) from None
+
+    def admin_password(password: str) -> None:
+        typer.echo(f"Created user 'admin' with password: {password}\n"
+                   f"(shown only this once; BREVETTI_AI_ADMIN_PASSWORD sets it on a first start)")
+
+    configure_logging(config.log_level)
+    try:
+        code = serve(config, on_ready=lambda c: typer.echo(f"brevettiai platform listening on {listen_url(c)}"),
+                     on_admin_password=admin_password)
+    except OSError as exc:
+        typer.echo(f"error: cannot listen on {config.host}:{config.port}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        code = 130
+    raise typer.Exit(code)
+
+
+@app.command(name="upload-data", context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
+                                                   "help_option_names": []})
+def upload_data(ctx: typer.Context) -> None:
+    """Upload a folder to a dataset on the platform (FOLDER --dataset_name NAME; --help for all options)."""
+    from brevettiai.utils.upload_data import main as upload_main
+
+    raise typer.Exit(upload_main(list(ctx.args)))
+
+
 def main() -> None:
     """Entry point of the ``brevettiai`` command."""
     try:

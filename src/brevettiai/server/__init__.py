@@ -1,0 +1,7 @@
+"""The self-hosted Brevetti AI platform server (``brevettiai server``; needs the ``server`` extra).
+
+Layout: `config` (settings), `serve` (socket, uvicorn, shutdown), `app` (the FastAPI app and its
+startup), `api/` (one router per area), services (`auth`, `jobs`, `metrics`, `charts`, `fileindex`,
+`validation`), `storage` (files through fsspec), `db/` (tables, sessions, migrations), `runners/`
+(local subprocesses, dask) and `monitor` (process exits, heartbeat timeouts).
+"""

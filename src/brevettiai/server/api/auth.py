@@ -1,0 +1,41 @@
+"""``/api/auth``: log in for a user token, who am I, log out."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Response
+from fastapi.concurrency import run_in_threadpool
+
+from brevettiai.server import auth, views
+from brevettiai.server.auth import Principal, require_user
+from brevettiai.server.context import ServerContext, get_context
+from brevettiai.server.db import models as db
+from brevettiai.server.errors import ApiError
+from brevettiai.server.schemas import Login, TokenOut, UserOut
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+
+
+@router.post("/token", response_model=TokenOut, summary="Log in: a user token for a username and password")
+async def token(body: Login, ctx: ServerContext = Depends(get_context)) -> TokenOut:
+    """A new user token; 401 for wrong credentials."""
+    # scrypt takes tens of milliseconds: off the event loop.
+    value, expires, user = await run_in_threadpool(auth.login, ctx.db, body.username, body.password,
+                                                   ctx.config.token_ttl)
+    return TokenOut(access_token=value, expires_at=views.iso(expires), user=views.user(user))
+
+
+@router.get("/me", response_model=UserOut, summary="The logged-in user")
+def me(caller: Principal = Depends(require_user), ctx: ServerContext = Depends(get_context)) -> UserOut:
+    """The user the token belongs to."""
+    with ctx.db.read() as session:
+        user = session.get(db.User, caller.user_id)
+        if user is None:
+            raise ApiError(401, "the token's user no longer exists")
+        return views.user(user)
+
+
+@router.post("/logout", status_code=204, summary="Revoke the token of this request")
+def logout(caller: Principal = Depends(require_user), ctx: ServerContext = Depends(get_context)) -> Response:
+    """Revoke the user token the request was sent with."""
+    auth.logout(ctx.db, caller.token, ctx.tokens)
+    return Response(status_code=204)

@@ -1,0 +1,108 @@
+"""``/api/jobs/<id>/...``: what a running job says to the platform, with its job key."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from brevettiai.server import charts, jobs, metrics, views
+from brevettiai.server.api.tags import all_tags
+from brevettiai.server.auth import job_request, require_job
+from brevettiai.server.context import ServerContext, get_context
+from brevettiai.server.errors import invalid
+from brevettiai.server.schemas import (
+    Accepted,
+    HeartbeatOut,
+    JobOut,
+    MetricsIn,
+    StateIn,
+    TagOut,
+    inline_schema,
+)
+
+router = APIRouter(prefix="/api/jobs/{job_id}", tags=["job side"], dependencies=[Depends(require_job)])
+# The endpoints a running job calls most often authenticate inline (`job_request`) and are served by
+# `brevettiai.server.api.fastlane.JobFastLane` without FastAPI's routing; they are registered here too
+# for the OpenAPI description (and would serve requests if the fast lane were taken out).
+frequent = APIRouter(prefix="/api/jobs/{job_id}", tags=["job side"])
+_BEARER = {"security": [{"HTTPBearer": []}]}
+PARSE_INLINE_BYTES = 32 * 1024
+
+
+@router.get("/info", summary="The job's info.json")
+def info(job_id: str, ctx: ServerContext = Depends(get_context)) -> dict[str, Any]:
+    """What the job needs to run: settings, datasets, tags, endpoints (never its key)."""
+    return jobs.read_info(ctx, job_id)
+
+
+@router.post("/state", response_model=JobOut, summary="Report running, completed, failed or killed")
+def state(job_id: str, body: StateIn, ctx: ServerContext = Depends(get_context)) -> JobOut:
+    """A state change; completed, failed and killed are final (a different state after them is a 409)."""
+    return views.job(jobs.report_state(ctx, job_id, body))
+
+
+@frequent.post("/heartbeat", response_model=HeartbeatOut, summary="I am alive; should I stop?", openapi_extra=_BEARER)
+async def heartbeat(job_id: str, request: Request) -> JSONResponse:
+    """Keep a running job from becoming lost; the answer says whether it was asked to stop."""
+    ctx, _ = await job_request(request, job_id)
+    status, stop = await run_in_threadpool(jobs.heartbeat, ctx, job_id)
+    return JSONResponse({"status": status, "stopRequested": stop})
+
+
+@frequent.post("/metrics", response_model=Accepted, summary="Store a batch of progress points (idempotent)",
+               openapi_extra={**_BEARER, "requestBody": {"required": True, "content": {"application/json": {
+                   "schema": inline_schema(MetricsIn)}}}})
+async def post_metrics(job_id: str, request: Request) -> JSONResponse:
+    """Points ``{step, time, values}``; a batch id seen before is accepted again but not stored twice."""
+    # The hot path of a training job: the body is validated straight from its bytes and the batch is
+    # handed to the metrics writer, without model objects or a thread of its own.
+    ctx, _ = await job_request(request, job_id)
+    body = await request.body()
+    if len(body) > PARSE_INLINE_BYTES:  # validating a large batch takes milliseconds: not on the event loop
+        batch_id, points = await run_in_threadpool(metrics.parse_batch, body)
+    else:
+        batch_id, points = metrics.parse_batch(body)
+    return JSONResponse({"accepted": await ctx.metrics.submit(job_id, batch_id, points)})
+
+
+@router.post("/remotemonitor", response_model=Accepted, summary="The original SDK's Keras remote monitor")
+async def remote_monitor(job_id: str, request: Request, ctx: ServerContext = Depends(get_context)) -> Accepted:
+    """Form field ``data`` holding JSON, or a JSON body: ``{"epoch": n, ...logs}`` stored at step n."""
+    try:
+        if request.headers.get("content-type", "").startswith(("application/x-www-form-urlencoded",
+                                                               "multipart/form-data")):
+            logs = json.loads(str((await request.form()).get("data") or "{}"))
+        else:
+            logs = json.loads(await request.body() or b"{}")
+    except ValueError as exc:
+        raise invalid(["body"], f"expected JSON logs ({{\"epoch\": n, ...}}): {exc}") from None
+    if not isinstance(logs, dict):
+        raise invalid(["body"], "expected a JSON object of logs ({\"epoch\": n, ...})")
+    return Accepted(accepted=await run_in_threadpool(metrics.ingest_remote_monitor, ctx.db, job_id, logs))
+
+
+@router.put("/charts/{name}", status_code=204, summary="Publish a Vega-Lite chart",
+            openapi_extra={"requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}}})
+async def put_chart(job_id: str, name: str, request: Request, ctx: ServerContext = Depends(get_context)) -> Response:
+    """Store the chart (body: its Vega-Lite spec); also saved as ``artifacts/charts/<name>.json``."""
+    try:
+        spec = json.loads(await request.body())
+    except ValueError as exc:
+        raise invalid(["body"], f"the chart must be a Vega-Lite spec in JSON: {exc}") from None
+    if not isinstance(spec, dict):
+        raise invalid(["body"], "the chart must be a Vega-Lite spec: a JSON object")
+    await run_in_threadpool(charts.save, ctx, job_id, name, spec)
+    return Response(status_code=204)
+
+
+@router.get("/roottags", response_model=list[TagOut], summary="The roots of the tag tree")
+def root_tags(job_id: str, ctx: ServerContext = Depends(get_context)) -> list[TagOut]:
+    """The tag tree's roots, each with its subtree."""
+    return views.tag_forest(all_tags(ctx))
+
+
+routers = [frequent, router]

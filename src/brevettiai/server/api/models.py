@@ -1,0 +1,138 @@
+"""``/api/models`` and ``/api/reports``: create, list, start, stop and delete jobs; their artifacts,
+metrics and charts. Both kinds share every route but creation."""
+
+from __future__ import annotations
+
+import datetime
+import mimetypes
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import func, or_, select
+
+from brevettiai.server import charts, jobs, metrics, views
+from brevettiai.server.auth import require_user
+from brevettiai.server.context import ServerContext, get_context
+from brevettiai.server.db import models as db
+from brevettiai.server.errors import ApiError
+from brevettiai.server.schemas import FileEntry, JobList, JobOut, MetricSeries, ModelIn, ReportIn
+from brevettiai.server.storage import PathRejected, clean_path
+
+ARTIFACTS = "artifacts"
+
+
+def _shared_routes(kind: str) -> APIRouter:
+    """The routes models and reports have in common, under ``/api/<kind>s``."""
+    router = APIRouter(prefix=f"/api/{kind}s", tags=[f"{kind}s"], dependencies=[Depends(require_user)])
+
+    @router.get("", response_model=JobList, summary=f"List {kind}s, newest first")
+    def list_jobs(name: str | None = Query(None, description="Exactly this name"),
+                  status: str | None = Query(None, description="One status, or several separated by commas"),
+                  q: str | None = Query(None, description="Text the name contains (any case)"),
+                  offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000),
+                  ctx: ServerContext = Depends(get_context)) -> JobList:
+        """Jobs of this kind, newest first, filtered by name, status or text."""
+        conditions: list[Any] = [db.Job.kind == kind]
+        if name is not None:
+            conditions.append(db.Job.name == name)
+        if status:
+            conditions.append(db.Job.status.in_([s.strip() for s in status.split(",") if s.strip()]))
+        if q:
+            conditions.append(or_(func.lower(db.Job.name).contains(q.lower(), autoescape=True), db.Job.id == q))
+        with ctx.db.read() as session:
+            total = session.scalar(select(func.count()).select_from(db.Job).where(*conditions)) or 0
+            rows = session.scalars(select(db.Job).where(*conditions)
+                                   .order_by(db.Job.created.desc(), db.Job.id).offset(offset).limit(limit))
+            return JobList(items=[views.job(row) for row in rows], total=total)
+
+    @router.get("/{job_id}", response_model=JobOut, summary=f"One {kind}")
+    def get_job(job_id: str, ctx: ServerContext = Depends(get_context)) -> JobOut:
+        """One job."""
+        with ctx.db.read() as session:
+            return views.job(jobs.get_job(session, job_id, kind))
+
+    @router.post("/{job_id}/start", response_model=JobOut,
+                 summary=f"Start a created {kind}: writes info.json, issues a new key, launches it")
+    def start(job_id: str, ctx: ServerContext = Depends(get_context)) -> JobOut:
+        """Start a created job; the answer holds its new key."""
+        job, key = jobs.start_job(ctx, job_id, kind)
+        return views.job(job, api_key=key)
+
+    @router.post("/{job_id}/stop", response_model=JobOut, summary=f"Ask a running {kind} to stop")
+    def stop(job_id: str, ctx: ServerContext = Depends(get_context)) -> JobOut:
+        """Ask the job to stop."""
+        return views.job(jobs.stop_job(ctx, job_id, kind))
+
+    @router.delete("/{job_id}", status_code=204, summary=f"Delete a {kind} (stopped first) and its job dir")
+    def delete(job_id: str, ctx: ServerContext = Depends(get_context)) -> Response:
+        """Delete the job (stopped first), its records and its job dir."""
+        jobs.delete_job(ctx, job_id, kind)
+        return Response(status_code=204)
+
+    @router.get("/{job_id}/artifacts", response_model=list[FileEntry], summary=f"Files below the {kind}'s artifacts/")
+    def artifacts(job_id: str, prefix: str = Query("", description="A folder below artifacts/"),
+                  recursive: bool = False, ctx: ServerContext = Depends(get_context)) -> list[FileEntry]:
+        """Files and folders below the job's artifacts/ (or a folder in it)."""
+        with ctx.db.read() as session:
+            jobs.get_job(session, job_id, kind)
+        try:
+            folder = clean_path(f"{ARTIFACTS}/{prefix}")
+        except PathRejected as exc:
+            raise ApiError(400, str(exc)) from None
+        entries = ctx.storage.list(job_id, folder, recursive) or []
+        return [_file_entry(job_id, entry) for entry in entries]
+
+    @router.get("/{job_id}/metrics", response_model=MetricSeries, summary=f"The {kind}'s progress metrics")
+    def get_metrics(job_id: str, names: list[str] | None = Query(None, description="Metric names (repeat, or "
+                                                                                     "separate by commas)"),
+                    since: float | None = Query(None, description="Only points timed after this (epoch seconds)"),
+                    ctx: ServerContext = Depends(get_context)) -> JSONResponse:
+        """The job's progress metrics, by name."""
+        with ctx.db.read() as session:
+            jobs.get_job(session, job_id, kind)
+        wanted = [n for item in names or [] for n in item.split(",") if n] or None
+        # Answered as is: validating every point of a long series against the model costs more than the query.
+        return JSONResponse({"series": metrics.series(ctx.db, job_id, wanted, since)})
+
+    @router.get("/{job_id}/charts", summary=f"The {kind}'s Vega-Lite charts by name")
+    def get_charts(job_id: str, ctx: ServerContext = Depends(get_context)) -> dict[str, Any]:
+        """The job's Vega-Lite charts, by name."""
+        with ctx.db.read() as session:
+            jobs.get_job(session, job_id, kind)
+        return charts.load(ctx, job_id)
+
+    return router
+
+
+def _file_entry(job_id: str, entry: Any) -> FileEntry:
+    relative = entry.path[len(ARTIFACTS) + 1:]
+    folder = entry.type == "directory"
+    mime = "folder" if folder else (mimetypes.guess_type(entry.path)[0] or "application/octet-stream")
+    last_modified = None
+    if entry.mtime is not None:
+        last_modified = views.iso(datetime.datetime.fromtimestamp(entry.mtime, datetime.UTC).replace(tzinfo=None))
+    return FileEntry(name=relative + ("/" if folder else ""), link=f"/api/files/{job_id}/{entry.path}",
+                     size=None if folder else entry.size, mime_type=mime, is_prefix=folder, last_modified=last_modified)
+
+
+creation = APIRouter(dependencies=[Depends(require_user)])
+
+
+@creation.post("/api/models", response_model=JobOut, status_code=201, tags=["models"],
+               summary="Create a model; the answer holds its job key (shown once)")
+def create_model(body: ModelIn, ctx: ServerContext = Depends(get_context)) -> JobOut:
+    """A new model; settings are checked against its model type's form (422 naming each field)."""
+    job, key = jobs.create_job(ctx, "model", body)
+    return views.job(job, api_key=key)
+
+
+@creation.post("/api/reports", response_model=JobOut, status_code=201, tags=["reports"],
+               summary="Create a report on a model; the answer holds its job key (shown once)")
+def create_report(body: ReportIn, ctx: ServerContext = Depends(get_context)) -> JobOut:
+    """A new report of model ``parentId``; settings are checked as for models."""
+    job, key = jobs.create_job(ctx, "report", body)
+    return views.job(job, api_key=key)
+
+
+routers = [creation, _shared_routes("model"), _shared_routes("report")]

@@ -1,0 +1,111 @@
+"""The FastAPI application: startup (migrations, admin user, runner, monitor), error answers, docs."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+
+from brevettiai._version import __version__
+from brevettiai.server import auth, jobs
+from brevettiai.server.api import include_routers
+from brevettiai.server.api.fastlane import JobFastLane
+from brevettiai.server.auth import TokenCache
+from brevettiai.server.config import ServerConfig
+from brevettiai.server.context import ServerContext
+from brevettiai.server.db.migrate import upgrade
+from brevettiai.server.db.session import Database
+from brevettiai.server.errors import ApiError, error_response
+from brevettiai.server.metrics import MetricsWriter
+from brevettiai.server.monitor import Monitor
+from brevettiai.server.runners import make_runner
+from brevettiai.server.storage import PathRejected, Storage
+
+log = logging.getLogger("brevettiai.server")
+
+DOCS_PAGE = Path(__file__).with_name("static") / "docs.html"
+
+
+def _log_generated_password(password: str) -> None:
+    log.warning("Created user 'admin' with the generated password %s (shown this once)", password)
+
+
+def start_context(config: ServerConfig, on_admin_password: Callable[[str], None] | None = None) -> ServerContext:
+    """Connect the database (migrated), storage and runner; create the admin user on the first start."""
+    database = Database(config.database_url or "")
+    upgrade(database.engine)
+    generated = auth.ensure_admin(database, config.admin_password)
+    if generated:
+        (on_admin_password or _log_generated_password)(generated)
+    return ServerContext(config=config, db=database, storage=Storage(config.storage or ""), runner=make_runner(config),
+                         tokens=TokenCache(), metrics=MetricsWriter(database))
+
+
+def stop_context(ctx: ServerContext) -> None:
+    """Store queued metrics, stop the jobs the runner holds (recording them as killed), close the database."""
+    ctx.metrics.close()
+    for exited in ctx.runner.shutdown():
+        try:
+            jobs.job_exited(ctx, exited, server_shutdown=True)
+        except Exception:
+            log.exception("Could not record the end of job %s", exited.job_id)
+    ctx.db.dispose()
+
+
+def create_app(config: ServerConfig, on_admin_password: Callable[[str], None] | None = None) -> FastAPI:
+    """The platform's ASGI app for a resolved config (see `ServerConfig.resolved`)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        """Start the context and the monitor; stop both when the server stops."""
+        ctx = await run_in_threadpool(start_context, config, on_admin_password)
+        app.state.context = ctx
+        monitor = Monitor(ctx)
+        monitor.start()
+        log.info("Storage %s, %s runner, jobs reach the server at %s", config.storage, ctx.runner.name,
+                 config.public_url)
+        try:
+            yield
+        finally:
+            monitor.stop()
+            await run_in_threadpool(stop_context, ctx)
+
+    app = FastAPI(title="Brevetti AI platform", version=__version__, lifespan=lifespan, docs_url=None,
+                  redoc_url=None, description="The Job API of a self-hosted Brevetti AI platform. "
+                  "Send `Authorization: Bearer <user token or job key>`.")
+
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc)
+
+    @app.exception_handler(PathRejected)
+    async def path_rejected(_: Request, exc: PathRejected) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": f"internal server error: {type(exc).__name__}"}, status_code=500)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        """Readiness: the server answers."""
+        return {"status": "ok"}
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        """The API description as a self-contained page (it reads /openapi.json)."""
+        return HTMLResponse(DOCS_PAGE.read_text(encoding="utf-8"))
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        """The API description."""
+        return RedirectResponse("/docs")
+
+    include_routers(app)
+    app.add_middleware(JobFastLane)
+    return app

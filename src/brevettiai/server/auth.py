@@ -1,0 +1,213 @@
+"""Who is asking: user tokens (``bu_``) and job keys (``bj_``), logins, and the access rules for resources."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import delete, select
+
+from brevettiai.server import security
+from brevettiai.server.context import ServerContext, get_context
+from brevettiai.server.db import models as db
+from brevettiai.server.db.models import utcnow
+from brevettiai.server.db.session import Database
+from brevettiai.server.errors import ApiError
+
+log = logging.getLogger("brevettiai.server.auth")
+
+ADMIN = "admin"
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+bearer = HTTPBearer(auto_error=False, description="A user token (bu_...) or a job key (bj_...)")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller: a user, or a job with the resources its key may read."""
+
+    user_id: str | None = None
+    job_id: str | None = None
+    readable: frozenset[str] = field(default_factory=frozenset)  # datasets given to the job, a report's model
+    token: str = field(default="", repr=False)
+
+    @property
+    def is_user(self) -> bool:
+        """True for a user token."""
+        return self.user_id is not None
+
+
+class TokenCache:
+    """Recently seen tokens, so most requests need no database lookup to authenticate.
+
+    This server changes tokens only through `forget` and `forget_job` (logout, key rotation,
+    deletion), which take effect at once; entries also age out after `ttl` seconds, which bounds
+    how long a change made behind the server's back goes unnoticed.
+    """
+
+    def __init__(self, ttl: float = 5.0, size: int = 10_000) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._entries: dict[str, tuple[Principal, float, datetime.datetime | None]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, digest: str) -> Principal | None:
+        """The cached principal of a token hash; 401 if it is a user token that has expired."""
+        entry = self._entries.get(digest)
+        if entry is None or entry[1] < time.monotonic():
+            return None
+        if entry[2] is not None and entry[2] <= utcnow():
+            raise ApiError(401, "the token has expired: log in again", _CHALLENGE)
+        return entry[0]
+
+    def put(self, digest: str, caller: Principal, expires: datetime.datetime | None) -> None:
+        """Remember a token's principal."""
+        with self._lock:
+            if len(self._entries) >= self.size:
+                self._entries.clear()
+            self._entries[digest] = (caller, time.monotonic() + self.ttl, expires)
+
+    def forget(self, digest: str) -> None:
+        """Drop one token."""
+        with self._lock:
+            self._entries.pop(digest, None)
+
+    def forget_job(self, job_id: str) -> None:
+        """Drop every key of a job (its key was replaced, or the job deleted)."""
+        with self._lock:
+            for digest in [d for d, (p, _, _) in self._entries.items() if p.job_id == job_id]:
+                del self._entries[digest]
+
+
+def authenticate(database: Database, token: str | None, cache: TokenCache | None = None) -> Principal:
+    """The principal a bearer token stands for; 401 for a missing, unknown or expired one."""
+    if not token:
+        raise ApiError(401, "not authenticated: send 'Authorization: Bearer <token>'", _CHALLENGE)
+    digest = security.token_hash(token)
+    cached = cache.get(digest) if cache is not None else None
+    if cached is not None:
+        return cached
+    caller, expires = _lookup(database, token, digest)
+    if cache is not None:
+        cache.put(digest, caller, expires)
+    return caller
+
+
+def _lookup(database: Database, token: str, digest: str) -> tuple[Principal, datetime.datetime | None]:
+    with database.read() as session:
+        if token.startswith(security.JOB_KEY_PREFIX):
+            row = session.execute(select(db.Job.id, db.Job.dataset_ids, db.Job.parent_id)
+                                  .where(db.Job.key_hash == digest)).first()
+            if row is not None:
+                readable = set(row.dataset_ids or [])
+                if row.parent_id:
+                    readable.add(row.parent_id)
+                return Principal(job_id=row.id, readable=frozenset(readable), token=token), None
+        elif token.startswith(security.USER_TOKEN_PREFIX):
+            login = session.get(db.UserToken, digest)
+            if login is not None:
+                if login.expires_at <= utcnow():
+                    raise ApiError(401, "the token has expired: log in again", _CHALLENGE)
+                return Principal(user_id=login.user_id, token=token), login.expires_at
+    raise ApiError(401, "invalid token", _CHALLENGE)
+
+
+async def caller_of(ctx: ServerContext, token: str | None) -> Principal:
+    """The caller a token stands for: from the cache without leaving the event loop, else looked up."""
+    if token:
+        cached = ctx.tokens.get(security.token_hash(token))
+        if cached is not None:
+            return cached
+    return await run_in_threadpool(authenticate, ctx.db, token, ctx.tokens)
+
+
+async def principal(credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+                    ctx: ServerContext = Depends(get_context)) -> Principal:
+    """FastAPI dependency: the authenticated caller."""
+    return await caller_of(ctx, credentials.credentials if credentials else None)
+
+
+async def job_request(request: Request, job_id: str) -> tuple[ServerContext, Principal]:
+    """`require_job` without FastAPI's dependency machinery, for the endpoints a job calls most often."""
+    ctx: ServerContext = request.app.state.context
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    caller = await caller_of(ctx, token.strip() if scheme.lower() == "bearer" else None)
+    return ctx, await require_job(job_id, caller)
+
+
+async def require_user(caller: Principal = Depends(principal)) -> Principal:
+    """FastAPI dependency: a user token (job keys may not use the web API)."""
+    if not caller.is_user:
+        raise ApiError(403, "a job key may only use its job's endpoints and files; this needs a user token")
+    return caller
+
+
+async def require_job(job_id: str, caller: Principal = Depends(principal)) -> Principal:
+    """FastAPI dependency for ``/api/jobs/{job_id}/...``: a user, or the key of that very job (else 404)."""
+    if not caller.is_user and caller.job_id != job_id:
+        raise ApiError(404, f"job '{job_id}' not found")
+    return caller
+
+
+def resource_kind(database: Database, caller: Principal, rid: str, write: bool) -> str:
+    """"job" or "dataset" when the caller may read (or `write`) resource `rid`; else 404 or 403."""
+    if not caller.is_user and rid != caller.job_id and rid not in caller.readable:
+        raise ApiError(404, f"resource '{rid}' not found")
+    with database.read() as session:
+        if session.get(db.Job, rid) is not None:
+            kind = "job"
+        elif session.get(db.Dataset, rid) is not None:
+            kind = "dataset"
+        else:
+            raise ApiError(404, f"resource '{rid}' not found")
+    if write and not caller.is_user and rid != caller.job_id:
+        raise ApiError(403, f"resource '{rid}' is given to this job read-only")
+    return kind
+
+
+def login(database: Database, username: str, password: str, ttl: float) -> tuple[str, datetime.datetime, db.User]:
+    """A new user token for valid credentials (401 otherwise), its expiry and the user."""
+    with database.read() as session:
+        user = session.execute(select(db.User).where(db.User.username == username)).scalar_one_or_none()
+    if not security.verify_password(password, user.password_hash if user else None) or user is None:
+        raise ApiError(401, "wrong username or password", _CHALLENGE)
+    token = security.new_token(security.USER_TOKEN_PREFIX)
+    expires = utcnow() + datetime.timedelta(seconds=ttl)
+    with database.write() as session:
+        session.add(db.UserToken(token_hash=security.token_hash(token), user_id=user.id, expires_at=expires))
+    log.info("User %s logged in", username)
+    return token, expires, user
+
+
+def logout(database: Database, token: str, cache: TokenCache) -> None:
+    """Revoke a user token."""
+    digest = security.token_hash(token)
+    with database.write() as session:
+        session.execute(delete(db.UserToken).where(db.UserToken.token_hash == digest))
+    cache.forget(digest)
+
+
+def purge_expired_tokens(database: Database) -> int:
+    """Delete expired user tokens; returns how many."""
+    with database.write() as session:
+        result = session.execute(delete(db.UserToken).where(db.UserToken.expires_at <= utcnow()))
+    return result.rowcount or 0
+
+
+def ensure_admin(database: Database, password: str | None) -> str | None:
+    """Create the ``admin`` user if there is none; returns the generated password when none was given."""
+    with database.write() as session:
+        if session.execute(select(db.User.id).where(db.User.username == ADMIN)).first() is not None:
+            return None
+        generated = None if password else security.new_password()
+        session.add(db.User(id=str(uuid.uuid4()), username=ADMIN, password_hash=security.hash_password(password or generated),
+                            first_name="Admin", is_admin=True))
+    log.info("Created the %r user", ADMIN)
+    return generated

@@ -1,0 +1,34 @@
+"""What every request handler needs: settings, database, storage and the job runner."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from fastapi import Request
+
+from brevettiai.server.config import ServerConfig
+from brevettiai.server.db.session import Database
+from brevettiai.server.storage import Storage
+
+if TYPE_CHECKING:
+    from brevettiai.server.auth import TokenCache
+    from brevettiai.server.metrics import MetricsWriter
+    from brevettiai.server.runners import Runner
+
+
+@dataclass
+class ServerContext:
+    """The running server's shared parts."""
+
+    config: ServerConfig
+    db: Database
+    storage: Storage
+    runner: Runner
+    tokens: TokenCache
+    metrics: MetricsWriter
+
+
+async def get_context(request: Request) -> ServerContext:
+    """FastAPI dependency: the context of the app serving the request (async: no thread hop)."""
+    return request.app.state.context

@@ -1,0 +1,1 @@
+"""The platform's database: tables (`models`), connections (`session`) and schema migrations (`migrate`)."""

@@ -1,0 +1,190 @@
+"""The platform's tables (SQLAlchemy 2 typed ORM); portable between SQLite and PostgreSQL.
+
+Times are naive UTC datetimes. Lists of ids (a job's datasets and tags) are JSON columns: they are
+read and written whole, never queried into.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY, so big ids are plain integers there.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime.datetime:
+    """The current time as a naive UTC datetime (what every DateTime column holds)."""
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    """Base class of every table."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON, list[Any]: JSON, datetime.datetime: DateTime()}
+
+
+class User(Base):
+    """A person who uses the web API (every user is trusted: single-tenant platform)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    username: Mapped[str] = mapped_column(String(150), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    first_name: Mapped[str] = mapped_column(String(255), default="")
+    last_name: Mapped[str] = mapped_column(String(255), default="")
+    email: Mapped[str] = mapped_column(String(255), default="")
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created: Mapped[datetime.datetime] = mapped_column(default=utcnow)
+
+
+class UserToken(Base):
+    """A login: the SHA-256 of a ``bu_`` token, whose user it is and when it expires."""
+
+    __tablename__ = "user_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created: Mapped[datetime.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime.datetime] = mapped_column(index=True)
+
+
+class Dataset(Base):
+    """A named storage space of input files (``<storage>/<id>/...``)."""
+
+    __tablename__ = "datasets"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), index=True)
+    created: Mapped[datetime.datetime] = mapped_column(default=utcnow)
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    reference: Mapped[str] = mapped_column(Text, default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    tag_ids: Mapped[list[str]] = mapped_column(default=list)
+
+
+class Tag(Base):
+    """A node of the tag tree; deleting a tag deletes its subtree."""
+
+    __tablename__ = "tags"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"), index=True)
+    created: Mapped[datetime.datetime] = mapped_column(default=utcnow)
+
+
+class ModelType(Base):
+    """What a job runs: its settings form, command, working dir and default settings."""
+
+    __tablename__ = "model_types"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="model")
+    created: Mapped[datetime.datetime] = mapped_column(default=utcnow)
+    short_description: Mapped[str] = mapped_column(Text, default="")
+    settings_schema: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    command: Mapped[list[Any] | None] = mapped_column(JSON)
+    working_dir: Mapped[str | None] = mapped_column(String(1024))
+    defaults: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Job(Base):
+    """A model or a report (``kind``): its input configuration, lifecycle and key."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_kind_created", "kind", "created"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(255), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="created", index=True)
+    created: Mapped[datetime.datetime] = mapped_column(default=utcnow)
+    started: Mapped[datetime.datetime | None] = mapped_column()
+    completed: Mapped[datetime.datetime | None] = mapped_column()
+    last_heartbeat: Mapped[datetime.datetime | None] = mapped_column()
+    model_type_id: Mapped[str | None] = mapped_column(ForeignKey("model_types.id", ondelete="SET NULL"), index=True)
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"), index=True)
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    dataset_ids: Mapped[list[str]] = mapped_column(default=list)
+    tag_ids: Mapped[list[str]] = mapped_column(default=list)
+    key_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    run_id: Mapped[str | None] = mapped_column(String(64))
+    model_path: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    stop_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    runner_ref: Mapped[str | None] = mapped_column(String(255))  # the runner's handle (pid, dask key)
+
+
+class MetricPoint(Base):
+    """One value of one progress metric of a job at a step."""
+
+    __tablename__ = "metric_points"
+    __table_args__ = (Index("ix_metric_points_job_name_step", "job_id", "name", "step"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    step: Mapped[int] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(String(255))
+    value: Mapped[float | None] = mapped_column(Double)
+    time: Mapped[float] = mapped_column(Double)
+
+
+class MetricBatch(Base):
+    """A metrics batch id already stored for a job, so a retried batch is not stored twice."""
+
+    __tablename__ = "metric_batches"
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    batch_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    accepted: Mapped[int] = mapped_column(Integer)
+    created: Mapped[datetime.datetime] = mapped_column(default=utcnow)
+
+
+class Chart(Base):
+    """A Vega-Lite chart a job published, by name."""
+
+    __tablename__ = "charts"
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    spec: Mapped[dict[str, Any]] = mapped_column()
+    updated: Mapped[datetime.datetime] = mapped_column(default=utcnow)
+
+
+class FileRecord(Base):
+    """The md5 of a stored file, valid while its size and mtime are unchanged (ETags without re-reading)."""
+
+    __tablename__ = "files"
+
+    resource_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    path: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    md5: Mapped[str] = mapped_column(String(32))
+    mtime: Mapped[float] = mapped_column(Double)

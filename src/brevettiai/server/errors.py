@@ -1,0 +1,32 @@
+"""Errors the server's services raise; the app turns them into ``{"detail": ...}`` answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import JSONResponse
+
+
+class ApiError(Exception):
+    """A refused request: an HTTP status and the detail to send (a message, or a list of validation errors)."""
+
+    def __init__(self, status: int, detail: str | list[dict[str, Any]], headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail if isinstance(detail, str) else f"{len(detail)} validation errors")
+        self.status = status
+        self.detail = detail
+        self.headers = headers
+
+
+def not_found(what: str, ident: str) -> ApiError:
+    """404 naming the kind of record and the id asked for."""
+    return ApiError(404, f"{what} '{ident}' not found")
+
+
+def invalid(loc: list[Any], msg: str, kind: str = "value_error") -> ApiError:
+    """422 for a single invalid value at `loc`."""
+    return ApiError(422, [{"loc": loc, "msg": msg, "type": kind}])
+
+
+def error_response(exc: ApiError) -> JSONResponse:
+    """The ``{"detail": ...}`` answer of a refused request."""
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=exc.headers)

@@ -1,0 +1,72 @@
+"""md5s of stored files, kept in the database so ETags and listings need not re-read files.
+
+An entry is valid while the file's size and mtime are the ones recorded; files written to storage
+behind the server's back are hashed once when first asked for, then remembered.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, or_, select
+
+from brevettiai.server.db import models as db
+from brevettiai.server.db.session import Database
+from brevettiai.server.storage import FileInfo, Storage
+
+
+def _same_mtime(a: float | None, b: float | None) -> bool:
+    return a is not None and b is not None and abs(a - b) < 1e-3
+
+
+def remember(session: Any, rid: str, path: str, size: int, md5: str, mtime: float | None) -> None:
+    """Record a file's md5 for its current size and mtime."""
+    row = session.get(db.FileRecord, (rid, path))
+    if row is None:
+        session.add(db.FileRecord(resource_id=rid, path=path, size=size, md5=md5, mtime=mtime or 0.0))
+    else:
+        row.size, row.md5, row.mtime = size, md5, mtime or 0.0
+
+
+def record_write(database: Database, storage: Storage, rid: str, path: str, size: int, md5: str) -> FileInfo | None:
+    """Index a file just written through the server; returns its storage info."""
+    info = storage.info(rid, path)
+    database.write_upsert(lambda session: remember(session, rid, path, size, md5, info.mtime if info else None))
+    return info
+
+
+def known_md5s(database: Database, rid: str, entries: list[FileInfo]) -> dict[str, str]:
+    """The recorded md5 of each file entry whose size and mtime still match."""
+    if not entries:
+        return {}
+    wanted = {e.path: e for e in entries if e.type == "file"}
+    with database.read() as session:
+        if len(wanted) > 500:
+            rows = session.scalars(select(db.FileRecord).where(db.FileRecord.resource_id == rid)).all()
+        else:
+            rows = session.scalars(select(db.FileRecord).where(
+                db.FileRecord.resource_id == rid, db.FileRecord.path.in_(list(wanted)))).all()
+    found = {}
+    for row in rows:
+        entry = wanted.get(row.path)
+        if entry is not None and entry.size == row.size and _same_mtime(entry.mtime, row.mtime):
+            found[row.path] = row.md5
+    return found
+
+
+def md5_of(database: Database, storage: Storage, rid: str, info: FileInfo) -> str:
+    """A file's md5: recorded, else computed by reading it (and recorded)."""
+    known = known_md5s(database, rid, [info])
+    if info.path in known:
+        return known[info.path]
+    md5 = storage.md5(rid, info.path)
+    database.write_upsert(lambda session: remember(session, rid, info.path, info.size, md5, info.mtime))
+    return md5
+
+
+def forget(session: Any, rid: str, path: str = "") -> None:
+    """Drop the records of a file or of everything below a folder (the whole resource when `path` is empty)."""
+    stmt = delete(db.FileRecord).where(db.FileRecord.resource_id == rid)
+    if path:
+        stmt = stmt.where(or_(db.FileRecord.path == path, db.FileRecord.path.startswith(path + "/", autoescape=True)))
+    session.execute(stmt)

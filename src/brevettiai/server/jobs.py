@@ -1,0 +1,322 @@
+"""The job lifecycle: create, start, stop and delete models and reports; state reports, heartbeats,
+and what the monitor decides about jobs that went silent or whose process ended.
+
+States: created -> starting (started by the platform) -> running -> completed | failed | killed.
+A job run by hand may go from created straight to running. ``lost`` means the platform has not
+heard from a running job for the heartbeat timeout; a job that reports again is back to what it
+reports. completed, failed and killed are final: a different state after them is refused (409),
+the same one again is accepted and changes nothing (a retried report).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import os
+import uuid
+from typing import Any
+
+from sqlalchemy import delete, func, select
+
+from brevettiai.server import security
+from brevettiai.server.context import ServerContext
+from brevettiai.server.db import models as db
+from brevettiai.server.db.models import utcnow
+from brevettiai.server.errors import ApiError, not_found
+from brevettiai.server.runners import Exited, Launch
+from brevettiai.server.schemas import ModelIn, ReportIn, StateIn
+from brevettiai.server.validation import deep_merge, validate_settings
+from brevettiai.server.views import bucket, tag_forest
+
+log = logging.getLogger("brevettiai.server.jobs")
+
+TERMINAL = frozenset({"completed", "failed", "killed"})
+ACTIVE = frozenset({"starting", "running", "lost"})
+INFO_FILE = "info.json"
+LOG_FILE = "logs/job.log"
+
+
+def get_job(session: Any, job_id: str, kind: str | None = None, lock: bool = False) -> db.Job:
+    """The job with this id (of this kind); 404 otherwise. `lock`: row-locked until the transaction ends
+    (PostgreSQL; SQLite writers are serialized anyway), for read-check-write changes of its state."""
+    job = session.get(db.Job, job_id, with_for_update=lock)
+    if job is None or (kind is not None and job.kind != kind):
+        raise not_found(kind or "job", job_id)
+    return job
+
+
+def _run_id() -> str:
+    return datetime.datetime.now().strftime("%Y-%m-%dT%H%M%S")
+
+
+def _parse_settings(settings: dict[str, Any] | str) -> dict[str, Any]:
+    if isinstance(settings, dict):
+        return settings
+    if not settings.strip():
+        return {}
+    try:
+        parsed = json.loads(settings)
+    except ValueError as exc:
+        raise ApiError(422, [{"loc": ["body", "settings"], "msg": f"settings text is not valid JSON: {exc}",
+                              "type": "value_error.json"}]) from None
+    if not isinstance(parsed, dict):
+        raise ApiError(422, [{"loc": ["body", "settings"], "msg": "settings must be a JSON object",
+                              "type": "value_error.json"}])
+    return parsed
+
+
+def _unique(ids: list[str]) -> list[str]:
+    return list(dict.fromkeys(ids))
+
+
+def create_job(ctx: ServerContext, kind: str, body: ModelIn | ReportIn) -> tuple[db.Job, str]:
+    """Validate and store a new model or report and write its info.json; returns it and its key."""
+    settings = _parse_settings(body.settings)
+    with ctx.db.write() as session:
+        errors: list[dict[str, Any]] = []
+        model_type = None
+        if body.model_type_id:
+            model_type = session.get(db.ModelType, body.model_type_id)
+            if model_type is None:
+                errors.append(_error(["body", "modelTypeId"], f"model type '{body.model_type_id}' not found"))
+            elif model_type.kind != kind:
+                errors.append(_error(["body", "modelTypeId"], f"model type '{model_type.name}' is for "
+                                     f"{model_type.kind}s; a {kind} needs a model type of kind '{kind}'"))
+        for index, dataset_id in enumerate(body.dataset_ids):
+            if session.get(db.Dataset, dataset_id) is None:
+                errors.append(_error(["body", "datasetIds", index], f"dataset '{dataset_id}' not found"))
+        for index, tag_id in enumerate(body.tag_ids):
+            if session.get(db.Tag, tag_id) is None:
+                errors.append(_error(["body", "tagIds", index], f"tag '{tag_id}' not found"))
+        parent_id = getattr(body, "parent_id", None)
+        if parent_id is not None:
+            parent = session.get(db.Job, parent_id)
+            if parent is None or parent.kind != "model":
+                errors.append(_error(["body", "parentId"], f"model '{parent_id}' not found"))
+        if model_type is not None:
+            settings = deep_merge(model_type.defaults or {}, settings)
+            errors.extend(validate_settings(model_type.settings_schema, settings))
+        if errors:
+            raise ApiError(422, errors)
+        key = security.new_token(security.JOB_KEY_PREFIX)
+        job = db.Job(id=str(uuid.uuid4()), kind=kind, name=body.name, status="created", created=utcnow(),
+                     model_type_id=body.model_type_id, parent_id=parent_id, settings=settings,
+                     dataset_ids=_unique(body.dataset_ids), tag_ids=_unique(body.tag_ids),
+                     key_hash=security.token_hash(key), run_id=_run_id(), stop_requested=False)
+        session.add(job)
+        session.flush()
+        _write_info(ctx, session, job)
+    log.info("Created %s %s (%s)", kind, job.id, job.name)
+    return job, key
+
+
+def _error(loc: list[Any], msg: str) -> dict[str, Any]:
+    return {"loc": loc, "msg": msg, "type": "value_error"}
+
+
+def build_info(ctx: ServerContext, session: Any, job: db.Job) -> dict[str, Any]:
+    """The job's info.json: what the SDK needs to run it (never its key)."""
+    datasets = []
+    for dataset_id in job.dataset_ids or []:
+        dataset = session.get(db.Dataset, dataset_id)
+        if dataset is not None:
+            datasets.append({"id": dataset.id, "name": dataset.name, "bucket": bucket(dataset.id)})
+    tags = [t.model_dump(mode="json", by_alias=True)
+            for t in tag_forest(session.scalars(select(db.Tag)).all(), roots=job.tag_ids or [])]
+    parent = session.get(db.Job, job.parent_id) if job.parent_id else None
+    parent_info = None if parent is None else {"id": parent.id, "name": parent.name, "kind": parent.kind,
+                                                "bucket": bucket(parent.id)}
+    model_type = session.get(db.ModelType, job.model_type_id) if job.model_type_id else None
+    return {
+        "id": job.id, "name": job.name, "kind": job.kind, "host_name": ctx.config.public_url, "run_id": job.run_id,
+        "settings": job.settings or {}, "datasets": datasets, "tags": tags,
+        "models": [] if parent_info is None else [{k: parent_info[k] for k in ("id", "name", "bucket")}],
+        "parent": parent_info,
+        "charts_url": f"/api/jobs/{job.id}/charts", "complete_url": f"/api/jobs/{job.id}/state",
+        "remote_url": f"/api/jobs/{job.id}/remotemonitor",
+        "model_type": None if model_type is None else {"id": model_type.id, "name": model_type.name},
+    }
+
+
+def _write_info(ctx: ServerContext, session: Any, job: db.Job) -> None:
+    from brevettiai.server import fileindex
+
+    ctx.storage.make_resource(job.id)
+    data = json.dumps(build_info(ctx, session, job), indent=2).encode()
+    size, md5 = ctx.storage.write_bytes(job.id, INFO_FILE, data)
+    info = ctx.storage.info(job.id, INFO_FILE)
+    fileindex.remember(session, job.id, INFO_FILE, size, md5, info.mtime if info else None)
+
+
+def read_info(ctx: ServerContext, job_id: str) -> dict[str, Any]:
+    """The job's info.json as stored (built afresh if storage has none)."""
+    try:
+        return json.loads(ctx.storage.read_bytes(job_id, INFO_FILE))
+    except (FileNotFoundError, ValueError):
+        with ctx.db.read() as session:
+            return build_info(ctx, session, get_job(session, job_id))
+
+
+def log_file(ctx: ServerContext, job_id: str) -> str:
+    """The local file a runner sends the job's output to: in storage when it is a local folder."""
+    local = ctx.storage.local_path(job_id, LOG_FILE)
+    return local or os.path.join(ctx.config.data_dir, "job-logs", f"{job_id}.log")
+
+
+def start_job(ctx: ServerContext, job_id: str, kind: str) -> tuple[db.Job, str]:
+    """Issue a new key, rewrite info.json and launch the job through the runner."""
+    with ctx.db.write() as session:
+        job = get_job(session, job_id, kind, lock=True)
+        if job.status != "created":
+            raise ApiError(409, f"{kind} '{job_id}' is {job.status}: only a created {kind} can be started")
+        model_type = session.get(db.ModelType, job.model_type_id) if job.model_type_id else None
+        if model_type is None or not model_type.command:
+            raise ApiError(409, f"{kind} '{job_id}' has no model type with a command to run; run it yourself "
+                                f"with --job_id {job_id} --host {ctx.config.public_url} and its key")
+        key = security.new_token(security.JOB_KEY_PREFIX)
+        job.key_hash = security.token_hash(key)
+        job.status, job.started, job.run_id = "starting", utcnow(), _run_id()
+        job.stop_requested, job.error, job.last_heartbeat = False, None, None
+        _write_info(ctx, session, job)
+        launch = Launch(job_id=job.id, argv=[*model_type.command, "--job_id", job.id, "--host", ctx.config.public_url],
+                        cwd=model_type.working_dir, env={"BREVETTI_AI_API_KEY": key}, log_file=log_file(ctx, job.id))
+    ctx.tokens.forget_job(job_id)  # after the commit: the old key must not be cached again
+    try:
+        reference = ctx.runner.start(launch)
+    except Exception as exc:
+        log.error("The %s runner could not start job %s: %s", ctx.runner.name, job_id, exc)
+        return _finish(ctx, job_id, "failed", {"message": f"the {ctx.runner.name} runner could not start it: {exc}"}), key
+    with ctx.db.write() as session:
+        job = get_job(session, job_id)
+        job.runner_ref = reference
+    return job, key
+
+
+def _finish(ctx: ServerContext, job_id: str, status: str, error: dict[str, Any] | None) -> db.Job:
+    with ctx.db.write() as session:
+        job = get_job(session, job_id, lock=True)
+        if job.status not in TERMINAL:
+            job.status, job.completed, job.error = status, utcnow(), error
+        return job
+
+
+def stop_job(ctx: ServerContext, job_id: str, kind: str) -> db.Job:
+    """Ask a job to stop: the runner signals it, and its next heartbeat answers stopRequested."""
+    with ctx.db.write() as session:
+        job = get_job(session, job_id, kind, lock=True)
+        active = job.status in ACTIVE
+        if active:
+            job.stop_requested = True
+    if active and not ctx.runner.stop(job_id):
+        log.info("Job %s is not a process of this server's runner: it stops at its next heartbeat", job_id)
+    return job
+
+
+def delete_job(ctx: ServerContext, job_id: str, kind: str) -> None:
+    """Stop a job if it runs, and delete its record, metrics, charts and job dir."""
+    from brevettiai.server import fileindex
+
+    with ctx.db.read() as session:
+        get_job(session, job_id, kind)
+    ctx.runner.stop(job_id)
+    ctx.storage.delete(job_id)
+    with ctx.db.write() as session:
+        fileindex.forget(session, job_id)
+        session.execute(delete(db.Job).where(db.Job.id == job_id))
+    ctx.tokens.forget_job(job_id)
+    log.info("Deleted %s %s", kind, job_id)
+
+
+def report_state(ctx: ServerContext, job_id: str, body: StateIn) -> db.Job:
+    """A state the job reports (running, completed, failed, killed); terminal states are final."""
+    with ctx.db.write() as session:
+        job = get_job(session, job_id, lock=True)
+        if job.status in TERMINAL:
+            if body.status == job.status:
+                return job
+            raise ApiError(409, f"job '{job_id}' is already {job.status}; its state cannot change to {body.status}")
+        now = utcnow()
+        job.started = job.started or now
+        if body.status == "running":
+            job.last_heartbeat = now
+            if job.status == "lost":
+                job.error = None
+        else:
+            job.completed = now
+        job.status = body.status
+        if body.model_path is not None:
+            job.model_path = body.model_path
+        if body.exit is not None:
+            job.error = body.exit.model_dump(exclude_none=True)
+    log.info("Job %s is %s", job_id, body.status)
+    return job
+
+
+def heartbeat(ctx: ServerContext, job_id: str) -> tuple[str, bool]:
+    """Record that the job is alive; returns its status and whether it was asked to stop."""
+    with ctx.db.write() as session:
+        job = get_job(session, job_id, lock=True)
+        job.last_heartbeat = utcnow()
+        if job.status in ("starting", "lost"):
+            if job.status == "lost":
+                log.info("Job %s is back", job_id)
+            job.status, job.error = "running", None
+        return job.status, job.stop_requested
+
+
+def job_exited(ctx: ServerContext, exited: Exited, server_shutdown: bool = False) -> None:
+    """A runner's process ended: store its log, and end the job if it did not report how it ended."""
+    if ctx.storage.local_path(exited.job_id, LOG_FILE) != exited.log_file:
+        _upload_log(ctx, exited)
+    with ctx.db.write() as session:
+        job = session.get(db.Job, exited.job_id, with_for_update=True)
+        if job is None or job.status in TERMINAL:
+            return
+        how = f"signal {exited.signal}" if exited.signal else f"exit code {exited.code}"
+        error: dict[str, Any] = {"code": exited.code, "signal": exited.signal}
+        if server_shutdown:
+            job.status, error["message"] = "killed", f"the platform server shut down ({how})"
+        elif job.stop_requested:
+            job.status, error["message"] = "killed", f"stopped on request ({how})"
+        else:
+            job.status, error["message"] = "failed", f"the job process ended ({how}) without reporting how it ended"
+        job.completed, job.error = utcnow(), error
+    log.info("Job %s %s: %s", exited.job_id, job.status, error["message"])
+
+
+def _upload_log(ctx: ServerContext, exited: Exited) -> None:
+    if not os.path.exists(exited.log_file):
+        return
+    try:
+        with ctx.db.read() as session:
+            if session.get(db.Job, exited.job_id) is None:  # deleted meanwhile: nowhere to keep the log
+                os.remove(exited.log_file)
+                return
+        upload = ctx.storage.begin_upload(exited.job_id, LOG_FILE)
+        try:
+            with open(exited.log_file, "rb") as handle:
+                while chunk := handle.read(1 << 20):
+                    upload.write(chunk)
+            upload.commit()
+        except BaseException:
+            upload.abort()
+            raise
+        os.remove(exited.log_file)
+    except Exception as exc:
+        log.error("Could not store the log of job %s (kept in %s): %s", exited.job_id, exited.log_file, exc)
+
+
+def mark_lost(ctx: ServerContext) -> list[str]:
+    """Jobs starting or running without a heartbeat for the timeout become lost; returns their ids."""
+    timeout = ctx.config.heartbeat_timeout
+    cutoff = utcnow() - datetime.timedelta(seconds=timeout)
+    with ctx.db.write() as session:
+        silent = session.scalars(select(db.Job).where(
+            db.Job.status.in_(("starting", "running")),
+            func.coalesce(db.Job.last_heartbeat, db.Job.started) < cutoff).with_for_update()).all()
+        for job in silent:
+            job.status, job.error = "lost", {"message": f"no heartbeat for {timeout:g} s"}
+    for job in silent:
+        log.warning("Job %s is lost: no heartbeat for %g s", job.id, timeout)
+    return [job.id for job in silent]

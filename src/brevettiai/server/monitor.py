@@ -1,0 +1,60 @@
+"""The background monitor: ends jobs whose process exited, marks silent ones lost, purges expired logins."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from brevettiai.server import auth, jobs
+from brevettiai.server.context import ServerContext
+
+log = logging.getLogger("brevettiai.server.monitor")
+
+POLL_EVERY = 0.5  # runner processes: cheap to poll, and a job that died should show so at once
+PURGE_EVERY = 600.0
+
+
+class Monitor:
+    """A daemon thread polling the runner often and checking heartbeats every `heartbeat_every` seconds."""
+
+    def __init__(self, ctx: ServerContext, heartbeat_every: float | None = None) -> None:
+        self.ctx = ctx
+        # A lost job is noticed within a quarter of the timeout after it (within 5 s at most).
+        self.heartbeat_every = heartbeat_every or min(5.0, max(POLL_EVERY, ctx.config.heartbeat_timeout / 4))
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._last_heartbeat_check = 0.0
+        self._last_purge = 0.0
+
+    def start(self) -> None:
+        """Start checking in the background."""
+        self._thread = threading.Thread(target=self._loop, name="brevettiai-monitor", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop checking and wait for the current check to end."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(POLL_EVERY):
+            try:
+                self.check()
+            except Exception:  # a failed check (database briefly away) must not end the monitor
+                log.exception("Job check failed")
+
+    def check(self) -> None:
+        """One round: process exits; heartbeat timeouts and expired tokens when they are due."""
+        for exited in self.ctx.runner.poll():
+            jobs.job_exited(self.ctx, exited)
+        now = time.monotonic()
+        if now - self._last_heartbeat_check >= self.heartbeat_every:
+            self._last_heartbeat_check = now
+            jobs.mark_lost(self.ctx)
+        if now - self._last_purge >= PURGE_EVERY:
+            self._last_purge = now
+            purged = auth.purge_expired_tokens(self.ctx.db)
+            if purged:
+                log.info("Removed %d expired user tokens", purged)

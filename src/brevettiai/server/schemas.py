@@ -1,0 +1,273 @@
+"""The records of the HTTP API as pydantic models: camelCase on the wire, snake_case in Python."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+JobStatus = Literal["created", "starting", "running", "completed", "failed", "killed", "lost"]
+ReportedStatus = Literal["running", "completed", "failed", "killed"]
+
+
+class Wire(BaseModel):
+    """Base of every record: camelCase aliases, snake_case names accepted too, unknown keys ignored."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+# Auth ---------------------------------------------------------------------------------------------
+
+class Login(Wire):
+    """Credentials for a user token."""
+
+    username: str
+    password: str
+
+
+class UserOut(Wire):
+    """A user (never its password)."""
+
+    id: str
+    username: str
+    first_name: str
+    last_name: str
+    email: str
+    is_admin: bool
+
+
+class TokenOut(Wire):
+    """A new user token, when it expires and whose it is."""
+
+    access_token: str
+    token_type: str = "bearer"
+    expires_at: str
+    user: UserOut
+
+
+# Datasets and tags ----------------------------------------------------------------------------------
+
+class DatasetIn(Wire):
+    """A dataset to create."""
+
+    name: str = Field(min_length=1, max_length=255)
+    reference: str = ""
+    notes: str = ""
+    locked: bool = False
+    tag_ids: list[str] = Field(default_factory=list)
+
+
+class DatasetOut(Wire):
+    """A dataset; its files are at ``/api/files/<id>/...`` (``bucket`` for the SDK)."""
+
+    id: str
+    name: str
+    bucket: str
+    created: str
+    locked: bool
+    reference: str
+    notes: str
+    tag_ids: list[str]
+
+
+class TagIn(Wire):
+    """A tag to create: a root, or below ``parentId``."""
+
+    name: str = Field(min_length=1, max_length=255)
+    parent_id: str | None = None
+
+
+class TagOut(Wire):
+    """A tag with its subtree."""
+
+    id: str
+    name: str
+    parent_id: str | None
+    created: str
+    children: list[TagOut] = Field(default_factory=list)
+
+
+# Model types ----------------------------------------------------------------------------------------
+
+class SettingsSchema(Wire):
+    """The settings form: fields (``model`` is a dotted path into the settings) and named presets."""
+
+    model_config = ConfigDict(extra="allow")
+    fields: list[dict[str, Any]] = Field(default_factory=list)
+    presets: dict[str, Any] = Field(default_factory=dict)
+
+
+class ModelTypeIn(Wire):
+    """A model type to create."""
+
+    name: str = Field(min_length=1, max_length=255)
+    short_description: str = ""
+    settings_schema: SettingsSchema = Field(default_factory=SettingsSchema)
+    command: list[str] = Field(default_factory=list)
+    working_dir: str | None = None
+    defaults: dict[str, Any] = Field(default_factory=dict)
+    kind: Literal["model", "report"] = "model"
+
+
+class ModelTypeOut(Wire):
+    """What jobs of this type run: command, working dir, settings form and defaults."""
+
+    id: str
+    name: str
+    created: str
+    short_description: str
+    settings_schema: dict[str, Any]
+    command: list[str]
+    working_dir: str | None
+    defaults: dict[str, Any]
+    kind: str
+
+
+# Models and reports ---------------------------------------------------------------------------------
+
+class ModelIn(Wire):
+    """A model to create."""
+
+    name: str = Field(min_length=1, max_length=255)
+    model_type_id: str | None = None
+    settings: dict[str, Any] | str = Field(default_factory=dict, description="An object, or its JSON text")
+    dataset_ids: list[str] = Field(default_factory=list)
+    tag_ids: list[str] = Field(default_factory=list)
+
+
+class ReportIn(ModelIn):
+    """A report to create, on the model ``parentId``."""
+
+    parent_id: str = Field(description="The model the report is about")
+
+
+class JobOut(Wire):
+    """A model or report."""
+
+    id: str
+    name: str
+    kind: str
+    created: str
+    started: str | None
+    completed: str | None
+    status: JobStatus
+    model_type_id: str | None
+    settings: dict[str, Any]
+    dataset_ids: list[str]
+    tag_ids: list[str]
+    parent_id: str | None
+    model_path: str | None
+    error: dict[str, Any] | None
+    api_key: str = Field(description="The job key, only in the answer that issued it; else <NO_API_KEY>")
+
+
+class JobList(Wire):
+    """One page of models or reports, and how many match in all."""
+
+    items: list[JobOut]
+    total: int
+
+
+class FileEntry(Wire):
+    """A file or folder below a job's artifacts/."""
+
+    name: str
+    link: str
+    size: int | None
+    mime_type: str
+    is_prefix: bool
+    last_modified: str | None
+
+
+class MetricSeries(Wire):
+    """Progress metrics by name."""
+
+    series: dict[str, list[list[float | None]]] = Field(description="name -> [[step, value, time], ...] by step")
+
+
+# Files ----------------------------------------------------------------------------------------------
+
+class LsEntry(BaseModel):
+    """A file or folder of a listing."""
+
+    name: str
+    type: Literal["file", "directory"]
+    size: int
+    md5: str | None
+    mtime: float | None
+
+
+class Stored(BaseModel):
+    """Where a PUT stored the file, its size and md5."""
+
+    path: str
+    size: int
+    md5: str
+
+
+# Job side -------------------------------------------------------------------------------------------
+
+class ExitIn(Wire):
+    """How a job ended when it did not complete."""
+
+    model_config = ConfigDict(extra="allow")
+    code: int | None = None
+    exception: str | None = None
+    message: str | None = None
+    traceback: str | None = None
+    signal: str | int | None = None
+
+
+class StateIn(Wire):
+    """A state a job reports."""
+
+    status: ReportedStatus
+    model_path: str | None = None
+    exit: ExitIn | None = None
+
+
+class HeartbeatOut(Wire):
+    """The job's status and whether it was asked to stop."""
+
+    status: JobStatus
+    stop_requested: bool
+
+
+class PointIn(Wire):
+    """Metric values at a step (time: epoch seconds, default now)."""
+
+    step: int
+    time: float | None = None
+    values: dict[str, float | None]
+
+
+class MetricsIn(Wire):
+    """A batch of metric points; ``batchId`` makes a retried batch count once."""
+
+    batch_id: str = Field(min_length=1, max_length=64)
+    points: list[PointIn]
+
+
+class Accepted(Wire):
+    """How many points were accepted."""
+
+    accepted: int
+
+
+def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """A model's JSON schema with its nested definitions written in place (for hand-made OpenAPI bodies)."""
+    schema = model.model_json_schema(by_alias=True)
+    definitions = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/"):
+                return resolve(definitions[ref.rsplit("/", 1)[1]])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    return resolve(schema)

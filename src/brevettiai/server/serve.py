@@ -1,0 +1,76 @@
+"""Run the platform: bind the socket, start uvicorn, say when it is ready, stop gracefully on SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Callable
+
+import uvicorn
+
+from brevettiai.server.app import create_app
+from brevettiai.server.config import ServerConfig
+
+log = logging.getLogger("brevettiai.server")
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening-ready socket on host:port (port 0: the system picks a free one)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP explicitly: asyncio disables Nagle only on sockets that say so, and without that every
+    # answer written in two pieces waits ~40 ms for the client's delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, calling back once it accepts connections."""
+
+    def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_ready = on_ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and not self.should_exit:
+            self._on_ready()
+
+
+def serve(config: ServerConfig, on_ready: Callable[[ServerConfig], None],
+          on_admin_password: Callable[[str], None] | None = None) -> int:
+    """Serve until SIGTERM or SIGINT; returns the process exit code.
+
+    `config` is as loaded (unresolved): the port is bound first, so that port 0 and the derived
+    public URL are known before the app starts.
+    """
+    sock = bind(config.host, config.port)
+    resolved = config.resolved(port=sock.getsockname()[1])
+    app = create_app(resolved, on_admin_password=on_admin_password)
+    server = _Server(uvicorn.Config(app, log_config=None, access_log=resolved.log_level == "debug", lifespan="on",
+                                    timeout_graceful_shutdown=10, server_header=False,
+                                    log_level=resolved.log_level),
+                     on_ready=lambda: on_ready(resolved))
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+    return 0 if server.started else 3
+
+
+def configure_logging(level: str) -> None:
+    """Log to stderr with times and logger names (uvicorn's loggers included)."""
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("brevettiai").setLevel(level.upper())
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+
+def listen_url(config: ServerConfig) -> str:
+    """The URL of the address the server listens on."""
+    host = f"[{config.host}]" if ":" in config.host and not config.host.startswith("[") else config.host
+    return f"http://{host}:{config.port}"

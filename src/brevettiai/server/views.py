@@ -1,0 +1,72 @@
+"""Database rows as API records."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+
+from brevettiai.server.db import models as db
+from brevettiai.server.schemas import DatasetOut, JobOut, ModelTypeOut, TagOut, UserOut
+from brevettiai.server.security import NO_API_KEY
+
+BUCKET_SCHEME = "brevettiai://"
+
+
+def iso(moment: datetime.datetime | None) -> str | None:
+    """ISO 8601 UTC text with a Z suffix, as every time on the wire is written."""
+    if moment is None:
+        return None
+    return moment.isoformat(timespec="milliseconds") + "Z"
+
+
+def bucket(resource_id: str) -> str:
+    """The SDK's URL of a resource's storage."""
+    return BUCKET_SCHEME + resource_id
+
+
+def user(row: db.User) -> UserOut:
+    """A user record (never its password hash)."""
+    return UserOut(id=row.id, username=row.username, first_name=row.first_name, last_name=row.last_name,
+                   email=row.email, is_admin=row.is_admin)
+
+
+def dataset(row: db.Dataset) -> DatasetOut:
+    """A dataset record."""
+    return DatasetOut(id=row.id, name=row.name, bucket=bucket(row.id), created=iso(row.created), locked=row.locked,
+                      reference=row.reference, notes=row.notes, tag_ids=list(row.tag_ids or []))
+
+
+def tag_forest(rows: Iterable[db.Tag], roots: Iterable[str] | None = None) -> list[TagOut]:
+    """Tags as trees: the subtrees of `roots` (ids), or every root of `rows` when None."""
+    rows = list(rows)
+    children: dict[str | None, list[db.Tag]] = {}
+    by_id = {row.id: row for row in rows}
+    for row in sorted(rows, key=lambda r: (r.created, r.name)):
+        parent = row.parent_id if row.parent_id in by_id else None
+        children.setdefault(parent, []).append(row)
+
+    def build(row: db.Tag, seen: frozenset[str]) -> TagOut:
+        kids = [build(kid, seen | {kid.id}) for kid in children.get(row.id, []) if kid.id not in seen]
+        return TagOut(id=row.id, name=row.name, parent_id=row.parent_id, created=iso(row.created), children=kids)
+
+    starts = children.get(None, []) if roots is None else [by_id[i] for i in roots if i in by_id]
+    return [build(row, frozenset({row.id})) for row in starts]
+
+
+def model_type(row: db.ModelType) -> ModelTypeOut:
+    """A model type record."""
+    schema = dict(row.settings_schema or {})
+    schema.setdefault("fields", [])
+    schema.setdefault("presets", {})
+    return ModelTypeOut(id=row.id, name=row.name, created=iso(row.created), short_description=row.short_description,
+                        settings_schema=schema, command=list(row.command or []), working_dir=row.working_dir,
+                        defaults=dict(row.defaults or {}), kind=row.kind)
+
+
+def job(row: db.Job, api_key: str | None = None) -> JobOut:
+    """A model or report record; `api_key` only in the answer that issued it."""
+    return JobOut(id=row.id, name=row.name, kind=row.kind, created=iso(row.created), started=iso(row.started),
+                  completed=iso(row.completed), status=row.status, model_type_id=row.model_type_id,
+                  settings=dict(row.settings or {}), dataset_ids=list(row.dataset_ids or []),
+                  tag_ids=list(row.tag_ids or []), parent_id=row.parent_id, model_path=row.model_path,
+                  error=row.error, api_key=api_key or NO_API_KEY)

@@ -1,0 +1,60 @@
+"""Small helpers shared by the platform server tests (records created over HTTP)."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from typing import Any
+
+import httpx
+
+SCHEMA = {
+    "fields": [
+        {"type": "input", "inputType": "number", "model": "epochs", "label": "Epochs", "min": 1, "max": 100,
+         "step": 1, "required": True, "default": 10},
+        {"type": "label", "tag": "data", "label": "Data"},
+        {"type": "input", "inputType": "number", "model": "data.size", "label": "Size", "min": 32, "step": 1,
+         "required": False, "default": 224},
+        {"type": "select", "model": "data.mode", "label": "Mode", "values": ["rgb", "gray"], "required": False},
+        {"type": "checklist", "model": "data.classes", "label": "Classes", "values": ["ok", "defect", "other"],
+         "required": False},
+        {"type": "checkbox", "model": "augment", "label": "Augment", "required": False},
+        {"type": "textArea", "model": "extra", "label": "Extra", "isJson": True, "required": False},
+        {"type": "input", "inputType": "text", "model": "note", "label": "Note", "required": False,
+         "nullable": True},
+    ],
+    "presets": {},
+}
+
+
+def unique(prefix: str) -> str:
+    """A name no other test uses."""
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def created(response: httpx.Response) -> dict[str, Any]:
+    """The JSON of a 201 answer (fails with the server's explanation otherwise)."""
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def model_type(client: httpx.Client, command: list[str] | None = None, **fields: Any) -> dict[str, Any]:
+    """A new model type (default: the test schema, a command that exits at once)."""
+    body = {"name": unique("type"), "settingsSchema": SCHEMA, "defaults": {"epochs": 5},
+            "command": command if command is not None else [sys.executable, "-c", "pass"], **fields}
+    return created(client.post("/api/modeltypes", json=body))
+
+
+def dataset(client: httpx.Client, **fields: Any) -> dict[str, Any]:
+    """A new dataset."""
+    return created(client.post("/api/datasets", json={"name": unique("dataset"), **fields}))
+
+
+def model(client: httpx.Client, **fields: Any) -> dict[str, Any]:
+    """A new model (no model type unless given)."""
+    return created(client.post("/api/models", json={"name": unique("model"), **fields}))
+
+
+def job_client(url: str, key: str) -> httpx.Client:
+    """A client sending a job key."""
+    return httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60)

@@ -1,0 +1,171 @@
+"""The files API over HTTP: streaming, Range, HEAD, ETag, listings, deletes, limits and server memory."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from email.utils import parsedate_to_datetime
+
+import httpx
+import psutil
+import pytest
+from platform_fixture import PlatformServer
+from server_helpers import dataset
+
+MiB = 1 << 20
+
+
+@pytest.fixture(scope="module")
+def admin(platform_server: PlatformServer) -> httpx.Client:
+    with platform_server.client() as client:
+        yield client
+
+
+@pytest.fixture
+def rid(admin: httpx.Client) -> str:
+    return dataset(admin)["id"]
+
+
+def test_put_get_head_etag(admin: httpx.Client, rid: str) -> None:
+    data = os.urandom(100_000)
+    stored = admin.put(f"/api/files/{rid}/images/a.png", content=data)
+    assert stored.status_code == 201
+    md5 = hashlib.md5(data).hexdigest()
+    assert stored.json() == {"path": f"{rid}/images/a.png", "size": len(data), "md5": md5}
+    got = admin.get(f"/api/files/{rid}/images/a.png")
+    assert got.status_code == 200 and got.content == data
+    assert got.headers["etag"] == f'"{md5}"' and got.headers["content-length"] == str(len(data))
+    assert got.headers["content-type"] == "image/png" and got.headers["accept-ranges"] == "bytes"
+    assert abs(parsedate_to_datetime(got.headers["last-modified"]).timestamp() - time.time()) < 120
+    head = admin.head(f"/api/files/{rid}/images/a.png")
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["etag"] == got.headers["etag"] and head.headers["content-length"] == str(len(data))
+    assert admin.get(f"/api/files/{rid}/images/a.png", headers={"If-None-Match": f'"{md5}"'}).status_code == 304
+    assert admin.put(f"/api/files/{rid}/images/a.png", content=b"other").status_code == 201
+    assert admin.head(f"/api/files/{rid}/images/a.png").headers["etag"] == f'"{hashlib.md5(b"other").hexdigest()}"'
+    assert admin.get(f"/api/files/{rid}/images/missing.png").status_code == 404
+    assert admin.head(f"/api/files/{rid}/images/missing.png").status_code == 404
+    assert admin.get(f"/api/files/{rid}/images").status_code == 404  # a folder is not a file
+
+
+def test_ranges(admin: httpx.Client, rid: str) -> None:
+    data = bytes(range(256)) * 40
+    admin.put(f"/api/files/{rid}/r.bin", content=data)
+    cases = {"bytes=2-5": (2, 5), "bytes=10240-": None, "bytes=100-": (100, len(data) - 1),
+             "bytes=-3": (len(data) - 3, len(data) - 1), "bytes=5000-99999": (5000, len(data) - 1)}
+    for header, span in cases.items():
+        answer = admin.get(f"/api/files/{rid}/r.bin", headers={"Range": header})
+        if span is None:
+            assert answer.status_code == 416 and answer.headers["content-range"] == f"bytes */{len(data)}"
+            continue
+        assert answer.status_code == 206, header
+        assert answer.content == data[span[0]:span[1] + 1]
+        assert answer.headers["content-range"] == f"bytes {span[0]}-{span[1]}/{len(data)}"
+        assert answer.headers["content-length"] == str(span[1] - span[0] + 1)
+    head = admin.head(f"/api/files/{rid}/r.bin", headers={"Range": "bytes=0-9"})
+    assert head.status_code == 206 and head.headers["content-length"] == "10"
+    whole = admin.get(f"/api/files/{rid}/r.bin", headers={"Range": "bytes=0-1,5-6"})
+    assert whole.status_code == 200 and whole.content == data
+
+
+def test_etag_of_a_file_written_behind_the_servers_back(platform_server: PlatformServer, admin: httpx.Client,
+                                                          rid: str) -> None:
+    folder = platform_server.data_dir / "storage" / rid / "copied"
+    folder.mkdir(parents=True)
+    (folder / "x.txt").write_bytes(b"copied in")
+    answer = admin.get(f"/api/files/{rid}/copied/x.txt")
+    assert answer.content == b"copied in" and answer.headers["etag"] == f'"{hashlib.md5(b"copied in").hexdigest()}"'
+    time.sleep(0.01)
+    (folder / "x.txt").write_bytes(b"changed!!")
+    assert admin.head(f"/api/files/{rid}/copied/x.txt").headers["etag"] == f'"{hashlib.md5(b"changed!!").hexdigest()}"'
+
+
+def test_listings(admin: httpx.Client, rid: str) -> None:
+    for path in ("a/one.txt", "a/two.txt", "a/sub/three.txt", "top.txt"):
+        assert admin.put(f"/api/files/{rid}/{path}", content=path.encode()).status_code == 201
+    root = admin.get(f"/api/ls/{rid}/").json()
+    assert [(e["name"], e["type"]) for e in root] == [(f"{rid}/a", "directory"), (f"{rid}/top.txt", "file")]
+    assert admin.get(f"/api/ls/{rid}").json() == root
+    children = {e["name"]: e for e in admin.get(f"/api/ls/{rid}/a").json()}
+    assert set(children) == {f"{rid}/a/one.txt", f"{rid}/a/two.txt", f"{rid}/a/sub"}
+    one = children[f"{rid}/a/one.txt"]
+    assert one["size"] == len(b"a/one.txt") and one["md5"] == hashlib.md5(b"a/one.txt").hexdigest()
+    assert isinstance(one["mtime"], float)
+    everything = admin.get(f"/api/ls/{rid}/", params={"recursive": "true"}).json()
+    assert sorted(e["name"] for e in everything) == sorted(f"{rid}/{p}" for p in
+                                                            ("a/one.txt", "a/two.txt", "a/sub/three.txt", "top.txt"))
+    assert all(e["type"] == "file" for e in everything)
+    assert [e["name"] for e in admin.get(f"/api/ls/{rid}/top.txt").json()] == [f"{rid}/top.txt"]
+    assert admin.get(f"/api/ls/{rid}/nothing/here").status_code == 404
+    assert admin.get(f"/api/ls/{dataset(admin)['id']}/").json() == []
+
+
+def test_delete_file_and_folder(admin: httpx.Client, rid: str) -> None:
+    for path in ("d/1.txt", "d/e/2.txt", "keep.txt"):
+        admin.put(f"/api/files/{rid}/{path}", content=b"x")
+    assert admin.delete(f"/api/files/{rid}/keep.txt").status_code == 204
+    assert admin.get(f"/api/files/{rid}/keep.txt").status_code == 404
+    assert admin.delete(f"/api/files/{rid}/d").status_code == 204
+    assert admin.get(f"/api/ls/{rid}/d").status_code == 404
+    assert admin.delete(f"/api/files/{rid}/d").status_code == 404
+
+
+def test_writing_below_a_file_is_a_conflict(admin: httpx.Client, rid: str) -> None:
+    admin.put(f"/api/files/{rid}/plain", content=b"x")
+    assert admin.put(f"/api/files/{rid}/plain/inner.txt", content=b"y").status_code == 409
+    admin.put(f"/api/files/{rid}/dir/inner.txt", content=b"y")
+    assert admin.put(f"/api/files/{rid}/dir", content=b"z").status_code == 409
+    assert admin.get(f"/api/files/{rid}/plain").content == b"x"
+
+
+class _PeakRss:
+    """Samples a process's resident memory in a thread; `peak` in bytes."""
+
+    def __init__(self, pid: int) -> None:
+        self.process = psutil.Process(pid)
+        self.start = self.peak = self.process.memory_info().rss
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, self.process.memory_info().rss)
+
+    def __enter__(self) -> _PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@pytest.mark.slow
+def test_a_256_mib_upload_and_download_stream(platform_server: PlatformServer, admin: httpx.Client, rid: str) -> None:
+    block = os.urandom(MiB)
+    expected = hashlib.md5()
+    for _ in range(256):
+        expected.update(block)
+
+    def body():
+        for _ in range(256):
+            yield block
+
+    with _PeakRss(platform_server.process.pid) as upload_rss:
+        stored = admin.put(f"/api/files/{rid}/big.bin", content=body())
+    assert stored.status_code == 201, stored.text
+    assert stored.json()["size"] == 256 * MiB and stored.json()["md5"] == expected.hexdigest()
+    received = hashlib.md5()
+    size = 0
+    with _PeakRss(platform_server.process.pid) as download_rss, \
+            admin.stream("GET", f"/api/files/{rid}/big.bin") as answer:
+        for chunk in answer.iter_bytes(MiB):
+            received.update(chunk)
+            size += len(chunk)
+    assert size == 256 * MiB and received.hexdigest() == expected.hexdigest()
+    print(f"server RSS {upload_rss.start / MiB:.0f} MiB before; peak {upload_rss.peak / MiB:.0f} MiB uploading, "
+          f"{download_rss.peak / MiB:.0f} MiB downloading 256 MiB")
+    assert upload_rss.peak < 150 * MiB and download_rss.peak < 150 * MiB
+    assert admin.delete(f"/api/files/{rid}/big.bin").status_code == 204

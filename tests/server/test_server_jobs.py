@@ -1,0 +1,225 @@
+"""The job side of the API (state, heartbeat, metrics, charts, tags) and jobs run by the local runner."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+import time
+import uuid
+
+import httpx
+import pytest
+from platform_fixture import PlatformServer
+from server_helpers import created, job_client, model, model_type, unique
+
+# A job as the runner starts it: `<command> --job_id ID --host URL`, its key in BREVETTI_AI_API_KEY.
+# It does what its "behaviour" setting says, talking to the platform with plain httpx.
+JOB_SCRIPT = textwrap.dedent('''
+    import json, os, signal, sys, time
+    import httpx
+
+    args = sys.argv[1:]
+    job_id, host = args[args.index("--job_id") + 1], args[args.index("--host") + 1]
+    client = httpx.Client(base_url=host, headers={"Authorization": "Bearer " + os.environ["BREVETTI_AI_API_KEY"]})
+    api = f"/api/jobs/{job_id}"
+    info = client.get(api + "/info").json()
+    behaviour = info["settings"]["behaviour"]
+    print("job started", json.dumps({"argv": args, "cwd": os.getcwd(),
+          "admin_password_seen": "BREVETTI_AI_ADMIN_PASSWORD" in os.environ}), flush=True)
+    terminated = []
+    signal.signal(signal.SIGTERM, lambda *_: terminated.append(True))
+    client.post(api + "/state", json={"status": "running"}).raise_for_status()
+    if behaviour == "exit3":
+        sys.exit(3)
+    if behaviour == "complete":
+        points = [{"step": i, "time": time.time(), "values": {"loss": 1 / (i + 1)}} for i in range(5)]
+        client.post(api + "/metrics", json={"batchId": "b1", "points": points}).raise_for_status()
+        client.put(f"/api/files/{job_id}/artifacts/model.txt", content=b"weights").raise_for_status()
+        client.post(api + "/state", json={"status": "completed", "modelPath": "artifacts/model.txt"})
+        sys.exit(0)
+    deadline = time.time() + 60
+    while not terminated and time.time() < deadline:
+        answer = client.post(api + "/heartbeat")
+        if answer.status_code == 401:  # deleted
+            sys.exit(5)
+        time.sleep(0.1)
+    client.post(api + "/state", json={"status": "killed", "exit": {"code": 143, "signal": "SIGTERM"}})
+    sys.exit(143)
+''')
+
+
+@pytest.fixture(scope="module")
+def admin(platform_server: PlatformServer) -> httpx.Client:
+    with platform_server.client() as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def runnable_type(admin: httpx.Client, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    folder = tmp_path_factory.mktemp("job-code")
+    (folder / "job.py").write_text(JOB_SCRIPT)
+    return model_type(admin, command=[sys.executable, "job.py"], workingDir=str(folder),
+                      settingsSchema={"fields": [], "presets": {}}, defaults={})
+
+
+def wait_for(admin: httpx.Client, job_id: str, statuses: set[str], timeout: float = 30.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        record = admin.get(f"/api/models/{job_id}").json()
+        if record["status"] in statuses or time.monotonic() > deadline:
+            assert record["status"] in statuses, record
+            return record
+        time.sleep(0.1)
+
+
+def started(admin: httpx.Client, type_id: str, behaviour: str) -> tuple[dict, str]:
+    job = model(admin, modelTypeId=type_id, settings={"behaviour": behaviour})
+    answer = admin.post(f"/api/models/{job['id']}/start")
+    assert answer.status_code == 200, answer.text
+    return job, answer.json()["apiKey"]
+
+
+def test_a_local_job_runs_to_completion(platform_server: PlatformServer, admin: httpx.Client,
+                                        runnable_type: dict) -> None:
+    job, key = started(admin, runnable_type["id"], "complete")
+    record = wait_for(admin, job["id"], {"completed", "failed"})
+    assert record["status"] == "completed" and record["modelPath"] == "artifacts/model.txt"
+    assert record["started"] and record["completed"]
+    assert admin.get(f"/api/models/{job['id']}/metrics").json()["series"]["loss"][0][:2] == [0, 1.0]
+    artifacts = admin.get(f"/api/models/{job['id']}/artifacts").json()
+    assert [(a["name"], a["link"], a["size"]) for a in artifacts] == [
+        ("model.txt", f"/api/files/{job['id']}/artifacts/model.txt", 7)]
+    time.sleep(1.0)  # the process has exited; its log is complete
+    log = admin.get(f"/api/files/{job['id']}/logs/job.log").text
+    assert "job started" in log and key not in log
+    assert '"admin_password_seen": false' in log
+    assert f'"cwd": "{runnable_type["workingDir"]}"' in log
+    assert f'["--job_id", "{job["id"]}", "--host", "{platform_server.url}"]' in log
+
+
+def test_a_job_that_exits_without_reporting_fails_with_its_exit_code(admin: httpx.Client, runnable_type: dict) -> None:
+    job, _ = started(admin, runnable_type["id"], "exit3")
+    record = wait_for(admin, job["id"], {"failed", "completed", "killed"})
+    assert record["status"] == "failed" and record["error"]["code"] == 3 and "exit code 3" in record["error"]["message"]
+
+
+def test_stop_a_running_job(platform_server: PlatformServer, admin: httpx.Client, runnable_type: dict) -> None:
+    job, key = started(admin, runnable_type["id"], "loop")
+    wait_for(admin, job["id"], {"running"})
+    stopped = admin.post(f"/api/models/{job['id']}/stop")
+    assert stopped.status_code == 200 and stopped.json()["status"] in ("running", "killed")
+    record = wait_for(admin, job["id"], {"killed", "failed", "completed"})
+    assert record["status"] == "killed" and record["error"]["signal"] == "SIGTERM"
+    with job_client(platform_server.url, key) as job_side:
+        assert job_side.post(f"/api/jobs/{job['id']}/heartbeat").json() == {"status": "killed", "stopRequested": True}
+        assert job_side.post(f"/api/jobs/{job['id']}/state", json={"status": "running"}).status_code == 409
+
+
+def test_delete_a_running_job_stops_it(admin: httpx.Client, runnable_type: dict) -> None:
+    job, _ = started(admin, runnable_type["id"], "loop")
+    wait_for(admin, job["id"], {"running"})
+    assert admin.delete(f"/api/models/{job['id']}").status_code == 204
+    assert admin.get(f"/api/models/{job['id']}").status_code == 404
+
+
+def test_state_transitions_and_final_states(platform_server: PlatformServer, admin: httpx.Client) -> None:
+    m = model(admin)
+    with job_client(platform_server.url, m["apiKey"]) as job:
+        api = f"/api/jobs/{m['id']}"
+        assert job.post(api + "/state", json={"status": "bogus"}).status_code == 422
+        running = job.post(api + "/state", json={"status": "running"}).json()
+        assert running["status"] == "running" and running["started"] and running["apiKey"] == "<NO_API_KEY>"
+        assert job.post(api + "/heartbeat").json() == {"status": "running", "stopRequested": False}
+        failed = job.post(api + "/state", json={"status": "failed", "exit": {
+            "code": 1, "exception": "ValueError", "message": "bad", "traceback": "tb", "signal": None}})
+        assert failed.status_code == 200
+        assert failed.json()["error"] == {"code": 1, "exception": "ValueError", "message": "bad", "traceback": "tb"}
+        assert job.post(api + "/state", json={"status": "failed"}).status_code == 200  # a retried report
+        for status in ("running", "completed", "killed"):
+            assert job.post(api + "/state", json={"status": status}).status_code == 409
+    record = admin.get(f"/api/models/{m['id']}").json()
+    assert record["status"] == "failed" and record["completed"]
+    assert admin.post(f"/api/models/{m['id']}/start").status_code == 409
+    assert admin.post(f"/api/models/{m['id']}/stop").json()["status"] == "failed"
+
+
+def test_completed_with_model_path(platform_server: PlatformServer, admin: httpx.Client) -> None:
+    m = model(admin)
+    with job_client(platform_server.url, m["apiKey"]) as job:
+        done = job.post(f"/api/jobs/{m['id']}/state", json={"status": "completed", "modelPath": "artifacts/m.bin"})
+        assert done.json()["status"] == "completed" and done.json()["modelPath"] == "artifacts/m.bin"
+        assert job.post(f"/api/jobs/{m['id']}/state", json={"status": "completed"}).status_code == 200
+        assert job.post(f"/api/jobs/{m['id']}/state", json={"status": "failed"}).status_code == 409
+
+
+def test_metrics_batches_are_idempotent(platform_server: PlatformServer, admin: httpx.Client) -> None:
+    m = model(admin)
+    batch = {"batchId": str(uuid.uuid4()), "points": [
+        {"step": 1, "time": 100.0, "values": {"loss": 0.5, "acc": 0.7}},
+        {"step": 2, "time": 200.0, "values": {"loss": 0.25}},
+        {"step": 3, "values": {"loss": None}}]}
+    with job_client(platform_server.url, m["apiKey"]) as job:
+        for _ in range(3):
+            assert job.post(f"/api/jobs/{m['id']}/metrics", json=batch).json() == {"accepted": 3}
+        second = {"batchId": str(uuid.uuid4()), "points": [{"step": 4, "time": 300.0, "values": {"loss": 0.1}}]}
+        assert job.post(f"/api/jobs/{m['id']}/metrics", json=second).json() == {"accepted": 1}
+        bad = job.post(f"/api/jobs/{m['id']}/metrics", json={"batchId": "x", "points": [{"step": "one", "values": {}}]})
+        assert bad.status_code == 422
+        assert job.post(f"/api/jobs/{m['id']}/metrics", content=b"{oops",
+                        headers={"Content-Type": "application/json"}).status_code in (400, 422)
+    series = admin.get(f"/api/models/{m['id']}/metrics").json()["series"]
+    assert [p[:3] for p in series["loss"][:2]] == [[1, 0.5, 100.0], [2, 0.25, 200.0]]
+    assert series["loss"][2][:2] == [3, None] and series["loss"][3] == [4, 0.1, 300.0]
+    assert series["acc"] == [[1, 0.7, 100.0]]
+    only = admin.get(f"/api/models/{m['id']}/metrics", params={"names": "acc", "since": 50}).json()["series"]
+    assert only == {"acc": [[1, 0.7, 100.0]]}
+    later = admin.get(f"/api/models/{m['id']}/metrics", params={"names": "loss", "since": 250}).json()["series"]
+    assert [p[0] for p in later["loss"]] == [3, 4]
+
+
+def test_remote_monitor_form_and_json(platform_server: PlatformServer, admin: httpx.Client) -> None:
+    m = model(admin)
+    with job_client(platform_server.url, m["apiKey"]) as job:
+        api = f"/api/jobs/{m['id']}/remotemonitor"
+        assert job.post(api, data={"data": '{"epoch": 3, "loss": 0.5, "note": "text"}'}).status_code == 200
+        assert job.post(api, json={"epoch": 4, "loss": 0.25}).status_code == 200
+        assert job.post(api, content=b"[1", headers={"Content-Type": "application/json"}).status_code == 422
+    loss = admin.get(f"/api/models/{m['id']}/metrics").json()["series"]["loss"]
+    assert [p[:2] for p in loss] == [[3, 0.5], [4, 0.25]]
+
+
+def test_charts(platform_server: PlatformServer, admin: httpx.Client) -> None:
+    m = model(admin)
+    spec = {"mark": "line", "encoding": {"x": {"field": "step"}}}
+    with job_client(platform_server.url, m["apiKey"]) as job:
+        assert job.put(f"/api/jobs/{m['id']}/charts/loss_curve", json=spec).status_code == 204
+        assert job.put(f"/api/jobs/{m['id']}/charts/bad", content=b"[1]").status_code == 422
+        assert job.put(f"/api/jobs/{m['id']}/charts/..hidden", json=spec).status_code in (400, 404)
+        # a chart file written straight to storage (e.g. offline SDK upload_chart) shows too
+        assert job.put(f"/api/files/{m['id']}/artifacts/charts/own.json", json={"mark": "bar"}).status_code == 201
+    assert admin.get(f"/api/models/{m['id']}/charts").json() == {"loss_curve": spec, "own": {"mark": "bar"}}
+    assert admin.get(f"/api/files/{m['id']}/artifacts/charts/loss_curve.json").json() == spec
+    listing = admin.get(f"/api/models/{m['id']}/artifacts").json()
+    assert [(e["name"], e["mimeType"], e["isPrefix"]) for e in listing] == [("charts/", "folder", True)]
+    inner = admin.get(f"/api/models/{m['id']}/artifacts", params={"prefix": "charts"}).json()
+    assert sorted(e["name"] for e in inner) == ["charts/loss_curve.json", "charts/own.json"]
+    assert inner[0]["mimeType"] == "application/json" and inner[0]["lastModified"].endswith("Z")
+    assert [e["name"] for e in admin.get(f"/api/models/{m['id']}/artifacts",
+                                         params={"recursive": "true"}).json()] == sorted(e["name"] for e in inner)
+
+
+def test_root_tags(platform_server: PlatformServer, admin: httpx.Client) -> None:
+    root = created(admin.post("/api/tags", json={"name": unique("root")}))
+    created(admin.post("/api/tags", json={"name": "leaf", "parentId": root["id"]}))
+    m = model(admin, tagIds=[root["id"]])
+    with job_client(platform_server.url, m["apiKey"]) as job:
+        roots = job.get(f"/api/jobs/{m['id']}/roottags").json()
+    mine = [t for t in roots if t["id"] == root["id"]]
+    assert mine and mine[0]["children"][0]["name"] == "leaf" and mine[0]["parentId"] is None
+
+
+def test_job_endpoints_for_a_missing_job(admin: httpx.Client) -> None:
+    assert admin.get("/api/jobs/nope/info").status_code == 404
+    assert admin.post("/api/jobs/nope/heartbeat").status_code == 404
+    assert admin.post("/api/jobs/nope/metrics", json={"batchId": "b", "points": []}).status_code == 404
+

@@ -1,0 +1,106 @@
+"""The server on PostgreSQL: a throwaway cluster (Debian's postgresql package) in a temp dir.
+
+Skipped, saying why, when initdb/pg_ctl or the psycopg driver are missing.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+
+import pytest
+from platform_fixture import PlatformServer
+from server_helpers import created, dataset, job_client, model, model_type
+
+
+def _postgres_bin() -> str | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if found:
+        return os.path.dirname(found[-1])
+    initdb = shutil.which("initdb")
+    return os.path.dirname(initdb) if initdb else None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    bindir = _postgres_bin()
+    if bindir is None:
+        pytest.skip("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): apt-get install postgresql")
+    psycopg = pytest.importorskip("psycopg", reason="the psycopg driver is missing: pip install 'brevettiai[postgres]'")
+    # PostgreSQL refuses to run as root: then the cluster belongs to the postgres user.
+    as_user: list[str] = []
+    folder = tempfile.mkdtemp(prefix="brevettiai-pg-")
+    if os.geteuid() == 0:
+        import pwd
+
+        try:
+            account = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and there is no 'postgres' user to own a PostgreSQL cluster")
+        os.chown(folder, account.pw_uid, account.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    data, port = os.path.join(folder, "data"), _free_port()
+
+    def run(*command: str) -> None:
+        subprocess.run([*as_user, *command], check=True, capture_output=True, timeout=120)
+
+    try:
+        run(f"{bindir}/initdb", "-D", data, "-U", "brevetti", "--auth=trust", "-E", "UTF8", "--no-sync")
+        run(f"{bindir}/pg_ctl", "-D", data, "-w", "-l", os.path.join(folder, "postgres.log"), "-o",
+            f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off", "start")
+        with psycopg.connect(f"host=127.0.0.1 port={port} user=brevetti dbname=postgres", autocommit=True) as conn:
+            conn.execute("CREATE DATABASE brevettiai")
+        yield f"postgresql+psycopg://brevetti@127.0.0.1:{port}/brevettiai"
+    finally:
+        subprocess.run([*as_user, f"{bindir}/pg_ctl", "-D", data, "-m", "immediate", "stop"], capture_output=True,
+                       timeout=60)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_the_platform_on_postgresql(postgres_url: str, platform_server_factory: object) -> None:
+    server: PlatformServer = platform_server_factory("--database-url", postgres_url)  # type: ignore[operator]
+    assert "PostgresqlImpl" in server.log()
+    with server.client() as admin:
+        root = created(admin.post("/api/tags", json={"name": "root"}))
+        leaf = created(admin.post("/api/tags", json={"name": "leaf", "parentId": root["id"]}))
+        ds = dataset(admin, tagIds=[leaf["id"]])
+        assert admin.put(f"/api/files/{ds['id']}/a.txt", content=b"pg").status_code == 201
+        assert admin.get(f"/api/files/{ds['id']}/a.txt").headers["etag"]
+        mt = model_type(admin)
+        assert admin.post("/api/models", json={"name": "bad", "modelTypeId": mt["id"],
+                                               "settings": {"epochs": 1000}}).status_code == 422
+        m = model(admin, modelTypeId=mt["id"], datasetIds=[ds["id"]], tagIds=[root["id"]], settings={"epochs": 3})
+        assert admin.get("/api/models", params={"q": m["name"][-8:]}).json()["total"] == 1
+        with job_client(server.url, m["apiKey"]) as job:
+            api = f"/api/jobs/{m['id']}"
+            assert job.get(f"/api/files/{ds['id']}/a.txt").content == b"pg"
+            assert job.post(api + "/state", json={"status": "running"}).status_code == 200
+            batch = {"batchId": "one", "points": [{"step": i, "time": float(i), "values": {"loss": 1.0 / (i + 1)}}
+                                                  for i in range(1000)]}
+            assert job.post(api + "/metrics", json=batch).json() == {"accepted": 1000}
+            assert job.post(api + "/metrics", json=batch).json() == {"accepted": 1000}
+            assert job.put(api + "/charts/c", json={"mark": "line"}).status_code == 204
+            assert job.post(api + "/state", json={"status": "completed", "modelPath": "m"}).status_code == 200
+            assert job.post(api + "/state", json={"status": "failed"}).status_code == 409
+        series = admin.get(f"/api/models/{m['id']}/metrics").json()["series"]["loss"]
+        assert len(series) == 1000 and series[1][:2] == [1, 0.5]
+        assert admin.get(f"/api/models/{m['id']}/charts").json() == {"c": {"mark": "line"}}
+        assert admin.delete(f"/api/tags/{root['id']}").status_code == 204
+        assert admin.get(f"/api/tags/{leaf['id']}").status_code == 404
+    server.restart()
+    with server.client() as admin:
+        assert admin.get(f"/api/models/{m['id']}").json()["status"] == "completed"
+        assert admin.delete(f"/api/models/{m['id']}").status_code == 204
+        assert admin.get(f"/api/models/{m['id']}/metrics").status_code == 404
+        assert admin.delete(f"/api/modeltypes/{mt['id']}").status_code == 204

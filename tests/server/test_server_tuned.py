@@ -1,0 +1,128 @@
+"""A server with a 2 s heartbeat timeout, 2 s user tokens and a 1 MiB upload limit: lost jobs, token
+expiry, oversized uploads; and settings from flags winning over the environment (which sets other values)."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import httpx
+import pytest
+from platform_fixture import PlatformServer, start_platform_server
+from server_helpers import dataset, job_client, model, model_type
+
+MiB = 1 << 20
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory: pytest.TempPathFactory) -> PlatformServer:
+    folder = tmp_path_factory.mktemp("quick")
+    env = {"BREVETTI_AI_HEARTBEAT_TIMEOUT": "600", "BREVETTI_AI_MAX_UPLOAD": "10",  # the flags win over these
+           "BREVETTI_AI_PUBLIC_URL": "http://jobs.example:9", "BREVETTI_AI_DATABASE_URL": f"sqlite:///{folder}/env.db"}
+    server = start_platform_server(folder / "data", ["--heartbeat-timeout", "2", "--token-ttl", "2s",
+                                                     "--max-upload", "1MiB"], env=env)
+    yield server
+    server.stop()
+    server.kill()
+
+
+def test_settings_from_the_environment_where_no_flag_is_given(quick: PlatformServer) -> None:
+    with quick.client() as admin:
+        m = model(admin)
+        assert admin.get(f"/api/files/{m['id']}/info.json").json()["host_name"] == "http://jobs.example:9"
+    assert (quick.data_dir.parent / "env.db").exists() and not (quick.data_dir / "brevettiai.db").exists()
+
+
+def test_oversized_uploads_are_413_and_leave_nothing(quick: PlatformServer) -> None:
+    with quick.client() as admin:
+        rid = dataset(admin)["id"]
+        assert admin.put(f"/api/files/{rid}/exact.bin", content=b"x" * MiB).status_code == 201
+        declared = admin.put(f"/api/files/{rid}/big.bin", content=b"x" * (MiB + 1))
+        assert declared.status_code == 413
+        streamed = admin.put(f"/api/files/{rid}/big.bin", content=(b"x" * 65536 for _ in range(40)))
+        assert streamed.status_code == 413
+        assert admin.get(f"/api/files/{rid}/big.bin").status_code == 404
+    uploads = quick.data_dir / "storage" / ".uploads"
+    assert not uploads.exists() or not list(uploads.iterdir())
+
+
+def record(server: PlatformServer, job_id: str) -> dict:
+    """The model's record, asked with a new token (tokens here live 2 s)."""
+    with server.client() as admin:
+        return admin.get(f"/api/models/{job_id}").json()
+
+
+def wait_status(server: PlatformServer, job_id: str, status: str, timeout: float = 15.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while (current := record(server, job_id))["status"] != status:
+        assert time.monotonic() < deadline, current
+        time.sleep(0.1)
+    return current
+
+
+def test_a_silent_running_job_becomes_lost_and_comes_back(quick: PlatformServer) -> None:
+    with quick.client() as admin:
+        m = model(admin)
+    with job_client(quick.url, m["apiKey"]) as job:
+        api = f"/api/jobs/{m['id']}"
+        job.post(api + "/state", json={"status": "running"})
+        for _ in range(6):  # beating keeps it running past the timeout
+            assert job.post(api + "/heartbeat").json()["status"] == "running"
+            time.sleep(0.5)
+        assert record(quick, m["id"])["status"] == "running"
+        lost = wait_status(quick, m["id"], "lost", timeout=10)
+        assert "no heartbeat" in lost["error"]["message"]
+        assert job.post(api + "/heartbeat").json() == {"status": "running", "stopRequested": False}
+        assert record(quick, m["id"])["error"] is None
+        assert job.post(api + "/state", json={"status": "completed"}).json()["status"] == "completed"
+
+
+def test_a_started_job_that_never_beats_is_lost_and_can_still_be_stopped(quick: PlatformServer) -> None:
+    with quick.client() as admin:
+        sleeper = model_type(admin, command=[sys.executable, "-c", "import time; time.sleep(60)"],
+                             settingsSchema={"fields": [], "presets": {}}, defaults={})
+        m = model(admin, modelTypeId=sleeper["id"])
+        assert admin.post(f"/api/models/{m['id']}/start").json()["status"] == "starting"
+    wait_status(quick, m["id"], "lost", timeout=10)
+    with quick.client() as admin:
+        assert admin.post(f"/api/models/{m['id']}/stop").status_code == 200
+    killed = wait_status(quick, m["id"], "killed", timeout=10)
+    assert killed["error"]["signal"] == "SIGTERM" and "stopped on request" in killed["error"]["message"]
+
+
+def test_user_tokens_expire(quick: PlatformServer) -> None:
+    token = quick.admin_token()
+    with quick.client(token) as admin:
+        m = model(admin)
+        assert admin.put(f"/api/files/{m['id']}/a.txt", content=b"a").status_code == 201
+        time.sleep(2.2)
+        for response in (admin.get("/api/auth/me"), admin.get("/api/models"),
+                         admin.get(f"/api/files/{m['id']}/a.txt"), admin.head(f"/api/files/{m['id']}/a.txt"),
+                         admin.get(f"/api/ls/{m['id']}/"), admin.put(f"/api/files/{m['id']}/b.txt", content=b"b"),
+                         admin.delete(f"/api/files/{m['id']}/a.txt"), admin.get(f"/api/jobs/{m['id']}/info"),
+                         admin.post(f"/api/jobs/{m['id']}/heartbeat")):
+            assert response.status_code == 401, response.request.url
+            if response.request.method != "HEAD":
+                assert "expired" in response.json()["detail"]
+    with quick.client() as admin:
+        assert admin.get(f"/api/files/{m['id']}/a.txt").content == b"a"
+        assert admin.get(f"/api/files/{m['id']}/b.txt").status_code == 404
+
+
+def test_logout_revokes_the_token(quick: PlatformServer) -> None:
+    with quick.client() as admin:
+        me = admin.get("/api/auth/me").json()
+        assert me["username"] == "admin" and me["isAdmin"] is True
+        assert set(me) == {"id", "username", "firstName", "lastName", "email", "isAdmin"}
+        assert admin.post("/api/auth/logout").status_code == 204
+        assert admin.get("/api/auth/me").status_code == 401
+
+
+def test_login(quick: PlatformServer) -> None:
+    good = httpx.post(f"{quick.url}/api/auth/token", json={"username": "admin", "password": quick.admin_password})
+    body = good.json()
+    assert body["accessToken"].startswith("bu_") and body["tokenType"] == "bearer"
+    assert body["expiresAt"].endswith("Z") and body["user"]["username"] == "admin"
+    for credentials in ({"username": "admin", "password": "wrong"}, {"username": "nobody", "password": "x"}):
+        assert httpx.post(f"{quick.url}/api/auth/token", json=credentials).status_code == 401
+    assert httpx.post(f"{quick.url}/api/auth/token", json={"username": "admin"}).status_code == 422

@@ -1,0 +1,148 @@
+"""Pieces of the server tested without a server: settings validation, config, paths, ranges, secrets, schema."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("fastapi", reason="the server extra is not installed")
+
+from brevettiai.server import security  # noqa: E402
+from brevettiai.server.api.files import parse_range  # noqa: E402
+from brevettiai.server.config import SETTINGS, ConfigError, ServerConfig, parse_duration, parse_size  # noqa: E402
+from brevettiai.server.errors import ApiError  # noqa: E402
+from brevettiai.server.runners import job_environment  # noqa: E402
+from brevettiai.server.storage import PathRejected, clean_path, clean_resource_id  # noqa: E402
+from brevettiai.server.validation import deep_merge, validate_settings  # noqa: E402
+
+NUMBER = {"type": "input", "inputType": "number", "model": "a.b", "min": 0, "max": 10, "step": 1, "required": True}
+
+
+def _messages(fields: list[dict], settings: dict) -> dict[str, str]:
+    return {e["loc"][1]: e["msg"] for e in validate_settings({"fields": fields, "presets": {}}, settings)}
+
+
+@pytest.mark.parametrize(("value", "ok"), [(3, True), (3.0, True), ("4", True), (0, True), (10, True), (11, False),
+                                           (-1, False), (2.5, False), ("x", False), (True, False), (None, False)])
+def test_number_fields(value: object, ok: bool) -> None:
+    assert (_messages([NUMBER], {"a": {"b": value}}) == {}) is ok
+
+
+def test_number_steps_and_messages() -> None:
+    half = {"type": "input", "inputType": "number", "model": "x", "min": 1, "step": 0.5}
+    assert _messages([half], {"x": 2.5}) == {}
+    assert "in steps of 0.5" in _messages([half], {"x": 2.2})["x"]
+    assert _messages([NUMBER], {"a": {"b": 11}})["a.b"] == "11 is out of range; accepted: an integer from 0 to 10"
+    assert _messages([NUMBER], {}) == {"a.b": "is required"}
+    anything = {"type": "input", "inputType": "number", "model": "y", "step": "any"}
+    assert _messages([anything], {"y": 1e9}) == {}
+
+
+def test_choices_booleans_text_and_json() -> None:
+    fields = [{"type": "select", "model": "s", "values": ["a", {"id": "b", "name": "B"}]},
+              {"type": "checklist", "model": "c", "values": ["x", "y"]},
+              {"type": "checkbox", "model": "f"},
+              {"type": "input", "inputType": "text", "model": "t"},
+              {"type": "textArea", "model": "j", "isJson": True},
+              {"type": "input", "inputType": "text", "model": "n", "nullable": True, "required": True},
+              {"type": "label", "tag": "group"}]
+    good = {"s": "b", "c": ["x"], "f": "false", "t": "", "j": '{"k": [1]}', "n": None, "unknown": {"any": 1}}
+    assert _messages(fields, good) == {}
+    bad = _messages(fields, {"s": "z", "c": ["x", "q"], "f": "maybe", "t": 3, "j": "{", "n": None})
+    assert set(bad) == {"s", "c", "f", "t", "j"}
+    assert "['a', 'b']" in bad["s"] and "['q']" in bad["c"] and "JSON" in bad["j"]
+    assert _messages(fields, {"j": [1, 2], "c": '["y"]', "n": None}) == {}
+
+
+def test_deep_merge() -> None:
+    assert deep_merge({"a": {"b": 1, "c": 2}, "d": 1}, {"a": {"b": 3}, "e": 4}) == {"a": {"b": 3, "c": 2}, "d": 1, "e": 4}
+
+
+@pytest.mark.parametrize("bad", ["../x", "a/../../b", "/etc/passwd", "a\\b", "a\x00b", "C:/x", ".."])
+def test_unsafe_paths_are_rejected(bad: str) -> None:
+    with pytest.raises(PathRejected):
+        clean_path(bad)
+
+
+def test_paths_are_normalised() -> None:
+    assert clean_path("a//b/./c/") == "a/b/c"
+    assert clean_path("") == ""
+    with pytest.raises(PathRejected):
+        clean_path("", allow_empty=False)
+    for rid in ("..", ".uploads", "a/b", ""):
+        with pytest.raises(PathRejected):
+            clean_resource_id(rid)
+
+
+def test_ranges() -> None:
+    assert parse_range(None, 10) is None
+    assert parse_range("bytes=0-0", 10) == (0, 0)
+    assert parse_range("bytes=-20", 10) == (0, 9)
+    assert parse_range("bytes=3-", 10) == (3, 9)
+    assert parse_range("bytes=5-2", 10) is None
+    assert parse_range("items=1-2", 10) is None
+    for header in ("bytes=10-", "bytes=-0"):
+        with pytest.raises(ApiError) as raised:
+            parse_range(header, 10)
+        assert raised.value.status == 416
+
+
+def test_config_precedence_and_defaults(tmp_path) -> None:
+    env = {"BREVETTI_AI_PORT": "9000", "BREVETTI_AI_SERVER_HOST": "0.0.0.0", "BREVETTI_AI_TOKEN_TTL": "30m",
+           "BREVETTI_AI_DATA_DIR": str(tmp_path), "BREVETTI_AI_ADMIN_PASSWORD": "pw"}
+    config = ServerConfig.load({"port": 0, "max_upload": "2MiB"}, environ=env).resolved(port=1234)
+    assert (config.port, config.host, config.token_ttl, config.max_upload) == (1234, "0.0.0.0", 1800.0, 2 * 1024**2)
+    assert config.public_url == "http://127.0.0.1:1234"
+    assert config.database_url == f"sqlite:///{tmp_path}/brevettiai.db" and config.storage == f"{tmp_path}/storage"
+    assert config.admin_password == "pw" and "pw" not in repr(config)
+    defaults = ServerConfig.load({}, environ={}).resolved()
+    assert (defaults.port, defaults.heartbeat_timeout, defaults.max_upload) == (8000, 60.0, 10 * 1024**3)
+    assert ServerConfig.load({"storage": "s3://bucket/x"}, environ={}).resolved().storage == "s3://bucket/x"
+    with pytest.raises(ConfigError, match="BREVETTI_AI_RUNNER"):
+        ServerConfig.load({}, environ={"BREVETTI_AI_RUNNER": "k8s"})
+    with pytest.raises(ConfigError, match="--dask-scheduler"):
+        ServerConfig.load({"runner": "dask"}, environ={}).resolved()
+    assert all(s.env.startswith("BREVETTI_AI_") for s in SETTINGS.values())
+
+
+def test_durations_and_sizes() -> None:
+    assert parse_duration("12h") == 43200 and parse_duration("1.5m") == 90 and parse_duration(2) == 2
+    assert parse_size("10GiB") == 10 * 1024**3 and parse_size("1MB") == 10**6 and parse_size("512") == 512
+    for bad in ("soon", "-1", "0"):
+        with pytest.raises(ValueError):
+            parse_duration(bad)
+    with pytest.raises(ValueError):
+        parse_size("lots")
+
+
+def test_passwords_and_tokens() -> None:
+    stored = security.hash_password("secret")
+    assert stored.startswith("scrypt$") and "secret" not in stored
+    assert security.verify_password("secret", stored) and not security.verify_password("other", stored)
+    assert security.hash_password("secret") != stored  # salted
+    assert not security.verify_password("x", None) and not security.verify_password("x", "garbage")
+    token = security.new_token(security.JOB_KEY_PREFIX)
+    assert token.startswith("bj_") and len(security.token_hash(token)) == 64
+
+
+def test_jobs_do_not_inherit_server_secrets() -> None:
+    env = job_environment({"PATH": "/bin", "BREVETTI_AI_ADMIN_PASSWORD": "pw", "BREVETTI_AI_DATABASE_URL": "x",
+                           "BREVETTI_AI_JOB_DIR": "/elsewhere", "BREVETTI_AI_CACHE": "/cache"},
+                          {"BREVETTI_AI_API_KEY": "bj_key"})
+    assert env["PATH"] == "/bin" and env["BREVETTI_AI_API_KEY"] == "bj_key" and env["BREVETTI_AI_CACHE"] == "/cache"
+    assert not {"BREVETTI_AI_ADMIN_PASSWORD", "BREVETTI_AI_DATABASE_URL", "BREVETTI_AI_JOB_DIR"} & set(env)
+
+
+def test_migrations_create_exactly_the_models(tmp_path) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from brevettiai.server.db.migrate import upgrade
+    from brevettiai.server.db.models import Base
+    from brevettiai.server.db.session import Database
+
+    database = Database(f"sqlite:///{tmp_path / 'x.db'}")
+    upgrade(database.engine)
+    upgrade(database.engine)  # a second start changes nothing
+    with database.engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}), Base.metadata) == []
+    database.dispose()
