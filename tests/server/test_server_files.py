@@ -167,5 +167,6 @@ def test_a_256_mib_upload_and_download_stream(platform_server: PlatformServer, a
     assert size == 256 * MiB and received.hexdigest() == expected.hexdigest()
     print(f"server RSS {upload_rss.start / MiB:.0f} MiB before; peak {upload_rss.peak / MiB:.0f} MiB uploading, "
           f"{download_rss.peak / MiB:.0f} MiB downloading 256 MiB")
-    assert upload_rss.peak < 150 * MiB and download_rss.peak < 150 * MiB
+    # Streaming, not buffering: the 256 MiB never sits in the server's memory (absolute figures: bench/).
+    assert upload_rss.peak - upload_rss.start < 64 * MiB and download_rss.peak - upload_rss.start < 64 * MiB
     assert admin.delete(f"/api/files/{rid}/big.bin").status_code == 204

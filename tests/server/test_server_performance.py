@@ -1,8 +1,7 @@
 """Metric ingestion throughput against the real server process.
 
-The numbers are printed (``pytest -s``); the asserted floors are far below what the server does
-alone, because the suite runs other tests beside this one on two cores. The load comes from raw
-keep-alive sockets so that the client's own cost does not hide the server's.
+The test checks that nothing is lost or doubled under load; the rates are only printed (``pytest -s``)
+because timings are the benchmarks' business (bench/), never a test's.
 """
 
 from __future__ import annotations
@@ -45,7 +44,7 @@ class _Connection:
 
 
 @pytest.mark.slow
-def test_metric_ingestion_throughput(platform_server: PlatformServer) -> None:
+def test_metric_ingestion_under_load_keeps_every_point(platform_server: PlatformServer) -> None:
     with platform_server.client() as admin:
         job = model(admin)
     path = f"/api/jobs/{job['id']}/metrics"
@@ -83,5 +82,6 @@ def test_metric_ingestion_throughput(platform_server: PlatformServer) -> None:
           f"batches from 8 clients")
     with platform_server.client() as admin:
         series = admin.get(f"/api/models/{job['id']}/metrics").json()["series"]
+    # Every point of every batch is stored exactly once, however many clients post at once. The rates
+    # are printed for information; the figures that count are bench/bench_platform_metrics.py's.
     assert len(series["loss"]) == 5000 * len(bodies) and len(series["acc"]) == sum(counts)
-    assert bulk > 15_000 and small > 100
