@@ -404,7 +404,7 @@ needs_platform_jobs = pytest.mark.xfail(not _platform_jobs_ready(), strict=False
 def test_initialize_training_returns_a_started_job(web: PlatformAPI, model_type: ModelType) -> None:
     dataset = web.create_dataset(_name("train"))
     model = web.create_model(_name("submitted"), [dataset], settings=TrainSettings(epochs=2), model_type=model_type)
-    job = web.initialize_training(web.get_model(model.id))
+    job = web.initialize_training(web.get_model(model.id), submit=True)
     try:
         assert isinstance(job, Job) and job.id == model.id
         assert job.api_key.startswith("bj_") and job.api_key != model.api_key  # issued by the start
@@ -431,17 +431,17 @@ class LocalTraining(Job):
 def test_initialize_training_without_submitting_runs_here(web: PlatformAPI, model_type: ModelType) -> None:
     dataset = web.create_dataset(_name("train"))
     model_def = web.create_model(_name("local"), [dataset], settings=TrainSettings(epochs=3), model_type=model_type)
-    job = web.initialize_training(model_def, job_type=LocalTraining, submit=False)
-    assert isinstance(job, LocalTraining) and job.api_key == model_def.api_key
-    assert web.get_model(model_def.id).status == "created"  # nothing was launched on the runner
+    job = web.initialize_training(model_def, job_type=LocalTraining)
+    assert isinstance(job, LocalTraining) and job.api_key.startswith("bj_") and job.api_key != model_def.api_key
+    assert web.get_model(model_def.id).status == "starting"  # a new key, but nothing launched on the runner
     job.start()
     done = web.get_model(model_def.id)
     assert done.status == "completed" and done.model_path
     assert [point[1] for point in web.get_metrics(done)["loss"]] == [1.0, 0.5, 1.0 / 3]
     entry = next(e for e in web.get_artifacts(done) if e.name == "model.txt")
     assert web.download_url(entry) == b"trained 3 epochs"
-    with pytest.raises(PlatformConfigError, match="create_model"):
-        web.initialize_training(web.get_model(model_def.id), submit=False)
+    with pytest.raises(PlatformValidationError, match="only a created model can be started"):
+        web.initialize_training(web.get_model(model_def.id))
 
 
 @needs_platform_jobs
@@ -451,8 +451,8 @@ def test_initialize_report_without_submitting(web: PlatformAPI, model_type: Mode
     report_type = web.create_modeltype(_name("reporter"), [sys.executable, "-c", "pass"], kind="report")
     report = web.create_testreport(_name("report"), model, [dataset], report_type=report_type,
                                    settings={"threshold": 0.5})
-    job = web.initialize_report(report, submit=False)
-    assert isinstance(job, Job) and job.id == report.id and job.api_key == report.api_key
+    job = web.initialize_report(report)
+    assert isinstance(job, Job) and job.id == report.id and job.api_key != report.api_key
     assert job.settings.get_config()["threshold"] == 0.5 and [d.id for d in job.datasets] == [dataset.id]
     job.start()
     assert web.get_report(report.id).status == "completed"

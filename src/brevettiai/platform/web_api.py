@@ -302,10 +302,11 @@ class PlatformAPI:
             self.client.get(f"{_REPORTS.path}/{_quote(_id(obj))}")
             return _REPORTS
 
-    def _start(self, obj: Any) -> Model | Report:
-        """Start a model or report on the platform's runner; the answer holds the new key."""
+    def _start(self, obj: Any, launch: bool = True) -> Model | Report:
+        """Start a model or report (on the platform's runner when `launch`); the answer holds the new key."""
         kind = self._job_kind(obj)
-        answer = self.client.post(f"{kind.path}/{_quote(_id(obj))}/start").json()
+        answer = self.client.post(f"{kind.path}/{_quote(_id(obj))}/start",
+                                  params=None if launch else {"launch": "false"}).json()
         return kind.record.model_validate(answer)  # type: ignore[return-value]
 
     def start_model_training(self, model: Any) -> Model:
@@ -322,29 +323,22 @@ class PlatformAPI:
         return kind.record.model_validate(  # type: ignore[return-value]
             self.client.post(f"{kind.path}/{_quote(_id(model))}/stop", idempotent=True).json())
 
-    def initialize_training(self, model: Any, job_type: type | None = None, submit: bool = True) -> Any:
-        """The model's `Job` (of `job_type`) to run in this process; `submit` starts it on the platform first.
+    def initialize_training(self, model: Any, job_type: type | None = None, submit: bool = False) -> Any:
+        """Start a model and return its `Job` (of `job_type`).
 
-        With ``submit=False`` nothing is launched on the platform's runner: the job runs only here,
-        with the key `create_model` returned (pass that record).
+        By default (``submit=False``, the original SDK's ``submitToCloud=False``) the platform only
+        issues a new key and the job runs in this process: call ``job.start()``. With ``submit=True``
+        the platform's runner launches it; the returned Job then only reads its settings and files.
         """
         return self._initialize(model, job_type, submit)
 
-    def initialize_report(self, report: Any, job_type: type | None = None, submit: bool = True) -> Any:
-        """The report's `Job` (of `job_type`) to run in this process; `submit` starts it on the platform first."""
+    def initialize_report(self, report: Any, job_type: type | None = None, submit: bool = False) -> Any:
+        """Start a report and return its `Job`, run here unless `submit` (see `initialize_training`)."""
         return self._initialize(report, job_type, submit)
 
     def _initialize(self, obj: Any, job_type: type | None, submit: bool) -> Any:
-        """The Job of a model or report, started on the platform first when `submit`."""
-        if submit:
-            record = self._start(obj)
-        elif getattr(obj, "has_api_key", False):
-            record = obj
-        else:
-            raise PlatformConfigError(
-                f"{_id(obj)}: running it here without submitting needs its job key, which only the record "
-                f"create_model/create_testreport returned carries; pass that record, or submit=True to start "
-                f"it on the platform (a new key is issued)")
+        """The Job of a model or report after starting it (launched by the platform when `submit`)."""
+        record = self._start(obj, launch=submit)
         if not record.has_api_key:
             raise PlatformError(f"starting {record.kind} {record.id} on {self.host} returned no job key")
         if job_type is None:

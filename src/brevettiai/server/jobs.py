@@ -164,14 +164,17 @@ def log_file(ctx: ServerContext, job_id: str) -> str:
     return local or os.path.join(ctx.config.data_dir, "job-logs", f"{job_id}.log")
 
 
-def start_job(ctx: ServerContext, job_id: str, kind: str) -> tuple[db.Job, str]:
-    """Issue a new key, rewrite info.json and launch the job through the runner."""
+def start_job(ctx: ServerContext, job_id: str, kind: str, launch: bool = True) -> tuple[db.Job, str]:
+    """Issue a new key, rewrite info.json and launch the job through the runner.
+
+    With ``launch=False`` nothing is launched: the caller runs the job itself with the new key.
+    """
     with ctx.db.write() as session:
         job = get_job(session, job_id, kind, lock=True)
         if job.status != "created":
             raise ApiError(409, f"{kind} '{job_id}' is {job.status}: only a created {kind} can be started")
         model_type = session.get(db.ModelType, job.model_type_id) if job.model_type_id else None
-        if model_type is None or not model_type.command:
+        if launch and (model_type is None or not model_type.command):
             raise ApiError(409, f"{kind} '{job_id}' has no model type with a command to run; run it yourself "
                                 f"with --job_id {job_id} --host {ctx.config.public_url} and its key")
         key = security.new_token(security.JOB_KEY_PREFIX)
@@ -179,11 +182,14 @@ def start_job(ctx: ServerContext, job_id: str, kind: str) -> tuple[db.Job, str]:
         job.status, job.started, job.run_id = "starting", utcnow(), _run_id()
         job.stop_requested, job.error, job.last_heartbeat = False, None, None
         _write_info(ctx, session, job)
-        launch = Launch(job_id=job.id, argv=[*model_type.command, "--job_id", job.id, "--host", ctx.config.public_url],
-                        cwd=model_type.working_dir, env={"BREVETTI_AI_API_KEY": key}, log_file=log_file(ctx, job.id))
+        if not launch:
+            ctx.tokens.forget_job(job_id)
+            return job, key
+        request = Launch(job_id=job.id, argv=[*model_type.command, "--job_id", job.id, "--host", ctx.config.public_url],
+                         cwd=model_type.working_dir, env={"BREVETTI_AI_API_KEY": key}, log_file=log_file(ctx, job.id))
     ctx.tokens.forget_job(job_id)  # after the commit: the old key must not be cached again
     try:
-        reference = ctx.runner.start(launch)
+        reference = ctx.runner.start(request)
     except Exception as exc:
         log.error("The %s runner could not start job %s: %s", ctx.runner.name, job_id, exc)
         return _finish(ctx, job_id, "failed", {"message": f"the {ctx.runner.name} runner could not start it: {exc}"}), key

@@ -54,9 +54,9 @@ def _shared_routes(kind: str) -> APIRouter:
 
     @router.post("/{job_id}/start", response_model=JobOut,
                  summary=f"Start a created {kind}: writes info.json, issues a new key, launches it")
-    def start(job_id: str, ctx: ServerContext = Depends(get_context)) -> JobOut:
-        """Start a created job; the answer holds its new key."""
-        job, key = jobs.start_job(ctx, job_id, kind)
+    def start(job_id: str, launch: bool = True, ctx: ServerContext = Depends(get_context)) -> JobOut:
+        """Start a created job (``launch=false``: only issue the key, the caller runs it); the answer holds its new key."""
+        job, key = jobs.start_job(ctx, job_id, kind, launch=launch)
         return views.job(job, api_key=key)
 
     @router.post("/{job_id}/stop", response_model=JobOut, summary=f"Ask a running {kind} to stop")
