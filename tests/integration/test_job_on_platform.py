@@ -166,3 +166,43 @@ def test_stop_from_the_platform_kills_the_job(platform_server, tmp_path: Path) -
         output = admin.get(f"/api/files/{model['id']}/artifacts/output.json").json()
     assert final["status"] == "killed"
     assert output["output"] == {"reached": True}
+
+
+def test_job_reads_its_dataset_reports_epochs_and_sees_root_tags(platform_server, tmp_path: Path) -> None:
+    with platform_server.client() as admin:
+        root_tag = admin.post("/api/tags", json={"name": f"root-{time.time_ns()}"}).json()
+        admin.post("/api/tags", json={"name": "child", "parentId": root_tag["id"]})
+        dataset = admin.post("/api/datasets", json={"name": "images"}).json()
+        admin.put(f"/api/files/{dataset['id']}/ok/1.png", content=b"\x89PNG one")
+        admin.put(f"/api/files/{dataset['id']}/defect/2.png", content=b"\x89PNG two")
+        model = create_model(admin, "reader", datasetIds=[dataset["id"]], tagIds=[root_tag["id"]])
+    script = write_script(tmp_path, """
+        import json, sys
+        from brevettiai import Job
+        from brevettiai.interfaces.remote_monitor import RemoteMonitor
+        from brevettiai.platform import get_image_samples
+        with Job.init(argv=[]) as job:
+            samples = get_image_samples(job.datasets, io=job.io, as_frame=False)
+            monitor = RemoteMonitor(root=job.host_name, path=job.api_endpoints["remote"])
+            for epoch in range(3):
+                monitor.on_epoch_end(epoch, {"acc": 0.5 + epoch / 10})
+            try:
+                job.io.write_file(job.datasets[0].bucket + "/new.png", b"x")
+                refused = False
+            except PermissionError:
+                refused = True
+            roots = [t.name for t in job.get_root_tags()]
+            print(json.dumps({"samples": sorted((s["folder"], s["path"].rsplit("/", 1)[1]) for s in samples),
+                              "refused": refused, "roots": roots}))
+    """)
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60,
+                            env=job_env(BREVETTI_AI_HOST=platform_server.url, BREVETTI_AI_JOB_ID=model["id"],
+                                        BREVETTI_AI_API_KEY=model["apiKey"]))
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen["samples"] == [["defect", "2.png"], ["ok", "1.png"]]
+    assert seen["refused"] is True, "a job key must not write into a dataset"
+    assert root_tag["name"] in seen["roots"] and "child" not in seen["roots"]
+    with platform_server.client() as admin:
+        series = admin.get(f"/api/models/{model['id']}/metrics").json()["series"]
+    assert [[int(p[0]), p[1]] for p in series["acc"]] == [[0, 0.5], [1, 0.6], [2, 0.7]]
