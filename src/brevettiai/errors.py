@@ -78,3 +78,7 @@ class PlatformNotFoundError(PlatformError, LookupError):
 
 class PlatformValidationError(PlatformError, ValueError):
     """The platform rejected the request's content (400/409/413/422); `detail` lists the fields."""
+
+
+class PlatformConfigError(PlatformError, ValueError):
+    """The client was not told enough to reach or log in to a platform (no host, no credentials)."""

@@ -32,6 +32,7 @@ from brevettiai.datamodel.types import Dataset, Tag, _WireModel
 from brevettiai.datamodel.web import FileEntry, Model, ModelType, Report, User
 from brevettiai.errors import (
     PlatformAuthError,
+    PlatformConfigError,
     PlatformError,
     PlatformNotFoundError,
     PlatformUnavailableError,
@@ -48,10 +49,6 @@ PAGE_SIZE = 100
 _CHUNK = 1 << 20
 
 R = TypeVar("R", bound=_WireModel)
-
-
-class PlatformConfigError(PlatformError, ValueError):
-    """The client was not told enough to reach or log in to a platform (no host, no credentials)."""
 
 
 @dataclasses.dataclass(frozen=True)
