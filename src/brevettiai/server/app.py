@@ -25,6 +25,7 @@ from brevettiai.server.metrics import MetricsWriter
 from brevettiai.server.monitor import Monitor
 from brevettiai.server.runners import make_runner
 from brevettiai.server.storage import PathRejected, Storage
+from brevettiai.server.ui import routes as ui
 
 log = logging.getLogger("brevettiai.server")
 
@@ -103,9 +104,11 @@ def create_app(config: ServerConfig, on_admin_password: Callable[[str], None] | 
 
     @app.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
-        """The API description."""
-        return RedirectResponse("/docs")
+        """The website (its pages send visitors without a session to the login page)."""
+        return RedirectResponse("/models")
 
     include_routers(app)
+    app.include_router(ui.router)
+    app.mount("/ui/static", ui.static_files, name="ui-static")
     app.add_middleware(JobFastLane)
     return app

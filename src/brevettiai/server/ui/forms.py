@@ -1,0 +1,367 @@
+"""The settings form of a model type, drawn from its schema ``{"fields", "presets"}``, and read back.
+
+Fields are vue-form-generator style (see `brevettiai.settings.schema`): ``input`` (``inputType``
+number or text), ``checkbox``, ``select``, ``checklist``, ``textArea`` (``isJson``), and ``label``
+fields whose ``tag`` opens a nested group for the fields whose dotted ``model`` starts with it.
+``visible: false`` marks an advanced field or group: it is folded away in a ``<details>``.
+The server checks the values (`brevettiai.server.validation`, through `brevettiai.server.jobs`);
+this module only turns them into settings and shows its errors next to the fields.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from brevettiai.server import validation
+from brevettiai.server.validation import lookup
+
+PREFIX = "settings."
+_MISSING = validation._MISSING  # what `lookup` answers for a path the settings do not have
+
+
+@dataclass
+class FormField:
+    """One input of the settings form."""
+
+    spec: dict[str, Any]
+    model: str
+    kind: str  # number, text, checkbox, select, checklist, json, textarea
+    label: str
+    help: str = ""
+    required: bool = False
+    nullable: bool = False
+    advanced: bool = False
+    value: Any = ""  # text for inputs, bool for checkboxes, a set of option values for checklists
+    error: str | None = None
+    options: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        """The form field name."""
+        return PREFIX + self.model
+
+    @property
+    def html_id(self) -> str:
+        """The element id (letters, digits and dashes)."""
+        return "f-" + re.sub(r"[^A-Za-z0-9_-]", "-", self.model)
+
+    @property
+    def is_group(self) -> bool:
+        return False
+
+    def attr(self, key: str) -> Any:
+        """A number bound (min, max, step) usable as an HTML attribute, else None."""
+        value = self.spec.get(key)
+        if isinstance(value, bool) or not isinstance(value, int | float | str) or value == "":
+            return None
+        return value
+
+
+@dataclass
+class FormGroup:
+    """A labelled group of fields (a nested settings section), or the form's root."""
+
+    label: str
+    tag: str
+    help: str = ""
+    advanced: bool = False
+    items: list[Any] = field(default_factory=list)
+
+    @property
+    def is_group(self) -> bool:
+        return True
+
+    @property
+    def html_id(self) -> str:
+        return "g-" + re.sub(r"[^A-Za-z0-9_-]", "-", self.tag or "root")
+
+    @property
+    def basic(self) -> list[Any]:
+        """The items shown at once."""
+        return [item for item in self.items if not item.advanced]
+
+    @property
+    def folded(self) -> list[Any]:
+        """The advanced items, folded away."""
+        return [item for item in self.items if item.advanced]
+
+    @property
+    def has_error(self) -> bool:
+        """True when a field in it (at any depth) has an error: its folded part is then opened."""
+        return any(item.has_error if item.is_group else item.error for item in self.items)
+
+    @property
+    def folded_has_error(self) -> bool:
+        """True when an advanced item has an error: the folded part opens to show it."""
+        return any(item.has_error if item.is_group else item.error for item in self.folded)
+
+    def fields(self) -> list[FormField]:
+        """Every field in it, depth first."""
+        found: list[FormField] = []
+        for item in self.items:
+            found.extend(item.fields() if item.is_group else [item])
+        return found
+
+
+def _kind(spec: Mapping[str, Any]) -> str:
+    kind = spec.get("type")
+    if kind == "input":
+        return "number" if spec.get("inputType") == "number" else "text"
+    if kind == "checkbox":
+        return "checkbox"
+    if kind == "select":
+        return "select"
+    if kind == "checklist":
+        return "checklist"
+    if kind == "textArea":
+        return "json" if spec.get("isJson") else "textarea"
+    return "text"
+
+
+def _option(choice: Any) -> tuple[str, str]:
+    """(submitted value, shown label) of a select or checklist choice."""
+    if isinstance(choice, Mapping):
+        value = choice.get("id", choice.get("value"))
+        return json.dumps(value), str(choice.get("name", value))
+    return json.dumps(choice), str(choice)
+
+
+def _label(spec: Mapping[str, Any], fallback: str) -> str:
+    label = spec.get("label")
+    return str(label) if label not in (None, "") else fallback
+
+
+def build_form(schema: Mapping[str, Any] | None, values: Mapping[str, Any], raw: Mapping[str, Any] | None = None,
+               errors: Mapping[str, str] | None = None) -> FormGroup:
+    """The form tree of a schema, showing `raw` (what the person typed) or else the settings `values`."""
+    root = FormGroup(label="", tag="")
+    stack = [root]
+    raw = raw or {}
+    errors = errors or {}
+    for spec in (schema or {}).get("fields") or []:
+        if not isinstance(spec, Mapping):
+            continue
+        spec = dict(spec)
+        advanced = spec.get("visible") is False
+        if spec.get("type") == "label":
+            tag = spec.get("tag")
+            if not isinstance(tag, str) or not tag:
+                continue
+            while len(stack) > 1 and not tag.startswith(stack[-1].tag + "."):
+                stack.pop()
+            group = FormGroup(label=_label(spec, tag), tag=tag, help=str(spec.get("help") or ""), advanced=advanced)
+            stack[-1].items.append(group)
+            stack.append(group)
+            continue
+        model = spec.get("model")
+        if not isinstance(model, str) or not model:
+            continue
+        while len(stack) > 1 and not model.startswith(stack[-1].tag + "."):
+            stack.pop()
+        item = FormField(spec=spec, model=model, kind=_kind(spec), label=_label(spec, model.rsplit(".", 1)[-1]),
+                         help=str(spec.get("help") or spec.get("hint") or ""), required=bool(spec.get("required")),
+                         nullable=bool(spec.get("nullable")), advanced=advanced, error=errors.get(model))
+        if item.kind in ("select", "checklist") and isinstance(spec.get("values"), list):
+            item.options = [_option(choice) for choice in spec["values"]]
+        item.value = _shown(item, raw[model] if model in raw else lookup(values, model))
+        stack[-1].items.append(item)
+    return root
+
+
+def _shown(item: FormField, value: Any) -> Any:
+    """A value as the input shows it."""
+    if item.kind == "checkbox":
+        if isinstance(value, str):
+            return value.strip().lower() in ("true", "1", "on", "yes")
+        return bool(value) if value is not _MISSING else False
+    if item.kind == "checklist":
+        if isinstance(value, set):
+            return value
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                value = []
+        return {json.dumps(v) for v in value} if isinstance(value, list) else set()
+    if value is _MISSING or value is None:
+        return ""
+    if item.kind == "select":
+        if isinstance(value, str) and value in {option for option, _ in item.options}:
+            return value  # already the submitted JSON text
+        return json.dumps(value)
+    if item.kind == "json":
+        return value if isinstance(value, str) else json.dumps(value, indent=2)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def initial_values(schema: Mapping[str, Any] | None, defaults: Mapping[str, Any] | None,
+                   preset: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """What a new form shows: each field's default, the model type's defaults over it, then a preset."""
+    values: dict[str, Any] = {}
+    for spec in (schema or {}).get("fields") or []:
+        if not isinstance(spec, Mapping) or spec.get("type") == "label" or not isinstance(spec.get("model"), str):
+            continue
+        model = spec["model"]
+        value = lookup(defaults or {}, model)
+        if value is _MISSING:
+            value = spec.get("default")
+        if preset and model in preset:
+            value = preset[model]
+        set_path(values, model, value)
+    return values
+
+
+def set_path(target: dict[str, Any], dotted: str, value: Any) -> None:
+    """Put `value` at a dotted path, making the dicts on the way."""
+    parts = dotted.split(".")
+    node = target
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = node[part] = {}
+        node = child
+    node[parts[-1]] = value
+
+
+def read_form(form: Any, schema: Mapping[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The settings a submitted form stands for, and what was typed (to show it again on errors).
+
+    Values that do not parse are passed on as typed, so the server's validation names the problem.
+    """
+    settings: dict[str, Any] = {}
+    raw: dict[str, Any] = {}
+    for item in build_form(schema, {}).fields():
+        name = item.name
+        if item.kind == "checkbox":
+            checked = form.get(name) is not None
+            raw[item.model] = "true" if checked else "false"
+            set_path(settings, item.model, checked)
+            continue
+        if item.kind == "checklist":
+            chosen = [str(v) for v in form.getlist(name)]
+            raw[item.model] = set(chosen)
+            set_path(settings, item.model, [_json_or_text(v) for v in chosen])
+            continue
+        text = form.get(name)
+        if text is None:
+            continue  # not in the form at all: the model type's default applies
+        text = str(text)
+        raw[item.model] = text
+        if item.kind in ("number", "json", "select"):
+            if text.strip() == "":
+                set_path(settings, item.model, None if item.nullable else "")
+                continue
+            set_path(settings, item.model, _json_or_text(text.strip() if item.kind == "number" else text))
+        else:
+            set_path(settings, item.model, None if (text == "" and item.nullable) else text)
+    return settings, raw
+
+
+def _json_or_text(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+# The settings table of a model page ------------------------------------------------------------------------
+
+@dataclass
+class SettingRow:
+    """One row of the settings table: a group heading or a value."""
+
+    label: str
+    value: str = ""
+    help: str = ""
+    path: str = ""
+    depth: int = 0
+    heading: bool = False
+    advanced: bool = False
+    code: bool = False
+
+
+def _format(value: Any) -> tuple[str, bool]:
+    """Text of a setting's value, and whether it is shown as code."""
+    if value is None:
+        return "—", False
+    if isinstance(value, bool):
+        return ("yes" if value else "no"), False
+    if isinstance(value, dict | list):
+        return json.dumps(value, indent=None), True
+    return str(value), False
+
+
+def flatten(settings: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Leaves of nested settings by dotted path (lists are leaves)."""
+    flat: dict[str, Any] = {}
+    for key, value in settings.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat.update(flatten(value, path + "."))
+        else:
+            flat[path] = value
+    return flat
+
+
+def settings_rows(schema: Mapping[str, Any] | None, settings: Mapping[str, Any]) -> list[SettingRow]:
+    """The job's settings, labelled and explained by the model type's form; other keys at the end."""
+    rows: list[SettingRow] = []
+    covered: set[str] = set()
+
+    def walk(group: FormGroup, depth: int) -> None:
+        for item in group.items:
+            if item.is_group:
+                rows.append(SettingRow(label=item.label, help=item.help, path=item.tag, depth=depth, heading=True,
+                                       advanced=item.advanced))
+                walk(item, depth + 1)
+                continue
+            covered.add(item.model)
+            value = lookup(settings, item.model)
+            if value is _MISSING:
+                value = None
+            if item.kind == "json" and isinstance(value, str):
+                value = _json_or_text(value)
+            text, code = _format(value)
+            if item.kind in ("select", "checklist") and item.options:
+                names = dict(item.options)
+                values = value if isinstance(value, list) else [value]
+                shown = [names.get(json.dumps(v), str(v)) for v in values]
+                text, code = ", ".join(shown), False
+            rows.append(SettingRow(label=item.label, value=text, help=item.help, path=item.model, depth=depth,
+                                   advanced=item.advanced, code=code))
+
+    walk(build_form(schema, settings), 0)
+    others = [(path, value) for path, value in flatten(settings).items()
+              if path not in covered and not any(path.startswith(c + ".") for c in covered)]
+    if others:
+        rows.append(SettingRow(label="Other settings", heading=True,
+                               help="Keys the model type's form does not describe"))
+        for path, value in others:
+            text, code = _format(value)
+            rows.append(SettingRow(label=path, value=text, path=path, depth=1, code=code))
+    return rows
+
+
+def errors_by_field(detail: Any) -> tuple[dict[str, str], list[str]]:
+    """A 422 answer's errors: those of settings fields by dotted path, and the others as sentences."""
+    fields: dict[str, str] = {}
+    general: list[str] = []
+    if isinstance(detail, str):
+        return fields, [detail]
+    for error in detail or []:
+        loc = [str(part) for part in error.get("loc", [])]
+        message = str(error.get("msg", "is not valid"))
+        if len(loc) >= 2 and loc[0] == "settings":
+            fields.setdefault(loc[1], message)
+        elif loc[:2] == ["body", "settings"]:
+            general.append(f"Settings: {message}")
+        else:
+            where = loc[1] if len(loc) > 1 and loc[0] == "body" else ".".join(loc)
+            general.append(f"{where}: {message}" if where else message)
+    return fields, general

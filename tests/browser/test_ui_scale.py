@@ -1,0 +1,101 @@
+"""The models list with 10,000 models (rows inserted straight into the database): paging and search
+stay fast, because they are LIMIT/OFFSET queries on the (kind, created) index reading only listed columns."""
+
+from __future__ import annotations
+
+import datetime
+import sqlite3
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from platform_fixture import start_platform_server
+from ui_helpers import Platform, login
+
+pytestmark = pytest.mark.browser
+
+COUNT = 10_000
+STATUSES = ["completed", "failed", "killed", "running", "created"]
+
+
+@pytest.fixture(scope="module")
+def crowded(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A server whose database holds 10,000 models."""
+    server = start_platform_server(tmp_path_factory.mktemp("crowded") / "data")
+    try:
+        api = server.client()
+        type_id = api.post("/api/modeltypes", json={"name": "Bulk type"}).json()["id"]
+        start = datetime.datetime(2026, 1, 1)
+        rows = []
+        for i in range(COUNT):
+            created = start + datetime.timedelta(minutes=i)
+            status = STATUSES[i % len(STATUSES)]
+            completed = created + datetime.timedelta(seconds=90) if status in ("completed", "failed", "killed") else None
+            rows.append((str(uuid.uuid4()), "model", f"bulk model {i:05d}", status, created.isoformat(sep=" "),
+                         created.isoformat(sep=" "), completed.isoformat(sep=" ") if completed else None, type_id,
+                         "{}", "[]", "[]", 0))
+        with sqlite3.connect(server.data_dir / "brevettiai.db", timeout=30) as db:
+            db.executemany("INSERT INTO jobs (id, kind, name, status, created, started, completed, model_type_id, "
+                           "settings, dataset_ids, tag_ids, stop_requested) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        yield Platform(server, api, {"type": type_id})
+    finally:
+        server.stop()
+        server.kill()
+
+
+def timed_goto(page: Any, url: str) -> float:
+    started = time.perf_counter()
+    response = page.goto(url)
+    assert response is not None and response.ok, url
+    return time.perf_counter() - started
+
+
+def test_ten_thousand_models_page_and_search(page: Any, crowded: Platform, screenshots: Path) -> None:
+    login(page, crowded)
+    timings = {"first": timed_goto(page, f"{crowded.url}/models")}
+    rows = page.locator("#job-list tbody tr")
+    assert rows.count() == 50
+    assert page.locator(".pager-count").inner_text() == "1–50 of 10,000"
+    assert rows.first.locator("td").first.inner_text() == "bulk model 09999"  # newest first
+    assert rows.first.locator("td").nth(1).inner_text() == "Bulk type"
+
+    page.get_by_role("link", name="Next page").click()
+    assert page.locator(".pager-count").inner_text() == "51–100 of 10,000"
+    assert rows.first.locator("td").first.inner_text() == "bulk model 09949"
+
+    started = time.perf_counter()
+    page.get_by_role("link", name="Last page").click()
+    page.wait_for_url("**page=200")
+    timings["last"] = time.perf_counter() - started
+    assert page.locator(".pager-count").inner_text() == "9,951–10,000 of 10,000"
+    assert rows.last.locator("td").first.inner_text() == "bulk model 00000"
+
+    page.get_by_label("Search models").fill("model 04242")
+    started = time.perf_counter()
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_url("**q=model+04242*")
+    timings["search"] = time.perf_counter() - started
+    assert rows.count() == 1 and rows.first.locator("td").first.inner_text() == "bulk model 04242"
+
+    page.get_by_label("Search models").fill("model 01")
+    page.get_by_label("Status").select_option("failed")
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_url("**status=failed*")
+    assert page.locator(".pager-count").inner_text() == "1–50 of 200"  # 01000-01999, every fifth failed
+    assert set(rows.locator("td:nth-child(3)").all_inner_texts()) == {"failed"}
+    timings["deep"] = timed_goto(page, f"{crowded.url}/models?page=150")
+    assert page.locator(".pager-count").inner_text() == "7,451–7,500 of 10,000"
+    timings["past the end"] = timed_goto(page, f"{crowded.url}/models?page=999")
+    assert "page=200" in page.url
+    slow = {name: seconds for name, seconds in timings.items() if seconds > 2.0}
+    assert not slow, f"list pages took too long: {timings}"
+
+
+def test_the_list_query_uses_the_index(crowded: Platform) -> None:
+    with sqlite3.connect(crowded.server.data_dir / "brevettiai.db") as db:
+        plan = " ".join(str(row) for row in db.execute(
+            "EXPLAIN QUERY PLAN SELECT jobs.id, jobs.name FROM jobs LEFT OUTER JOIN model_types ON model_types.id = "
+            "jobs.model_type_id WHERE jobs.kind = 'model' ORDER BY jobs.created DESC, jobs.id DESC LIMIT 50 OFFSET 9950"))
+    assert "ix_jobs_kind_created" in plan

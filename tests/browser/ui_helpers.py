@@ -1,0 +1,71 @@
+"""What the browser tests share besides fixtures: the platform handle, logging in, screenshots."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from platform_fixture import PlatformServer
+
+
+class Platform:
+    """The server and the records the tests share."""
+
+    def __init__(self, server: PlatformServer, api: httpx.Client, ids: dict[str, str]) -> None:
+        self.server = server
+        self.url = server.url
+        self.api = api
+        self.ids = ids
+
+    def create_model(self, name: str, model_type: str = "lr", settings: dict[str, Any] | None = None,
+                     start: bool = False, **extra: Any) -> dict[str, Any]:
+        """A model through the REST API (started when asked)."""
+        body = {"name": name, "modelTypeId": self.ids[model_type], "settings": settings or {}, **extra}
+        response = self.api.post("/api/models", json=body)
+        response.raise_for_status()
+        model = response.json()
+        if start:
+            self.api.post(f"/api/models/{model['id']}/start").raise_for_status()
+        return model
+
+    def wait_for(self, model_id: str, statuses: set[str], kind: str = "models", timeout: float = 60) -> dict[str, Any]:
+        """Poll the REST API until the job reaches one of `statuses`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job = self.api.get(f"/api/{kind}/{model_id}").json()
+            if job["status"] in statuses:
+                return job
+            time.sleep(0.2)
+        raise AssertionError(f"{model_id} is still {job['status']}; log:\n{self.server.log()[-3000:]}")
+
+
+def login(page: Any, server: Platform, next_path: str = "/models") -> None:
+    """Log in as admin through the form."""
+    page.goto(f"{server.url}/login?next={next_path}")
+    page.get_by_label("Username").fill("admin")
+    page.get_by_label("Password").fill(server.server.admin_password)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{server.url}{next_path}*")
+
+
+def shot(page: Any, folder: Path, name: str, full_page: bool = True) -> Path:
+    """Save a screenshot of the page as <name>.png.
+
+    A whole page is taken with the window made as tall as the page: Chromium's full-page capture
+    leaves out-of-process frames (the sandboxed reports) blank.
+    """
+    path = folder / f"{name}.png"
+    if not full_page:
+        page.screenshot(path=str(path))
+        return path
+    size = page.viewport_size
+    height = page.evaluate("document.documentElement.scrollHeight")
+    page.set_viewport_size({"width": size["width"], "height": height})
+    try:
+        page.wait_for_timeout(300)  # let the frames paint at the new size
+        page.screenshot(path=str(path))
+    finally:
+        page.set_viewport_size(size)
+    return path
