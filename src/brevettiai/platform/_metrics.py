@@ -2,7 +2,7 @@
 
 Adding a point costs a deque append. A background thread sends batches (each with an id, so a
 retried batch is never stored twice). While the platform is unreachable the batches wait, in
-memory up to a bound and then spilled to a file, and are delivered in order when it returns.
+memory up to a bound and then spilled to files, and are delivered in order when it returns.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ class MetricsSender:
     """Sends metric points with `send(batch_id, points)` in batches from a daemon thread."""
 
     def __init__(self, send: Callable[[str, list[Point]], None], spill_dir: Callable[[], str], *,
-                 batch_size: int = 5000, interval: float = 0.5, max_pending_points: int = 100_000,
+                 batch_size: int = 10_000, interval: float = 0.5, max_pending_points: int = 100_000,
                  max_backoff: float = 5.0) -> None:
         self._send = send
         self._spill_dir = spill_dir
@@ -93,21 +93,28 @@ class MetricsSender:
         while not self._closed:
             self._wake.wait(self.interval if not failures else min(self.max_backoff, 0.2 * 2 ** failures))
             self._wake.clear()
-            self._take_from_queue()
-            if self._send_pending():
+            delivered = self._send_pending()
+            while delivered and self._queue:  # healthy: send straight from the queue, one batch at a time
+                self._take_batch()
+                delivered = self._send_pending()
+            if delivered:
                 failures = 0
-            else:
+            else:  # the platform is away: park the queue in batches, on disk past the memory bound
                 failures += 1
+                self._take_from_queue()
             if not self.undelivered:
                 self._idle.set()
 
+    def _take_batch(self) -> None:
+        batch = []
+        while self._queue and len(batch) < self.batch_size:
+            batch.append(self._queue.popleft())
+        self._pending.append((uuid.uuid4().hex, batch))
+        self._pending_points += len(batch)
+
     def _take_from_queue(self) -> None:
         while self._queue:
-            batch = []
-            while self._queue and len(batch) < self.batch_size:
-                batch.append(self._queue.popleft())
-            self._pending.append((uuid.uuid4().hex, batch))
-            self._pending_points += len(batch)
+            self._take_batch()
         if self._pending_points > self.max_pending_points:
             self._spill_oldest()
 

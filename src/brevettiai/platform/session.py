@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import _thread
+import json
 import logging
 import os
 import shutil
@@ -102,8 +103,9 @@ class PlatformSession:
     # Metrics, charts, tags -----------------------------------------------------------------------
 
     def _send_metrics(self, batch_id: str, points: list[dict[str, Any]]) -> None:
-        self.client.post(self._path("metrics"), json={"batchId": batch_id, "points": points},
-                         idempotent=True, retries=0)
+        body = json.dumps({"batchId": batch_id, "points": points}, separators=(",", ":"))
+        self.client.post(self._path("metrics"), content=body.encode(), idempotent=True, retries=0,
+                         headers={"Content-Type": "application/json"})
 
     def _spill_folder(self) -> str:
         return tempfile.mkdtemp(prefix=f"brevettiai-metrics-{self.job_id}-")
