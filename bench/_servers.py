@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import resource
 import signal
 import socket
 import subprocess
@@ -60,25 +59,76 @@ def busy_seconds() -> float:
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
-def _own_seconds() -> float:
-    """CPU seconds of this process and its waited-for children (servers, workers, wrk) so far."""
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+_SESSIONS: set[int] = set()  # the servers started here, each in a session of its own (sid = its pid)
 
 
-@dataclass
+def _scan() -> dict[tuple[int, int], tuple[int, int, float]]:
+    """(pid, start time) -> (ppid, session id, CPU seconds so far) of every process (from /proc)."""
+    ticks, found = os.sysconf("SC_CLK_TCK"), {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+            found[(int(entry), int(fields[19]))] = (
+                int(fields[1]),
+                int(fields[3]),
+                (int(fields[11]) + int(fields[12])) / ticks,
+            )
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
 class MachineLoad:
-    """What else ran on the machine during a benchmark: `note()` at the end, after every child was waited for."""
+    """What else ran on the machine during a benchmark: `note()` at its end.
 
-    load: float = field(default_factory=lambda: os.getloadavg()[0])
-    busy: float = field(default_factory=busy_seconds)
-    own: float = field(default_factory=_own_seconds)
-    start: float = field(default_factory=time.monotonic)
+    A thread samples every process every 0.2 s: the CPU time of this process, its descendants and the
+    servers' sessions (also their orphans) is ours; the machine's busy time minus ours is other work.
+    """
+
+    def __init__(self, interval: float = 0.2) -> None:
+        self.load = os.getloadavg()[0]
+        self.busy = busy_seconds()
+        self.start = time.monotonic()
+        self.interval = interval
+        self._first: dict[tuple[int, int], float] = {}
+        self._last: dict[tuple[int, int], float] = {}
+        self._sampled = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _sample(self) -> None:
+        procs = _scan()
+        tree: dict[int, list[int]] = {}
+        for (pid, _), (ppid, _, _) in procs.items():
+            tree.setdefault(ppid, []).append(pid)
+        mine, todo = set(), [os.getpid()]
+        while todo:
+            pid = todo.pop()
+            mine.add(pid)
+            todo.extend(tree.get(pid, []))
+        for key, (_, sid, cpu) in procs.items():
+            if key[0] in mine or sid in _SESSIONS:
+                # A process seen in the first sample counts from there; a later one from its start.
+                self._first.setdefault(key, cpu if not self._sampled else 0.0)
+                self._last[key] = cpu
+        self._sampled = True
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._sample()
+            self._stop.wait(self.interval)
 
     def others(self) -> float:
         """Cores used on average by processes not of this benchmark since it started."""
-        busy, own = busy_seconds() - self.busy, _own_seconds() - self.own
-        return max(0.0, busy - own) / max(1e-9, time.monotonic() - self.start)
+        self._stop.set()
+        self._thread.join(5)
+        self._sample()
+        own = sum(self._last[key] - first for key, first in self._first.items())
+        return max(0.0, busy_seconds() - self.busy - own) / max(1e-9, time.monotonic() - self.start)
 
     def note(self) -> str:
         """One line for the report: cores, other processes' CPU, load averages."""
@@ -260,6 +310,7 @@ class Server:
                 cwd=self.data_dir,
                 start_new_session=True,
             )
+        _SESSIONS.add(self.process.pid)
 
     def _wait_answer(self, timeout: float) -> None:
         """Poll the health path every 10 ms until it answers 200; records the time since Popen."""
