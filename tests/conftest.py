@@ -21,6 +21,21 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
+def empty_memory_fs():
+    """An empty shared memory:// filesystem before and after the test."""
+    from fsspec.implementations.memory import MemoryFileSystem
+
+    def clear() -> None:
+        MemoryFileSystem.store.clear()
+        MemoryFileSystem.pseudo_dirs.clear()
+        MemoryFileSystem.pseudo_dirs.append("")
+
+    clear()
+    yield
+    clear()
+
+
+@pytest.fixture
 def make_job_dir(tmp_path: Path):
     """Write an info.json into a fresh job dir and return the dir."""
 

@@ -24,12 +24,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-__all__ = ["PlatformServer", "fresh_platform_server", "platform_server", "platform_server_factory",
+__all__ = ["PlatformServer", "admin_name", "fresh_platform_server", "platform_server", "platform_server_factory",
            "start_platform_server"]
 
 ADMIN_PASSWORD = "admin-password-for-tests"
 READY = "brevettiai platform listening on "
 GENERATED = "Created user 'admin' with password: "
+
+
+def admin_name(server: object) -> str:
+    """The admin user's name on a test platform server."""
+    return getattr(server, "admin_username", "admin")
 
 
 class PlatformServer:

@@ -7,37 +7,23 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from platform_fixture import admin_name
 
 from brevettiai.errors import PlatformUnavailableError, PlatformValidationError
 from brevettiai.platform.web_api import PlatformAPI
 from brevettiai.utils.upload_data import UploadResult, main, upload_folder
 
+pytestmark = pytest.mark.usefixtures("home")
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _admin(server: Any) -> str:
-    return getattr(server, "admin_username", "admin")
 
 
-@pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("USERPROFILE", str(home))
-    return home
-
-
-@pytest.fixture
-def web(platform_server: Any) -> Iterator[PlatformAPI]:
-    with PlatformAPI(_admin(platform_server), platform_server.admin_password, host=platform_server.url,
-                     remember_me=False) as api:
-        yield api
 
 
 @pytest.fixture
@@ -147,13 +133,13 @@ def _command(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
 
 def test_command_uploads_then_skips(platform_server: Any, folder: Path) -> None:
     name = f"cli-{uuid.uuid4().hex[:8]}"
-    login = ["--host", platform_server.url, "--username", _admin(platform_server),
+    login = ["--host", platform_server.url, "--username", admin_name(platform_server),
              "--password", platform_server.admin_password]
     first = _command(str(folder), "--dataset_name", name, *login)
     assert first.returncode == 0, first.stderr
     assert f"{len(VISIBLE)} uploaded" in first.stdout and "0 failed" in first.stdout
     assert first.stdout.count("\n") == 1
-    env = {"BREVETTI_AI_HOST": platform_server.url, "BREVETTI_AI_USER": _admin(platform_server),
+    env = {"BREVETTI_AI_HOST": platform_server.url, "BREVETTI_AI_USER": admin_name(platform_server),
            "BREVETTI_AI_PW": platform_server.admin_password}
     again = _command(str(folder), "--dataset_name", name, env=env)
     assert again.returncode == 0, again.stderr
@@ -164,13 +150,13 @@ def test_command_bad_input_exits_2_with_a_clear_message(platform_server: Any, tm
     missing = _command(str(tmp_path / "nope"), "--dataset_name", "x", "--host", platform_server.url)
     assert missing.returncode == 2 and "nope" in missing.stderr and "not a folder" in missing.stderr
     assert "Traceback" not in missing.stderr
-    wrong = _command(str(tmp_path), "--host", platform_server.url, "--username", _admin(platform_server),
+    wrong = _command(str(tmp_path), "--host", platform_server.url, "--username", admin_name(platform_server),
                      "--password", "wrong password")
     assert wrong.returncode == 2 and "401" in wrong.stderr and "Traceback" not in wrong.stderr
     no_host = _command(str(tmp_path), "--username", "u", "--password", "p")
     assert no_host.returncode == 2 and "BREVETTI_AI_HOST" in no_host.stderr
     unknown = _command(str(tmp_path), "--dataset_id", "no-such-dataset", "--host", platform_server.url,
-                       "--username", _admin(platform_server), "--password", platform_server.admin_password)
+                       "--username", admin_name(platform_server), "--password", platform_server.admin_password)
     assert unknown.returncode == 2 and "no-such-dataset" in unknown.stderr
 
 

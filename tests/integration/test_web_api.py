@@ -10,11 +10,11 @@ import stat
 import sys
 import threading
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from platform_fixture import admin_name
 from pydantic import Field
 
 from brevettiai.datamodel import Dataset, Tag
@@ -26,6 +26,8 @@ from brevettiai.platform._http import PlatformClient
 from brevettiai.platform.web_api import BrevettiAI, PlatformAPI, PlatformConfigError, token_folder
 from brevettiai.settings import JobSettings
 
+pytestmark = pytest.mark.usefixtures("home")
+
 
 class TrainSettings(JobSettings):
     epochs: int = Field(3, ge=1, description="Passes over the data")
@@ -33,29 +35,12 @@ class TrainSettings(JobSettings):
     classes: list[str] = ["ok", "defect"]
 
 
-def _admin(server: Any) -> str:
-    return getattr(server, "admin_username", "admin")
 
 
 def _name(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-@pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Saved logins go to a temporary home, never the real one."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("USERPROFILE", str(home))
-    return home
-
-
-@pytest.fixture
-def web(platform_server: Any) -> Iterator[PlatformAPI]:
-    with PlatformAPI(_admin(platform_server), platform_server.admin_password, host=platform_server.url,
-                     remember_me=False) as api:
-        yield api
 
 
 @pytest.fixture
@@ -70,12 +55,12 @@ def model_type(web: PlatformAPI) -> ModelType:
 
 
 def test_login_with_arguments_saves_only_a_private_token(platform_server: Any, home: Path) -> None:
-    web = PlatformAPI(_admin(platform_server), platform_server.admin_password, host=platform_server.url)
-    assert isinstance(web.user, User) and web.user.username == _admin(platform_server)
+    web = PlatformAPI(admin_name(platform_server), platform_server.admin_password, host=platform_server.url)
+    assert isinstance(web.user, User) and web.user.username == admin_name(platform_server)
     assert web.user["firstName"] == web.user.first_name
     folder = token_folder(platform_server.url)
     assert folder.parent == home / ".brevetti"
-    saved = folder / f"{_admin(platform_server)}.json"
+    saved = folder / f"{admin_name(platform_server)}.json"
     assert saved.is_file() and (folder / "default.json").is_file()
     if os.name == "posix":
         assert stat.S_IMODE(saved.stat().st_mode) == 0o600
@@ -90,19 +75,19 @@ def test_login_with_arguments_saves_only_a_private_token(platform_server: Any, h
 
 def test_login_from_environment(platform_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BREVETTI_AI_HOST", platform_server.url)
-    monkeypatch.setenv("BREVETTI_AI_USER", _admin(platform_server))
+    monkeypatch.setenv("BREVETTI_AI_USER", admin_name(platform_server))
     monkeypatch.setenv("BREVETTI_AI_PW", platform_server.admin_password)
     web = BrevettiAI(remember_me=False)
-    assert web.user.username == _admin(platform_server)
+    assert web.user.username == admin_name(platform_server)
     assert web.host == platform_server.url.rstrip("/")
     assert not (Path.home() / ".brevetti").exists()
 
 
 def test_saved_token_is_reused_until_logout(platform_server: Any) -> None:
-    first = PlatformAPI(_admin(platform_server), platform_server.admin_password, host=platform_server.url)
+    first = PlatformAPI(admin_name(platform_server), platform_server.admin_password, host=platform_server.url)
     again = PlatformAPI(host=platform_server.url)
     assert again.client.token == first.client.token and again.user.id == first.user.id
-    by_name = PlatformAPI(username=_admin(platform_server), host=platform_server.url)
+    by_name = PlatformAPI(username=admin_name(platform_server), host=platform_server.url)
     assert by_name.user.id == first.user.id
     first.logout()
     assert not list(token_folder(platform_server.url).glob("*.json"))
@@ -113,35 +98,35 @@ def test_saved_token_is_reused_until_logout(platform_server: Any) -> None:
 
 
 def test_rejected_or_expired_saved_token_is_deleted_with_a_clear_error(platform_server: Any) -> None:
-    PlatformAPI(_admin(platform_server), platform_server.admin_password, host=platform_server.url)
+    PlatformAPI(admin_name(platform_server), platform_server.admin_password, host=platform_server.url)
     saved = token_folder(platform_server.url) / "default.json"
     data = json.loads(saved.read_text())
     saved.write_text(json.dumps({**data, "accessToken": "bu_not-a-real-token"}))
     with pytest.raises(PlatformAuthError, match="BREVETTI_AI_USER") as rejected:
         PlatformAPI(host=platform_server.url)
     assert "rejected" in str(rejected.value) and not saved.exists()
-    expired = token_folder(platform_server.url) / f"{_admin(platform_server)}.json"
+    expired = token_folder(platform_server.url) / f"{admin_name(platform_server)}.json"
     expired.write_text(json.dumps({**data, "expiresAt": "2001-01-01T00:00:00+00:00"}))
     with pytest.raises(PlatformAuthError, match="expired"):
-        PlatformAPI(username=_admin(platform_server), host=platform_server.url)
+        PlatformAPI(username=admin_name(platform_server), host=platform_server.url)
     assert not expired.exists()
 
 
 def test_wrong_password_missing_host_and_remember_me_off(platform_server: Any) -> None:
     with pytest.raises(PlatformAuthError) as wrong:
-        PlatformAPI(_admin(platform_server), "not the password", host=platform_server.url)
+        PlatformAPI(admin_name(platform_server), "not the password", host=platform_server.url)
     assert wrong.value.status == 401
     with pytest.raises(PlatformConfigError, match="BREVETTI_AI_HOST") as no_host:
-        PlatformAPI(_admin(platform_server), platform_server.admin_password)
+        PlatformAPI(admin_name(platform_server), platform_server.admin_password)
     assert "host=" in str(no_host.value)
-    PlatformAPI(_admin(platform_server), platform_server.admin_password, host=platform_server.url,
+    PlatformAPI(admin_name(platform_server), platform_server.admin_password, host=platform_server.url,
                 remember_me=False)
     assert not (Path.home() / ".brevetti").exists()
 
 
 def test_user_token_argument(platform_server: Any) -> None:
     web = PlatformAPI(host=platform_server.url, token=platform_server.admin_token())
-    assert web.user.username == _admin(platform_server)
+    assert web.user.username == admin_name(platform_server)
     with pytest.raises(PlatformAuthError):
         PlatformAPI(host=platform_server.url, token="bu_wrong")
 

@@ -10,19 +10,7 @@ from brevettiai.errors import StoragePathError
 from brevettiai.io import IoTools
 from brevettiai.io.cache import ReadCache, remote_signature
 
-
-@pytest.fixture(autouse=True)
-def clean_memory_fs():
-    """Give every test an empty shared memory:// filesystem."""
-
-    def clear():
-        MemoryFileSystem.store.clear()
-        MemoryFileSystem.pseudo_dirs.clear()
-        MemoryFileSystem.pseudo_dirs.append("")
-
-    clear()
-    yield
-    clear()
+pytestmark = pytest.mark.usefixtures("empty_memory_fs")
 
 
 @pytest.fixture

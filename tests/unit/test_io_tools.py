@@ -9,26 +9,13 @@ import sys
 import uuid
 
 import pytest
-from fsspec.implementations.memory import MemoryFileSystem
 
 from brevettiai.errors import StorageError, StoragePathError
 from brevettiai.io import IoTools, io_tools
 from brevettiai.io import path as iopath
 from brevettiai.io.progress import LARGE_COPY_BYTES
 
-
-@pytest.fixture(autouse=True)
-def clean_memory_fs():
-    """Give every test an empty shared memory:// filesystem."""
-
-    def clear():
-        MemoryFileSystem.store.clear()
-        MemoryFileSystem.pseudo_dirs.clear()
-        MemoryFileSystem.pseudo_dirs.append("")
-
-    clear()
-    yield
-    clear()
+pytestmark = pytest.mark.usefixtures("empty_memory_fs")
 
 
 @pytest.fixture
