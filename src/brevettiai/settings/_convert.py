@@ -209,16 +209,3 @@ def report_unknown(unknown: Mapping[str, Any]) -> None:
     """Log settings keys that no settings class declares (they are kept, not applied)."""
     if unknown:
         module_log.warning("Invalid config keys: %s", ", ".join(unknown))
-
-
-def nest(flat: Mapping[str, Any]) -> dict[str, Any]:
-    """{'a.b': 1} -> {'a': {'b': 1}}."""
-    tree: dict[str, Any] = {}
-    for dotted, value in flat.items():
-        node = tree
-        *parents, leaf = dotted.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[leaf] = value
-    return tree
-
