@@ -49,3 +49,4 @@ def make_job_dir(tmp_path: Path):
 
     return make
 from platform_fixture import *  # noqa: E402,F401,F403
+from services import *  # noqa: E402,F401,F403

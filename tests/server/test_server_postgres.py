@@ -5,67 +5,8 @@ Skipped, saying why, when initdb/pg_ctl or the psycopg driver are missing.
 
 from __future__ import annotations
 
-import glob
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
-from collections.abc import Iterator
-
-import pytest
 from platform_fixture import PlatformServer
 from server_helpers import created, dataset, job_client, model, model_type
-
-
-def _postgres_bin() -> str | None:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if found:
-        return os.path.dirname(found[-1])
-    initdb = shutil.which("initdb")
-    return os.path.dirname(initdb) if initdb else None
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def postgres_url() -> Iterator[str]:
-    bindir = _postgres_bin()
-    if bindir is None:
-        pytest.skip("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): apt-get install postgresql")
-    psycopg = pytest.importorskip("psycopg", reason="the psycopg driver is missing: pip install 'brevettiai[postgres]'")
-    # PostgreSQL refuses to run as root: then the cluster belongs to the postgres user.
-    as_user: list[str] = []
-    folder = tempfile.mkdtemp(prefix="brevettiai-pg-")
-    if os.geteuid() == 0:
-        import pwd
-
-        try:
-            account = pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.skip("running as root and there is no 'postgres' user to own a PostgreSQL cluster")
-        os.chown(folder, account.pw_uid, account.pw_gid)
-        as_user = ["runuser", "-u", "postgres", "--"]
-    data, port = os.path.join(folder, "data"), _free_port()
-
-    def run(*command: str) -> None:
-        subprocess.run([*as_user, *command], check=True, capture_output=True, timeout=120)
-
-    try:
-        run(f"{bindir}/initdb", "-D", data, "-U", "brevetti", "--auth=trust", "-E", "UTF8", "--no-sync")
-        run(f"{bindir}/pg_ctl", "-D", data, "-w", "-l", os.path.join(folder, "postgres.log"), "-o",
-            f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off", "start")
-        with psycopg.connect(f"host=127.0.0.1 port={port} user=brevetti dbname=postgres", autocommit=True) as conn:
-            conn.execute("CREATE DATABASE brevettiai")
-        yield f"postgresql+psycopg://brevetti@127.0.0.1:{port}/brevettiai"
-    finally:
-        subprocess.run([*as_user, f"{bindir}/pg_ctl", "-D", data, "-m", "immediate", "stop"], capture_output=True,
-                       timeout=60)
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def test_the_platform_on_postgresql(postgres_url: str, platform_server_factory: object) -> None:

