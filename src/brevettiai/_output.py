@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Any
 
 from brevettiai.settings import to_config
@@ -46,7 +45,7 @@ def job_record(job: Job) -> dict[str, Any]:
         "tags": [t.to_wire() for t in job.tags],
         "models": to_config(job.models),
         "parent": to_config(job.parent),
-        "argv": redacted_argv(list(sys.argv)),
+        "argv": redacted_argv(job.argv),
         "state": state,
     }
 

@@ -108,8 +108,12 @@ class Job:
 
     def __init__(self, *, info: Mapping[str, Any], job_dir: str, settings: Any, api_key: str | None = None,
                  cache_path: str | None = None, io: IoTools | None = None,
-                 unknown_settings: Mapping[str, Any] | None = None, platform: PlatformSession | None = None) -> None:
+                 unknown_settings: Mapping[str, Any] | None = None, platform: PlatformSession | None = None,
+                 argv: Sequence[str] | None = None) -> None:
         from brevettiai.datamodel import Dataset, Tag
+
+        # The command line as the job was given it: the program, then the arguments Job.init parsed.
+        self.argv: list[str] = list(sys.argv) if argv is None else [*sys.argv[:1], *argv]
 
         self.id: str = str(info["id"])
         self.name: str = str(info.get("name") or self.id)
@@ -193,7 +197,7 @@ class Job:
         unknown: dict[str, Any] = {}
         settings = build_with_overrides(settings_class, raw_settings, setting_overrides, unknown=unknown)
         job = cls(info=info, job_dir=location.job_dir, settings=settings, api_key=location.api_key,
-                  cache_path=location.cache_path, io=io, unknown_settings=unknown, platform=session)
+                  cache_path=location.cache_path, io=io, unknown_settings=unknown, platform=session, argv=argv)
         global _current_job
         _current_job = weakref.ref(job)
         job._start_environment_capture()

@@ -281,3 +281,13 @@ def test_metrics_are_kept_in_the_job_dir(make_job_dir) -> None:
         time.sleep(0)
     lines = [json.loads(line) for line in (job_dir / "metrics.jsonl").read_text().splitlines()]
     assert [p["step"] for p in lines] == [0, 1, 2] and lines[2]["loss"] == pytest.approx(1 / 3)
+
+
+@pytest.mark.parametrize("key_flag", [["--api_key", KEY], [f"--api_key={KEY}"]])
+def test_output_records_the_argv_the_job_was_given_without_the_key(make_job_dir, key_flag) -> None:
+    job_dir = make_job_dir({"settings": {"epochs": 5}})
+    job = TrainJob.init(job_dir=str(job_dir), argv=["--rate", "0.5", *key_flag])
+    job.start()
+    recorded = read(job_dir / "artifacts" / "output.json")["job"]["argv"]
+    assert recorded[1:] == ["--rate", "0.5"]
+    assert KEY not in json.dumps(recorded)
