@@ -9,10 +9,9 @@ so it is built to be cheap:
   ``*.dist-info`` / ``*.egg-info`` folders instead of importing `importlib.metadata` (whose import alone
   costs tens of milliseconds); `importlib.metadata` is only used for the rare zip / ``.egg`` entries.
 * The git state is never cached. It is collected in a daemon thread, so that `start_capture` lets a
-  caller overlap it with other start-up work, by two ``git`` processes started at once:
-  ``rev-parse`` (top level and git directories) and ``status --porcelain=v2 --branch -z`` (HEAD, branch
-  and changes). ``remote.origin.url`` is read from the repository's config file; only when that file
-  uses includes or unusual syntax is a third process, ``git config``, asked instead. ``git`` runs with
+  caller overlap it with other start-up work, by three ``git`` processes started at once:
+  ``rev-parse`` (top level), ``status --porcelain=v2 --branch -z`` (HEAD, branch and changes) and
+  ``config --get remote.origin.url`` (git itself reads includes and worktree configs). ``git`` runs with
   ``GIT_OPTIONAL_LOCKS=0`` so that a job never takes the index lock of the user's repository.
 
 Nothing here raises: a missing ``git``, a directory outside any repository, a timeout or a repository
@@ -244,7 +243,7 @@ def _popen_git(directory: str, args: list[str], env: dict[str, str]) -> subproce
 
 
 def _spawn_git(directory: str) -> dict[str, subprocess.Popen[bytes]] | None:
-    """Start the two git queries for `directory` at once; None when git cannot be started."""
+    """Start the three git queries for `directory` at once; None when git cannot be started."""
     env = _git_env()
     procs: dict[str, subprocess.Popen[bytes]] = {}
     try:
@@ -254,6 +253,7 @@ def _spawn_git(directory: str) -> dict[str, subprocess.Popen[bytes]] | None:
         procs["status"] = _popen_git(
             directory, ["status", "--porcelain=v2", "--branch", "--no-ahead-behind", "-z"], env
         )
+        procs["remote"] = _popen_git(directory, ["config", "--null", "--get", "remote.origin.url"], env)
     except OSError as exc:
         logger.debug("cannot run git in %r: %s", directory, exc)
         _kill(procs.values())
@@ -291,8 +291,9 @@ def _collect_git(
         lines = os.fsdecode(located).split("\n") if located is not None else []
         if len(lines) < 3:
             return None  # not in a work tree (or no git repository at all)
-        root, git_dir, common_dir = lines[0], lines[1], os.path.join(directory, lines[2])
-        remote_url = _remote_url(directory, git_dir, common_dir, deadline)
+        root = lines[0]
+        remote = _finish(procs["remote"], "config", directory, deadline)  # fails (None) without an origin
+        remote_url = os.fsdecode(remote.rstrip(b"\0")) if remote else None
         status = _finish(procs["status"], "status", directory, deadline)
     except subprocess.TimeoutExpired:
         logger.debug("git in %r did not answer in time; git state not recorded", directory)
@@ -305,117 +306,6 @@ def _collect_git(
     section["remote_url"] = strip_url_credentials(remote_url) if remote_url else None
     section["root"] = root
     return section
-
-
-def _remote_url(directory: str, git_dir: str, common_dir: str, deadline: float) -> str | None:
-    """Return ``remote.origin.url`` from the repository config, asking ``git config`` if it is unusual."""
-    overridden = "GIT_CONFIG_PARAMETERS" in os.environ or "GIT_CONFIG_COUNT" in os.environ
-    if not overridden and not os.path.exists(os.path.join(git_dir, "config.worktree")):
-        understood, url = _read_config_value(os.path.join(common_dir, "config"), "remote", "origin", "url")
-        if understood:
-            return url
-    proc = _popen_git(directory, ["config", "--null", "--get", "remote.origin.url"], _git_env())
-    try:
-        stdout, _ = proc.communicate(timeout=max(0.0, deadline - time.monotonic()))
-    finally:
-        _kill([proc])
-    return os.fsdecode(stdout.rstrip(b"\0")) if proc.returncode == 0 else None
-
-
-_CONFIG_SECTION = re.compile(r'\[\s*([A-Za-z0-9.-]+)\s*(?:"((?:[^"\\\n]|\\.)*)")?\s*\]')
-_CONFIG_NAME = re.compile(r"([A-Za-z][A-Za-z0-9-]*)\s*")
-_CONFIG_ESCAPES = {"n": "\n", "t": "\t", "b": "\b", '"': '"', "\\": "\\"}
-
-
-def _read_config_value(path: str, section: str, subsection: str, name: str) -> tuple[bool, str | None]:
-    """Read the last value of one key from a git config file as (understood, value).
-
-    ``understood`` is False when the file uses includes or syntax this small reader does not handle,
-    so that the caller asks git itself. A missing file is understood and has no value.
-    """
-    try:
-        with open(path, "rb") as handle:
-            text = handle.read().decode("utf-8", errors="surrogateescape")
-    except FileNotFoundError:
-        return True, None
-    except OSError as exc:
-        logger.debug("cannot read git config %r: %s", path, exc)
-        return False, None
-    lines = text.split("\n")
-    current: tuple[str, str | None] | None = None
-    value: str | None = None
-    index = 0
-    while index < len(lines):
-        line = lines[index].strip()
-        index += 1
-        if line.startswith("["):
-            match = _CONFIG_SECTION.match(line)
-            if match is None:
-                return False, None
-            current = _section_key(match[1], match[2])
-            if current[0] in ("include", "includeif"):
-                return False, None
-            line = line[match.end() :].strip()  # git allows a variable after the header
-        if not line or line[0] in "#;":
-            continue
-        match = _CONFIG_NAME.match(line)
-        if match is None:
-            return False, None
-        rest = line[match.end() :]
-        if rest and rest[0] not in "=#;":
-            return False, None
-        parsed: str | None = None
-        if rest.startswith("="):
-            parsed, index = _config_value(rest[1:], lines, index)
-            if parsed is None:
-                return False, None
-        if current == (section, subsection) and match[1].lower() == name:
-            value = parsed
-    return True, value
-
-
-def _section_key(name: str, quoted: str | None) -> tuple[str, str | None]:
-    """Return (section, subsection) of a config header: ``[a "b"]`` keeps case, ``[a.b]`` lowercases."""
-    if quoted is not None:
-        return name.lower(), re.sub(r"\\(.)", r"\1", quoted)
-    head, dot, tail = name.partition(".")
-    return head.lower(), tail.lower() if dot else None
-
-
-def _config_value(text: str, lines: list[str], index: int) -> tuple[str | None, int]:
-    """Parse a config value starting in `text`, following continuations; (None, index) if malformed."""
-    out: list[str] = []
-    spaces = 0
-    quoted = False
-    position = 0
-    while True:
-        if position >= len(text):
-            if quoted:
-                return None, index
-            return "".join(out), index
-        char = text[position]
-        position += 1
-        if char == "\\":
-            if position >= len(text):  # a backslash at the end of the line continues the value
-                if index >= len(lines):
-                    return None, index
-                text, position, index = lines[index].rstrip("\r"), 0, index + 1
-                continue
-            escaped = _CONFIG_ESCAPES.get(text[position])
-            if escaped is None:
-                return None, index
-            position += 1
-            out.append(" " * spaces + escaped)
-            spaces = 0
-        elif char == '"':
-            quoted = not quoted
-        elif not quoted and char in "#;":
-            return "".join(out), index
-        elif not quoted and char.isspace():
-            spaces += 1 if out else 0
-        else:
-            out.append(" " * spaces + char)
-            spaces = 0
 
 
 def _parse_status(output: bytes) -> dict[str, Any]:

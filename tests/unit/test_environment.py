@@ -382,7 +382,7 @@ def test_strip_url_credentials(url: str, expected: str) -> None:
 
 
 @needs_git
-def test_git_runs_without_optional_locks_in_two_processes(
+def test_git_runs_without_optional_locks_in_three_processes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     repo = make_repo(tmp_path / "repo")
@@ -395,7 +395,7 @@ def test_git_runs_without_optional_locks_in_two_processes(
     state = capture_environment(repo)["git"]
 
     calls = log.read_text().splitlines()
-    assert len(calls) == 2, calls
+    assert len(calls) == 3, calls
     assert all(call.startswith("0|") for call in calls), calls
     assert state["remote_url"] == "https://example.com/x.git"
     assert state["commit"] == git(repo, "rev-parse", "HEAD")
