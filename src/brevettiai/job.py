@@ -136,6 +136,8 @@ class Job:
         self._temp_dir: str | None = None
         self._owns_temp_dir = False
         self.io: IoTools = io or IoTools()
+        for dataset in self.datasets:
+            dataset.bind_io(self.io)  # so get_image_samples(job.datasets) reads with the job's key
         self.state = JobState(run_id=self.run_id)
         self._environment: Any = None
         self._metrics: list[dict[str, Any]] = []

@@ -181,8 +181,8 @@ def test_job_reads_its_dataset_reports_epochs_and_sees_root_tags(platform_server
         from brevettiai import Job
         from brevettiai.interfaces.remote_monitor import RemoteMonitor
         from brevettiai.platform import get_image_samples
-        with Job.init(argv=[]) as job:
-            samples = get_image_samples(job.datasets, io=job.io, as_frame=False)
+        with Job.init() as job:  # the key comes as --api_key: get_image_samples must use the job's
+            samples = get_image_samples(job.datasets, as_frame=False)
             monitor = RemoteMonitor(root=job.host_name, path=job.api_endpoints["remote"])
             for epoch in range(3):
                 monitor.on_epoch_end(epoch, {"acc": 0.5 + epoch / 10})
@@ -195,9 +195,9 @@ def test_job_reads_its_dataset_reports_epochs_and_sees_root_tags(platform_server
             print(json.dumps({"samples": sorted((s["folder"], s["path"].rsplit("/", 1)[1]) for s in samples),
                               "refused": refused, "roots": roots}))
     """)
-    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60,
-                            env=job_env(BREVETTI_AI_HOST=platform_server.url, BREVETTI_AI_JOB_ID=model["id"],
-                                        BREVETTI_AI_API_KEY=model["apiKey"]))
+    result = subprocess.run([sys.executable, str(script), "--api_key", model["apiKey"]], capture_output=True,
+                            text=True, timeout=60,
+                            env=job_env(BREVETTI_AI_HOST=platform_server.url, BREVETTI_AI_JOB_ID=model["id"]))
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout.strip().splitlines()[-1])
     assert seen["samples"] == [["defect", "2.png"], ["ok", "1.png"]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 from pydantic.alias_generators import to_camel
 
 
@@ -58,6 +58,16 @@ class Dataset(_WireModel):
     reference: str | None = ""
     notes: str | None = ""
     tag_ids: list[str] = Field(default_factory=list, validation_alias=AliasChoices("tagIds", "tag_ids", "tags"))
+    _io: Any = PrivateAttr(default=None)  # the IoTools of the job that was given this dataset
+
+    def bind_io(self, io: Any) -> None:
+        """Read this dataset's files with `io` (a job's, holding its key) unless a caller gives another."""
+        self._io = io
+
+    @property
+    def io(self) -> Any:
+        """The IoTools bound by the job that was given this dataset, or None."""
+        return self._io
 
     @field_validator("tag_ids", mode="before")
     @classmethod

@@ -31,12 +31,14 @@ def get_image_samples(datasets: Any, *, io: IoTools | None = None,
                       as_frame: bool | None = None, workers: int = 8) -> Any:
     """A table of the datasets' images: a pandas DataFrame when pandas is importable, else a list of dicts.
 
-    `datasets` is a `Dataset`, a list of them (e.g. ``job.datasets``) or a job (its ``io`` is then
-    used). Checksums come from the platform's listing when it gives them, else are computed
+    `datasets` is a `Dataset`, a list of them (e.g. ``job.datasets``) or a job; without `io`, the io
+    of the job the datasets came from is used. Checksums come from the platform's listing when it gives them, else are computed
     (``checksums=False`` leaves them None). ``as_frame`` forces (True) or refuses (False) a DataFrame.
     """
     if io is None and hasattr(datasets, "datasets") and hasattr(datasets, "io"):
         io = datasets.io
+    if io is None:  # a job's datasets carry the job's io (and so its key)
+        io = next((d.io for d in _datasets(datasets) if d.io is not None), None)
     io = io or IoTools()
     wanted = tuple(e.lower() if e.startswith(".") else "." + e.lower() for e in extensions)
     rows: list[dict[str, Any]] = []
