@@ -14,13 +14,12 @@ import tempfile
 import threading
 import traceback
 import typing
-import uuid
 import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from brevettiai import _state
-from brevettiai._location import JOB_FLAGS, PLATFORM_SCHEME, JobLocation, resolve_location
+from brevettiai._location import JOB_FLAGS, JobLocation, resolve_location
 from brevettiai._state import ExitInfo, JobState
 from brevettiai.errors import JobNotFoundError, JobStateError, SettingsError, StoragePathError, UsageError
 from brevettiai.io import IoTools
@@ -28,7 +27,7 @@ from brevettiai.io import path as io_path
 from brevettiai.settings._types import strip_annotated
 
 if typing.TYPE_CHECKING:
-    from brevettiai.platform.session import PlatformSession
+    from brevettiai._backend import JobBackend
 
 # The original SDK's logger name: users grep their logs for these lines.
 log = logging.getLogger("brevettiai.platform.job")
@@ -108,7 +107,7 @@ class Job:
 
     def __init__(self, *, info: Mapping[str, Any], job_dir: str, settings: Any, api_key: str | None = None,
                  cache_path: str | None = None, io: IoTools | None = None,
-                 unknown_settings: Mapping[str, Any] | None = None, platform: PlatformSession | None = None,
+                 unknown_settings: Mapping[str, Any] | None = None, backend: JobBackend | None = None,
                  argv: Sequence[str] | None = None) -> None:
         from brevettiai.datamodel import Dataset, Tag
 
@@ -135,13 +134,18 @@ class Job:
         self._cache_path = cache_path
         self._temp_dir: str | None = None
         self._owns_temp_dir = False
-        self.io: IoTools = io or IoTools()
+        self.io: IoTools = io or (backend.io if backend is not None else IoTools())
         for dataset in self.datasets:
             dataset.bind_io(self.io)  # so get_image_samples(job.datasets) reads with the job's key
         self.state = JobState(run_id=self.run_id)
         self._environment: Any = None
-        self._metrics: list[dict[str, Any]] = []
-        self.platform = platform
+        if backend is None:
+            from brevettiai._backend import OfflineBackend
+
+            backend = OfflineBackend(JobLocation(job_id=self.id, api_key=None, info_file=io_path.join(job_dir, "info.json"),
+                                                 job_dir=job_dir, cache_path=cache_path, host=self.host_name,
+                                                 create_if_missing=False), self.io)
+        self.backend: JobBackend = backend
 
     # ----------------------------------------------------------------------------------------------
     # Creation
@@ -178,18 +182,10 @@ class Job:
         settings_class = _resolve_settings_class(cls)
         setting_overrides, flags = parse_overrides(settings_class, argv, reserved=JOB_FLAGS)
         location = resolve_location(arguments, flags)
-        session = None
-        if location.on_platform:
-            from brevettiai.platform.session import PlatformSession
+        from brevettiai._backend import backend_for
 
-            job_id = location.job_id or location.job_dir[len(PLATFORM_SCHEME):].split("/")[0]
-            session = PlatformSession(location.host, job_id, location.api_key)
-            io = io or IoTools(storage_options={"brevettiai": {"host": session.host, "api_key": location.api_key}})
-            info = session.fetch_info()
-            log.info("Config args found at: '%s'", location.info_file)
-        else:
-            io = io or IoTools()
-            info = cls._read_info(location, io)
+        backend = backend_for(location, io)
+        info = backend.load_info(cls.__name__)
         info.update(overrides)
         if location.host and not info.get("host_name"):
             info["host_name"] = location.host
@@ -199,44 +195,13 @@ class Job:
         unknown: dict[str, Any] = {}
         settings = build_with_overrides(settings_class, raw_settings, setting_overrides, unknown=unknown)
         job = cls(info=info, job_dir=location.job_dir, settings=settings, api_key=location.api_key,
-                  cache_path=location.cache_path, io=io, unknown_settings=unknown, platform=session, argv=argv)
+                  cache_path=location.cache_path, io=backend.io, unknown_settings=unknown, backend=backend, argv=argv)
         global _current_job
         _current_job = weakref.ref(job)
         job._start_environment_capture()
         job._write_state()
         job.upload_job_output()
         return job
-
-    @classmethod
-    def _read_info(cls, location: JobLocation, io: IoTools) -> dict[str, Any]:
-        try:
-            raw = io.read_file(location.info_file)
-        except FileNotFoundError:
-            if not location.create_if_missing:
-                raise JobNotFoundError(
-                    f"No info.json for job '{location.job_id or '?'}' at {location.info_file}: "
-                    f"check --job_dir / --info_file, or give --job_dir DIR of a new offline job") from None
-            return cls._new_offline_info(location, io)
-        log.info("Config args found at: '%s'", location.info_file)
-        try:
-            info = json.loads(raw)
-        except ValueError as exc:
-            raise JobNotFoundError(f"The job's info file {location.info_file} is not valid JSON: {exc}") from None
-        if not isinstance(info, dict) or "id" not in info:
-            raise JobNotFoundError(f"The job's info file {location.info_file} is not a job description: "
-                                   f"expected a JSON object with at least an \"id\"")
-        if location.job_id and str(info["id"]) != location.job_id:
-            raise JobNotFoundError(f"The info file {location.info_file} describes job '{info['id']}', "
-                                   f"not the job '{location.job_id}' that was asked for")
-        return info
-
-    @classmethod
-    def _new_offline_info(cls, location: JobLocation, io: IoTools) -> dict[str, Any]:
-        info = {"id": location.job_id or str(uuid.uuid4()), "name": cls.__name__, "settings": {},
-                "datasets": [], "tags": [], "host_name": location.host}
-        io.write_file(location.info_file, json.dumps(info, indent=2))
-        log.info("No info.json in %s: started a new offline job %s", location.job_dir, info["id"])
-        return info
 
     # ----------------------------------------------------------------------------------------------
     # Attributes
@@ -311,25 +276,20 @@ class Job:
     def upload_chart(self, name: str, vegalite: Mapping[str, Any] | str) -> str:
         """Save a Vega-Lite chart for the model page (``artifacts/charts/<name>.json``)."""
         spec = vegalite if isinstance(vegalite, str) else json.dumps(vegalite)
-        file_name = _chart_file_name(name)
-        if self.platform is not None:  # the platform keeps it and saves the artifact file
-            self.platform.upload_chart(file_name, spec)
-            return f"{self._ARTIFACTS}/charts/{file_name}.json"
-        return self.upload_artifact(("charts", f"{file_name}.json"), spec)
+        return self.backend.save_chart(_chart_file_name(name), spec)
 
     def get_remote_monitor(self) -> Any:
         """A `RemoteMonitor` reporting this job's progress (a Keras-style callback)."""
         from brevettiai.interfaces.remote_monitor import RemoteMonitor
 
-        return RemoteMonitor(root=self.host_name, path=self.api_endpoints.get("remote"), api_key=self.api_key)
+        return RemoteMonitor(root=self.host_name, path=self.api_endpoints.get("remote"), api_key=self.api_key,
+                             job=self)
 
     def get_root_tags(self) -> list[Any]:
         """The root tags: the platform's tag tree roots, or offline the job's tags without a parent."""
         from brevettiai.datamodel import Tag
 
-        if self.platform is not None:
-            return [Tag.model_validate(t) for t in self.platform.root_tags()]
-        return [tag for tag in self.tags if not tag.parent_id]
+        return [Tag.model_validate(t) for t in self.backend.root_tags(self.tags)]
 
     # ----------------------------------------------------------------------------------------------
     # Metrics and output.json
@@ -345,26 +305,12 @@ class Job:
     def log_metrics(self, step: int, **values: float) -> None:
         """Record progress metrics at a step: sent to the platform in batches, or offline kept in
         ``<job_dir>/metrics.jsonl``."""
-        if self.platform is not None:
-            self.platform.log_metrics(step, values)
-            return
-        self._metrics.append({"step": step, "time": _state.now(), **values})
-        if len(self._metrics) >= 1000:
-            self.flush_metrics()
+        self.backend.log_metrics(step, values)
 
     def flush_metrics(self) -> None:
-        """Append buffered progress metrics to ``<job_dir>/metrics.jsonl``."""
-        if not self._metrics:
-            return
-        points, self._metrics = self._metrics, []
-        lines = "".join(json.dumps(p) + "\n" for p in points)
-        target = io_path.join(self.job_dir, "metrics.jsonl")
-        if io_path.is_url(target):  # object stores cannot append: rewrite the whole (small) file
-            previous = self.io.read_file(target).decode() if self.io.exists(target) else ""
-            self.io.write_file(target, previous + lines)
-        else:
-            with open(target, "a", encoding="utf-8") as handle:
-                handle.write(lines)
+        """Write buffered progress metrics (offline: append to ``<job_dir>/metrics.jsonl``), or wait until the
+        platform has them."""
+        self.backend.flush_metrics()
 
     def _start_environment_capture(self) -> None:
         from brevettiai._environment import start_capture
@@ -388,13 +334,7 @@ class Job:
         return io_path.relpath(target, self.job_dir)
 
     def _write_state(self) -> None:
-        if self.platform is not None:  # the platform keeps the state of its jobs (and created them)
-            if self.state.status == "created":
-                return
-            exit_info = self.state.to_dict()["exit"]
-            self.platform.set_state(self.state.status, self.state.model_path, exit_info)
-            return
-        self.io.write_file(io_path.join(self.job_dir, _state.STATE_FILE), json.dumps(self.state.to_dict(), indent=2))
+        self.backend.record_state(self.state)
 
     # ----------------------------------------------------------------------------------------------
     # Lifecycle
@@ -429,8 +369,7 @@ class Job:
             self.state.started = _state.now()
             self._write_state()
             atexit.register(_fail_if_still_running, weakref.ref(self))
-            if self.platform is not None:
-                self.platform.start_heartbeat()
+            self.backend.job_started()
 
     def complete(self, package_path: str | None = None, tmp_package_path: str | None = None) -> str | None:
         """Mark the job completed (once; a second call does nothing) with the model at `package_path`.
@@ -495,9 +434,7 @@ class Job:
         self.model_path = model_path
         self.state.exit = exit_info
         try:
-            if self.platform is not None:
-                self.platform.close()
-            self.flush_metrics()
+            self.backend.close()  # every metric is delivered (or kept) before the final state is sent
             self.upload_job_output()
         finally:
             self._write_state()

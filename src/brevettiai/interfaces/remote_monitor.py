@@ -26,10 +26,11 @@ def _plain(value: Any) -> Any:
 class RemoteMonitor:
     """Reports training progress to the platform; usable as a Keras-style callback."""
 
-    def __init__(self, root: str | None, path: str | None, api_key: str | None = None) -> None:
+    def __init__(self, root: str | None, path: str | None, api_key: str | None = None, job: Any = None) -> None:
         self.root = root
         self.path = path
         self._api_key = api_key
+        self._given_job = job  # `job.get_remote_monitor()` gives it; else the job running in this process
         self._client: Any = None
 
     def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
@@ -49,11 +50,12 @@ class RemoteMonitor:
             log.warning("Could not report epoch %s to %s: %s", epoch, self.root, exc)
 
     def _job(self) -> Any:
-        """The current job when it runs on this monitor's platform and endpoint."""
+        """The job whose metrics stream takes the points: it runs on this monitor's platform and endpoint."""
+        from brevettiai._backend import PlatformBackend
         from brevettiai.job import current_job
 
-        job = current_job()
-        if job is None or job.platform is None:
+        job = self._given_job or current_job()
+        if job is None or not isinstance(job.backend, PlatformBackend):
             return None
         if self.path and job.api_endpoints.get("remote") not in (None, self.path.split("?")[0]):
             return None
@@ -79,8 +81,8 @@ class RemoteMonitor:
     def on_train_end(self, logs: Any = None) -> None:
         """Flush the job's metrics at the end of training."""
         job = self._job()
-        if job is not None and job.platform is not None:
-            job.platform.flush_metrics()
+        if job is not None:
+            job.flush_metrics()
 
     def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
         """Keras callback hook (unused)."""

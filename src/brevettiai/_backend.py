@@ -1,0 +1,187 @@
+"""Where a job keeps its record: an offline folder or a platform, behind one `JobBackend` protocol.
+
+`Job` never asks which one it has. `backend_for` picks the backend from the job's location, the way
+fsspec picks a filesystem by protocol: a ``brevettiai://`` job dir is served by a platform, anything
+else (a folder, any fsspec URL) is an offline job directory.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from brevettiai import _state
+from brevettiai._location import JobLocation
+from brevettiai._state import JobState
+from brevettiai.errors import JobNotFoundError
+from brevettiai.io import IoTools
+from brevettiai.io import path as io_path
+
+if TYPE_CHECKING:
+    from brevettiai.platform.session import PlatformSession
+
+log = logging.getLogger("brevettiai.platform.job")
+
+METRICS_FILE = "metrics.jsonl"
+_METRICS_BUFFER = 1000  # offline points kept in memory before they are appended to the file
+
+
+class JobBackend(Protocol):
+    """What a job says about itself, and to whom."""
+
+    io: IoTools
+
+    def load_info(self, job_name: str) -> dict[str, Any]:
+        """The job's info.json; a missing or unreadable one is a `JobNotFoundError`."""
+
+    def record_state(self, state: JobState) -> None:
+        """Keep the job's state (status.json offline; the platform's record otherwise)."""
+
+    def job_started(self) -> None:
+        """The job runs now (a platform job starts its heartbeat)."""
+
+    def log_metrics(self, step: int, values: Mapping[str, Any]) -> None:
+        """Record one progress point."""
+
+    def flush_metrics(self) -> None:
+        """Deliver or write the progress points recorded so far."""
+
+    def save_chart(self, file_name: str, spec: str) -> str:
+        """Keep a Vega-Lite chart; returns its path relative to the job dir."""
+
+    def root_tags(self, tags: Sequence[Any]) -> list[Any]:
+        """The root tags as wire dicts or Tag records (offline: the job's own tags without a parent)."""
+
+    def close(self) -> None:
+        """The job ended: deliver what is left; nothing more is sent after this."""
+
+
+class OfflineBackend:
+    """A job directory without a server: info.json, status.json and metrics.jsonl in the folder."""
+
+    def __init__(self, location: JobLocation, io: IoTools) -> None:
+        self.location = location
+        self.io = io
+        self.job_dir = location.job_dir
+        self._metrics: list[dict[str, Any]] = []
+
+    def load_info(self, job_name: str) -> dict[str, Any]:
+        location = self.location
+        try:
+            raw = self.io.read_file(location.info_file)
+        except FileNotFoundError:
+            if not location.create_if_missing:
+                raise JobNotFoundError(
+                    f"No info.json for job '{location.job_id or '?'}' at {location.info_file}: "
+                    f"check --job_dir / --info_file, or give --job_dir DIR of a new offline job") from None
+            return self._new_info(job_name)
+        log.info("Config args found at: '%s'", location.info_file)
+        try:
+            info = json.loads(raw)
+        except ValueError as exc:
+            raise JobNotFoundError(f"The job's info file {location.info_file} is not valid JSON: {exc}") from None
+        if not isinstance(info, dict) or "id" not in info:
+            raise JobNotFoundError(f"The job's info file {location.info_file} is not a job description: "
+                                   f"expected a JSON object with at least an \"id\"")
+        if location.job_id and str(info["id"]) != location.job_id:
+            raise JobNotFoundError(f"The info file {location.info_file} describes job '{info['id']}', "
+                                   f"not the job '{location.job_id}' that was asked for")
+        return info
+
+    def _new_info(self, job_name: str) -> dict[str, Any]:
+        location = self.location
+        info = {"id": location.job_id or str(uuid.uuid4()), "name": job_name, "settings": {},
+                "datasets": [], "tags": [], "host_name": location.host}
+        self.io.write_file(location.info_file, json.dumps(info, indent=2))
+        log.info("No info.json in %s: started a new offline job %s", location.job_dir, info["id"])
+        return info
+
+    def record_state(self, state: JobState) -> None:
+        self.io.write_file(io_path.join(self.job_dir, _state.STATE_FILE), json.dumps(state.to_dict(), indent=2))
+
+    def job_started(self) -> None:
+        return None
+
+    def log_metrics(self, step: int, values: Mapping[str, Any]) -> None:
+        self._metrics.append({"step": step, "time": _state.now(), **values})
+        if len(self._metrics) >= _METRICS_BUFFER:
+            self.flush_metrics()
+
+    def flush_metrics(self) -> None:
+        """Append buffered points to ``<job_dir>/metrics.jsonl``."""
+        if not self._metrics:
+            return
+        points, self._metrics = self._metrics, []
+        lines = "".join(json.dumps(p) + "\n" for p in points)
+        target = io_path.join(self.job_dir, METRICS_FILE)
+        if io_path.is_url(target):  # object stores cannot append: rewrite the whole (small) file
+            previous = self.io.read_file(target).decode() if self.io.exists(target) else ""
+            self.io.write_file(target, previous + lines)
+        else:
+            with open(target, "a", encoding="utf-8") as handle:
+                handle.write(lines)
+
+    def save_chart(self, file_name: str, spec: str) -> str:
+        relative = f"artifacts/charts/{file_name}.json"
+        self.io.write_file(io_path.join(self.job_dir, *relative.split("/")), spec)
+        return relative
+
+    def root_tags(self, tags: Sequence[Any]) -> list[Any]:
+        return [tag for tag in tags if not tag.parent_id]
+
+    def close(self) -> None:
+        self.flush_metrics()
+
+
+class PlatformBackend:
+    """A job served by a platform: everything goes through its job endpoints with the job key."""
+
+    def __init__(self, location: JobLocation, session: PlatformSession, io: IoTools) -> None:
+        self.location = location
+        self.session = session
+        self.io = io
+
+    def load_info(self, job_name: str) -> dict[str, Any]:
+        info = self.session.fetch_info()
+        log.info("Config args found at: '%s'", self.location.info_file)
+        return info
+
+    def record_state(self, state: JobState) -> None:
+        if state.status == "created":  # the platform created the job and keeps its state
+            return
+        self.session.set_state(state.status, state.model_path, state.to_dict()["exit"])
+
+    def job_started(self) -> None:
+        self.session.start_heartbeat()
+
+    def log_metrics(self, step: int, values: Mapping[str, Any]) -> None:
+        self.session.log_metrics(step, dict(values))
+
+    def flush_metrics(self) -> None:
+        self.session.flush_metrics()
+
+    def save_chart(self, file_name: str, spec: str) -> str:
+        self.session.upload_chart(file_name, spec)  # the platform also saves the artifact file
+        return f"artifacts/charts/{file_name}.json"
+
+    def root_tags(self, tags: Sequence[Any]) -> list[Any]:
+        return self.session.root_tags()
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def backend_for(location: JobLocation, io: IoTools | None) -> JobBackend:
+    """The backend serving a job at `location` (and the io it reads and writes with)."""
+    if location.on_platform:
+        from brevettiai._location import PLATFORM_SCHEME
+        from brevettiai.platform.session import PlatformSession
+
+        job_id = location.job_id or location.job_dir[len(PLATFORM_SCHEME):].split("/")[0]
+        session = PlatformSession(location.host or "", job_id, location.api_key)
+        io = io or IoTools(storage_options={"brevettiai": {"host": session.host, "api_key": location.api_key}})
+        return PlatformBackend(location, session, io)
+    return OfflineBackend(location, io or IoTools())
