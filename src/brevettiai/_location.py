@@ -10,23 +10,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from brevettiai._env import env_value
 from brevettiai.errors import JobNotFoundError
 from brevettiai.io import path as io_path
 
 # Command-line flags that locate the job; every other --flag is a setting.
 JOB_FLAGS = ("job_id", "model_id", "test_id", "api_key", "info_file", "job_dir", "cache_path", "host", "data_bucket")
-
-# Environment variables, first match wins; the BREVETTIAI_* names are the original SDK's.
-ENVIRONMENT = {
-    "job_id": ("BREVETTI_AI_JOB_ID",),
-    "api_key": ("BREVETTI_AI_API_KEY",),
-    "info_file": ("BREVETTI_AI_INFO_FILE",),
-    "job_dir": ("BREVETTI_AI_JOB_DIR",),
-    "cache_path": ("BREVETTI_AI_CACHE",),
-    "host": ("BREVETTI_AI_HOST", "BREVETTIAI_HOST_NAME"),
-    "data_bucket": ("BREVETTI_AI_DATA_BUCKET", "BREVETTIAI_DATA_BUCKET"),
-}
-
 
 @dataclass(frozen=True)
 class JobLocation:
@@ -49,7 +38,7 @@ def _first(*values: str | None) -> str | None:
 
 
 def _from_env(name: str, environ: Mapping[str, str]) -> str | None:
-    return _first(*(environ.get(var) for var in ENVIRONMENT.get(name, ())))
+    return env_value(name, environ=environ)
 
 
 def resolve_location(arguments: Mapping[str, str | None], flags: Mapping[str, str],

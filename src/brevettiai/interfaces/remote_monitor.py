@@ -9,7 +9,6 @@ the job's batched metrics stream; otherwise it is posted to ``root + path`` with
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -65,7 +64,9 @@ class RemoteMonitor:
         from brevettiai.platform._http import PlatformClient
 
         if self._client is None:
-            self._client = PlatformClient(self.root, self._api_key or os.environ.get("BREVETTI_AI_API_KEY"))
+            from brevettiai._env import env_value
+
+            self._client = PlatformClient(self.root, self._api_key or env_value("api_key"))
         self._client.post(self.path, json=body, idempotent=True)
 
     # Keras calls these; there is nothing to do at those moments.

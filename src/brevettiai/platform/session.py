@@ -13,18 +13,12 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from brevettiai._env import env_value
 from brevettiai.errors import PlatformAuthError, PlatformError, PlatformNotFoundError, UsageError
 from brevettiai.platform._http import PlatformClient
 from brevettiai.platform._metrics import MetricsSender
 
 log = logging.getLogger("brevettiai.platform.job")
-
-
-def _env_float(name: str, default: float) -> float:
-    try:
-        return float(os.environ.get(name, default))
-    except ValueError:
-        return default
 
 
 class PlatformSession:
@@ -37,8 +31,8 @@ class PlatformSession:
         self.client = PlatformClient(host, api_key)
         self.host = self.client.host
         self.job_id = job_id
-        self.heartbeat_interval = _env_float("BREVETTI_AI_HEARTBEAT_INTERVAL", 10.0)
-        self.flush_timeout = _env_float("BREVETTI_AI_FLUSH_TIMEOUT", 60.0)
+        self.heartbeat_interval: float = env_value("heartbeat_interval", 10.0)
+        self.flush_timeout: float = env_value("flush_timeout", 60.0)
         self._metrics: MetricsSender | None = None
         self._heartbeat: threading.Thread | None = None
         self._stop_heartbeat = threading.Event()

@@ -28,6 +28,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel
 
+from brevettiai._env import SDK_ENVIRONMENT, env_value
 from brevettiai.datamodel.types import Dataset, Tag, _WireModel
 from brevettiai.datamodel.web import FileEntry, Model, ModelType, Report, User
 from brevettiai.errors import (
@@ -42,9 +43,8 @@ from brevettiai.platform._http import PlatformClient, normalize_host
 
 log = logging.getLogger(__name__)
 
-HOST_ENV = ("BREVETTI_AI_HOST", "BREVETTIAI_HOST_NAME")
-USER_ENV = "BREVETTI_AI_USER"
-PASSWORD_ENV = "BREVETTI_AI_PW"
+USER_ENV = SDK_ENVIRONMENT["username"].names[0]
+PASSWORD_ENV = SDK_ENVIRONMENT["password"].names[0]
 PAGE_SIZE = 100
 _CHUNK = 1 << 20
 
@@ -73,7 +73,7 @@ class PlatformAPI:
     def __init__(self, username: str | None = None, password: str | None = None, host: str | None = None,
                  remember_me: bool = True, token: str | None = None, *, timeout: float = 30.0,
                  retries: int = 5) -> None:
-        host = host or next((os.environ[n] for n in HOST_ENV if os.environ.get(n)), None)
+        host = host or env_value("host")
         if not host:
             raise PlatformConfigError("no platform host given: pass host='https://...' or set BREVETTI_AI_HOST")
         self.client = PlatformClient(host, timeout=timeout, retries=retries)
@@ -81,9 +81,9 @@ class PlatformAPI:
         self.remember_me = remember_me
         self.user: User
         self._io: Any = None
-        username = username or os.environ.get(USER_ENV) or None
+        username = username or env_value("username")
         if password is None and username is not None:
-            password = os.environ.get(PASSWORD_ENV) or None
+            password = env_value("password")
         try:
             if token:
                 self._use_token(token)
