@@ -11,7 +11,8 @@ export UV_PYTHON_DOWNLOADS := never
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml uv.lock
-	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv 2>/dev/null \
+	  || $(PYTHON) -m pip install --quiet --user --break-system-packages uv  # PEP 668 (Debian's python3)
 	$(PYTHON) -m uv sync --frozen --extra dev --python $(PYTHON)
 	@touch $@
 
