@@ -152,3 +152,35 @@ trees = st.builds(
 def test_settings_to_argv_to_settings_is_the_identity(tree: S) -> None:
     rebuilt = parse_settings(S, {}, settings_to_argv(tree))
     assert rebuilt.get_config() == tree.get_config()
+
+
+def test_every_bad_flag_is_reported_at_once() -> None:
+    with pytest.raises(SettingsError) as caught:
+        parse_overrides(S, ["--epochs", "many", "--nope", "1", "--optim.lr", "fast", "--name", "ok"])
+    message = str(caught.value)
+    assert message.startswith("3 problems with the command line")
+    assert "--epochs 'many'" in message and "--nope" in message and "--optim.lr 'fast'" in message
+
+
+@pytest.mark.parametrize(("token", "hint"), [("-epochs", "--epochs"), ("-optim.lr=0.5", "--optim.lr"),
+                                             ("-job_id", "--job_id"), ("-epoch", "--epochs")])
+def test_a_one_dash_setting_flag_is_an_error_with_a_hint(token: str, hint: str) -> None:
+    with pytest.raises(SettingsError, match=f"two dashes; did you mean {hint}"):
+        parse_overrides(S, [token, "5"], reserved=("job_id",))
+
+
+def test_one_dash_words_that_name_no_setting_are_still_ignored() -> None:
+    assert parse_overrides(S, ["-f", "/run/kernel.json", "--epochs", "3"]) == ({"epochs": 3}, {})
+
+
+def test_help_shows_numeric_bounds() -> None:
+    from pydantic import Field
+
+    class Bounded(JobSettings):
+        epochs: int = Field(10, ge=1, le=100)
+        rate: float = Field(0.1, gt=0, lt=1)
+
+    with pytest.raises(HelpRequested) as caught:
+        parse_overrides(Bounded, ["--help"])
+    assert "--epochs  an integer (>= 1, <= 100)" in caught.value.message
+    assert "(> 0, < 1)" in caught.value.message

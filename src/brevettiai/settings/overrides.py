@@ -153,6 +153,7 @@ def parse_overrides(cls: type, argv: Sequence[str], reserved: Iterable[str] = ()
     reserved = set(reserved)
     overrides: dict[str, Any] = {}
     reserved_values: dict[str, str] = {}
+    problems: list[str] = []  # every bad flag is reported, not only the first
     index = 0
     while index < len(argv):
         token = argv[index]
@@ -160,6 +161,8 @@ def parse_overrides(cls: type, argv: Sequence[str], reserved: Iterable[str] = ()
         if token == "--":
             break
         if not token.startswith("--"):
+            if (problem := _single_dash_problem(cls, token, reserved)) is not None:
+                problems.append(problem)
             continue
         name, has_value, inline = token[2:].partition("=")
         value: Any = inline if has_value else None
@@ -175,25 +178,51 @@ def parse_overrides(cls: type, argv: Sequence[str], reserved: Iterable[str] = ()
             continue
         if name == "help":
             raise HelpRequested(format_help(cls))
-        target = _resolve_with_negation(cls, name)
-        if target is None:
-            target, value = _resolve(cls, name[3:]), False
-        elif value is None:
-            if is_bool_type(target.annotation):
-                if index < len(argv) and argv[index].strip().lower() in _TRUE | _FALSE:
+        try:
+            target = _resolve_with_negation(cls, name)
+            if target is None:
+                target, value = _resolve(cls, name[3:]), False
+            elif value is None:
+                if is_bool_type(target.annotation):
+                    if index < len(argv) and argv[index].strip().lower() in _TRUE | _FALSE:
+                        value, index = argv[index], index + 1
+                    else:
+                        value = True
+                elif index < len(argv) and not argv[index].startswith("--"):
                     value, index = argv[index], index + 1
                 else:
-                    value = True
-            elif index < len(argv) and not argv[index].startswith("--"):
-                value, index = argv[index], index + 1
-            else:
-                raise SettingsError(f"flag {flag} needs a value: {describe_type(target.annotation)}")
-        parsed = _parse_value(target, value, flag)
+                    raise SettingsError(f"flag {flag} needs a value: {describe_type(target.annotation)}")
+            parsed = _parse_value(target, value, flag)
+        except SettingsError as exc:
+            problems.append(str(exc))
+            continue
         if target.path in overrides:
             log.warning("Setting flag %s given more than once; the last value wins: %r", flag, parsed)
             del overrides[target.path]  # keep the order of the last occurrence
         overrides[target.path] = parsed
+    if len(problems) == 1:
+        raise SettingsError(problems[0])
+    if problems:
+        raise SettingsError(f"{len(problems)} problems with the command line:\n" +
+                            "\n".join(f"  - {problem}" for problem in problems))
     return overrides, reserved_values
+
+
+def _single_dash_problem(cls: type, token: str, reserved: set[str]) -> str | None:
+    """A one-dash token that names a setting or job flag (``-epochs 5``) is a mistake, not a stray word.
+
+    Other one-dash tokens (a notebook kernel's ``-f kernel.json``) are ignored, as before.
+    """
+    if not token.startswith("-") or token.startswith("--") or len(token) < 3:
+        return None
+    name = token[1:].partition("=")[0]
+    known = [*setting_paths(cls), *reserved]
+    if name in known or name.replace("-", "_") in known:
+        return f"{token}: flags take two dashes; did you mean -{token}?"
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
+    if close:
+        return f"{token}: flags take two dashes; did you mean --{close[0]}?"
+    return None
 
 
 def _resolve_with_negation(cls: type, name: str) -> _Target | None:
@@ -294,7 +323,16 @@ def _help_lines(cls: type, prefix: str, lines: list[str]) -> None:
             _help_lines(inner, f"{prefix}{name}.", lines)
             continue
         default = "required" if field.required else f"default {json.dumps(to_config(field.get_default()))}"
-        text = f"  --{prefix}{name}  {describe_type(field.annotation)}; {default}"
+        text = f"  --{prefix}{name}  {describe_type(field.annotation)}{_bounds_text(field.bounds)}; {default}"
         if field.description:
             text += f" - {field.description}"
         lines.append(text)
+
+
+_BOUND_SYMBOLS = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+
+
+def _bounds_text(bounds: Mapping[str, float]) -> str:
+    """`` (>= 1, < 100)`` for a field's numeric bounds; empty without bounds."""
+    parts = [f"{_BOUND_SYMBOLS[kind]} {value:g}" for kind, value in bounds.items() if kind in _BOUND_SYMBOLS]
+    return f" ({', '.join(parts)})" if parts else ""
