@@ -6,13 +6,13 @@ import pytest
 
 pytest.importorskip("fastapi", reason="the server extra is not installed")
 
+from brevettiai.contract.forms import deep_merge, validate_settings  # noqa: E402
 from brevettiai.server import security  # noqa: E402
 from brevettiai.server.api.files import parse_range  # noqa: E402
 from brevettiai.server.config import SETTINGS, ConfigError, ServerConfig, parse_duration, parse_size  # noqa: E402
 from brevettiai.server.errors import ApiError  # noqa: E402
 from brevettiai.server.runners import job_environment  # noqa: E402
 from brevettiai.server.storage import PathRejected, clean_path, clean_resource_id  # noqa: E402
-from brevettiai.server.validation import deep_merge, validate_settings  # noqa: E402
 
 NUMBER = {"type": "input", "inputType": "number", "model": "a.b", "min": 0, "max": 10, "step": 1, "required": True}
 
@@ -22,16 +22,19 @@ def _messages(fields: list[dict], settings: dict) -> dict[str, str]:
 
 
 @pytest.mark.parametrize(("value", "ok"), [(3, True), (3.0, True), ("4", True), (0, True), (10, True), (11, False),
-                                           (-1, False), (2.5, False), ("x", False), (True, False), (None, False)])
+                                           (-1, False), (2.5, False), ("x", False), (True, True), (None, False)])
 def test_number_fields(value: object, ok: bool) -> None:
     assert (_messages([NUMBER], {"a": {"b": value}}) == {}) is ok
 
 
-def test_number_steps_and_messages() -> None:
-    half = {"type": "input", "inputType": "number", "model": "x", "min": 1, "step": 0.5}
+def test_number_rules_and_messages_name_the_rule() -> None:
+    half = {"type": "input", "inputType": "number", "model": "x", "min": 1, "multipleOf": 0.5, "step": "any"}
     assert _messages([half], {"x": 2.5}) == {}
-    assert "in steps of 0.5" in _messages([half], {"x": 2.2})["x"]
-    assert _messages([NUMBER], {"a": {"b": 11}})["a.b"] == "11 is out of range; accepted: an integer from 0 to 10"
+    assert _messages([half], {"x": 2.2})["x"] == "must be a multiple of 0.5; got 2.2"
+    assert _messages([NUMBER], {"a": {"b": 11}})["a.b"] == "must be <= 10; got 11"
+    assert _messages([NUMBER], {"a": {"b": 2.5}})["a.b"] == "must be an integer; got 2.5"
+    positive = {"type": "input", "inputType": "number", "model": "r", "min": 0, "exclusiveMin": True, "step": "any"}
+    assert _messages([positive], {"r": 0}) == {"r": "must be > 0; got 0"}
     assert _messages([NUMBER], {}) == {"a.b": "is required"}
     anything = {"type": "input", "inputType": "number", "model": "y", "step": "any"}
     assert _messages([anything], {"y": 1e9}) == {}

@@ -53,10 +53,11 @@ def test_every_field_kind_becomes_a_form_field(caplog: pytest.LogCaptureFixture)
     with caplog.at_level(logging.WARNING):
         schema = S.get_schema()
     fields = by_model(schema)
-    assert fields["epochs"] == {"type": "input", "inputType": "number", "min": 1, "max": 100, "step": 1,
+    assert fields["epochs"] == {"type": "input", "inputType": "number", "numberType": "integer", "min": 1, "max": 100,
+                                "step": 1,
                                 "default": 10, "label": "Epochs", "model": "epochs", "required": False,
                                 "visible": True, "help": "Number of passes"}
-    assert fields["rate"]["min"] == 0 and fields["rate"]["visible"] is False
+    assert fields["rate"]["min"] == 0 and fields["rate"]["exclusiveMin"] is True and fields["rate"]["visible"] is False
     assert fields["use_gpu"]["type"] == "checkbox" and fields["use_gpu"]["default"] is True
     assert fields["name"]["inputType"] == "text"
     assert fields["color"] == {**fields["color"], "type": "select", "values": ["red", "blue"], "default": "red"}

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select
 
+from brevettiai.contract.forms import deep_merge, validate_settings
 from brevettiai.server import security
 from brevettiai.server.context import ServerContext
 from brevettiai.server.db import models as db
@@ -26,7 +27,6 @@ from brevettiai.server.db.models import utcnow
 from brevettiai.server.errors import ApiError, not_found
 from brevettiai.server.runners import Exited, Launch
 from brevettiai.server.schemas import ModelIn, ReportIn, StateIn
-from brevettiai.server.validation import deep_merge, validate_settings
 from brevettiai.server.views import bucket, tag_forest
 
 log = logging.getLogger("brevettiai.server.jobs")

@@ -41,6 +41,7 @@ class FieldSpec:
     title: str | None = None
     description: str | None = None
     bounds: dict[str, float] = field(default_factory=dict)  # ge/le/gt/lt
+    constraints: dict[str, Any] = field(default_factory=dict)  # multiple_of, min_length, max_length, pattern
     advanced: bool = False
     hidden: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
@@ -78,17 +79,21 @@ def _form_options(extra: Any) -> dict[str, Any]:
 
 def _spec_from_options(name: str, annotation: Any, default: Any, default_factory: Any, title: str | None,
                        description: str | None, metadata: list[Any], options: dict[str, Any]) -> FieldSpec:
-    bounds = {}
+    bounds, constraints = {}, {}
     for item in metadata:
         for key in ("ge", "le", "gt", "lt"):
             value = getattr(item, key, None)
             if value is not None:
                 bounds[key] = value
+        for key in ("multiple_of", "min_length", "max_length", "pattern"):
+            value = getattr(item, key, None)
+            if value is not None:
+                constraints[key] = value
     vue = options.pop("vue", None)
     hidden = bool(options.pop("exclude_from_form", False) or getattr(vue, "exclude", False))
     return FieldSpec(
         name=name, annotation=annotation, default=default, default_factory=default_factory,
-        title=title, description=description, bounds=bounds,
+        title=title, description=description, bounds=bounds, constraints=constraints,
         advanced=bool(options.pop("advanced", False)), hidden=hidden, extra=options,
     )
 

@@ -17,6 +17,7 @@ import typing
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
+from brevettiai.contract.forms import length_field_constraints, number_field_constraints
 from brevettiai.settings._convert import to_config
 from brevettiai.settings._fields import MISSING, FieldSpec, fields_of
 from brevettiai.settings._types import (
@@ -138,23 +139,26 @@ def _widget(tp: Any, spec: FieldSpec, default: Any, model: str) -> dict[str, Any
     members = union_members(tp)
     numeric = (int, float)
     if tp in numeric or (members and all(strip_annotated(m) in numeric for m in members)):
-        bounds = spec.bounds
-        return {"type": "input", "inputType": "number", "min": bounds.get("ge", bounds.get("gt")),
-                "max": bounds.get("le", bounds.get("lt")), "step": 1 if tp is int else "any", "default": plain}
+        return {"type": "input", "inputType": "number",
+                **number_field_constraints(spec.bounds, spec.constraints, integer=tp is int),
+                "step": 1 if tp is int else "any", "default": plain}
+    lengths = length_field_constraints(spec.constraints)
     choices = _choices(tp)
     if choices is not None:
         return {"type": "select", "values": choices, "default": plain}
     item = list_item_type(tp)
     if item is not None and _choices(item) is not None:
-        return {"type": "checklist", "listbox": True, "values": _choices(item), "default": plain}
+        return {"type": "checklist", "listbox": True, "values": _choices(item), **lengths, "default": plain}
     if tp is str or (isinstance(tp, type) and issubclass(tp, str)) or getattr(tp, "__name__", "") in ("Path", "PurePath"):
-        return {"type": "input", "inputType": "text", "default": plain}
+        return {"type": "input", "inputType": "text", **lengths, "default": plain}
     if item is None and dict_value_type(tp) is None and tp is not Any:
         log.warning("Settings field '%s' has type %s, which the settings form cannot show; "
                     "it is offered as JSON text", model, getattr(tp, "__name__", tp))
     text = None if plain is None else json.dumps(plain, indent=2)
+    json_type = "array" if item is not None else "object" if dict_value_type(tp) is not None else None
     return {"type": "textArea", "hint": "", "placeholder": "", "rows": 4, "max": 5000, "isJson": True,
-            "default": text}
+            **({"jsonType": json_type} if json_type else {}),
+            **({k: v for k, v in lengths.items() if k != "pattern"} if json_type else {}), "default": text}
 
 
 def _json_safe(value: Any) -> bool:
@@ -178,7 +182,7 @@ def _mirror_model(cls: type) -> Any:
     definitions: dict[str, Any] = {}
     for name, spec in fields_of(cls).fields.items():
         annotation = _mirror_annotation(spec.annotation, f"{cls.__name__}.{name}")
-        options: dict[str, Any] = dict(spec.bounds)
+        options: dict[str, Any] = {**spec.bounds, **spec.constraints}
         if spec.title:
             options["title"] = spec.title
         if spec.description:

@@ -4,7 +4,7 @@ Fields are vue-form-generator style (see `brevettiai.settings.schema`): ``input`
 number or text), ``checkbox``, ``select``, ``checklist``, ``textArea`` (``isJson``), and ``label``
 fields whose ``tag`` opens a nested group for the fields whose dotted ``model`` starts with it.
 ``visible: false`` marks an advanced field or group: it is folded away in a ``<details>``.
-The server checks the values (`brevettiai.server.validation`, through `brevettiai.server.jobs`);
+The server checks the values (`brevettiai.contract.forms`, through `brevettiai.server.jobs`);
 this module only turns them into settings and shows its errors next to the fields.
 """
 
@@ -16,11 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from brevettiai.server import validation
-from brevettiai.server.validation import lookup
+from brevettiai.contract.forms import MISSING as _MISSING
+from brevettiai.contract.forms import lookup
 
 PREFIX = "settings."
-_MISSING = validation._MISSING  # what `lookup` answers for a path the settings do not have
 
 
 @dataclass

@@ -28,6 +28,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse,
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import func, or_, select
 
+from brevettiai.contract.forms import deep_merge, validate_settings
 from brevettiai.server import auth, charts, jobs, metrics, views
 from brevettiai.server.api import datasets as datasets_api
 from brevettiai.server.api import files as files_api
@@ -59,7 +60,6 @@ from brevettiai.server.ui.web import (
     session_user,
     set_session_cookie,
 )
-from brevettiai.server.validation import deep_merge, validate_settings
 
 __all__ = ["STATIC_DIR", "router", "static_files"]
 
