@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("brevettiai.platform.job")
 
 METRICS_FILE = "metrics.jsonl"
+RUNS_FOLDER = "runs"  # an offline job dir keeps earlier runs' status.json and output.json in runs/<run id>/
+OUTPUT_FILE = "artifacts/output.json"
 _METRICS_BUFFER = 1000  # offline points kept in memory before they are appended to the file
 
 
@@ -36,6 +38,9 @@ class JobBackend(Protocol):
 
     def load_info(self, job_name: str) -> dict[str, Any]:
         """The job's info.json; a missing or unreadable one is a `JobNotFoundError`."""
+
+    def begin_run(self, run_id: str) -> None:
+        """A new run of the job starts (offline: an earlier run's record in a reused folder is kept aside)."""
 
     def record_state(self, state: JobState) -> None:
         """Keep the job's state (status.json offline; the platform's record otherwise)."""
@@ -67,6 +72,7 @@ class OfflineBackend:
         self.io = io
         self.job_dir = location.job_dir
         self._metrics: list[dict[str, Any]] = []
+        self._run_id = ""
 
     def load_info(self, job_name: str) -> dict[str, Any]:
         location = self.location
@@ -99,6 +105,25 @@ class OfflineBackend:
         log.info("No info.json in %s: started a new offline job %s", location.job_dir, info["id"])
         return info
 
+    def begin_run(self, run_id: str) -> None:
+        """Keep an earlier run's status.json and output.json in runs/<its run id>/ before this run writes its own."""
+        self._run_id = run_id
+        state_file = io_path.join(self.job_dir, _state.STATE_FILE)
+        try:
+            previous = json.loads(self.io.read_file(state_file))
+        except (FileNotFoundError, ValueError):
+            return
+        earlier = str(previous.get("run_id") or "") if isinstance(previous, dict) else ""
+        if not earlier or earlier == run_id:
+            return
+        kept = io_path.join(self.job_dir, RUNS_FOLDER, _safe_name(earlier))
+        self.io.move(state_file, io_path.join(kept, _state.STATE_FILE))
+        output = io_path.join(self.job_dir, *OUTPUT_FILE.split("/"))
+        if self.io.exists(output):
+            self.io.move(output, io_path.join(kept, "output.json"))
+        log.warning("The job dir %s was used by run %s before; its status and output are kept in %s "
+                    "(metrics.jsonl lines carry their run id)", self.job_dir, earlier, kept)
+
     def record_state(self, state: JobState) -> None:
         self.io.write_file(io_path.join(self.job_dir, _state.STATE_FILE), json.dumps(state.to_dict(), indent=2))
 
@@ -106,7 +131,7 @@ class OfflineBackend:
         return None
 
     def log_metrics(self, step: int, values: Mapping[str, Any]) -> None:
-        self._metrics.append({"step": step, "time": _state.now(), **values})
+        self._metrics.append({"step": step, "time": _state.now(), "run_id": self._run_id, **values})
         if len(self._metrics) >= _METRICS_BUFFER:
             self.flush_metrics()
 
@@ -143,6 +168,9 @@ class PlatformBackend:
         self.location = location
         self.session = session
         self.io = io
+
+    def begin_run(self, run_id: str) -> None:
+        return None  # the platform gives every run its own id and record
 
     def load_info(self, job_name: str) -> dict[str, Any]:
         info = self.session.fetch_info()
@@ -185,3 +213,8 @@ def backend_for(location: JobLocation, io: IoTools | None) -> JobBackend:
         io = io or IoTools(storage_options={"brevettiai": {"host": session.host, "api_key": location.api_key}})
         return PlatformBackend(location, session, io)
     return OfflineBackend(location, io or IoTools())
+
+
+def _safe_name(run_id: str) -> str:
+    """A run id as a folder name (run ids are timestamps; anything else is made harmless)."""
+    return "".join(ch if ch.isalnum() or ch in "-_.T" else "_" for ch in run_id).strip(".") or "run"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import atexit
-import datetime
 import json
 import logging
 import os
@@ -116,7 +115,7 @@ class Job:
 
         self.id: str = str(info["id"])
         self.name: str = str(info.get("name") or self.id)
-        self.run_id: str = str(info.get("run_id") or datetime.datetime.now().strftime("%Y-%m-%dT%H%M%S"))
+        self.run_id: str = str(info.get("run_id") or _state.new_run_id())
         self.job_dir: str = job_dir
         self.host_name: str | None = info.get("host_name")
         self.datasets = [Dataset.model_validate(d) for d in info.get("datasets") or []]
@@ -199,6 +198,7 @@ class Job:
         global _current_job
         _current_job = weakref.ref(job)
         job._start_environment_capture()
+        backend.begin_run(job.run_id)
         job._write_state()
         job.upload_job_output()
         return job

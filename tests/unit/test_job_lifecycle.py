@@ -291,3 +291,23 @@ def test_output_records_the_argv_the_job_was_given_without_the_key(make_job_dir,
     recorded = read(job_dir / "artifacts" / "output.json")["job"]["argv"]
     assert recorded[1:] == ["--rate", "0.5"]
     assert KEY not in json.dumps(recorded)
+
+
+def test_a_reused_job_dir_keeps_each_runs_record(make_job_dir, caplog) -> None:
+    job_dir = make_job_dir({"settings": {"epochs": 2}})
+    first = TrainJob.init(job_dir=str(job_dir), argv=[])
+    first.log_metrics(0, loss=1.0)
+    first.start()
+    with caplog.at_level("WARNING", logger="brevettiai"):
+        second = TrainJob.init(job_dir=str(job_dir), argv=["--rate", "0.3"])
+    assert second.run_id != first.run_id
+    assert f"used by run {first.run_id}" in caplog.text
+    second.log_metrics(0, loss=0.5)
+    second.fail("broken on purpose")
+    kept = job_dir / "runs" / first.run_id
+    assert read(kept / "status.json")["status"] == "completed"
+    assert read(kept / "output.json")["job"]["settings"]["rate"] == 0.1
+    assert read(job_dir / "status.json")["status"] == "failed"
+    assert read(job_dir / "artifacts" / "output.json")["job"]["settings"]["rate"] == 0.3
+    lines = [json.loads(line) for line in (job_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [(line["run_id"], line["loss"]) for line in lines] == [(first.run_id, 1.0), (second.run_id, 0.5)]
