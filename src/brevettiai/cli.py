@@ -136,6 +136,28 @@ def upload_data(ctx: typer.Context) -> None:
     raise typer.Exit(upload_main(list(ctx.args)))
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []})
+def sync(ctx: typer.Context) -> None:
+    """Bring an offline job directory into a platform as a model (JOB_DIR --host URL; --help for all options)."""
+    from brevettiai.utils.sync import main as sync_main
+
+    raise typer.Exit(sync_main(list(ctx.args)))
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from brevettiai._version import __version__
+
+        typer.echo(f"brevettiai {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: Annotated[bool, typer.Option("--version", callback=_show_version, is_eager=True,
+                                                   help="Show the version and exit.")] = False) -> None:
+    """Brevetti AI job tools."""
+
+
 def main() -> None:
     """Entry point of the ``brevettiai`` command."""
     try:

@@ -1,0 +1,107 @@
+"""`brevettiai sync`: an offline job directory brought into a real platform server, safely repeatable."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import httpx
+from platform_fixture import admin_name
+
+from brevettiai import Job, JobSettings
+from brevettiai.utils import sync
+
+
+class Settings(JobSettings):
+    epochs: int = 3
+    rate: float = 0.1
+
+
+class OfflineTrain(Job):
+    settings: Settings
+
+    def run(self) -> str:
+        for step in range(sync.BATCH_POINTS + 7):  # more than one metrics batch
+            self.log_metrics(step, loss=1.0 / (step + 1))
+        path = self.artifact_path("model.bin")
+        self.io.write_file(path, b"weights")
+        self.add_output_metric("accuracy", 0.93)
+        return path
+
+
+def _sync(server, job_dir: Path, capsys) -> tuple[int, str]:
+    code = sync.main([str(job_dir), "--host", server.url, "--username", admin_name(server),
+                      "--password", server.admin_password, "--no-progress"])
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def test_an_offline_job_syncs_once_and_again_safely(platform_server, home: Path, tmp_path: Path, capsys) -> None:
+    job_dir = tmp_path / "offline"
+    job = OfflineTrain.init(job_dir=str(job_dir), argv=["--epochs", "5"])
+    job.start()
+
+    code, out = _sync(platform_server, job_dir, capsys)
+    assert code == 0, out
+    model_id = json.loads((job_dir / ".brevettiai-sync.json").read_text())["models"][platform_server.url]
+    assert f"synced to model {model_id}" in out and f"{sync.BATCH_POINTS + 7} metric points" in out
+    key_file = home / ".cache" / "brevettiai" / "sync-keys" / f"{model_id}.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert key_file.read_text() not in (job_dir / ".brevettiai-sync.json").read_text()
+
+    with platform_server.client() as admin:
+        model = admin.get(f"/api/models/{model_id}").json()
+        assert model["status"] == "completed" and model["settings"] == {"epochs": 5, "rate": 0.1}
+        assert model["modelPath"] == "artifacts/model.bin"
+        assert admin.get(f"/api/files/{model_id}/artifacts/model.bin").content == b"weights"
+        output = admin.get(f"/api/files/{model_id}/artifacts/output.json").json()
+        assert output["output"] == {"accuracy": 0.93}
+        losses = admin.get(f"/api/models/{model_id}/metrics", params={"names": "loss"}).json()["series"]["loss"]
+        assert len(losses) == sync.BATCH_POINTS + 7
+
+    code, out = _sync(platform_server, job_dir, capsys)
+    assert code == 0 and "already synced" in out, out
+    with platform_server.client() as admin:
+        again = admin.get(f"/api/models/{model_id}/metrics", params={"names": "loss"}).json()["series"]["loss"]
+        assert len(again) == sync.BATCH_POINTS + 7
+
+
+def test_a_running_job_syncs_in_parts_without_duplicates(platform_server, home: Path, tmp_path: Path,
+                                                          capsys) -> None:
+    job_dir = tmp_path / "running"
+    job = OfflineTrain.init(job_dir=str(job_dir), argv=[])
+    job._mark_running()
+    for step in range(sync.BATCH_POINTS + 3):
+        job.log_metrics(step, loss=float(step))
+    job.flush_metrics()
+
+    code, out = _sync(platform_server, job_dir, capsys)  # mid-run: the full batch only
+    assert code == 0 and "status running" in out, out
+    model_id = json.loads((job_dir / ".brevettiai-sync.json").read_text())["models"][platform_server.url]
+    key_file = home / ".cache" / "brevettiai" / "sync-keys" / f"{model_id}.key"
+    key = key_file.read_text()
+    os.remove(key_file)
+    code, out = _sync(platform_server, job_dir, capsys)
+    assert code == 2 and str(key_file) in out and "Traceback" not in out, out
+    key_file.write_text(key)
+
+    for step in range(sync.BATCH_POINTS + 3, sync.BATCH_POINTS + 10):
+        job.log_metrics(step, loss=float(step))
+    job.fail("stopped by hand")
+
+    code, out = _sync(platform_server, job_dir, capsys)
+    assert code == 0 and "status failed" in out, out
+    with platform_server.client() as admin:
+        model = admin.get(f"/api/models/{model_id}").json()
+        assert model["status"] == "failed" and model["error"]["message"] == "stopped by hand"
+        steps = [p[0] for p in admin.get(f"/api/models/{model_id}/metrics").json()["series"]["loss"]]
+        assert sorted(steps) == list(range(sync.BATCH_POINTS + 10))
+
+
+def test_a_folder_that_is_no_job_is_a_clear_error(platform_server, home: Path, tmp_path: Path, capsys) -> None:
+    (tmp_path / "empty").mkdir()
+    code, out = _sync(platform_server, tmp_path / "empty", capsys)
+    assert code == 2 and "info.json is missing" in out and "Traceback" not in out
+    assert isinstance(httpx.get(platform_server.url + "/healthz").json(), dict)
