@@ -28,6 +28,7 @@ from brevettiai.server.runners import Exited, Launch
 from brevettiai.server.schemas import ModelIn, ReportIn, StateIn
 from brevettiai.server.validation import deep_merge, validate_settings
 from brevettiai.server.views import bucket, tag_forest
+from brevettiai.server.wire_checks import parse_json
 
 log = logging.getLogger("brevettiai.server.jobs")
 
@@ -150,12 +151,15 @@ def _write_info(ctx: ServerContext, session: Any, job: db.Job) -> None:
 
 
 def read_info(ctx: ServerContext, job_id: str) -> dict[str, Any]:
-    """The job's info.json as stored (built afresh if storage has none)."""
+    """The job's info.json as stored (built afresh if storage has none, or none that is a JSON object)."""
     try:
-        return json.loads(ctx.storage.read_bytes(job_id, INFO_FILE))
-    except (FileNotFoundError, ValueError):
-        with ctx.db.read() as session:
-            return build_info(ctx, session, get_job(session, job_id))
+        stored = parse_json(ctx.storage.read_bytes(job_id, INFO_FILE))
+    except (OSError, ValueError):  # missing, a folder, not (strict) JSON
+        stored = None
+    if isinstance(stored, dict):
+        return stored
+    with ctx.db.read() as session:
+        return build_info(ctx, session, get_job(session, job_id))
 
 
 def log_file(ctx: ServerContext, job_id: str) -> str:
