@@ -86,7 +86,10 @@ class BodyLimits:
         try:
             body = await self._read(scope, receive, kind, limit)
         except ApiError as exc:
-            await error_response(exc)(scope, receive, send)
+            response = error_response(exc)
+            if exc.status in (401, 413):  # the rest of the body is not wanted: close instead of draining it
+                response.headers["Connection"] = "close"
+            await response(scope, receive, send)
             return
         if body is None:  # a GET without a body: nothing to bound
             await self.app(scope, receive, send)

@@ -13,8 +13,11 @@ that keeps the real user in:
   logging in from another address, is locked out for at most 30 s after one of them.
 
 A success resets the username's and the address's counts; counts are forgotten after `FORGET_AFTER`
-without failures. Password hashes (scrypt, 16 MiB each) run at most `MAX_HASHES` at a time; when
-`MAX_WAITING` more are queued, further logins get 429 at once instead of memory and a stall.
+without failures. Password checks (scrypt, 16 MiB each) run on `MAX_HASHES` threads of their own; when
+`MAX_WAITING` more are queued, further logins get 429 instead of memory and a stall. Every 429 is
+held for up to `HOLD_REFUSED` (1 s) before it is sent: holding costs the server nothing (a sleeping
+coroutine), and a client that floods the login then sends one request per second per connection
+instead of thousands, so the rest of the server stays responsive.
 Addresses are the TCP peer's: behind a reverse proxy every client shares the proxy's address (the
 per-username limit still holds).
 """
@@ -26,9 +29,10 @@ import math
 import os
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 from brevettiai.server.errors import ApiError
 
@@ -37,9 +41,14 @@ T = TypeVar("T")
 USERNAME_FREE, USERNAME_CAP = 5, 30.0
 ADDRESS_FREE, ADDRESS_CAP = 10, 300.0
 FORGET_AFTER = 900.0
-MAX_HASHES = max(1, min(4, os.cpu_count() or 1))
+MAX_HASHES = max(1, min(4, (os.cpu_count() or 2) // 2))  # leave cores for everything else
+HOLD_REFUSED = 1.0  # seconds a refused login is held before its 429: a flooding client slows to its pace
 MAX_WAITING = 32
 MAX_KEYS = 100_000
+
+
+class _LockedMeanwhile(Exception):
+    """The username or address was locked while this login waited for a hashing thread."""
 
 
 @dataclass
@@ -56,7 +65,9 @@ class LoginThrottle:
                  max_waiting: int = MAX_WAITING) -> None:
         self.clock = clock
         self.max_waiting = max_waiting
-        self._hashes = asyncio.Semaphore(max_hashes)
+        # Password checks run on their own few threads: at most `max_hashes` at once, and scrypt's
+        # 16 MiB buffers stay in those threads' malloc arenas instead of one arena per pool thread.
+        self._hashes = ThreadPoolExecutor(max_hashes, thread_name_prefix="brevettiai-login")
         self._waiting = 0
         self._failures: dict[tuple[str, str], _Failures] = {}
         self._lock = threading.Lock()
@@ -91,19 +102,27 @@ class LoginThrottle:
             for key in _keys(username, address):
                 self._failures.pop(key, None)
 
-    async def check(self, username: str, address: str, verify: Callable[[], Awaitable[T]]) -> T:
-        """`verify()` (a login that raises 401 on wrong credentials) unless throttled (429)."""
-        wait = self.retry_after(username, address)
-        if wait > 0:
-            seconds = math.ceil(wait)
-            raise ApiError(429, f"too many failed logins for this user or from this address: try again in "
-                                f"{seconds} s", {"Retry-After": str(seconds)})
+    async def check(self, username: str, address: str, verify: Callable[[], T]) -> T:
+        """`verify()` (a login that raises 401 on wrong credentials; run on the login threads) unless
+        throttled (429)."""
+        if self.retry_after(username, address) > 0:
+            await self._refuse(username, address)
         if self._waiting >= self.max_waiting:
+            await asyncio.sleep(HOLD_REFUSED)
             raise ApiError(429, "too many logins at once: try again in a second", {"Retry-After": "1"})
+
+        def guarded() -> T:
+            # Logins queued behind a burst of failures for the same user or address are refused
+            # without hashing once those failures have locked it.
+            if self.retry_after(username, address) > 0:
+                raise _LockedMeanwhile
+            return verify()
+
         self._waiting += 1
         try:
-            async with self._hashes:
-                result = await verify()
+            result = await asyncio.get_running_loop().run_in_executor(self._hashes, guarded)
+        except _LockedMeanwhile:
+            await self._refuse(username, address)
         except ApiError as exc:
             if exc.status == 401:
                 self.failed(username, address)
@@ -112,6 +131,14 @@ class LoginThrottle:
             self._waiting -= 1
         self.succeeded(username, address)
         return result
+
+    async def _refuse(self, username: str, address: str) -> NoReturn:
+        """The 429 of a locked username or address, after holding the request up to `HOLD_REFUSED`."""
+        hold = min(self.retry_after(username, address), HOLD_REFUSED)
+        await asyncio.sleep(hold)
+        seconds = max(1, math.ceil(self.retry_after(username, address)))
+        raise ApiError(429, f"too many failed logins for this user or from this address: try again in "
+                            f"{seconds} s", {"Retry-After": str(seconds)})
 
     def _forget_old(self, now: float) -> None:
         for key in [k for k, entry in self._failures.items() if now - entry.last > FORGET_AFTER

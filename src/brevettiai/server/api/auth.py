@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.concurrency import run_in_threadpool
 
 from brevettiai.server import auth, views
 from brevettiai.server.auth import Principal, require_user
@@ -22,7 +21,7 @@ async def token(body: Login, request: Request, ctx: ServerContext = Depends(get_
     # scrypt takes tens of milliseconds: off the event loop, and only a few at a time.
     value, expires, user = await request.app.state.login_throttle.check(
         body.username, client_address(request.client),
-        lambda: run_in_threadpool(auth.login, ctx.db, body.username, body.password, ctx.config.token_ttl))
+        lambda: auth.login(ctx.db, body.username, body.password, ctx.config.token_ttl))
     return TokenOut(access_token=value, expires_at=views.iso(expires), user=views.user(user))
 
 

@@ -141,7 +141,7 @@ async def login_submit(request: Request) -> Response:
     try:
         token, _, _ = await request.app.state.login_throttle.check(
             username, client_address(request.client),
-            lambda: run_in_threadpool(auth.login, ctx.db, username, password, ctx.config.token_ttl))
+            lambda: auth.login(ctx.db, username, password, ctx.config.token_ttl))
     except ApiError as exc:
         if exc.status == 429:
             response = again(f"{str(exc.detail)[:1].upper()}{str(exc.detail)[1:]}.", 429)
