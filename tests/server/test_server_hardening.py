@@ -8,6 +8,7 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -282,4 +283,30 @@ def test_healthz_is_503_naming_the_database_while_it_cannot_be_written(fresh_pla
         holder.execute("ROLLBACK")
         holder.close()
     wait_for(lambda: httpx.get(f"{server.url}/healthz", timeout=30).status_code == 200, 10,
+             what="/healthz ok again")
+
+
+def test_healthz_is_503_while_postgresql_is_read_only(postgres: Any, platform_server_factory: Any) -> None:
+    import psycopg
+
+    url = postgres.new_database()
+    server = platform_server_factory("--database-url", url)
+    assert httpx.get(f"{server.url}/healthz").json() == {"status": "ok"}
+    name = url.rsplit("/", 1)[1]
+
+    def set_read_only(on: bool) -> None:
+        with psycopg.connect(postgres.admin_dsn, autocommit=True) as admin:
+            admin.execute(f"ALTER DATABASE {name} SET default_transaction_read_only = {'on' if on else 'off'}")
+            # The server's pooled connections reconnect (pre-ping) and get the new default.
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+
+    set_read_only(True)
+    try:
+        wait_for(lambda: httpx.get(f"{server.url}/healthz", timeout=30).status_code == 503, 15,
+                 what="/healthz reporting the read-only database")
+        detail = httpx.get(f"{server.url}/healthz", timeout=30).json()["detail"]
+        assert detail.startswith("database: cannot write") and "read-only" in detail
+    finally:
+        set_read_only(False)
+    wait_for(lambda: httpx.get(f"{server.url}/healthz", timeout=30).status_code == 200, 15,
              what="/healthz ok again")
