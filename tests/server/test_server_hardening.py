@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from platform_fixture import PlatformServer
-from server_helpers import job_client, model, web_login
+from server_helpers import job_client, model, unique, web_login
 from services import wait_for
 
 SURROGATE_STATE = '{"status":"failed","exit":{"message":"\\ud800"}}'
@@ -99,6 +99,14 @@ def test_a_state_holding_a_lone_surrogate_is_refused_and_changes_nothing(admin: 
     after = admin.get(f"/api/models/{job['id']}")
     assert after.status_code == 200 and after.json()["status"] == "created" and after.json()["error"] is None
     assert admin.get("/api/models").status_code == 200
+
+
+def test_settings_given_as_json_text_are_held_to_the_same_rules(admin: httpx.Client) -> None:
+    name = unique("model")
+    answer = admin.post("/api/models", json={"name": name, "settings": '{"lr": NaN, "ok": 1}'})
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"][0]["loc"] == ["body", "settings", "lr"]
+    assert admin.get("/api/models", params={"name": name}).json()["total"] == 0
 
 
 @pytest.mark.parametrize(("point", "field"), [

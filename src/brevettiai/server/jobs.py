@@ -28,7 +28,7 @@ from brevettiai.server.runners import Exited, Launch
 from brevettiai.server.schemas import ModelIn, ReportIn, StateIn
 from brevettiai.server.validation import deep_merge, validate_settings
 from brevettiai.server.views import bucket, tag_forest
-from brevettiai.server.wire_checks import parse_json
+from brevettiai.server.wire_checks import WireError, parse_json
 
 log = logging.getLogger("brevettiai.server.jobs")
 
@@ -57,10 +57,10 @@ def _parse_settings(settings: dict[str, Any] | str) -> dict[str, Any]:
     if not settings.strip():
         return {}
     try:
-        parsed = json.loads(settings)
-    except ValueError as exc:
-        raise ApiError(422, [{"loc": ["body", "settings"], "msg": f"settings text is not valid JSON: {exc}",
-                              "type": "value_error.json"}]) from None
+        parsed = parse_json(settings)
+    except WireError as exc:
+        raise ApiError(422, [{"loc": ["body", "settings", *exc.loc], "msg": f"settings text is not valid JSON: "
+                              f"{exc.rule}", "type": "value_error.json"}]) from None
     if not isinstance(parsed, dict):
         raise ApiError(422, [{"loc": ["body", "settings"], "msg": "settings must be a JSON object",
                               "type": "value_error.json"}])

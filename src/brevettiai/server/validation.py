@@ -64,15 +64,15 @@ def _check(field: Mapping[str, Any], value: Any) -> str | None:
         return _check_number(field, value)
     if kind == "checkbox":
         parsed = _from_text(value)
-        return None if isinstance(parsed, bool) else f"must be true or false; got {value!r}"
+        return None if isinstance(parsed, bool) else f"must be true or false; got {_kind_of(value)}"
     if kind == "select":
         return _check_choice(field, value)
     if kind == "checklist":
         items = _from_text(value)
         if not isinstance(items, list):
-            return f"must be a list; {_accepted(field)}; got {value!r}"
+            return f"must be a list; {_accepted(field)}; got {_kind_of(value)}"
         bad = [item for item in items if _choice_values(field) is not None and item not in _choice_values(field)]
-        return f"{bad!r} not accepted; {_accepted(field)}" if bad else None
+        return f"{_few(bad)} not accepted; {_accepted(field)}" if bad else None
     if kind == "textArea" and field.get("isJson"):
         if isinstance(value, str):
             try:
@@ -81,7 +81,7 @@ def _check(field: Mapping[str, Any], value: Any) -> str | None:
                 return f"must be JSON text; {exc}"
         return None
     if is_text and not isinstance(value, str):
-        return f"must be text; got {value!r}"
+        return f"must be text; got {_kind_of(value)}"
     return None
 
 
@@ -98,7 +98,7 @@ def _from_text(value: Any) -> Any:
 def _check_number(field: Mapping[str, Any], value: Any) -> str | None:
     number = _from_text(value)
     if isinstance(number, bool) or not isinstance(number, int | float) or not math.isfinite(number):
-        return f"must be a number; {_accepted(field)}; got {value!r}"
+        return f"must be a number; {_accepted(field)}; got {_kind_of(value)}"
     low, high, step = field.get("min"), field.get("max"), field.get("step")
     if (isinstance(low, int | float) and number < low) or (isinstance(high, int | float) and number > high):
         return f"{number!r} is out of range; {_accepted(field)}"
@@ -122,7 +122,24 @@ def _check_choice(field: Mapping[str, Any], value: Any) -> str | None:
     choices = _choice_values(field)
     if choices is None or value in choices or _from_text(value) in choices:
         return None
-    return f"{value!r} is not accepted; {_accepted(field)}"
+    return f"this choice is not accepted; {_accepted(field)}"
+
+
+def _few(items: list[Any]) -> str:
+    """Up to three items, each cut to 30 characters: which ones are wrong, without echoing a large input."""
+    shown = [text if len(text := repr(item)) <= 30 else text[:29] + "…" for item in items[:3]]
+    return "[" + ", ".join(shown) + (", …]" if len(items) > 3 else "]")
+
+
+def _kind_of(value: Any) -> str:
+    """What kind of value was given, in words: error messages never echo the value itself."""
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number" if math.isfinite(value) else "a number that is not finite"
+    if isinstance(value, str):
+        return "empty text" if value == "" else "text"
+    return {list: "a list", dict: "an object"}.get(type(value), type(value).__name__)
 
 
 def _accepted(field: Mapping[str, Any]) -> str:

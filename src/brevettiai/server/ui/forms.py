@@ -18,6 +18,7 @@ from typing import Any
 
 from brevettiai.server import validation
 from brevettiai.server.validation import lookup
+from brevettiai.server.wire_checks import parse_json
 
 PREFIX = "settings."
 _MISSING = validation._MISSING  # what `lookup` answers for a path the settings do not have
@@ -265,7 +266,7 @@ def read_form(form: Any, schema: Mapping[str, Any] | None) -> tuple[dict[str, An
 
 def _json_or_text(text: str) -> Any:
     try:
-        return json.loads(text)
+        return parse_json(text)  # strict: "NaN" or "1e400" stay text (and fail a number field's check)
     except ValueError:
         return text
 
