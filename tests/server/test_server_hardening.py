@@ -172,6 +172,15 @@ def test_list_offsets_beyond_int64_are_422(admin: httpx.Client, path: str) -> No
         assert answer.json()["detail"][0]["loc"] == ["query", "offset"]
 
 
+def test_web_list_pages_beyond_any_offset_are_refused_not_500(platform_server: PlatformServer) -> None:
+    browser = web_login(platform_server)
+    try:
+        answers = [browser.get(path, params={"page": 2**70}) for path in ("/models", "/testreports", "/datasets")]
+    finally:
+        browser.close()
+    assert [answer.status_code for answer in answers] == [422] * 3
+
+
 @pytest.mark.parametrize("kind", ["list", "folder"])
 def test_an_info_json_that_is_not_an_object_is_rebuilt_from_the_record(admin: httpx.Client, kind: str) -> None:
     job = model(admin)

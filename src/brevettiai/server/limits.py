@@ -59,10 +59,6 @@ def size_words(limit: int) -> str:
     return f"{limit // MIB} MiB" if limit >= MIB and limit % MIB == 0 else f"{limit // KIB} KiB"
 
 
-class BodyTooLarge(Exception):
-    """The body grew past its route's limit while it was read."""
-
-
 def too_large(kind: str, limit: int) -> ApiError:
     """The 413 of a body over the limit of its route class."""
     return ApiError(413, f"the request body is larger than the {size_words(limit)} accepted for {kind} requests")
@@ -91,7 +87,7 @@ class BodyLimits:
                 response.headers["Connection"] = "close"
             await response(scope, receive, send)
             return
-        if body is None:  # a GET without a body: nothing to bound
+        if body is None:  # no body at all: nothing to bound
             await self.app(scope, receive, send)
             return
         await self.app(scope, _replay(body, receive), send)
@@ -101,9 +97,7 @@ class BodyLimits:
         declared = _content_length(headers.get(b"content-length"))
         chunked = b"chunked" in headers.get(b"transfer-encoding", b"").lower()
         if not chunked and not declared:
-            if kind == "query":
-                return None
-            return b""
+            return None
         if kind == "query":
             limit = JSON_BODY  # a GET with a body: bounded like any JSON request
         if declared is not None and declared > limit:
