@@ -40,12 +40,13 @@ _batches = db.MetricBatch.__table__
 _Step = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
 _Time = Annotated[float, Field(allow_inf_nan=False)]
 MAX_POINTS = 10_000  # per batch, as the SDK sends them; bytes are bounded by brevettiai.server.limits
+MAX_VALUES = 1_000  # metric names per point
 
 
 class _Point(TypedDict):
     step: _Step
     time: NotRequired[_Time | None]
-    values: dict[str, float | None]
+    values: Annotated[dict[str, float | None], Field(max_length=MAX_VALUES)]
 
 
 class _Batch(TypedDict):
