@@ -58,3 +58,13 @@ def model(client: httpx.Client, **fields: Any) -> dict[str, Any]:
 def job_client(url: str, key: str) -> httpx.Client:
     """A client sending a job key."""
     return httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60)
+
+
+def web_login(server: Any, password: str | None = None) -> httpx.Client:
+    """A client holding a website session of the admin user (logged in through the login form)."""
+    client = httpx.Client(base_url=server.url, timeout=60)
+    token = client.get("/login").cookies["brevettiai_login_csrf"]
+    answer = client.post("/login", data={"username": "admin", "password": password or server.admin_password,
+                                         "csrf_token": token, "next": "/models"})
+    assert answer.status_code == 303, answer.text
+    return client

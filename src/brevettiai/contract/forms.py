@@ -109,17 +109,17 @@ def check_value(field: Mapping[str, Any], value: Any) -> tuple[str, str] | None:
         return _check_with_pydantic(field, _from_text(value), _number_type(field))
     if kind == "checkbox":
         parsed = _from_text(value)
-        return None if isinstance(parsed, bool) else ("bool_type", f"must be true or false; got {value!r}")
+        return None if isinstance(parsed, bool) else ("bool_type", f"must be true or false; got {_shown(value)}")
     if kind == "select":
         return _check_choice(field, value)
     if kind == "checklist":
         items = _from_text(value)
         if not isinstance(items, list):
-            return "list_type", f"must be a list; {_accepted(field)}; got {value!r}"
+            return "list_type", f"must be a list; {_accepted(field)}; got {_shown(value)}"
         choices = _choice_values(field)
         bad = [item for item in items if choices is not None and item not in choices]
         if bad:
-            return "choice", f"{bad!r} not accepted; {_accepted(field)}"
+            return "choice", f"{_few(bad)} not accepted; {_accepted(field)}"
         return _check_with_pydantic(field, items, list)
     if kind == "textArea" and field.get("isJson"):
         parsed = value
@@ -131,13 +131,13 @@ def check_value(field: Mapping[str, Any], value: Any) -> tuple[str, str] | None:
         expected = {"array": list, "object": dict}.get(field.get("jsonType"))
         if expected is not None and not isinstance(parsed, expected):
             words = "a JSON list" if expected is list else "a JSON object"
-            return f"{expected.__name__}_type", f"must be {words}; got {value!r}"
+            return f"{expected.__name__}_type", f"must be {words}; got {_shown(value)}"
         if isinstance(parsed, list | dict):
             return _check_with_pydantic(field, parsed, list if isinstance(parsed, list) else dict)
         return None
     if is_text:
         if not isinstance(value, str):
-            return "string_type", f"must be text; got {value!r}"
+            return "string_type", f"must be text; got {_shown(value)}"
         return _check_with_pydantic(field, value, str)
     return None
 
@@ -200,7 +200,7 @@ def _check_with_pydantic(field: Mapping[str, Any], value: Any, value_type: type)
 
     adapter = _adapter(value_type, _constraint_items(field, value_type))
     if value_type is float and isinstance(value, float) and not math.isfinite(value):
-        return "finite_number", f"must be a finite number; {_accepted(field)}; got {value!r}"
+        return "finite_number", f"must be a finite number; {_accepted(field)}; got {_shown(value)}"
     try:
         adapter.validate_python(value)
     except ValidationError as exc:
@@ -236,7 +236,22 @@ def _message(error: Mapping[str, Any], field: Mapping[str, Any], value: Any) -> 
         words = template.format(**context) if template else str(error["msg"])
     except (KeyError, IndexError):
         words = str(error["msg"])
-    return f"{words}; got {value!r}"
+    return f"{words}; got {_shown(value)}"
+
+
+def _shown(value: Any) -> str:
+    """A short value as written (``0``, ``'abc'``); a long one only by its kind: messages never echo large input."""
+    text = repr(value)
+    if len(text) <= 30:
+        return text
+    if isinstance(value, str):
+        return f"text of {len(value)} characters"
+    return {list: f"a list of {len(value)} items", dict: "an object"}.get(type(value), f"a {type(value).__name__}")
+
+
+def _few(items: list[Any]) -> str:
+    """Up to three items, each shown briefly."""
+    return "[" + ", ".join(_shown(item) for item in items[:3]) + (", ...]" if len(items) > 3 else "]")
 
 
 def _choice_values(field: Mapping[str, Any]) -> list[Any] | None:
@@ -251,7 +266,7 @@ def _check_choice(field: Mapping[str, Any], value: Any) -> tuple[str, str] | Non
     choices = _choice_values(field)
     if choices is None or value in choices or _from_text(value) in choices:
         return None
-    return "choice", f"{value!r} is not accepted; {_accepted(field)}"
+    return "choice", f"{_shown(value)} is not accepted; {_accepted(field)}"
 
 
 def _accepted(field: Mapping[str, Any]) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from brevettiai._version import __version__
@@ -20,11 +21,15 @@ from brevettiai.server.config import ServerConfig
 from brevettiai.server.context import ServerContext
 from brevettiai.server.db.migrate import upgrade
 from brevettiai.server.db.session import Database
-from brevettiai.server.errors import ApiError, error_response
+from brevettiai.server.errors import ApiError, error_response, validation_errors
+from brevettiai.server.limits import BodyLimits
 from brevettiai.server.metrics import MetricsWriter
 from brevettiai.server.monitor import Monitor
+from brevettiai.server.openapi_errors import declare_error_answers
+from brevettiai.server.readiness import WriteProbe
 from brevettiai.server.runners import make_runner
 from brevettiai.server.storage import PathRejected, Storage
+from brevettiai.server.throttle import LoginThrottle
 from brevettiai.server.ui import routes as ui
 
 log = logging.getLogger("brevettiai.server")
@@ -66,6 +71,7 @@ def create_app(config: ServerConfig, on_admin_password: Callable[[str], None] | 
         """Start the context and the monitor; stop both when the server stops."""
         ctx = await run_in_threadpool(start_context, config, on_admin_password)
         app.state.context = ctx
+        app.state.readiness = WriteProbe(ctx.db)
         monitor = Monitor(ctx)
         monitor.start()
         log.info("Storage %s, %s runner, jobs reach the server at %s", config.storage, ctx.runner.name,
@@ -84,6 +90,10 @@ def create_app(config: ServerConfig, on_admin_password: Callable[[str], None] | 
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc)
 
+    @app.exception_handler(RequestValidationError)
+    async def request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(ApiError(422, validation_errors(exc.errors())))  # never the input itself
+
     @app.exception_handler(PathRejected)
     async def path_rejected(_: Request, exc: PathRejected) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=400)
@@ -93,9 +103,12 @@ def create_app(config: ServerConfig, on_admin_password: Callable[[str], None] | 
         return JSONResponse({"detail": f"internal server error: {type(exc).__name__}"}, status_code=500)
 
     @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        """Readiness: the server answers."""
-        return {"status": "ok"}
+    def healthz() -> JSONResponse:
+        """Readiness: the server answers and its database takes writes (else 503 naming what failed)."""
+        problem = app.state.readiness.problem()
+        if problem is not None:
+            return JSONResponse({"status": "unavailable", "detail": problem}, status_code=503)
+        return JSONResponse({"status": "ok"})
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
@@ -111,4 +124,7 @@ def create_app(config: ServerConfig, on_admin_password: Callable[[str], None] | 
     app.include_router(ui.router)
     app.mount("/ui/static", ui.static_files, name="ui-static")
     app.add_middleware(JobFastLane)
+    app.add_middleware(BodyLimits)  # outermost: no body reaches anything else unbounded
+    app.state.login_throttle = LoginThrottle()
+    declare_error_answers(app)
     return app

@@ -37,6 +37,7 @@ class Principal:
     job_id: str | None = None
     readable: frozenset[str] = field(default_factory=frozenset)  # datasets given to the job, a report's model
     token: str = field(default="", repr=False)
+    ended: bool = False  # a job key whose run is completed, failed or killed: it may still read (see require_live_job)
 
     @property
     def is_user(self) -> bool:
@@ -103,13 +104,14 @@ def authenticate(database: Database, token: str | None, cache: TokenCache | None
 def _lookup(database: Database, token: str, digest: str) -> tuple[Principal, datetime.datetime | None]:
     with database.read() as session:
         if token.startswith(security.JOB_KEY_PREFIX):
-            row = session.execute(select(db.Job.id, db.Job.dataset_ids, db.Job.parent_id)
+            row = session.execute(select(db.Job.id, db.Job.dataset_ids, db.Job.parent_id, db.Job.status)
                                   .where(db.Job.key_hash == digest)).first()
             if row is not None:
                 readable = set(row.dataset_ids or [])
                 if row.parent_id:
                     readable.add(row.parent_id)
-                return Principal(job_id=row.id, readable=frozenset(readable), token=token), None
+                return Principal(job_id=row.id, readable=frozenset(readable), token=token,
+                                 ended=row.status in ENDED), None
         elif token.startswith(security.USER_TOKEN_PREFIX):
             login = session.get(db.UserToken, digest)
             if login is not None:
@@ -134,12 +136,16 @@ async def principal(credentials: HTTPAuthorizationCredentials | None = Depends(b
     return await caller_of(ctx, credentials.credentials if credentials else None)
 
 
-async def job_request(request: Request, job_id: str) -> tuple[ServerContext, Principal]:
-    """`require_job` without FastAPI's dependency machinery, for the endpoints a job calls most often."""
+async def job_request(request: Request, job_id: str, write: bool = False) -> tuple[ServerContext, Principal]:
+    """`require_job` without FastAPI's dependency machinery, for the endpoints a job calls most often
+    (`write`: also `require_live_job`)."""
     ctx: ServerContext = request.app.state.context
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     caller = await caller_of(ctx, token.strip() if scheme.lower() == "bearer" else None)
-    return ctx, await require_job(job_id, caller)
+    caller = await require_job(job_id, caller)
+    if write:
+        refuse_ended(caller)
+    return ctx, caller
 
 
 async def require_user(caller: Principal = Depends(principal)) -> Principal:
@@ -156,6 +162,28 @@ async def require_job(job_id: str, caller: Principal = Depends(principal)) -> Pr
     return caller
 
 
+# Keys end with their job ------------------------------------------------------------------------------------
+# A job key keeps authorising reads of what its job may read, but writes only while its run has not ended.
+# `Principal.ended` comes from the key's lookup; the state endpoint drops the job's cached keys when it
+# records a final state, so the change is immediate on this server (within the cache's ttl on others).
+
+ENDED = frozenset({"completed", "failed", "killed"})
+
+
+def refuse_ended(caller: Principal) -> None:
+    """403 when the caller is the key of a job whose run has ended."""
+    if caller.ended:
+        raise ApiError(403, f"job '{caller.job_id}' has ended: its key may still read but no longer write; "
+                            f"a new run gets a new key")
+
+
+async def require_live_job(job_id: str, caller: Principal = Depends(principal)) -> Principal:
+    """FastAPI dependency for a job's writes: `require_job`, and a job key's run has not ended."""
+    caller = await require_job(job_id, caller)
+    refuse_ended(caller)
+    return caller
+
+
 def resource_kind(database: Database, caller: Principal, rid: str, write: bool) -> str:
     """"job" or "dataset" when the caller may read (or `write`) resource `rid`; else 404 or 403."""
     if not caller.is_user and rid != caller.job_id and rid not in caller.readable:
@@ -169,6 +197,8 @@ def resource_kind(database: Database, caller: Principal, rid: str, write: bool) 
             raise ApiError(404, f"resource '{rid}' not found")
     if write and not caller.is_user and rid != caller.job_id:
         raise ApiError(403, f"resource '{rid}' is given to this job read-only")
+    if write:
+        refuse_ended(caller)
     return kind
 
 

@@ -14,6 +14,7 @@ from brevettiai.server.context import ServerContext
 from brevettiai.server.db import models as db
 from brevettiai.server.db.models import utcnow
 from brevettiai.server.errors import ApiError, not_found
+from brevettiai.server.wire_checks import WireError, check, parse_json
 
 log = logging.getLogger("brevettiai.server.charts")
 
@@ -50,14 +51,29 @@ def save(ctx: ServerContext, job_id: str, name: str, spec: Any) -> None:
 
 def load(ctx: ServerContext, job_id: str) -> dict[str, Any]:
     """Every chart of a job: those stored through the API, and chart files the job wrote itself."""
+    charts: dict[str, Any] = {}
     with ctx.db.read() as session:
-        charts = {row.name: row.spec for row in session.scalars(select(db.Chart).where(db.Chart.job_id == job_id))}
+        for row in session.scalars(select(db.Chart).where(db.Chart.job_id == job_id)):
+            if _usable(row.spec, job_id, f"stored chart {row.name!r}"):
+                charts[row.name] = row.spec
     for entry in ctx.storage.list(job_id, CHART_DIR) or []:
         name = entry.path.rsplit("/", 1)[-1]
         if entry.type != "file" or not name.endswith(".json") or name[:-5] in charts:
             continue
         try:
-            charts[name[:-5]] = json.loads(ctx.storage.read_bytes(job_id, entry.path))
-        except (ValueError, OSError) as exc:
-            log.warning("Chart file %s of job %s is not readable JSON: %s", entry.path, job_id, exc)
+            spec = parse_json(ctx.storage.read_bytes(job_id, entry.path))
+        except (ValueError, OSError) as exc:  # WireError is a ValueError
+            log.warning("Chart file %s of job %s is not usable JSON: %s", entry.path, job_id, exc)
+            continue
+        charts[name[:-5]] = spec
     return charts
+
+
+def _usable(spec: Any, job_id: str, what: str) -> bool:
+    """A stored chart that answers and pages can encode (older versions stored any JSON)."""
+    try:
+        check(spec)
+    except WireError as exc:
+        log.warning("Skipping the %s of job %s: %s", what, job_id, exc)
+        return False
+    return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from starlette.responses import JSONResponse
@@ -25,6 +26,19 @@ def not_found(what: str, ident: str) -> ApiError:
 def invalid(loc: list[Any], msg: str, kind: str = "value_error") -> ApiError:
     """422 for a single invalid value at `loc`."""
     return ApiError(422, [{"loc": loc, "msg": msg, "type": kind}])
+
+
+def validation_errors(errors: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """FastAPI/pydantic validation errors as ``{"loc", "msg", "type"}``: the field path and the rule, never
+    the input (which may be megabytes, or a secret)."""
+    items = []
+    for error in errors:
+        message = str(error.get("msg", ""))
+        reason = (error.get("ctx") or {}).get("error") if error.get("type") == "json_invalid" else None
+        if isinstance(reason, str):
+            message = f"{message}: {reason}"
+        items.append({"loc": list(error.get("loc", ())), "msg": message, "type": str(error.get("type", ""))})
+    return items
 
 
 def error_response(exc: ApiError) -> JSONResponse:

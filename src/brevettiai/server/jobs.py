@@ -28,6 +28,7 @@ from brevettiai.server.errors import ApiError, not_found
 from brevettiai.server.runners import Exited, Launch
 from brevettiai.server.schemas import ModelIn, ReportIn, StateIn
 from brevettiai.server.views import bucket, tag_forest
+from brevettiai.server.wire_checks import WireError, parse_json
 
 log = logging.getLogger("brevettiai.server.jobs")
 
@@ -56,10 +57,10 @@ def _parse_settings(settings: dict[str, Any] | str) -> dict[str, Any]:
     if not settings.strip():
         return {}
     try:
-        parsed = json.loads(settings)
-    except ValueError as exc:
-        raise ApiError(422, [{"loc": ["body", "settings"], "msg": f"settings text is not valid JSON: {exc}",
-                              "type": "value_error.json"}]) from None
+        parsed = parse_json(settings)
+    except WireError as exc:
+        raise ApiError(422, [{"loc": ["body", "settings", *exc.loc], "msg": f"settings text is not valid JSON: "
+                              f"{exc.rule}", "type": "value_error.json"}]) from None
     if not isinstance(parsed, dict):
         raise ApiError(422, [{"loc": ["body", "settings"], "msg": "settings must be a JSON object",
                               "type": "value_error.json"}])
@@ -150,12 +151,15 @@ def _write_info(ctx: ServerContext, session: Any, job: db.Job) -> None:
 
 
 def read_info(ctx: ServerContext, job_id: str) -> dict[str, Any]:
-    """The job's info.json as stored (built afresh if storage has none)."""
+    """The job's info.json as stored (built afresh if storage has none, or none that is a JSON object)."""
     try:
-        return json.loads(ctx.storage.read_bytes(job_id, INFO_FILE))
-    except (FileNotFoundError, ValueError):
-        with ctx.db.read() as session:
-            return build_info(ctx, session, get_job(session, job_id))
+        stored = parse_json(ctx.storage.read_bytes(job_id, INFO_FILE))
+    except (OSError, ValueError):  # missing, a folder, not (strict) JSON
+        stored = None
+    if isinstance(stored, dict):
+        return stored
+    with ctx.db.read() as session:
+        return build_info(ctx, session, get_job(session, job_id))
 
 
 def log_file(ctx: ServerContext, job_id: str) -> str:

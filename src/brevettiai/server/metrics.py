@@ -16,9 +16,9 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, NotRequired
+from typing import Annotated, Any, NotRequired
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
@@ -26,7 +26,8 @@ from typing_extensions import TypedDict  # pydantic needs this one before Python
 from brevettiai.server.db import models as db
 from brevettiai.server.db.models import utcnow
 from brevettiai.server.db.session import Database
-from brevettiai.server.errors import ApiError, not_found
+from brevettiai.server.errors import ApiError, invalid, not_found
+from brevettiai.server.wire_checks import INT64_MAX, INT64_MIN
 
 log = logging.getLogger("brevettiai.server.metrics")
 
@@ -34,15 +35,23 @@ _points = db.MetricPoint.__table__
 _batches = db.MetricBatch.__table__
 
 
+# Steps are stored as 64-bit integers and times must be real instants; values may be NaN or
+# infinite (a diverged loss is worth keeping as a gap: stored as null), see `_rows`.
+_Step = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
+_Time = Annotated[float, Field(allow_inf_nan=False)]
+MAX_POINTS = 10_000  # per batch, as the SDK sends them; bytes are bounded by brevettiai.server.limits
+MAX_VALUES = 1_000  # metric names per point
+
+
 class _Point(TypedDict):
-    step: int
-    time: NotRequired[float | None]
-    values: dict[str, float | None]
+    step: _Step
+    time: NotRequired[_Time | None]
+    values: Annotated[dict[str, float | None], Field(max_length=MAX_VALUES)]
 
 
 class _Batch(TypedDict):
     batchId: str
-    points: list[_Point]
+    points: Annotated[list[_Point], Field(max_length=MAX_POINTS)]
 
 
 # Validating JSON bytes straight into dicts is several times faster than json.loads plus models.
@@ -225,7 +234,10 @@ def ingest(database: Database, job_id: str, batch_id: str, points: list[Mapping[
 def ingest_remote_monitor(database: Database, job_id: str, logs: Mapping[str, Any]) -> int:
     """The original SDK's remote monitor: ``{"epoch": n, ...numbers}`` as one point at step n."""
     epoch = logs.get("epoch")
-    step = int(epoch) if isinstance(epoch, int | float) and not isinstance(epoch, bool) else 0
+    numeric = isinstance(epoch, int | float) and not isinstance(epoch, bool)
+    if numeric and not (math.isfinite(epoch) and INT64_MIN <= epoch <= INT64_MAX):
+        raise invalid(["body", "epoch"], "the epoch must be a finite step number within the 64-bit range")
+    step = int(epoch) if numeric else 0
     values = {name: float(value) for name, value in logs.items()
               if name != "epoch" and isinstance(value, int | float) and not isinstance(value, bool)}
     rows = _rows(job_id, [{"step": step, "values": values}], time.time())

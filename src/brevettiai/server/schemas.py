@@ -9,6 +9,8 @@ from pydantic.alias_generators import to_camel
 
 JobStatus = Literal["created", "starting", "running", "completed", "failed", "killed", "lost"]
 ReportedStatus = Literal["running", "completed", "failed", "killed"]
+MAX_OFFSET = 2**53  # list offsets beyond what any table holds are refused (422), not passed to the database
+MAX_PAGE = 10**9
 
 
 class Wire(BaseModel):

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from brevettiai.server.db import models as db
 from brevettiai.server.schemas import DatasetOut, JobOut, ModelTypeOut, TagOut, UserOut
 from brevettiai.server.security import NO_API_KEY
+from brevettiai.server.wire_checks import scrub
 
 BUCKET_SCHEME = "brevettiai://"
 
@@ -64,9 +65,13 @@ def model_type(row: db.ModelType) -> ModelTypeOut:
 
 
 def job(row: db.Job, api_key: str | None = None) -> JobOut:
-    """A model or report record; `api_key` only in the answer that issued it."""
-    return JobOut(id=row.id, name=row.name, kind=row.kind, created=iso(row.created), started=iso(row.started),
+    """A model or report record; `api_key` only in the answer that issued it.
+
+    Free-form values pass through `scrub`: a record stored by an older version may hold text that
+    cannot be encoded (a lone surrogate) and must not make every listing fail.
+    """
+    return JobOut(id=row.id, name=scrub(row.name), kind=row.kind, created=iso(row.created), started=iso(row.started),
                   completed=iso(row.completed), status=row.status, model_type_id=row.model_type_id,
-                  settings=dict(row.settings or {}), dataset_ids=list(row.dataset_ids or []),
-                  tag_ids=list(row.tag_ids or []), parent_id=row.parent_id, model_path=row.model_path,
-                  error=row.error, api_key=api_key or NO_API_KEY)
+                  settings=scrub(dict(row.settings or {})), dataset_ids=list(row.dataset_ids or []),
+                  tag_ids=list(row.tag_ids or []), parent_id=row.parent_id, model_path=scrub(row.model_path),
+                  error=scrub(row.error), api_key=api_key or NO_API_KEY)

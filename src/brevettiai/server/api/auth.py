@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Response
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, Depends, Request, Response
 
 from brevettiai.server import auth, views
 from brevettiai.server.auth import Principal, require_user
@@ -11,16 +10,18 @@ from brevettiai.server.context import ServerContext, get_context
 from brevettiai.server.db import models as db
 from brevettiai.server.errors import ApiError
 from brevettiai.server.schemas import Login, TokenOut, UserOut
+from brevettiai.server.throttle import client_address
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 
 @router.post("/token", response_model=TokenOut, summary="Log in: a user token for a username and password")
-async def token(body: Login, ctx: ServerContext = Depends(get_context)) -> TokenOut:
-    """A new user token; 401 for wrong credentials."""
-    # scrypt takes tens of milliseconds: off the event loop.
-    value, expires, user = await run_in_threadpool(auth.login, ctx.db, body.username, body.password,
-                                                   ctx.config.token_ttl)
+async def token(body: Login, request: Request, ctx: ServerContext = Depends(get_context)) -> TokenOut:
+    """A new user token; 401 for wrong credentials, 429 after too many (see brevettiai.server.throttle)."""
+    # scrypt takes tens of milliseconds: off the event loop, and only a few at a time.
+    value, expires, user = await request.app.state.login_throttle.check(
+        body.username, client_address(request.client),
+        lambda: auth.login(ctx.db, body.username, body.password, ctx.config.token_ttl))
     return TokenOut(access_token=value, expires_at=views.iso(expires), user=views.user(user))
 
 

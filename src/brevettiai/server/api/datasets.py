@@ -12,14 +12,14 @@ from brevettiai.server.auth import require_user
 from brevettiai.server.context import ServerContext, get_context
 from brevettiai.server.db import models as db
 from brevettiai.server.errors import ApiError, not_found
-from brevettiai.server.schemas import DatasetIn, DatasetOut
+from brevettiai.server.schemas import MAX_OFFSET, DatasetIn, DatasetOut
 
 router = APIRouter(prefix="/api/datasets", tags=["datasets"], dependencies=[Depends(require_user)])
 
 
 @router.get("", response_model=list[DatasetOut], summary="List datasets, newest first")
 def list_datasets(name: str | None = Query(None, description="Only datasets with exactly this name"),
-                  offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000),
+                  offset: int = Query(0, ge=0, le=MAX_OFFSET), limit: int = Query(100, ge=1, le=1000),
                   ctx: ServerContext = Depends(get_context)) -> list[DatasetOut]:
     """Datasets, newest first."""
     stmt = select(db.Dataset).order_by(db.Dataset.created.desc(), db.Dataset.id).offset(offset).limit(limit)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -11,9 +10,10 @@ from fastapi.responses import JSONResponse
 
 from brevettiai.server import charts, jobs, metrics, views
 from brevettiai.server.api.tags import all_tags
-from brevettiai.server.auth import job_request, require_job
+from brevettiai.server.auth import ENDED, job_request, require_job, require_live_job
 from brevettiai.server.context import ServerContext, get_context
 from brevettiai.server.errors import invalid
+from brevettiai.server.limits import PARSED_JSON
 from brevettiai.server.schemas import (
     Accepted,
     HeartbeatOut,
@@ -23,6 +23,7 @@ from brevettiai.server.schemas import (
     TagOut,
     inline_schema,
 )
+from brevettiai.server.wire_checks import WireError, parse_json
 
 router = APIRouter(prefix="/api/jobs/{job_id}", tags=["job side"], dependencies=[Depends(require_job)])
 # The endpoints a running job calls most often authenticate inline (`job_request`) and are served by
@@ -42,7 +43,10 @@ def info(job_id: str, ctx: ServerContext = Depends(get_context)) -> dict[str, An
 @router.post("/state", response_model=JobOut, summary="Report running, completed, failed or killed")
 def state(job_id: str, body: StateIn, ctx: ServerContext = Depends(get_context)) -> JobOut:
     """A state change; completed, failed and killed are final (a different state after them is a 409)."""
-    return views.job(jobs.report_state(ctx, job_id, body))
+    job = jobs.report_state(ctx, job_id, body)
+    if job.status in ENDED:
+        ctx.tokens.forget_job(job_id)  # its key stops authorising writes now, not when the cache ages out
+    return views.job(job)
 
 
 @frequent.post("/heartbeat", response_model=HeartbeatOut, summary="I am alive; should I stop?", openapi_extra=_BEARER)
@@ -60,7 +64,7 @@ async def post_metrics(job_id: str, request: Request) -> JSONResponse:
     """Points ``{step, time, values}``; a batch id seen before is accepted again but not stored twice."""
     # The hot path of a training job: the body is validated straight from its bytes and the batch is
     # handed to the metrics writer, without model objects or a thread of its own.
-    ctx, _ = await job_request(request, job_id)
+    ctx, _ = await job_request(request, job_id, write=True)
     body = await request.body()
     if len(body) > PARSE_INLINE_BYTES:  # validating a large batch takes milliseconds: not on the event loop
         batch_id, points = await run_in_threadpool(metrics.parse_batch, body)
@@ -69,30 +73,31 @@ async def post_metrics(job_id: str, request: Request) -> JSONResponse:
     return JSONResponse({"accepted": await ctx.metrics.submit(job_id, batch_id, points)})
 
 
-@router.post("/remotemonitor", response_model=Accepted, summary="The original SDK's Keras remote monitor")
+@router.post("/remotemonitor", response_model=Accepted, summary="The original SDK's Keras remote monitor",
+             dependencies=[Depends(require_live_job)])
 async def remote_monitor(job_id: str, request: Request, ctx: ServerContext = Depends(get_context)) -> Accepted:
     """Form field ``data`` holding JSON, or a JSON body: ``{"epoch": n, ...logs}`` stored at step n."""
     try:
         if request.headers.get("content-type", "").startswith(("application/x-www-form-urlencoded",
                                                                "multipart/form-data")):
-            logs = json.loads(str((await request.form()).get("data") or "{}"))
+            logs = parse_json(str((await request.form()).get("data") or "{}"))
         else:
-            logs = json.loads(await request.body() or b"{}")
-    except ValueError as exc:
-        raise invalid(["body"], f"expected JSON logs ({{\"epoch\": n, ...}}): {exc}") from None
+            logs = request.scope[PARSED_JSON] if PARSED_JSON in request.scope else parse_json(await request.body() or b"{}")
+    except WireError as exc:
+        raise invalid(["body", *exc.loc], f"expected JSON logs ({{\"epoch\": n, ...}}): {exc.rule}") from None
     if not isinstance(logs, dict):
         raise invalid(["body"], "expected a JSON object of logs ({\"epoch\": n, ...})")
     return Accepted(accepted=await run_in_threadpool(metrics.ingest_remote_monitor, ctx.db, job_id, logs))
 
 
 @router.put("/charts/{name}", status_code=204, summary="Publish a Vega-Lite chart",
-            openapi_extra={"requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}}})
+            dependencies=[Depends(require_live_job)], openapi_extra={"requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}}})
 async def put_chart(job_id: str, name: str, request: Request, ctx: ServerContext = Depends(get_context)) -> Response:
     """Store the chart (body: its Vega-Lite spec); also saved as ``artifacts/charts/<name>.json``."""
     try:
-        spec = json.loads(await request.body())
-    except ValueError as exc:
-        raise invalid(["body"], f"the chart must be a Vega-Lite spec in JSON: {exc}") from None
+        spec = request.scope[PARSED_JSON] if PARSED_JSON in request.scope else parse_json(await request.body())
+    except WireError as exc:
+        raise invalid(["body", *exc.loc], f"the chart must be a Vega-Lite spec in JSON: {exc.rule}") from None
     if not isinstance(spec, dict):
         raise invalid(["body"], "the chart must be a Vega-Lite spec: a JSON object")
     await run_in_threadpool(charts.save, ctx, job_id, name, spec)

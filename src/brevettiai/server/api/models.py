@@ -16,7 +16,7 @@ from brevettiai.server.auth import require_user
 from brevettiai.server.context import ServerContext, get_context
 from brevettiai.server.db import models as db
 from brevettiai.server.errors import ApiError
-from brevettiai.server.schemas import FileEntry, JobList, JobOut, MetricSeries, ModelIn, ReportIn
+from brevettiai.server.schemas import MAX_OFFSET, FileEntry, JobList, JobOut, MetricSeries, ModelIn, ReportIn
 from brevettiai.server.storage import PathRejected, clean_path
 
 ARTIFACTS = "artifacts"
@@ -30,7 +30,7 @@ def _shared_routes(kind: str) -> APIRouter:
     def list_jobs(name: str | None = Query(None, description="Exactly this name"),
                   status: str | None = Query(None, description="One status, or several separated by commas"),
                   q: str | None = Query(None, description="Text the name contains (any case)"),
-                  offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000),
+                  offset: int = Query(0, ge=0, le=MAX_OFFSET), limit: int = Query(100, ge=1, le=1000),
                   ctx: ServerContext = Depends(get_context)) -> JobList:
         """Jobs of this kind, newest first, filtered by name, status or text."""
         conditions: list[Any] = [db.Job.kind == kind]

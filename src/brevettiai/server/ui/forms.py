@@ -18,6 +18,7 @@ from typing import Any
 
 from brevettiai.contract.forms import MISSING as _MISSING
 from brevettiai.contract.forms import lookup
+from brevettiai.server.wire_checks import parse_json
 
 PREFIX = "settings."
 
@@ -264,7 +265,7 @@ def read_form(form: Any, schema: Mapping[str, Any] | None) -> tuple[dict[str, An
 
 def _json_or_text(text: str) -> Any:
     try:
-        return json.loads(text)
+        return parse_json(text)  # strict: "NaN" or "1e400" stay text (and fail a number field's check)
     except ValueError:
         return text
 

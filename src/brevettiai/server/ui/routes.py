@@ -37,8 +37,9 @@ from brevettiai.server.auth import Principal
 from brevettiai.server.context import ServerContext
 from brevettiai.server.db import models as db
 from brevettiai.server.errors import ApiError
-from brevettiai.server.schemas import DatasetIn, ModelIn, ReportIn, TagIn
+from brevettiai.server.schemas import MAX_PAGE, DatasetIn, ModelIn, ReportIn, TagIn
 from brevettiai.server.storage import PathRejected, clean_path
+from brevettiai.server.throttle import client_address
 from brevettiai.server.ui import forms
 from brevettiai.server.ui.web import (
     LOGIN_CSRF_COOKIE,
@@ -60,6 +61,7 @@ from brevettiai.server.ui.web import (
     session_user,
     set_session_cookie,
 )
+from brevettiai.server.wire_checks import scrub
 
 __all__ = ["STATIC_DIR", "router", "static_files"]
 
@@ -137,8 +139,14 @@ async def login_submit(request: Request) -> Response:
     if not username or not password:
         return again("Enter your username and password.", 400)
     try:
-        token, _, _ = await run_in_threadpool(auth.login, ctx.db, username, password, ctx.config.token_ttl)
-    except ApiError:
+        token, _, _ = await request.app.state.login_throttle.check(
+            username, client_address(request.client),
+            lambda: auth.login(ctx.db, username, password, ctx.config.token_ttl))
+    except ApiError as exc:
+        if exc.status == 429:
+            response = again(f"{str(exc.detail)[:1].upper()}{str(exc.detail)[1:]}.", 429)
+            response.headers.update(exc.headers or {})
+            return response
         return again("Wrong username or password.", 401)
     response = RedirectResponse(target, status_code=303)
     set_session_cookie(request, response, token, ctx.config.token_ttl)
@@ -203,14 +211,14 @@ def _job_list_page(request: Request, user: WebUser, kind: str, q: str, status: s
 
 
 @router.get("/models")
-def models_page(request: Request, q: str = "", status: str = "", page: int = Query(1, ge=1),
+def models_page(request: Request, q: str = "", status: str = "", page: int = Query(1, ge=1, le=MAX_PAGE),
                 user: WebUser = Depends(session_user)) -> Response:
     """Models, newest first, with search and paging."""
     return _job_list_page(request, user, "model", q, status, page)
 
 
 @router.get("/testreports")
-def reports_page(request: Request, q: str = "", status: str = "", page: int = Query(1, ge=1),
+def reports_page(request: Request, q: str = "", status: str = "", page: int = Query(1, ge=1, le=MAX_PAGE),
                  user: WebUser = Depends(session_user)) -> Response:
     """Test reports, newest first."""
     return _job_list_page(request, user, "report", q, status, page)
@@ -258,13 +266,13 @@ def _job_view(ctx: ServerContext, job_id: str, kind: str) -> dict[str, Any]:
     environment = output.get("environment") if isinstance(output.get("environment"), dict) else None
     results = output.get("output") if isinstance(output.get("output"), dict) else {}
     schema = model_type.settings_schema if model_type is not None else {}
-    error = job.error if isinstance(job.error, dict) else None
+    error = scrub(job.error) if isinstance(job.error, dict) else None  # old records may hold unencodable text
     show_log = job.status in ("failed", "killed", "lost") or error is not None
     tags = [(tag_id, tag_rows[tag_id].name if tag_id in tag_rows else None) for tag_id in job.tag_ids or []]
     return {
         "job": job, "model_type": model_type, "datasets": datasets, "tags": tags, "parent": parent,
         "reports": reports, "report_total": report_total, "report_types": report_types,
-        "settings_rows": forms.settings_rows(schema, job.settings or {}),
+        "settings_rows": forms.settings_rows(schema, scrub(job.settings or {})),
         "charts": charts.load(ctx, job_id), "html_reports": html_reports,
         "ticket": report_ticket(ctx, job_id), "environment": environment, "results": results,
         "error": error, "log_tail": _log_tail(ctx, job_id) if show_log else None,
@@ -603,7 +611,7 @@ async def zoo_create(request: Request, type_id: str, user: WebUser = Depends(ses
 # Datasets -------------------------------------------------------------------------------------------------------
 
 @router.get("/datasets")
-def datasets_page(request: Request, q: str = "", page: int = Query(1, ge=1),
+def datasets_page(request: Request, q: str = "", page: int = Query(1, ge=1, le=MAX_PAGE),
                   user: WebUser = Depends(session_user)) -> Response:
     """Datasets, newest first, with search and paging."""
     ctx = _ctx(request)
@@ -668,7 +676,7 @@ def _dataset(ctx: ServerContext, dataset_id: str) -> db.Dataset:
 
 
 @router.get("/datasets/{dataset_id}")
-def dataset_page(request: Request, dataset_id: str, folder: str = "", page: int = Query(1, ge=1),
+def dataset_page(request: Request, dataset_id: str, folder: str = "", page: int = Query(1, ge=1, le=MAX_PAGE),
                  user: WebUser = Depends(session_user)) -> Response:
     """A dataset: its files (thumbnails for images), upload, tags."""
     ctx = _ctx(request)
