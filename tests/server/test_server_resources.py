@@ -135,7 +135,8 @@ def test_model_settings_are_validated_against_the_form(admin: httpx.Client) -> N
     assert set(errors) == {("settings", "epochs"), ("settings", "data.size"), ("settings", "data.mode"),
                            ("settings", "data.classes"), ("settings", "augment"), ("settings", "extra"),
                            ("settings", "note")}
-    assert "from 1 to 100" in errors[("settings", "epochs")]
+    assert errors[("settings", "epochs")] == "must be >= 1; got 0"
+    assert errors[("settings", "data.size")] == "must be an integer; got 33.5"
     assert "'rgb'" in errors[("settings", "data.mode")]
     assert "JSON" in errors[("settings", "extra")]
     assert admin.get("/api/models", params={"limit": 1}).json()["total"] == before
@@ -146,7 +147,7 @@ def test_required_fields_defaults_and_json_text_settings(admin: httpx.Client) ->
     missing = admin.post("/api/models", json={"name": unique("m"), "modelTypeId": mt["id"], "settings": {}})
     assert missing.status_code == 422
     assert missing.json()["detail"] == [{"loc": ["settings", "epochs"], "msg": "is required",
-                                         "type": "value_error.settings"}]
+                                         "type": "value_error.missing"}]
     ok = created(admin.post("/api/models", json={
         "name": unique("m"), "modelTypeId": mt["id"],
         "settings": json.dumps({"epochs": "7", "data": {"classes": '["ok"]'}, "extra": "[1, 2]", "note": None})}))
