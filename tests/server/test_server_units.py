@@ -125,11 +125,13 @@ def test_passwords_and_tokens() -> None:
 
 
 def test_jobs_do_not_inherit_server_secrets() -> None:
-    env = job_environment({"PATH": "/bin", "BREVETTI_AI_ADMIN_PASSWORD": "pw", "BREVETTI_AI_DATABASE_URL": "x",
-                           "BREVETTI_AI_JOB_DIR": "/elsewhere", "BREVETTI_AI_CACHE": "/cache"},
-                          {"BREVETTI_AI_API_KEY": "bj_key"})
-    assert env["PATH"] == "/bin" and env["BREVETTI_AI_API_KEY"] == "bj_key" and env["BREVETTI_AI_CACHE"] == "/cache"
-    assert not {"BREVETTI_AI_ADMIN_PASSWORD", "BREVETTI_AI_DATABASE_URL", "BREVETTI_AI_JOB_DIR"} & set(env)
+    secrets = {"BREVETTI_AI_ADMIN_PASSWORD": "pw", "BREVETTI_AI_DATABASE_URL": "x", "BREVETTI_AI_JOB_DIR": "/elsewhere",
+               "BREVETTI_AI_USER": "u", "BREVETTI_AI_PW": "p", "BREVETTI_AI_SECRET_KEY": "s", "AWS_SECRET_ACCESS_KEY": "a",
+               "AWS_ACCESS_KEY_ID": "a", "FSSPEC_S3_KEY": "f", "PGPASSWORD": "pg", "DATABASE_URL": "db"}
+    env = job_environment({"PATH": "/bin", "LC_ALL": "C.UTF-8", "CUDA_VISIBLE_DEVICES": "0", "BREVETTI_AI_CACHE": "/cache",
+                           **secrets}, {"BREVETTI_AI_API_KEY": "bj_key"})
+    assert env == {"PATH": "/bin", "LC_ALL": "C.UTF-8", "CUDA_VISIBLE_DEVICES": "0", "BREVETTI_AI_CACHE": "/cache",
+                   "PYTHONUNBUFFERED": "1", "BREVETTI_AI_API_KEY": "bj_key"}
 
 
 def test_migrations_create_exactly_the_models(tmp_path) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 
 from brevettiai.server import security
 from brevettiai.server.context import ServerContext, get_context
@@ -103,8 +103,8 @@ def authenticate(database: Database, token: str | None, cache: TokenCache | None
 def _lookup(database: Database, token: str, digest: str) -> tuple[Principal, datetime.datetime | None]:
     with database.read() as session:
         if token.startswith(security.JOB_KEY_PREFIX):
-            row = session.execute(select(db.Job.id, db.Job.dataset_ids, db.Job.parent_id)
-                                  .where(db.Job.key_hash == digest)).first()
+            row = session.execute(select(db.Job.id, db.Job.dataset_ids, db.Job.parent_id)  # the caller's or the run's key
+                                  .where(or_(db.Job.key_hash == digest, db.Job.run_key_hash == digest))).first()
             if row is not None:
                 readable = set(row.dataset_ids or [])
                 if row.parent_id:

@@ -16,9 +16,12 @@ from brevettiai.server.context import ServerContext, get_context
 from brevettiai.server.errors import invalid
 from brevettiai.server.schemas import (
     Accepted,
+    ClaimIn,
+    ClaimOut,
     HeartbeatOut,
     JobOut,
     MetricsIn,
+    RunExitIn,
     StateIn,
     TagOut,
     inline_schema,
@@ -43,6 +46,20 @@ def info(job_id: str, ctx: ServerContext = Depends(get_context)) -> dict[str, An
 def state(job_id: str, body: StateIn, ctx: ServerContext = Depends(get_context)) -> JobOut:
     """A state change; completed, failed and killed are final (a different state after them is a 409)."""
     return views.job(jobs.report_state(ctx, job_id, body))
+
+
+@router.post("/claim", response_model=ClaimOut, summary="The runner's task claims its run (once)")
+def claim(job_id: str, body: ClaimIn, ctx: ServerContext = Depends(get_context)) -> ClaimOut:
+    """Before it starts the job, the task running a run claims it; a second claim of the same run (a task
+    run again after its worker died) is a 409, and that task must not start the job."""
+    return ClaimOut(claimed=True, stop_requested=jobs.claim_run(ctx, job_id, body.run_id))
+
+
+@router.post("/exit", response_model=JobOut, summary="The runner's task reports how the run's process ended")
+def run_exit(job_id: str, body: RunExitIn, ctx: ServerContext = Depends(get_context)) -> JobOut:
+    """Exit code or signal of the job's process; a job that did not report a final state itself ends failed (or
+    killed when a stop was asked for). ``lost``: the worker running the run died; the job ends lost."""
+    return views.job(jobs.run_exited(ctx, job_id, body.run_id, body.code, body.signal, body.lost))
 
 
 @frequent.post("/heartbeat", response_model=HeartbeatOut, summary="I am alive; should I stop?", openapi_extra=_BEARER)

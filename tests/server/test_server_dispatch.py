@@ -1,0 +1,256 @@
+"""Dispatch that survives servers and workers: queued jobs, Dask tasks that run once, stops from any replica.
+
+Real parts only: `brevettiai server` processes, PostgreSQL where two replicas share a database, and a
+Dask scheduler with two `dask worker --no-nanny` processes (so a worker can be SIGKILLed for real).
+The job is a small script talking to the platform with plain httpx; each start appends
+``<pid> <parent pid>`` to a file, so a test counts how often a job ran and finds its process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from platform_fixture import PlatformServer
+from server_helpers import model, model_type
+from services import DaskCluster, wait_for
+
+FINAL = {"completed", "failed", "killed", "lost"}
+SERVER_SECRETS = {"AWS_SECRET_ACCESS_KEY": "aws-secret", "FSSPEC_S3_KEY": "fsspec-key", "PGPASSWORD": "pg-password",
+                  "BREVETTI_AI_PW": "sdk-password"}
+
+# `behaviour`: "steps" sends `steps` metric points (one per step, `pause` s apart) and completes;
+# "loop" heartbeats until SIGTERM and reports killed; "ignore_term" ignores SIGTERM and heartbeats on.
+JOB_SCRIPT = textwrap.dedent('''
+    import json, os, signal, sys, time
+    import httpx
+
+    args = sys.argv[1:]
+    job_id, host = args[args.index("--job_id") + 1], args[args.index("--host") + 1]
+    client = httpx.Client(base_url=host, headers={"Authorization": "Bearer " + os.environ["BREVETTI_AI_API_KEY"]})
+    api = f"/api/jobs/{job_id}"
+
+    def call(method, path, **kwargs):  # the platform may be restarting: retry for a minute
+        deadline = time.time() + 60
+        while True:
+            try:
+                answer = client.request(method, path, **kwargs)
+                if answer.status_code < 500:
+                    return answer
+            except httpx.HTTPError:
+                pass
+            if time.time() > deadline:
+                sys.exit(9)
+            time.sleep(0.2)
+
+    settings = call("GET", api + "/info").json()["settings"]
+    with open(settings["starts"], "a") as starts:
+        starts.write(f"{os.getpid()} {os.getppid()}\\n")
+    print("job started; environment:", json.dumps(sorted(os.environ)), flush=True)
+    terminated = []
+    if settings["behaviour"] == "ignore_term":
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    else:
+        signal.signal(signal.SIGTERM, lambda *_: terminated.append(True))
+    call("POST", api + "/state", json={"status": "running"})
+    if settings["behaviour"] == "steps":
+        for step in range(settings["steps"]):
+            point = {"step": step, "time": time.time(), "values": {"loss": 1 / (step + 1)}}
+            call("POST", api + "/metrics", json={"batchId": f"{job_id}-{step}", "points": [point]})
+            time.sleep(settings["pause"])
+        call("POST", api + "/state", json={"status": "completed"})
+        sys.exit(0)
+    while not terminated:
+        call("POST", api + "/heartbeat")
+        time.sleep(0.1)
+    print("got SIGTERM", flush=True)
+    call("POST", api + "/state", json={"status": "killed", "exit": {"code": 143, "signal": "SIGTERM"}})
+    sys.exit(143)
+''')
+
+
+@pytest.fixture
+def job_code(tmp_path: Path) -> Path:
+    folder = tmp_path / "job-code"
+    folder.mkdir()
+    (folder / "job.py").write_text(JOB_SCRIPT)
+    return folder
+
+
+def _job_type(admin: httpx.Client, code: Path) -> dict:
+    return model_type(admin, command=[sys.executable, "job.py"], workingDir=str(code),
+                      settingsSchema={"fields": [], "presets": {}}, defaults={})
+
+
+def _create(admin: httpx.Client, type_id: str, tmp_path: Path, behaviour: str, **settings: object) -> tuple[dict, Path]:
+    starts = tmp_path / f"starts-{len(list(tmp_path.glob('starts-*')))}"
+    starts.touch()
+    created = model(admin, modelTypeId=type_id, settings={"behaviour": behaviour, "starts": str(starts), **settings})
+    return created, starts
+
+
+def _start(client: httpx.Client, job_id: str) -> dict:
+    answer = client.post(f"/api/models/{job_id}/start")
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def _status(admin: httpx.Client, job_id: str) -> dict:
+    return admin.get(f"/api/models/{job_id}").json()
+
+
+def _final(admin: httpx.Client, job_id: str, timeout: float = 60) -> dict:
+    return wait_for(lambda: (r := _status(admin, job_id))["status"] in FINAL and r, timeout=timeout,
+                    what=f"job {job_id} ending")
+
+
+def _starts(path: Path) -> list[tuple[int, int]]:
+    return [tuple(map(int, line.split())) for line in path.read_text().splitlines()]  # type: ignore[misc]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has ended
+    except FileNotFoundError:
+        return False
+
+
+def _steps(admin: httpx.Client, job_id: str) -> list[int]:
+    series = admin.get(f"/api/models/{job_id}/metrics").json()["series"]
+    return [point[0] for point in series.get("loss", [])]
+
+
+def _dask_server(factory: object, cluster: DaskCluster, *flags: str, env: dict[str, str] | None = None) -> PlatformServer:
+    return factory("--runner", "dask", "--dask-scheduler", cluster.scheduler_address, *flags, env=env)  # type: ignore[operator]
+
+
+# --- the job environment ---------------------------------------------------------------------------
+
+def test_a_job_sees_none_of_the_servers_secrets(platform_server_factory: object, job_code: Path,
+                                                tmp_path: Path) -> None:
+    server: PlatformServer = platform_server_factory(env=SERVER_SECRETS)  # type: ignore[operator]
+    with server.client() as admin:
+        job, starts = _create(admin, _job_type(admin, job_code)["id"], tmp_path, "steps", steps=1, pause=0)
+        _start(admin, job["id"])
+        assert _final(admin, job["id"])["status"] == "completed"
+        log = wait_for(lambda: "environment:" in (t := admin.get(f"/api/files/{job['id']}/logs/job.log").text) and t,
+                       what="the job's log")
+    environment = json.loads(log.split("environment:", 1)[1].splitlines()[0])
+    assert "PATH" in environment and "BREVETTI_AI_API_KEY" in environment
+    assert not set(SERVER_SECRETS) & set(environment), environment
+    assert not [name for name in environment if name.startswith(("AWS_", "FSSPEC_", "PG"))]
+
+
+# --- Dask ------------------------------------------------------------------------------------------
+
+def test_a_dask_job_runs_exactly_once_and_its_log_is_stored(dask_cluster: DaskCluster, platform_server_factory: object,
+                                                           job_code: Path, tmp_path: Path) -> None:
+    server = _dask_server(platform_server_factory, dask_cluster)
+    with server.client() as admin:
+        job, starts = _create(admin, _job_type(admin, job_code)["id"], tmp_path, "steps", steps=80, pause=0)
+        assert _start(admin, job["id"])["status"] == "queued"
+        record = _final(admin, job["id"])
+        assert record["status"] == "completed", record
+        assert _steps(admin, job["id"]) == list(range(80))
+        assert len(_starts(starts)) == 1
+        assert _starts(starts)[0][1] in dask_cluster.worker_pids()  # ran on a worker, not on the server
+        log = wait_for(lambda: "job started" in (t := admin.get(f"/api/files/{job['id']}/logs/job.log").text) and t,
+                       what="the job's log in storage")
+        assert "BREVETTI_AI_API_KEY" in log and "bj_" not in log
+
+
+def test_a_killed_worker_takes_its_job_down_and_the_job_is_not_run_again(
+        dask_cluster: DaskCluster, platform_server_factory: object, job_code: Path, tmp_path: Path) -> None:
+    server = _dask_server(platform_server_factory, dask_cluster)
+    with server.client() as admin:
+        job, starts = _create(admin, _job_type(admin, job_code)["id"], tmp_path, "steps", steps=80, pause=0.1)
+        _start(admin, job["id"])
+        wait_for(lambda: len(_steps(admin, job["id"])) >= 5, what="the job's first points")
+        [(pid, worker)] = _starts(starts)
+        assert worker in dask_cluster.worker_pids()
+        os.kill(worker, signal.SIGKILL)
+        wait_for(lambda: not _alive(pid), timeout=10, what=f"the job's process {pid} ending with its worker")
+        record = _final(admin, job["id"])
+        assert record["status"] == "lost" and record["error"]["message"] == "the Dask worker running it was lost"
+        time.sleep(1.0)  # a second start would show within this (the other worker is idle)
+        assert len(_starts(starts)) == 1
+        steps = _steps(admin, job["id"])
+        assert 5 <= len(steps) < 80 and steps == sorted(set(steps))
+        assert _status(admin, job["id"])["status"] == "lost"
+
+
+def test_queued_jobs_survive_a_server_restart_and_run_once(dask_cluster: DaskCluster, platform_server_factory: object,
+                                                           job_code: Path, tmp_path: Path) -> None:
+    server = _dask_server(platform_server_factory, dask_cluster, "--max-running-jobs", "1")
+    with server.client() as admin:
+        type_id = _job_type(admin, job_code)["id"]
+        created = [_create(admin, type_id, tmp_path, "steps", steps=20, pause=0.05) for _ in range(3)]
+        for job, _ in created:
+            _start(admin, job["id"])
+        wait_for(lambda: [_status(admin, j["id"])["status"] for j, _ in created].count("queued") == 2,
+                 what="one job launched, two queued")
+    server.stop()
+    server.start()
+    with server.client() as admin:
+        for job, starts in created:
+            assert _final(admin, job["id"])["status"] == "completed"
+            assert len(_starts(starts)) == 1
+            assert _steps(admin, job["id"]) == list(range(20))
+
+
+@pytest.mark.parametrize("runner", ["local", "dask"])
+def test_a_job_ignoring_sigterm_is_killed_after_the_stop_grace(runner: str, request: pytest.FixtureRequest,
+                                                               platform_server_factory: object, job_code: Path,
+                                                               tmp_path: Path) -> None:
+    flags = ["--stop-grace", "2"]
+    if runner == "dask":
+        flags += ["--runner", "dask", "--dask-scheduler", request.getfixturevalue("dask_cluster").scheduler_address]
+    server: PlatformServer = platform_server_factory(*flags)  # type: ignore[operator]
+    with server.client() as admin:
+        job, starts = _create(admin, _job_type(admin, job_code)["id"], tmp_path, "ignore_term")
+        _start(admin, job["id"])
+        wait_for(lambda: _status(admin, job["id"])["status"] == "running", what="the job running")
+        [(pid, _)] = _starts(starts)
+        asked = time.monotonic()
+        admin.post(f"/api/models/{job['id']}/stop")
+        record = _final(admin, job["id"], timeout=20)
+        waited = time.monotonic() - asked
+        assert record["status"] == "killed" and record["error"]["signal"] == "SIGKILL", record
+        assert waited >= 1.5  # it had its grace (2 s) first
+        assert not _alive(pid)
+
+
+# --- two replicas ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("runner", ["local", "dask"])
+def test_stop_on_one_replica_reaches_a_job_another_launched(runner: str, request: pytest.FixtureRequest,
+                                                            postgres: object, platform_server_factory: object,
+                                                            job_code: Path, tmp_path: Path) -> None:
+    shared = ["--database-url", postgres.new_database(), "--storage", str(tmp_path / "storage")]  # type: ignore[attr-defined]
+    if runner == "dask":
+        shared += ["--runner", "dask", "--dask-scheduler", request.getfixturevalue("dask_cluster").scheduler_address]
+    b: PlatformServer = platform_server_factory(*shared)  # type: ignore[operator]
+    wait_for(lambda: "This server dispatches queued jobs" in b.log(), what="B dispatching")
+    a: PlatformServer = platform_server_factory(*shared)  # type: ignore[operator]
+    with a.client() as on_a, b.client() as on_b:
+        job, starts = _create(on_a, _job_type(on_a, job_code)["id"], tmp_path, "loop")
+        _start(on_b, job["id"])
+        wait_for(lambda: _status(on_a, job["id"])["status"] == "running", what="the job running")
+        [(pid, parent)] = _starts(starts)
+        if runner == "local":
+            assert parent == b.process.pid  # B dispatches, so B's runner holds the job: A must reach it
+        asked = time.monotonic()
+        assert on_a.post(f"/api/models/{job['id']}/stop").status_code == 200
+        wait_for(lambda: not _alive(pid), timeout=3, every=0.02, what="the job ending after the stop on A")
+        ended = time.monotonic() - asked
+        record = _final(on_a, job["id"])
+        assert record["status"] == "killed" and record["error"]["signal"] == "SIGTERM", record
+        print(f"\n{runner}: stop on A to the job's end: {ended:.2f} s")
