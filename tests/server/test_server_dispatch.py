@@ -254,3 +254,27 @@ def test_stop_on_one_replica_reaches_a_job_another_launched(runner: str, request
         record = _final(on_a, job["id"])
         assert record["status"] == "killed" and record["error"]["signal"] == "SIGTERM", record
         print(f"\n{runner}: stop on A to the job's end: {ended:.2f} s")
+
+
+def test_another_replica_dispatches_when_the_dispatching_one_dies(postgres: object, platform_server_factory: object,
+                                                                  job_code: Path, tmp_path: Path) -> None:
+    shared = ["--database-url", postgres.new_database(), "--storage", str(tmp_path / "storage")]  # type: ignore[attr-defined]
+    b: PlatformServer = platform_server_factory(*shared)  # type: ignore[operator]
+    wait_for(lambda: "This server dispatches queued jobs" in b.log(), what="B dispatching")
+    a: PlatformServer = platform_server_factory(*shared)  # type: ignore[operator]
+    with a.client() as on_a:
+        type_id = _job_type(on_a, job_code)["id"]
+        before, before_starts = _create(on_a, type_id, tmp_path, "steps", steps=3, pause=0)
+        _start(on_a, before["id"])
+        assert _final(on_a, before["id"])["status"] == "completed"
+        assert _starts(before_starts)[0][1] == b.process.pid  # queued on A, launched by B
+        assert "This server dispatches queued jobs" not in a.log()
+        b.kill()
+        wait_for(lambda: "This server dispatches queued jobs" in a.log(), timeout=10, what="A taking over")
+        created = [_create(on_a, type_id, tmp_path, "steps", steps=3, pause=0) for _ in range(3)]
+        for job, _ in created:
+            _start(on_a, job["id"])
+        for job, starts in created:
+            assert _final(on_a, job["id"])["status"] == "completed"
+            assert [parent for _, parent in _starts(starts)] == [a.process.pid]
+            assert _steps(on_a, job["id"]) == [0, 1, 2]
