@@ -36,7 +36,8 @@ log = logging.getLogger("brevettiai.server.runners.dask_task")
 TASK_PREFIX = "brevettiai-job-"
 LOG_PATH = "logs/job.log"
 LOG_LIMIT = 50 << 20  # the last 50 MB of a job's output are kept as its log
-LOG_EVERY = 3.0  # seconds between uploads of a growing log
+LOG_EVERY = 3.0  # seconds between uploads of a growing log (more for a large one: see _next_upload)
+LOG_UPLOAD_RATE = 2 << 20  # bytes/s of log re-uploads at most, on average
 WATCH_EVERY = 0.25  # seconds between looks at the process while waiting for a stop
 REPORT_PATIENCE = 120.0  # how long the task retries reaching the platform (a server restarting)
 WORKER_LOST = "the Dask worker running it was lost"
@@ -107,7 +108,8 @@ def _run(platform: httpx.Client, job_id: str, argv: list[str], cwd: str | None, 
                         kill_at = float("inf")
                 if time.monotonic() > next_upload:
                     uploaded = _upload_log(platform, job_id, output.name, uploaded)
-                    next_upload = time.monotonic() + LOG_EVERY
+                    # each upload sends the whole log: wait longer the larger it is
+                    next_upload = time.monotonic() + max(LOG_EVERY, min(uploaded, LOG_LIMIT) / LOG_UPLOAD_RATE)
         finally:
             _signal_group(process.pid, signal.SIGKILL)  # the job's children, and the job itself on an error
             process.wait()
