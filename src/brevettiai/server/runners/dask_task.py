@@ -6,9 +6,9 @@ server that submitted it (which may restart meanwhile):
 - It first claims its run (``POST /api/jobs/<id>/claim``). Dask runs a task again when the worker
   running it dies; such a second attempt finds the run claimed, does not start the job, and reports
   that the worker running it was lost. Running a job again is always an explicit new run.
-- The job runs in a process group of its own. On Linux the job's process gets SIGKILL when the
-  worker thread that started it dies (``PR_SET_PDEATHSIG``), and the group is killed when the task
-  ends: no job outlives its task, so there are never two processes for one run.
+- The job runs in a process group of its own, held by `keeper`: on Linux the keeper kills the whole
+  group when the worker dies (``PR_SET_PDEATHSIG``), and the task kills the group when it ends: no
+  job (nor any process it started) outlives its task, so there are never two processes for one run.
 - A stop is a named Dask ``Event`` any server replica may set: SIGTERM to the group at once,
   SIGKILL after the stop grace.
 - The job's output is uploaded to ``<job>/logs/job.log`` every few seconds and at the end.
@@ -24,12 +24,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from typing import Any
 
 import httpx
 
-from brevettiai.server.runners import job_environment, signal_name
+from brevettiai.server.runners import job_environment, keeper, signal_name
 
 log = logging.getLogger("brevettiai.server.runners.dask_task")
 
@@ -82,11 +81,11 @@ def _run(platform: httpx.Client, job_id: str, argv: list[str], cwd: str | None, 
 
     stop = Event(stop_event)
     with tempfile.NamedTemporaryFile(prefix=f"brevettiai-{job_id}-", suffix=".log") as output:
-        try:
-            process = subprocess.Popen(argv, cwd=cwd if cwd and os.path.isdir(cwd) else None,
+        try:  # the keeper holds the job's group and kills it when this worker dies
+            process = subprocess.Popen([sys.executable, "-I", keeper.__file__, str(os.getpid()), *argv],
+                                       cwd=cwd if cwd and os.path.isdir(cwd) else None,
                                        env=job_environment(os.environ, env), stdin=subprocess.DEVNULL,
-                                       stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
-                                       preexec_fn=_die_with_parent(os.getpid()) if sys.platform == "linux" else None)
+                                       stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
         except OSError as exc:
             output.write(f"the job could not be started: {exc}\n".encode())
             output.flush()
@@ -126,20 +125,6 @@ def _wait(stop: Any, timeout: float) -> bool:
     except Exception:
         time.sleep(timeout)
         return False
-
-
-def _die_with_parent(parent: int) -> Callable[[], None]:
-    """A preexec_fn: the child gets SIGKILL when the thread that started it dies (Linux prctl)."""
-
-    def preexec() -> None:
-        import ctypes
-
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() != parent:  # the worker died before prctl took effect
-            os._exit(1)
-
-    return preexec
 
 
 def _signal_group(pgid: int, signum: int) -> None:
