@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 from platform_fixture import PlatformServer
-from server_helpers import model, model_type
+from server_helpers import job_client, model, model_type
 from services import DaskCluster, wait_for
 
 FINAL = {"completed", "failed", "killed", "lost"}
@@ -154,6 +154,46 @@ def test_a_job_sees_none_of_the_servers_secrets(platform_server_factory: object,
     assert "PATH" in environment and "BREVETTI_AI_API_KEY" in environment
     assert not set(SERVER_SECRETS) & set(environment), environment
     assert not [name for name in environment if name.startswith(("AWS_", "FSSPEC_", "PG"))]
+
+
+def test_a_run_is_claimed_once_and_its_reported_exit_ends_the_job(platform_server: PlatformServer) -> None:
+    with platform_server.client() as admin:
+        for exit_report, status, message in (({"lost": True}, "lost", "the Dask worker running it was lost"),
+                                             ({"code": 3}, "failed", "exit code 3"),
+                                             ({"signal": "SIGKILL"}, "failed", "signal SIGKILL")):
+            created = model(admin)
+            key = admin.post(f"/api/models/{created['id']}/start", params={"launch": "false"}).json()["apiKey"]
+            api = f"/api/jobs/{created['id']}"
+            with job_client(platform_server.url, key) as job:
+                run = job.get(api + "/info").json()["run_id"]
+                assert job.post(api + "/claim", json={"runId": "another run"}).status_code == 409
+                assert job.post(api + "/claim", json={"runId": run}).json() == {"claimed": True, "stopRequested": False}
+                again = job.post(api + "/claim", json={"runId": run})
+                assert again.status_code == 409 and "claimed already" in again.json()["detail"]
+                assert job.post(api + "/exit", json={"runId": "another run", "code": 0}).status_code == 409
+                ended = job.post(api + "/exit", json={"runId": run, **exit_report}).json()
+            assert ended["status"] == status and message in ended["error"]["message"], ended
+            assert _status(admin, created["id"])["status"] == status
+
+
+def test_a_queued_job_waits_for_room_and_a_stop_kills_it_at_once(platform_server_factory: object, job_code: Path,
+                                                                 tmp_path: Path) -> None:
+    server: PlatformServer = platform_server_factory("--max-running-jobs", "1")  # type: ignore[operator]
+    with server.client() as admin:
+        type_id = _job_type(admin, job_code)["id"]
+        first, _ = _create(admin, type_id, tmp_path, "loop")
+        second, second_starts = _create(admin, type_id, tmp_path, "loop")
+        third, third_starts = _create(admin, type_id, tmp_path, "steps", steps=2, pause=0)
+        for job in (first, second, third):
+            _start(admin, job["id"])
+        wait_for(lambda: _status(admin, first["id"])["status"] == "running", what="the first job running")
+        assert [_status(admin, job["id"])["status"] for job in (second, third)] == ["queued", "queued"]
+        stopped = admin.post(f"/api/models/{second['id']}/stop").json()
+        assert stopped["status"] == "killed" and stopped["error"]["message"] == "stopped before it started"
+        admin.post(f"/api/models/{first['id']}/stop")
+        assert _final(admin, first["id"])["status"] == "killed"
+        assert _final(admin, third["id"])["status"] == "completed"  # launched once there was room
+        assert _starts(second_starts) == [] and len(_starts(third_starts)) == 1
 
 
 # --- Dask ------------------------------------------------------------------------------------------
