@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from typing import Any
 
@@ -53,8 +54,11 @@ def run_job(job_id: str, run_id: str, host: str, argv: list[str], cwd: str | Non
     with httpx.Client(base_url=host, timeout=30, headers={"Authorization": "Bearer " + env["BREVETTI_AI_API_KEY"]}) \
             as platform:
         api = f"/api/jobs/{job_id}"
-        claim = _send(platform, "POST", api + "/claim", json={"runId": run_id})
-        if claim is None or claim.status_code in (401, 404):
+        claim = _send(platform, "POST", api + "/claim", json={"runId": run_id}, patience=REPORT_PATIENCE)
+        if claim is None:
+            log.error("Job %s run %s: the platform at %s cannot be reached; not running it", job_id, run_id, host)
+            return None
+        if claim.status_code in (401, 404):
             log.warning("Job %s run %s: the platform does not know it (deleted?); not running it", job_id, run_id)
             return None
         if claim.status_code == 409:  # claimed before: Dask runs this task again because a worker died
@@ -89,9 +93,10 @@ def _run(platform: httpx.Client, job_id: str, argv: list[str], cwd: str | None, 
         except OSError as exc:
             output.write(f"the job could not be started: {exc}\n".encode())
             output.flush()
-            _upload_log(platform, job_id, output.name)
+            _upload_log(platform, job_id, output.name, patience=REPORT_PATIENCE)
             return 127
-        uploaded, next_upload, kill_at = -1, time.monotonic() + LOG_EVERY, None
+        streamer = _LogStreamer(platform, job_id, output.name)
+        kill_at = None
         try:
             while process.poll() is None:
                 if kill_at is None:
@@ -105,17 +110,37 @@ def _run(platform: httpx.Client, job_id: str, argv: list[str], cwd: str | None, 
                         log.warning("Job %s did not stop within %g s: SIGKILL", job_id, stop_grace)
                         _signal_group(process.pid, signal.SIGKILL)
                         kill_at = float("inf")
-                if time.monotonic() > next_upload:
-                    uploaded = _upload_log(platform, job_id, output.name, uploaded)
-                    # each upload sends the whole log: wait longer the larger it is
-                    next_upload = time.monotonic() + max(LOG_EVERY, min(uploaded, LOG_LIMIT) / LOG_UPLOAD_RATE)
         finally:
             _signal_group(process.pid, signal.SIGKILL)  # the job's children, and the job itself on an error
             process.wait()
             with contextlib.suppress(Exception):
                 stop.clear()  # the scheduler forgets an Event nobody waits for once it is cleared
-        _upload_log(platform, job_id, output.name, uploaded)
+        _upload_log(platform, job_id, output.name, streamer.finish(), patience=REPORT_PATIENCE)
         return process.returncode
+
+
+class _LogStreamer:
+    """Uploads the growing log from a thread of its own, so a slow upload never delays a stop."""
+
+    def __init__(self, platform: httpx.Client, job_id: str, path: str) -> None:
+        self._client = httpx.Client(base_url=platform.base_url, headers=platform.headers, timeout=30)
+        self.job_id, self.path, self.uploaded = job_id, path, -1
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"brevettiai-log-{job_id}", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        pause = LOG_EVERY
+        while not self._done.wait(pause):
+            self.uploaded = _upload_log(self._client, self.job_id, self.path, self.uploaded)
+            pause = max(LOG_EVERY, min(self.uploaded, LOG_LIMIT) / LOG_UPLOAD_RATE)  # each upload sends it all
+
+    def finish(self) -> int:
+        """Stop uploading; how many bytes the last upload sent (-1: none)."""
+        self._done.set()
+        self._thread.join()
+        self._client.close()
+        return self.uploaded
 
 
 def _wait(stop: Any, timeout: float) -> bool:
@@ -132,20 +157,24 @@ def _signal_group(pgid: int, signum: int) -> None:
         os.killpg(pgid, signum)
 
 
-def _upload_log(platform: httpx.Client, job_id: str, path: str, uploaded: int = -1) -> int:
-    """Upload the log (its last `LOG_LIMIT` bytes) if it grew since `uploaded` bytes; the size uploaded."""
+def _upload_log(platform: httpx.Client, job_id: str, path: str, uploaded: int = -1, patience: float = 0) -> int:
+    """Upload the log (its last `LOG_LIMIT` bytes) if it grew since `uploaded` bytes; the size uploaded.
+
+    `patience`: how long to retry while the platform cannot be reached (0 while the job runs: the
+    next upload tries again, and the job's stop must not wait for it).
+    """
     size = os.path.getsize(path)
     if size == uploaded:
         return uploaded
     with open(path, "rb") as handle:
         handle.seek(max(0, size - LOG_LIMIT))
         data = handle.read(size)
-    answer = _send(platform, "PUT", f"/api/files/{job_id}/{LOG_PATH}", content=data,
+    answer = _send(platform, "PUT", f"/api/files/{job_id}/{LOG_PATH}", patience=patience, content=data,
                    headers={"Content-Type": "text/plain; charset=utf-8"})
     return size if answer is not None and answer.is_success else uploaded
 
 
-def _send(platform: httpx.Client, method: str, path: str, patience: float = 10.0, **kwargs: Any) -> httpx.Response | None:
+def _send(platform: httpx.Client, method: str, path: str, patience: float, **kwargs: Any) -> httpx.Response | None:
     """A request, retried while the platform cannot be reached or answers 5xx; None if it never answered."""
     deadline, pause = time.monotonic() + patience, 0.2
     while True:
