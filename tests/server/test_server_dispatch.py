@@ -317,9 +317,13 @@ def test_stop_on_one_replica_reaches_a_job_another_launched(runner: str, request
         print(f"\n{runner}: stop on A to the job's end: {ended:.2f} s")
 
 
-def test_another_replica_dispatches_when_the_dispatching_one_dies(postgres: object, platform_server_factory: object,
-                                                                  job_code: Path, tmp_path: Path) -> None:
-    shared = ["--database-url", postgres.new_database(), "--storage", str(tmp_path / "storage")]  # type: ignore[attr-defined]
+@pytest.mark.parametrize("database", ["postgresql", "sqlite"])
+def test_another_replica_dispatches_when_the_dispatching_one_dies(database: str, request: pytest.FixtureRequest,
+                                                                  platform_server_factory: object, job_code: Path,
+                                                                  tmp_path: Path) -> None:
+    url = (request.getfixturevalue("postgres").new_database() if database == "postgresql"
+           else f"sqlite:///{tmp_path / 'shared.db'}")  # SQLite: two processes on one machine
+    shared = ["--database-url", url, "--storage", str(tmp_path / "storage")]
     b: PlatformServer = platform_server_factory(*shared)  # type: ignore[operator]
     wait_for(lambda: "This server dispatches queued jobs" in b.log(), what="B dispatching")
     a: PlatformServer = platform_server_factory(*shared)  # type: ignore[operator]

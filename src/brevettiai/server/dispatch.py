@@ -2,13 +2,15 @@
 
 On PostgreSQL the dispatching replica holds a session advisory lock on a connection of its own; when
 that replica stops or dies, its connection closes, the lock is free and another replica's next round
-takes it. On SQLite the process dispatches. Either way a job is launched only by the conditional
+takes it. On SQLite (one machine) the process holding an exclusive ``flock`` on ``<database>.dispatch``
+dispatches, so of several worker processes on one database one does. Either way a job is launched only by the conditional
 UPDATE in `jobs.launch_queued`, so no job is handed out twice even if two dispatchers overlapped.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from typing import Any
 
@@ -43,11 +45,12 @@ class DispatchLease:
     def __init__(self, database: Database) -> None:
         self.database = database
         self._connection: Any = None
+        self._lock_file: Any = None
 
     def held(self) -> bool:
         """True if this process dispatches (taking the lock if it is free)."""
         if self.database.is_sqlite:
-            return True
+            return self._held_file()
         if self._connection is not None:
             try:
                 self._connection.execute(text("SELECT 1"))
@@ -76,8 +79,31 @@ class DispatchLease:
         log.info("This server dispatches queued jobs")
         return True
 
+    def _held_file(self) -> bool:
+        if self._lock_file is not None:
+            return True
+        path = self.database.engine.url.database
+        try:
+            import fcntl
+        except ImportError:  # Windows: the process dispatches
+            return True
+        if not path or path == ":memory:":
+            return True
+        handle = open(os.path.abspath(path) + ".dispatch", "a")  # noqa: SIM115 - held open while dispatching
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return False
+        self._lock_file = handle
+        log.info("This server dispatches queued jobs")
+        return True
+
     def release(self) -> None:
-        """Give the lock up (close its connection)."""
+        """Give the lock up (close its connection or file)."""
+        lock_file, self._lock_file = self._lock_file, None
+        if lock_file is not None:
+            lock_file.close()
         connection, self._connection = self._connection, None
         if connection is not None:
             try:
