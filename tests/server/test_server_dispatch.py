@@ -198,9 +198,10 @@ def test_a_queued_job_waits_for_room_and_a_stop_kills_it_at_once(platform_server
 
 # --- Dask ------------------------------------------------------------------------------------------
 
-def test_a_dask_job_runs_exactly_once_and_its_log_is_stored(dask_cluster: DaskCluster, platform_server_factory: object,
-                                                           job_code: Path, tmp_path: Path) -> None:
-    server = _dask_server(platform_server_factory, dask_cluster)
+def test_a_dask_job_runs_exactly_once_and_its_log_is_stored(shared_dask_cluster: DaskCluster,
+                                                           platform_server_factory: object, job_code: Path,
+                                                           tmp_path: Path) -> None:
+    server = _dask_server(platform_server_factory, shared_dask_cluster)
     with server.client() as admin:
         job, starts = _create(admin, _job_type(admin, job_code)["id"], tmp_path, "steps", steps=80, pause=0)
         assert _start(admin, job["id"])["status"] == "queued"
@@ -243,7 +244,7 @@ def test_queued_jobs_survive_a_server_restart_and_run_once(runner: str, request:
                                                            tmp_path: Path) -> None:
     flags = ["--max-running-jobs", "1"]
     if runner == "dask":
-        flags += ["--runner", "dask", "--dask-scheduler", request.getfixturevalue("dask_cluster").scheduler_address]
+        flags += ["--runner", "dask", "--dask-scheduler", request.getfixturevalue("shared_dask_cluster").scheduler_address]
     server: PlatformServer = platform_server_factory(*flags)  # type: ignore[operator]
     with server.client() as admin:
         type_id = _job_type(admin, job_code)["id"]
@@ -273,7 +274,7 @@ def test_a_job_ignoring_sigterm_is_killed_after_the_stop_grace(runner: str, requ
                                                                tmp_path: Path) -> None:
     flags = ["--stop-grace", "2"]
     if runner == "dask":
-        flags += ["--runner", "dask", "--dask-scheduler", request.getfixturevalue("dask_cluster").scheduler_address]
+        flags += ["--runner", "dask", "--dask-scheduler", request.getfixturevalue("shared_dask_cluster").scheduler_address]
     server: PlatformServer = platform_server_factory(*flags)  # type: ignore[operator]
     with server.client() as admin:
         job, starts = _create(admin, _job_type(admin, job_code)["id"], tmp_path, "ignore_term")
@@ -297,7 +298,7 @@ def test_stop_on_one_replica_reaches_a_job_another_launched(runner: str, request
                                                             job_code: Path, tmp_path: Path) -> None:
     shared = ["--database-url", postgres.new_database(), "--storage", str(tmp_path / "storage")]  # type: ignore[attr-defined]
     if runner == "dask":
-        shared += ["--runner", "dask", "--dask-scheduler", request.getfixturevalue("dask_cluster").scheduler_address]
+        shared += ["--runner", "dask", "--dask-scheduler", request.getfixturevalue("shared_dask_cluster").scheduler_address]
     b: PlatformServer = platform_server_factory(*shared)  # type: ignore[operator]
     wait_for(lambda: "This server dispatches queued jobs" in b.log(), what="B dispatching")
     a: PlatformServer = platform_server_factory(*shared)  # type: ignore[operator]
