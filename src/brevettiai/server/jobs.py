@@ -26,6 +26,7 @@ from brevettiai.server.db import models as db
 from brevettiai.server.db.models import utcnow
 from brevettiai.server.errors import ApiError, not_found
 from brevettiai.server.runners import Exited, Launch
+from brevettiai.server.runners.dask_task import WORKER_LOST
 from brevettiai.server.schemas import ModelIn, ReportIn, StateIn
 from brevettiai.server.validation import deep_merge, validate_settings
 from brevettiai.server.views import bucket, tag_forest
@@ -34,7 +35,6 @@ log = logging.getLogger("brevettiai.server.jobs")
 
 TERMINAL = frozenset({"completed", "failed", "killed"})
 ACTIVE = frozenset({"queued", "starting", "running", "lost"})
-WORKER_LOST = "the Dask worker running it was lost"
 INFO_FILE = "info.json"
 LOG_FILE = "logs/job.log"
 

@@ -38,7 +38,9 @@ LOG_PATH = "logs/job.log"
 LOG_LIMIT = 50 << 20  # the last 50 MB of a job's output are kept as its log
 LOG_EVERY = 3.0  # seconds between uploads of a growing log (more for a large one: see _next_upload)
 LOG_UPLOAD_RATE = 2 << 20  # bytes/s of log re-uploads at most, on average
-WATCH_EVERY = 0.25  # seconds between looks at the process while waiting for a stop
+# Seconds between looks at the job's process. A set Event ends the wait at once, so this is not the
+# stop's latency; each wait is one long poll to the scheduler.
+WATCH_EVERY = 0.5
 REPORT_PATIENCE = 120.0  # how long the task retries reaching the platform (a server restarting)
 WORKER_LOST = "the Dask worker running it was lost"
 
