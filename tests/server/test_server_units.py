@@ -101,6 +101,13 @@ def test_config_precedence_and_defaults(tmp_path) -> None:
         ServerConfig.load({}, environ={"BREVETTI_AI_RUNNER": "k8s"})
     with pytest.raises(ConfigError, match="--dask-scheduler"):
         ServerConfig.load({"runner": "dask"}, environ={}).resolved()
+    assert (defaults.stop_grace, defaults.max_running_jobs) == (30.0, 0)
+    tuned = ServerConfig.load({"stop_grace": "2s"}, environ={"BREVETTI_AI_MAX_RUNNING_JOBS": "4"})
+    assert (tuned.stop_grace, tuned.max_running_jobs) == (2.0, 4)
+    with pytest.raises(ConfigError, match="--stop-grace: '0'"):
+        ServerConfig.load({"stop_grace": "0"}, environ={})
+    with pytest.raises(ConfigError, match="BREVETTI_AI_MAX_RUNNING_JOBS: 'many' is not a number of jobs"):
+        ServerConfig.load({}, environ={"BREVETTI_AI_MAX_RUNNING_JOBS": "many"})
     assert all(s.env.startswith("BREVETTI_AI_") for s in SETTINGS.values())
 
 
