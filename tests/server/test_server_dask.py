@@ -1,49 +1,50 @@
-"""The dask runner, against an in-process dask cluster; skipped unless the dask extra is installed."""
+"""The dask runner against a real scheduler and two worker processes (the `dask_cluster` fixture).
+
+Exactly-once runs, worker loss, restarts and stops across replicas are in test_server_dispatch.py.
+"""
 
 from __future__ import annotations
 
 import sys
-import time
 
-import pytest
 from platform_fixture import PlatformServer
 from server_helpers import model, model_type
+from services import DaskCluster, wait_for
 
-distributed = pytest.importorskip("distributed", reason="the dask extra is not installed (pip install 'brevettiai[dask]')")
-
-
-@pytest.fixture(scope="module")
-def scheduler() -> str:
-    cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None, protocol="tcp",
-                                       host="127.0.0.1")
-    yield cluster.scheduler_address
-    cluster.close()
+FINAL = {"completed", "failed", "killed", "lost"}
+NO_FORM = {"settingsSchema": {"fields": [], "presets": {}}, "defaults": {}}
 
 
-def _wait(admin, job_id: str, statuses: set[str]) -> dict:
-    deadline = time.monotonic() + 60
-    while (record := admin.get(f"/api/models/{job_id}").json())["status"] not in statuses:
-        assert time.monotonic() < deadline, record
-        time.sleep(0.2)
-    return record
-
-
-def test_jobs_run_and_stop_on_dask(scheduler: str, platform_server_factory: object) -> None:
+def test_jobs_run_and_stop_on_dask(dask_cluster: DaskCluster, platform_server_factory: object) -> None:
     server: PlatformServer = platform_server_factory(  # type: ignore[operator]
-        "--runner", "dask", "--dask-scheduler", scheduler)
+        "--runner", "dask", "--dask-scheduler", dask_cluster.scheduler_address)
     with server.client() as admin:
-        quick = model_type(admin, command=[sys.executable, "-c", "print('on a worker'); raise SystemExit(4)"],
-                           settingsSchema={"fields": [], "presets": {}}, defaults={})
-        m = model(admin, modelTypeId=quick["id"])
-        assert admin.post(f"/api/models/{m['id']}/start").status_code == 200
-        record = _wait(admin, m["id"], {"failed", "completed", "killed"})
-        assert record["status"] == "failed" and record["error"]["code"] == 4
-        assert "on a worker" in admin.get(f"/api/files/{m['id']}/logs/job.log").text
+        def final(job_id: str) -> dict:
+            return wait_for(lambda: (r := admin.get(f"/api/models/{job_id}").json())["status"] in FINAL and r,
+                            timeout=60, what=f"job {job_id} ending")
 
-        sleeper = model_type(admin, command=[sys.executable, "-c", "import time; time.sleep(120)"],
-                             settingsSchema={"fields": [], "presets": {}}, defaults={})
-        s = model(admin, modelTypeId=sleeper["id"])
-        assert admin.post(f"/api/models/{s['id']}/start").status_code == 200
-        time.sleep(1.5)
-        assert admin.post(f"/api/models/{s['id']}/stop").status_code == 200
-        assert _wait(admin, s["id"], {"killed", "failed"})["status"] == "killed"
+        quick = model_type(admin, command=[sys.executable, "-c", "print('on a worker'); raise SystemExit(4)"], **NO_FORM)
+        failing = model(admin, modelTypeId=quick["id"])
+        assert admin.post(f"/api/models/{failing['id']}/start").json()["status"] == "queued"
+        record = final(failing["id"])
+        assert record["status"] == "failed" and record["error"]["code"] == 4, record
+        assert "exit code 4" in record["error"]["message"]
+        assert "on a worker" in admin.get(f"/api/files/{failing['id']}/logs/job.log").text
+        assert record["started"] and record["completed"]
+
+        sleeper = model_type(admin, command=[sys.executable, "-c", "import time; print('sleeping', flush=True); "
+                                             "time.sleep(120)"], **NO_FORM)
+        sleeping = model(admin, modelTypeId=sleeper["id"])
+        assert admin.post(f"/api/models/{sleeping['id']}/start").status_code == 200
+        wait_for(lambda: "sleeping" in admin.get(f"/api/files/{sleeping['id']}/logs/job.log").text, timeout=60,
+                 what="the log of a running job reaching storage")
+        assert admin.post(f"/api/models/{sleeping['id']}/stop").status_code == 200
+        record = final(sleeping["id"])
+        assert record["status"] == "killed" and record["error"]["signal"] == "SIGTERM", record
+
+        missing = model_type(admin, command=["/nonexistent/command"], **NO_FORM)
+        broken = model(admin, modelTypeId=missing["id"])
+        admin.post(f"/api/models/{broken['id']}/start")
+        record = final(broken["id"])
+        assert record["status"] == "failed" and record["error"]["code"] == 127, record
+        assert "could not be started" in admin.get(f"/api/files/{broken['id']}/logs/job.log").text

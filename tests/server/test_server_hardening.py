@@ -238,6 +238,8 @@ def test_a_job_key_stops_writing_when_its_run_ends_but_still_reads(admin: httpx.
         assert key.post(f"/api/jobs/{jid}/state", json={"status": "failed"}).status_code == 409
         assert key.get(f"/api/files/{jid}/artifacts/a.txt").content == b"before"
         assert key.get(f"/api/jobs/{jid}/info").status_code == 200
+        # the runner task's last upload of the job's own log still lands after the job reported its end
+        assert key.put(f"/api/files/{jid}/logs/job.log", content=b"tail").status_code == 201
     assert admin.get(f"/api/files/{jid}/artifacts/b.txt").status_code == 404
     assert admin.get(f"/api/models/{jid}/metrics").json() == {"series": {}}
 

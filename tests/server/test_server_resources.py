@@ -113,7 +113,7 @@ def test_start_rotates_the_key_and_rewrites_info(platform_server: PlatformServer
     assert started.status_code == 200, started.text
     new_key = started.json()["apiKey"]
     assert new_key.startswith("bj_") and new_key != m["apiKey"]
-    assert started.json()["status"] in ("starting", "running", "failed", "completed")
+    assert started.json()["status"] in ("queued", "starting", "running", "failed", "completed")
     with job_client(platform_server.url, m["apiKey"]) as old:
         assert old.get(f"/api/jobs/{m['id']}/info").status_code == 401
     with job_client(platform_server.url, new_key) as new:

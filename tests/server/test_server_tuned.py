@@ -82,7 +82,7 @@ def test_a_started_job_that_never_beats_is_lost_and_can_still_be_stopped(quick: 
         sleeper = model_type(admin, command=[sys.executable, "-c", "import time; time.sleep(60)"],
                              settingsSchema={"fields": [], "presets": {}}, defaults={})
         m = model(admin, modelTypeId=sleeper["id"])
-        assert admin.post(f"/api/models/{m['id']}/start").json()["status"] == "starting"
+        assert admin.post(f"/api/models/{m['id']}/start").json()["status"] == "queued"
     wait_status(quick, m["id"], "lost", timeout=10)
     with quick.client() as admin:
         assert admin.post(f"/api/models/{m['id']}/stop").status_code == 200

@@ -104,6 +104,13 @@ def test_config_precedence_and_defaults(tmp_path) -> None:
         ServerConfig.load({}, environ={"BREVETTI_AI_RUNNER": "k8s"})
     with pytest.raises(ConfigError, match="--dask-scheduler"):
         ServerConfig.load({"runner": "dask"}, environ={}).resolved()
+    assert (defaults.stop_grace, defaults.max_running_jobs) == (30.0, 0)
+    tuned = ServerConfig.load({"stop_grace": "2s"}, environ={"BREVETTI_AI_MAX_RUNNING_JOBS": "4"})
+    assert (tuned.stop_grace, tuned.max_running_jobs) == (2.0, 4)
+    with pytest.raises(ConfigError, match="--stop-grace: '0'"):
+        ServerConfig.load({"stop_grace": "0"}, environ={})
+    with pytest.raises(ConfigError, match="BREVETTI_AI_MAX_RUNNING_JOBS: 'many' is not a number of jobs"):
+        ServerConfig.load({}, environ={"BREVETTI_AI_MAX_RUNNING_JOBS": "many"})
     assert all(s.env.startswith("BREVETTI_AI_") for s in SETTINGS.values())
 
 
@@ -128,11 +135,13 @@ def test_passwords_and_tokens() -> None:
 
 
 def test_jobs_do_not_inherit_server_secrets() -> None:
-    env = job_environment({"PATH": "/bin", "BREVETTI_AI_ADMIN_PASSWORD": "pw", "BREVETTI_AI_DATABASE_URL": "x",
-                           "BREVETTI_AI_JOB_DIR": "/elsewhere", "BREVETTI_AI_CACHE": "/cache"},
-                          {"BREVETTI_AI_API_KEY": "bj_key"})
-    assert env["PATH"] == "/bin" and env["BREVETTI_AI_API_KEY"] == "bj_key" and env["BREVETTI_AI_CACHE"] == "/cache"
-    assert not {"BREVETTI_AI_ADMIN_PASSWORD", "BREVETTI_AI_DATABASE_URL", "BREVETTI_AI_JOB_DIR"} & set(env)
+    secrets = {"BREVETTI_AI_ADMIN_PASSWORD": "pw", "BREVETTI_AI_DATABASE_URL": "x", "BREVETTI_AI_JOB_DIR": "/elsewhere",
+               "BREVETTI_AI_USER": "u", "BREVETTI_AI_PW": "p", "BREVETTI_AI_SECRET_KEY": "s", "AWS_SECRET_ACCESS_KEY": "a",
+               "AWS_ACCESS_KEY_ID": "a", "FSSPEC_S3_KEY": "f", "PGPASSWORD": "pg", "DATABASE_URL": "db"}
+    env = job_environment({"PATH": "/bin", "LC_ALL": "C.UTF-8", "CUDA_VISIBLE_DEVICES": "0", "BREVETTI_AI_CACHE": "/cache",
+                           **secrets}, {"BREVETTI_AI_API_KEY": "bj_key"})
+    assert env == {"PATH": "/bin", "LC_ALL": "C.UTF-8", "CUDA_VISIBLE_DEVICES": "0", "BREVETTI_AI_CACHE": "/cache",
+                   "PYTHONUNBUFFERED": "1", "BREVETTI_AI_API_KEY": "bj_key"}
 
 
 def test_migrations_create_exactly_the_models(tmp_path) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 
 from brevettiai.server import security
 from brevettiai.server.context import ServerContext, get_context
@@ -105,7 +105,8 @@ def _lookup(database: Database, token: str, digest: str) -> tuple[Principal, dat
     with database.read() as session:
         if token.startswith(security.JOB_KEY_PREFIX):
             row = session.execute(select(db.Job.id, db.Job.dataset_ids, db.Job.parent_id, db.Job.status)
-                                  .where(db.Job.key_hash == digest)).first()
+                                  .where(or_(db.Job.key_hash == digest, db.Job.run_key_hash == digest))  # creation or run key
+                                  ).first()
             if row is not None:
                 readable = set(row.dataset_ids or [])
                 if row.parent_id:
@@ -184,8 +185,14 @@ async def require_live_job(job_id: str, caller: Principal = Depends(principal)) 
     return caller
 
 
-def resource_kind(database: Database, caller: Principal, rid: str, write: bool) -> str:
-    """"job" or "dataset" when the caller may read (or `write`) resource `rid`; else 404 or 403."""
+# A runner task (a Dask wrapper) stores the job's output in logs/ after the job itself has reported its end.
+RUNNER_LOG_FOLDER = "logs/"
+
+
+def resource_kind(database: Database, caller: Principal, rid: str, write: bool, path: str = "") -> str:
+    """"job" or "dataset" when the caller may read (or `write` `path` of) resource `rid`; else 404 or 403.
+
+    A key whose run has ended writes nothing more, but for its own log (`RUNNER_LOG_FOLDER`)."""
     if not caller.is_user and rid != caller.job_id and rid not in caller.readable:
         raise ApiError(404, f"resource '{rid}' not found")
     with database.read() as session:
@@ -197,7 +204,7 @@ def resource_kind(database: Database, caller: Principal, rid: str, write: bool) 
             raise ApiError(404, f"resource '{rid}' not found")
     if write and not caller.is_user and rid != caller.job_id:
         raise ApiError(403, f"resource '{rid}' is given to this job read-only")
-    if write:
+    if write and not (rid == caller.job_id and path.startswith(RUNNER_LOG_FOLDER)):
         refuse_ended(caller)
     return kind
 

@@ -61,6 +61,16 @@ def _runner(text: str) -> str:
     return text
 
 
+def _job_limit(text: str | int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number of jobs: give 0 (no limit) or more") from None
+    if value < 0:
+        raise ValueError(f"{text!r} is not a number of jobs: give 0 (no limit) or more")
+    return value
+
+
 def _log_level(text: str) -> str:
     level = text.lower()
     if level not in ("debug", "info", "warning", "error", "critical"):
@@ -98,6 +108,10 @@ SETTINGS: dict[str, Setting] = {
     "runner": Setting("--runner", "BREVETTI_AI_RUNNER", _runner, "How jobs are launched: local or dask."),
     "dask_scheduler": Setting("--dask-scheduler", "BREVETTI_AI_DASK_SCHEDULER", _text,
                               "Scheduler address of the dask runner (tcp://host:8786)."),
+    "stop_grace": Setting("--stop-grace", "BREVETTI_AI_STOP_GRACE", parse_duration,
+                          "A stopped job still running this long after SIGTERM gets SIGKILL (30, 10s, 1m)."),
+    "max_running_jobs": Setting("--max-running-jobs", "BREVETTI_AI_MAX_RUNNING_JOBS", _job_limit,
+                                "At most this many jobs starting or running at once; the rest wait queued (0: no limit)."),
     "heartbeat_timeout": Setting("--heartbeat-timeout", "BREVETTI_AI_HEARTBEAT_TIMEOUT", parse_duration,
                                  "A running job silent this long becomes lost (60, 90s, 5m)."),
     "token_ttl": Setting("--token-ttl", "BREVETTI_AI_TOKEN_TTL", parse_duration,
@@ -121,6 +135,8 @@ class ServerConfig:
     public_url: str | None = None
     runner: str = "local"
     dask_scheduler: str | None = None
+    stop_grace: float = 30.0
+    max_running_jobs: int = 0
     heartbeat_timeout: float = 60.0
     token_ttl: float = 12 * 3600.0
     max_upload: int = 10 * 1024**3

@@ -1,11 +1,12 @@
 """The job lifecycle: create, start, stop and delete models and reports; state reports, heartbeats,
-and what the monitor decides about jobs that went silent or whose process ended.
+runs claimed and ended on a runner, and what the monitor decides about jobs that went silent.
 
-States: created -> starting (started by the platform) -> running -> completed | failed | killed.
-A job run by hand may go from created straight to running. ``lost`` means the platform has not
-heard from a running job for the heartbeat timeout; a job that reports again is back to what it
-reports. completed, failed and killed are final: a different state after them is refused (409),
-the same one again is accepted and changes nothing (a retried report).
+States: created -> queued (started by the platform) -> starting (handed to the runner by the
+dispatcher) -> running -> completed | failed | killed. A job run by hand goes from created straight
+to running, or to starting with ``start?launch=false``. ``lost`` means the platform has not heard
+from a running job for the heartbeat timeout, or the Dask worker running it died; a job that reports
+again is back to what it reports. completed, failed and killed are final: a different state after
+them is refused (409), the same one again is accepted and changes nothing (a retried report).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import os
 import uuid
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from brevettiai.contract.forms import deep_merge, validate_settings
 from brevettiai.server import security
@@ -26,6 +27,7 @@ from brevettiai.server.db import models as db
 from brevettiai.server.db.models import utcnow
 from brevettiai.server.errors import ApiError, not_found
 from brevettiai.server.runners import Exited, Launch
+from brevettiai.server.runners.dask_task import WORKER_LOST
 from brevettiai.server.schemas import ModelIn, ReportIn, StateIn
 from brevettiai.server.views import bucket, tag_forest
 from brevettiai.server.wire_checks import WireError, parse_json
@@ -33,7 +35,7 @@ from brevettiai.server.wire_checks import WireError, parse_json
 log = logging.getLogger("brevettiai.server.jobs")
 
 TERMINAL = frozenset({"completed", "failed", "killed"})
-ACTIVE = frozenset({"starting", "running", "lost"})
+ACTIVE = frozenset({"queued", "starting", "running", "lost"})
 INFO_FILE = "info.json"
 LOG_FILE = "logs/job.log"
 
@@ -169,7 +171,7 @@ def log_file(ctx: ServerContext, job_id: str) -> str:
 
 
 def start_job(ctx: ServerContext, job_id: str, kind: str, launch: bool = True) -> tuple[db.Job, str]:
-    """Issue a new key, rewrite info.json and launch the job through the runner.
+    """Issue a new key, rewrite info.json and queue the job for the dispatcher to launch.
 
     With ``launch=False`` nothing is launched: the caller runs the job itself with the new key.
     """
@@ -183,24 +185,92 @@ def start_job(ctx: ServerContext, job_id: str, kind: str, launch: bool = True) -
                                 f"with --job_id {job_id} --host {ctx.config.public_url} and its key")
         key = security.new_token(security.JOB_KEY_PREFIX)
         job.key_hash = security.token_hash(key)
-        job.status, job.started, job.run_id = "starting", utcnow(), _run_id()
-        job.stop_requested, job.error, job.last_heartbeat = False, None, None
+        job.status, job.started, job.run_id = ("queued" if launch else "starting"), utcnow(), _run_id()
+        job.stop_requested, job.stop_requested_at, job.error, job.last_heartbeat = False, None, None, None
+        job.run_key_hash, job.claimed_at, job.runner_ref = None, None, None
         _write_info(ctx, session, job)
-        if not launch:
-            ctx.tokens.forget_job(job_id)
-            return job, key
-        request = Launch(job_id=job.id, argv=[*model_type.command, "--job_id", job.id, "--host", ctx.config.public_url],
-                         cwd=model_type.working_dir, env={"BREVETTI_AI_API_KEY": key}, log_file=log_file(ctx, job.id))
     ctx.tokens.forget_job(job_id)  # after the commit: the old key must not be cached again
-    try:
-        reference = ctx.runner.start(request)
-    except Exception as exc:
-        log.error("The %s runner could not start job %s: %s", ctx.runner.name, job_id, exc)
-        return _finish(ctx, job_id, "failed", {"message": f"the {ctx.runner.name} runner could not start it: {exc}"}), key
-    with ctx.db.write() as session:
-        job = get_job(session, job_id)
-        job.runner_ref = reference
+    if launch:
+        from brevettiai.server import dispatch
+
+        dispatch.wake()
     return job, key
+
+
+def launch_queued(ctx: ServerContext, job_id: str) -> bool:
+    """Hand a queued job to the runner with a key of its own; False if it was not queued any more.
+
+    The claim is one conditional UPDATE, so of several dispatchers only one ever launches a job.
+    """
+    key = security.new_token(security.JOB_KEY_PREFIX)
+    problem = None
+    with ctx.db.write() as session:
+        claimed = session.execute(
+            update(db.Job).where(db.Job.id == job_id, db.Job.status == "queued")
+            .values(status="starting", started=utcnow(), run_key_hash=security.token_hash(key), claimed_at=None)
+            .execution_options(synchronize_session=False)).rowcount
+        if claimed != 1:
+            return False
+        job = get_job(session, job_id)
+        model_type = session.get(db.ModelType, job.model_type_id) if job.model_type_id else None
+        if model_type is None or not model_type.command:
+            problem = "its model type has no command any more"
+        else:
+            request = Launch(job_id=job.id, run_id=job.run_id or "", host=ctx.config.public_url or "",
+                             argv=[*model_type.command, "--job_id", job.id, "--host", ctx.config.public_url],
+                             cwd=model_type.working_dir, env={"BREVETTI_AI_API_KEY": key},
+                             log_file=log_file(ctx, job.id))
+    if problem is None:
+        try:
+            reference = ctx.runner.start(request)
+        except Exception as exc:
+            problem = f"the {ctx.runner.name} runner could not start it: {exc}"
+    if problem is not None:
+        log.error("Job %s could not be launched: %s", job_id, problem)
+        _finish(ctx, job_id, "failed", {"message": problem})
+        return True
+    with ctx.db.write() as session:
+        session.execute(update(db.Job).where(db.Job.id == job_id).values(runner_ref=reference)
+                        .execution_options(synchronize_session=False))
+    log.info("Launched job %s on the %s runner (%s)", job_id, ctx.runner.name, reference)
+    return True
+
+
+def claim_run(ctx: ServerContext, job_id: str, run_id: str) -> bool:
+    """The runner's task of a run claims it before starting the job; returns whether a stop was asked for.
+
+    A run is claimed once: a second claim (Dask running the task again after its worker died) is a 409.
+    """
+    with ctx.db.write() as session:
+        now = utcnow()
+        claimed = session.execute(
+            update(db.Job).where(db.Job.id == job_id, db.Job.run_id == run_id, db.Job.claimed_at.is_(None),
+                                 db.Job.status.in_(("starting", "lost")))
+            .values(claimed_at=now, last_heartbeat=now).execution_options(synchronize_session=False)).rowcount
+        job = get_job(session, job_id)
+        if claimed != 1:
+            why = f"it is {job.status}" if job.claimed_at is None else "it was claimed already"
+            raise ApiError(409, f"run {run_id} of job {job_id} cannot be claimed: {why}")
+        return job.stop_requested
+
+
+def run_exited(ctx: ServerContext, job_id: str, run_id: str, code: int | None, signal: str | None,
+               lost: bool = False) -> db.Job:
+    """The runner's task reports how the run's process ended, or (`lost`) that the worker running it died."""
+    with ctx.db.read() as session:
+        job = get_job(session, job_id)
+    if job.run_id != run_id:
+        raise ApiError(409, f"run {run_id} is not the current run of job {job_id} ({job.run_id})")
+    if not lost:
+        job_exited(ctx, Exited(job_id, code, signal))
+    else:
+        with ctx.db.write() as session:
+            job = get_job(session, job_id, lock=True)
+            if job.status not in TERMINAL:
+                job.status, job.error = "lost", {"message": WORKER_LOST}
+                log.warning("Job %s is lost: %s", job_id, WORKER_LOST)
+    with ctx.db.read() as session:
+        return get_job(session, job_id)
 
 
 def _finish(ctx: ServerContext, job_id: str, status: str, error: dict[str, Any] | None) -> db.Job:
@@ -212,15 +282,36 @@ def _finish(ctx: ServerContext, job_id: str, status: str, error: dict[str, Any] 
 
 
 def stop_job(ctx: ServerContext, job_id: str, kind: str) -> db.Job:
-    """Ask a job to stop: the runner signals it, and its next heartbeat answers stopRequested."""
+    """Ask a job to stop: a queued one is killed at once; for a launched one the request is stored, so the
+    replica whose runner holds it signals it (within half a second), and its next heartbeat answers
+    stopRequested."""
     with ctx.db.write() as session:
         job = get_job(session, job_id, kind, lock=True)
+        now = utcnow()
+        if job.status == "queued":
+            job.status, job.completed, job.error = "killed", now, {"message": "stopped before it started"}
+            job.stop_requested, job.stop_requested_at = True, now
+            return job
         active = job.status in ACTIVE
-        if active:
-            job.stop_requested = True
-    if active and not ctx.runner.stop(job_id):
-        log.info("Job %s is not a process of this server's runner: it stops at its next heartbeat", job_id)
+        if active and not job.stop_requested:
+            job.stop_requested, job.stop_requested_at = True, now
+        reference = job.runner_ref
+    if active and not ctx.runner.stop(job_id, reference):
+        log.info("Job %s is not held by this server's runner: its own replica or its heartbeat stops it", job_id)
     return job
+
+
+def forward_stops(ctx: ServerContext) -> None:
+    """Signal the jobs of this server's runner whose stop was asked for, on whichever replica."""
+    with ctx.db.read() as session:
+        rows = session.execute(select(db.Job.id, db.Job.runner_ref).where(
+            db.Job.status.in_(("starting", "running", "lost")), db.Job.stop_requested.is_(True),
+            db.Job.runner_ref.is_not(None))).all()
+    for job_id, reference in rows:
+        try:
+            ctx.runner.stop(job_id, reference)
+        except Exception as exc:
+            log.warning("Could not stop job %s: %s", job_id, exc)
 
 
 def delete_job(ctx: ServerContext, job_id: str, kind: str) -> None:
@@ -228,8 +319,8 @@ def delete_job(ctx: ServerContext, job_id: str, kind: str) -> None:
     from brevettiai.server import fileindex
 
     with ctx.db.read() as session:
-        get_job(session, job_id, kind)
-    ctx.runner.stop(job_id)
+        reference = get_job(session, job_id, kind).runner_ref
+    ctx.runner.stop(job_id, reference)
     ctx.storage.delete(job_id)
     with ctx.db.write() as session:
         fileindex.forget(session, job_id)
@@ -277,13 +368,15 @@ def heartbeat(ctx: ServerContext, job_id: str) -> tuple[str, bool]:
 
 def job_exited(ctx: ServerContext, exited: Exited, server_shutdown: bool = False) -> None:
     """A runner's process ended: store its log, and end the job if it did not report how it ended."""
-    if ctx.storage.local_path(exited.job_id, LOG_FILE) != exited.log_file:
+    if exited.log_file is not None and ctx.storage.local_path(exited.job_id, LOG_FILE) != exited.log_file:
         _upload_log(ctx, exited)
     with ctx.db.write() as session:
         job = session.get(db.Job, exited.job_id, with_for_update=True)
         if job is None or job.status in TERMINAL:
             return
         how = f"signal {exited.signal}" if exited.signal else f"exit code {exited.code}"
+        if exited.code is None and exited.signal is None:
+            how = "before it started"
         error: dict[str, Any] = {"code": exited.code, "signal": exited.signal}
         if server_shutdown:
             job.status, error["message"] = "killed", f"the platform server shut down ({how})"
@@ -296,7 +389,7 @@ def job_exited(ctx: ServerContext, exited: Exited, server_shutdown: bool = False
 
 
 def _upload_log(ctx: ServerContext, exited: Exited) -> None:
-    if not os.path.exists(exited.log_file):
+    if exited.log_file is None or not os.path.exists(exited.log_file):
         return
     try:
         with ctx.db.read() as session:

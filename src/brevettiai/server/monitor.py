@@ -1,4 +1,5 @@
-"""The background monitor: ends jobs whose process exited, marks silent ones lost, purges expired logins."""
+"""The background monitor: dispatches queued jobs, forwards stop requests to this server's runner, ends
+jobs whose process exited, marks silent ones lost, purges expired logins."""
 
 from __future__ import annotations
 
@@ -6,12 +7,12 @@ import logging
 import threading
 import time
 
-from brevettiai.server import auth, jobs
+from brevettiai.server import auth, dispatch, jobs
 from brevettiai.server.context import ServerContext
 
 log = logging.getLogger("brevettiai.server.monitor")
 
-POLL_EVERY = 0.5  # runner processes: cheap to poll, and a job that died should show so at once
+POLL_EVERY = 0.5  # runner processes and stop requests: a stop asked on any replica is sent within this
 PURGE_EVERY = 600.0
 
 
@@ -22,6 +23,7 @@ class Monitor:
         self.ctx = ctx
         # A lost job is noticed within a quarter of the timeout after it (within 5 s at most).
         self.heartbeat_every = heartbeat_every or min(5.0, max(POLL_EVERY, ctx.config.heartbeat_timeout / 4))
+        self.dispatcher = dispatch.Dispatcher(ctx)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_heartbeat_check = 0.0
@@ -33,22 +35,27 @@ class Monitor:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop checking and wait for the current check to end."""
+        """Stop checking, wait for the current check to end, and stop dispatching."""
         self._stop.set()
+        dispatch.wake()
         if self._thread is not None:
             self._thread.join(timeout=30)
+        self.dispatcher.close()
 
     def _loop(self) -> None:
-        while not self._stop.wait(POLL_EVERY):
+        while not self._stop.is_set():
             try:
                 self.check()
             except Exception:  # a failed check (database briefly away) must not end the monitor
                 log.exception("Job check failed")
+            dispatch.wait(POLL_EVERY)
 
     def check(self) -> None:
-        """One round: process exits; heartbeat timeouts and expired tokens when they are due."""
+        """One round: process exits, dispatch, stop requests; heartbeat timeouts and expired tokens when due."""
         for exited in self.ctx.runner.poll():
             jobs.job_exited(self.ctx, exited)
+        self.dispatcher.run_once()
+        jobs.forward_stops(self.ctx)
         now = time.monotonic()
         if now - self._last_heartbeat_check >= self.heartbeat_every:
             self._last_heartbeat_check = now

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-JobStatus = Literal["created", "starting", "running", "completed", "failed", "killed", "lost"]
+JobStatus = Literal["created", "queued", "starting", "running", "completed", "failed", "killed", "lost"]
 ReportedStatus = Literal["running", "completed", "failed", "killed"]
 MAX_OFFSET = 2**53  # list offsets beyond what any table holds are refused (422), not passed to the database
 MAX_PAGE = 10**9
@@ -234,6 +234,28 @@ class HeartbeatOut(Wire):
 
     status: JobStatus
     stop_requested: bool
+
+
+class ClaimIn(Wire):
+    """The runner's task of a run claims it before starting the job."""
+
+    run_id: str
+
+
+class ClaimOut(Wire):
+    """The run is this task's to run; whether a stop was asked for meanwhile."""
+
+    claimed: bool
+    stop_requested: bool
+
+
+class RunExitIn(Wire):
+    """How the process of a run ended (neither code nor signal: it never started), or that its worker was lost."""
+
+    run_id: str
+    code: int | None = None
+    signal: str | None = None
+    lost: bool = False
 
 
 class PointIn(Wire):

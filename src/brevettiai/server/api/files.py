@@ -110,7 +110,7 @@ async def write_file(rid: str, path: str, request: Request, caller: Principal = 
                      ctx: ServerContext = Depends(get_context)) -> Stored:
     """Store the request body at the path (atomically: readers see the old file or the whole new one)."""
     rid, path = _clean(rid, path, allow_empty=False)
-    await run_in_threadpool(auth.resource_kind, ctx.db, caller, rid, True)
+    await run_in_threadpool(auth.resource_kind, ctx.db, caller, rid, True, path)
     _check_writable(caller, rid, path)
     limit = ctx.config.max_upload
     declared = request.headers.get("content-length")

@@ -16,9 +16,12 @@ from brevettiai.server.errors import invalid
 from brevettiai.server.limits import PARSED_JSON
 from brevettiai.server.schemas import (
     Accepted,
+    ClaimIn,
+    ClaimOut,
     HeartbeatOut,
     JobOut,
     MetricsIn,
+    RunExitIn,
     StateIn,
     TagOut,
     inline_schema,
@@ -47,6 +50,20 @@ def state(job_id: str, body: StateIn, ctx: ServerContext = Depends(get_context))
     if job.status in ENDED:
         ctx.tokens.forget_job(job_id)  # its key stops authorising writes now, not when the cache ages out
     return views.job(job)
+
+
+@router.post("/claim", response_model=ClaimOut, summary="The runner's task claims its run (once)")
+def claim(job_id: str, body: ClaimIn, ctx: ServerContext = Depends(get_context)) -> ClaimOut:
+    """Before it starts the job, the task running a run claims it; a second claim of the same run (a task
+    run again after its worker died) is a 409, and that task must not start the job."""
+    return ClaimOut(claimed=True, stop_requested=jobs.claim_run(ctx, job_id, body.run_id))
+
+
+@router.post("/exit", response_model=JobOut, summary="The runner's task reports how the run's process ended")
+def run_exit(job_id: str, body: RunExitIn, ctx: ServerContext = Depends(get_context)) -> JobOut:
+    """Exit code or signal of the job's process; a job that did not report a final state itself ends failed (or
+    killed when a stop was asked for). ``lost``: the worker running the run died; the job ends lost."""
+    return views.job(jobs.run_exited(ctx, job_id, body.run_id, body.code, body.signal, body.lost))
 
 
 @frequent.post("/heartbeat", response_model=HeartbeatOut, summary="I am alive; should I stop?", openapi_extra=_BEARER)

@@ -140,6 +140,10 @@ class Job(Base):
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     stop_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     runner_ref: Mapped[str | None] = mapped_column(String(255))  # the runner's handle (pid, dask key)
+    # The key the dispatcher gave the launched process (the caller of start keeps the other one).
+    run_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    claimed_at: Mapped[datetime.datetime | None] = mapped_column()  # when the run's runner task claimed it
+    stop_requested_at: Mapped[datetime.datetime | None] = mapped_column()
 
 
 class MetricPoint(Base):

@@ -8,35 +8,45 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from brevettiai.server.config import SETTINGS, ServerConfig
+from brevettiai.server.config import ServerConfig
 
-# Variables a job must not inherit from the server: the server's own settings and secrets, and the
-# SDK's job-locating variables, which would override the --job_id/--host the runner gives.
-_NOT_INHERITED = {s.env for s in SETTINGS.values()} | {
-    "BREVETTI_AI_ADMIN_PASSWORD", "BREVETTI_AI_API_KEY", "BREVETTI_AI_JOB_ID", "BREVETTI_AI_JOB_DIR",
-    "BREVETTI_AI_INFO_FILE", "BREVETTI_AI_DATA_BUCKET", "BREVETTIAI_DATA_BUCKET", "BREVETTI_AI_HOST",
-    "BREVETTIAI_HOST_NAME"}
+# What a job inherits of the environment it is started from (the server's, or a Dask worker's):
+# only these, so no credential of the server (AWS_*, FSSPEC_*, PG*, database URLs, passwords) reaches it.
+INHERITED = frozenset({
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "HOSTNAME", "LANG", "LANGUAGE", "TZ", "TERM", "TMPDIR", "TEMP",
+    "TMP", "PYTHONPATH", "PYTHONUNBUFFERED", "PYTHONIOENCODING", "PYTHONDONTWRITEBYTECODE", "VIRTUAL_ENV",
+    "CONDA_PREFIX", "CONDA_DEFAULT_ENV", "LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES", "CUDA_HOME", "CUDA_PATH",
+    "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS", "TF_CPP_MIN_LOG_LEVEL",
+    "MPLBACKEND", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_RUNTIME_DIR",
+    # the SDK's settings of how a job behaves (not where it runs, nor who it is)
+    "BREVETTI_AI_CACHE", "BREVETTI_AI_HEARTBEAT_INTERVAL", "BREVETTI_AI_FLUSH_TIMEOUT",
+    # Windows needs these to start Python at all
+    "SYSTEMROOT", "SYSTEMDRIVE", "WINDIR", "COMSPEC", "PATHEXT", "USERPROFILE", "APPDATA", "LOCALAPPDATA",
+    "PROGRAMDATA", "PROGRAMFILES", "NUMBER_OF_PROCESSORS", "PROCESSOR_ARCHITECTURE"})
+INHERITED_PREFIXES = ("LC_", "NVIDIA_", "CUDNN_", "NCCL_")
 
 
 @dataclass(frozen=True)
 class Launch:
-    """One job to start: the full command line, where, with which extra environment, logging where."""
+    """One run of a job to start: the full command line, where, with which extra environment, logging where."""
 
     job_id: str
+    run_id: str
     argv: list[str]
     cwd: str | None
-    env: dict[str, str] = field(repr=False)  # added to the (cleaned) environment; holds the job key
-    log_file: str  # a local file that receives the job's stdout and stderr
+    env: dict[str, str] = field(repr=False)  # added to the allowed environment; holds the run's key
+    log_file: str  # the local runner: a local file that receives the job's stdout and stderr
+    host: str = ""  # the platform's public URL (the dask runner's task reports there)
 
 
 @dataclass(frozen=True)
 class Exited:
-    """A job process that ended: its exit code, or the signal that ended it."""
+    """A job process that ended: its exit code, or the signal that ended it (neither: it never started)."""
 
     job_id: str
     code: int | None
     signal: str | None
-    log_file: str
+    log_file: str | None = None  # a local log to store, if the runner left one
 
 
 class Runner(Protocol):
@@ -47,19 +57,22 @@ class Runner(Protocol):
     def start(self, launch: Launch) -> str:
         """Start a job; returns the runner's reference for it (a pid, a task key)."""
 
-    def stop(self, job_id: str) -> bool:
-        """Ask a job to stop (SIGTERM, then SIGKILL after a grace period); False if the runner has no such job."""
+    def stop(self, job_id: str, reference: str | None) -> bool:
+        """Ask a job to stop (SIGTERM, then SIGKILL after the stop grace); False if this runner cannot reach it.
+
+        Called again for a job already asked to stop; that changes nothing.
+        """
 
     def poll(self) -> list[Exited]:
-        """Jobs that ended since the last call."""
+        """Jobs that ended since the last call (those whose end the runner collects itself)."""
 
     def shutdown(self) -> list[Exited]:
-        """Stop every job the runner still has (the server is going down); returns how they ended."""
+        """The server is going down: stop what dies with it; returns how those jobs ended."""
 
 
 def job_environment(base: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, str]:
-    """The environment of a job: `base` without the server's settings and secrets, plus `extra`."""
-    env = {k: v for k, v in base.items() if k not in _NOT_INHERITED}
+    """The environment of a job: the allowed variables of `base` (`INHERITED`), plus `extra`."""
+    env = {k: v for k, v in base.items() if k in INHERITED or k.startswith(INHERITED_PREFIXES)}
     env.setdefault("PYTHONUNBUFFERED", "1")
     env.update(extra)
     return env
@@ -78,7 +91,7 @@ def make_runner(config: ServerConfig) -> Runner:
     if config.runner == "dask":
         from brevettiai.server.runners.dask import DaskRunner
 
-        return DaskRunner(config.dask_scheduler or "")
+        return DaskRunner(config.dask_scheduler or "", stop_grace=config.stop_grace)
     from brevettiai.server.runners.local import LocalRunner
 
-    return LocalRunner(dict(os.environ))
+    return LocalRunner(dict(os.environ), stop_grace=config.stop_grace)

@@ -47,8 +47,11 @@ class LocalRunner:
         log.info("Started job %s as process %d: %s", launch.job_id, process.pid, " ".join(launch.argv))
         return str(process.pid)
 
-    def stop(self, job_id: str) -> bool:
-        """Send SIGTERM to the job's process group; SIGKILL follows after `stop_grace` seconds."""
+    def stop(self, job_id: str, reference: str | None = None) -> bool:
+        """Send SIGTERM to the job's process group; SIGKILL follows after `stop_grace` seconds.
+
+        False for a job this server's runner did not start (another replica's monitor stops it).
+        """
         with self._lock:
             running = self._jobs.get(job_id)
             if running is None:
@@ -66,7 +69,8 @@ class LocalRunner:
                 code = running.process.poll()
                 if code is None:
                     if running.kill_at is not None and time.monotonic() > running.kill_at:
-                        log.warning("Job %s did not stop within %.0f s: killing it", job_id, self.stop_grace)
+                        log.warning("Job %s did not stop within %g s: killing it", job_id, self.stop_grace)
+                        running.kill_at = float("inf")  # once
                         _signal(running.process, signal.SIGKILL)
                     continue
                 del self._jobs[job_id]

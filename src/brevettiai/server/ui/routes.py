@@ -71,7 +71,7 @@ static_files = StaticFiles(directory=STATIC_DIR)
 
 PAGE_SIZE = 50
 FILES_PAGE_SIZE = 200
-STATUSES = ("created", "starting", "running", "completed", "failed", "killed", "lost")
+STATUSES = ("created", "queued", "starting", "running", "completed", "failed", "killed", "lost")
 IMAGE_TYPES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".svg", ".avif")
 LOG_TAIL_BYTES = 64 * 1024
 KINDS = {"model": "/models", "report": "/testreports"}
