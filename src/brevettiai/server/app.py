@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from brevettiai._version import __version__
-from brevettiai.server import auth, jobs
+from brevettiai.server import auth, jobs, revocation
 from brevettiai.server.api import include_routers
 from brevettiai.server.api.fastlane import JobFastLane
 from brevettiai.server.auth import TokenCache
@@ -23,7 +23,9 @@ from brevettiai.server.db.session import Database
 from brevettiai.server.errors import ApiError, error_response
 from brevettiai.server.metrics import MetricsWriter
 from brevettiai.server.monitor import Monitor
+from brevettiai.server.revocation import RevocationWatch
 from brevettiai.server.runners import make_runner
+from brevettiai.server.secret_key import server_secret_key
 from brevettiai.server.storage import PathRejected, Storage
 from brevettiai.server.ui import routes as ui
 
@@ -36,15 +38,26 @@ def _log_generated_password(password: str) -> None:
     log.warning("Created user 'admin' with the generated password %s (shown this once)", password)
 
 
-def start_context(config: ServerConfig, on_admin_password: Callable[[str], None] | None = None) -> ServerContext:
-    """Connect the database (migrated), storage and runner; create the admin user on the first start."""
-    database = Database(config.database_url or "")
+def prepare_database(config: ServerConfig, database: Database,
+                     on_admin_password: Callable[[str], None] | None = None) -> bytes:
+    """Migrate, create the admin user on the first start, and get the signing key; returns the key.
+
+    Safe to run by several servers at once on one database: each step is.
+    """
     upgrade(database.engine)
     generated = auth.ensure_admin(database, config.admin_password)
     if generated:
         (on_admin_password or _log_generated_password)(generated)
+    revocation.ensure_counter(database)
+    return server_secret_key(config, database)
+
+
+def start_context(config: ServerConfig, on_admin_password: Callable[[str], None] | None = None) -> ServerContext:
+    """Connect the database (migrated), storage and runner; create the admin user on the first start."""
+    database = Database(config.database_url or "")
+    secret_key = prepare_database(config, database, on_admin_password)
     return ServerContext(config=config, db=database, storage=Storage(config.storage or ""), runner=make_runner(config),
-                         tokens=TokenCache(), metrics=MetricsWriter(database))
+                         tokens=TokenCache(), metrics=MetricsWriter(database), secret_key=secret_key)
 
 
 def stop_context(ctx: ServerContext) -> None:
@@ -68,11 +81,14 @@ def create_app(config: ServerConfig, on_admin_password: Callable[[str], None] | 
         app.state.context = ctx
         monitor = Monitor(ctx)
         monitor.start()
+        revocations = RevocationWatch(ctx.db, ctx.tokens)
+        await run_in_threadpool(revocations.start)
         log.info("Storage %s, %s runner, jobs reach the server at %s", config.storage, ctx.runner.name,
                  config.public_url)
         try:
             yield
         finally:
+            revocations.stop()
             monitor.stop()
             await run_in_threadpool(stop_context, ctx)
 

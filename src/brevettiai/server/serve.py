@@ -47,19 +47,32 @@ def serve(config: ServerConfig, on_ready: Callable[[ServerConfig], None],
     """Serve until SIGTERM or SIGINT; returns the process exit code.
 
     `config` is as loaded (unresolved): the port is bound first, so that port 0 and the derived
-    public URL are known before the app starts.
+    public URL are known before the app starts. With ``workers`` > 1, that many processes share the
+    socket (`brevettiai.server.workers`).
     """
     sock = bind(config.host, config.port)
     resolved = config.resolved(port=sock.getsockname()[1])
-    app = create_app(resolved, on_admin_password=on_admin_password)
-    server = _Server(uvicorn.Config(app, log_config=None, access_log=resolved.log_level == "debug", lifespan="on",
-                                    timeout_graceful_shutdown=10, server_header=False,
-                                    log_level=resolved.log_level),
-                     on_ready=lambda: on_ready(resolved))
     try:
-        server.run(sockets=[sock])
+        if resolved.workers > 1:
+            from brevettiai.server.workers import serve_workers
+
+            sock.listen(2048)
+            return serve_workers(sock, resolved, lambda s, ready: _serve_socket(s, resolved, ready),
+                                 on_ready=lambda: on_ready(resolved), on_admin_password=on_admin_password)
+        return _serve_socket(sock, resolved, lambda: on_ready(resolved), on_admin_password)
     finally:
         sock.close()
+
+
+def _serve_socket(sock: socket.socket, config: ServerConfig, on_ready: Callable[[], None],
+                  on_admin_password: Callable[[str], None] | None = None) -> int:
+    """One server process on a bound socket, until SIGTERM or SIGINT; its exit code."""
+    app = create_app(config, on_admin_password=on_admin_password)
+    server = _Server(uvicorn.Config(app, log_config=None, access_log=config.log_level == "debug", lifespan="on",
+                                    timeout_graceful_shutdown=10, server_header=False,
+                                    log_level=config.log_level),
+                     on_ready=on_ready)
+    server.run(sockets=[sock])
     return 0 if server.started else 3
 
 
