@@ -299,3 +299,16 @@ def _more_connections(server: PlatformServer, token: str, clients: list[httpx.Cl
     clients.append(client)
     client.get("/api/auth/me")
     return False
+
+
+def test_secret_key_and_workers_settings() -> None:
+    from brevettiai.server.config import ConfigError, ServerConfig
+
+    config = ServerConfig.load({}, {"BREVETTI_AI_SECRET_KEY": SECRET, "BREVETTI_AI_WORKERS": "3"})
+    assert config.secret_key == SECRET and config.workers == 3 and SECRET not in repr(config)
+    assert ServerConfig.load({}, {}).secret_key is None and ServerConfig.load({}, {}).workers == 1
+    with pytest.raises(ConfigError) as short:
+        ServerConfig.load({"secret_key": "tiny-secret"}, {})
+    assert str(short.value).startswith("--secret-key: ") and "tiny-secret" not in str(short.value)
+    with pytest.raises(ConfigError, match="^BREVETTI_AI_WORKERS: '0' is not a number of worker processes"):
+        ServerConfig.load({}, {"BREVETTI_AI_WORKERS": "0"})
