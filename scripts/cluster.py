@@ -98,8 +98,11 @@ class Cluster:
                 cleanup()
 
 
-def start_postgres(cluster: Cluster) -> str:
-    """initdb + pg_ctl on a free port (as the postgres user when run as root); the SQLAlchemy URL."""
+def start_postgres(cluster: Cluster, options: str = "") -> str:
+    """initdb + pg_ctl on a free port (as the postgres user when run as root); the SQLAlchemy URL.
+
+    `options`: more server settings, e.g. ``-c synchronous_commit=off``.
+    """
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb")) or [shutil.which("initdb") or ""]
     bindir = os.path.dirname(found[-1])
     if not bindir:
@@ -119,7 +122,7 @@ def start_postgres(cluster: Cluster) -> str:
     subprocess.run([*as_user, f"{bindir}/initdb", "-D", str(data), "-U", "brevetti", "--auth=trust", "-E", "UTF8"],
                    check=True, capture_output=True)
     subprocess.run([*as_user, f"{bindir}/pg_ctl", "-D", str(data), "-w", "-l", str(folder / "postgres.log"), "-o",
-                    f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c max_connections=300", "start"],
+                    f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c max_connections=300 {options}", "start"],
                    check=True, capture_output=True)
     cluster.cleanups.append(lambda: subprocess.run([*as_user, f"{bindir}/pg_ctl", "-D", str(data), "-m", "fast",
                                                     "stop"], capture_output=True, timeout=60))
