@@ -6,7 +6,9 @@ or, for ``--workers``, on the default SQLite database.
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -289,8 +291,14 @@ def test_workers_share_the_port_on_sqlite(platform_server_factory: object) -> No
         assert admin.post("/api/auth/logout").status_code == 204
         wait_for(lambda: admin.get("/api/auth/me").status_code == 401, timeout=1.5, every=0.02,
                  what="the logout reaching the other worker")
+    # A worker that dies is replaced; the others serve meanwhile.
+    os.kill(workers[0], signal.SIGKILL)
+    replaced = wait_for(lambda: (pids := _children(server.process.pid)) and len(pids) == 2 and workers[0] not in pids
+                        and pids, timeout=60, what="a new worker replacing the killed one")
+    wait_for(lambda: httpx.get(server.url + "/api/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code
+             == 401, timeout=10, what="the server answering after the kill")
     assert server.stop() == 0
-    assert all(not Path(f"/proc/{pid}").exists() for pid in workers)
+    assert all(not Path(f"/proc/{pid}").exists() for pid in [*workers, *replaced])
 
 
 def _more_connections(server: PlatformServer, token: str, clients: list[httpx.Client]) -> bool:

@@ -25,17 +25,31 @@ log = logging.getLogger("brevettiai.server")
 STOP_GRACE = 30.0  # after this long a worker that has not stopped is killed
 
 
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "(unparsable URL)"
+
+
 def serve_workers(sock: socket.socket, config: ServerConfig, serve_one: Callable[[socket.socket, Callable[[], None]], int],
                   on_ready: Callable[[], None], on_admin_password: Callable[[str], None] | None = None) -> int:
     """Run `config.workers` processes of `serve_one(sock, ready)` until SIGTERM/SIGINT; the exit code."""
     from brevettiai.server.app import prepare_database
     from brevettiai.server.db.session import Database
 
-    database = Database(config.database_url or "")
     try:
-        prepare_database(config, database, on_admin_password)
-    finally:
-        database.dispose()  # no connection may be shared with the forked workers
+        database = Database(config.database_url or "")
+        try:
+            prepare_database(config, database, on_admin_password)
+        finally:
+            database.dispose()  # no connection may be shared with the forked workers
+    except Exception as exc:
+        log.error("Cannot prepare the database %s: %s", _safe_url(config.database_url or ""),
+                  str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+        return 3
     ready_read, ready_write = os.pipe()
     workers: dict[int, int] = {}  # pid -> worker number
     stopping = failed = False
