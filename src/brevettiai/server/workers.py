@@ -34,6 +34,14 @@ def _safe_url(url: str) -> str:
         return "(unparsable URL)"
 
 
+def _stop_with_parent() -> None:
+    """Linux: SIGTERM this worker when the parent dies (even by SIGKILL), so no worker serves on alone."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def serve_workers(sock: socket.socket, config: ServerConfig, serve_one: Callable[[socket.socket, Callable[[], None]], int],
                   on_ready: Callable[[], None], on_admin_password: Callable[[str], None] | None = None) -> int:
     """Run `config.workers` processes of `serve_one(sock, ready)` until SIGTERM/SIGINT; the exit code."""
@@ -53,6 +61,7 @@ def serve_workers(sock: socket.socket, config: ServerConfig, serve_one: Callable
     ready_read, ready_write = os.pipe()
     workers: dict[int, int] = {}  # pid -> worker number
     stopping = failed = False
+    parent = os.getpid()
 
     def start(number: int) -> None:
         pid = os.fork()
@@ -62,6 +71,9 @@ def serve_workers(sock: socket.socket, config: ServerConfig, serve_one: Callable
                 os.close(ready_read)
                 for signum in (signal.SIGTERM, signal.SIGINT):
                     signal.signal(signum, signal.SIG_DFL)
+                _stop_with_parent()
+                if os.getppid() != parent:  # the parent died before the line above took effect
+                    return
                 code = serve_one(sock, lambda: os.write(ready_write, b"."))
             except BaseException:
                 log.exception("Server worker %d failed", number)
