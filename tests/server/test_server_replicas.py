@@ -320,3 +320,34 @@ def test_secret_key_and_workers_settings() -> None:
     assert str(short.value).startswith("--secret-key: ") and "tiny-secret" not in str(short.value)
     with pytest.raises(ConfigError, match="^BREVETTI_AI_WORKERS: '0' is not a number of worker processes"):
         ServerConfig.load({}, {"BREVETTI_AI_WORKERS": "0"})
+
+
+def test_one_time_values_are_taken_once_and_expire(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import datetime
+
+    from sqlalchemy import func, select
+
+    from brevettiai.server import once
+    from brevettiai.server.db import models as db
+    from brevettiai.server.db.migrate import upgrade
+    from brevettiai.server.db.session import Database
+
+    database = Database(f"sqlite:///{tmp_path / 'once.db'}")
+    upgrade(database.engine)
+    try:
+        reference = once.put_once(database, "job-1", "bj_the-key")
+        with database.read() as session:
+            stored = session.scalars(select(db.OnceValue)).one()
+        assert reference not in stored.ref_hash and "the-key" not in stored.sealed  # the database alone reveals nothing
+        assert once.take_once(database, reference, "job-2") is None  # another job's page shows nothing
+        assert once.take_once(database, reference + "x", "job-1") is None
+        assert once.take_once(database, reference, "job-1") == "bj_the-key"
+        assert once.take_once(database, reference, "job-1") is None
+        monkeypatch.setattr(once, "TTL", datetime.timedelta(seconds=-1))
+        once.put_once(database, "job-1", "bj_never-shown")
+        expired = once.put_once(database, "job-1", "bj_old")  # purges the expired one before it
+        with database.read() as session:
+            assert session.scalar(select(func.count()).select_from(db.OnceValue)) == 1
+        assert once.take_once(database, expired, "job-1") is None
+    finally:
+        database.dispose()
