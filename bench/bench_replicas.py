@@ -15,6 +15,7 @@ import argparse
 import os
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,10 +29,12 @@ from _servers import (  # noqa: E402
     MachineLoad,
     OurServer,
     Report,
+    cpu_seconds,
     exit_on_sigterm,
     finish_reports,
     fmt_ms,
     fmt_rate,
+    process_tree,
     temp_dir,
 )
 from bench_platform_metrics import load, ours_metrics_endpoint  # noqa: E402
@@ -54,8 +57,19 @@ class Replica(OurServer):
         return [*command, "--database-url", self.database_url], env
 
 
-def measure_split(servers: list[Replica], job_id: str, key: str, seconds: float, tmp: Path) -> dict[str, Any]:
+def postgres_pids(data: Path | None) -> list[int]:
+    """The PostgreSQL server's processes (the postmaster's pid is the first line of postmaster.pid)."""
+    try:
+        return process_tree(int((data / "postmaster.pid").read_text().split()[0])) if data else []
+    except (OSError, ValueError, IndexError):
+        return []
+
+
+def measure_split(servers: list[Replica], job_id: str, key: str, seconds: float, tmp: Path,
+                  database: list[int]) -> dict[str, Any]:
     """CLIENTS clients split evenly over the servers at the same time; the summed figures."""
+    server_pids = sorted({pid for server in servers for pid in process_tree(server.pid)})
+    database_cpu, server_cpu, started = cpu_seconds(database), cpu_seconds(server_pids), time.monotonic()
     results: list[dict[str, Any] | BaseException] = [BenchError("not run")] * len(servers)
     share = CLIENTS // len(servers)
 
@@ -75,10 +89,11 @@ def measure_split(servers: list[Replica], job_id: str, key: str, seconds: float,
         if isinstance(result, BaseException):
             raise BenchError(str(result))
     figures = [r for r in results if isinstance(r, dict)]
+    elapsed = time.monotonic() - started
     return {"rate": sum(f["rate"] for f in figures), "p50": max(f["p50"] for f in figures),
             "p95": max(f["p95"] for f in figures), "errors": sum(f["errors"] for f in figures),
-            "server_cpu": sum(f["server_cpu"] for f in figures), "other_cpu": min(f["other_cpu"] for f in figures),
-            "generator": figures[0]["generator"]}
+            "server_cpu": (cpu_seconds(server_pids) - server_cpu) / elapsed,  # from the generators' start
+            "database_cpu": (cpu_seconds(database) - database_cpu) / elapsed, "generator": figures[0]["generator"]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     from cluster import Cluster, start_postgres
 
     rep = Report(f"Metric ingestion, 1-point batches, {CLIENTS} clients: 1 vs 2 replicas on PostgreSQL",
-                 ["setup", "req/s", "p50", "p95", "errors", "server CPU (cores)", "ratio"])
+                 ["setup", "req/s", "p50", "p95", "errors", "servers' CPU (cores)", "PostgreSQL CPU", "ratio"])
     error = ""
     with temp_dir("bench-replicas-") as tmp:
         cluster = Cluster(tmp)
@@ -104,21 +119,22 @@ def main(argv: list[str] | None = None) -> int:
             job_id, key = servers[0].new_job(token, "bench-replicas")
             load(servers[0].url, ours_metrics_endpoint(job_id, key), CLIENTS, 1.0, servers[0].pid, tmp)  # warm-up
             # Two load generators in both setups (both at A here), so that only the servers differ.
-            one = measure_split([servers[0], servers[0]], job_id, key, args.seconds, tmp)
+            database = postgres_pids(cluster.postgres_data)
+            one = measure_split([servers[0], servers[0]], job_id, key, args.seconds, tmp, database)
             servers.append(Replica(tmp / "b", database_url, "replica-b").start())
             load(servers[1].url, ours_metrics_endpoint(job_id, key), CLIENTS, 1.0, servers[1].pid, tmp)
-            two = measure_split(servers, job_id, key, args.seconds, tmp)
+            two = measure_split(servers, job_id, key, args.seconds, tmp, database)
             factor = two["rate"] / one["rate"] if one["rate"] else 0.0
             for label, figures, shown in (("1 server", one, "1.0x"), ("2 replicas (4 + 4 clients)", two,
                                                                         f"{factor:.2f}x")):
                 rep.rows.append([label, fmt_rate(figures["rate"], "req/s"), fmt_ms(figures["p50"]),
                                  fmt_ms(figures["p95"]), str(figures["errors"]), f"{figures['server_cpu']:.2f}",
-                                 shown])
+                                 f"{figures['database_cpu']:.2f}", shown])
             rep.goals.append(Goal(f"2 replicas >= {GOAL_RATIO}x the requests/s of 1", factor >= GOAL_RATIO,
                                   f"{factor:.2f}x"))
             rep.figures = {"one": one, "two": two, "ratio": factor}
             rep.notes.append(f"load generator: {one['generator']}, on the same {os.cpu_count()} cores as the servers "
-                             f"and PostgreSQL (whose processes count as other work below)")
+                             f"and PostgreSQL (PostgreSQL's CPU is in the table, and counts as other work below)")
             rep.notes.append(machine.note())
             rep.notes.append("PostgreSQL: synchronous_commit " + ("on (every commit waits for the disk)" if args.durable
                                                                    else "off (commits do not wait for the disk)"))

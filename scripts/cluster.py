@@ -70,6 +70,7 @@ class Cluster:
         self.folder = folder
         self.processes: list[tuple[str, subprocess.Popen[bytes]]] = []
         self.cleanups: list = []
+        self.postgres_data: Path | None = None  # the PostgreSQL data dir, once started
 
     def start(self, name: str, command: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         log = open(self.folder / f"{name}.log", "ab")  # noqa: SIM115 - the process writes it while it runs
@@ -119,6 +120,7 @@ def start_postgres(cluster: Cluster, options: str = "") -> str:
         os.chown(folder, account.pw_uid, account.pw_gid)
         as_user = ["runuser", "-u", "postgres", "--"]
     data, port = folder / "data", free_port()
+    cluster.postgres_data = data
     subprocess.run([*as_user, f"{bindir}/initdb", "-D", str(data), "-U", "brevetti", "--auth=trust", "-E", "UTF8"],
                    check=True, capture_output=True)
     subprocess.run([*as_user, f"{bindir}/pg_ctl", "-D", str(data), "-w", "-l", str(folder / "postgres.log"), "-o",
