@@ -138,8 +138,10 @@ def main(argv: list[str] | None = None) -> int:
             rep.notes.append(machine.note())
             rep.notes.append("PostgreSQL: synchronous_commit " + ("on (every commit waits for the disk)" if args.durable
                                                                    else "off (commits do not wait for the disk)"))
-            rep.notes.append("on 2 cores the replicas, PostgreSQL and the generator share the CPU: the ratio shows "
-                             "what a second process adds when cores are the limit, not what a second machine adds")
+            rep.notes.append("on 2 cores the replicas, PostgreSQL and the Python load generator share the CPU (with "
+                             "whatever else runs): when the servers' and PostgreSQL's cores stay well under what is "
+                             "free, the generator is the limit, and a second replica on the same cores cannot add "
+                             "requests; the ratio means something with free cores for each replica (or machines)")
         except BenchError as exc:
             error = str(exc)
         finally:
