@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 from platform_fixture import GENERATED, PlatformServer
-from server_helpers import created, model, model_type, unique
+from server_helpers import created, job_client, model, model_type, unique
 from services import Postgres, wait_for
 
 SECRET = "a-secret-key-for-the-replica-tests"
@@ -267,28 +267,35 @@ def test_workers_share_the_port_on_sqlite(platform_server_factory: object) -> No
     token = server.admin_token()  # the password shown once is the admin's, whichever worker answers
 
     # Many clients at once, each keeping its connection: both workers serve, every write succeeds.
+    with server.client(token) as admin:
+        job = model(admin)
     clients = [server.client(token) for _ in range(8)]
+    job_clients = [job_client(server.url, job["apiKey"]) for _ in range(8)]
     try:
         def work(index: int) -> list[int]:
-            client = clients[index]
+            client, as_job = clients[index], job_clients[index]
             codes = []
             for step in range(15):
                 codes.append(client.post("/api/datasets", json={"name": f"w{index}-{step}"}).status_code)
                 codes.append(client.get("/api/datasets").status_code)
+                batch = {"batchId": f"{index}-{step}", "points": [{"step": index * 100 + step, "time": 1.0,
+                                                                    "values": {"loss": 0.5}}]}
+                codes.append(as_job.post(f"/api/jobs/{job['id']}/metrics", json=batch).status_code)
             return codes
 
         with ThreadPoolExecutor(8) as pool:
             codes = [code for result in pool.map(work, range(8)) for code in result]
-        assert codes.count(201) == 8 * 15 and codes.count(200) == 8 * 15
+        assert codes.count(201) == 8 * 15 and codes.count(200) == 2 * 8 * 15, set(codes)
         assert all(_serving(pid, server.port) for pid in workers) or wait_for(
             lambda: all(_serving(pid, server.port) for pid in workers) or _more_connections(server, token, clients),
             timeout=20, what="connections reaching both workers")
     finally:
-        for client in clients:
+        for client in [*clients, *job_clients]:
             client.close()
     with server.client(token) as admin:
         names = {d["name"] for d in admin.get("/api/datasets", params={"limit": 1000}).json()}
         assert names == {f"w{index}-{step}" for index in range(8) for step in range(15)}
+        assert len(admin.get(f"/api/models/{job['id']}/metrics").json()["series"]["loss"]) == 8 * 15
         assert admin.post("/api/auth/logout").status_code == 204
         wait_for(lambda: admin.get("/api/auth/me").status_code == 401, timeout=1.5, every=0.02,
                  what="the logout reaching the other worker")
