@@ -126,6 +126,9 @@ def server(
     except OSError as exc:
         typer.echo(f"error: cannot listen on {config.host}:{config.port}: {exc}", err=True)
         raise typer.Exit(1) from None
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     except KeyboardInterrupt:
         code = 130
     raise typer.Exit(code)

@@ -359,3 +359,18 @@ def test_one_time_values_are_taken_once_and_expire(tmp_path: Path, monkeypatch: 
         assert once.take_once(database, expired, "job-1") is None
     finally:
         database.dispose()
+
+
+def test_a_server_whose_database_is_unreachable_stops_with_one_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    for workers in ("1", "2"):
+        result = subprocess.run([sys.executable, "-m", "brevettiai.cli", "server", "--port", "0", "--data-dir",
+                                 str(tmp_path), "--workers", workers, "--database-url",
+                                 "postgresql+psycopg://someone:hunter22@127.0.0.1:1/nothing"],
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 2, result.stderr
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert lines[-1].startswith("error: --database-url: cannot use the database postgresql+psycopg://someone:***@")
+        assert "Traceback" not in result.stderr and "hunter22" not in result.stderr + result.stdout

@@ -52,10 +52,16 @@ def prepare_database(config: ServerConfig, database: Database,
     return server_secret_key(config, database)
 
 
-def start_context(config: ServerConfig, on_admin_password: Callable[[str], None] | None = None) -> ServerContext:
-    """Connect the database (migrated), storage and runner; create the admin user on the first start."""
+def start_context(config: ServerConfig, on_admin_password: Callable[[str], None] | None = None,
+                  secret_key: bytes | None = None) -> ServerContext:
+    """Connect the database, storage and runner.
+
+    Without `secret_key`, the database is prepared first (`prepare_database`); a caller that has
+    done that already (`brevettiai.server.serve`) passes the key it got.
+    """
     database = Database(config.database_url or "")
-    secret_key = prepare_database(config, database, on_admin_password)
+    if secret_key is None:
+        secret_key = prepare_database(config, database, on_admin_password)
     return ServerContext(config=config, db=database, storage=Storage(config.storage or ""), runner=make_runner(config),
                          tokens=TokenCache(), metrics=MetricsWriter(database), secret_key=secret_key)
 
@@ -71,13 +77,17 @@ def stop_context(ctx: ServerContext) -> None:
     ctx.db.dispose()
 
 
-def create_app(config: ServerConfig, on_admin_password: Callable[[str], None] | None = None) -> FastAPI:
-    """The platform's ASGI app for a resolved config (see `ServerConfig.resolved`)."""
+def create_app(config: ServerConfig, on_admin_password: Callable[[str], None] | None = None,
+               secret_key: bytes | None = None) -> FastAPI:
+    """The platform's ASGI app for a resolved config (see `ServerConfig.resolved`).
+
+    `secret_key`: the database is prepared already and this is its signing key (see `start_context`).
+    """
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         """Start the context and the monitor; stop both when the server stops."""
-        ctx = await run_in_threadpool(start_context, config, on_admin_password)
+        ctx = await run_in_threadpool(start_context, config, on_admin_password, secret_key)
         app.state.context = ctx
         monitor = Monitor(ctx)
         monitor.start()

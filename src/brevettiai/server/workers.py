@@ -1,7 +1,7 @@
 """``--workers N``: N server processes on one machine, accepting connections from one shared socket.
 
-The parent migrates the database, creates the admin user and the signing key once, then forks the
-workers; each builds its own app and context (database pool, runner, monitor, token cache) and serves
+The parent (`brevettiai.server.serve`) migrates the database, creates the admin user and gets the
+signing key once, then forks the workers here; each builds its own app and context (database pool, runner, monitor, token cache) and serves
 the inherited socket. The parent says "ready" once every worker is, forwards SIGTERM/SIGINT to the
 workers, and replaces a worker that dies while the server runs. Replicas of one platform on other
 machines coordinate through the database exactly as these processes do.
@@ -18,20 +18,9 @@ import socket
 import time
 from collections.abc import Callable
 
-from brevettiai.server.config import ServerConfig
-
 log = logging.getLogger("brevettiai.server")
 
 STOP_GRACE = 30.0  # after this long a worker that has not stopped is killed
-
-
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return "(unparsable URL)"
 
 
 def _stop_with_parent() -> None:
@@ -42,22 +31,12 @@ def _stop_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def serve_workers(sock: socket.socket, config: ServerConfig, serve_one: Callable[[socket.socket, Callable[[], None]], int],
-                  on_ready: Callable[[], None], on_admin_password: Callable[[str], None] | None = None) -> int:
-    """Run `config.workers` processes of `serve_one(sock, ready)` until SIGTERM/SIGINT; the exit code."""
-    from brevettiai.server.app import prepare_database
-    from brevettiai.server.db.session import Database
+def serve_workers(sock: socket.socket, count: int, serve_one: Callable[[socket.socket, Callable[[], None]], int],
+                  on_ready: Callable[[], None]) -> int:
+    """Run `count` processes of `serve_one(sock, ready)` until SIGTERM/SIGINT; the exit code.
 
-    try:
-        database = Database(config.database_url or "")
-        try:
-            prepare_database(config, database, on_admin_password)
-        finally:
-            database.dispose()  # no connection may be shared with the forked workers
-    except Exception as exc:
-        log.error("Cannot prepare the database %s: %s", _safe_url(config.database_url or ""),
-                  str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
-        return 3
+    The caller has prepared the database already (migrations, admin user, signing key).
+    """
     ready_read, ready_write = os.pipe()
     workers: dict[int, int] = {}  # pid -> worker number
     stopping = failed = False
@@ -90,17 +69,17 @@ def serve_workers(sock: socket.socket, config: ServerConfig, serve_one: Callable
 
     previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGINT)}
     try:
-        for number in range(config.workers):
+        for number in range(count):
             start(number)
         os.close(ready_write)  # the workers hold it
         ready = 0
         stop_deadline: float | None = None
         while workers:
-            if ready < config.workers and not stopping:
+            if ready < count and not stopping:
                 readable, _, _ = select.select([ready_read], [], [], 0.1)
                 if readable:
                     ready += len(os.read(ready_read, 64))
-                    if ready >= config.workers:
+                    if ready >= count:
                         on_ready()
             else:
                 time.sleep(0.1)
@@ -117,14 +96,14 @@ def serve_workers(sock: socket.socket, config: ServerConfig, serve_one: Callable
                 number = workers.pop(pid, None)
                 if number is None or stopping:
                     continue
-                if ready < config.workers:  # a worker that cannot even start: stop the others too
+                if ready < count:  # a worker that cannot even start: stop the others too
                     log.error("Server worker %d exited during start (status %s); stopping", number, status)
                     failed = True
                     stop(signal.SIGTERM, None)
                     continue
                 log.warning("Server worker %d (pid %d) exited (status %s); starting a new one", number, pid, status)
                 start(number)
-        return 3 if failed or ready < config.workers else 0
+        return 3 if failed or ready < count else 0
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
