@@ -374,3 +374,36 @@ def test_a_server_whose_database_is_unreachable_stops_with_one_line(tmp_path: Pa
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         assert lines[-1].startswith("error: --database-url: cannot use the database postgresql+psycopg://someone:***@")
         assert "Traceback" not in result.stderr and "hunter22" not in result.stderr + result.stdout
+
+
+def test_sqlite_write_transactions_of_two_processes_do_not_interleave(tmp_path: Path) -> None:
+    # Two Database objects on one file are what two --workers processes are: each has its own lock.
+    from sqlalchemy import text
+
+    from brevettiai.server.db.session import Database
+
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    first, second = Database(url), Database(url)
+    with first.write() as session:
+        session.execute(text("CREATE TABLE counter (value INTEGER)"))
+    inside = threading.Event()
+
+    def read_then_write(database: Database, hold: bool) -> None:
+        with database.write() as session:
+            value = session.execute(text("SELECT count(*) FROM counter")).scalar()
+            if hold:
+                inside.set()
+                time.sleep(0.3)  # the other process tries to write meanwhile
+            session.execute(text("INSERT INTO counter VALUES (:value)"), {"value": value})
+
+    try:
+        holder = threading.Thread(target=read_then_write, args=(first, True))
+        holder.start()
+        inside.wait(10)
+        read_then_write(second, False)
+        holder.join()
+        with first.read() as session:
+            assert session.execute(text("SELECT value FROM counter ORDER BY value")).scalars().all() == [0, 1]
+    finally:
+        first.dispose()
+        second.dispose()
