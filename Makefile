@@ -6,7 +6,7 @@ VENV_PY := $(VENV)/bin/python
 STAMP := $(VENV)/.synced-dev
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo demo-offline serve test bench lint setup clean
+.PHONY: demo demo-offline cluster serve test bench lint setup clean
 
 setup: $(STAMP)
 
@@ -18,6 +18,9 @@ $(STAMP): pyproject.toml uv.lock
 
 demo: $(STAMP)
 	$(VENV_PY) examples/platform_demo.py
+
+cluster: $(STAMP)
+	$(VENV_PY) scripts/cluster.py
 
 demo-offline: $(STAMP)
 	$(VENV_PY) examples/offline_demo.py

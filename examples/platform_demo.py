@@ -91,36 +91,48 @@ def follow(web: PlatformAPI, model_id: str) -> dict:
         time.sleep(0.3)
 
 
+def run_demo(url: str, password: str, follow_url: str | None = None) -> tuple[str, str]:
+    """Upload a dataset, register the example job, create and start a model through the platform at
+    `url`, and follow its progress (through `follow_url`, another replica, when given).
+
+    Returns the model's id and final status.
+    """
+    web = PlatformAPI(username="admin", password=password, host=url, remember_me=False)
+    dataset = web.create_dataset(f"Generated samples {time.strftime('%H:%M:%S')}")
+    result = upload_folder(web, make_dataset_folder(), dataset_id=dataset.id, progress=False)
+    print(f"Dataset {dataset.name!r}: {result.uploaded} files uploaded ({result.bytes} bytes)")
+    model_type = web.create_modeltype(
+        "Logistic regression", command=[sys.executable, "examples/logistic_regression.py"],
+        settings_schema=LogisticRegressionSettings, working_dir=str(ROOT),
+        short_description="Gradient descent on the CSV files of its datasets")
+    model = web.create_model("Logistic regression demo", datasets=[dataset], model_type=model_type,
+                             settings={"training": {"epochs": 150, "log_every": 15, "learning_rate": 0.3}})
+    web.start_model_training(model)
+    print(f"Model {model.id} started by the platform's runner; progress:")
+    watcher = web if follow_url is None else PlatformAPI(username="admin", password=password, host=follow_url,
+                                                         remember_me=False)
+    final = follow(watcher, model.id)
+    print(f"\nJob {final.status}; model file: {final.model_path}")
+    artifacts = [entry.name for entry in watcher.get_artifacts(final, recursive=True)]
+    print(f"Artifacts: {', '.join(artifacts)}")
+    return model.id, final.status
+
+
 def main() -> int:
     password = admin_password()
     server, url = start_server(password)
     try:
         print(f"Platform running at {url} (data in {DATA_DIR})")
-        web = PlatformAPI(username="admin", password=password, host=url, remember_me=False)
-        dataset = web.create_dataset(f"Generated samples {time.strftime('%H:%M:%S')}")
-        result = upload_folder(web, make_dataset_folder(), dataset_id=dataset.id, progress=False)
-        print(f"Dataset {dataset.name!r}: {result.uploaded} files uploaded ({result.bytes} bytes)")
-        model_type = web.create_modeltype(
-            "Logistic regression", command=[sys.executable, "examples/logistic_regression.py"],
-            settings_schema=LogisticRegressionSettings, working_dir=str(ROOT),
-            short_description="Gradient descent on the CSV files of its datasets")
-        model = web.create_model("Logistic regression demo", datasets=[dataset], model_type=model_type,
-                                 settings={"training": {"epochs": 150, "log_every": 15, "learning_rate": 0.3}})
-        web.start_model_training(model)
-        print(f"Model {model.id} started by the platform's runner; progress:")
-        final = follow(web, model.id)
-        print(f"\nJob {final.status}; model file: {final.model_path}")
-        artifacts = [entry.name for entry in web.get_artifacts(final, recursive=True)]
-        print(f"Artifacts: {', '.join(artifacts)}")
+        model_id, status = run_demo(url, password)
         print("\nThe platform stops now; `make serve` starts it again on the same data at http://127.0.0.1:8000,")
-        print(f"where the model is http://127.0.0.1:8000/models/{model.id}")
+        print(f"where the model is http://127.0.0.1:8000/models/{model_id}")
         print("Then, with the admin password from runs/platform/admin-password.txt:")
         print("  TOKEN=$(curl -s -X POST http://127.0.0.1:8000/api/auth/token -H 'Content-Type: application/json' \\\n"
               "          -d \"{\\\"username\\\": \\\"admin\\\", \\\"password\\\": \\\"$(cat runs/platform/admin-password.txt)\\\"}\" \\\n"
               "          | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"accessToken\"])')")
         for what in ("artifacts?recursive=true", "metrics", "charts"):
-            print(f"  curl -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:8000/api/models/{model.id}/{what}")
-        return 0 if final.status == "completed" else 1
+            print(f"  curl -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:8000/api/models/{model_id}/{what}")
+        return 0 if status == "completed" else 1
     finally:
         server.terminate()
         server.wait(20)

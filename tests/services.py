@@ -162,6 +162,20 @@ class SeaweedFS:
         return name
 
 
+def _weed_port() -> int:
+    """A free port whose gRPC twin is valid and free too: SeaweedFS also listens on port + 10000."""
+    while True:
+        port = free_port()
+        if port + 10000 > 65535:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+
+
 def _try(action) -> bool:
     try:
         action()
@@ -188,7 +202,7 @@ def seaweedfs() -> Iterator[SeaweedFS]:
     with open(os.path.join(folder, "s3.json"), "w") as handle:
         json.dump({"identities": [{"name": "test", "credentials": [{"accessKey": access, "secretKey": secret}],
                                    "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}, handle)
-    ports = [free_port() for _ in range(4)]
+    ports = [_weed_port() for _ in range(4)]
     command = [weed, "server", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-dir={folder}",
                f"-master.port={ports[0]}", "-master.volumeSizeLimitMB=512", "-master.telemetry=false",
                f"-volume.port={ports[1]}", "-filer", f"-filer.port={ports[2]}",

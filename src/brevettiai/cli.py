@@ -93,6 +93,9 @@ def server(
     heartbeat_timeout: Annotated[str | None, typer.Option(help=_server_help("heartbeat_timeout") + " Default: 60.")] = None,
     token_ttl: Annotated[str | None, typer.Option(help=_server_help("token_ttl") + " Default: 12h.")] = None,
     max_upload: Annotated[str | None, typer.Option(help=_server_help("max_upload") + " Default: 10GiB.")] = None,
+    workers: Annotated[int | None, typer.Option(help=_server_help("workers") + " Default: 1.")] = None,
+    secret_key: Annotated[str | None, typer.Option(help=_server_help("secret_key") + " Default: generated once.",
+                                                   show_default=False)] = None,
     log_level: Annotated[str | None, typer.Option(help=_server_help("log_level") + " Default: info.")] = None,
 ) -> None:
     """Run the self-hosted platform server (needs the server extra). Stop it with Ctrl-C or SIGTERM."""
@@ -100,7 +103,7 @@ def server(
 
     flags = dict(host=host, port=port, data_dir=data_dir, database_url=database_url, storage=storage,
                  public_url=public_url, runner=runner, dask_scheduler=dask_scheduler,
-                 stop_grace=stop_grace, max_running_jobs=max_running_jobs,
+                 stop_grace=stop_grace, max_running_jobs=max_running_jobs, workers=workers, secret_key=secret_key,
                  heartbeat_timeout=heartbeat_timeout, token_ttl=token_ttl, max_upload=max_upload, log_level=log_level)
     try:
         config = ServerConfig.load(flags)
@@ -125,9 +128,54 @@ def server(
     except OSError as exc:
         typer.echo(f"error: cannot listen on {config.host}:{config.port}: {exc}", err=True)
         raise typer.Exit(1) from None
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     except KeyboardInterrupt:
         code = 130
     raise typer.Exit(code)
+
+
+@app.command()
+def migrate(
+    data_dir: Annotated[str | None, typer.Option(help=_server_help("data_dir") + " Default: ./brevettiai-data.")] = None,
+    database_url: Annotated[str | None, typer.Option(help=_server_help("database_url"))] = None,
+) -> None:
+    """Bring the platform's database schema up to date, then exit (servers also do this when they start)."""
+    from brevettiai.server.config import ConfigError, ServerConfig
+
+    try:
+        config = ServerConfig.load({"data_dir": data_dir, "database_url": database_url}).resolved()
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from brevettiai.server.db.migrate import upgrade
+        from brevettiai.server.db.session import Database
+        from brevettiai.server.serve import configure_logging
+    except ImportError as exc:
+        typer.echo(f"error: migrate needs the server extra: pip install 'brevettiai[server]' ({exc})", err=True)
+        raise typer.Exit(2) from None
+    configure_logging("warning")
+    try:
+        database = Database(config.database_url or "")
+        try:
+            revision = upgrade(database.engine)
+        finally:
+            database.dispose()
+    except (SQLAlchemyError, RuntimeError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        typer.echo(f"error: --database-url: cannot migrate {_safe_url(config.database_url or '')}: {reason}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"database schema at revision {revision}")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 @app.command(name="upload-data", context_settings={"allow_extra_args": True, "ignore_unknown_options": True,

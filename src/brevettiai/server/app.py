@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from brevettiai._version import __version__
-from brevettiai.server import auth, jobs
+from brevettiai.server import auth, jobs, revocation
 from brevettiai.server.api import include_routers
 from brevettiai.server.api.fastlane import JobFastLane
 from brevettiai.server.auth import TokenCache
@@ -27,7 +27,9 @@ from brevettiai.server.metrics import MetricsWriter
 from brevettiai.server.monitor import Monitor
 from brevettiai.server.openapi_errors import declare_error_answers
 from brevettiai.server.readiness import WriteProbe
+from brevettiai.server.revocation import RevocationWatch
 from brevettiai.server.runners import make_runner
+from brevettiai.server.secret_key import server_secret_key
 from brevettiai.server.storage import PathRejected, Storage
 from brevettiai.server.throttle import LoginThrottle
 from brevettiai.server.ui import routes as ui
@@ -41,15 +43,32 @@ def _log_generated_password(password: str) -> None:
     log.warning("Created user 'admin' with the generated password %s (shown this once)", password)
 
 
-def start_context(config: ServerConfig, on_admin_password: Callable[[str], None] | None = None) -> ServerContext:
-    """Connect the database (migrated), storage and runner; create the admin user on the first start."""
-    database = Database(config.database_url or "")
+def prepare_database(config: ServerConfig, database: Database,
+                     on_admin_password: Callable[[str], None] | None = None) -> bytes:
+    """Migrate, create the admin user on the first start, and get the signing key; returns the key.
+
+    Safe to run by several servers at once on one database: each step is.
+    """
     upgrade(database.engine)
     generated = auth.ensure_admin(database, config.admin_password)
     if generated:
         (on_admin_password or _log_generated_password)(generated)
+    revocation.ensure_counter(database)
+    return server_secret_key(config, database)
+
+
+def start_context(config: ServerConfig, on_admin_password: Callable[[str], None] | None = None,
+                  secret_key: bytes | None = None) -> ServerContext:
+    """Connect the database, storage and runner.
+
+    Without `secret_key`, the database is prepared first (`prepare_database`); a caller that has
+    done that already (`brevettiai.server.serve`) passes the key it got.
+    """
+    database = Database(config.database_url or "")
+    if secret_key is None:
+        secret_key = prepare_database(config, database, on_admin_password)
     return ServerContext(config=config, db=database, storage=Storage(config.storage or ""), runner=make_runner(config),
-                         tokens=TokenCache(), metrics=MetricsWriter(database))
+                         tokens=TokenCache(), metrics=MetricsWriter(database), secret_key=secret_key)
 
 
 def stop_context(ctx: ServerContext) -> None:
@@ -63,22 +82,29 @@ def stop_context(ctx: ServerContext) -> None:
     ctx.db.dispose()
 
 
-def create_app(config: ServerConfig, on_admin_password: Callable[[str], None] | None = None) -> FastAPI:
-    """The platform's ASGI app for a resolved config (see `ServerConfig.resolved`)."""
+def create_app(config: ServerConfig, on_admin_password: Callable[[str], None] | None = None,
+               secret_key: bytes | None = None) -> FastAPI:
+    """The platform's ASGI app for a resolved config (see `ServerConfig.resolved`).
+
+    `secret_key`: the database is prepared already and this is its signing key (see `start_context`).
+    """
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         """Start the context and the monitor; stop both when the server stops."""
-        ctx = await run_in_threadpool(start_context, config, on_admin_password)
+        ctx = await run_in_threadpool(start_context, config, on_admin_password, secret_key)
         app.state.context = ctx
         app.state.readiness = WriteProbe(ctx.db)
         monitor = Monitor(ctx)
         monitor.start()
+        revocations = RevocationWatch(ctx.db, ctx.tokens)
+        await run_in_threadpool(revocations.start)
         log.info("Storage %s, %s runner, jobs reach the server at %s", config.storage, ctx.runner.name,
                  config.public_url)
         try:
             yield
         finally:
+            revocations.stop()
             monitor.stop()
             await run_in_threadpool(stop_context, ctx)
 

@@ -13,8 +13,9 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import delete, or_, select
+from sqlalchemy.exc import IntegrityError
 
-from brevettiai.server import security
+from brevettiai.server import revocation, security
 from brevettiai.server.context import ServerContext, get_context
 from brevettiai.server.db import models as db
 from brevettiai.server.db.models import utcnow
@@ -48,16 +49,19 @@ class Principal:
 class TokenCache:
     """Recently seen tokens, so most requests need no database lookup to authenticate.
 
-    This server changes tokens only through `forget` and `forget_job` (logout, key rotation,
-    deletion), which take effect at once; entries also age out after `ttl` seconds, which bounds
-    how long a change made behind the server's back goes unnoticed.
+    `forget` and `forget_job` (logout, key rotation, deletion) drop tokens here at once and mark the
+    revocation for the other replicas (`brevettiai.server.revocation` announces it and empties every
+    replica's cache when the shared count changes). Entries also age out after `ttl` seconds, which
+    bounds how long a change made behind the servers' backs goes unnoticed.
     """
 
     def __init__(self, ttl: float = 5.0, size: int = 10_000) -> None:
         self.ttl = ttl
         self.size = size
+        self.generation = 0  # the revocation count this cache's entries are valid for
         self._entries: dict[str, tuple[Principal, float, datetime.datetime | None]] = {}
         self._lock = threading.Lock()
+        self._unannounced = False
 
     def get(self, digest: str) -> Principal | None:
         """The cached principal of a token hash; 401 if it is a user token that has expired."""
@@ -68,23 +72,41 @@ class TokenCache:
             raise ApiError(401, "the token has expired: log in again", _CHALLENGE)
         return entry[0]
 
-    def put(self, digest: str, caller: Principal, expires: datetime.datetime | None) -> None:
-        """Remember a token's principal."""
+    def put(self, digest: str, caller: Principal, expires: datetime.datetime | None,
+            generation: int | None = None) -> None:
+        """Remember a token's principal, unless it was looked up before a revocation seen since (`generation`)."""
         with self._lock:
+            if generation is not None and generation != self.generation:
+                return
             if len(self._entries) >= self.size:
                 self._entries.clear()
             self._entries[digest] = (caller, time.monotonic() + self.ttl, expires)
 
-    def forget(self, digest: str) -> None:
-        """Drop one token."""
+    def forget(self, digest: str, announced: bool = False) -> None:
+        """Drop one token (`announced`: the caller has told the other replicas already)."""
         with self._lock:
             self._entries.pop(digest, None)
+            self._unannounced = self._unannounced or not announced
 
     def forget_job(self, job_id: str) -> None:
         """Drop every key of a job (its key was replaced, or the job deleted)."""
         with self._lock:
             for digest in [d for d, (p, _, _) in self._entries.items() if p.job_id == job_id]:
                 del self._entries[digest]
+            self._unannounced = True
+
+    def take_unannounced(self) -> bool:
+        """True once after revocations the other replicas have not been told about."""
+        with self._lock:
+            pending, self._unannounced = self._unannounced, False
+        return pending
+
+    def seen_generation(self, generation: int) -> None:
+        """The shared revocation count: when it changed, every cached entry may be stale."""
+        with self._lock:
+            if generation != self.generation:
+                self._entries.clear()
+                self.generation = generation
 
 
 def authenticate(database: Database, token: str | None, cache: TokenCache | None = None) -> Principal:
@@ -95,9 +117,10 @@ def authenticate(database: Database, token: str | None, cache: TokenCache | None
     cached = cache.get(digest) if cache is not None else None
     if cached is not None:
         return cached
+    generation = cache.generation if cache is not None else 0
     caller, expires = _lookup(database, token, digest)
     if cache is not None:
-        cache.put(digest, caller, expires)
+        cache.put(digest, caller, expires, generation)
     return caller
 
 
@@ -228,7 +251,8 @@ def logout(database: Database, token: str, cache: TokenCache) -> None:
     digest = security.token_hash(token)
     with database.write() as session:
         session.execute(delete(db.UserToken).where(db.UserToken.token_hash == digest))
-    cache.forget(digest)
+        revocation.announce(session)
+    cache.forget(digest, announced=True)
 
 
 def purge_expired_tokens(database: Database) -> int:
@@ -239,12 +263,20 @@ def purge_expired_tokens(database: Database) -> int:
 
 
 def ensure_admin(database: Database, password: str | None) -> str | None:
-    """Create the ``admin`` user if there is none; returns the generated password when none was given."""
-    with database.write() as session:
+    """Create the ``admin`` user if there is none; returns the generated password when none was given.
+
+    Servers starting together may race here: the one whose insert loses to another's returns None.
+    """
+    with database.read() as session:
         if session.execute(select(db.User.id).where(db.User.username == ADMIN)).first() is not None:
             return None
-        generated = None if password else security.new_password()
-        session.add(db.User(id=str(uuid.uuid4()), username=ADMIN, password_hash=security.hash_password(password or generated),
-                            first_name="Admin", is_admin=True))
+    generated = None if password else security.new_password()
+    try:
+        with database.write() as session:
+            session.add(db.User(id=str(uuid.uuid4()), username=ADMIN,
+                                password_hash=security.hash_password(password or generated), first_name="Admin",
+                                is_admin=True))
+    except IntegrityError:
+        return None
     log.info("Created the %r user", ADMIN)
     return generated

@@ -82,6 +82,22 @@ def _text(text: str) -> str:
     return str(text)
 
 
+def _workers(text: str | int) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(f"{text!r} is not a number of worker processes: give 1 or more")
+    return value
+
+
+def _secret(text: str) -> str:
+    # The message never repeats the value: it is a secret.
+    value = str(text)
+    if len(value) < 16:
+        raise ValueError(f"the secret key is {len(value)} characters long: give at least 16 random characters, "
+                         f"e.g. from: python -c 'import secrets; print(secrets.token_urlsafe(32))'")
+    return value
+
+
 @dataclass(frozen=True)
 class Setting:
     """How one setting is named on the command line and in the environment, and how it is read."""
@@ -118,6 +134,10 @@ SETTINGS: dict[str, Setting] = {
                          "Lifetime of user tokens (12h, 3600)."),
     "max_upload": Setting("--max-upload", "BREVETTI_AI_MAX_UPLOAD", parse_size,
                           "Largest file a PUT may store (10GiB, 500MB)."),
+    "workers": Setting("--workers", "BREVETTI_AI_WORKERS", _workers,
+                       "Server processes on this machine, sharing the port (each its own connections)."),
+    "secret_key": Setting("--secret-key", "BREVETTI_AI_SECRET_KEY", _secret,
+                          "Key signing report links; the same on every replica (prefer the variable)."),
     "log_level": Setting("--log-level", "BREVETTI_AI_LOG_LEVEL", _log_level,
                          "debug, info, warning or error."),
 }
@@ -140,6 +160,8 @@ class ServerConfig:
     heartbeat_timeout: float = 60.0
     token_ttl: float = 12 * 3600.0
     max_upload: int = 10 * 1024**3
+    workers: int = 1
+    secret_key: str | None = field(default=None, repr=False)
     log_level: str = "info"
     admin_password: str | None = field(default=None, repr=False)
 

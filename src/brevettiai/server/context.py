@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from fastapi import Request
@@ -27,6 +27,7 @@ class ServerContext:
     runner: Runner
     tokens: TokenCache
     metrics: MetricsWriter
+    secret_key: bytes = field(repr=False)  # signs report links; the same in every replica
 
 
 async def get_context(request: Request) -> ServerContext:

@@ -8,8 +8,9 @@ from collections.abc import Callable
 
 import uvicorn
 
-from brevettiai.server.app import create_app
-from brevettiai.server.config import ServerConfig
+from brevettiai.server.app import create_app, prepare_database
+from brevettiai.server.config import ConfigError, ServerConfig
+from brevettiai.server.db.session import Database
 
 log = logging.getLogger("brevettiai.server")
 
@@ -47,19 +48,52 @@ def serve(config: ServerConfig, on_ready: Callable[[ServerConfig], None],
     """Serve until SIGTERM or SIGINT; returns the process exit code.
 
     `config` is as loaded (unresolved): the port is bound first, so that port 0 and the derived
-    public URL are known before the app starts.
+    public URL are known before the app starts. With ``workers`` > 1, that many processes share the
+    socket (`brevettiai.server.workers`).
     """
     sock = bind(config.host, config.port)
-    resolved = config.resolved(port=sock.getsockname()[1])
-    app = create_app(resolved, on_admin_password=on_admin_password)
-    server = _Server(uvicorn.Config(app, log_config=None, access_log=resolved.log_level == "debug", lifespan="on",
-                                    timeout_graceful_shutdown=10, server_header=False,
-                                    log_level=resolved.log_level),
-                     on_ready=lambda: on_ready(resolved))
     try:
-        server.run(sockets=[sock])
+        resolved = config.resolved(port=sock.getsockname()[1])
+        secret_key = prepare(resolved, on_admin_password)
+        if resolved.workers > 1:
+            from brevettiai.server.workers import serve_workers
+
+            sock.listen(2048)
+            return serve_workers(sock, resolved.workers, lambda s, ready: _serve_socket(s, resolved, ready, secret_key),
+                                 on_ready=lambda: on_ready(resolved))
+        return _serve_socket(sock, resolved, lambda: on_ready(resolved), secret_key)
     finally:
         sock.close()
+
+
+def prepare(config: ServerConfig, on_admin_password: Callable[[str], None] | None = None) -> bytes:
+    """Migrate the database, create the admin user on the first start, get the signing key (see
+    `brevettiai.server.app.prepare_database`), before any request is served.
+
+    Raises `ConfigError` naming ``--database-url`` when the database cannot be used.
+    """
+    from sqlalchemy.engine import make_url
+
+    try:
+        database = Database(config.database_url or "")
+        try:
+            return prepare_database(config, database, on_admin_password)
+        finally:
+            database.dispose()  # the app makes its own pool (a forked worker must not share connections)
+    except Exception as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        shown = make_url(config.database_url or "").render_as_string(hide_password=True)
+        raise ConfigError(f"--database-url: cannot use the database {shown}: {reason}") from None
+
+
+def _serve_socket(sock: socket.socket, config: ServerConfig, on_ready: Callable[[], None], secret_key: bytes) -> int:
+    """One server process on a bound socket, until SIGTERM or SIGINT; its exit code."""
+    app = create_app(config, secret_key=secret_key)
+    server = _Server(uvicorn.Config(app, log_config=None, access_log=config.log_level == "debug", lifespan="on",
+                                    timeout_graceful_shutdown=10, server_header=False,
+                                    log_level=config.log_level),
+                     on_ready=on_ready)
+    server.run(sockets=[sock])
     return 0 if server.started else 3
 
 

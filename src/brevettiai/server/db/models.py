@@ -192,3 +192,25 @@ class FileRecord(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     md5: Mapped[str] = mapped_column(String(32))
     mtime: Mapped[float] = mapped_column(Double)
+
+
+class ServerState(Base):
+    """Values every replica of the server shares: a generated signing secret, the token revocation counter."""
+
+    __tablename__ = "server_state"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    text: Mapped[str | None] = mapped_column(Text)
+    number: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class OnceValue(Base):
+    """A secret shown once on the page a creation redirects to: found by the SHA-256 of its reference,
+    stored encrypted with that reference (which only the redirect holds), deleted when taken or expired."""
+
+    __tablename__ = "once_values"
+
+    ref_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    job_id: Mapped[str] = mapped_column(String(36))
+    sealed: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime.datetime] = mapped_column(index=True)

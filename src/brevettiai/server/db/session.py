@@ -2,7 +2,9 @@
 
 SQLite allows one writer at a time and makes a waiting writer sleep in steps of milliseconds, so
 write sessions take a process-wide lock there: writers queue on the lock instead of on SQLite's busy
-handler, and a read-then-write transaction can never fail with "database is locked".
+handler, and a read-then-write transaction can never fail with "database is locked". Each write
+transaction also starts with ``BEGIN IMMEDIATE``, so processes sharing the file (``--workers``) wait
+for each other's whole transaction (up to the 30 s busy timeout).
 PostgreSQL needs no lock.
 """
 
@@ -82,6 +84,10 @@ class Database:
         """A session whose work is committed when the block ends, or rolled back on an exception."""
         lock = self._write_lock or contextlib.nullcontext()
         with lock, self._sessions() as session, session.begin():
+            if self.is_sqlite:
+                # Take SQLite's write lock at the start: other processes on the same file (--workers)
+                # then wait for this transaction instead of interleaving with its read-then-write.
+                session.connection().exec_driver_sql("BEGIN IMMEDIATE")
             yield session
 
     def write_upsert(self, work: Callable[[Session], T]) -> T:

@@ -37,6 +37,7 @@ from brevettiai.server.auth import Principal
 from brevettiai.server.context import ServerContext
 from brevettiai.server.db import models as db
 from brevettiai.server.errors import ApiError
+from brevettiai.server.once import put_once, take_once
 from brevettiai.server.schemas import MAX_PAGE, DatasetIn, ModelIn, ReportIn, TagIn
 from brevettiai.server.storage import PathRejected, clean_path
 from brevettiai.server.throttle import client_address
@@ -51,7 +52,6 @@ from brevettiai.server.ui.web import (
     check_csrf_header,
     check_ticket,
     clear_session_cookie,
-    created_keys,
     ctx_of,
     flash,
     form_with_csrf,
@@ -295,7 +295,7 @@ def _register_job_pages(kind: str) -> None:
         """A model's (or test report's) page: status, settings, progress, charts, reports, environment."""
         ctx = _ctx(request)
         view = _job_view(ctx, job_id, kind)
-        key = created_keys.take(created, job_id)
+        key = take_once(ctx.db, created, job_id)
         return render(request, "job.html", {"title": f"{view['job'].name} · {word}", "section": section,
                                             "kind": kind, "prefix": prefix, "word": word, "plural": plural,
                                             "new_key": key, **view}, user=user)
@@ -381,7 +381,8 @@ def _register_job_pages(kind: str) -> None:
             return new.id, key, problem
 
         new_id, key, problem = await run_in_threadpool(again)
-        response = RedirectResponse(f"{prefix}/{new_id}?created={created_keys.put(new_id, key)}", status_code=303)
+        reference = await run_in_threadpool(put_once, ctx.db, new_id, key)
+        response = RedirectResponse(f"{prefix}/{new_id}?created={reference}", status_code=303)
         flash(response, f"Created a new {word} with the same settings" + (f", but it could not start: {problem}"
                                                                             if problem else " and started it."))
         return response
@@ -599,7 +600,8 @@ async def zoo_create(request: Request, type_id: str, user: WebUser = Depends(ses
         return _zoo_form(request, user, model_type, values=settings, raw=raw, errors=errors, general=general,
                          name=name, dataset_ids=dataset_ids, tag_ids=tag_ids, parent=parent, status=422)
     prefix = KINDS[kind]
-    response = RedirectResponse(f"{prefix}/{job.id}?created={created_keys.put(job.id, key)}", status_code=303)
+    reference = await run_in_threadpool(put_once, ctx.db, job.id, key)
+    response = RedirectResponse(f"{prefix}/{job.id}?created={reference}", status_code=303)
     word = KIND_WORDS[kind][0]
     if problem:
         flash(response, f"Created the {word}, but it could not start: {problem}")

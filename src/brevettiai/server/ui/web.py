@@ -13,9 +13,6 @@ import datetime
 import hashlib
 import hmac
 import logging
-import os
-import secrets
-import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Coroutine
@@ -182,75 +179,12 @@ def take_flash(request: Request) -> str | None:
     return urllib.parse.unquote(raw) if raw else None
 
 
-# One-time secrets shown right after creation ---------------------------------------------------------------
-
-class OnceStore:
-    """Job keys waiting to be shown once on the page a creation redirects to (kept 10 minutes at most)."""
-
-    TTL = 600.0
-
-    def __init__(self) -> None:
-        self._items: dict[str, tuple[str, str, float]] = {}
-        self._lock = threading.Lock()
-
-    def put(self, job_id: str, key: str) -> str:
-        """Keep a job's key; returns the one-time reference to put in the redirect."""
-        nonce = secrets.token_urlsafe(18)
-        now = time.monotonic()
-        with self._lock:
-            self._items = {k: v for k, v in self._items.items() if v[2] > now}
-            self._items[nonce] = (job_id, key, now + self.TTL)
-        return nonce
-
-    def take(self, nonce: str | None, job_id: str) -> str | None:
-        """The key kept under `nonce` for this job, removed so it is never shown again."""
-        if not nonce:
-            return None
-        with self._lock:
-            item = self._items.get(nonce)
-            if item is None or item[0] != job_id:
-                return None
-            del self._items[nonce]
-        return item[1] if item[2] > time.monotonic() else None
-
-
-created_keys = OnceStore()
-
-
 # Report tickets: capability URLs for the sandboxed report route --------------------------------------------
-
-_secrets: dict[str, bytes] = {}
-_secret_lock = threading.Lock()
-
-
-def ui_secret(ctx: ServerContext) -> bytes:
-    """The key report tickets are signed with: ``<data dir>/ui-secret.key`` (0600), made on first use."""
-    data_dir = ctx.config.data_dir
-    with _secret_lock:
-        if data_dir in _secrets:
-            return _secrets[data_dir]
-        path = Path(data_dir) / "ui-secret.key"
-        try:
-            value = path.read_bytes()
-        except FileNotFoundError:
-            value = b""
-        if len(value) < 32:
-            value = secrets.token_bytes(32)
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(value)
-            except OSError as exc:  # a read-only data dir: tickets then last as long as the process
-                log.warning("Could not store the report signing key in %s: %s", path, exc)
-        _secrets[data_dir] = value
-        return value
-
 
 def report_ticket(ctx: ServerContext, job_id: str, ttl: float | None = None) -> str:
     """A ticket letting its holder read one job's artifacts through ``/reports/<job>/<ticket>/...``."""
     expires = int(time.time() + (ttl or ctx.config.token_ttl))
-    mac = hmac.new(ui_secret(ctx), f"{job_id}:{expires}".encode(), hashlib.sha256).hexdigest()[:40]
+    mac = hmac.new(ctx.secret_key, f"{job_id}:{expires}".encode(), hashlib.sha256).hexdigest()[:40]
     return f"{expires}-{mac}"
 
 
@@ -259,7 +193,7 @@ def check_ticket(ctx: ServerContext, job_id: str, ticket: str) -> bool:
     expires, _, mac = ticket.partition("-")
     if not expires.isdigit() or int(expires) < time.time():
         return False
-    expected = hmac.new(ui_secret(ctx), f"{job_id}:{expires}".encode(), hashlib.sha256).hexdigest()[:40]
+    expected = hmac.new(ctx.secret_key, f"{job_id}:{expires}".encode(), hashlib.sha256).hexdigest()[:40]
     return hmac.compare_digest(mac, expected)
 
 

@@ -1,0 +1,73 @@
+"""The key the server signs report links with: the same in every replica of one platform.
+
+From ``--secret-key`` / ``BREVETTI_AI_SECRET_KEY`` when set. Otherwise generated once: into the data
+dir (``ui-secret.key``, mode 0600) for the embedded SQLite default, or into the shared database for
+any other database, so that every replica finds the same key.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from sqlalchemy.exc import IntegrityError
+
+from brevettiai.server.config import ServerConfig
+from brevettiai.server.db import models as db
+from brevettiai.server.db.session import Database
+
+log = logging.getLogger("brevettiai.server")
+
+KEY_FILE = "ui-secret.key"
+STATE_NAME = "secret_key"
+
+
+def server_secret_key(config: ServerConfig, database: Database) -> bytes:
+    """The signing key of this platform (see the module's description for where it comes from)."""
+    if config.secret_key:
+        return config.secret_key.encode()
+    if database.is_sqlite:
+        return _from_data_dir(Path(config.data_dir) / KEY_FILE)
+    log.warning("No BREVETTI_AI_SECRET_KEY set: the servers share a key generated into the database. Set "
+                "BREVETTI_AI_SECRET_KEY (the same on every replica) to keep it out of the database.")
+    return _from_database(database)
+
+
+def _from_data_dir(path: Path) -> bytes:
+    try:
+        value = path.read_bytes()
+    except FileNotFoundError:
+        value = b""
+    if len(value) >= 32:
+        return value
+    value = secrets.token_bytes(32)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(value)
+    except OSError as exc:  # a read-only data dir: report links then last as long as the process
+        log.warning("Could not store the report signing key in %s: %s", path, exc)
+    return value
+
+
+def _from_database(database: Database) -> bytes:
+    """The key in ``server_state``; the first replica to get here stores one, the others read it."""
+    stored = _stored(database)
+    if stored is None:
+        try:
+            with database.write() as session:
+                session.add(db.ServerState(name=STATE_NAME, text=secrets.token_hex(32), number=0))
+        except IntegrityError:  # another replica stored its key first: use that one
+            pass
+        stored = _stored(database)
+    assert stored is not None
+    return bytes.fromhex(stored)
+
+
+def _stored(database: Database) -> str | None:
+    with database.read() as session:
+        row = session.get(db.ServerState, STATE_NAME)
+        return row.text if row is not None else None
