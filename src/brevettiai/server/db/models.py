@@ -146,7 +146,8 @@ class MetricPoint(Base):
     """One value of one progress metric of a job at a step."""
 
     __tablename__ = "metric_points"
-    __table_args__ = (Index("ix_metric_points_job_name_step", "job_id", "name", "step"),)
+    __table_args__ = (Index("ix_metric_points_job_name_step", "job_id", "name", "step"),
+                      Index("ix_metric_points_job_id_id", "job_id", "id"))  # polls: the rows after a cursor
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))

@@ -1,0 +1,179 @@
+"""Metrics reads of a long job, on SQLite and PostgreSQL, through the real server process.
+
+200,000 points of one series go in through the metrics API in large batches; reads come back
+bounded (min/max buckets that keep every bucket's extremes, a spike included), a step range comes back
+point for point, a poll after the cursor finds only the new points, and stored NaN/±Infinity (older
+data) read back as null. EXPLAIN shows that polls and bucketed reads go through the indexes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from platform_fixture import PlatformServer
+from server_helpers import job_client, model
+
+from brevettiai.server import metric_reads
+
+STEPS = 200_000
+SPIKE_STEP, SPIKE = 123_457, 1000.0
+
+
+def _value(step: int) -> float:
+    """A wavy, decreasing curve: every bucket has a distinct minimum and maximum."""
+    return 1.0 / (1 + step / 1000) + 0.1 * math.sin(step / 7.0) + (SPIKE if step == SPIKE_STEP else 0.0)
+
+
+class Backend:
+    """A server on one database, and a SQLAlchemy URL to look into that database directly."""
+
+    def __init__(self, server: PlatformServer, url: str) -> None:
+        self.server, self.url = server, url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, platform_server_factory: Any) -> Iterator[Backend]:
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres").new_database()
+        yield Backend(platform_server_factory("--database-url", url), url)
+    else:
+        server = platform_server_factory()
+        yield Backend(server, "sqlite:///" + str(server.data_dir / "brevettiai.db"))
+
+
+def _post(job: httpx.Client, job_id: str, points: list[dict[str, Any]]) -> None:
+    body = json.dumps({"batchId": uuid.uuid4().hex, "points": points})
+    answer = job.post(f"/api/jobs/{job_id}/metrics", content=body, headers={"Content-Type": "application/json"})
+    assert answer.json() == {"accepted": len(points)}, answer.text
+
+
+def _long_job(server: PlatformServer, admin: httpx.Client) -> tuple[str, str]:
+    m = model(admin)
+    with job_client(server.url, m["apiKey"]) as job:
+        for start in range(0, STEPS, 50_000):
+            _post(job, m["id"], [{"step": s, "time": 1e9 + s, "values": {"loss": _value(s)}}
+                                 for s in range(start, start + 50_000)])
+        _post(job, m["id"], [{"step": s, "time": 2e9 + s, "values": {"acc": s / 100}} for s in range(100)])
+    return m["id"], m["apiKey"]
+
+
+def _read(admin: httpx.Client, job_id: str, **params: Any) -> dict[str, Any]:
+    answer = admin.get(f"/api/models/{job_id}/metrics", params=params)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def test_long_series_read_bounded_zoomed_and_polled(backend: Backend) -> None:
+    with backend.server.client() as admin:
+        job_id, key = _long_job(backend.server, admin)
+        whole = _read(admin, job_id)
+
+        # A short series comes back point for point, as it always did.
+        assert whole["series"]["acc"] == [[s, s / 100, 2e9 + s] for s in range(100)]
+        assert whole["counts"]["acc"] == 100 and whole["bucketSteps"]["acc"] == 1
+
+        # The long one: at most 2,000 rows, each bucket answering with exactly its lowest and highest value.
+        loss, width = whole["series"]["loss"], whole["bucketSteps"]["loss"]
+        assert len(loss) <= 2000 and whole["counts"]["loss"] == STEPS and width > 1
+        answered: dict[int, list[float]] = {}
+        for step, value, _ in loss:
+            answered.setdefault(step // width, []).append(value)
+        assert len(answered) == math.ceil(STEPS / width)
+        for bucket, values in answered.items():
+            expected = [_value(s) for s in range(bucket * width, min(STEPS, (bucket + 1) * width))]
+            assert sorted(values) == [min(expected), max(expected)], bucket
+        top = max(loss, key=lambda row: row[1])  # the one-step spike survives, in its own bucket
+        assert top[1] == _value(SPIKE_STEP) and top[0] // width == SPIKE_STEP // width
+
+        # Zoom: a step range comes back point for point.
+        zoom = _read(admin, job_id, names="loss", start_step=SPIKE_STEP - 50, end_step=SPIKE_STEP + 50)
+        assert zoom["series"] == {"loss": [[s, _value(s), 1e9 + s] for s in range(SPIKE_STEP - 50, SPIKE_STEP + 51)]}
+        assert zoom["bucketSteps"] == {"loss": 1} and zoom["counts"] == {"loss": 101}
+        wide = _read(admin, job_id, names="loss", start_step=1000, end_step=50_999, max_points=100_000)
+        assert [row[0] for row in wide["series"]["loss"]] == list(range(1000, 51_000))
+        assert admin.get(f"/api/models/{job_id}/metrics", params={"start_step": 5, "end_step": 4}).status_code == 422
+        assert admin.get(f"/api/models/{job_id}/metrics", params={"max_points": 10**6}).status_code == 422
+
+        # Polls: nothing new, then exactly the new points.
+        cursor = whole["cursor"]
+        assert _read(admin, job_id, after=cursor) == {"series": {}, "counts": {}, "bucketSteps": {}, "cursor": cursor}
+        with job_client(backend.server.url, key) as job:
+            _post(job, job_id, [{"step": STEPS + i, "time": 3e9, "values": {"loss": 0.5, "lr": 0.1}} for i in range(3)])
+        new = _read(admin, job_id, after=cursor)
+        assert new["series"] == {"loss": [[STEPS + i, 0.5, 3e9] for i in range(3)],
+                                 "lr": [[STEPS + i, 0.1, 3e9] for i in range(3)]}
+        assert new["cursor"] > cursor and _read(admin, job_id, after=new["cursor"])["series"] == {}
+
+
+def test_stored_nan_and_infinity_read_as_null(backend: Backend) -> None:
+    with backend.server.client() as admin:
+        job_id = model(admin)["id"]
+        # Rows as older versions (or other tools) stored them; the API itself never stores these.
+        engine = sa.create_engine(backend.url)
+        points = metric_reads._points
+        rows = [{"job_id": job_id, "step": s, "name": "loss", "value": v, "time": float(s)}
+                for s, v in enumerate([1.0, math.inf, -math.inf, math.nan, 2.0])]
+        rows += [{"job_id": job_id, "step": s, "name": "long", "value": math.inf if s % 7 == 0 else float(s),
+                  "time": float(s)} for s in range(3000)]
+        with engine.begin() as connection:
+            connection.execute(points.insert(), rows)
+        engine.dispose()
+        whole = _read(admin, job_id)
+        assert whole["series"]["loss"] == [[0, 1.0, 0.0], [1, None, 1.0], [2, None, 2.0], [3, None, 3.0],
+                                           [4, 2.0, 4.0]]
+        long, width = whole["series"]["long"], whole["bucketSteps"]["long"]
+        assert len(long) <= 2000 and width == 3 and whole["counts"]["long"] == 3000
+        assert all(value is None or math.isfinite(value) for _, value, _ in long)
+        assert max(value for _, value, _ in long) == 2999.0  # the buckets' extremes skip the infinite values
+
+
+def test_polls_and_bucketed_reads_use_the_indexes(backend: Backend) -> None:
+    with backend.server.client() as admin:
+        job_id = model(admin)["id"]
+        other = model(admin)["id"]
+        engine = sa.create_engine(backend.url)
+        # This job's points are a small, older part of the table, as on a server with many jobs: a
+        # scan of the table (or of the primary key from the newest row back) would read the others too.
+        with engine.begin() as connection:
+            for job, steps in ((job_id, 5000), (other, 100_000)):
+                connection.execute(metric_reads._points.insert(), [
+                    {"job_id": job, "step": s, "name": name, "value": 1.0, "time": float(s)}
+                    for s in range(steps) for name in ("loss", "acc")])
+            if engine.dialect.name == "postgresql":
+                connection.execute(sa.text("ANALYZE metric_points"))
+        cursor = _read(admin, job_id)["cursor"]
+        poll = metric_reads.Filters(job_id, after=cursor - 10)
+        whole = metric_reads.Filters(job_id)
+        statements = {
+            "cursor": metric_reads.cursor_statement(job_id),
+            "poll sizes": metric_reads.tail_statement(poll, cursor),
+            "poll rows": metric_reads.rows_statement(poll, cursor, "loss"),
+            "poll buckets": metric_reads.bucket_statement(poll, cursor, "loss", 0, 20),
+            "names": metric_reads.names_statement(job_id),
+            "first step": metric_reads.edge_statement(whole, cursor, "loss"),
+            "count": metric_reads.count_statement(whole, cursor, "loss", 2001),
+            "rows": metric_reads.rows_statement(whole, cursor, "loss"),
+            "buckets": metric_reads.bucket_statement(whole, cursor, "loss", 0, 20),
+        }
+        plans = {name: _plan(engine, statement) for name, statement in statements.items()}
+        engine.dispose()
+    print(json.dumps(plans, indent=1))
+    for name in ("cursor", "poll sizes", "poll rows", "poll buckets"):
+        assert "ix_metric_points_job_id_id" in plans[name], (name, plans[name])
+    for name in ("names", "first step", "count", "rows", "buckets"):
+        assert "ix_metric_points_job_name_step" in plans[name], (name, plans[name])
+    assert "SCAN metric_points" not in json.dumps(plans) and "Seq Scan" not in json.dumps(plans)
+
+
+def _plan(engine: sa.Engine, statement: Any) -> str:
+    sql = str(statement.compile(engine, compile_kwargs={"literal_binds": True}))
+    prefix = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
+    with engine.connect() as connection:
+        return "\n".join(" ".join(str(c) for c in row) for row in connection.exec_driver_sql(prefix + sql))
