@@ -65,10 +65,18 @@ class Client:
     def request(self, method: str, path: str, body: bytes | None = None) -> tuple[float, bytes]:
         """Seconds to the whole answer, and the answer; BenchError unless 200."""
         headers = dict(self.headers, **({"Content-Type": "application/json"} if body is not None else {}))
-        start = time.perf_counter()
-        self.connection.request(method, path, body=body, headers=headers)
-        answer = self.connection.getresponse()
-        data = answer.read()
+        for attempt in (1, 2):
+            start = time.perf_counter()
+            try:
+                self.connection.request(method, path, body=body, headers=headers)
+                answer = self.connection.getresponse()
+                data = answer.read()
+                break
+            except (http.client.RemoteDisconnected, ConnectionError):
+                # The server closed the kept-alive connection after its idle timeout: connect again.
+                self.connection.close()
+                if attempt == 2:
+                    raise BenchError(f"{method} {path}: the server closed the connection") from None
         elapsed = time.perf_counter() - start
         if answer.status != 200:
             raise BenchError(f"{method} {path} answered {answer.status}: {data[:200]!r}")

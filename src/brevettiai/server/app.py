@@ -21,6 +21,7 @@ from brevettiai.server.context import ServerContext
 from brevettiai.server.db.migrate import upgrade
 from brevettiai.server.db.session import Database
 from brevettiai.server.errors import ApiError, error_response
+from brevettiai.server.metric_blocks import BlockRoller
 from brevettiai.server.metrics import MetricsWriter
 from brevettiai.server.monitor import Monitor
 from brevettiai.server.runners import make_runner
@@ -44,12 +45,14 @@ def start_context(config: ServerConfig, on_admin_password: Callable[[str], None]
     if generated:
         (on_admin_password or _log_generated_password)(generated)
     return ServerContext(config=config, db=database, storage=Storage(config.storage or ""), runner=make_runner(config),
-                         tokens=TokenCache(), metrics=MetricsWriter(database))
+                         tokens=TokenCache(), metrics=MetricsWriter(database), metric_blocks=BlockRoller(database))
 
 
 def stop_context(ctx: ServerContext) -> None:
     """Store queued metrics, stop the jobs the runner holds (recording them as killed), close the database."""
     ctx.metrics.close()
+    if ctx.metric_blocks is not None:
+        ctx.metric_blocks.close()
     for exited in ctx.runner.shutdown():
         try:
             jobs.job_exited(ctx, exited, server_shutdown=True)

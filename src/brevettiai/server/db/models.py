@@ -157,6 +157,38 @@ class MetricPoint(Base):
     time: Mapped[float] = mapped_column(Double)
 
 
+class MetricBlock(Base):
+    """What the points of one series in one block of steps sum up to, for reads of long series.
+
+    Block ``b`` holds steps ``b * BLOCK_STEPS`` to ``(b + 1) * BLOCK_STEPS - 1`` of the points with row
+    ids up to the job's `MetricRollup.last_id`; filled by `brevettiai.server.metric_blocks`.
+    """
+
+    __tablename__ = "metric_blocks"
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    block: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(BigInteger)
+    min_step: Mapped[int] = mapped_column(BigInteger)
+    max_step: Mapped[int] = mapped_column(BigInteger)
+    min_value: Mapped[float | None] = mapped_column(Double)  # finite values only; null: none was finite
+    max_value: Mapped[float | None] = mapped_column(Double)
+    min_time: Mapped[float] = mapped_column(Double)
+    max_time: Mapped[float] = mapped_column(Double)
+
+
+class MetricRollup(Base):
+    """How far a job's points are summed up in its `MetricBlock` rows."""
+
+    __tablename__ = "metric_rollups"
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    last_id: Mapped[int] = mapped_column(BigInteger)  # every point row up to this id is in the blocks
+    seen_id: Mapped[int] = mapped_column(BigInteger)  # PostgreSQL: the newest id seen at `seen_at`, summed
+    seen_at: Mapped[float] = mapped_column(Double)    # up once no transaction can still commit a lower one
+
+
 class MetricBatch(Base):
     """A metrics batch id already stored for a job, so a retried batch is not stored twice."""
 
