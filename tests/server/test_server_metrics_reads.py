@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -217,3 +218,38 @@ def _plan(engine: sa.Engine, statement: Any) -> str:
     prefix = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
     with engine.connect() as connection:
         return "\n".join(" ".join(str(c) for c in row) for row in connection.exec_driver_sql(prefix + sql))
+
+
+def test_reads_while_points_arrive_count_each_point_once(backend: Backend) -> None:
+    """Blocks are summed up while reads run: every answer counts exactly the points up to its cursor."""
+    with backend.server.client() as admin:
+        m = model(admin)
+        with job_client(backend.server.url, m["apiKey"]) as job:
+            _post(job, m["id"], [{"step": s, "time": 1.0, "values": {"loss": 1.0, "acc": 0.5}} for s in range(80_000)])
+            _wait_summed_up(backend.url, m["id"])  # from here on reads sum blocks (buckets of 64-step multiples)
+            done = threading.Event()
+
+            def write() -> None:
+                for first in range(80_000, 140_000, 3000):
+                    _post(job, m["id"], [{"step": s, "time": 1.0, "values": {"loss": 1.0, "acc": 0.5}}
+                                         for s in range(first, first + 3000)])
+                done.set()
+
+            writer = threading.Thread(target=write)
+            writer.start()
+            engine = sa.create_engine(backend.url)
+            points = metric_reads._points
+            answers = 0
+            try:
+                while not done.is_set() or answers < 3:
+                    answer = _read(admin, m["id"])
+                    with engine.connect() as connection:
+                        stored = dict(connection.execute(
+                            sa.select(points.c.name, sa.func.count()).where(points.c.job_id == m["id"],
+                                                                            points.c.id <= answer["cursor"])
+                            .group_by(points.c.name)).all())
+                    assert answer["counts"] == stored and answer["bucketSteps"]["loss"] % 64 == 0
+                    answers += 1
+            finally:
+                writer.join()
+                engine.dispose()

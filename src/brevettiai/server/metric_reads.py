@@ -300,16 +300,33 @@ def read(database: Database, filters: Filters, max_points: int = DEFAULT_MAX_POI
     ``counts[name]`` is how many points the series has in the range read; ``bucketSteps[name]`` is 1
     when every point is in the answer, else the width of its buckets in steps.
     """
-    series: dict[str, list[list[Any]]] = {}
-    counts: dict[str, int] = {}
-    bucket_steps: dict[str, int] = {}
     with database.read() as session:
         cursor = session.scalar(cursor_statement(filters.job_id))
         if cursor is None or (filters.after is not None and cursor <= filters.after):
-            return _answer(series, counts, bucket_steps, filters.after if cursor is None else max(cursor, filters.after or 0))
+            return _answer({}, {}, {}, filters.after if cursor is None else max(cursor, filters.after or 0))
         mark = rolled_up(session, filters.job_id)
-    if cursor - mark > ROLL_UP_BEHIND and filters.after is None and filters.since is None:
-        mark = min(catch_up(database, filters.job_id, ROLL_UP_BEHIND), cursor)
+    if filters.after is not None or filters.since is not None:
+        return _read(database, filters, max_points, cursor, 0)[0]
+    if cursor - mark > ROLL_UP_BEHIND:
+        mark = catch_up(database, filters.job_id, ROLL_UP_BEHIND)
+    for _ in range(3):
+        # The blocks hold every point up to the mark, so the answer covers those (the cursor may move
+        # on to it). The blocks and the mark must be of the same moment: when the blocks were summed up
+        # further while they were read, the points after the old mark were counted twice; read again.
+        cursor = max(cursor, mark)
+        answer, moved = _read(database, filters, max_points, cursor, mark)
+        if moved is None:
+            return answer
+        mark = moved
+    return _read(database, filters, max_points, cursor, 0)[0]
+
+
+def _read(database: Database, filters: Filters, max_points: int, cursor: int,
+          mark: int) -> tuple[dict[str, Any], int | None]:
+    """The answer, using the blocks summed up to `mark` (0: none); and the job's mark now, if it moved."""
+    series: dict[str, list[list[Any]]] = {}
+    counts: dict[str, int] = {}
+    bucket_steps: dict[str, int] = {}
     with database.read() as session:
         use_blocks = False
         if filters.after is not None:
@@ -351,7 +368,8 @@ def read(database: Database, filters: Filters, max_points: int = DEFAULT_MAX_POI
             rows, total = _bucket_rows(buckets)
             if rows:
                 series[name], counts[name], bucket_steps[name] = rows, total, width
-    return _answer(series, counts, bucket_steps, cursor)
+        now = rolled_up(session, filters.job_id) if use_blocks else mark
+    return _answer(series, counts, bucket_steps, cursor), (None if now == mark else now)
 
 
 def _answer(series: dict[str, list[list[Any]]], counts: dict[str, int], bucket_steps: dict[str, int],
