@@ -4,12 +4,14 @@ the model page and the metrics API cost to read them.
 Measured against our server (SQLite, the default), the job's points stored through the metrics API in
 batches of 50,000 points:
 
-1. The model page's first data: ``GET /models/<id>/live.json`` (session cookie), the first one after
-   the points are stored, then the median of 5 more; its size.
+1. The model page's first data: ``GET /models/<id>/live.json`` (session cookie), the first one right
+   after the last batch is stored, then the median of 5 more; its size; and the first one of a new
+   server process on the same data (started after the rest).
 2. ``GET /api/models/<id>/metrics``: the whole job, downsampled (median of 5); a zoom to 2,000 steps
    (point for point); one 100,000-point range (``max_points=100000``).
-3. Polls: ``live.json?after=<cursor>`` with nothing new (median of 50) and with 100 new points, and
-   for comparison a poll by time (``?since=<now>``), which reads the job's rows.
+3. Polls: ``live.json?after=<cursor>`` with nothing new (median of 50; ``GET /healthz`` beside it for
+   scale) and with 100 new points, and for comparison a poll by time (``?since=<now>``), which reads
+   the job's rows.
 4. The server's RSS (process tree, sampled every 50 ms) before and at its peak during all of the above.
 5. ``GET /healthz`` latency (every 50 ms) while three clients each read the whole job at once.
 
@@ -176,10 +178,17 @@ def measure_ours(tmp: Path, steps: int) -> dict[str, Any]:
             if [len(rows) for rows in new["series"].values()] != [100]:
                 raise BenchError(f"a poll after 100 new points answered {new['counts']}")
             figures["poll_since"] = page.get(f"{live}?since={time.time() + 3600}")[0]
+            figures["healthz_alone"] = statistics.median(page.get("/healthz")[0] for _ in range(50))
             figures["healthz"] = healthz_during_full_reads(server, token, job_id)
         figures["rss_before"], figures["rss_peak"] = rss.start, rss.peak
         page.close()
         api.close()
+    again = OurServer(tmp / "ours")  # the same data: a user opening the page another day
+    again.log_file.replace(again.log_file.with_suffix(".first.log"))  # its ready line is not the new one's
+    with again as server:
+        page = Client(server.url, token, cookie=True)
+        figures["first_live_restarted"] = page.get(live)[0]
+        page.close()
     return figures
 
 
@@ -203,8 +212,10 @@ def build_report(ours: dict[str, Any] | str, peer_note: str, steps: int) -> Repo
         ["zoom: 2,000 steps point for point", fmt_ms(ours["zoom_2k"]), ""],
         ["100,000-step range point for point (max_points=100000)",
          f"{fmt_ms(ours['range_100k'])}, {fmt_mb(ours['range_100k_bytes'])}", ""],
+        ["  live.json, first read of a new server process on the same data", fmt_ms(ours["first_live_restarted"]), ""],
         ["empty poll: live.json?after=<cursor> (median of 50)", fmt_ms(ours["poll_empty"]), "275 ms (since=now)"],
         ["  the same on the API (median of 50)", fmt_ms(ours["poll_empty_api"]), ""],
+        ["  for scale: GET /healthz at that time (median of 50)", fmt_ms(ours["healthz_alone"]), ""],
         ["poll with 100 new points", fmt_ms(ours["poll_100"]), ""],
         ["poll by time: live.json?since=<now> (reads the job's rows)", fmt_ms(ours["poll_since"]), "275 ms"],
         ["server RSS before the reads / peak during them",

@@ -34,6 +34,8 @@ def _points(page: Any, group: str) -> int:
 
 def test_long_run_is_downsampled_zoomed_and_polled(logged_in: Any, ui_server: Platform) -> None:
     page = logged_in
+    zooms: list[str] = []
+    page.on("request", lambda request: zooms.append(request.url) if "start_step=" in request.url else None)
     model = ui_server.create_model("Long run")
     _post(ui_server, model, [{"step": s, "time": 1e9 + s, "values": {"loss": 1000.0 if s == SPIKE_STEP else
                                                                         1.0 / (1 + s)}} for s in range(STEPS)])
@@ -77,3 +79,6 @@ def test_long_run_is_downsampled_zoomed_and_polled(logged_in: Any, ui_server: Pl
     start, end = (int(n) for n in _chart(page, "loss").get_attribute("data-zoomed").split("-"))
     assert 0 < start < end < STEPS and _points(page, "loss") <= 2000
     assert zoom.get_by_label("From step").input_value() == str(start)
+    zoom.get_by_role("button", name="Show all").click()
+    page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"loss\"]').dataset.zoomed === ''")
+    assert len(zooms) == 2, zooms  # the typed range and the dragged one: redrawing a zoomed chart asks nothing

@@ -39,7 +39,7 @@ from brevettiai.server.metric_blocks import BLOCK_STEPS, catch_up, finite, floor
 DEFAULT_MAX_POINTS = 2000
 MAX_POINTS_LIMIT = 100_000  # the most rows per series one answer may hold (full resolution of a range)
 POLL_WINDOW = 1_000_000  # a poll reads at most this many row ids past its cursor; the next poll reads on
-ROLL_UP_BEHIND = 100_000  # a read first sums up the job's points when more ids than this are not yet in blocks
+ROLL_UP_BEHIND = 20_000  # a read first sums up the job's points when more ids than this are not yet in blocks
 
 _points = db.MetricPoint.__table__
 _blocks = db.MetricBlock.__table__

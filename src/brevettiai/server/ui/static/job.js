@@ -139,9 +139,10 @@
       var range = value && value.step;
       window.clearTimeout(brushTimer);
       if (!range || range.length !== 2) { return; }
-      brushTimer = window.setTimeout(function () {  // zoom once the drag has settled
-        zoomTo(Math.ceil(Math.min(range[0], range[1])), Math.floor(Math.max(range[0], range[1])));
-      }, 600);
+      var start = Math.ceil(Math.min(range[0], range[1]));
+      var end = Math.floor(Math.max(range[0], range[1]));
+      if (zoomed && zoomed.start === start && zoomed.end === end) { return; }  // redrawn, not dragged
+      brushTimer = window.setTimeout(function () { zoomTo(start, end); }, 600);  // once the drag settled
     });
   }
 
