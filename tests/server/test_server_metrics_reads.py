@@ -253,3 +253,19 @@ def test_reads_while_points_arrive_count_each_point_once(backend: Backend) -> No
             finally:
                 writer.join()
                 engine.dispose()
+
+
+def test_negative_steps_fall_in_the_right_buckets(backend: Backend) -> None:
+    """Buckets and blocks start at multiples of their width, below step 0 too."""
+    with backend.server.client() as admin:
+        m = model(admin)
+        with job_client(backend.server.url, m["apiKey"]) as job:
+            _post(job, m["id"], [{"step": s, "time": 1.0, "values": {"loss": float(s)}} for s in range(-300, 300)])
+        by_points = _read(admin, m["id"], max_points=4, since=0)
+        _wait_summed_up(backend.url, m["id"])
+        by_blocks = _read(admin, m["id"], max_points=4)
+    # max_points=4: one bucket's width of steps, so the buckets at -600 (or -640) and 0 hold the points.
+    assert by_points["bucketSteps"] == {"loss": 600} and by_blocks["bucketSteps"] == {"loss": 640}  # 64 * 10
+    for answer in (by_points, by_blocks):
+        assert answer["counts"] == {"loss": 600}
+        assert [row[:2] for row in answer["series"]["loss"]] == [[-300, -300.0], [-1, -1.0], [0, 0.0], [299, 299.0]]
