@@ -1,8 +1,8 @@
 """Metric reads of a long job: 2,000,000 points in one job (two series of 1,000,000 steps), then what
 the model page and the metrics API cost to read them.
 
-Measured against our server (SQLite, the default), the job's points stored through the metrics API in
-batches of 50,000 points:
+Measured against our server (SQLite, the default; ``--database-url`` for another database such as
+PostgreSQL), the job's points stored through the metrics API in batches of 50,000 points:
 
 1. The model page's first data: ``GET /models/<id>/live.json`` (session cookie), the first one right
    after the last batch is stored, then the median of 5 more; its size; and the first one of a new
@@ -54,6 +54,18 @@ from _servers import (  # noqa: E402
 GOAL_FIRST, GOAL_POLL, GOAL_RSS = 0.5, 0.005, 250 * 2**20
 BATCH = 50_000
 SESSION_COOKIE = "brevettiai_session"
+
+
+class OurServerOn(OurServer):
+    """Our server on a given database (``--database-url``), or on its default SQLite file."""
+
+    def __init__(self, data_dir: Path, database_url: str | None) -> None:
+        super().__init__(data_dir)
+        self.database_url = database_url
+
+    def command(self) -> tuple[list[str], dict[str, str]]:
+        command, env = super().command()
+        return command + (["--database-url", self.database_url] if self.database_url else []), env
 
 
 class Client:
@@ -142,10 +154,10 @@ def healthz_during_full_reads(server: OurServer, token: str, job_id: str, reader
             "healthz_samples": len(latencies)}
 
 
-def measure_ours(tmp: Path, steps: int) -> dict[str, Any]:
+def measure_ours(tmp: Path, steps: int, database_url: str | None) -> dict[str, Any]:
     """Every figure of our server."""
     figures: dict[str, Any] = {"steps": steps, "points": 2 * steps}
-    with OurServer(tmp / "ours") as server:
+    with OurServerOn(tmp / "ours", database_url) as server:
         token = server.admin_token()
         job_id, key = server.new_job(token, "bench-reads")
         figures["store_seconds"] = store_points(server, job_id, key, steps)
@@ -183,7 +195,7 @@ def measure_ours(tmp: Path, steps: int) -> dict[str, Any]:
         figures["rss_before"], figures["rss_peak"] = rss.start, rss.peak
         page.close()
         api.close()
-    again = OurServer(tmp / "ours")  # the same data: a user opening the page another day
+    again = OurServerOn(tmp / "ours", database_url)  # the same data: a user opening the page another day
     again.log_file.replace(again.log_file.with_suffix(".first.log"))  # its ready line is not the new one's
     with again as server:
         page = Client(server.url, token, cookie=True)
@@ -192,9 +204,9 @@ def measure_ours(tmp: Path, steps: int) -> dict[str, Any]:
     return figures
 
 
-def build_report(ours: dict[str, Any] | str, peer_note: str, steps: int) -> Report:
+def build_report(ours: dict[str, Any] | str, peer_note: str, steps: int, database: str) -> Report:
     """The table and the goals."""
-    rep = Report(f"Metric reads of one job with {2 * steps:,} points, our server on SQLite",
+    rep = Report(f"Metric reads of one job with {2 * steps:,} points, our server on {database}",
                  ["measure", "ours", "before (2 M points)"])
     if isinstance(ours, str):
         rep.goals += [Goal(text, None, "not measured") for text in (
@@ -243,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=1_000_000,
                         help="steps per series; two series (default 1,000,000: 2,000,000 points)")
+    parser.add_argument("--database-url", help="run our server on this (empty) database, e.g. "
+                        "postgresql+psycopg://user@127.0.0.1:5432/bench (default: its SQLite file)")
     args = parser.parse_args(argv)
     exit_on_sigterm()
     machine = MachineLoad()
@@ -252,12 +266,14 @@ def main(argv: list[str] | None = None) -> int:
         peers / ".bench-ok").exists() else "MLflow's get-metric-history side-by-side is not implemented yet"
     with temp_dir("bench-reads-") as tmp:
         try:
-            ours: dict[str, Any] | str = measure_ours(tmp, args.steps)
+            ours: dict[str, Any] | str = measure_ours(tmp, args.steps, args.database_url)
         except BenchError as exc:
             ours = str(exc)
-    rep = build_report(ours, peer_note, args.steps)
+    database = "PostgreSQL" if (args.database_url or "").startswith("postgresql") else "SQLite"
+    rep = build_report(ours, peer_note, args.steps, database)
     rep.notes.append(machine.note())
-    return finish_reports("metrics_reads", [rep], ours if isinstance(ours, str) else "")
+    name = "metrics_reads" if database == "SQLite" else "metrics_reads_postgresql"
+    return finish_reports(name, [rep], ours if isinstance(ours, str) else "")
 
 
 if __name__ == "__main__":

@@ -269,3 +269,36 @@ def test_negative_steps_fall_in_the_right_buckets(backend: Backend) -> None:
     for answer in (by_points, by_blocks):
         assert answer["counts"] == {"loss": 600}
         assert [row[:2] for row in answer["series"]["loss"]] == [[-300, -300.0], [-1, -1.0], [0, 0.0], [299, 299.0]]
+
+
+def test_postgresql_point_committed_late_is_summed_up_once(postgres: Any, platform_server_factory: Any) -> None:
+    """A transaction that took a lower row id and commits after higher ids were stored: its point is
+    neither skipped nor counted twice (the blocks wait for it)."""
+    url = postgres.new_database()
+    server = platform_server_factory("--database-url", url)
+    points, rollups = metric_reads._points, sa.table("metric_rollups", sa.column("job_id"), sa.column("last_id"),
+                                                     sa.column("seen_id"))
+    engine = sa.create_engine(url)
+    with server.client() as admin:
+        m = model(admin)
+        with job_client(server.url, m["apiKey"]) as job:
+            _post(job, m["id"], [{"step": s, "time": 1.0, "values": {"loss": 1.0}} for s in range(1000)])
+            late = engine.connect()
+            transaction = late.begin()
+            late_id = late.execute(points.insert().values(job_id=m["id"], step=5000, name="loss", value=7.0,
+                                                          time=1.0).returning(points.c.id)).scalar()
+            _post(job, m["id"], [{"step": s, "time": 1.0, "values": {"loss": 1.0}} for s in range(1000, 2000)])
+        with engine.connect() as connection:
+            newest = connection.execute(sa.select(sa.func.max(points.c.id))).scalar()
+            state = sa.select(rollups.c.last_id, rollups.c.seen_id).where(rollups.c.job_id == m["id"])
+            wait_for(lambda: (connection.execute(state).first() or (0, 0))[1] >= newest or connection.rollback(),
+                     30, what="the roller to see the newest points")
+            assert connection.execute(state).first()[0] < late_id  # not summed up past the open transaction
+            transaction.commit()
+            late.close()
+            assert _read(admin, m["id"], names="loss", max_points=100)["counts"] == {"loss": 2001}
+            wait_for(lambda: connection.execute(state).first()[0] >= newest or connection.rollback(), 30,
+                     what="the points summed up")
+        answer = _read(admin, m["id"], names="loss", max_points=100)
+    engine.dispose()
+    assert answer["counts"] == {"loss": 2001} and max(row[1] for row in answer["series"]["loss"]) == 7.0

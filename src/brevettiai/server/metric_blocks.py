@@ -8,9 +8,10 @@ folds the rows after `last_id` into the blocks with one ``INSERT ... SELECT ... 
 CONFLICT DO UPDATE`` in the database, and the `BlockRoller` thread does so about every second for the
 jobs that got new points (reads do it too when they find many points not yet summed up).
 
-On PostgreSQL, concurrent transactions may commit row ids out of order, so a row id is only summed up
-once it was seen `SETTLE_SECONDS` earlier: every transaction that took a lower id has committed by then.
-SQLite has one writer at a time: every id up to the newest is committed.
+On PostgreSQL, concurrent transactions may commit row ids out of order, so the newest id is noted with
+the next transaction id of that moment, and summed up once every older transaction has ended (none
+can still commit a lower id; usually by the next pass). SQLite has one writer at a time: every id up
+to the newest is committed.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import threading
 import time
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, literal_column, select
+from sqlalchemy import ColumnElement, case, func, literal_column, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,7 +31,6 @@ from brevettiai.server.db.session import Database
 log = logging.getLogger("brevettiai.server.metric_blocks")
 
 BLOCK_STEPS = 64
-SETTLE_SECONDS = 5.0
 CHUNK_IDS = 200_000  # row ids summed up per transaction, so one never holds the write lock long
 
 _points = db.MetricPoint.__table__
@@ -92,33 +92,42 @@ def _fold(session: Session, job_id: str, after: int, upto: int) -> None:
               "min_time": least(_blocks.c.min_time, new.min_time), "max_time": greatest(_blocks.c.max_time, new.max_time)}))
 
 
+def _next_xid(session: Session) -> int:
+    return int(session.scalar(text("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")))
+
+
+def _oldest_running_xid(session: Session) -> int:
+    return int(session.scalar(text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")))
+
+
 def roll_up(database: Database, job_id: str) -> tuple[int, int]:
     """Sum up (at most `CHUNK_IDS` more of) the job's points into its blocks.
 
     Returns the id summed up to and the job's newest point id; equal when it is done.
     """
     def work(session: Session) -> tuple[int, int]:
-        now = time.time()
-        mark = session.execute(select(_rollups.c.last_id, _rollups.c.seen_id, _rollups.c.seen_at)
+        mark = session.execute(select(_rollups.c.last_id, _rollups.c.seen_id, _rollups.c.seen_xid)
                                .where(_rollups.c.job_id == job_id).with_for_update()).first()
         if mark is None:
-            session.execute(_rollups.insert().values(job_id=job_id, last_id=0, seen_id=0, seen_at=now))
-            last, seen, seen_at = 0, 0, now
+            session.execute(_rollups.insert().values(job_id=job_id, last_id=0, seen_id=0, seen_xid=0))
+            last, seen, seen_xid = 0, 0, 0
         else:
-            last, seen, seen_at = mark
+            last, seen, seen_xid = mark
         newest = int(session.scalar(select(_points.c.id).where(_points.c.job_id == job_id)
                                     .order_by(_points.c.id.desc()).limit(1)) or 0)
         if database.is_sqlite:
-            settled = newest
+            settled = newest  # one writer at a time: every id up to the newest is committed
         else:
-            settled = seen if seen > last and now - seen_at >= SETTLE_SECONDS else last
+            # Every id up to `seen` was taken by a transaction older than `seen_xid`: once none of
+            # those is running, they are all committed (or rolled back) and can be summed up.
+            settled = seen if seen > last and _oldest_running_xid(session) >= seen_xid else last
         target = min(settled, last + CHUNK_IDS)
         if target > last:
             _fold(session, job_id, last, target)
-        if seen <= target:  # the last candidate is summed up (or there was none): watch the newest id now
-            seen, seen_at = newest, now
+        if seen <= target and not database.is_sqlite:  # watch the newest id now (after reading it)
+            seen, seen_xid = newest, _next_xid(session)
         session.execute(_rollups.update().where(_rollups.c.job_id == job_id)
-                        .values(last_id=max(last, target), seen_id=seen, seen_at=seen_at))
+                        .values(last_id=max(last, target), seen_id=seen, seen_xid=seen_xid))
         return max(last, target), newest
 
     return database.write_upsert(work)
@@ -126,7 +135,7 @@ def roll_up(database: Database, job_id: str) -> tuple[int, int]:
 
 def catch_up(database: Database, job_id: str, behind: int, budget: float = 30.0) -> int:
     """Sum up the job's points until fewer than `behind` ids are left (or `budget` seconds passed); the mark."""
-    deadline = time.monotonic() + budget
+    deadline, before = time.monotonic() + budget, -1
     while True:
         try:
             mark, newest = roll_up(database, job_id)
@@ -134,8 +143,9 @@ def catch_up(database: Database, job_id: str, behind: int, budget: float = 30.0)
             return 0
         if newest - mark < behind or time.monotonic() > deadline:
             return mark
-        if not database.is_sqlite and mark + CHUNK_IDS > newest:
-            return mark  # waiting for ids to settle: the rest is read as points
+        if mark == before and not database.is_sqlite:
+            return mark  # PostgreSQL: the rest waits for transactions still running; it is read as points
+        before = mark
 
 
 class BlockRoller:

@@ -185,8 +185,10 @@ class MetricRollup(Base):
 
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
     last_id: Mapped[int] = mapped_column(BigInteger)  # every point row up to this id is in the blocks
-    seen_id: Mapped[int] = mapped_column(BigInteger)  # PostgreSQL: the newest id seen at `seen_at`, summed
-    seen_at: Mapped[float] = mapped_column(Double)    # up once no transaction can still commit a lower one
+    # PostgreSQL: the newest id seen, and the next transaction id then; the ids up to it are summed up
+    # once every transaction older than that has ended (none can still commit a lower id).
+    seen_id: Mapped[int] = mapped_column(BigInteger)
+    seen_xid: Mapped[int] = mapped_column(BigInteger)
 
 
 class MetricBatch(Base):

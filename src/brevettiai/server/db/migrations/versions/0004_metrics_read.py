@@ -40,7 +40,7 @@ def upgrade() -> None:
         sa.Column("job_id", sa.String(36), nullable=False),
         sa.Column("last_id", sa.BigInteger(), nullable=False),
         sa.Column("seen_id", sa.BigInteger(), nullable=False),
-        sa.Column("seen_at", sa.Double(), nullable=False),
+        sa.Column("seen_xid", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(["job_id"], ["jobs.id"], name="fk_metric_rollups_job_id_jobs", ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("job_id", name="pk_metric_rollups"),
     )
