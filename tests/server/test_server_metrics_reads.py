@@ -22,7 +22,7 @@ from platform_fixture import PlatformServer
 from server_helpers import job_client, model
 from services import wait_for
 
-from brevettiai.server import metric_reads
+from brevettiai.server import metric_blocks, metric_reads
 
 STEPS = 200_000
 SPIKE_STEP, SPIKE = 123_457, 1000.0
@@ -191,6 +191,7 @@ def test_polls_and_bucketed_reads_use_the_indexes(backend: Backend) -> None:
             "poll rows": metric_reads.rows_statement(poll, cursor, "loss"),
             "poll buckets": metric_reads.bucket_statement(poll, cursor, "loss", 20),
             "by time": metric_reads.tail_statement(metric_reads.Filters(job_id, since=1e9), cursor),
+            "summing up": metric_blocks.fold_statement(job_id, cursor - 1000, cursor),
             "names": metric_reads.names_statement(job_id),
             "first step": metric_reads.edge_statement(whole, cursor, "loss"),
             "count": metric_reads.count_statement(whole, cursor, "loss", 2001),
@@ -202,7 +203,7 @@ def test_polls_and_bucketed_reads_use_the_indexes(backend: Backend) -> None:
         plans = {name: _plan(engine, statement) for name, statement in statements.items()}
         engine.dispose()
     print(json.dumps(plans, indent=1))
-    for name in ("cursor", "poll sizes", "poll rows", "poll buckets"):
+    for name in ("cursor", "poll sizes", "poll rows", "poll buckets", "summing up"):
         assert "ix_metric_points_job_id_id" in plans[name], (name, plans[name])
     # By time: every row of the job in id order (PostgreSQL may walk the primary key over the job's ids).
     assert "ix_metric_points_job_id_id" in plans["by time"] or "pk_metric_points" in plans["by time"], plans["by time"]

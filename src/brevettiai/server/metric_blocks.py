@@ -5,7 +5,7 @@ lowest and highest finite value and time range (`db.MetricBlock`). The points st
 `db.MetricRollup.last_id` are summed up in its blocks; later points are read as points (they are
 found through the (job_id, id) index). Summing up never touches how points are stored: `roll_up`
 folds the rows after `last_id` into the blocks with one ``INSERT ... SELECT ... GROUP BY ... ON
-CONFLICT DO UPDATE`` in the database, and the `BlockRoller` thread does so about every second for the
+CONFLICT DO UPDATE`` in the database, and the `BlockRoller` thread does so about every half second for the
 jobs that got new points (reads do it too when they find many points not yet summed up).
 
 On PostgreSQL, concurrent transactions may commit row ids out of order, so the newest id is noted with
@@ -61,15 +61,20 @@ def rolled_up(session: Session, job_id: str) -> int:
     return int(session.scalar(select(_rollups.c.last_id).where(_rollups.c.job_id == job_id)) or 0)
 
 
-def _fold(session: Session, job_id: str, after: int, upto: int) -> None:
-    """Add the job's point rows ``after < id <= upto`` to its blocks."""
+def fold_statement(job_id: str, after: int, upto: int) -> Any:
+    """The job's point rows ``after < id <= upto`` summed up per series and block (through the (job_id, id) index)."""
     block = floor_div(_points.c.step, BLOCK_STEPS)
     value = finite(_points.c.value)
-    rows = (select(_points.c.job_id, _points.c.name, block, func.count(), func.min(_points.c.step),
+    return (select(_points.c.job_id, _points.c.name, block, func.count(), func.min(_points.c.step),
                    func.max(_points.c.step), func.min(value), func.max(value), func.min(_points.c.time),
                    func.max(_points.c.time))
             .where(_points.c.job_id == job_id, _points.c.id > after, _points.c.id <= upto)
             .group_by(_points.c.job_id, _points.c.name, block))
+
+
+def _fold(session: Session, job_id: str, after: int, upto: int) -> None:
+    """Add the job's point rows ``after < id <= upto`` to its blocks."""
+    rows = fold_statement(job_id, after, upto)
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
         least, greatest = func.least, func.greatest
