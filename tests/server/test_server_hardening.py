@@ -121,7 +121,7 @@ def test_metrics_outside_what_can_be_stored_are_refused(admin: httpx.Client, poi
         answer = _post_raw(key, f"/api/jobs/{job['id']}/metrics", f'{{"batchId": "b1", "points": [{point}]}}')
     assert answer.status_code == 422, answer.text
     assert answer.json()["detail"][0]["loc"][-1] == field
-    assert admin.get(f"/api/models/{job['id']}/metrics").json() == {"series": {}}
+    assert admin.get(f"/api/models/{job['id']}/metrics").json()["series"] == {}
 
 
 def test_a_metrics_batch_has_a_bounded_number_of_points(admin: httpx.Client) -> None:
@@ -141,7 +141,7 @@ def test_remote_monitor_epochs_outside_int64_are_refused(admin: httpx.Client, ep
     for answer in (as_json, as_form):
         assert answer.status_code == 422, answer.text
         assert answer.json()["detail"][0]["loc"] == ["body", "epoch"]
-    assert admin.get(f"/api/models/{job['id']}/metrics").json() == {"series": {}}
+    assert admin.get(f"/api/models/{job['id']}/metrics").json()["series"] == {}
 
 
 @pytest.mark.parametrize("spec", ['{"a": ' * 900 + "1" + "}" * 900, "[" * 100_000 + "]" * 100_000,
@@ -241,7 +241,7 @@ def test_a_job_key_stops_writing_when_its_run_ends_but_still_reads(admin: httpx.
         # the runner task's last upload of the job's own log still lands after the job reported its end
         assert key.put(f"/api/files/{jid}/logs/job.log", content=b"tail").status_code == 201
     assert admin.get(f"/api/files/{jid}/artifacts/b.txt").status_code == 404
-    assert admin.get(f"/api/models/{jid}/metrics").json() == {"series": {}}
+    assert admin.get(f"/api/models/{jid}/metrics").json()["series"] == {}
 
 
 # Login throttling ------------------------------------------------------------------------------------

@@ -353,15 +353,22 @@ class PlatformAPI:
         body = self.client.get(f"{kind.path}/{_quote(_id(obj))}/artifacts", params=params).json()
         return [FileEntry.model_validate(item) for item in body]
 
-    def get_metrics(self, model: Any, names: Iterable[str] | None = None,
-                    since: float | None = None) -> dict[str, list[list[float]]]:
-        """Progress series of a model or report: ``{"loss": [[step, value, time], ...]}``."""
+    def get_metrics(self, model: Any, names: Iterable[str] | None = None, since: float | None = None, *,
+                    start_step: int | None = None, end_step: int | None = None,
+                    max_points: int | None = None) -> dict[str, list[list[float]]]:
+        """Progress series of a model or report: ``{"loss": [[step, value, time], ...]}``.
+
+        A series longer than `max_points` (server default 2,000, at most 100,000) comes back as min/max
+        step buckets; ask for a step range (`start_step`, `end_step`) to get its points one by one.
+        """
         kind = self._job_kind(model)
         params: dict[str, Any] = {}
         if names is not None:
             params["names"] = ",".join(names)
-        if since is not None:
-            params["since"] = since
+        for key, value in (("since", since), ("start_step", start_step), ("end_step", end_step),
+                           ("max_points", max_points)):
+            if value is not None:
+                params[key] = value
         body = self.client.get(f"{kind.path}/{_quote(_id(model))}/metrics", params=params).json()
         return dict(body.get("series", {}))
 

@@ -1,4 +1,4 @@
-"""Progress metrics: fast ingestion with idempotent batches, and series queries.
+"""Progress metrics: fast ingestion with idempotent batches (reading them: `metric_reads`).
 
 Batches are stored by one writer thread (`MetricsWriter`) that takes every batch waiting at that
 moment into one transaction ("group commit"): many small batches from many jobs cost one commit,
@@ -248,19 +248,3 @@ def ingest_remote_monitor(database: Database, job_id: str, logs: Mapping[str, An
             _insert_points(session, rows)
     return 1 if values else 0
 
-
-def series(database: Database, job_id: str, names: list[str] | None = None,
-           since: float | None = None) -> dict[str, list[list[Any]]]:
-    """Each metric's points as ``[step, value, time]`` ordered by step (`since`: only points timed after it)."""
-    stmt = (select(_points.c.name, _points.c.step, _points.c.value, _points.c.time)
-            .where(_points.c.job_id == job_id)
-            .order_by(_points.c.name, _points.c.step, _points.c.id))
-    if names:
-        stmt = stmt.where(_points.c.name.in_(names))
-    if since is not None:
-        stmt = stmt.where(_points.c.time > since)
-    result: dict[str, list[list[Any]]] = {}
-    with database.read() as session:
-        for name, step, value, stamp in session.execute(stmt):
-            result.setdefault(name, []).append([step, value, stamp])
-    return result

@@ -185,7 +185,13 @@ class FileEntry(Wire):
 class MetricSeries(Wire):
     """Progress metrics by name."""
 
-    series: dict[str, list[list[float | None]]] = Field(description="name -> [[step, value, time], ...] by step")
+    series: dict[str, list[list[float | None]]] = Field(
+        description="name -> [[step, value, time], ...] by step; a series longer than max_points as min/max "
+                    "buckets: each bucket's lowest value at its first step, its highest at its last step")
+    counts: dict[str, int] = Field(default_factory=dict, description="name -> points stored in the range read")
+    bucket_steps: dict[str, int] = Field(default_factory=dict, description="name -> steps per bucket; 1: every "
+                                                                           "point is in the answer")
+    cursor: int | None = Field(None, description="Pass as `after` to read only the points stored since")
 
 
 # Files ----------------------------------------------------------------------------------------------

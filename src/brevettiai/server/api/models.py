@@ -11,11 +11,12 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, or_, select
 
-from brevettiai.server import charts, jobs, metrics, views
+from brevettiai.server import charts, jobs, views
 from brevettiai.server.auth import require_user
 from brevettiai.server.context import ServerContext, get_context
 from brevettiai.server.db import models as db
 from brevettiai.server.errors import ApiError
+from brevettiai.server.metric_reads import ReadQuery
 from brevettiai.server.schemas import MAX_OFFSET, FileEntry, JobList, JobOut, MetricSeries, ModelIn, ReportIn
 from brevettiai.server.storage import PathRejected, clean_path
 
@@ -84,16 +85,13 @@ def _shared_routes(kind: str) -> APIRouter:
         return [_file_entry(job_id, entry) for entry in entries]
 
     @router.get("/{job_id}/metrics", response_model=MetricSeries, summary=f"The {kind}'s progress metrics")
-    def get_metrics(job_id: str, names: list[str] | None = Query(None, description="Metric names (repeat, or "
-                                                                                     "separate by commas)"),
-                    since: float | None = Query(None, description="Only points timed after this (epoch seconds)"),
-                    ctx: ServerContext = Depends(get_context)) -> JSONResponse:
-        """The job's progress metrics, by name."""
+    def get_metrics(job_id: str, query: ReadQuery = Depends(), ctx: ServerContext = Depends(get_context)) -> JSONResponse:
+        """The job's progress metrics by name: each series point for point, or in min/max step buckets
+        when it has more than `max_points` points; `after` a `cursor` for only the new points."""
         with ctx.db.read() as session:
             jobs.get_job(session, job_id, kind)
-        wanted = [n for item in names or [] for n in item.split(",") if n] or None
         # Answered as is: validating every point of a long series against the model costs more than the query.
-        return JSONResponse({"series": metrics.series(ctx.db, job_id, wanted, since)})
+        return JSONResponse(query.read(ctx.db, job_id))
 
     @router.get("/{job_id}/charts", summary=f"The {kind}'s Vega-Lite charts by name")
     def get_charts(job_id: str, ctx: ServerContext = Depends(get_context)) -> dict[str, Any]:

@@ -150,7 +150,8 @@ class MetricPoint(Base):
     """One value of one progress metric of a job at a step."""
 
     __tablename__ = "metric_points"
-    __table_args__ = (Index("ix_metric_points_job_name_step", "job_id", "name", "step"),)
+    __table_args__ = (Index("ix_metric_points_job_name_step", "job_id", "name", "step"),
+                      Index("ix_metric_points_job_id_id", "job_id", "id"))  # polls: the rows after a cursor
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
@@ -158,6 +159,40 @@ class MetricPoint(Base):
     name: Mapped[str] = mapped_column(String(255))
     value: Mapped[float | None] = mapped_column(Double)
     time: Mapped[float] = mapped_column(Double)
+
+
+class MetricBlock(Base):
+    """What the points of one series in one block of steps sum up to, for reads of long series.
+
+    Block ``b`` holds steps ``b * BLOCK_STEPS`` to ``(b + 1) * BLOCK_STEPS - 1`` of the points with row
+    ids up to the job's `MetricRollup.last_id`; filled by `brevettiai.server.metric_blocks`.
+    """
+
+    __tablename__ = "metric_blocks"
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    block: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    count: Mapped[int] = mapped_column(BigInteger)
+    min_step: Mapped[int] = mapped_column(BigInteger)
+    max_step: Mapped[int] = mapped_column(BigInteger)
+    min_value: Mapped[float | None] = mapped_column(Double)  # finite values only; null: none was finite
+    max_value: Mapped[float | None] = mapped_column(Double)
+    min_time: Mapped[float] = mapped_column(Double)
+    max_time: Mapped[float] = mapped_column(Double)
+
+
+class MetricRollup(Base):
+    """How far a job's points are summed up in its `MetricBlock` rows."""
+
+    __tablename__ = "metric_rollups"
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    last_id: Mapped[int] = mapped_column(BigInteger)  # every point row up to this id is in the blocks
+    # PostgreSQL: the newest id seen, and the next transaction id then; the ids up to it are summed up
+    # once every transaction older than that has ended (none can still commit a lower id).
+    seen_id: Mapped[int] = mapped_column(BigInteger)
+    seen_xid: Mapped[int] = mapped_column(BigInteger)
 
 
 class MetricBatch(Base):

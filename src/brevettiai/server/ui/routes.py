@@ -29,7 +29,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import func, or_, select
 
 from brevettiai.contract.forms import deep_merge, validate_settings
-from brevettiai.server import auth, charts, jobs, metrics, views
+from brevettiai.server import auth, charts, jobs, views
 from brevettiai.server.api import datasets as datasets_api
 from brevettiai.server.api import files as files_api
 from brevettiai.server.api import tags as tags_api
@@ -37,6 +37,7 @@ from brevettiai.server.auth import Principal
 from brevettiai.server.context import ServerContext
 from brevettiai.server.db import models as db
 from brevettiai.server.errors import ApiError
+from brevettiai.server.metric_reads import ReadQuery
 from brevettiai.server.once import put_once, take_once
 from brevettiai.server.schemas import MAX_PAGE, DatasetIn, ModelIn, ReportIn, TagIn
 from brevettiai.server.storage import PathRejected, clean_path
@@ -301,16 +302,16 @@ def _register_job_pages(kind: str) -> None:
                                             "new_key": key, **view}, user=user)
 
     @router.get(prefix + "/{job_id}/live.json")
-    def live(request: Request, job_id: str, since: float | None = None,
+    def live(request: Request, job_id: str, query: ReadQuery = Depends(),
              user: WebUser = Depends(session_user)) -> Response:
-        """What the page polls every second: status, times and the metric points since `since`."""
+        """What the page polls every second: status, times, and the metric points (downsampled, of a
+        step range, or those after a cursor: the parameters of the metrics API)."""
         ctx = _ctx(request)
         with ctx.db.read() as session:
             job = jobs.get_job(session, job_id, kind)
-        points = metrics.series(ctx.db, job_id, None, since)
         return JSONResponse({"status": job.status, "terminal": job.status in jobs.TERMINAL,
                              "started": _iso(job.started), "completed": _iso(job.completed),
-                             "series": points}, headers={"Cache-Control": "no-store"})
+                             **query.read(ctx.db, job_id)}, headers={"Cache-Control": "no-store"})
 
     @router.get(prefix + "/{job_id}/artifacts")
     def artifacts_page(request: Request, job_id: str, folder: str = "",

@@ -1,4 +1,4 @@
-/* The model page: live status and progress charts (polling live.json every second), and the job's own
+/* The model page: live status and progress charts (polling live.json every second, zoomable), and the job's own
    Vega-Lite charts. Charts render as SVG with Vega's expression interpreter (no eval: the page's CSP
    allows none), and may only load data from the job's artifacts. */
 (function () {
@@ -35,35 +35,41 @@
   }
 
   // Progress charts from the metric points ----------------------------------------------------------------
-  var series = {};      // metric name -> {step: [step, value, time]}
-  var newest = null;    // the latest point time seen (epoch seconds)
+  // The server answers long series as min/max step buckets (bucketSteps > 1) of at most ~2,000 rows;
+  // polls ask only for the points stored after the last answer's cursor. Zooming to a step range asks
+  // the server for that range again, point for point once it is short enough.
+  var MAX_POINTS = 2000;
+  var series = {};      // metric name -> {step: [step, value, time]} (the whole run)
+  var zoomed = null;    // {start, end, series: {name: rows}} while a step range is shown
+  var cursor = null;    // the newest stored point the page has (the server's cursor)
+  var refetch = false;  // the page holds too many points: ask for the whole run downsampled again
   var charts = {};      // group -> {element, view, pending}
   var container = document.getElementById('progress-charts');
   var empty = document.getElementById('progress-empty');
+  var zoomForm = document.getElementById('progress-zoom');
+  var zoomNote = document.getElementById('progress-zoom-note');
 
   function groupOf(name) {  // train_loss and test_loss share the "loss" chart
     var cut = name.lastIndexOf('_');
     return cut > 0 && cut < name.length - 1 ? name.slice(cut + 1) : name;
   }
 
-  function merge(update) {
+  function merge(update, replace) {
+    if (replace) { series = {}; }
     Object.keys(update || {}).forEach(function (name) {
       var points = series[name] || (series[name] = {});
-      update[name].forEach(function (point) {
-        points[point[0]] = point;
-        if (point[2] !== null && (newest === null || point[2] > newest)) { newest = point[2]; }
-      });
+      update[name].forEach(function (point) { points[point[0]] = point; });
+      if (Object.keys(points).length > 2 * MAX_POINTS) { refetch = true; }
     });
   }
 
   function rowsOf(group) {
     var rows = [];
-    Object.keys(series).forEach(function (name) {
+    var source = zoomed ? zoomed.series : null;
+    Object.keys(zoomed ? source : series).forEach(function (name) {
       if (groupOf(name) !== group) { return; }
-      Object.keys(series[name]).forEach(function (step) {
-        var point = series[name][step];
-        rows.push({step: point[0], value: point[1], metric: name});
-      });
+      var points = zoomed ? source[name] : Object.keys(series[name]).map(function (step) { return series[name][step]; });
+      points.forEach(function (point) { rows.push({step: point[0], value: point[1], metric: name}); });
     });
     rows.sort(function (a, b) { return a.step - b.step; });
     return rows;
@@ -74,9 +80,10 @@
       $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
       title: group, width: 'container', height: 200, autosize: {type: 'fit-x', contains: 'padding'},
       data: {name: 'points'},
+      params: [{name: 'brush', select: {type: 'interval', encodings: ['x']}}],
       mark: {type: 'line', tooltip: true, interpolate: 'linear'},
       encoding: {
-        x: {field: 'step', type: 'quantitative', title: 'step'},
+        x: {field: 'step', type: 'quantitative', title: 'step', scale: {zero: false}},
         y: {field: 'value', type: 'quantitative', title: group, scale: {zero: false}},
         color: {field: 'metric', type: 'nominal', title: null, legend: {orient: 'bottom'}}
       }
@@ -88,6 +95,7 @@
     Object.keys(series).sort().forEach(function (name) { groups[groupOf(name)] = true; });
     var names = Object.keys(groups);
     if (names.length && empty) { empty.hidden = true; }
+    if (names.length && zoomForm) { zoomForm.hidden = false; }
     names.forEach(function (group) {
       var chart = charts[group];
       if (!chart) {
@@ -105,6 +113,7 @@
         vegaEmbed(element, specFor(group), embedOptions()).then(function (result) {
           chart.view = result.view;
           chart.pending = false;
+          listenToBrush(result.view);
           update(group);
         }).catch(function (error) { element.textContent = 'The chart could not be drawn: ' + error.message; });
         return;
@@ -118,7 +127,55 @@
     var rows = rowsOf(group);
     chart.view.data('points', rows).runAsync().then(function () {
       chart.element.setAttribute('data-points', String(rows.length));
+      chart.element.setAttribute('data-zoomed', zoomed ? zoomed.start + '-' + zoomed.end : '');
     });
+  }
+
+  // Zoom: drag across a chart, or type a step range ---------------------------------------------------
+  var brushTimer = null;
+
+  function listenToBrush(view) {
+    view.addSignalListener('brush', function (name, value) {
+      var range = value && value.step;
+      window.clearTimeout(brushTimer);
+      if (!range || range.length !== 2) { return; }
+      var start = Math.ceil(Math.min(range[0], range[1]));
+      var end = Math.floor(Math.max(range[0], range[1]));
+      if (zoomed && zoomed.start === start && zoomed.end === end) { return; }  // redrawn, not dragged
+      brushTimer = window.setTimeout(function () { zoomTo(start, end); }, 600);  // once the drag settled
+    });
+  }
+
+  function zoomTo(start, end) {
+    if (!(end >= start)) { return; }
+    if (zoomForm) {
+      zoomForm.elements.start.value = String(start);
+      zoomForm.elements.end.value = String(end);
+    }
+    var url = liveUrl + '?start_step=' + start + '&end_step=' + end + '&max_points=' + MAX_POINTS;
+    fetchJson(url).then(function (data) {
+      zoomed = {start: start, end: end, series: data.series};
+      if (zoomNote) {
+        var exact = Object.keys(data.bucketSteps).every(function (name) { return data.bucketSteps[name] === 1; });
+        zoomNote.textContent = 'Steps ' + start + ' to ' + end + (exact ? ', every point.' : ', downsampled.');
+      }
+      Object.keys(charts).forEach(function (group) { if (!charts[group].pending) { update(group); } });
+    }).catch(function () { /* the next poll shows what is wrong */ });
+  }
+
+  function resetZoom() {
+    zoomed = null;
+    if (zoomNote) { zoomNote.textContent = ''; }
+    if (zoomForm) { zoomForm.elements.start.value = ''; zoomForm.elements.end.value = ''; }
+    Object.keys(charts).forEach(function (group) { if (!charts[group].pending) { update(group); } });
+  }
+
+  if (zoomForm) {
+    zoomForm.addEventListener('submit', function (event) {
+      event.preventDefault();
+      zoomTo(parseInt(zoomForm.elements.start.value, 10), parseInt(zoomForm.elements.end.value, 10));
+    });
+    zoomForm.querySelector('[data-action="reset"]').addEventListener('click', resetZoom);
   }
 
   // Status ----------------------------------------------------------------------------------------------
@@ -159,9 +216,8 @@
     root.parentNode.insertBefore(note, root.nextSibling);
   }
 
-  function poll() {
-    var url = liveUrl + (newest === null ? '' : '?since=' + encodeURIComponent(String(newest - 5)));
-    fetch(url, {credentials: 'same-origin', headers: {Accept: 'application/json'}, cache: 'no-store'})
+  function fetchJson(url) {
+    return fetch(url, {credentials: 'same-origin', headers: {Accept: 'application/json'}, cache: 'no-store'})
       .then(function (response) {
         if (response.status === 401) {
           window.location.href = '/login?next=' + encodeURIComponent(window.location.pathname);
@@ -169,9 +225,16 @@
         }
         if (!response.ok) { throw new Error('HTTP ' + response.status); }
         return response.json();
-      })
+      });
+  }
+
+  function poll() {
+    var whole = cursor === null || refetch;
+    fetchJson(liveUrl + (whole ? '' : '?after=' + encodeURIComponent(String(cursor))))
       .then(function (data) {
-        merge(data.series);
+        refetch = false;
+        merge(data.series, whole);
+        if (data.cursor !== null) { cursor = data.cursor; }
         draw();
         showStatus(data);
         if (data.terminal) {

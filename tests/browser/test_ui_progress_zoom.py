@@ -1,0 +1,86 @@
+"""A long run's progress charts: drawn from the server's downsampled series, zoomed to a step range
+(typed, or dragged across a chart) at full resolution, and kept up to date by polls after a cursor."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from ui_helpers import Platform
+
+pytestmark = pytest.mark.browser
+
+STEPS, SPIKE_STEP = 20_000, 12_345
+
+
+def _post(platform: Platform, model: dict[str, Any], points: list[dict[str, Any]]) -> None:
+    with httpx.Client(base_url=platform.url, headers={"Authorization": f"Bearer {model['apiKey']}"},
+                      timeout=60) as job:
+        for start in range(0, len(points), 10_000):  # the server takes at most 10,000 points per batch
+            chunk = points[start:start + 10_000]
+            answer = job.post(f"/api/jobs/{model['id']}/metrics", content=json.dumps(
+                {"batchId": uuid.uuid4().hex, "points": chunk}), headers={"Content-Type": "application/json"})
+            assert answer.json() == {"accepted": len(chunk)}, answer.text
+
+
+def _chart(page: Any, group: str) -> Any:
+    return page.locator(f'.progress-chart[data-group="{group}"]')
+
+
+def _points(page: Any, group: str) -> int:
+    return int(_chart(page, group).get_attribute("data-points") or 0)
+
+
+def test_long_run_is_downsampled_zoomed_and_polled(logged_in: Any, ui_server: Platform) -> None:
+    page = logged_in
+    zooms: list[str] = []
+    page.on("request", lambda request: zooms.append(request.url) if "start_step=" in request.url else None)
+    model = ui_server.create_model("Long run")
+    _post(ui_server, model, [{"step": s, "time": 1e9 + s, "values": {"loss": 1000.0 if s == SPIKE_STEP else
+                                                                        1.0 / (1 + s)}} for s in range(STEPS)])
+    page.goto(f"{ui_server.url}/models/{model['id']}")
+    _chart(page, "loss").locator("svg").wait_for()
+    page.wait_for_function("() => Number(document.querySelector('.progress-chart[data-group=\"loss\"]')"
+                           ".dataset.points || 0) > 0")
+    drawn = _points(page, "loss")
+    assert 0 < drawn <= 2000  # not 20,000
+    # The one-step spike is in the downsampled picture: the value axis reaches it.
+    ticks = _chart(page, "loss").locator(".role-axis-label text").all_text_contents()
+    assert max(float(t.replace(",", "")) for t in ticks if t.replace(",", "").replace(".", "").isdigit()) >= 800
+
+    # Zoom to a step range: every point of it.
+    zoom = page.get_by_role("form", name="Zoom to steps")
+    zoom.get_by_label("From step").fill(str(SPIKE_STEP - 50))
+    zoom.get_by_label("to step").fill(str(SPIKE_STEP + 50))
+    zoom.get_by_role("button", name="Zoom").click()
+    page.wait_for_function(f"() => document.querySelector('.progress-chart[data-group=\"loss\"]').dataset.zoomed "
+                           f"=== '{SPIKE_STEP - 50}-{SPIKE_STEP + 50}'")
+    assert _points(page, "loss") == 101
+    assert page.locator("#progress-zoom-note").inner_text() == f"Steps {SPIKE_STEP - 50} to {SPIKE_STEP + 50}, every point."
+
+    # New points arrive through the polls (after the cursor) while zoomed; "Show all" shows them.
+    _post(ui_server, model, [{"step": STEPS + i, "time": 2e9, "values": {"loss": 0.5, "lr": 0.01}} for i in range(3)])
+    _chart(page, "lr").locator("svg").wait_for()  # a new series: its chart appears (empty in the zoomed range)
+    zoom.get_by_role("button", name="Show all").click()
+    page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"lr\"]').dataset.points === '3'")
+    page.wait_for_function(f"() => document.querySelector('.progress-chart[data-group=\"loss\"]').dataset.points "
+                           f"=== '{drawn + 3}'")
+    assert _chart(page, "loss").get_attribute("data-zoomed") == ""
+
+    # Dragging across a chart zooms to the dragged steps.
+    box = _chart(page, "loss").locator("svg").bounding_box()
+    y = box["y"] + box["height"] * 0.4
+    page.mouse.move(box["x"] + box["width"] * 0.45, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.55, y, steps=5)
+    page.mouse.up()
+    page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"loss\"]').dataset.zoomed")
+    start, end = (int(n) for n in _chart(page, "loss").get_attribute("data-zoomed").split("-"))
+    assert 0 < start < end < STEPS and _points(page, "loss") <= 2000
+    assert zoom.get_by_label("From step").input_value() == str(start)
+    zoom.get_by_role("button", name="Show all").click()
+    page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"loss\"]').dataset.zoomed === ''")
+    assert len(zooms) == 2, zooms  # the typed range and the dragged one: redrawing a zoomed chart asks nothing
