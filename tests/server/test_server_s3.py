@@ -91,13 +91,14 @@ def test_presigned_urls_are_scoped_to_one_object_and_to_the_job_key(s3_server: t
             assert answer["direct"] is True and answer["expiresIn"] > 0
             url = answer["urls"][0]["url"]
             assert url.startswith(seaweedfs.endpoint + "/") and "X-Amz-Signature" in url
+            assert httpx.put(url, content=b"abcd").status_code == 403  # the length is signed: the upload limit holds
             assert httpx.put(url, content=b"abc").status_code == 200
             assert admin.get(f"/api/files/{job_id}/artifacts/x.bin").content == b"abc"
             # the same signature for another key is refused by S3 itself
             assert httpx.put(url.replace("artifacts/x.bin", "artifacts/y.bin"), content=b"abc").status_code == 403
             # the job key's rules hold: no writing datasets, other jobs or info.json; reading its dataset is fine
             for rid, path in ((data_id, "images/b.png"), (other_id, "artifacts/x.bin"), (job_id, "info.json")):
-                refused = job.post(f"/api/transfer/{rid}", json={"method": "PUT", "files": [{"path": path}]})
+                refused = job.post(f"/api/transfer/{rid}", json={"method": "PUT", "files": [{"path": path, "size": 1}]})
                 assert refused.status_code in (403, 404), (rid, path, refused.text)  # as for PUT /api/files
             assert job.post(f"/api/transfer/{other_id}", json={"method": "GET", "files": [
                 {"path": "info.json"}]}).status_code in (403, 404)
@@ -109,8 +110,10 @@ def test_presigned_urls_are_scoped_to_one_object_and_to_the_job_key(s3_server: t
             too_big = job.post(f"/api/transfer/{job_id}", json={"method": "PUT", "files": [
                 {"path": "artifacts/huge.bin", "size": 11 << 30}]})
             assert too_big.status_code == 413
-            bad = job.post(f"/api/transfer/{job_id}", json={"method": "PUT", "files": [{"path": "../x"}]})
+            bad = job.post(f"/api/transfer/{job_id}", json={"method": "PUT", "files": [{"path": "../x", "size": 1}]})
             assert bad.status_code == 400
+            unsized = job.post(f"/api/transfer/{job_id}", json={"method": "PUT", "files": [{"path": "a.bin"}]})
+            assert unsized.status_code == 400 and "size" in unsized.json()["detail"]
             # without the header, a GET streams through the server as before
             assert job.get(f"/api/files/{data_id}/images/a.png").content == b"png"
 

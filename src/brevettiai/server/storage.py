@@ -526,9 +526,12 @@ class Storage:
 
     # Direct transfer ----------------------------------------------------------------------------
 
-    def presigned_urls(self, rid: str, paths: list[str], method: str,
+    def presigned_urls(self, rid: str, paths: list[str], method: str, sizes: list[int] | None = None,
                        expires: int = DIRECT_URL_SECONDS) -> list[str]:
-        """URLs that let their holder GET or PUT exactly these keys, for `expires` seconds (S3 only)."""
+        """URLs that let their holder GET or PUT exactly these keys, for `expires` seconds (S3 only).
+
+        A PUT URL with a size signs ``Content-Length`` too: S3 refuses a body of any other length.
+        """
         from fsspec.asyn import sync
 
         if not self.can_presign:
@@ -539,9 +542,14 @@ class Storage:
         async def sign() -> list[str]:
             await self.fs.set_session()
             s3 = await self.fs.get_s3(keys[0][0] if keys else None)
-            return [await s3.generate_presigned_url(ClientMethod=client_method,
-                                                    Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires)
-                    for bucket, key in keys]
+            urls = []
+            for index, (bucket, key) in enumerate(keys):
+                params: dict[str, Any] = {"Bucket": bucket, "Key": key}
+                if sizes is not None and method == "PUT":
+                    params["ContentLength"] = sizes[index]
+                urls.append(await s3.generate_presigned_url(ClientMethod=client_method, Params=params,
+                                                            ExpiresIn=expires))
+            return urls
 
         return sync(self.fs.loop, sign)
 

@@ -219,7 +219,8 @@ class TransferFile(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     path: str = Field(description="path inside the resource")
-    size: int | None = Field(None, ge=0, description="bytes to PUT (checked against the upload limit)")
+    size: int | None = Field(None, ge=0, description="bytes to PUT: needed for PUT; checked against the upload "
+                                                     "limit and signed, so S3 takes exactly this many")
 
 
 class TransferRequest(BaseModel):
@@ -251,7 +252,7 @@ def direct_transfer(rid: str, body: TransferRequest, caller: Principal = Depends
     """After the usual access checks, one URL per file, valid for exactly that object.
 
     With a local storage folder the answer is ``{"direct": false}``: use ``PUT /api/files/...``.
-    A PUT URL must be used with the ``Content-Length`` given as ``size``. An object a client PUT
+    A PUT URL takes exactly ``size`` bytes (its ``Content-Length`` is signed). An object a client PUT
     this way is seen by every server at once; its md5 is its ETag.
     """
     rid, _ = _clean(rid, "", allow_empty=True)
@@ -259,16 +260,19 @@ def direct_transfer(rid: str, body: TransferRequest, caller: Principal = Depends
     auth.resource_kind(ctx.db, caller, rid, write=write)
     if not ctx.storage.can_presign:
         return TransferAnswer(direct=False)
-    paths = []
+    paths, sizes = [], []
     for item in body.files:
         _, path = _clean(rid, item.path, allow_empty=False)
         if write:
             _check_writable(caller, rid, path)
-            if item.size is not None and item.size > ctx.config.max_upload:
+            if item.size is None:
+                raise ApiError(400, f"files[].size is needed to PUT '{path}': the URL is signed for that length")
+            if item.size > ctx.config.max_upload:
                 raise ApiError(413, f"'{path}' is {item.size} bytes; the most this server stores is "
                                     f"{ctx.config.max_upload}")
         paths.append(path)
-    urls = ctx.storage.presigned_urls(rid, paths, body.method) if paths else []
+        sizes.append(item.size or 0)
+    urls = ctx.storage.presigned_urls(rid, paths, body.method, sizes if write else None) if paths else []
     return TransferAnswer(direct=True, expiresIn=DIRECT_URL_SECONDS,
                           urls=[TransferUrl(path=f"{rid}/{p}", url=u, method=body.method) for p, u in zip(paths, urls,
                                                                                                     strict=True)])
