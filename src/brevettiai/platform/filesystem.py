@@ -39,6 +39,7 @@ from brevettiai.platform._http import PlatformClient
 _CHUNK = 1 << 20
 DIRECT_HEADERS = {"X-Direct-Transfer": "allowed"}  # "I can follow a redirect to the storage itself"
 DIRECT_WRITE_MIN = 1 << 20  # smaller writes go through the server: one request instead of two
+DIRECT_WRITE_MAX = 5 << 30  # S3's limit of one PUT; larger files stream through the server (multipart there)
 _STORAGE_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 
 
@@ -315,7 +316,7 @@ class PlatformFileSystem(AbstractFileSystem):
             return
         path = self._strip_protocol(rpath)
         size = os.path.getsize(lpath)
-        if size >= DIRECT_WRITE_MIN and self._direct_writes is not False:
+        if DIRECT_WRITE_MIN <= size <= DIRECT_WRITE_MAX and self._direct_writes is not False:
             url = self._direct_put_url(path, size)
             if url is not None:
                 put_presigned(self._storage_http(), url, lpath)
@@ -421,9 +422,11 @@ class _PlatformReadFile(AbstractBufferedFile):
                 break
             parts.append(chunk)
             have += len(chunk)
+        self._pending = b""
+        if have > wanted:  # keep the surplus of the last piece only: one copy of the data, not two
+            cut = len(parts[-1]) - (have - wanted)
+            parts[-1], self._pending = parts[-1][:cut], parts[-1][cut:]
         data = b"".join(parts)
-        self._pending = data[wanted:]
-        data = data[:wanted]
         self._position += len(data)
         return data
 

@@ -34,7 +34,7 @@ from brevettiai.errors import (
     PlatformUnavailableError,
     PlatformValidationError,
 )
-from brevettiai.platform.filesystem import put_presigned, request_transfer, storage_client
+from brevettiai.platform.filesystem import DIRECT_WRITE_MAX, put_presigned, request_transfer, storage_client
 
 if TYPE_CHECKING:
     from brevettiai.platform.web_api import PlatformAPI
@@ -139,7 +139,7 @@ class _Uploader:
         urls = self._urls(todo, outcomes)
         for local, url in zip(todo, urls, strict=True):
             try:
-                if url is None:
+                if url is None or local.size > DIRECT_WRITE_MAX:
                     self._web.upload_file(self._dataset_id, local.relative, local.path, progress=advance)
                 else:
                     put_presigned(self._http(), url, local.path, progress=advance)
