@@ -73,6 +73,8 @@ def test_job_io_moves_artifacts_straight_to_the_bucket(s3_server: tuple[Platform
             assert handle.read() == data[MiB + 10:]
             handle.seek(5)
             assert handle.read(5) == data[5:10]
+        with pytest.raises(FileNotFoundError):
+            fs.cat_file(f"{job_id}/artifacts/missing.bin")  # S3's own 404 behind the redirect
         job.io.write_file(job.artifact_path("small.txt"), "small")  # below the direct-write size: through the server
         assert admin.get(f"/api/files/{job_id}/artifacts/small.txt").text == "small"
 

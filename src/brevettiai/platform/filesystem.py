@@ -235,13 +235,14 @@ class PlatformFileSystem(AbstractFileSystem):
             location = response.headers["location"]
             response.close()
             response = self._storage_get(location, headers or {}, stream)
-            if response.status_code in (403, 404) or response.status_code >= 500:
+            if response.status_code >= 400 and response.status_code != 416:
                 status = response.status_code
                 response.close()
                 if status == 404:
                     raise FileNotFoundError(path)
-                # an expired URL or a storage hiccup: this once, through the server
-                return self._get_through_server(url, headers, stream)
+                # an expired URL, a missing key on a bucket without ListBucket (403), a storage hiccup:
+                # this once, through the server
+                response = self._get_through_server(url, headers, stream)
         if response.status_code == 404:
             response.close()
             raise FileNotFoundError(path)
@@ -251,11 +252,8 @@ class PlatformFileSystem(AbstractFileSystem):
 
     def _get_through_server(self, url: str, headers: dict[str, str] | None, stream: bool) -> httpx.Response:
         if stream:
-            response = self.client.open_stream("GET", url, headers=headers)
-            if response.status_code >= 400 and response.status_code != 416:
-                self.client.check("GET", url, response)
-            return response
-        return self.client.get(url, headers=headers, expected=(416,))
+            return self.client.open_stream("GET", url, headers=headers)
+        return self.client.get(url, headers=headers, expected=(404, 416))
 
     def _storage_get(self, location: str, headers: dict[str, str], stream: bool) -> httpx.Response:
         http = self._storage_http()
