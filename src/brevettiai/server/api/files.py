@@ -83,7 +83,9 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
 
 
 @router.get("/api/files/{rid}/{path:path}", summary="Read a file (Range, ETag)", response_class=StreamingResponse,
-            responses={200: {"content": {"application/octet-stream": {}}}, 206: {"description": "Partial content"}})
+            responses={200: {"content": {"application/octet-stream": {}}}, 206: {"description": "Partial content"},
+                       307: {"description": "S3 storage and `X-Direct-Transfer: allowed`: `Location` is a "
+                                            "presigned URL of the object"}})
 def read_file(rid: str, path: str, request: Request, caller: Principal = Depends(principal),
               ctx: ServerContext = Depends(get_context)) -> Response:
     """The file's bytes, streamed; ``Range: bytes=a-b`` gives a 206 with that part."""
