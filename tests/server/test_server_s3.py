@@ -77,6 +77,8 @@ def test_job_io_moves_artifacts_straight_to_the_bucket(s3_server: tuple[Platform
             fs.cat_file(f"{job_id}/artifacts/missing.bin")  # S3's own 404 behind the redirect
         job.io.write_file(job.artifact_path("small.txt"), "small")  # below the direct-write size: through the server
         assert admin.get(f"/api/files/{job_id}/artifacts/small.txt").text == "small"
+        # nothing but the job's own keys below the prefix: no temporary objects left behind
+        assert [p.rsplit("/", 1)[1] for p in seaweedfs.filesystem().ls(f"{bucket}/platform")] == [job_id]
 
 
 def test_presigned_urls_are_scoped_to_one_object_and_to_the_job_key(s3_server: tuple[PlatformServer, str],
