@@ -25,6 +25,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -33,7 +34,7 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["DaskCluster", "Postgres", "SeaweedFS", "dask_cluster", "free_port", "postgres", "postgres_url",
+__all__ = ["DaskCluster", "Postgres", "S3RequestCounter", "SeaweedFS", "dask_cluster", "free_port", "postgres", "postgres_url",
            "seaweedfs", "wait_for"]
 
 
@@ -181,6 +182,61 @@ class SeaweedFS:
                 return "".join(line for line in handle if line[:1] in "WEF")[-2000:]
         except OSError:
             return "(no log)"
+
+
+class S3RequestCounter:
+    """A reverse proxy in front of an S3 endpoint that counts the requests by method.
+
+    Point a client's endpoint at ``.url``; SigV4 signatures stay valid (the Host header is passed on).
+    """
+
+    def __init__(self, target: str) -> None:
+        import http.client
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.counts: dict[str, int] = {}
+        counter, upstream, lock = self, target.split("://", 1)[1], threading.Lock()
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+            def forward(self) -> None:
+                with lock:
+                    counter.counts[self.command] = counter.counts.get(self.command, 0) + 1
+                length = int(self.headers.get("content-length") or 0)
+                conn = http.client.HTTPConnection(upstream, timeout=60)
+                conn.request(self.command, self.path, body=self.rfile.read(length) if length else None,
+                             headers={k: v for k, v in self.headers.items() if k.lower() != "connection"})
+                answer = conn.getresponse()
+                data = answer.read()
+                self.send_response(answer.status)
+                for key, value in answer.getheaders():
+                    if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(key, value)
+                length_header = answer.getheader("content-length") if self.command == "HEAD" else None
+                self.send_header("Content-Length", length_header or str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+                conn.close()
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = forward
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def take(self) -> dict[str, int]:
+        """The counts since the last call."""
+        counts, self.counts = self.counts, {}
+        return counts
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
 
 
 def _weed_port() -> int:

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from platform_fixture import PlatformServer
 from server_helpers import dataset, job_client, model
-from services import SeaweedFS, free_port
+from services import S3RequestCounter, SeaweedFS, free_port
 
 MiB = 1 << 20
 
@@ -171,6 +171,27 @@ def test_a_server_sees_files_another_server_wrote_after_it_listed(seaweedfs: Sea
             assert on_b.delete(f"/api/files/{job_id}/artifacts/one.txt").status_code == 204
             assert on_a.get(f"/api/files/{job_id}/artifacts/one.txt").status_code == 404
             assert admin_b.get(f"/api/ls/{job_id}/", params={"recursive": "true"}).status_code == 200
+
+
+def test_a_small_file_put_through_the_server_is_one_s3_request(seaweedfs: SeaweedFS,
+                                                                platform_server_factory: object) -> None:
+    bucket = seaweedfs.new_bucket()
+    counter = S3RequestCounter(seaweedfs.endpoint)
+    try:
+        server: PlatformServer = platform_server_factory(  # type: ignore[operator]
+            "--storage", f"s3://{bucket}/p", env={**seaweedfs.env, "AWS_ENDPOINT_URL": counter.url})
+        with server.client() as admin:
+            job_id, key = _job(server, admin)
+            with job_client(server.url, key) as job:
+                counter.take()
+                for i in range(10):
+                    assert job.put(f"/api/files/{job_id}/small/{i}.bin", content=os.urandom(10_000)).status_code == 201
+                assert counter.take() == {"PUT": 10}  # no temporary key, copy, delete or existence check
+                listed = job.get(f"/api/ls/{job_id}/small").json()
+                assert len(listed) == 10 and all(e["md5"] for e in listed)
+                assert counter.take() == {"GET": 1}  # the md5s come with the listing (ETags)
+    finally:
+        counter.close()
 
 
 def _start_fails(tmp_path: Path, storage: str, env: dict[str, str]) -> tuple[int, str]:
