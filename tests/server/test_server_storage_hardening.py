@@ -149,3 +149,4 @@ def test_a_full_disk_answers_507_and_the_server_carries_on(platform_server_facto
                 assert not list((disk / ".uploads").iterdir())  # the partial file is gone, the space free again
                 assert job.put(f"/api/files/{job_id}/artifacts/small.txt", content=b"fits").status_code == 201
                 assert job.get(f"/api/files/{job_id}/artifacts/small.txt").content == b"fits"
+        server.stop()  # before the disk goes away
