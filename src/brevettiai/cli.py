@@ -78,6 +78,16 @@ def _server_help(name: str) -> str:
     return f"{SETTINGS[name].help} Env: {SETTINGS[name].env}."
 
 
+def _check_storage(url: str) -> None:
+    """Stop before serving when the storage root cannot be used (bucket, credentials, endpoint)."""
+    from brevettiai.server.config import ConfigError
+    from brevettiai.server.storage import storage_problem
+
+    problem = storage_problem(url)
+    if problem:
+        raise ConfigError(f"--storage {url}: {problem}")
+
+
 @app.command()
 def server(
     host: Annotated[str | None, typer.Option(help=_server_help("host") + " Default: 127.0.0.1.")] = None,
@@ -107,7 +117,8 @@ def server(
                  heartbeat_timeout=heartbeat_timeout, token_ttl=token_ttl, max_upload=max_upload, log_level=log_level)
     try:
         config = ServerConfig.load(flags)
-        config.resolved()  # reports settings that do not fit together before anything starts
+        resolved = config.resolved()  # reports settings that do not fit together before anything starts
+        _check_storage(resolved.storage or "")
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

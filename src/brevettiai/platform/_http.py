@@ -148,6 +148,10 @@ class PlatformClient:
         """A streamed response as a context manager (no retries: the caller reads it as it comes)."""
         return self._client.stream(method, path, **kwargs)
 
+    def open_stream(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """A streamed response the caller reads and then closes (no retries, no error check)."""
+        return self._client.send(self._client.build_request(method, path, **kwargs), stream=True)
+
     def check(self, method: str, path: str, response: httpx.Response) -> None:
         """Raise the Platform*Error for an error answer from `stream`."""
         if response.status_code >= 400:

@@ -3,26 +3,116 @@
 A job running against a platform reads and writes its job directory and its datasets through this
 filesystem, with its job key, and needs no cloud credentials. Every `IoTools` operation (and with it
 ``job.io``, ``artifact_path``, ``walk`` and the read cache, which validates by ETag) works unchanged.
+
+When the platform keeps its files on S3, the bytes go straight between this process and the bucket:
+reads follow the server's redirect to a presigned URL, writes of 1 MiB and more get a presigned PUT
+URL from ``POST /api/transfer/<resource>``. The URLs are valid for one object and a few minutes; the
+job key stays the only credential the job holds. With a local storage folder everything streams
+through the server as before.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import shutil
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
+import httpx
 from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 
-from brevettiai.errors import PlatformNotFoundError
+from brevettiai.errors import (
+    PlatformError,
+    PlatformNotFoundError,
+    PlatformUnavailableError,
+    PlatformValidationError,
+)
 from brevettiai.platform._http import PlatformClient
 
 _CHUNK = 1 << 20
+DIRECT_HEADERS = {"X-Direct-Transfer": "allowed"}  # "I can follow a redirect to the storage itself"
+DIRECT_WRITE_MIN = 1 << 20  # smaller writes go through the server: one request instead of two
+DIRECT_WRITE_MAX = 5 << 30  # S3's limit of one PUT; larger files stream through the server (multipart there)
+_STORAGE_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+
+
+def storage_client() -> httpx.Client:
+    """An HTTP client for presigned storage URLs: no platform token ever goes to the storage."""
+    return httpx.Client(timeout=_STORAGE_TIMEOUT, follow_redirects=False)
+
+
+def request_transfer(client: PlatformClient, rid: str, files: Sequence[tuple[str, int | None]],
+                     method: str = "PUT") -> list[str] | None:
+    """Presigned URLs for `files` (path inside `rid`, size) of a resource; None when the platform has none."""
+    response = client.post(f"/api/transfer/{quote(rid, safe='')}", idempotent=True, expected=(404, 405),
+                           json={"method": method, "files": [{"path": p, "size": n} for p, n in files]})
+    if response.status_code in (404, 405):  # a platform without direct transfer
+        return None
+    answer = response.json()
+    if not answer.get("direct"):
+        return None
+    return [item["url"] for item in answer["urls"]]
+
+
+def put_presigned(http: httpx.Client, url: str, local: str, progress: Callable[[int], object] | None = None,
+                  retries: int = 2) -> str:
+    """PUT a local file to a presigned URL, streamed; returns its md5, checked against the stored ETag."""
+    size = os.path.getsize(local)
+    for attempt in range(retries + 1):
+        digest = hashlib.md5(usedforsecurity=False)
+
+        def chunks(digest: Any = digest) -> Iterator[bytes]:
+            with open(local, "rb") as handle:
+                while chunk := handle.read(_CHUNK):
+                    digest.update(chunk)
+                    if progress is not None:
+                        progress(len(chunk))
+                    yield chunk
+
+        try:
+            response = http.put(url, content=chunks() if size > _CHUNK else _read_all(local, digest, progress),
+                                headers={"Content-Length": str(size)})
+        except httpx.TransportError as exc:
+            if attempt == retries:
+                raise PlatformUnavailableError(f"PUT to the platform's storage failed: {type(exc).__name__}: {exc}") \
+                    from exc
+            time.sleep(0.5 * (attempt + 1))
+            continue
+        if response.status_code >= 500 and attempt < retries:
+            time.sleep(0.5 * (attempt + 1))
+            continue
+        if response.status_code >= 400:
+            raise PlatformError(f"PUT to the platform's storage answered {response.status_code}: "
+                                f"{_s3_message(response)}", response.status_code, None)
+        md5 = digest.hexdigest()
+        etag = response.headers.get("etag", "").strip('"')
+        if etag and "-" not in etag and etag != md5:
+            raise PlatformValidationError(f"the storage stored md5 {etag} but {local} has md5 {md5} "
+                                          f"(changed while uploading?)")
+        return md5
+    raise AssertionError("unreachable")
+
+
+def _read_all(local: str, digest: Any, progress: Callable[[int], object] | None) -> bytes:
+    with open(local, "rb") as handle:
+        data = handle.read()
+    digest.update(data)
+    if progress is not None:
+        progress(len(data))
+    return data
+
+
+def _s3_message(response: httpx.Response) -> str:
+    text = response.text
+    start, end = text.find("<Message>"), text.find("</Message>")
+    return text[start + 9:end] if 0 <= start < end else text[:200]
 
 
 class PlatformFileSystem(AbstractFileSystem):
@@ -34,6 +124,9 @@ class PlatformFileSystem(AbstractFileSystem):
     def __init__(self, host: str | None = None, api_key: str | None = None, client: PlatformClient | None = None,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self._http: httpx.Client | None = None
+        self._lock = threading.Lock()
+        self._direct_writes: bool | None = None  # None: not known yet
         if client is None:
             host = host or os.environ.get("BREVETTI_AI_HOST")
             if not host:
@@ -127,6 +220,53 @@ class PlatformFileSystem(AbstractFileSystem):
 
     # Reading -------------------------------------------------------------------------------------
 
+    def _get(self, path: str, headers: dict[str, str] | None = None, stream: bool = False) -> httpx.Response:
+        """GET a file (with `headers`), from the storage itself when the server redirects there.
+
+        A 404 raises FileNotFoundError; a 416 is returned for the caller. A streamed response must be closed.
+        """
+        url = self._url("files", path)
+        asked = {**(headers or {}), **DIRECT_HEADERS}
+        if stream:
+            response = self.client.open_stream("GET", url, headers=asked)
+        else:
+            response = self.client.get(url, headers=asked, expected=(404, 416))
+        if response.status_code == 307 and response.headers.get("location"):
+            location = response.headers["location"]
+            response.close()
+            response = self._storage_get(location, headers or {}, stream)
+            if response.status_code >= 400 and response.status_code != 416:
+                status = response.status_code
+                response.close()
+                if status == 404:
+                    raise FileNotFoundError(path)
+                # an expired URL, a missing key on a bucket without ListBucket (403), a storage hiccup:
+                # this once, through the server
+                response = self._get_through_server(url, headers, stream)
+        if response.status_code == 404:
+            response.close()
+            raise FileNotFoundError(path)
+        if stream and response.status_code >= 400 and response.status_code != 416:
+            self.client.check("GET", url, response)
+        return response
+
+    def _get_through_server(self, url: str, headers: dict[str, str] | None, stream: bool) -> httpx.Response:
+        if stream:
+            return self.client.open_stream("GET", url, headers=headers)
+        return self.client.get(url, headers=headers, expected=(404, 416))
+
+    def _storage_get(self, location: str, headers: dict[str, str], stream: bool) -> httpx.Response:
+        http = self._storage_http()
+        if stream:
+            return http.send(http.build_request("GET", location, headers=headers), stream=True)
+        return http.get(location, headers=headers)
+
+    def _storage_http(self) -> httpx.Client:
+        with self._lock:
+            if self._http is None:
+                self._http = storage_client()
+            return self._http
+
     def cat_file(self, path: str, start: int | None = None, end: int | None = None, **kwargs: Any) -> bytes:
         """The bytes of a file, or of the range [start, end)."""
         path = self._strip_protocol(path)
@@ -136,9 +276,7 @@ class PlatformFileSystem(AbstractFileSystem):
             if end is not None and end <= first:
                 return b""
             headers["Range"] = f"bytes={first}-{'' if end is None else end - 1}"
-        response = self.client.get(self._url("files", path), headers=headers, expected=(404, 416))
-        if response.status_code == 404:
-            raise FileNotFoundError(path)
+        response = self._get(path, headers)
         if response.status_code == 416:
             return b""
         return response.content
@@ -148,30 +286,48 @@ class PlatformFileSystem(AbstractFileSystem):
         path = self._strip_protocol(rpath)
         if os.path.isdir(lpath):
             lpath = os.path.join(lpath, os.path.basename(path))
-        url = self._url("files", path)
-        with self.client.stream("GET", url) as response:
-            if response.status_code == 404:
-                raise FileNotFoundError(path)
-            self.client.check("GET", url, response)
+        response = self._get(path, stream=True)
+        try:
             with open(lpath, "wb") as handle:
-                for chunk in response.iter_bytes(_CHUNK):
+                for chunk in response.iter_bytes():
                     handle.write(chunk)
+        finally:
+            response.close()
 
     # Writing -------------------------------------------------------------------------------------
 
     def pipe_file(self, path: str, value: bytes, **kwargs: Any) -> None:
         """Write a whole file."""
         path = self._strip_protocol(path)
+        if len(value) >= DIRECT_WRITE_MIN and self._direct_writes is not False:
+            with tempfile.NamedTemporaryFile() as handle:
+                handle.write(value)
+                handle.flush()
+                self.put_file(handle.name, path)
+            return
         self.client.put(self._url("files", path), content=bytes(value), expected=())
         self.invalidate_cache(path)
 
     def put_file(self, lpath: str, rpath: str, callback: Any = None, **kwargs: Any) -> None:
-        """Upload a local file, streamed from disk."""
+        """Upload a local file, streamed from disk (straight to the storage when the platform offers it)."""
         if os.path.isdir(lpath):
             return
         path = self._strip_protocol(rpath)
+        size = os.path.getsize(lpath)
+        if DIRECT_WRITE_MIN <= size <= DIRECT_WRITE_MAX and self._direct_writes is not False:
+            url = self._direct_put_url(path, size)
+            if url is not None:
+                put_presigned(self._storage_http(), url, lpath)
+                self.invalidate_cache(path)
+                return
         with open(lpath, "rb") as handle:
             self._upload_stream(path, handle)
+
+    def _direct_put_url(self, path: str, size: int) -> str | None:
+        rid, _, inside = path.partition("/")
+        urls = request_transfer(self.client, rid, [(inside, size)]) if inside else None
+        self._direct_writes = urls is not None
+        return urls[0] if urls else None
 
     def _upload_stream(self, path: str, handle: Any) -> None:
         def chunks() -> Iterator[bytes]:
@@ -238,10 +394,48 @@ class PlatformFileSystem(AbstractFileSystem):
 
 
 class _PlatformReadFile(AbstractBufferedFile):
-    """Reads a platform file in ranges as it is consumed."""
+    """Reads a platform file as it is consumed: sequential reads share one streamed GET."""
+
+    _response: httpx.Response | None = None
+    _chunks: Iterator[bytes] | None = None
+    _position = -1
+    _pending = b""
 
     def _fetch_range(self, start: int, end: int) -> bytes:
-        return self.fs.cat_file(self.path, start=start, end=end)
+        if start >= end:
+            return b""
+        if self._response is None or start != self._position:
+            self._drop_stream()
+            self._response = self.fs._get(self.path, {"Range": f"bytes={start}-"}, stream=True)
+            if self._response.status_code == 416:
+                self._drop_stream()
+                return b""
+            self._chunks = self._response.iter_bytes()  # no chunk_size: httpx re-chunking costs half the speed
+            self._position, self._pending = start, b""
+        wanted = end - start
+        parts, have = [self._pending] if self._pending else [], len(self._pending)
+        while have < wanted:
+            chunk = next(self._chunks, b"")  # type: ignore[arg-type]
+            if not chunk:
+                break
+            parts.append(chunk)
+            have += len(chunk)
+        self._pending = b""
+        if have > wanted:  # keep the surplus of the last piece only: one copy of the data, not two
+            cut = len(parts[-1]) - (have - wanted)
+            parts[-1], self._pending = parts[-1][:cut], parts[-1][cut:]
+        data = b"".join(parts)
+        self._position += len(data)
+        return data
+
+    def _drop_stream(self) -> None:
+        if self._response is not None:
+            self._response.close()
+        self._response, self._chunks, self._position, self._pending = None, None, -1, b""
+
+    def close(self) -> None:
+        self._drop_stream()
+        super().close()
 
 
 class _PlatformWriteFile(io.RawIOBase):

@@ -1,7 +1,9 @@
 """md5s of stored files, kept in the database so ETags and listings need not re-read files.
 
 An entry is valid while the file's size and mtime are the ones recorded; files written to storage
-behind the server's back are hashed once when first asked for, then remembered.
+behind the server's back are hashed once when first asked for, then remembered. On S3 a single-PUT
+object's ETag is its md5: such files (every direct upload, every small server-side write) need no
+record at all, which keeps files uploaded straight to the bucket right on every server at once.
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ def remember(session: Any, rid: str, path: str, size: int, md5: str, mtime: floa
 
 
 def record_write(database: Database, storage: Storage, rid: str, path: str, size: int, md5: str) -> FileInfo | None:
-    """Index a file just written through the server; returns its storage info."""
+    """Index a file just written through the server; returns its storage info (None when the ETag tells)."""
+    if storage.md5_from_listing(size):
+        return None  # its ETag is its md5: no HEAD, no record
     info = storage.info(rid, path)
     database.write_upsert(lambda session: remember(session, rid, path, size, md5, info.mtime if info else None))
     return info
@@ -37,16 +41,16 @@ def record_write(database: Database, storage: Storage, rid: str, path: str, size
 
 def known_md5s(database: Database, rid: str, entries: list[FileInfo]) -> dict[str, str]:
     """The recorded md5 of each file entry whose size and mtime still match."""
-    if not entries:
-        return {}
-    wanted = {e.path: e for e in entries if e.type == "file"}
+    found = {e.path: e.md5 for e in entries if e.type == "file" and e.md5}
+    wanted = {e.path: e for e in entries if e.type == "file" and not e.md5}
+    if not wanted:
+        return found
     with database.read() as session:
         if len(wanted) > 500:
             rows = session.scalars(select(db.FileRecord).where(db.FileRecord.resource_id == rid)).all()
         else:
             rows = session.scalars(select(db.FileRecord).where(
                 db.FileRecord.resource_id == rid, db.FileRecord.path.in_(list(wanted)))).all()
-    found = {}
     for row in rows:
         entry = wanted.get(row.path)
         if entry is not None and entry.size == row.size and _same_mtime(entry.mtime, row.mtime):

@@ -19,8 +19,10 @@ ERROR_ANSWERS = {
     "404": "Not found (or not visible to this token)",
     "409": "Conflicts with the current state",
     "413": "The body is larger than this kind of request accepts",
+    "414": "The path is deeper or longer than storage accepts",
     "422": "Invalid input: the field and the rule, never the value",
     "429": "Too many failed or concurrent logins: wait Retry-After seconds",
+    "507": "The storage is full",
 }
 _ERROR_SCHEMA: dict[str, Any] = {
     "title": "ErrorAnswer", "type": "object", "required": ["detail"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import socket
 from collections.abc import Callable
 
@@ -51,9 +52,11 @@ def serve(config: ServerConfig, on_ready: Callable[[ServerConfig], None],
     public URL are known before the app starts. With ``workers`` > 1, that many processes share the
     socket (`brevettiai.server.workers`).
     """
+    os.umask(0o077)  # everything the server creates is its own only: data files 0600, folders 0700
     sock = bind(config.host, config.port)
     try:
         resolved = config.resolved(port=sock.getsockname()[1])
+        _private_sqlite(resolved)
         secret_key = prepare(resolved, on_admin_password)
         if resolved.workers > 1:
             from brevettiai.server.workers import serve_workers
@@ -95,6 +98,17 @@ def _serve_socket(sock: socket.socket, config: ServerConfig, on_ready: Callable[
                      on_ready=on_ready)
     server.run(sockets=[sock])
     return 0 if server.started else 3
+
+
+def _private_sqlite(config: ServerConfig) -> None:
+    """Make an SQLite database created by an older version (0644) readable by the server only."""
+    url = config.database_url or ""
+    if not url.startswith("sqlite:///"):
+        return
+    path = url[len("sqlite:///"):].split("?", 1)[0]
+    for name in (path, path + "-wal", path + "-shm"):
+        if os.path.exists(name):
+            os.chmod(name, 0o600)
 
 
 def configure_logging(level: str) -> None:

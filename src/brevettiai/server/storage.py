@@ -1,17 +1,31 @@
 """The storage root: ``<root>/<resource id>/<path>`` on a local folder or any fsspec URL.
 
-Everything streams: uploads are written chunk by chunk to a temporary name below ``<root>/.uploads``
-and moved into place when complete (an atomic rename on a local disk), with their md5 computed on
-the way; downloads are read chunk by chunk. No file is ever held whole in memory.
+Everything streams and no file is ever held whole in memory. How a write becomes visible depends on
+the backend, but readers always see the old file or the whole new one:
+
+- a local folder: chunks go to a temporary file below ``<root>/.uploads`` (mode 0600), renamed into
+  place when complete. Paths never pass through a symbolic link: a path whose resolved location
+  differs from its spelled-out location inside the resource counts as missing;
+- an object store (S3 and friends): chunks go straight to the final key; the object appears only when
+  its single PUT (or the last part of its multipart upload) completes;
+- any other fsspec backend: a temporary name below ``.uploads``, then moved into place.
+
+On S3 the server can also hand out presigned URLs (`Storage.presigned_urls`) so clients move the
+bytes themselves; the object's ETag, the md5 of a single-PUT object, keeps ETags and listings right
+without the server ever reading the object.
 """
 
 from __future__ import annotations
 
 import datetime
+import errno
 import hashlib
 import logging
+import os
 import posixpath
 import re
+import stat
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,32 +35,69 @@ log = logging.getLogger("brevettiai.server.storage")
 
 CHUNK = 1 << 20
 UPLOADS = ".uploads"
+MAX_NAME_BYTES = 255  # the limit of every common filesystem (NAME_MAX)
+MAX_PATH_BYTES = 1024  # S3's key limit; far beyond any sane dataset layout
+MAX_PATH_DEPTH = 64
+STALE_UPLOAD_SECONDS = 3600.0  # an unfinished upload untouched this long belongs to a crashed server
+DIRECT_URL_SECONDS = 900
+OBJECT_BLOCK = 8 << 20  # part size of server-side writes to S3; smaller objects are one PUT
+FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+_MD5_ETAG = re.compile(r"[0-9a-f]{32}")
 
 
 class PathRejected(ValueError):
-    """A client path that could leave its resource (``..``, absolute, backslash, NUL)."""
+    """A client path that could leave its resource or that breaks a path rule; `status` is the HTTP answer."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class StorageUnavailable(RuntimeError):
+    """The storage root cannot be used (missing bucket, refused credentials, unreachable endpoint)."""
+
+
+def is_full(exc: BaseException) -> bool:
+    """True when an error means the storage has no room left (disk full, quota, file size limit)."""
+    return isinstance(exc, OSError) and exc.errno in FULL_ERRNOS
 
 
 def clean_path(path: str, *, allow_empty: bool = True) -> str:
-    """The normalised relative path inside a resource; `PathRejected` if it could escape it."""
+    """The normalised relative path inside a resource; `PathRejected` if it could escape it or is too long."""
     if "\x00" in path:
         raise PathRejected("the path contains a NUL character")
     if "\\" in path:
         raise PathRejected("the path contains a backslash; use '/' between folders")
     if path.startswith("/") or re.match(r"^[A-Za-z]:", path):
-        raise PathRejected(f"the path {path!r} is absolute; give it relative to the resource")
+        raise PathRejected(f"the path {path[:200]!r} is absolute; give it relative to the resource")
     parts = [part for part in path.split("/") if part not in ("", ".")]
     if ".." in parts:
-        raise PathRejected(f"the path {path!r} contains a '..' segment")
+        raise PathRejected(f"the path {path[:200]!r} contains a '..' segment")
     if not parts and not allow_empty:
         raise PathRejected("a file path is needed after the resource id")
-    return "/".join(parts)
+    if len(parts) > MAX_PATH_DEPTH:
+        raise PathRejected(f"the path is {len(parts)} folders deep; at most {MAX_PATH_DEPTH} levels are allowed", 414)
+    try:
+        sizes = [len(part.encode("utf-8")) for part in parts]
+    except UnicodeEncodeError:
+        raise PathRejected("the path is not valid UTF-8 (it holds a lone surrogate)") from None
+    for part, size in zip(parts, sizes, strict=True):
+        if size > MAX_NAME_BYTES:
+            raise PathRejected(f"the name {part[:40]!r}... is {size} bytes long; a file or folder name may have "
+                               f"at most {MAX_NAME_BYTES} bytes (UTF-8)")
+    joined = "/".join(parts)
+    if sum(sizes) + len(parts) - 1 > MAX_PATH_BYTES:
+        raise PathRejected(f"the path is {sum(sizes) + len(parts) - 1} bytes long; at most {MAX_PATH_BYTES} bytes "
+                           f"are allowed", 414)
+    return joined
 
 
 def clean_resource_id(rid: str) -> str:
     """A resource id is one safe path segment."""
     if rid in ("", ".", "..") or "/" in rid or "\\" in rid or "\x00" in rid or rid.startswith("."):
-        raise PathRejected(f"{rid!r} is not a resource id")
+        raise PathRejected(f"{rid[:100]!r} is not a resource id")
+    if len(rid.encode("utf-8", "replace")) > MAX_NAME_BYTES:
+        raise PathRejected(f"a resource id has at most {MAX_NAME_BYTES} bytes")
     return rid
 
 
@@ -58,6 +109,7 @@ class FileInfo:
     type: str  # "file" or "directory"
     size: int
     mtime: float | None
+    md5: str | None = None  # known without reading: an object store's ETag of a single-PUT object
 
 
 def _mtime(info: dict[str, Any]) -> float | None:
@@ -76,17 +128,22 @@ def _mtime(info: dict[str, Any]) -> float | None:
     return None
 
 
-class Upload:
-    """A file being written: chunks go to a temporary name; `commit` moves it into place."""
+def _etag_md5(info: dict[str, Any]) -> str | None:
+    """The md5 an object store's ETag gives (single-PUT objects); None for multipart ETags or none."""
+    etag = str(info.get("ETag") or info.get("etag") or "").strip('"').lower()
+    return etag if _MD5_ETAG.fullmatch(etag) else None
 
-    def __init__(self, storage: Storage, target: str) -> None:
-        self._storage = storage
-        self._target = target
-        self._temp = storage.join(UPLOADS, uuid.uuid4().hex)
+
+# Uploads ------------------------------------------------------------------------------------------
+
+
+class Upload:
+    """A file being written: `write` chunks, then `commit` (or `abort`). Its md5 is computed on the way."""
+
+    def __init__(self) -> None:
         self._md5 = hashlib.md5()
         self.size = 0
-        storage.fs.makedirs(storage.join(UPLOADS), exist_ok=True)
-        self._file = storage.fs.open(self._temp, "wb")
+        self._file: Any = None
 
     def write(self, chunk: bytes | bytearray | memoryview) -> None:
         """Append a chunk."""
@@ -95,7 +152,88 @@ class Upload:
         self.size += len(chunk)
 
     def commit(self) -> tuple[int, str]:
-        """Move the complete file into place; returns its size and md5 hex digest."""
+        """Make the complete file visible; returns its size and md5 hex digest."""
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        """Drop the partial file."""
+        raise NotImplementedError
+
+
+class _LocalUpload(Upload):
+    """A temporary file below ``.uploads`` (0600), renamed into place; never through a symlink."""
+
+    def __init__(self, storage: Storage, rid: str, path: str) -> None:
+        super().__init__()
+        self._storage, self._rid, self._path = storage, rid, path
+        self._target = storage.real_path(rid, path)  # refuses paths through a symlink
+        uploads = os.path.join(storage.root, UPLOADS)
+        os.makedirs(uploads, mode=0o700, exist_ok=True)
+        self._temp = os.path.join(uploads, uuid.uuid4().hex)
+        fd = os.open(self._temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        self._file = os.fdopen(fd, "wb")
+
+    def commit(self) -> tuple[int, str]:
+        try:
+            self._file.close()
+            parent = os.path.dirname(self._target)
+            if os.path.isfile(parent):
+                raise NotADirectoryError(f"{self._path.rpartition('/')[0]} is a file")
+            os.makedirs(parent, mode=0o700, exist_ok=True)
+            target = self._storage.real_path(self._rid, self._path)  # again: a link may have appeared meanwhile
+            if os.path.isdir(target) and not os.path.islink(target):
+                raise IsADirectoryError(f"{self._path} is a folder")
+            os.replace(self._temp, target)
+        except BaseException:
+            self.abort()
+            raise
+        return self.size, self._md5.hexdigest()
+
+    def abort(self) -> None:
+        try:
+            self._file.close()
+        except Exception:  # the upload already failed; closing is best effort
+            pass
+        try:
+            os.remove(self._temp)
+        except OSError:
+            pass
+
+
+class _ObjectUpload(Upload):
+    """Straight to the final key: an object store publishes an object only once it is complete."""
+
+    def __init__(self, storage: Storage, target: str) -> None:
+        super().__init__()
+        self._file = storage.fs.open(target, "wb", block_size=OBJECT_BLOCK)
+
+    def commit(self) -> tuple[int, str]:
+        try:
+            self._file.close()
+        except BaseException:
+            self.abort()
+            raise
+        return self.size, self._md5.hexdigest()
+
+    def abort(self) -> None:
+        try:
+            self._file.discard()  # aborts a multipart upload; a single PUT was never sent
+        except Exception:  # best effort: the upload already failed
+            pass
+        self._file.closed = True
+
+
+class _MovedUpload(Upload):
+    """Other fsspec backends: a temporary name below ``.uploads``, moved into place when complete."""
+
+    def __init__(self, storage: Storage, target: str) -> None:
+        super().__init__()
+        self._storage, self._target = storage, target
+        self._temp = storage.join(UPLOADS, uuid.uuid4().hex)
+        storage.fs.makedirs(storage.join(UPLOADS), exist_ok=True)
+        self._file = storage.fs.open(self._temp, "wb")
+
+    def commit(self) -> tuple[int, str]:
         self._file.close()
         fs = self._storage.fs
         parent = posixpath.dirname(self._target)
@@ -110,7 +248,6 @@ class Upload:
         return self.size, self._md5.hexdigest()
 
     def abort(self) -> None:
-        """Drop the partial file."""
         try:
             self._file.close()
         except Exception:  # the upload already failed; closing is best effort
@@ -121,19 +258,36 @@ class Upload:
             pass
 
 
+# Storage ------------------------------------------------------------------------------------------
+
+_OBJECT_STORES = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "memory"})
+
+
 class Storage:
-    """Files of resources below one root, through fsspec."""
+    """Files of resources below one root, through fsspec (a local folder directly, never through symlinks)."""
 
     def __init__(self, root: str) -> None:
-        from fsspec.core import url_to_fs
+        from fsspec.core import split_protocol, url_to_fs
         from fsspec.implementations.local import LocalFileSystem
 
         self.url = root
-        self.fs, self.root = url_to_fs(root)
+        protocol = split_protocol(root)[0] or "file"
+        self.is_local = protocol in ("file", "local")
+        # Several servers may share the storage: a cached listing would hide what the others wrote.
+        options: dict[str, Any] = {} if self.is_local else {"use_listings_cache": False}
+        if protocol in ("s3", "s3a"):  # presigned URLs signed with SigV4 (botocore's default for them is SigV2)
+            options["config_kwargs"] = {"signature_version": "s3v4"}
+        try:
+            self.fs, self.root = url_to_fs(root, **options)
+        except TypeError:
+            self.fs, self.root = url_to_fs(root)
         self.root = self.root.rstrip("/") or "/"
         self.is_local = isinstance(self.fs, LocalFileSystem)
+        self.is_object_store = not self.is_local and protocol in _OBJECT_STORES
+        self.can_presign = type(self.fs).__name__ == "S3FileSystem" and hasattr(self.fs, "get_s3")
         if self.is_local:
-            self.fs.makedirs(self.root, exist_ok=True)
+            os.makedirs(self.root, mode=0o700, exist_ok=True)
+            self.clean_stale_uploads()
 
     def join(self, rid: str, path: str = "") -> str:
         """The backend path of a resource's file (arguments already checked)."""
@@ -143,20 +297,97 @@ class Storage:
         """The local filesystem path of a resource's file, when storage is a local folder."""
         return self.join(rid, path) if self.is_local else None
 
+    def real_path(self, rid: str, path: str = "") -> str:
+        """A local file's path, or FileNotFoundError when reaching it would pass through a symbolic link.
+
+        Comparing the resolved path with the spelled-out one refuses a link anywhere below the root,
+        whether it points outside (``/etc``), into another resource, or back into the same one.
+        """
+        root = os.path.realpath(self.root)
+        spelled = os.path.join(root, rid, *path.split("/")) if path else os.path.join(root, rid)
+        if os.path.realpath(spelled) != spelled:
+            raise FileNotFoundError(errno.ENOENT, "the path passes through a symbolic link", f"{rid}/{path}")
+        return spelled
+
+    # Start-up -------------------------------------------------------------------------------------
+
+    def check(self, timeout: float = 8.0) -> None:
+        """Raise `StorageUnavailable` (one line) when the root cannot be used; clean stale local uploads."""
+        if self.is_local:
+            if not os.access(self.root, os.W_OK | os.X_OK):
+                raise StorageUnavailable(f"the folder {self.root} is not writable by this user")
+            return
+        if self.can_presign:
+            self._check_bucket(timeout)
+            return
+        try:
+            self.fs.ls(self.root)
+        except FileNotFoundError:
+            pass
+        except Exception as exc:
+            raise StorageUnavailable(f"cannot list {self.url}: {type(exc).__name__}: {exc}") from None
+
+    def _check_bucket(self, timeout: float) -> None:
+        from fsspec.asyn import sync
+
+        bucket = self.fs.split_path(self.root)[0]
+
+        async def head() -> None:
+            await self.fs.set_session()
+            s3 = await self.fs.get_s3(bucket)
+            await s3.head_bucket(Bucket=bucket)
+
+        try:
+            sync(self.fs.loop, head, timeout=timeout)
+        except Exception as exc:
+            raise StorageUnavailable(_s3_problem(exc, bucket, self.fs)) from None
+
+    def clean_stale_uploads(self, older_than: float = STALE_UPLOAD_SECONDS) -> int:
+        """Remove temporary files of uploads that crashed (untouched for `older_than` seconds); how many."""
+        folder = os.path.join(self.root, UPLOADS)
+        removed, now = 0, time.time()
+        try:
+            entries = list(os.scandir(folder))
+        except FileNotFoundError:
+            return 0
+        for entry in entries:
+            try:
+                if entry.is_file(follow_symlinks=False) and now - entry.stat(follow_symlinks=False).st_mtime > older_than:
+                    os.remove(entry.path)
+                    removed += 1
+            except OSError:
+                continue
+        if removed:
+            log.info("Removed %d temporary files of unfinished uploads from %s", removed, folder)
+        return removed
+
     # Reading ------------------------------------------------------------------------------------
 
     def info(self, rid: str, path: str = "") -> FileInfo | None:
         """The entry at a path, or None when nothing is there."""
+        if self.is_local:
+            try:
+                st = os.stat(self.real_path(rid, path))
+            except (FileNotFoundError, NotADirectoryError):
+                return None
+            kind = "directory" if stat.S_ISDIR(st.st_mode) else "file"
+            return FileInfo(path, kind, st.st_size if kind == "file" else 0, st.st_mtime)
         try:
             info = self.fs.info(self.join(rid, path))
         except (FileNotFoundError, NotADirectoryError):
             return None
         kind = "directory" if info.get("type") == "directory" else "file"
-        return FileInfo(path, kind, int(info.get("size") or 0) if kind == "file" else 0, _mtime(info))
+        size = int(info.get("size") or 0) if kind == "file" else 0
+        return FileInfo(path, kind, size, _mtime(info), _etag_md5(info) if kind == "file" else None)
+
+    def _open_read(self, rid: str, path: str) -> Any:
+        if self.is_local:
+            return open(self.real_path(rid, path), "rb")  # noqa: SIM115 - the caller closes it
+        return self.fs.open(self.join(rid, path), "rb")
 
     def read_chunks(self, rid: str, path: str, start: int = 0, length: int | None = None) -> Iterator[bytes]:
         """The bytes of a file from `start`, `length` of them (all when None), in chunks."""
-        with self.fs.open(self.join(rid, path), "rb") as handle:
+        with self._open_read(rid, path) as handle:
             if start:
                 handle.seek(start)
             remaining = length
@@ -170,7 +401,7 @@ class Storage:
 
     def read_bytes(self, rid: str, path: str) -> bytes:
         """A small file's content."""
-        with self.fs.open(self.join(rid, path), "rb") as handle:
+        with self._open_read(rid, path) as handle:
             return handle.read()
 
     def md5(self, rid: str, path: str) -> str:
@@ -182,6 +413,8 @@ class Storage:
 
     def list(self, rid: str, path: str = "", recursive: bool = False) -> list[FileInfo] | None:
         """Entries below a folder (direct children, or every file when `recursive`); None if it is missing."""
+        if self.is_local:
+            return self._list_local(rid, path, recursive)
         base = self.join(rid, path)
         try:
             if recursive:
@@ -200,14 +433,51 @@ class Storage:
             relative = name[len(prefix):]
             kind = "directory" if info.get("type") == "directory" else "file"
             size = int(info.get("size") or 0) if kind == "file" else 0
-            entries.append(FileInfo(relative, kind, size, _mtime(info)))
+            entries.append(FileInfo(relative, kind, size, _mtime(info), _etag_md5(info) if kind == "file" else None))
+        return sorted(entries, key=lambda e: e.path)
+
+    def _list_local(self, rid: str, path: str, recursive: bool) -> list[FileInfo] | None:
+        """A local listing that neither shows nor enters symbolic links."""
+        try:
+            base = self.real_path(rid, path)
+            st = os.stat(base)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        prefix = path + "/" if path else ""
+        if not stat.S_ISDIR(st.st_mode):
+            return [FileInfo(path, "file", st.st_size, st.st_mtime)]
+        entries = []
+        for current, dirs, files in os.walk(base):  # os.walk does not descend into linked folders
+            relative = os.path.relpath(current, base).replace(os.sep, "/")
+            relative = "" if relative == "." else relative + "/"
+            names = [(name, False) for name in files] + ([] if recursive else [(name, True) for name in dirs])
+            for name, is_dir in names:
+                full = os.path.join(current, name)
+                try:
+                    entry = os.lstat(full)
+                except OSError:
+                    continue
+                if stat.S_ISLNK(entry.st_mode):
+                    continue
+                entries.append(FileInfo(prefix + relative + name, "directory" if is_dir else "file",
+                                        0 if is_dir else entry.st_size, entry.st_mtime))
+            if not recursive:
+                break
         return sorted(entries, key=lambda e: e.path)
 
     # Writing ------------------------------------------------------------------------------------
 
     def begin_upload(self, rid: str, path: str) -> Upload:
         """Start writing a file; call `write` with chunks, then `commit` (or `abort`)."""
-        return Upload(self, self.join(rid, path))
+        if self.is_local:
+            return _LocalUpload(self, rid, path)
+        if self.is_object_store:
+            return _ObjectUpload(self, self.join(rid, path))
+        return _MovedUpload(self, self.join(rid, path))
+
+    def md5_from_listing(self, size: int) -> bool:
+        """True when a file of this size written through `begin_upload` gets its md5 as ETag (one PUT)."""
+        return self.can_presign and size < OBJECT_BLOCK
 
     def write_bytes(self, rid: str, path: str, data: bytes) -> tuple[int, str]:
         """Write a small file atomically; returns its size and md5."""
@@ -222,10 +492,12 @@ class Storage:
     def make_resource(self, rid: str) -> None:
         """Create a resource's folder (object stores need none)."""
         if self.is_local:
-            self.fs.makedirs(self.join(rid), exist_ok=True)
+            os.makedirs(self.join(rid), mode=0o700, exist_ok=True)
 
     def delete(self, rid: str, path: str = "") -> bool:
         """Delete a file or a folder with everything in it; False when nothing was there."""
+        if self.is_local:
+            return self._delete_local(rid, path)
         target = self.join(rid, path)
         try:
             if self.fs.isdir(target):
@@ -237,3 +509,82 @@ class Storage:
         except FileNotFoundError:
             pass
         return False
+
+    def _delete_local(self, rid: str, path: str) -> bool:
+        import shutil
+
+        try:
+            target = self.real_path(rid, path)
+            st = os.lstat(target)
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        if stat.S_ISDIR(st.st_mode):
+            shutil.rmtree(target)  # removes links inside, never what they point to
+        else:
+            os.remove(target)
+        return True
+
+    # Direct transfer ----------------------------------------------------------------------------
+
+    def presigned_urls(self, rid: str, paths: list[str], method: str, sizes: list[int] | None = None,
+                       expires: int = DIRECT_URL_SECONDS) -> list[str]:
+        """URLs that let their holder GET or PUT exactly these keys, for `expires` seconds (S3 only).
+
+        A PUT URL with a size signs ``Content-Length`` too: S3 refuses a body of any other length.
+        """
+        from fsspec.asyn import sync
+
+        if not self.can_presign:
+            raise ValueError("presigned URLs need S3 storage")
+        client_method = {"GET": "get_object", "PUT": "put_object"}[method]
+        keys = [self.fs.split_path(self.join(rid, path))[:2] for path in paths]
+
+        async def sign() -> list[str]:
+            await self.fs.set_session()
+            s3 = await self.fs.get_s3(keys[0][0] if keys else None)
+            urls = []
+            for index, (bucket, key) in enumerate(keys):
+                params: dict[str, Any] = {"Bucket": bucket, "Key": key}
+                if sizes is not None and method == "PUT":
+                    params["ContentLength"] = sizes[index]
+                urls.append(await s3.generate_presigned_url(ClientMethod=client_method, Params=params,
+                                                            ExpiresIn=expires))
+            return urls
+
+        return sync(self.fs.loop, sign)
+
+
+def _s3_problem(exc: BaseException, bucket: str, fs: Any) -> str:
+    """One line on why S3 refused or could not be reached."""
+    endpoint = (getattr(fs, "client_kwargs", None) or {}).get("endpoint_url") or os.environ.get("AWS_ENDPOINT_URL") \
+        or "the default AWS endpoint"
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        error = response.get("Error", {})
+        code = str(error.get("Code", ""))
+        if code in ("404", "NoSuchBucket"):
+            return f"the bucket '{bucket}' does not exist at {endpoint}; create it first"
+        if code in ("403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+            return (f"{endpoint} refused access to bucket '{bucket}' ({code}): check AWS_ACCESS_KEY_ID and "
+                    f"AWS_SECRET_ACCESS_KEY (or FSSPEC_S3_KEY/FSSPEC_S3_SECRET)")
+        return f"S3 at {endpoint} answered {code or type(exc).__name__} for bucket '{bucket}'"
+    name = type(exc).__name__
+    if name in ("NoCredentialsError", "PartialCredentialsError"):
+        return "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY for the server"
+    if isinstance(exc, TimeoutError) or name in ("FSTimeoutError", "EndpointConnectionError", "ConnectTimeoutError",
+                                                  "ConnectionError", "ClientConnectorError"):
+        return f"cannot reach the S3 endpoint {endpoint} ({name})"
+    return f"cannot use bucket '{bucket}' at {endpoint}: {name}: {str(exc)[:200]}"
+
+
+def storage_problem(url: str) -> str | None:
+    """Why the storage root at `url` cannot be used, in one line; None when it can."""
+    try:
+        Storage(url).check()
+    except StorageUnavailable as exc:
+        return str(exc)
+    except ImportError as exc:
+        return f"its fsspec backend is not installed ({exc}); for s3:// that is pip install 'brevettiai[s3]'"
+    except (OSError, ValueError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None

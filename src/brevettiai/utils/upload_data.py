@@ -4,6 +4,11 @@
 
 Files already on the platform with the same md5 are skipped, so running the command again after an
 interruption uploads only what is missing or changed. Hidden files and folders are not uploaded.
+
+When the platform keeps its files on S3, the files go straight to the bucket: each worker asks the
+platform for presigned PUT URLs for a batch of files at once (one request per batch) and PUTs every
+file to its URL; the stored ETag is checked against the file's md5. Otherwise each file is streamed
+through the platform's files API.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from brevettiai.errors import (
     PlatformUnavailableError,
     PlatformValidationError,
 )
+from brevettiai.platform.filesystem import DIRECT_WRITE_MAX, put_presigned, request_transfer, storage_client
 
 if TYPE_CHECKING:
     from brevettiai.platform.web_api import PlatformAPI
@@ -79,27 +85,92 @@ def upload_folder(web: PlatformAPI, folder: str | os.PathLike[str], dataset_name
     remote = {} if created else _remote_md5s(web, dataset.id)
     result = UploadResult(dataset=dataset)
     log.info("Uploading %d files from %s to dataset %s (%s)", len(files), root, dataset.name, dataset.id)
-    lock = threading.Lock()
-    with _progress_bar(sum(f.size for f in files), progress) as advance, \
-            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="upload") as pool:
-        futures = {pool.submit(_sync_file, web, dataset.id, f, remote.get(f.relative), advance): f for f in files}
-        for future in as_completed(futures):
-            local = futures[future]
-            with lock:
-                try:
-                    sent = future.result()
-                except (PlatformError, OSError) as exc:
-                    result.failed += 1
-                    result.errors.append((local.relative, str(exc)))
-                    log.warning("Could not upload %s: %s", local.relative, exc)
-                    continue
-                if sent is None:
-                    result.skipped += 1
-                else:
-                    result.uploaded += 1
-                    result.bytes += sent
+    uploader = _Uploader(web, dataset.id)
+    size = max(1, min(BATCH, -(-len(files) // workers)))  # every worker busy, even for few files
+    batches = [files[i:i + size] for i in range(0, len(files), size)]
+    try:
+        with _progress_bar(sum(f.size for f in files), progress) as advance, \
+                ThreadPoolExecutor(max_workers=workers, thread_name_prefix="upload") as pool:
+            futures = [pool.submit(uploader.sync_batch, batch, remote, advance) for batch in batches]
+            for future in as_completed(futures):
+                for local, outcome in future.result():
+                    if isinstance(outcome, BaseException):
+                        result.failed += 1
+                        result.errors.append((local.relative, str(outcome)))
+                        log.warning("Could not upload %s: %s", local.relative, outcome)
+                    elif outcome is None:
+                        result.skipped += 1
+                    else:
+                        result.uploaded += 1
+                        result.bytes += outcome
+    finally:
+        uploader.close()
     log.info("Upload to %s: %s", dataset.id, result.summary())
     return result
+
+
+BATCH = 32  # files per request for presigned URLs
+
+
+class _Uploader:
+    """Sends files of one dataset: straight to the storage with presigned URLs when offered, else via the API."""
+
+    def __init__(self, web: PlatformAPI, dataset_id: str) -> None:
+        self._web, self._dataset_id = web, dataset_id
+        self._direct: bool | None = None  # None: not known until the first batch asks
+        self._local = threading.local()
+        self._clients: list[Any] = []
+        self._lock = threading.Lock()
+
+    def sync_batch(self, batch: list[_LocalFile], remote: dict[str, tuple[int | None, str | None]],
+                   advance: Callable[[int], object]) -> list[tuple[_LocalFile, int | None | BaseException]]:
+        """Upload the files of a batch that the platform lacks; per file the bytes sent, None (skipped) or the error."""
+        outcomes: list[tuple[_LocalFile, int | None | BaseException]] = []
+        todo = []
+        for local in batch:
+            try:
+                if _unchanged(local, remote.get(local.relative)):
+                    advance(local.size)
+                    outcomes.append((local, None))
+                else:
+                    todo.append(local)
+            except OSError as exc:
+                outcomes.append((local, exc))
+        urls = self._urls(todo, outcomes)
+        for local, url in zip(todo, urls, strict=True):
+            try:
+                if url is None or local.size > DIRECT_WRITE_MAX:
+                    self._web.upload_file(self._dataset_id, local.relative, local.path, progress=advance)
+                else:
+                    put_presigned(self._http(), url, local.path, progress=advance)
+                outcomes.append((local, local.size))
+            except (PlatformError, OSError) as exc:
+                outcomes.append((local, exc))
+        return outcomes
+
+    def _urls(self, todo: list[_LocalFile], outcomes: list[Any]) -> list[str | None]:
+        """Presigned URLs for the files (None each when the platform streams them itself)."""
+        if not todo or self._direct is False:
+            return [None] * len(todo)
+        try:
+            urls = request_transfer(self._web.client, self._dataset_id, [(f.relative, f.size) for f in todo])
+        except PlatformError as exc:
+            log.debug("No presigned URLs (%s); uploading through the platform", exc)
+            urls = None
+        self._direct = urls is not None
+        return list(urls) if urls is not None else [None] * len(todo)
+
+    def _http(self) -> Any:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = storage_client()
+            with self._lock:
+                self._clients.append(client)
+        return client
+
+    def close(self) -> None:
+        for client in self._clients:
+            client.close()
 
 
 def _dataset_for(web: PlatformAPI, name: str, dataset_id: str | None) -> tuple[Dataset, bool]:
@@ -149,16 +220,12 @@ def _remote_md5s(web: PlatformAPI, dataset_id: str) -> dict[str, tuple[int | Non
     return remote
 
 
-def _sync_file(web: PlatformAPI, dataset_id: str, local: _LocalFile, remote: tuple[int | None, str | None] | None,
-               advance: Callable[[int], object]) -> int | None:
-    """Upload one file unless the platform has it already; the bytes sent, or None when skipped."""
-    if remote is not None:
-        size, md5 = remote
-        if (size is None or size == local.size) and md5 and md5 == _md5(local.path):
-            advance(local.size)
-            return None
-    web.upload_file(dataset_id, local.relative, local.path, progress=advance)
-    return local.size
+def _unchanged(local: _LocalFile, remote: tuple[int | None, str | None] | None) -> bool:
+    """True when the platform has this file already (same size and md5)."""
+    if remote is None:
+        return False
+    size, md5 = remote
+    return bool((size is None or size == local.size) and md5 and md5 == _md5(local.path))
 
 
 def _md5(path: str) -> str:

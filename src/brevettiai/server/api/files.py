@@ -2,6 +2,10 @@
 
 Access follows the caller: a user reads and writes everything; a job key reads and writes its own
 job dir (``info.json`` read-only) and reads the datasets given to it (a report: its model too).
+
+On S3 storage the bytes need not pass through the server: after the same access checks, a GET sent
+with ``X-Direct-Transfer: allowed`` is answered ``307`` to a presigned URL of exactly that object, and
+``POST /api/transfer/{rid}`` hands out presigned PUT URLs, one per file, each for exactly its key.
 """
 
 from __future__ import annotations
@@ -9,10 +13,12 @@ from __future__ import annotations
 import mimetypes
 import re
 from email.utils import formatdate
+from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
 
 from brevettiai.server import auth, fileindex
 from brevettiai.server.auth import Principal, principal
@@ -20,16 +26,31 @@ from brevettiai.server.context import ServerContext, get_context
 from brevettiai.server.errors import ApiError
 from brevettiai.server.jobs import INFO_FILE
 from brevettiai.server.schemas import LsEntry, Stored
-from brevettiai.server.storage import CHUNK, PathRejected, clean_path, clean_resource_id
+from brevettiai.server.storage import (
+    CHUNK,
+    DIRECT_URL_SECONDS,
+    PathRejected,
+    clean_path,
+    clean_resource_id,
+    is_full,
+)
 
 router = APIRouter(tags=["files"])
+
+DIRECT_HEADER = "x-direct-transfer"  # "allowed": the client can follow a redirect to the storage itself
+MAX_TRANSFER_FILES = 1000
 
 
 def _clean(rid: str, path: str, allow_empty: bool) -> tuple[str, str]:
     try:
         return clean_resource_id(rid), clean_path(path, allow_empty=allow_empty)
     except PathRejected as exc:
-        raise ApiError(400, str(exc)) from None
+        raise ApiError(exc.status, str(exc)) from None
+
+
+def _storage_full(path: str, exc: OSError) -> ApiError:
+    return ApiError(507, f"cannot store '{path}': the platform's storage is full ({exc.strerror or exc}); "
+                         f"free some space or ask the administrator")
 
 
 def _check_writable(caller: Principal, rid: str, path: str) -> None:
@@ -62,7 +83,9 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
 
 
 @router.get("/api/files/{rid}/{path:path}", summary="Read a file (Range, ETag)", response_class=StreamingResponse,
-            responses={200: {"content": {"application/octet-stream": {}}}, 206: {"description": "Partial content"}})
+            responses={200: {"content": {"application/octet-stream": {}}}, 206: {"description": "Partial content"},
+                       307: {"description": "S3 storage and `X-Direct-Transfer: allowed`: `Location` is a "
+                                            "presigned URL of the object"}})
 def read_file(rid: str, path: str, request: Request, caller: Principal = Depends(principal),
               ctx: ServerContext = Depends(get_context)) -> Response:
     """The file's bytes, streamed; ``Range: bytes=a-b`` gives a 206 with that part."""
@@ -80,6 +103,9 @@ def _file_answer(rid: str, path: str, request: Request, caller: Principal, ctx: 
                  with_body: bool) -> Response:
     rid, path = _clean(rid, path, allow_empty=False)
     auth.resource_kind(ctx.db, caller, rid, write=False)
+    if with_body and ctx.storage.can_presign and request.headers.get(DIRECT_HEADER) == "allowed":
+        url = ctx.storage.presigned_urls(rid, [path], "GET")[0]
+        return Response(status_code=307, headers={"Location": url, "Cache-Control": "no-store"})
     info = ctx.storage.info(rid, path)
     if info is None or info.type != "file":
         raise ApiError(404, f"no file '{path}' in '{rid}'")
@@ -116,7 +142,14 @@ async def write_file(rid: str, path: str, request: Request, caller: Principal = 
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise ApiError(413, f"the file is {declared} bytes; the most this server stores is {limit}")
-    upload = await run_in_threadpool(ctx.storage.begin_upload, rid, path)
+    try:
+        upload = await run_in_threadpool(ctx.storage.begin_upload, rid, path)
+    except FileNotFoundError:
+        raise ApiError(409, f"cannot write '{path}': the path passes through a symbolic link") from None
+    except OSError as exc:
+        if is_full(exc):
+            raise _storage_full(path, exc) from None
+        raise
     try:
         buffer = bytearray()
         async for chunk in request.stream():
@@ -132,6 +165,14 @@ async def write_file(rid: str, path: str, request: Request, caller: Principal = 
     except (NotADirectoryError, IsADirectoryError, FileExistsError) as exc:
         await run_in_threadpool(upload.abort)
         raise ApiError(409, f"cannot write '{path}': {exc}") from None
+    except FileNotFoundError:
+        await run_in_threadpool(upload.abort)
+        raise ApiError(409, f"cannot write '{path}': the path passes through a symbolic link") from None
+    except OSError as exc:
+        await run_in_threadpool(upload.abort)
+        if is_full(exc):
+            raise _storage_full(path, exc) from None
+        raise
     except BaseException:
         await run_in_threadpool(upload.abort)
         raise
@@ -173,3 +214,67 @@ def list_folder(rid: str, path: str = "", recursive: bool = Query(False, descrip
     md5s = fileindex.known_md5s(ctx.db, rid, entries)
     return [LsEntry(name=f"{rid}/{e.path}", type=e.type, size=e.size, md5=md5s.get(e.path), mtime=e.mtime)
             for e in entries]
+
+
+class TransferFile(BaseModel):
+    """One file a client wants to move itself."""
+
+    model_config = ConfigDict(extra="forbid")
+    path: str = Field(description="path inside the resource")
+    size: int | None = Field(None, ge=0, description="bytes to PUT: needed for PUT; checked against the upload "
+                                                     "limit and signed, so S3 takes exactly this many")
+
+
+class TransferRequest(BaseModel):
+    """Files to read or write straight from/to storage."""
+
+    model_config = ConfigDict(extra="forbid")
+    method: Literal["GET", "PUT"] = "PUT"
+    files: list[TransferFile] = Field(max_length=MAX_TRANSFER_FILES)
+
+
+class TransferUrl(BaseModel):
+    path: str
+    url: str
+    method: str
+
+
+class TransferAnswer(BaseModel):
+    """Presigned URLs, one per file, in the order asked; ``direct`` false: send the bytes through the server."""
+
+    direct: bool
+    expiresIn: int = 0  # noqa: N815 - the API's camelCase
+    urls: list[TransferUrl] = []
+
+
+@router.post("/api/transfer/{rid}", response_model=TransferAnswer,
+             summary="Presigned URLs to read or write files straight from/to S3 storage")
+def direct_transfer(rid: str, body: TransferRequest, caller: Principal = Depends(principal),
+                    ctx: ServerContext = Depends(get_context)) -> TransferAnswer:
+    """After the usual access checks, one URL per file, valid for exactly that object.
+
+    With a local storage folder the answer is ``{"direct": false}``: use ``PUT /api/files/...``.
+    A PUT URL takes exactly ``size`` bytes (its ``Content-Length`` is signed). An object a client PUT
+    this way is seen by every server at once; its md5 is its ETag.
+    """
+    rid, _ = _clean(rid, "", allow_empty=True)
+    write = body.method == "PUT"
+    auth.resource_kind(ctx.db, caller, rid, write=write)
+    if not ctx.storage.can_presign:
+        return TransferAnswer(direct=False)
+    paths, sizes = [], []
+    for item in body.files:
+        _, path = _clean(rid, item.path, allow_empty=False)
+        if write:
+            _check_writable(caller, rid, path)
+            if item.size is None:
+                raise ApiError(400, f"files[].size is needed to PUT '{path}': the URL is signed for that length")
+            if item.size > ctx.config.max_upload:
+                raise ApiError(413, f"'{path}' is {item.size} bytes; the most this server stores is "
+                                    f"{ctx.config.max_upload}")
+        paths.append(path)
+        sizes.append(item.size or 0)
+    urls = ctx.storage.presigned_urls(rid, paths, body.method, sizes if write else None) if paths else []
+    return TransferAnswer(direct=True, expiresIn=DIRECT_URL_SECONDS,
+                          urls=[TransferUrl(path=f"{rid}/{p}", url=u, method=body.method) for p, u in zip(paths, urls,
+                                                                                                    strict=True)])
