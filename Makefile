@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(VENV_PY) examples/platform_demo.py
 
 cluster: $(STAMP)
-	$(VENV_PY) scripts/cluster.py
+	$(VENV_PY) scripts/cluster.py $(ARGS)
 
 demo-offline: $(STAMP)
 	$(VENV_PY) examples/offline_demo.py
