@@ -28,6 +28,7 @@ from urllib.parse import quote
 import httpx
 from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 
+from brevettiai._env import env_value
 from brevettiai.errors import (
     PlatformError,
     PlatformNotFoundError,
@@ -128,11 +129,11 @@ class PlatformFileSystem(AbstractFileSystem):
         self._lock = threading.Lock()
         self._direct_writes: bool | None = None  # None: not known yet
         if client is None:
-            host = host or os.environ.get("BREVETTI_AI_HOST")
+            host = host or env_value("host")
             if not host:
                 raise ValueError("brevettiai:// paths need the platform's host: pass storage option 'host' "
                                  "or set BREVETTI_AI_HOST")
-            client = PlatformClient(host, api_key or os.environ.get("BREVETTI_AI_API_KEY"))
+            client = PlatformClient(host, api_key or env_value("api_key"))
         self.client = client
 
     @classmethod

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from brevettiai._state import STATE_FILE, TERMINAL, JobState, effective_status
-from brevettiai.errors import BrevettiError, PlatformNotFoundError, UsageError
+from brevettiai.errors import PlatformNotFoundError, UsageError
 
 log = logging.getLogger("brevettiai.sync")
 
@@ -294,44 +294,27 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="brevettiai sync",
                                      description="Bring an offline job directory into a platform as a model.")
     parser.add_argument("job_dir", help="the offline job directory (holding info.json and status.json)")
-    parser.add_argument("--host", help="platform URL (default: $BREVETTI_AI_HOST)")
-    parser.add_argument("--username", help="user name (default: $BREVETTI_AI_USER, else the saved login)")
-    parser.add_argument("--password", help="password (default: $BREVETTI_AI_PW; prompted on a terminal)")
+    from brevettiai.utils._command import add_login_options
+
+    add_login_options(parser)
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the sync command; returns the exit code (0 ok, 1 platform trouble, 2 bad input)."""
-    from brevettiai.errors import PlatformUnavailableError
-    from brevettiai.utils.upload_data import _login
+    from brevettiai.utils._command import run_with_platform
 
     args = _parser().parse_args(argv)
     if not os.path.isdir(args.job_dir):
         print(f"error: {args.job_dir!r} is not a folder: give an offline job directory", file=sys.stderr)
         return 2
-    if not logging.root.handlers:
-        logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    try:
-        web = _login(args)
-    except PlatformUnavailableError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except BrevettiError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        result = sync_job_dir(web, args.job_dir, progress=args.progress)
-    except UsageError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except (BrevettiError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        web.close()
-    print(result.summary())
-    return 0
+
+    def sync(web: Any) -> int:
+        print(sync_job_dir(web, args.job_dir, progress=args.progress).summary())
+        return 0
+
+    return run_with_platform(args, sync)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import getpass
 import logging
 import os
 import sys
@@ -27,14 +26,12 @@ from typing import TYPE_CHECKING, Any
 
 from brevettiai.datamodel.types import Dataset
 from brevettiai.errors import (
-    BrevettiError,
-    PlatformAuthError,
     PlatformError,
     PlatformNotFoundError,
-    PlatformUnavailableError,
     PlatformValidationError,
 )
 from brevettiai.platform.filesystem import DIRECT_WRITE_MAX, put_presigned, request_transfer, storage_client
+from brevettiai.utils._command import add_login_options, run_with_platform
 
 if TYPE_CHECKING:
     from brevettiai.platform.web_api import PlatformAPI
@@ -276,9 +273,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--dataset_name", "--dataset-name", dest="dataset_name",
                         help="dataset to add to (created when missing; default: the folder's name)")
     parser.add_argument("--dataset_id", "--dataset-id", dest="dataset_id", help="id of an existing dataset")
-    parser.add_argument("--host", help="platform URL (default: $BREVETTI_AI_HOST)")
-    parser.add_argument("--username", help="user name (default: $BREVETTI_AI_USER, else the saved login)")
-    parser.add_argument("--password", help="password (default: $BREVETTI_AI_PW; prompted on a terminal)")
+    add_login_options(parser)
     parser.add_argument("--workers", type=int, default=8, help="parallel uploads (default: 8)")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     return parser
@@ -293,46 +288,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.workers < 1:
         print(f"error: --workers must be at least 1; given {args.workers}", file=sys.stderr)
         return 2
-    if not logging.root.handlers:
-        logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    try:
-        web = _login(args)
-    except PlatformUnavailableError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except BrevettiError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    try:
+
+    def upload(web: Any) -> int:
         result = upload_folder(web, args.folder, dataset_name=args.dataset_name, dataset_id=args.dataset_id,
                                workers=args.workers, progress=args.progress)
-    except (PlatformNotFoundError, PlatformValidationError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except (BrevettiError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        web.close()
-    for relative, message in result.errors:
-        print(f"failed: {relative}: {message}", file=sys.stderr)
-    print(result.summary())
-    return 0 if result.ok else 1
+        for relative, message in result.errors:
+            print(f"failed: {relative}: {message}", file=sys.stderr)
+        print(result.summary())
+        return 0 if result.ok else 1
 
-
-def _login(args: Any) -> PlatformAPI:
-    """Log in from the arguments, the environment, a terminal prompt, or the saved login."""
-    from brevettiai.platform.web_api import PASSWORD_ENV, USER_ENV, PlatformAPI
-
-    username = args.username or os.environ.get(USER_ENV) or None
-    password = args.password or os.environ.get(PASSWORD_ENV) or None
-    try:
-        return PlatformAPI(username=username, password=password, host=args.host)
-    except PlatformAuthError:
-        if not (username and not password and sys.stdin.isatty()):
-            raise
-    password = getpass.getpass(f"Password for {username}: ") or None
-    return PlatformAPI(username=username, password=password, host=args.host)
+    return run_with_platform(args, upload)
 
 
 if __name__ == "__main__":
