@@ -88,6 +88,18 @@ def _check_storage(url: str) -> None:
         raise ConfigError(f"--storage {url}: {problem}")
 
 
+def _check_runner(runner: str, scheduler: str | None) -> None:
+    """Stop before serving when the dask runner's scheduler cannot be reached."""
+    if runner != "dask":
+        return
+    from brevettiai.server.config import ConfigError
+    from brevettiai.server.runners.dask import scheduler_problem
+
+    problem = scheduler_problem(scheduler or "")
+    if problem:
+        raise ConfigError(f"--dask-scheduler {scheduler}: {problem}")
+
+
 @app.command()
 def server(
     host: Annotated[str | None, typer.Option(help=_server_help("host") + " Default: 127.0.0.1.")] = None,
@@ -119,6 +131,7 @@ def server(
         config = ServerConfig.load(flags)
         resolved = config.resolved()  # reports settings that do not fit together before anything starts
         _check_storage(resolved.storage or "")
+        _check_runner(resolved.runner, resolved.dask_scheduler)
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -48,3 +48,17 @@ def test_jobs_run_and_stop_on_dask(dask_cluster: DaskCluster, platform_server_fa
         record = final(broken["id"])
         assert record["status"] == "failed" and record["error"]["code"] == 127, record
         assert "could not be started" in admin.get(f"/api/files/{broken['id']}/logs/job.log").text
+
+
+def test_an_unreachable_scheduler_stops_the_server_with_one_line(tmp_path) -> None:
+    import subprocess
+
+    from services import free_port
+
+    address = f"tcp://127.0.0.1:{free_port()}"  # nothing listens there
+    result = subprocess.run([sys.executable, "-m", "brevettiai.cli", "server", "--port", "0", "--data-dir",
+                             str(tmp_path / "data"), "--runner", "dask", "--dask-scheduler", address],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().startswith(f"error: --dask-scheduler {address}: cannot reach the Dask scheduler")
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -17,6 +17,19 @@ from brevettiai.server.runners.dask_task import TASK_PREFIX, run_job, stop_event
 log = logging.getLogger("brevettiai.server.runners.dask")
 
 
+def scheduler_problem(address: str, timeout: float = 10.0) -> str | None:
+    """Why the scheduler at `address` cannot be used (no dask, unreachable), or None."""
+    try:
+        from distributed import Client
+    except ImportError:
+        return "the dask runner needs dask.distributed: pip install './[dask]'"
+    try:
+        with Client(address, timeout=timeout):
+            return None
+    except (OSError, TimeoutError, ValueError) as exc:
+        return f"cannot reach the Dask scheduler within {timeout:g} s ({type(exc).__name__}: {exc})"
+
+
 class DaskRunner:
     """Submits runs to a dask scheduler; stops them through their Events."""
 
