@@ -150,3 +150,22 @@ def test_a_full_disk_answers_507_and_the_server_carries_on(platform_server_facto
                 assert job.put(f"/api/files/{job_id}/artifacts/small.txt", content=b"fits").status_code == 201
                 assert job.get(f"/api/files/{job_id}/artifacts/small.txt").content == b"fits"
         server.stop()  # before the disk goes away
+
+
+def test_healthz_is_503_naming_the_storage_while_it_is_full(platform_server_factory: object, tmp_path: Path) -> None:
+    from services import wait_for
+
+    with _small_disk(tmp_path / "tiny", "1m") as disk:
+        server: PlatformServer = platform_server_factory("--storage", str(disk))  # type: ignore[operator]
+        assert httpx.get(f"{server.url}/healthz").status_code == 200
+        filler = disk / "filler.bin"
+        with open(filler, "wb", buffering=0) as handle, contextlib.suppress(OSError):  # fill the disk up
+            while True:
+                handle.write(b"\0" * 4096)
+        answer = wait_for(lambda: (r := httpx.get(f"{server.url}/healthz")).status_code == 503 and r,
+                          timeout=20, what="/healthz noticing the full storage")
+        assert answer.json()["detail"].startswith("storage: cannot write")
+        filler.unlink()
+        wait_for(lambda: httpx.get(f"{server.url}/healthz").status_code == 200, timeout=20,
+                 what="/healthz noticing the storage has room again")
+        server.stop()

@@ -98,7 +98,7 @@ def create_app(config: ServerConfig, on_admin_password: Callable[[str], None] | 
         """Start the context and the monitor; stop both when the server stops."""
         ctx = await run_in_threadpool(start_context, config, on_admin_password, secret_key)
         app.state.context = ctx
-        app.state.readiness = WriteProbe(ctx.db)
+        app.state.readiness = WriteProbe(ctx.db, ctx.storage)
         monitor = Monitor(ctx)
         monitor.start()
         revocations = RevocationWatch(ctx.db, ctx.tokens)
