@@ -115,6 +115,7 @@ def server(
     heartbeat_timeout: Annotated[str | None, typer.Option(help=_server_help("heartbeat_timeout") + " Default: 60.")] = None,
     token_ttl: Annotated[str | None, typer.Option(help=_server_help("token_ttl") + " Default: 12h.")] = None,
     max_upload: Annotated[str | None, typer.Option(help=_server_help("max_upload") + " Default: 10GiB.")] = None,
+    job_user: Annotated[str | None, typer.Option(help=_server_help("job_user"))] = None,
     workers: Annotated[int | None, typer.Option(help=_server_help("workers") + " Default: 1.")] = None,
     secret_key: Annotated[str | None, typer.Option(help=_server_help("secret_key") + " Default: generated once.",
                                                    show_default=False)] = None,
@@ -125,7 +126,8 @@ def server(
 
     flags = dict(host=host, port=port, data_dir=data_dir, database_url=database_url, storage=storage,
                  public_url=public_url, runner=runner, dask_scheduler=dask_scheduler,
-                 stop_grace=stop_grace, max_running_jobs=max_running_jobs, workers=workers, secret_key=secret_key,
+                 stop_grace=stop_grace, max_running_jobs=max_running_jobs, job_user=job_user, workers=workers,
+                 secret_key=secret_key,
                  heartbeat_timeout=heartbeat_timeout, token_ttl=token_ttl, max_upload=max_upload, log_level=log_level)
     try:
         config = ServerConfig.load(flags)

@@ -344,3 +344,50 @@ def test_another_replica_dispatches_when_the_dispatching_one_dies(database: str,
             assert _final(on_a, job["id"])["status"] == "completed"
             assert [parent for _, parent, _ in _starts(starts)] == [a.process.pid]
             assert _steps(on_a, job["id"]) == [0, 1, 2]
+
+
+def test_a_job_run_as_another_user_reaches_none_of_the_servers_files(platform_server_factory: object,
+                                                                      tmp_path: Path) -> None:
+    import pwd
+    import shutil
+
+    if os.geteuid() != 0:
+        pytest.skip("running jobs as another user needs the server to run as root")
+    python = shutil.which("python3", path="/usr/bin:/bin")
+    if python is None or not os.access(python, os.X_OK):
+        pytest.skip("no system python3 another user can run")
+    nobody = pwd.getpwnam("nobody")
+    server = platform_server_factory("--job-user", "nobody", env={"AWS_SECRET_ACCESS_KEY": "server-secret"})  # type: ignore[operator]
+    probe = textwrap.dedent(f"""
+        import json, os
+        def readable(path):
+            try:
+                with open(path, "rb") as handle:
+                    handle.read(1)
+                return True
+            except OSError:
+                return False
+        print("PROBE " + json.dumps({{
+            "uid": os.getuid(), "home": os.environ.get("HOME"),
+            "database": readable({str(server.data_dir / "brevettiai.db")!r}),
+            "server_environ": readable("/proc/{server.process.pid}/environ"),
+            "storage": os.access({str(server.data_dir / "storage")!r}, os.R_OK),
+            "aws": "AWS_SECRET_ACCESS_KEY" in os.environ}}))
+    """)
+    with server.client() as admin:
+        mt = model_type(admin, command=[python, "-c", probe], settingsSchema={"fields": [], "presets": {}}, defaults={})
+        job = model(admin, modelTypeId=mt["id"])
+        assert admin.post(f"/api/models/{job['id']}/start").status_code == 200
+        wait_for(lambda: admin.get(f"/api/models/{job['id']}").json()["status"] in ("failed", "completed"),
+                 timeout=60, what="the probe job ending")
+        log = admin.get(f"/api/files/{job['id']}/logs/job.log").text
+    seen = json.loads(log.split("PROBE ", 1)[1].splitlines()[0])
+    assert seen == {"uid": nobody.pw_uid, "home": nobody.pw_dir, "database": False, "server_environ": False,
+                    "storage": False, "aws": False}, log
+
+
+def test_an_unknown_job_user_is_a_one_line_error_naming_the_flag() -> None:
+    from brevettiai.server.config import ConfigError, ServerConfig
+
+    with pytest.raises(ConfigError, match="--job-user: 'no-such-user-x' is not a user on this machine"):
+        ServerConfig.load({"job_user": "no-such-user-x"}, {})

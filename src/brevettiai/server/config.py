@@ -82,6 +82,19 @@ def _text(text: str) -> str:
     return str(text)
 
 
+def _job_user(text: str) -> str:
+    import pwd
+
+    name = str(text).strip()
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        raise ValueError(f"{name!r} is not a user on this machine") from None
+    if os.geteuid() != 0:
+        raise ValueError(f"running jobs as {name!r} needs the server to run as root")
+    return name
+
+
 def _workers(text: str | int) -> int:
     value = int(text)
     if value < 1:
@@ -134,6 +147,8 @@ SETTINGS: dict[str, Setting] = {
                          "Lifetime of user tokens (12h, 3600)."),
     "max_upload": Setting("--max-upload", "BREVETTI_AI_MAX_UPLOAD", parse_size,
                           "Largest file a PUT may store (10GiB, 500MB)."),
+    "job_user": Setting("--job-user", "BREVETTI_AI_JOB_USER", _job_user,
+                        "Run local-runner jobs as this OS user (the server runs as root); default: the server's user."),
     "workers": Setting("--workers", "BREVETTI_AI_WORKERS", _workers,
                        "Server processes on this machine, sharing the port (each its own connections)."),
     "secret_key": Setting("--secret-key", "BREVETTI_AI_SECRET_KEY", _secret,
@@ -160,6 +175,7 @@ class ServerConfig:
     heartbeat_timeout: float = 60.0
     token_ttl: float = 12 * 3600.0
     max_upload: int = 10 * 1024**3
+    job_user: str | None = None
     workers: int = 1
     secret_key: str | None = field(default=None, repr=False)
     log_level: str = "info"

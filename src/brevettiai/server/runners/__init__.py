@@ -94,4 +94,4 @@ def make_runner(config: ServerConfig) -> Runner:
         return DaskRunner(config.dask_scheduler or "", stop_grace=config.stop_grace)
     from brevettiai.server.runners.local import LocalRunner
 
-    return LocalRunner(dict(os.environ), stop_grace=config.stop_grace)
+    return LocalRunner(dict(os.environ), stop_grace=config.stop_grace, job_user=config.job_user)

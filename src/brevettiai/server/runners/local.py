@@ -9,6 +9,7 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from brevettiai.server.runners import Exited, Launch, job_environment, signal_name
 
@@ -27,8 +28,10 @@ class LocalRunner:
 
     name = "local"
 
-    def __init__(self, environ: dict[str, str], stop_grace: float = 30.0, shutdown_grace: float = 5.0) -> None:
+    def __init__(self, environ: dict[str, str], stop_grace: float = 30.0, shutdown_grace: float = 5.0,
+                 job_user: str | None = None) -> None:
         self._environ = environ
+        self.job_user = job_user
         self.stop_grace = stop_grace
         self.shutdown_grace = shutdown_grace
         self._jobs: dict[str, _Running] = {}
@@ -37,11 +40,13 @@ class LocalRunner:
     def start(self, launch: Launch) -> str:
         """Start the job's process with stdout and stderr appended to its log file."""
         os.makedirs(os.path.dirname(launch.log_file), exist_ok=True)
-        with open(launch.log_file, "ab") as log_handle:
+        env = job_environment(self._environ, launch.env)
+        identity = _identity(self.job_user, env)
+        with open(launch.log_file, "ab") as log_handle:  # opened by the server: the job needs no access to it
             process = subprocess.Popen(
-                launch.argv, cwd=launch.cwd or None, env=job_environment(self._environ, launch.env),
-                stdin=subprocess.DEVNULL, stdout=log_handle, stderr=subprocess.STDOUT,
-                start_new_session=True)  # its own group: a stop reaches the job's children too
+                launch.argv, cwd=launch.cwd or None, env=env, stdin=subprocess.DEVNULL, stdout=log_handle,
+                stderr=subprocess.STDOUT, start_new_session=True,  # its own group: a stop reaches its children
+                **identity)
         with self._lock:
             self._jobs[launch.job_id] = _Running(process, launch.log_file)
         log.info("Started job %s as process %d: %s", launch.job_id, process.pid, " ".join(launch.argv))
@@ -93,6 +98,17 @@ class LocalRunner:
         with self._lock:
             self._jobs.clear()
         return [_exited(job_id, job.process.returncode, job.log_file) for job_id, job in running]
+
+
+def _identity(user: str | None, env: dict[str, str]) -> dict[str, Any]:
+    """Popen arguments that run the job as `user` (its own groups only, its home as HOME); none without one."""
+    if user is None:
+        return {}
+    import pwd
+
+    account = pwd.getpwnam(user)
+    env.update(HOME=account.pw_dir, USER=account.pw_name, LOGNAME=account.pw_name)
+    return {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": os.getgrouplist(user, account.pw_gid)}
 
 
 def _exited(job_id: str, code: int, log_file: str) -> Exited:
