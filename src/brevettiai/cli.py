@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 import sys
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -72,10 +74,29 @@ def status(job_dir: Annotated[str, typer.Argument(help="The job directory (a fol
         typer.echo(f"the process {state.pid} on {state.hostname} is gone without ending the job")
 
 
-def _server_help(name: str) -> str:
+def _with_server_settings(*names: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Give a command one option per server setting (`names`, default all), read from `SETTINGS`.
+
+    Typer reads a command's options from its signature, so the signature is made from the table.
+    """
+    return lambda command: _set_server_options(command, names)
+
+
+def _set_server_options(command: Callable[..., None], names: tuple[str, ...]) -> Callable[..., None]:
     from brevettiai.server.config import SETTINGS
 
-    return f"{SETTINGS[name].help} Env: {SETTINGS[name].env}."
+    parameters, annotations = [], {}
+    for name, setting in SETTINGS.items():
+        if names and name not in names:
+            continue
+        default = f" Default: {setting.default}." if setting.default else ""
+        annotation = Annotated[str | None, typer.Option(setting.flag, help=f"{setting.help} Env: {setting.env}.{default}",
+                                                        show_default=False)]
+        parameters.append(inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation))
+        annotations[name] = annotation
+    command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    command.__annotations__ = annotations
+    return command
 
 
 def _check_storage(url: str) -> None:
@@ -101,34 +122,11 @@ def _check_runner(runner: str, scheduler: str | None) -> None:
 
 
 @app.command()
-def server(
-    host: Annotated[str | None, typer.Option(help=_server_help("host") + " Default: 127.0.0.1.")] = None,
-    port: Annotated[int | None, typer.Option(help=_server_help("port") + " Default: 8000.")] = None,
-    data_dir: Annotated[str | None, typer.Option(help=_server_help("data_dir") + " Default: ./brevettiai-data.")] = None,
-    database_url: Annotated[str | None, typer.Option(help=_server_help("database_url"))] = None,
-    storage: Annotated[str | None, typer.Option(help=_server_help("storage"))] = None,
-    public_url: Annotated[str | None, typer.Option(help=_server_help("public_url"))] = None,
-    runner: Annotated[str | None, typer.Option(help=_server_help("runner") + " Default: local.")] = None,
-    dask_scheduler: Annotated[str | None, typer.Option(help=_server_help("dask_scheduler"))] = None,
-    stop_grace: Annotated[str | None, typer.Option(help=_server_help("stop_grace") + " Default: 30.")] = None,
-    max_running_jobs: Annotated[int | None, typer.Option(help=_server_help("max_running_jobs") + " Default: 0.")] = None,
-    heartbeat_timeout: Annotated[str | None, typer.Option(help=_server_help("heartbeat_timeout") + " Default: 60.")] = None,
-    token_ttl: Annotated[str | None, typer.Option(help=_server_help("token_ttl") + " Default: 12h.")] = None,
-    max_upload: Annotated[str | None, typer.Option(help=_server_help("max_upload") + " Default: 10GiB.")] = None,
-    job_user: Annotated[str | None, typer.Option(help=_server_help("job_user"))] = None,
-    workers: Annotated[int | None, typer.Option(help=_server_help("workers") + " Default: 1.")] = None,
-    secret_key: Annotated[str | None, typer.Option(help=_server_help("secret_key") + " Default: generated once.",
-                                                   show_default=False)] = None,
-    log_level: Annotated[str | None, typer.Option(help=_server_help("log_level") + " Default: info.")] = None,
-) -> None:
+@_with_server_settings()
+def server(**flags: str | None) -> None:
     """Run the self-hosted platform server (needs the server extra). Stop it with Ctrl-C or SIGTERM."""
     from brevettiai.server.config import ConfigError, ServerConfig
 
-    flags = dict(host=host, port=port, data_dir=data_dir, database_url=database_url, storage=storage,
-                 public_url=public_url, runner=runner, dask_scheduler=dask_scheduler,
-                 stop_grace=stop_grace, max_running_jobs=max_running_jobs, job_user=job_user, workers=workers,
-                 secret_key=secret_key,
-                 heartbeat_timeout=heartbeat_timeout, token_ttl=token_ttl, max_upload=max_upload, log_level=log_level)
     try:
         config = ServerConfig.load(flags)
         resolved = config.resolved()  # reports settings that do not fit together before anything starts
@@ -163,15 +161,13 @@ def server(
 
 
 @app.command()
-def migrate(
-    data_dir: Annotated[str | None, typer.Option(help=_server_help("data_dir") + " Default: ./brevettiai-data.")] = None,
-    database_url: Annotated[str | None, typer.Option(help=_server_help("database_url"))] = None,
-) -> None:
+@_with_server_settings("data_dir", "database_url")
+def migrate(**flags: str | None) -> None:
     """Bring the platform's database schema up to date, then exit (servers also do this when they start)."""
     from brevettiai.server.config import ConfigError, ServerConfig
 
     try:
-        config = ServerConfig.load({"data_dir": data_dir, "database_url": database_url}).resolved()
+        config = ServerConfig.load(flags).resolved()
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

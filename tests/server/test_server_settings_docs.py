@@ -13,13 +13,13 @@ from brevettiai.server.config import SETTINGS
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "server.md"
 
 
-def _documented() -> list[tuple[str, str]]:
-    rows = re.findall(r"^\| `(--[a-z-]+)` \| `(BREVETTI_AI_[A-Z_]+)` \|", DOCS.read_text(), flags=re.M)
-    return list(rows)
+def _documented() -> list[tuple[str, str, str]]:
+    rows = re.findall(r"^\| `(--[a-z-]+)` \| `(BREVETTI_AI_[A-Z_]+)` \|\s*([^|]*?)\s*\|", DOCS.read_text(), flags=re.M)
+    return [(flag, env, default.strip().strip("`")) for flag, env, default in rows]
 
 
-def test_the_docs_settings_table_lists_every_setting_in_order() -> None:
-    assert _documented() == [(s.flag, s.env) for s in SETTINGS.values()]
+def test_the_docs_settings_table_lists_every_setting_in_order_with_its_default() -> None:
+    assert _documented() == [(s.flag, s.env, s.default) for s in SETTINGS.values()]
 
 
 def test_the_server_command_offers_every_setting_as_a_flag() -> None:

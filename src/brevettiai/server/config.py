@@ -48,8 +48,15 @@ def parse_size(text: str | int) -> int:
     return value
 
 
+def _whole_number(text: str | int, what: str) -> int:
+    try:
+        return int(str(text).strip())
+    except ValueError:
+        raise ValueError(f"{text!r} is not {what}") from None
+
+
 def _port(text: str | int) -> int:
-    value = int(text)
+    value = _whole_number(text, "a port: give 0 (any free port) to 65535")
     if not 0 <= value <= 65535:
         raise ValueError(f"{text!r} is not a port: give 0 (any free port) to 65535")
     return value
@@ -96,7 +103,7 @@ def _job_user(text: str) -> str:
 
 
 def _workers(text: str | int) -> int:
-    value = int(text)
+    value = _whole_number(text, "a number of worker processes: give 1 or more")
     if value < 1:
         raise ValueError(f"{text!r} is not a number of worker processes: give 1 or more")
     return value
@@ -119,42 +126,43 @@ class Setting:
     env: str
     parse: Callable[[Any], Any]
     help: str
+    default: str = ""  # the default in words, for --help and docs/server.md ("" when there is none)
 
 
 # The single list of settings: the CLI, the docs and `ServerConfig.load` all read it.
 SETTINGS: dict[str, Setting] = {
     "host": Setting("--host", "BREVETTI_AI_SERVER_HOST", _text,
-                    "Address to listen on (0.0.0.0 for every interface)."),
-    "port": Setting("--port", "BREVETTI_AI_PORT", _port, "Port to listen on; 0 picks a free port."),
+                    "Address to listen on (0.0.0.0 for every interface).", default="127.0.0.1"),
+    "port": Setting("--port", "BREVETTI_AI_PORT", _port, "Port to listen on; 0 picks a free port.", default="8000"),
     "data_dir": Setting("--data-dir", "BREVETTI_AI_DATA_DIR", _text,
-                        "Folder holding brevettiai.db and storage/ unless those are set."),
+                        "Folder holding brevettiai.db and storage/ unless those are set.", default="./brevettiai-data"),
     "database_url": Setting("--database-url", "BREVETTI_AI_DATABASE_URL", _text,
-                            "SQLAlchemy URL (sqlite:///..., postgresql+psycopg://user:pw@host/db)."),
+                            "SQLAlchemy URL (sqlite:///..., postgresql+psycopg://user:pw@host/db).", default="sqlite:///<data-dir>/brevettiai.db"),
     "storage": Setting("--storage", "BREVETTI_AI_STORAGE", _text,
-                       "Storage root: a folder or an fsspec URL (s3://bucket/prefix)."),
+                       "Storage root: a folder or an fsspec URL (s3://bucket/prefix).", default="<data-dir>/storage"),
     "public_url": Setting("--public-url", "BREVETTI_AI_PUBLIC_URL", _text,
-                          "URL jobs use to reach the server (default http://HOST:PORT)."),
-    "runner": Setting("--runner", "BREVETTI_AI_RUNNER", _runner, "How jobs are launched: local or dask."),
+                          "URL jobs use to reach the server.", default="http://<host>:<port>"),
+    "runner": Setting("--runner", "BREVETTI_AI_RUNNER", _runner, "How jobs are launched: local or dask.", default="local"),
     "dask_scheduler": Setting("--dask-scheduler", "BREVETTI_AI_DASK_SCHEDULER", _text,
                               "Scheduler address of the dask runner (tcp://host:8786)."),
     "stop_grace": Setting("--stop-grace", "BREVETTI_AI_STOP_GRACE", parse_duration,
-                          "A stopped job still running this long after SIGTERM gets SIGKILL (30, 10s, 1m)."),
+                          "A stopped job still running this long after SIGTERM gets SIGKILL (30, 10s, 1m).", default="30"),
     "max_running_jobs": Setting("--max-running-jobs", "BREVETTI_AI_MAX_RUNNING_JOBS", _job_limit,
-                                "At most this many jobs starting or running at once; the rest wait queued (0: no limit)."),
+                                "At most this many jobs starting or running at once; the rest wait queued (0: no limit).", default="0"),
     "heartbeat_timeout": Setting("--heartbeat-timeout", "BREVETTI_AI_HEARTBEAT_TIMEOUT", parse_duration,
-                                 "A running job silent this long becomes lost (60, 90s, 5m)."),
+                                 "A running job silent this long becomes lost (60, 90s, 5m).", default="60"),
     "token_ttl": Setting("--token-ttl", "BREVETTI_AI_TOKEN_TTL", parse_duration,
-                         "Lifetime of user tokens (12h, 3600)."),
+                         "Lifetime of user tokens (12h, 3600).", default="12h"),
     "max_upload": Setting("--max-upload", "BREVETTI_AI_MAX_UPLOAD", parse_size,
-                          "Largest file a PUT may store (10GiB, 500MB)."),
+                          "Largest file a PUT may store (10GiB, 500MB).", default="10GiB"),
     "job_user": Setting("--job-user", "BREVETTI_AI_JOB_USER", _job_user,
-                        "Run local-runner jobs as this OS user (the server runs as root); default: the server's user."),
+                        "Run local-runner jobs as this OS user (the server must run as root).", default="the server's user"),
     "workers": Setting("--workers", "BREVETTI_AI_WORKERS", _workers,
-                       "Server processes on this machine, sharing the port (each its own connections)."),
+                       "Server processes on this machine, sharing the port (each its own connections).", default="1"),
     "secret_key": Setting("--secret-key", "BREVETTI_AI_SECRET_KEY", _secret,
-                          "Key signing report links; the same on every replica (prefer the variable)."),
+                          "Key signing report links; the same on every replica (prefer the variable).", default="generated once"),
     "log_level": Setting("--log-level", "BREVETTI_AI_LOG_LEVEL", _log_level,
-                         "debug, info, warning or error."),
+                         "debug, info, warning or error.", default="info"),
 }
 
 
