@@ -32,6 +32,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
+from brevettiai._threads import start_daemon
+
 __all__ = [
     "EnvironmentCapture",
     "capture_environment",
@@ -353,9 +355,8 @@ class EnvironmentCapture:
         self._git_timeout = git_timeout
         self._git: dict[str, Any] | None = None
         self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="brevettiai-environment", daemon=True)
         try:
-            self._thread.start()
+            self._thread = start_daemon(self._run, "brevettiai-environment")
         except RuntimeError as exc:  # no thread available: collect synchronously instead
             logger.debug("environment capture runs in the caller's thread: %s", exc)
             self._run()

@@ -311,3 +311,13 @@ def test_a_reused_job_dir_keeps_each_runs_record(make_job_dir, caplog) -> None:
     assert read(job_dir / "artifacts" / "output.json")["job"]["settings"]["rate"] == 0.3
     lines = [json.loads(line) for line in (job_dir / "metrics.jsonl").read_text().splitlines()]
     assert [(line["run_id"], line["loss"]) for line in lines] == [(first.run_id, 1.0), (second.run_id, 0.5)]
+
+
+def test_sdk_helper_threads_leave_stop_signals_to_the_main_thread() -> None:
+    """A SIGTERM the kernel hands to a helper thread would not wake a main thread sleeping in run()."""
+    from brevettiai._threads import start_daemon
+
+    seen: list[set[int]] = []
+    start_daemon(lambda: seen.append(set(signal.pthread_sigmask(signal.SIG_BLOCK, []))), "probe").join(10)
+    assert {signal.SIGTERM, signal.SIGINT} <= seen[0]
+    assert signal.SIGTERM not in signal.pthread_sigmask(signal.SIG_BLOCK, [])  # the main thread takes them

@@ -17,6 +17,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from brevettiai._threads import start_daemon
+
 log = logging.getLogger("brevettiai.platform.metrics")
 
 Point = dict[str, Any]
@@ -46,8 +48,7 @@ class MetricsSender:
         self._idle.set()
         self._closed = False
         self.delivered = 0
-        self._thread = threading.Thread(target=self._loop, name="brevettiai-metrics", daemon=True)
-        self._thread.start()
+        self._thread = start_daemon(self._loop, "brevettiai-metrics")
 
     def add(self, step: int, values: dict[str, Any], timestamp: float | None = None) -> None:
         """Queue one point (cheap; never blocks on the network)."""

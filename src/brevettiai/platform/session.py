@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import _thread
 import json
 import logging
 import os
@@ -14,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from brevettiai._env import env_value
+from brevettiai._threads import start_daemon
 from brevettiai.errors import PlatformAuthError, PlatformError, PlatformNotFoundError, UsageError
 from brevettiai.platform._http import PlatformClient
 from brevettiai.platform._metrics import MetricsSender
@@ -72,8 +72,7 @@ class PlatformSession:
         if self._heartbeat is not None:
             return
         self._stop_heartbeat.clear()
-        self._heartbeat = threading.Thread(target=self._beat, name="brevettiai-heartbeat", daemon=True)
-        self._heartbeat.start()
+        self._heartbeat = start_daemon(self._beat, "brevettiai-heartbeat")
 
     def _beat(self) -> None:
         while not self._stop_heartbeat.wait(self.heartbeat_interval):
@@ -84,7 +83,7 @@ class PlatformSession:
                 continue
             if answer.get("stopRequested"):
                 log.warning("The platform asked job %s to stop", self.job_id)
-                _thread.interrupt_main(signal.SIGTERM)
+                os.kill(os.getpid(), signal.SIGTERM)  # a real signal: it interrupts a sleeping main thread
                 return
 
     def stop_heartbeat(self) -> None:
