@@ -6,10 +6,11 @@ import datetime
 import os
 import socket
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-Status = Literal["created", "running", "completed", "failed", "killed"]
-TERMINAL: frozenset[str] = frozenset({"completed", "failed", "killed"})
+from brevettiai.contract.status import TERMINAL, OfflineStatus
+
+Status = OfflineStatus
 STATE_FILE = "status.json"
 
 

@@ -15,6 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from brevettiai.contract.status import TERMINAL
 from brevettiai.server import revocation, security
 from brevettiai.server.context import ServerContext, get_context
 from brevettiai.server.db import models as db
@@ -191,7 +192,7 @@ async def require_job(job_id: str, caller: Principal = Depends(principal)) -> Pr
 # `Principal.ended` comes from the key's lookup; the state endpoint drops the job's cached keys when it
 # records a final state, so the change is immediate on this server (within the cache's ttl on others).
 
-ENDED = frozenset({"completed", "failed", "killed"})
+ENDED = TERMINAL  # a key whose run is in a final status only reads
 
 
 def refuse_ended(caller: Principal) -> None:

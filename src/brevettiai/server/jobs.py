@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 
 from brevettiai.contract.forms import deep_merge, validate_settings
+from brevettiai.contract.status import ACTIVE, TERMINAL
 from brevettiai.server import security
 from brevettiai.server.context import ServerContext
 from brevettiai.server.db import models as db
@@ -34,8 +35,6 @@ from brevettiai.server.wire_checks import WireError, parse_json
 
 log = logging.getLogger("brevettiai.server.jobs")
 
-TERMINAL = frozenset({"completed", "failed", "killed"})
-ACTIVE = frozenset({"queued", "starting", "running", "lost"})
 INFO_FILE = "info.json"
 LOG_FILE = "logs/job.log"
 

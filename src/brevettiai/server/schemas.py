@@ -7,8 +7,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-JobStatus = Literal["created", "queued", "starting", "running", "completed", "failed", "killed", "lost"]
-ReportedStatus = Literal["running", "completed", "failed", "killed"]
+from brevettiai.contract.status import JobStatus, ReportedStatus
+
 MAX_OFFSET = 2**53  # list offsets beyond what any table holds are refused (422), not passed to the database
 MAX_PAGE = 10**9
 

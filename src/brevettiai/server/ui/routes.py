@@ -29,6 +29,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import func, or_, select
 
 from brevettiai.contract.forms import deep_merge, validate_settings
+from brevettiai.contract.status import JOB_STATUSES
 from brevettiai.server import auth, charts, jobs, views
 from brevettiai.server.api import datasets as datasets_api
 from brevettiai.server.api import files as files_api
@@ -72,7 +73,7 @@ static_files = StaticFiles(directory=STATIC_DIR)
 
 PAGE_SIZE = 50
 FILES_PAGE_SIZE = 200
-STATUSES = ("created", "queued", "starting", "running", "completed", "failed", "killed", "lost")
+STATUSES = JOB_STATUSES
 IMAGE_TYPES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".svg", ".avif")
 LOG_TAIL_BYTES = 64 * 1024
 KINDS = {"model": "/models", "report": "/testreports"}
