@@ -162,6 +162,10 @@ def test_stop_run_again_and_delete(logged_in: Any, ui_server: Platform) -> None:
     page.wait_for_function("() => ['killed', 'failed'].includes(document.querySelector('#job-status').textContent)")
 
     page.goto(f"{ui_server.url}/models/{model['id']}")
+    if ui_server.api.get(f"/api/models/{model['id']}").json()["status"] == "killed":
+        # a stop the user asked for is shown as stopped, not under an "Error" heading
+        assert page.locator("#error-title").inner_text() == "Stopped"
+        assert "stopped" in page.locator("#job-error").inner_text()
     page.get_by_role("button", name="Run again").click()
     page.wait_for_url("**/models/*")
     again_id = page.url.split("/models/")[1].split("?")[0]
