@@ -7,11 +7,14 @@ import inspect
 import json
 import sys
 from collections.abc import Callable
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from brevettiai.errors import BrevettiError
+
+if TYPE_CHECKING:
+    from brevettiai.server.config import ServerConfig
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Brevetti AI job tools.")
 
@@ -99,6 +102,19 @@ def _set_server_options(command: Callable[..., None], names: tuple[str, ...]) ->
     return command
 
 
+def _server_config(flags: dict[str, str | None]) -> ServerConfig:
+    """The server settings from the flags and environment, checked to fit together; else exit 2 naming the flag."""
+    from brevettiai.server.config import ConfigError, ServerConfig
+
+    try:
+        config = ServerConfig.load(flags)
+        config.resolved()
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    return config
+
+
 def _check_storage(url: str) -> None:
     """Stop before serving when the storage root cannot be used (bucket, credentials, endpoint)."""
     from brevettiai.server.config import ConfigError
@@ -125,11 +141,11 @@ def _check_runner(runner: str, scheduler: str | None) -> None:
 @_with_server_settings()
 def server(**flags: str | None) -> None:
     """Run the self-hosted platform server (needs the server extra). Stop it with Ctrl-C or SIGTERM."""
-    from brevettiai.server.config import ConfigError, ServerConfig
+    from brevettiai.server.config import ConfigError
 
+    config = _server_config(flags)
+    resolved = config.resolved()  # reports settings that do not fit together before anything starts
     try:
-        config = ServerConfig.load(flags)
-        resolved = config.resolved()  # reports settings that do not fit together before anything starts
         _check_storage(resolved.storage or "")
         _check_runner(resolved.runner, resolved.dask_scheduler)
     except ConfigError as exc:
@@ -164,13 +180,7 @@ def server(**flags: str | None) -> None:
 @_with_server_settings("data_dir", "database_url")
 def migrate(**flags: str | None) -> None:
     """Bring the platform's database schema up to date, then exit (servers also do this when they start)."""
-    from brevettiai.server.config import ConfigError, ServerConfig
-
-    try:
-        config = ServerConfig.load(flags).resolved()
-    except ConfigError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+    config = _server_config(flags).resolved()
     try:
         from sqlalchemy.exc import SQLAlchemyError
 

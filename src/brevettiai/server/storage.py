@@ -17,6 +17,7 @@ without the server ever reading the object.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import errno
 import hashlib
@@ -27,7 +28,7 @@ import re
 import stat
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -160,6 +161,14 @@ class Upload:
         raise NotImplementedError
 
 
+def _drop_temp_file(handle: Any, remove: Callable[[], object]) -> None:
+    """Close and remove an upload's temporary file, best effort: the upload has failed already."""
+    with contextlib.suppress(Exception):
+        handle.close()
+    with contextlib.suppress(OSError):
+        remove()
+
+
 class _LocalUpload(Upload):
     """A temporary file below ``.uploads`` (0600), renamed into place; never through a symlink."""
 
@@ -190,14 +199,7 @@ class _LocalUpload(Upload):
         return self.size, self._md5.hexdigest()
 
     def abort(self) -> None:
-        try:
-            self._file.close()
-        except Exception:  # the upload already failed; closing is best effort
-            pass
-        try:
-            os.remove(self._temp)
-        except OSError:
-            pass
+        _drop_temp_file(self._file, lambda: os.remove(self._temp))
 
 
 class _ObjectUpload(Upload):
@@ -248,14 +250,7 @@ class _MovedUpload(Upload):
         return self.size, self._md5.hexdigest()
 
     def abort(self) -> None:
-        try:
-            self._file.close()
-        except Exception:  # the upload already failed; closing is best effort
-            pass
-        try:
-            self._storage.fs.rm(self._temp)
-        except (FileNotFoundError, OSError):
-            pass
+        _drop_temp_file(self._file, lambda: self._storage.fs.rm(self._temp))
 
 
 # Storage ------------------------------------------------------------------------------------------
