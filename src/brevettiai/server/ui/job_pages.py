@@ -1,0 +1,318 @@
+"""The pages of models and test reports: lists, a job's page and its live data, artifacts, stop, run again, delete.
+
+HTML reports a job writes are shown in ``<iframe sandbox="allow-scripts">`` from
+``/reports/<job id>/<ticket>/<path>``: a route that reads cookies of no kind, takes a signed ticket
+for that one job's ``artifacts/`` instead, and answers with ``Content-Security-Policy: sandbox
+allow-scripts; ...``, so a report runs in an opaque origin without the platform's cookies or
+credentials, while relative links to its sibling artifacts still work.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from sqlalchemy import select
+
+from brevettiai.server import charts, jobs, listing
+from brevettiai.server.api import files as files_api
+from brevettiai.server.auth import Principal
+from brevettiai.server.context import ServerContext
+from brevettiai.server.db import models as db
+from brevettiai.server.errors import ApiError
+from brevettiai.server.metric_reads import ReadQuery
+from brevettiai.server.once import put_once, take_once
+from brevettiai.server.schemas import MAX_PAGE, ModelIn, ReportIn
+from brevettiai.server.storage import PathRejected, clean_path
+from brevettiai.server.ui import forms
+from brevettiai.server.ui.common import (
+    KIND_WORDS,
+    KINDS,
+    PAGE_SIZE,
+    STATUSES,
+    page_count,
+    query_string,
+    serve_file,
+)
+from brevettiai.server.ui.web import (
+    PageError,
+    PageRoute,
+    WebUser,
+    check_ticket,
+    ctx_of,
+    flash,
+    form_with_csrf,
+    render,
+    report_ticket,
+    session_user,
+)
+from brevettiai.server.wire_checks import scrub
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+
+# What a sandboxed report may do: run its own scripts and load files of its own artifacts, nothing more.
+REPORT_CSP = "sandbox allow-scripts; default-src 'self' 'unsafe-inline' data:; form-action 'none'; frame-ancestors 'self'"
+LOG_TAIL_BYTES = 64 * 1024
+
+
+
+def _job_list_page(request: Request, user: WebUser, kind: str, q: str, status: str, page: int) -> Response:
+    ctx = ctx_of(request)
+    q, status = q.strip()[:255], status if status in STATUSES else ""
+    rows, total = listing.list_jobs(ctx, kind, q, status, page)
+    pages = page_count(total, PAGE_SIZE)
+    if page > pages and total:
+        return RedirectResponse(KINDS[kind] + query_string(q=q, status=status, page=pages), status_code=303)
+    word, plural, section = KIND_WORDS[kind]
+    return render(request, "jobs.html", {
+        "title": plural, "section": section, "kind": kind, "prefix": KINDS[kind], "rows": rows, "total": total,
+        "page": page, "pages": pages, "q": q, "status": status, "statuses": STATUSES, "page_size": PAGE_SIZE,
+        "word": word, "plural": plural,
+        "link": lambda p: KINDS[kind] + query_string(q=q, status=status, page=p)}, user=user)
+
+
+@router.get("/models")
+def models_page(request: Request, q: str = "", status: str = "", page: int = Query(1, ge=1, le=MAX_PAGE),
+                user: WebUser = Depends(session_user)) -> Response:
+    """Models, newest first, with search and paging."""
+    return _job_list_page(request, user, "model", q, status, page)
+
+
+@router.get("/testreports")
+def reports_page(request: Request, q: str = "", status: str = "", page: int = Query(1, ge=1, le=MAX_PAGE),
+                 user: WebUser = Depends(session_user)) -> Response:
+    """Test reports, newest first."""
+    return _job_list_page(request, user, "report", q, status, page)
+
+
+def _artifact_entries(ctx: ServerContext, job_id: str, folder: str = "") -> list[Any]:
+    base = "artifacts" + (f"/{folder}" if folder else "")
+    entries = ctx.storage.list(job_id, base) or []
+    return sorted(entries, key=lambda e: (e.type != "directory", e.path.lower()))
+
+
+def _read_json(ctx: ServerContext, job_id: str, path: str) -> Any:
+    try:
+        return json.loads(ctx.storage.read_bytes(job_id, path))
+    except (FileNotFoundError, ValueError, OSError):
+        return None
+
+
+def _log_tail(ctx: ServerContext, job_id: str) -> str | None:
+    info = ctx.storage.info(job_id, jobs.LOG_FILE)
+    if info is None or info.type != "file":
+        return None
+    start = max(0, info.size - LOG_TAIL_BYTES)
+    data = b"".join(ctx.storage.read_chunks(job_id, jobs.LOG_FILE, start, info.size - start))
+    text = data.decode(errors="replace")
+    return text.split("\n", 1)[-1] if start else text
+
+
+def _job_view(ctx: ServerContext, job_id: str, kind: str) -> dict[str, Any]:
+    """Everything the page of a model or test report shows."""
+    with ctx.db.read() as session:
+        job = jobs.get_job(session, job_id, kind)
+        model_type = session.get(db.ModelType, job.model_type_id) if job.model_type_id else None
+        datasets = [(dataset_id, session.get(db.Dataset, dataset_id)) for dataset_id in job.dataset_ids or []]
+        tag_rows = {row.id: row for row in session.scalars(select(db.Tag))}
+        parent = session.get(db.Job, job.parent_id) if job.parent_id else None
+        report_types = list(session.scalars(select(db.ModelType).where(db.ModelType.kind == "report")
+                                            .order_by(db.ModelType.name))) if kind == "model" else []
+    reports, report_total = listing.list_jobs(ctx, "report", "", "", 1, 100, parent_id=job.id) if kind == "model" else ([], 0)
+    root = _artifact_entries(ctx, job_id)
+    html_reports = [entry.path.split("/", 1)[1] for entry in root
+                    if entry.type == "file" and entry.path.lower().endswith((".html", ".htm"))]
+    output = _read_json(ctx, job_id, "artifacts/output.json")
+    output = output if isinstance(output, dict) else {}
+    environment = output.get("environment") if isinstance(output.get("environment"), dict) else None
+    results = output.get("output") if isinstance(output.get("output"), dict) else {}
+    schema = model_type.settings_schema if model_type is not None else {}
+    error = scrub(job.error) if isinstance(job.error, dict) else None  # old records may hold unencodable text
+    show_log = job.status in ("failed", "killed", "lost") or error is not None
+    tags = [(tag_id, tag_rows[tag_id].name if tag_id in tag_rows else None) for tag_id in job.tag_ids or []]
+    return {
+        "job": job, "model_type": model_type, "datasets": datasets, "tags": tags, "parent": parent,
+        "reports": reports, "report_total": report_total, "report_types": report_types,
+        "settings_rows": forms.settings_rows(schema, scrub(job.settings or {})),
+        "charts": charts.load(ctx, job_id), "html_reports": html_reports,
+        "ticket": report_ticket(ctx, job_id), "environment": environment, "results": results,
+        "error": error, "log_tail": _log_tail(ctx, job_id) if show_log else None,
+        "artifact_count": len(root), "active": job.status in jobs.ACTIVE, "terminal": job.status in jobs.TERMINAL,
+    }
+
+
+def _redirect_back(prefix: str, job_id: str) -> RedirectResponse:
+    return RedirectResponse(f"{prefix}/{job_id}", status_code=303)
+
+
+def _register_job_pages(kind: str) -> None:
+    """The pages of one kind of job: ``/models/<id>...`` or ``/testreports/<id>...``."""
+    prefix = KINDS[kind]
+    word, plural, section = KIND_WORDS[kind]
+
+    @router.get(prefix + "/{job_id}", name=f"{kind}_page")
+    def job_page(request: Request, job_id: str, created: str | None = None,
+                 user: WebUser = Depends(session_user)) -> Response:
+        """A model's (or test report's) page: status, settings, progress, charts, reports, environment."""
+        ctx = ctx_of(request)
+        view = _job_view(ctx, job_id, kind)
+        key = take_once(ctx.db, created, job_id)
+        return render(request, "job.html", {"title": f"{view['job'].name} · {word}", "section": section,
+                                            "kind": kind, "prefix": prefix, "word": word, "plural": plural,
+                                            "new_key": key, **view}, user=user)
+
+    @router.get(prefix + "/{job_id}/live.json")
+    def live(request: Request, job_id: str, query: ReadQuery = Depends(),
+             user: WebUser = Depends(session_user)) -> Response:
+        """What the page polls every second: status, times, and the metric points (downsampled, of a
+        step range, or those after a cursor: the parameters of the metrics API)."""
+        ctx = ctx_of(request)
+        with ctx.db.read() as session:
+            job = jobs.get_job(session, job_id, kind)
+        return JSONResponse({"status": job.status, "terminal": job.status in jobs.TERMINAL,
+                             "started": _iso(job.started), "completed": _iso(job.completed),
+                             **query.read(ctx.db, job_id)}, headers={"Cache-Control": "no-store"})
+
+    @router.get(prefix + "/{job_id}/artifacts")
+    def artifacts_page(request: Request, job_id: str, folder: str = "",
+                       user: WebUser = Depends(session_user)) -> Response:
+        """The artifacts browser: folders, sizes and downloads."""
+        ctx = ctx_of(request)
+        folder = clean_path(folder)
+        with ctx.db.read() as session:
+            job = jobs.get_job(session, job_id, kind)
+        entries = _artifact_entries(ctx, job_id, folder)
+        if folder and not entries and ctx.storage.info(job_id, f"artifacts/{folder}") is None:
+            raise PageError(404, f"There is no folder '{folder}' in the artifacts of this {word}.")
+        rows = [{"name": entry.path.rsplit("/", 1)[-1], "path": entry.path.split("/", 1)[1],
+                 "folder": entry.type == "directory", "size": entry.size, "mtime": entry.mtime,
+                 "html": entry.path.lower().endswith((".html", ".htm"))} for entry in entries]
+        crumbs = []
+        parts = folder.split("/") if folder else []
+        for index, part in enumerate(parts):
+            crumbs.append((part, "/".join(parts[: index + 1])))
+        return render(request, "artifacts.html", {
+            "title": f"Artifacts of {job.name}", "section": section, "job": job, "prefix": prefix, "word": word,
+            "folder": folder, "rows": rows, "crumbs": crumbs, "ticket": report_ticket(ctx, job_id),
+            "total_size": sum(r["size"] for r in rows if not r["folder"])}, user=user)
+
+    @router.get(prefix + "/{job_id}/download/{path:path}")
+    def download(request: Request, job_id: str, path: str, user: WebUser = Depends(session_user)) -> Response:
+        """An artifact (or the job log) as a download."""
+        ctx = ctx_of(request)
+        with ctx.db.read() as session:
+            jobs.get_job(session, job_id, kind)
+        path = clean_path(path, allow_empty=False)
+        if not (path.startswith("artifacts/") or path == jobs.LOG_FILE):
+            raise PageError(404, "Only artifacts and the job log can be downloaded here.")
+        return serve_file(request, job_id, path, user.principal, attachment=True)
+
+    @router.post(prefix + "/{job_id}/stop")
+    async def stop(request: Request, job_id: str, user: WebUser = Depends(session_user)) -> Response:
+        """Ask the job to stop."""
+        await form_with_csrf(request, user)
+        job = await run_in_threadpool(jobs.stop_job, ctx_of(request), job_id, kind)
+        response = _redirect_back(prefix, job_id)
+        flash(response, "Asked the job to stop." if job.status in jobs.ACTIVE else f"The {word} is {job.status}.")
+        return response
+
+    @router.post(prefix + "/{job_id}/rerun")
+    async def rerun(request: Request, job_id: str, user: WebUser = Depends(session_user)) -> Response:
+        """A new job with the same type, settings, datasets and tags (and model), started at once."""
+        await form_with_csrf(request, user)
+        ctx = ctx_of(request)
+
+        def again() -> tuple[str, str, str | None]:
+            with ctx.db.read() as session:
+                job = jobs.get_job(session, job_id, kind)
+            fields = {"name": job.name, "model_type_id": job.model_type_id, "settings": dict(job.settings or {}),
+                      "dataset_ids": list(job.dataset_ids or []), "tag_ids": list(job.tag_ids or [])}
+            if kind == "report":
+                if not job.parent_id:
+                    raise PageError(409, "The model this test report was about is deleted; it cannot run again.")
+                body: ModelIn = ReportIn(parent_id=job.parent_id, **fields)
+            else:
+                body = ModelIn(**fields)
+            new, key = jobs.create_job(ctx, kind, body)
+            try:
+                new, key = jobs.start_job(ctx, new.id, kind)
+                problem = None
+            except ApiError as exc:
+                problem = str(exc.detail)
+            return new.id, key, problem
+
+        new_id, key, problem = await run_in_threadpool(again)
+        reference = await run_in_threadpool(put_once, ctx.db, new_id, key)
+        response = RedirectResponse(f"{prefix}/{new_id}?created={reference}", status_code=303)
+        flash(response, f"Created a new {word} with the same settings" + (f", but it could not start: {problem}"
+                                                                            if problem else " and started it."))
+        return response
+
+    @router.get(prefix + "/{job_id}/delete")
+    def delete_confirm(request: Request, job_id: str, user: WebUser = Depends(session_user)) -> Response:
+        """Ask before deleting."""
+        ctx = ctx_of(request)
+        with ctx.db.read() as session:
+            job = jobs.get_job(session, job_id, kind)
+        return render(request, "confirm_delete.html", {
+            "title": f"Delete {job.name}", "section": section, "what": word, "name": job.name,
+            "action": f"{prefix}/{job_id}/delete", "cancel": f"{prefix}/{job_id}",
+            "details": f"This stops the {word} if it runs and deletes its record, progress metrics, charts and "
+                       f"every file of its job directory (artifacts, logs). It cannot be undone."}, user=user)
+
+    @router.post(prefix + "/{job_id}/delete")
+    async def delete(request: Request, job_id: str, user: WebUser = Depends(session_user)) -> Response:
+        """Delete the job (stopped first) and its files."""
+        await form_with_csrf(request, user)
+        ctx = ctx_of(request)
+
+        def work() -> tuple[str, str | None]:
+            with ctx.db.read() as session:
+                job = jobs.get_job(session, job_id, kind)
+                name, parent = job.name, job.parent_id
+            jobs.delete_job(ctx, job_id, kind)
+            return name, parent
+
+        name, parent = await run_in_threadpool(work)
+        target = f"/models/{parent}" if kind == "report" and parent else prefix
+        response = RedirectResponse(target, status_code=303)
+        flash(response, f"Deleted the {word} “{name}”.")
+        return response
+
+
+def _iso(moment: Any) -> str | None:
+    return None if moment is None else moment.isoformat(timespec="seconds") + "Z"
+
+
+for _kind in KINDS:
+    _register_job_pages(_kind)
+
+
+@router.get("/reports/{job_id}/{ticket}/{path:path}")
+def sandboxed_report(request: Request, job_id: str, ticket: str, path: str) -> Response:
+    """A file of a job's artifacts for the report iframe: signed ticket, no cookies, sandboxing CSP."""
+    ctx = ctx_of(request)
+    # Any origin may read what the ticket opens (the ticket is the access; no cookie is ever involved):
+    # a report's own scripts run in an opaque origin and need this to fetch its sibling JSON files.
+    headers = {"Content-Security-Policy": REPORT_CSP, "X-Content-Type-Options": "nosniff",
+               "Referrer-Policy": "no-referrer", "Cache-Control": "private, no-cache",
+               "Access-Control-Allow-Origin": "*"}
+    if not check_ticket(ctx, job_id, ticket):
+        return PlainTextResponse("This report link has expired: reload the page it was on.", status_code=403,
+                                 headers=headers)
+    try:
+        inner = clean_path(path, allow_empty=False)
+    except PathRejected as exc:
+        return PlainTextResponse(str(exc), status_code=400, headers=headers)
+    try:
+        # Read as the job itself would: its own files, read-only, nothing of the visitor's.
+        response = files_api.read_file(job_id, f"artifacts/{inner}", request, Principal(job_id=job_id), ctx)
+    except ApiError as exc:
+        return PlainTextResponse(str(exc.detail), status_code=exc.status, headers=headers)
+    for name, value in headers.items():
+        response.headers[name] = value
+    return response

@@ -1,0 +1,158 @@
+"""The model zoo: the model types, and the create form drawn from a type's settings schema."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import func, select
+
+from brevettiai.contract.forms import deep_merge, validate_settings
+from brevettiai.server import jobs
+from brevettiai.server.context import ServerContext
+from brevettiai.server.db import models as db
+from brevettiai.server.errors import ApiError
+from brevettiai.server.once import put_once
+from brevettiai.server.schemas import ModelIn, ReportIn
+from brevettiai.server.ui import forms
+from brevettiai.server.ui.common import (
+    KIND_WORDS,
+    KINDS,
+    dataset_options,
+    tag_options,
+)
+from brevettiai.server.ui.web import (
+    PageError,
+    PageRoute,
+    WebUser,
+    ctx_of,
+    flash,
+    form_with_csrf,
+    render,
+    session_user,
+)
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+
+@router.get("/zoo")
+def zoo(request: Request, user: WebUser = Depends(session_user)) -> Response:
+    """The model types, to create models (and test reports) from."""
+    ctx = ctx_of(request)
+    with ctx.db.read() as session:
+        types = list(session.scalars(select(db.ModelType).order_by(db.ModelType.kind, db.ModelType.name)))
+        counts = dict(session.execute(select(db.Job.model_type_id, func.count()).group_by(db.Job.model_type_id)).all())
+    return render(request, "zoo.html", {"title": "Model zoo", "section": "zoo", "types": types, "counts": counts},
+                  user=user)
+
+
+def _zoo_form(request: Request, user: WebUser, model_type: db.ModelType, *, values: dict[str, Any],
+              raw: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
+              general: list[str] | None = None, name: str = "", dataset_ids: Iterable[str] = (),
+              tag_ids: Iterable[str] = (), parent: Any = None, status: int = 200) -> Response:
+    ctx = ctx_of(request)
+    schema = model_type.settings_schema or {}
+    form = forms.build_form(schema, values, raw, errors)
+    return render(request, "zoo_form.html", {
+        "title": f"New {'test report' if model_type.kind == 'report' else 'model'}: {model_type.name}",
+        "section": "zoo", "model_type": model_type, "form": form, "general": general or [],
+        "errors": errors or {}, "name": name, "datasets": dataset_options(ctx), "tags": tag_options(ctx),
+        "chosen_datasets": set(dataset_ids), "chosen_tags": set(tag_ids), "parent": parent,
+        "presets": sorted((schema.get("presets") or {}).keys())}, status=status, user=user)
+
+
+def _model_type(ctx: ServerContext, type_id: str) -> db.ModelType:
+    with ctx.db.read() as session:
+        row = session.get(db.ModelType, type_id)
+    if row is None:
+        raise PageError(404, f"There is no model type '{type_id}'.")
+    return row
+
+
+def _parent_model(ctx: ServerContext, parent_id: str | None) -> Any:
+    if not parent_id:
+        raise PageError(400, "A test report is made from a model's page: open the model, then “New test report”.")
+    with ctx.db.read() as session:
+        parent = session.get(db.Job, parent_id)
+    if parent is None or parent.kind != "model":
+        raise PageError(404, f"There is no model '{parent_id}'.")
+    return parent
+
+
+@router.get("/zoo/{type_id}")
+def zoo_form(request: Request, type_id: str, preset: str | None = None, parent: str | None = None,
+             user: WebUser = Depends(session_user)) -> Response:
+    """The create form of a model type, drawn from its settings schema."""
+    ctx = ctx_of(request)
+    model_type = _model_type(ctx, type_id)
+    parent_row = _parent_model(ctx, parent) if model_type.kind == "report" else None
+    schema = model_type.settings_schema or {}
+    chosen = (schema.get("presets") or {}).get(preset) if preset else None
+    values = forms.initial_values(schema, model_type.defaults, chosen if isinstance(chosen, dict) else None)
+    name = f"{parent_row.name} report" if parent_row is not None else model_type.name
+    return _zoo_form(request, user, model_type, values=values, name=name, parent=parent_row,
+                     dataset_ids=parent_row.dataset_ids if parent_row is not None else ())
+
+
+@router.post("/zoo/{type_id}")
+async def zoo_create(request: Request, type_id: str, user: WebUser = Depends(session_user)) -> Response:
+    """Create the model from the form (the server validates its settings), then start it."""
+    form = await form_with_csrf(request, user)
+    ctx = ctx_of(request)
+    model_type = await run_in_threadpool(_model_type, ctx, type_id)
+    kind = model_type.kind
+    parent = None
+    if kind == "report":
+        parent = await run_in_threadpool(_parent_model, ctx, str(form.get("parent_id") or ""))
+    schema = model_type.settings_schema or {}
+    settings, raw = forms.read_form(form, schema)
+    name = str(form.get("name") or "").strip()
+    dataset_ids = [str(v) for v in form.getlist("dataset_ids")]
+    tag_ids = [str(v) for v in form.getlist("tag_ids")]
+    start = form.get("action", "start") != "create"
+    errors: dict[str, str] = {}
+    general: list[str] = []
+    if not name:
+        errors["name"] = "Give the model a name."
+    elif len(name) > 255:
+        errors["name"] = "The name is too long (255 characters at most)."
+
+    def create() -> tuple[db.Job, str, str | None]:
+        fields = {"name": name or "-", "model_type_id": model_type.id, "settings": settings,
+                  "dataset_ids": dataset_ids, "tag_ids": tag_ids}
+        body: ModelIn = ReportIn(parent_id=parent.id, **fields) if parent is not None else ModelIn(**fields)
+        if errors:  # still ask the server about the settings, so every problem shows at once
+            problems = validate_settings(schema, deep_merge(model_type.defaults or {}, settings))
+            raise ApiError(422, problems)
+        job, key = jobs.create_job(ctx, kind, body)
+        problem = None
+        if start:
+            try:
+                job, key = jobs.start_job(ctx, job.id, kind)
+            except ApiError as exc:
+                problem = str(exc.detail)
+        return job, key, problem
+
+    try:
+        job, key, problem = await run_in_threadpool(create)
+    except ApiError as exc:
+        if exc.status != 422:
+            raise
+        field_errors, general = forms.errors_by_field(exc.detail)
+        errors.update(field_errors)
+        return _zoo_form(request, user, model_type, values=settings, raw=raw, errors=errors, general=general,
+                         name=name, dataset_ids=dataset_ids, tag_ids=tag_ids, parent=parent, status=422)
+    prefix = KINDS[kind]
+    reference = await run_in_threadpool(put_once, ctx.db, job.id, key)
+    response = RedirectResponse(f"{prefix}/{job.id}?created={reference}", status_code=303)
+    word = KIND_WORDS[kind][0]
+    if problem:
+        flash(response, f"Created the {word}, but it could not start: {problem}")
+    else:
+        flash(response, f"Created the {word}" + (" and started it." if start else "."))
+    return response
+
+
