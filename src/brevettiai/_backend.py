@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from brevettiai import _state
 from brevettiai._location import JobLocation
 from brevettiai._state import JobState
+from brevettiai.contract import scheme
 from brevettiai.errors import JobNotFoundError
 from brevettiai.io import IoTools
 from brevettiai.io import path as io_path
@@ -205,12 +206,11 @@ class PlatformBackend:
 def backend_for(location: JobLocation, io: IoTools | None) -> JobBackend:
     """The backend serving a job at `location` (and the io it reads and writes with)."""
     if location.on_platform:
-        from brevettiai._location import PLATFORM_SCHEME
         from brevettiai.platform.session import PlatformSession
 
-        job_id = location.job_id or location.job_dir[len(PLATFORM_SCHEME):].split("/")[0]
+        job_id = location.job_id or scheme.strip_scheme(location.job_dir).split("/")[0]
         session = PlatformSession(location.host or "", job_id, location.api_key)
-        io = io or IoTools(storage_options={"brevettiai": {"host": session.host, "api_key": location.api_key}})
+        io = io or IoTools(storage_options={scheme.PROTOCOL: {"host": session.host, "api_key": location.api_key}})
         return PlatformBackend(location, session, io)
     return OfflineBackend(location, io or IoTools())
 

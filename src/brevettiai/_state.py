@@ -8,15 +8,12 @@ import socket
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from brevettiai.contract.runs import new_run_id
 from brevettiai.contract.status import TERMINAL, OfflineStatus
 
 Status = OfflineStatus
+__all__ = ["new_run_id"]  # re-exported: run ids are defined in brevettiai.contract.runs
 STATE_FILE = "status.json"
-
-
-def new_run_id() -> str:
-    """A run id: the local start time, to the microsecond so two runs in one second differ."""
-    return datetime.datetime.now().strftime("%Y-%m-%dT%H%M%S.%f")
 
 
 def now() -> str:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("fastapi", reason="the server extra is not installed")
 
 from brevettiai.contract.forms import deep_merge, validate_settings  # noqa: E402
+from brevettiai.errors import StoragePathError  # noqa: E402
+from brevettiai.io.path import safe_join  # noqa: E402
 from brevettiai.server import security  # noqa: E402
 from brevettiai.server.api.files import parse_range  # noqa: E402
 from brevettiai.server.config import SETTINGS, ConfigError, ServerConfig, parse_duration, parse_size  # noqa: E402
@@ -64,6 +68,23 @@ def test_deep_merge() -> None:
 def test_unsafe_paths_are_rejected(bad: str) -> None:
     with pytest.raises(PathRejected):
         clean_path(bad)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["a", "é", ".", "..", "/", "\\", "\x00", "C:", "s3://", " "]), max_size=8).map("".join))
+def test_sdk_and_server_refuse_the_same_paths(path: str) -> None:
+    """One rule set (brevettiai.contract.paths): a path the server refuses, the SDK refuses too, and back."""
+    try:
+        clean_path(path)
+        server_ok = True
+    except PathRejected:
+        server_ok = False
+    try:
+        safe_join("root", path)
+        sdk_ok = True
+    except StoragePathError:
+        sdk_ok = False
+    assert server_ok == sdk_ok, path
 
 
 def test_paths_are_normalised() -> None:

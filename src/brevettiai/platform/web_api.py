@@ -18,17 +18,17 @@ import logging
 import os
 import re
 import shlex
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel
 
 from brevettiai._env import SDK_ENVIRONMENT, env_value
+from brevettiai.contract import scheme
 from brevettiai.datamodel.types import Dataset, Tag, _WireModel
 from brevettiai.datamodel.web import FileEntry, Model, ModelType, Report, User
 from brevettiai.errors import (
@@ -39,6 +39,7 @@ from brevettiai.errors import (
     PlatformUnavailableError,
     PlatformValidationError,
 )
+from brevettiai.io.atomic import atomic_write
 from brevettiai.platform._http import PlatformClient, normalize_host
 
 log = logging.getLogger(__name__)
@@ -188,9 +189,9 @@ class PlatformAPI:
             from brevettiai.io import IoTools
             from brevettiai.platform.filesystem import PlatformFileSystem
 
-            fsspec.register_implementation("brevettiai", PlatformFileSystem, clobber=True)
+            fsspec.register_implementation(scheme.PROTOCOL, PlatformFileSystem, clobber=True)
             # skip_instance_cache: fsspec would otherwise share one filesystem between tokens.
-            self._io = IoTools(storage_options={"brevettiai": {"client": self.client, "skip_instance_cache": True}})
+            self._io = IoTools(storage_options={scheme.PROTOCOL: {"client": self.client, "skip_instance_cache": True}})
         return self._io
 
     # -- generic listing ------------------------------------------------------------------------
@@ -476,15 +477,8 @@ def _write_private_json(path: Path, data: Mapping[str, Any]) -> None:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         with contextlib.suppress(OSError):
             os.chmod(folder, 0o700)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".login-")  # created 0600
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(dict(data), handle)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        _remove(Path(tmp))
-        raise
+    payload = json.dumps(dict(data)).encode()
+    atomic_write(path, lambda handle: handle.write(payload), mode=0o600)
 
 
 def _remove(path: Path) -> None:
@@ -508,15 +502,11 @@ def _expired(expires_at: Any) -> bool:
 
 def _write_atomically(dst: Path, chunks: Iterable[bytes]) -> None:
     """Write chunks to a temporary file beside `dst`, then move it into place."""
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            for chunk in chunks:
-                handle.write(chunk)
-        os.replace(tmp, dst)
-    except BaseException:
-        _remove(Path(tmp))
-        raise
+    def fill(handle: BinaryIO) -> None:
+        for chunk in chunks:
+            handle.write(chunk)
+
+    atomic_write(dst, fill)
 
 
 def _quote(text: str) -> str:

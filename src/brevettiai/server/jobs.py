@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 
 from brevettiai.contract.forms import deep_merge, validate_settings
+from brevettiai.contract.runs import new_run_id
 from brevettiai.contract.status import ACTIVE, TERMINAL
 from brevettiai.server import security
 from brevettiai.server.context import ServerContext
@@ -46,10 +47,6 @@ def get_job(session: Any, job_id: str, kind: str | None = None, lock: bool = Fal
     if job is None or (kind is not None and job.kind != kind):
         raise not_found(kind or "job", job_id)
     return job
-
-
-def _run_id() -> str:
-    return datetime.datetime.now().strftime("%Y-%m-%dT%H%M%S")
 
 
 def _parse_settings(settings: dict[str, Any] | str) -> dict[str, Any]:
@@ -105,7 +102,7 @@ def create_job(ctx: ServerContext, kind: str, body: ModelIn | ReportIn) -> tuple
         job = db.Job(id=str(uuid.uuid4()), kind=kind, name=body.name, status="created", created=utcnow(),
                      model_type_id=body.model_type_id, parent_id=parent_id, settings=settings,
                      dataset_ids=_unique(body.dataset_ids), tag_ids=_unique(body.tag_ids),
-                     key_hash=security.token_hash(key), run_id=_run_id(), stop_requested=False)
+                     key_hash=security.token_hash(key), run_id=new_run_id(), stop_requested=False)
         session.add(job)
         session.flush()
         _write_info(ctx, session, job)
@@ -184,7 +181,7 @@ def start_job(ctx: ServerContext, job_id: str, kind: str, launch: bool = True) -
                                 f"with --job_id {job_id} --host {ctx.config.public_url} and its key")
         key = security.new_token(security.JOB_KEY_PREFIX)
         job.key_hash = security.token_hash(key)
-        job.status, job.started, job.run_id = ("queued" if launch else "starting"), utcnow(), _run_id()
+        job.status, job.started, job.run_id = ("queued" if launch else "starting"), utcnow(), new_run_id()
         job.stop_requested, job.stop_requested_at, job.error, job.last_heartbeat = False, None, None, None
         job.run_key_hash, job.claimed_at, job.runner_ref = None, None, None
         _write_info(ctx, session, job)

@@ -32,13 +32,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from brevettiai.contract import paths
+
 log = logging.getLogger("brevettiai.server.storage")
 
 CHUNK = 1 << 20
 UPLOADS = ".uploads"
-MAX_NAME_BYTES = 255  # the limit of every common filesystem (NAME_MAX)
-MAX_PATH_BYTES = 1024  # S3's key limit; far beyond any sane dataset layout
-MAX_PATH_DEPTH = 64
+MAX_NAME_BYTES, MAX_PATH_BYTES, MAX_PATH_DEPTH = paths.MAX_NAME_BYTES, paths.MAX_PATH_BYTES, paths.MAX_PATH_DEPTH
 STALE_UPLOAD_SECONDS = 3600.0  # an unfinished upload untouched this long belongs to a crashed server
 DIRECT_URL_SECONDS = 900
 OBJECT_BLOCK = 8 << 20  # part size of server-side writes to S3; smaller objects are one PUT
@@ -64,41 +64,19 @@ def is_full(exc: BaseException) -> bool:
 
 
 def clean_path(path: str, *, allow_empty: bool = True) -> str:
-    """The normalised relative path inside a resource; `PathRejected` if it could escape it or is too long."""
-    if "\x00" in path:
-        raise PathRejected("the path contains a NUL character")
-    if "\\" in path:
-        raise PathRejected("the path contains a backslash; use '/' between folders")
-    if path.startswith("/") or re.match(r"^[A-Za-z]:", path):
-        raise PathRejected(f"the path {path[:200]!r} is absolute; give it relative to the resource")
-    parts = [part for part in path.split("/") if part not in ("", ".")]
-    if ".." in parts:
-        raise PathRejected(f"the path {path[:200]!r} contains a '..' segment")
-    if not parts and not allow_empty:
-        raise PathRejected("a file path is needed after the resource id")
-    if len(parts) > MAX_PATH_DEPTH:
-        raise PathRejected(f"the path is {len(parts)} folders deep; at most {MAX_PATH_DEPTH} levels are allowed", 414)
+    """The normalised relative path inside a resource; `PathRejected` if it breaks a path rule
+    (`brevettiai.contract.paths`: 414 for a length or depth limit, else 400)."""
     try:
-        sizes = [len(part.encode("utf-8")) for part in parts]
-    except UnicodeEncodeError:
-        raise PathRejected("the path is not valid UTF-8 (it holds a lone surrogate)") from None
-    for part, size in zip(parts, sizes, strict=True):
-        if size > MAX_NAME_BYTES:
-            raise PathRejected(f"the name {part[:40]!r}... is {size} bytes long; a file or folder name may have "
-                               f"at most {MAX_NAME_BYTES} bytes (UTF-8)")
-    joined = "/".join(parts)
-    if sum(sizes) + len(parts) - 1 > MAX_PATH_BYTES:
-        raise PathRejected(f"the path is {sum(sizes) + len(parts) - 1} bytes long; at most {MAX_PATH_BYTES} bytes "
-                           f"are allowed", 414)
-    return joined
+        return paths.clean_relative_path(path, allow_empty=allow_empty)
+    except paths.PathRuleError as exc:
+        raise PathRejected(exc.reason, 414 if exc.too_long else 400) from None
 
 
 def clean_resource_id(rid: str) -> str:
     """A resource id is one safe path segment."""
-    if rid in ("", ".", "..") or "/" in rid or "\\" in rid or "\x00" in rid or rid.startswith("."):
-        raise PathRejected(f"{rid[:100]!r} is not a resource id")
-    if len(rid.encode("utf-8", "replace")) > MAX_NAME_BYTES:
-        raise PathRejected(f"a resource id has at most {MAX_NAME_BYTES} bytes")
+    problem = paths.resource_id_problem(rid)
+    if problem is not None:
+        raise PathRejected(problem)
     return rid
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable
 
+from brevettiai.contract import scheme
 from brevettiai.server.db import models as db
 from brevettiai.server.schemas import DatasetOut, JobOut, ModelTypeOut, TagOut, UserOut
 from brevettiai.server.security import NO_API_KEY
 from brevettiai.server.wire_checks import scrub
 
-BUCKET_SCHEME = "brevettiai://"
+BUCKET_SCHEME = scheme.PREFIX  # kept for callers of the old name
 
 
 def iso(moment: datetime.datetime | None) -> str | None:
@@ -22,7 +23,7 @@ def iso(moment: datetime.datetime | None) -> str | None:
 
 def bucket(resource_id: str) -> str:
     """The SDK's URL of a resource's storage."""
-    return BUCKET_SCHEME + resource_id
+    return scheme.resource_url(resource_id)
 
 
 def user(row: db.User) -> UserOut:

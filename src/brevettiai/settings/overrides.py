@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+from brevettiai.contract.dotted import set_path
+from brevettiai.contract.jsontext import from_json_text
 from brevettiai.errors import SettingsError, UsageError
 from brevettiai.settings._convert import to_config, validate_value
 from brevettiai.settings._fields import MISSING, fields_of
@@ -127,10 +129,7 @@ def _parse_value(target: _Target, text: str | bool, flag: str) -> Any:
     if is_text_type(inner):
         value: Any = text
     else:
-        try:
-            value = json.loads(text)
-        except ValueError:
-            value = text
+        value = from_json_text(text)
     if target.annotation is Any:
         return value
     if is_settings_node(inner):
@@ -245,20 +244,7 @@ def apply_overrides(config: Mapping[str, Any] | None, overrides: Mapping[str, An
     """A copy of a raw settings dict with each {dotted path: value} override set into it."""
     result = _copy_tree(dict(config or {}))
     for path, value in overrides.items():
-        node = result
-        *parents, leaf = path.split(".")
-        for part in parents:
-            child = node.get(part)
-            if isinstance(child, str) and child.strip().startswith("{"):
-                try:
-                    child = json.loads(child)
-                except ValueError:
-                    child = None
-            if not isinstance(child, dict):
-                child = {}
-            node[part] = child
-            node = child
-        node[leaf] = value
+        set_path(result, path, value, parse_text=True)
         log.info("Setting %s = %r from the command line", path, value)
     return result
 
