@@ -161,16 +161,18 @@ class Job:
         override settings in dot notation (``--data.size 42``). `argv` defaults to ``sys.argv[1:]``.
         Keyword arguments override keys of info.json (e.g. ``name=``).
         """
+        from brevettiai.settings.overrides import HelpRequested
+
         _configure_logging(log_level)
         try:
             return cls._init(job_id=job_id, api_key=api_key, info_file=info_file, job_dir=job_dir,
                              cache_path=cache_path, host=host, data_bucket=data_bucket,
                              argv=sys.argv[1:] if argv is None else list(argv), io=io, overrides=kwargs)
+        except HelpRequested as help_text:
+            print(help_text.message)  # --help: user-facing output of a command
+            raise
         except UsageError as exc:
-            if exc.code == 0:
-                print(exc.message)  # --help: user-facing output of a command
-            else:
-                log.error("%s", exc.message)
+            log.error("%s", exc.message)
             raise
 
     @classmethod

@@ -179,3 +179,20 @@ def test_migrations_create_exactly_the_models(tmp_path) -> None:
     with database.engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}), Base.metadata) == []
     database.dispose()
+
+
+def test_server_errors_are_brevetti_errors() -> None:
+    """One error root: a caller catching BrevettiError sees the server's refusals too (and their old bases)."""
+    from brevettiai.errors import BrevettiError, ServerError
+    from brevettiai.server.storage import StorageUnavailable
+    from brevettiai.server.wire_checks import WireError, parse_json
+
+    caught: list[BaseException] = []
+    for fail, old_base in [(lambda: clean_path("../x"), ValueError), (lambda: parse_json(b"[NaN]"), ValueError),
+                           (lambda: ServerConfig.load({"port": "x"}), ValueError)]:
+        with pytest.raises(BrevettiError) as info:
+            fail()
+        assert isinstance(info.value, ServerError | old_base)
+        caught.append(info.value)
+    assert [type(e) for e in caught] == [PathRejected, WireError, ConfigError]
+    assert issubclass(ApiError, ServerError) and issubclass(StorageUnavailable, RuntimeError | ServerError)

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from brevettiai.contract import paths
+from brevettiai.errors import ServerError
 
 log = logging.getLogger("brevettiai.server.storage")
 
@@ -46,7 +47,7 @@ FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 _MD5_ETAG = re.compile(r"[0-9a-f]{32}")
 
 
-class PathRejected(ValueError):
+class PathRejected(ServerError, ValueError):
     """A client path that could leave its resource or that breaks a path rule; `status` is the HTTP answer."""
 
     def __init__(self, message: str, status: int = 400) -> None:
@@ -54,7 +55,7 @@ class PathRejected(ValueError):
         self.status = status
 
 
-class StorageUnavailable(RuntimeError):
+class StorageUnavailable(ServerError, RuntimeError):
     """The storage root cannot be used (missing bucket, refused credentials, unreachable endpoint)."""
 
 

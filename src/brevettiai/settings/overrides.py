@@ -35,12 +35,19 @@ _TRUE = {"true", "t", "yes", "y", "on", "1"}
 _FALSE = {"false", "f", "no", "n", "off", "0"}
 
 
-class HelpRequested(UsageError):
-    """``--help`` was given: the message is the help text, and the exit code is 0."""
+class HelpRequested(SystemExit):
+    """``--help`` was given: not an error but a request to print `message` (the help text) and exit 0.
+
+    A `SystemExit` like argparse's ``--help``: uncaught it ends the process quietly with code 0, and
+    ``except Exception``/``except BrevettiError`` do not mistake it for a failure.
+    """
 
     def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.code = 0
+        super().__init__(0)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
 
 
 @dataclass(frozen=True)
