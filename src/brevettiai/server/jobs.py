@@ -1,5 +1,5 @@
 """The job lifecycle: create, start, stop and delete models and reports; state reports, heartbeats,
-runs claimed and ended on a runner, and what the monitor decides about jobs that went silent.
+runs claimed and ended on a runner, and what the supervisor decides about jobs that went silent.
 
 States: created -> queued (started by the platform) -> starting (handed to the runner by the
 dispatcher) -> running -> completed | failed | killed. A job run by hand goes from created straight

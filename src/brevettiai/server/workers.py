@@ -1,7 +1,7 @@
 """``--workers N``: N server processes on one machine, accepting connections from one shared socket.
 
 The parent (`brevettiai.server.serve`) migrates the database, creates the admin user and gets the
-signing key once, then forks the workers here; each builds its own app and context (database pool, runner, monitor, token cache) and serves
+signing key once, then forks the workers here; each builds its own app and context (database pool, runner, supervisor, token cache) and serves
 the inherited socket. The parent says "ready" once every worker is, forwards SIGTERM/SIGINT to the
 workers, and replaces a worker that dies while the server runs. Replicas of one platform on other
 machines coordinate through the database exactly as these processes do.
