@@ -41,14 +41,15 @@ class PlatformClient:
     """HTTP access to one platform with one token (a job key or a user token)."""
 
     def __init__(self, host: str, token: str | None = None, *, timeout: float = 30.0, retries: int = 5,
-                 backoff: float = 0.25, max_backoff: float = 8.0) -> None:
+                 backoff: float = 0.25, max_backoff: float = 8.0,
+                 transport: httpx.BaseTransport | None = None) -> None:
         self.host = normalize_host(host)
         self.retries = retries
         self.backoff = backoff
         self.max_backoff = max_backoff
         self._token = token
         self._client = httpx.Client(base_url=self.host, timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-                                    headers=self._auth_headers(token))
+                                    headers=self._auth_headers(token), transport=transport)
 
     @staticmethod
     def _auth_headers(token: str | None) -> dict[str, str]:
