@@ -87,7 +87,7 @@ class OfflineBackend:
             return self._new_info(job_name)
         log.info("Config args found at: '%s'", location.info_file)
         try:
-            info = json.loads(raw)
+            info: Any = json.loads(raw)
         except ValueError as exc:
             raise JobNotFoundError(f"The job's info file {location.info_file} is not valid JSON: {exc}") from None
         if not isinstance(info, dict) or "id" not in info:
@@ -100,7 +100,7 @@ class OfflineBackend:
 
     def _new_info(self, job_name: str) -> dict[str, Any]:
         location = self.location
-        info = {"id": location.job_id or str(uuid.uuid4()), "name": job_name, "settings": {},
+        info: dict[str, Any] = {"id": location.job_id or str(uuid.uuid4()), "name": job_name, "settings": {},
                 "datasets": [], "tags": [], "host_name": location.host}
         self.io.write_file(location.info_file, json.dumps(info, indent=2))
         log.info("No info.json in %s: started a new offline job %s", location.job_dir, info["id"])

@@ -23,7 +23,9 @@ from brevettiai._state import ExitInfo, JobState
 from brevettiai.errors import JobNotFoundError, JobStateError, SettingsError, StoragePathError, UsageError
 from brevettiai.io import IoTools
 from brevettiai.io import path as io_path
+from brevettiai.io.tools import Content
 from brevettiai.settings._types import strip_annotated
+from brevettiai.settings.job_settings import AnySettings
 
 if typing.TYPE_CHECKING:
     from brevettiai._backend import JobBackend
@@ -93,7 +95,7 @@ class Job:
     and override `run`. Create it with `Job.init`, run it with `start`.
     """
 
-    from brevettiai.settings.job_settings import AnySettings as Settings  # the base Job takes any settings
+    Settings: type = AnySettings  # the base Job takes any settings
 
     _ARTIFACTS = "artifacts"
 
@@ -261,7 +263,8 @@ class Job:
         self.io.make_dirs(full if make_dir else io_path.dirname(full))
         return full
 
-    def upload_artifact(self, name: str | Sequence[str], payload: str | bytes | Any, is_file: bool = False) -> str:
+    def upload_artifact(self, name: str | Sequence[str], payload: Content | os.PathLike[str],
+                        is_file: bool = False) -> str:
         """Write `payload` (or copy the local file at `payload` when `is_file`) as an artifact.
 
         Returns its path relative to the job dir, e.g. ``'artifacts/report.html'``.
@@ -270,7 +273,12 @@ class Job:
         target = io_path.safe_join(self.artifacts_path, *parts)
         log.info("Uploading %s to %s", "/".join(parts), target)
         if is_file:
+            if not isinstance(payload, str | os.PathLike):
+                raise TypeError(f"upload_artifact(is_file=True) needs the path of a local file; given "
+                                f"{type(payload).__name__}")
             self.io.copy(payload, target)
+        elif isinstance(payload, os.PathLike):
+            raise TypeError("upload_artifact: give is_file=True to upload the file at a path")
         else:
             self.io.write_file(target, payload)
         return io_path.relpath(target, self.job_dir)

@@ -121,7 +121,7 @@ def check_value(field: Mapping[str, Any], value: Any) -> tuple[str, str] | None:
                 parsed = parse_json_text(value)
             except ValueError as exc:
                 return "json", f"must be JSON text; {exc}"
-        expected = {"array": list, "object": dict}.get(field.get("jsonType"))
+        expected = {"array": list, "object": dict}.get(str(field.get("jsonType")))
         if expected is not None and not isinstance(parsed, expected):
             words = "a JSON list" if expected is list else "a JSON object"
             return f"{expected.__name__}_type", f"must be {words}; got {_shown(value)}"
@@ -174,9 +174,11 @@ def _is_number(value: Any) -> bool:
 def _adapter(value_type: type, constraints: tuple[tuple[str, Any], ...]) -> Any:
     from pydantic import Field, TypeAdapter
 
-    annotation = {list: list[Any], dict: dict[str, Any]}.get(value_type, value_type)
+    generic: dict[type, Any] = {list: list[Any], dict: dict[str, Any]}
+    annotation = generic.get(value_type, value_type)
+    constrained: Any = Annotated[annotation, Field(**dict(constraints))]
     try:
-        return TypeAdapter(Annotated[annotation, Field(**dict(constraints))])
+        return TypeAdapter(constrained)
     except Exception:  # a form with an unusable constraint (a broken pattern): check the type alone
         return TypeAdapter(annotation)
 
@@ -232,7 +234,8 @@ def _shown(value: Any) -> str:
         return text
     if isinstance(value, str):
         return f"text of {len(value)} characters"
-    return {list: f"a list of {len(value)} items", dict: "an object"}.get(type(value), f"a {type(value).__name__}")
+    kinds: dict[type, str] = {list: f"a list of {len(value)} items", dict: "an object"}
+    return kinds.get(type(value), f"a {type(value).__name__}")
 
 
 def _few(items: list[Any]) -> str:

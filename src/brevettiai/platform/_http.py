@@ -81,14 +81,14 @@ class PlatformClient:
         method = method.upper()
         retry_all = method in _IDEMPOTENT if idempotent is None else idempotent
         attempts = 1 + (self.retries if retries is None else retries)
-        extra = {} if timeout is None else {"timeout": timeout}
         last_error: Exception | None = None
         for attempt in range(attempts):
             if attempt:
                 time.sleep(self.retry_delay(attempt))
             try:
                 response = self._client.request(method, path, json=json, content=content, data=data, params=params,
-                                                headers=headers, **extra)
+                                                headers=headers,
+                                                timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout)
             except httpx.TransportError as exc:
                 last_error = exc
                 # A request that never reached the server can always be sent again.

@@ -209,7 +209,7 @@ class PlatformAPI:
 
     def _pages(self, path: str, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         """Every item of a listing, following offset/limit paging (plain lists or {"items", "total"})."""
-        offset, seen = 0, set()
+        offset, seen = 0, set[str]()
         while True:
             body = self.client.get(path, params={**params, "offset": offset, "limit": PAGE_SIZE}).json()
             items, total = (body.get("items", []), body.get("total")) if isinstance(body, dict) else (body, None)
@@ -585,8 +585,9 @@ def _schema_dict(schema: Any) -> dict[str, Any]:
             from brevettiai.settings import form_schema
 
             schema = form_schema(schema)
-    if hasattr(schema, "schema") and isinstance(schema, dict):
-        return _jsonable(schema.schema)
+    nested = getattr(schema, "schema", None)
+    if nested is not None and isinstance(schema, dict):  # a form object that is also a dict
+        return _jsonable(nested)
     if isinstance(schema, Mapping):
         return _jsonable(dict(schema))
     raise TypeError(f"settings_schema must be a settings class or a form schema dict; given {type(schema).__name__}")

@@ -27,6 +27,7 @@ from brevettiai.server import security
 from brevettiai.server.context import ServerContext
 from brevettiai.server.db import models as db
 from brevettiai.server.db.models import utcnow
+from brevettiai.server.db.session import affected_rows
 from brevettiai.server.errors import ApiError, not_found
 from brevettiai.server.runners import Exited, Launch
 from brevettiai.server.runners.dask_task import WORKER_LOST
@@ -201,10 +202,10 @@ def launch_queued(ctx: ServerContext, job_id: str) -> bool:
     key = security.new_token(security.JOB_KEY_PREFIX)
     problem = None
     with ctx.db.write() as session:
-        claimed = session.execute(
+        claimed = affected_rows(session.execute(
             update(db.Job).where(db.Job.id == job_id, db.Job.status == "queued")
             .values(status="starting", started=utcnow(), run_key_hash=security.token_hash(key), claimed_at=None)
-            .execution_options(synchronize_session=False)).rowcount
+            .execution_options(synchronize_session=False)))
         if claimed != 1:
             return False
         job = get_job(session, job_id)
@@ -213,7 +214,7 @@ def launch_queued(ctx: ServerContext, job_id: str) -> bool:
             problem = "its model type has no command any more"
         else:
             request = Launch(job_id=job.id, run_id=job.run_id or "", host=ctx.config.public_url or "",
-                             argv=[*model_type.command, "--job_id", job.id, "--host", ctx.config.public_url],
+                             argv=[*model_type.command, "--job_id", job.id, "--host", ctx.config.public_url or ""],
                              cwd=model_type.working_dir, env={"BREVETTI_AI_API_KEY": key},
                              log_file=log_file(ctx, job.id))
     if problem is None:
@@ -239,10 +240,10 @@ def claim_run(ctx: ServerContext, job_id: str, run_id: str) -> bool:
     """
     with ctx.db.write() as session:
         now = utcnow()
-        claimed = session.execute(
+        claimed = affected_rows(session.execute(
             update(db.Job).where(db.Job.id == job_id, db.Job.run_id == run_id, db.Job.claimed_at.is_(None),
                                  db.Job.status.in_(("starting", "lost")))
-            .values(claimed_at=now, last_heartbeat=now).execution_options(synchronize_session=False)).rowcount
+            .values(claimed_at=now, last_heartbeat=now).execution_options(synchronize_session=False)))
         job = get_job(session, job_id)
         if claimed != 1:
             why = f"it is {job.status}" if job.claimed_at is None else "it was claimed already"

@@ -17,6 +17,7 @@ without the server ever reading the object.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import datetime
 import errno
@@ -30,7 +31,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from brevettiai.contract import paths
 from brevettiai.errors import ServerError
@@ -86,7 +87,7 @@ class FileInfo:
     """What storage knows about one entry."""
 
     path: str  # relative to the resource
-    type: str  # "file" or "directory"
+    type: Literal["file", "directory"]
     size: int
     mtime: float | None
     md5: str | None = None  # known without reading: an object store's ETag of a single-PUT object
@@ -344,7 +345,7 @@ class Storage:
                 st = os.stat(self.real_path(rid, path))
             except (FileNotFoundError, NotADirectoryError):
                 return None
-            kind = "directory" if stat.S_ISDIR(st.st_mode) else "file"
+            kind: Literal["file", "directory"] = "directory" if stat.S_ISDIR(st.st_mode) else "file"
             return FileInfo(path, kind, st.st_size if kind == "file" else 0, st.st_mtime)
         try:
             info = self.fs.info(self.join(rid, path))
@@ -385,7 +386,7 @@ class Storage:
             digest.update(chunk)
         return digest.hexdigest()
 
-    def list(self, rid: str, path: str = "", recursive: bool = False) -> list[FileInfo] | None:
+    def list(self, rid: str, path: str = "", recursive: bool = False) -> builtins.list[FileInfo] | None:
         """Entries below a folder (direct children, or every file when `recursive`); None if it is missing."""
         if self.is_local:
             return self._list_local(rid, path, recursive)
@@ -405,12 +406,12 @@ class Storage:
             if not name.startswith(prefix):
                 continue
             relative = name[len(prefix):]
-            kind = "directory" if info.get("type") == "directory" else "file"
+            kind: Literal["file", "directory"] = "directory" if info.get("type") == "directory" else "file"
             size = int(info.get("size") or 0) if kind == "file" else 0
             entries.append(FileInfo(relative, kind, size, _mtime(info), _etag_md5(info) if kind == "file" else None))
         return sorted(entries, key=lambda e: e.path)
 
-    def _list_local(self, rid: str, path: str, recursive: bool) -> list[FileInfo] | None:
+    def _list_local(self, rid: str, path: str, recursive: bool) -> builtins.list[FileInfo] | None:
         """A local listing that neither shows nor enters symbolic links."""
         try:
             base = self.real_path(rid, path)
@@ -500,8 +501,8 @@ class Storage:
 
     # Direct transfer ----------------------------------------------------------------------------
 
-    def presigned_urls(self, rid: str, paths: list[str], method: str, sizes: list[int] | None = None,
-                       expires: int = DIRECT_URL_SECONDS) -> list[str]:
+    def presigned_urls(self, rid: str, paths: builtins.list[str], method: str, sizes: builtins.list[int] | None = None,
+                       expires: int = DIRECT_URL_SECONDS) -> builtins.list[str]:
         """URLs that let their holder GET or PUT exactly these keys, for `expires` seconds (S3 only).
 
         A PUT URL with a size signs ``Content-Length`` too: S3 refuses a body of any other length.
@@ -513,7 +514,7 @@ class Storage:
         client_method = {"GET": "get_object", "PUT": "put_object"}[method]
         keys = [self.fs.split_path(self.join(rid, path))[:2] for path in paths]
 
-        async def sign() -> list[str]:
+        async def sign() -> builtins.list[str]:
             await self.fs.set_session()
             s3 = await self.fs.get_s3(keys[0][0] if keys else None)
             urls = []

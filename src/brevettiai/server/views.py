@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable
+from typing import cast, overload
 
 from brevettiai.contract import scheme
+from brevettiai.contract.status import JobStatus
 from brevettiai.server.db import models as db
 from brevettiai.server.schemas import DatasetOut, JobOut, ModelTypeOut, TagOut, UserOut
 from brevettiai.server.security import NO_API_KEY
@@ -14,6 +16,12 @@ from brevettiai.server.wire_checks import scrub
 BUCKET_SCHEME = scheme.PREFIX  # kept for callers of the old name
 
 
+@overload
+def iso(moment: datetime.datetime) -> str: ...
+@overload
+def iso(moment: None) -> None: ...
+@overload
+def iso(moment: datetime.datetime | None) -> str | None: ...
 def iso(moment: datetime.datetime | None) -> str | None:
     """ISO 8601 UTC text with a Z suffix, as every time on the wire is written."""
     if moment is None:
@@ -72,7 +80,7 @@ def job(row: db.Job, api_key: str | None = None) -> JobOut:
     cannot be encoded (a lone surrogate) and must not make every listing fail.
     """
     return JobOut(id=row.id, name=scrub(row.name), kind=row.kind, created=iso(row.created), started=iso(row.started),
-                  completed=iso(row.completed), status=row.status, model_type_id=row.model_type_id,
+                  completed=iso(row.completed), status=cast(JobStatus, row.status), model_type_id=row.model_type_id,
                   settings=scrub(dict(row.settings or {})), dataset_ids=list(row.dataset_ids or []),
                   tag_ids=list(row.tag_ids or []), parent_id=row.parent_id, model_path=scrub(row.model_path),
                   error=scrub(row.error), api_key=api_key or NO_API_KEY)
