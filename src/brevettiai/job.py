@@ -29,6 +29,8 @@ from brevettiai.settings.job_settings import AnySettings
 
 if typing.TYPE_CHECKING:
     from brevettiai._backend import JobBackend
+    from brevettiai.datamodel import Tag
+    from brevettiai.interfaces.remote_monitor import RemoteMonitor
 
 # The original SDK's logger name: users grep their logs for these lines.
 log = logging.getLogger("brevettiai.platform.job")
@@ -288,14 +290,14 @@ class Job:
         spec = vegalite if isinstance(vegalite, str) else json.dumps(vegalite)
         return self.backend.save_chart(_chart_file_name(name), spec)
 
-    def get_remote_monitor(self) -> Any:
+    def get_remote_monitor(self) -> RemoteMonitor:
         """A `RemoteMonitor` reporting this job's progress (a Keras-style callback)."""
         from brevettiai.interfaces.remote_monitor import RemoteMonitor
 
         return RemoteMonitor(root=self.host_name, path=self.api_endpoints.get("remote"), api_key=self.api_key,
                              job=self)
 
-    def get_root_tags(self) -> list[Any]:
+    def get_root_tags(self) -> list[Tag]:
         """The root tags: the platform's tag tree roots, or offline the job's tags without a parent."""
         from brevettiai.datamodel import Tag
 
@@ -304,11 +306,11 @@ class Job:
     # ----------------------------------------------------------------------------------------------
     # Metrics and output.json
 
-    def add_output_metric(self, key: str, value: Any) -> None:
+    def add_output_metric(self, key: str, value: object) -> None:
         """Record one result metric in output.json's ``output`` (written at the next upload)."""
         self.output_metrics[key] = value
 
-    def add_output_metrics(self, metrics: Mapping[str, Any]) -> None:
+    def add_output_metrics(self, metrics: Mapping[str, object]) -> None:
         """Record several result metrics in output.json's ``output``."""
         self.output_metrics.update(metrics)
 
