@@ -31,8 +31,6 @@ class JobLocation:
     create_if_missing: bool  # an explicit job dir without info.json starts a new offline job
     on_platform: bool = False  # the job dir is served by the platform's files API
 
-PLATFORM_SCHEME = scheme.PREFIX  # kept for callers of the old name
-
 
 def _first(*values: str | None) -> str | None:
     return next((v for v in values if v not in (None, "")), None)

@@ -8,11 +8,9 @@ import socket
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from brevettiai.contract.runs import new_run_id
 from brevettiai.contract.status import TERMINAL, OfflineStatus
 
 Status = OfflineStatus
-__all__ = ["new_run_id"]  # re-exported: run ids are defined in brevettiai.contract.runs
 STATE_FILE = "status.json"
 
 

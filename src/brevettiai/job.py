@@ -20,6 +20,7 @@ from typing import Any
 from brevettiai import _state
 from brevettiai._location import JOB_FLAGS, JobLocation, resolve_location
 from brevettiai._state import ExitInfo, JobState
+from brevettiai.contract.runs import new_run_id
 from brevettiai.errors import JobNotFoundError, JobStateError, SettingsError, StoragePathError, UsageError
 from brevettiai.io import IoTools
 from brevettiai.io import path as io_path
@@ -119,7 +120,7 @@ class Job:
 
         self.id: str = str(info["id"])
         self.name: str = str(info.get("name") or self.id)
-        self.run_id: str = str(info.get("run_id") or _state.new_run_id())
+        self.run_id: str = str(info.get("run_id") or new_run_id())
         self.job_dir: str = job_dir
         self.host_name: str | None = info.get("host_name")
         self.datasets = [Dataset.model_validate(d) for d in info.get("datasets") or []]

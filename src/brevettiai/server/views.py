@@ -13,8 +13,6 @@ from brevettiai.server.schemas import DatasetOut, JobOut, ModelTypeOut, TagOut, 
 from brevettiai.server.security import NO_API_KEY
 from brevettiai.server.wire_checks import scrub
 
-BUCKET_SCHEME = scheme.PREFIX  # kept for callers of the old name
-
 
 @overload
 def iso(moment: datetime.datetime) -> str: ...
