@@ -38,6 +38,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench examples
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf $(VENV) runs bench/.venvs

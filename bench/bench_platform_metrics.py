@@ -350,7 +350,7 @@ def worker_ours_sdk(url: str, job_id: str, key: str, calls: int) -> dict[str, An
     logging.getLogger("brevettiai.platform.metrics").addHandler(warnings)
     job = Job.init(job_id=job_id, api_key=key, host=url, argv=[])
     if job.platform is None:
-        raise SystemExit("Job.init(job_id, api_key, host) made no platform session")
+        raise SystemExit("Job.init(job_id, api_key, host) made no platform link")
     losses = [1.0 / (i + 1) for i in range(calls)]
     start = time.perf_counter()
     for step in range(calls):

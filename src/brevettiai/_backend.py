@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 from brevettiai import _state
 from brevettiai._location import JobLocation
 from brevettiai._state import JobState
+from brevettiai.contract import scheme
 from brevettiai.errors import JobNotFoundError
 from brevettiai.io import IoTools
 from brevettiai.io import path as io_path
 
 if TYPE_CHECKING:
-    from brevettiai.platform.session import PlatformSession
+    from brevettiai.platform.link import PlatformLink
 
 log = logging.getLogger("brevettiai.platform.job")
 
@@ -86,7 +87,7 @@ class OfflineBackend:
             return self._new_info(job_name)
         log.info("Config args found at: '%s'", location.info_file)
         try:
-            info = json.loads(raw)
+            info: Any = json.loads(raw)
         except ValueError as exc:
             raise JobNotFoundError(f"The job's info file {location.info_file} is not valid JSON: {exc}") from None
         if not isinstance(info, dict) or "id" not in info:
@@ -99,7 +100,7 @@ class OfflineBackend:
 
     def _new_info(self, job_name: str) -> dict[str, Any]:
         location = self.location
-        info = {"id": location.job_id or str(uuid.uuid4()), "name": job_name, "settings": {},
+        info: dict[str, Any] = {"id": location.job_id or str(uuid.uuid4()), "name": job_name, "settings": {},
                 "datasets": [], "tags": [], "host_name": location.host}
         self.io.write_file(location.info_file, json.dumps(info, indent=2))
         log.info("No info.json in %s: started a new offline job %s", location.job_dir, info["id"])
@@ -164,54 +165,53 @@ class OfflineBackend:
 class PlatformBackend:
     """A job served by a platform: everything goes through its job endpoints with the job key."""
 
-    def __init__(self, location: JobLocation, session: PlatformSession, io: IoTools) -> None:
+    def __init__(self, location: JobLocation, link: PlatformLink, io: IoTools) -> None:
         self.location = location
-        self.session = session
+        self.link = link
         self.io = io
 
     def begin_run(self, run_id: str) -> None:
         return None  # the platform gives every run its own id and record
 
     def load_info(self, job_name: str) -> dict[str, Any]:
-        info = self.session.fetch_info()
+        info = self.link.fetch_info()
         log.info("Config args found at: '%s'", self.location.info_file)
         return info
 
     def record_state(self, state: JobState) -> None:
         if state.status == "created":  # the platform created the job and keeps its state
             return
-        self.session.set_state(state.status, state.model_path, state.to_dict()["exit"])
+        self.link.set_state(state.status, state.model_path, state.to_dict()["exit"])
 
     def job_started(self) -> None:
-        self.session.start_heartbeat()
+        self.link.start_heartbeat()
 
     def log_metrics(self, step: int, values: Mapping[str, Any]) -> None:
-        self.session.log_metrics(step, dict(values))
+        self.link.log_metrics(step, dict(values))
 
     def flush_metrics(self) -> None:
-        self.session.flush_metrics()
+        self.link.flush_metrics()
 
     def save_chart(self, file_name: str, spec: str) -> str:
-        self.session.upload_chart(file_name, spec)  # the platform also saves the artifact file
+        self.link.upload_chart(file_name, spec)  # the platform also saves the artifact file
         return f"artifacts/charts/{file_name}.json"
 
     def root_tags(self, tags: Sequence[Any]) -> list[Any]:
-        return self.session.root_tags()
+        return self.link.root_tags()
 
     def close(self) -> None:
-        self.session.close()
+        self.link.close()
 
 
 def backend_for(location: JobLocation, io: IoTools | None) -> JobBackend:
     """The backend serving a job at `location` (and the io it reads and writes with)."""
     if location.on_platform:
-        from brevettiai._location import PLATFORM_SCHEME
-        from brevettiai.platform.session import PlatformSession
+        from brevettiai.platform.link import PlatformLink
 
-        job_id = location.job_id or location.job_dir[len(PLATFORM_SCHEME):].split("/")[0]
-        session = PlatformSession(location.host or "", job_id, location.api_key)
-        io = io or IoTools(storage_options={"brevettiai": {"host": session.host, "api_key": location.api_key}})
-        return PlatformBackend(location, session, io)
+        job_id = location.job_id or scheme.strip_scheme(location.job_dir).split("/")[0]
+        link = PlatformLink(location.host or "", job_id, location.api_key)
+        io = io or IoTools(storage_options={scheme.PROTOCOL: {"host": link.host, "api_key": location.api_key}})
+        return PlatformBackend(location, link, io)
     return OfflineBackend(location, io or IoTools())
 
 

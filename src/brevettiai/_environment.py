@@ -367,7 +367,7 @@ class EnvironmentCapture:
             deadline = time.monotonic() + self._git_timeout
             procs = _spawn_git(self._directory) if self._directory is not None else None
             _static_facts()
-            if procs is not None:
+            if procs is not None and self._directory is not None:
                 self._git = _collect_git(self._directory, procs, deadline)
         except Exception as exc:  # never let a capture problem surface in a job
             logger.debug("git state of %r not recorded: %s", self._directory, exc)

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from brevettiai._env import env_value
+from brevettiai.contract import scheme
 from brevettiai.errors import JobNotFoundError
 from brevettiai.io import path as io_path
 
@@ -29,8 +30,6 @@ class JobLocation:
     host: str | None
     create_if_missing: bool  # an explicit job dir without info.json starts a new offline job
     on_platform: bool = False  # the job dir is served by the platform's files API
-
-PLATFORM_SCHEME = "brevettiai://"
 
 
 def _first(*values: str | None) -> str | None:
@@ -62,8 +61,8 @@ def resolve_location(arguments: Mapping[str, str | None], flags: Mapping[str, st
     if job_dir is None and job_id is not None and data_bucket is not None:
         job_dir = io_path.join(data_bucket, job_id)
     if job_dir is None and job_id is not None and host is not None:
-        job_dir = PLATFORM_SCHEME + job_id
-    on_platform = job_dir is not None and job_dir.startswith(PLATFORM_SCHEME)
+        job_dir = scheme.resource_url(job_id)
+    on_platform = job_dir is not None and scheme.is_platform_url(job_dir)
     if on_platform and host is None:
         raise JobNotFoundError(f"The job dir {job_dir} is on a platform: give its address with --host URL "
                                f"or BREVETTI_AI_HOST")

@@ -14,11 +14,6 @@ Status = OfflineStatus
 STATE_FILE = "status.json"
 
 
-def new_run_id() -> str:
-    """A run id: the local start time, to the microsecond so two runs in one second differ."""
-    return datetime.datetime.now().strftime("%Y-%m-%dT%H%M%S.%f")
-
-
 def now() -> str:
     """The current UTC time in ISO 8601 with a Z suffix."""
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -4,6 +4,10 @@ Every error a user can cause names the field, flag or file involved, what was gi
 accepted. Errors caused by how a job was started (bad flags, a missing info.json) are `UsageError`s:
 they are ordinary exceptions for code that catches them, and when nobody does, the interpreter exits
 with code 2 and no traceback, like a command-line tool rejecting its arguments.
+
+``--help`` is not an error: `brevettiai.settings.overrides.HelpRequested` is a plain `SystemExit`
+with code 0 (like argparse's), so ``except BrevettiError``/``except Exception`` never catch it.
+The platform server's errors derive from `ServerError`.
 """
 
 from __future__ import annotations
@@ -39,8 +43,8 @@ class SettingsError(UsageError, ValueError):
     """Settings (from info.json, the command line or code) do not fit the declared settings types."""
 
 
-class SchemaError(BrevettiError):
-    """A settings class cannot be described as a platform form or JSON schema."""
+class ServerError(BrevettiError):
+    """Root of the platform server's own errors (refused requests, bad configuration, refused paths)."""
 
 
 class StoragePathError(BrevettiError, ValueError):

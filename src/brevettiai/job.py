@@ -20,13 +20,18 @@ from typing import Any
 from brevettiai import _state
 from brevettiai._location import JOB_FLAGS, JobLocation, resolve_location
 from brevettiai._state import ExitInfo, JobState
+from brevettiai.contract.runs import new_run_id
 from brevettiai.errors import JobNotFoundError, JobStateError, SettingsError, StoragePathError, UsageError
 from brevettiai.io import IoTools
 from brevettiai.io import path as io_path
+from brevettiai.io.tools import Content
 from brevettiai.settings._types import strip_annotated
+from brevettiai.settings.job_settings import AnySettings
 
 if typing.TYPE_CHECKING:
     from brevettiai._backend import JobBackend
+    from brevettiai.datamodel import Tag
+    from brevettiai.interfaces.remote_monitor import RemoteMonitor
 
 # The original SDK's logger name: users grep their logs for these lines.
 log = logging.getLogger("brevettiai.platform.job")
@@ -93,7 +98,7 @@ class Job:
     and override `run`. Create it with `Job.init`, run it with `start`.
     """
 
-    from brevettiai.settings.job_settings import AnySettings as Settings  # the base Job takes any settings
+    Settings: type = AnySettings  # the base Job takes any settings
 
     _ARTIFACTS = "artifacts"
 
@@ -115,7 +120,7 @@ class Job:
 
         self.id: str = str(info["id"])
         self.name: str = str(info.get("name") or self.id)
-        self.run_id: str = str(info.get("run_id") or _state.new_run_id())
+        self.run_id: str = str(info.get("run_id") or new_run_id())
         self.job_dir: str = job_dir
         self.host_name: str | None = info.get("host_name")
         self.datasets = [Dataset.model_validate(d) for d in info.get("datasets") or []]
@@ -161,16 +166,18 @@ class Job:
         override settings in dot notation (``--data.size 42``). `argv` defaults to ``sys.argv[1:]``.
         Keyword arguments override keys of info.json (e.g. ``name=``).
         """
+        from brevettiai.settings.overrides import HelpRequested
+
         _configure_logging(log_level)
         try:
             return cls._init(job_id=job_id, api_key=api_key, info_file=info_file, job_dir=job_dir,
                              cache_path=cache_path, host=host, data_bucket=data_bucket,
                              argv=sys.argv[1:] if argv is None else list(argv), io=io, overrides=kwargs)
+        except HelpRequested as help_text:
+            print(help_text.message)  # --help: user-facing output of a command
+            raise
         except UsageError as exc:
-            if exc.code == 0:
-                print(exc.message)  # --help: user-facing output of a command
-            else:
-                log.error("%s", exc.message)
+            log.error("%s", exc.message)
             raise
 
     @classmethod
@@ -259,7 +266,8 @@ class Job:
         self.io.make_dirs(full if make_dir else io_path.dirname(full))
         return full
 
-    def upload_artifact(self, name: str | Sequence[str], payload: str | bytes | Any, is_file: bool = False) -> str:
+    def upload_artifact(self, name: str | Sequence[str], payload: Content | os.PathLike[str],
+                        is_file: bool = False) -> str:
         """Write `payload` (or copy the local file at `payload` when `is_file`) as an artifact.
 
         Returns its path relative to the job dir, e.g. ``'artifacts/report.html'``.
@@ -268,7 +276,12 @@ class Job:
         target = io_path.safe_join(self.artifacts_path, *parts)
         log.info("Uploading %s to %s", "/".join(parts), target)
         if is_file:
+            if not isinstance(payload, str | os.PathLike):
+                raise TypeError(f"upload_artifact(is_file=True) needs the path of a local file; given "
+                                f"{type(payload).__name__}")
             self.io.copy(payload, target)
+        elif isinstance(payload, os.PathLike):
+            raise TypeError("upload_artifact: give is_file=True to upload the file at a path")
         else:
             self.io.write_file(target, payload)
         return io_path.relpath(target, self.job_dir)
@@ -278,14 +291,14 @@ class Job:
         spec = vegalite if isinstance(vegalite, str) else json.dumps(vegalite)
         return self.backend.save_chart(_chart_file_name(name), spec)
 
-    def get_remote_monitor(self) -> Any:
+    def get_remote_monitor(self) -> RemoteMonitor:
         """A `RemoteMonitor` reporting this job's progress (a Keras-style callback)."""
         from brevettiai.interfaces.remote_monitor import RemoteMonitor
 
         return RemoteMonitor(root=self.host_name, path=self.api_endpoints.get("remote"), api_key=self.api_key,
                              job=self)
 
-    def get_root_tags(self) -> list[Any]:
+    def get_root_tags(self) -> list[Tag]:
         """The root tags: the platform's tag tree roots, or offline the job's tags without a parent."""
         from brevettiai.datamodel import Tag
 
@@ -294,11 +307,11 @@ class Job:
     # ----------------------------------------------------------------------------------------------
     # Metrics and output.json
 
-    def add_output_metric(self, key: str, value: Any) -> None:
+    def add_output_metric(self, key: str, value: object) -> None:
         """Record one result metric in output.json's ``output`` (written at the next upload)."""
         self.output_metrics[key] = value
 
-    def add_output_metrics(self, metrics: Mapping[str, Any]) -> None:
+    def add_output_metrics(self, metrics: Mapping[str, object]) -> None:
         """Record several result metrics in output.json's ``output``."""
         self.output_metrics.update(metrics)
 

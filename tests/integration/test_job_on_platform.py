@@ -89,8 +89,9 @@ def test_metrics_survive_a_server_restart_mid_job(platform_server_factory, tmp_p
     server = platform_server_factory()
     with server.client() as admin:
         model = create_model(admin, "restart")
-    script = write_script(tmp_path, """
-        import sys, time
+    resume = tmp_path / "resume"
+    script = write_script(tmp_path, f"""
+        import os, time
         from brevettiai import Job
         class Steady(Job):
             def run(self):
@@ -98,7 +99,10 @@ def test_metrics_survive_a_server_restart_mid_job(platform_server_factory, tmp_p
                     self.log_metrics(step, loss=1.0 / (step + 1))
                     if step == 50:
                         print("halfway", flush=True)
-                    time.sleep(0.02)
+                        while not os.path.exists({str(resume)!r}):  # until the platform is down
+                            time.sleep(0.02)
+                    if step == 150:
+                        print("logged while away", flush=True)
         Steady.init(argv=[]).start()
     """)
     process = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -106,7 +110,8 @@ def test_metrics_survive_a_server_restart_mid_job(platform_server_factory, tmp_p
                                            BREVETTI_AI_API_KEY=model["apiKey"]))
     assert process.stdout.readline().strip() == "halfway"
     server.stop()
-    time.sleep(2)  # the job keeps training and logging while the platform is away
+    resume.touch()
+    assert process.stdout.readline().strip() == "logged while away"  # 100 steps logged with no platform
     server.start()
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 0, stderr
@@ -150,6 +155,7 @@ def test_stop_from_the_platform_kills_the_job(platform_server, tmp_path: Path) -
         class Hang(Job):
             def run(self):
                 self.add_output_metric("reached", True)
+                print("reached", flush=True)
                 time.sleep(120)
         Hang.init().start()
     """)
@@ -159,13 +165,47 @@ def test_stop_from_the_platform_kills_the_job(platform_server, tmp_path: Path) -
         model = create_model(admin, "to stop", modelTypeId=model_type["id"])
         admin.post(f"/api/models/{model['id']}/start")
         wait_for(lambda: admin.get(f"/api/models/{model['id']}").json()["status"] == "running", timeout=30)
-        time.sleep(1)
+        wait_for(lambda: "reached" in admin.get(f"/api/files/{model['id']}/logs/job.log").text, timeout=30)
         admin.post(f"/api/models/{model['id']}/stop")
         final = wait_for(lambda: (m := admin.get(f"/api/models/{model['id']}").json())["status"] != "running" and m,
                          timeout=30)
         output = admin.get(f"/api/files/{model['id']}/artifacts/output.json").json()
     assert final["status"] == "killed"
     assert output["output"] == {"reached": True}
+
+
+def test_stop_requested_on_the_platform_reaches_a_job_through_its_heartbeat(platform_server, tmp_path: Path) -> None:
+    """A job the platform's runner did not start (run by hand against the platform) can only hear of a stop
+    through its heartbeat: the stop must still end it as killed, with its output delivered."""
+    script = write_script(tmp_path, """
+        import time
+        from brevettiai import Job
+        class Hang(Job):
+            def run(self):
+                self.add_output_metric("reached", True)
+                print("running", flush=True)
+                time.sleep(120)
+        Hang.init(argv=[]).start()
+    """)
+    with platform_server.client() as admin:
+        model = create_model(admin, "stopped by heartbeat")
+        process = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True, env=job_env(BREVETTI_AI_HOST=platform_server.url,
+                                                          BREVETTI_AI_JOB_ID=model["id"],
+                                                          BREVETTI_AI_API_KEY=model["apiKey"],
+                                                          BREVETTI_AI_HEARTBEAT_INTERVAL="0.3"))
+        try:
+            assert process.stdout.readline().strip() == "running"
+            assert admin.post(f"/api/models/{model['id']}/stop").status_code == 200
+            _, stderr = process.communicate(timeout=30)  # well before the job's own 120 s
+        finally:
+            process.kill()
+        final = admin.get(f"/api/models/{model['id']}").json()
+        output = admin.get(f"/api/files/{model['id']}/artifacts/output.json").json()
+    assert process.returncode == 128 + signal.SIGTERM, stderr
+    assert "asked job" in stderr and "to stop" in stderr  # the heartbeat heard it, not a runner
+    assert final["status"] == "killed"
+    assert output["output"] == {"reached": True} and output["job"]["state"]["status"] == "killed"
 
 
 def test_job_reads_its_dataset_reports_epochs_and_sees_root_tags(platform_server, tmp_path: Path) -> None:

@@ -375,7 +375,7 @@ def test_upload_file_and_samples_of_a_platform_dataset(web: PlatformAPI, tmp_pat
 
 def _platform_jobs_ready() -> bool:
     try:
-        import brevettiai.platform.session  # noqa: F401
+        import brevettiai.platform.link  # noqa: F401
     except ImportError:
         return False
     return True

@@ -231,7 +231,7 @@ def test_a_killed_worker_takes_its_job_down_and_the_job_is_not_run_again(
             wait_for(lambda p=process: not _alive(p), timeout=10, what=f"process {process} of the job ending with its worker")
         record = _final(admin, job["id"])
         assert record["status"] == "lost" and record["error"]["message"] == "the Dask worker running it was lost"
-        time.sleep(1.0)  # a second start would show within this (the other worker is idle)
+        time.sleep(1.0)  # waiting for something NOT to happen: a second start would show within this
         assert len(_starts(starts)) == 1
         steps = _steps(admin, job["id"])
         assert 5 <= len(steps) < 80 and steps == sorted(set(steps))

@@ -9,6 +9,7 @@ import uuid
 
 import httpx
 import pytest
+import services
 from platform_fixture import PlatformServer
 from server_helpers import created, job_client, model, model_type, unique
 
@@ -89,8 +90,11 @@ def test_a_local_job_runs_to_completion(platform_server: PlatformServer, admin: 
     artifacts = admin.get(f"/api/models/{job['id']}/artifacts").json()
     assert [(a["name"], a["link"], a["size"]) for a in artifacts] == [
         ("model.txt", f"/api/files/{job['id']}/artifacts/model.txt", 7)]
-    time.sleep(1.0)  # the process has exited; its log is complete
-    log = admin.get(f"/api/files/{job['id']}/logs/job.log").text
+    def stored_log() -> str | None:
+        text = admin.get(f"/api/files/{job['id']}/logs/job.log").text
+        return text if "admin_password_seen" in text else None
+
+    log = services.wait_for(stored_log, timeout=15, what="the job's log is stored")
     assert "job started" in log and key not in log
     assert '"admin_password_seen": false' in log
     assert f'"cwd": "{runnable_type["workingDir"]}"' in log

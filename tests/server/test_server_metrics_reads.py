@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -231,21 +231,19 @@ def test_reads_while_points_arrive_count_each_point_once(backend: Backend) -> No
         with job_client(backend.server.url, m["apiKey"]) as job:
             _post(job, m["id"], [{"step": s, "time": 1.0, "values": {"loss": 1.0, "acc": 0.5}} for s in range(80_000)])
             _wait_summed_up(backend.url, m["id"])  # from here on reads sum blocks (buckets of 64-step multiples)
-            done = threading.Event()
 
             def write() -> None:
                 for first in range(80_000, 140_000, 3000):
                     _post(job, m["id"], [{"step": s, "time": 1.0, "values": {"loss": 1.0, "acc": 0.5}}
                                          for s in range(first, first + 3000)])
-                done.set()
 
-            writer = threading.Thread(target=write)
-            writer.start()
+            writer = ThreadPoolExecutor(1)
+            written = writer.submit(write)
             engine = sa.create_engine(backend.url)
             points = metric_reads._points
             answers = 0
             try:
-                while not done.is_set() or answers < 3:
+                while not written.done() or answers < 3:
                     answer = _read(admin, m["id"])
                     with engine.connect() as connection:
                         stored = dict(connection.execute(
@@ -255,8 +253,9 @@ def test_reads_while_points_arrive_count_each_point_once(backend: Backend) -> No
                     assert answer["counts"] == stored and answer["bucketSteps"]["loss"] % 64 == 0
                     answers += 1
             finally:
-                writer.join()
+                writer.shutdown(wait=True)
                 engine.dispose()
+            written.result()  # a failed write in the writer thread fails this test
 
 
 def test_negative_steps_fall_in_the_right_buckets(backend: Backend) -> None:

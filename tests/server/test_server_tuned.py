@@ -10,6 +10,7 @@ import httpx
 import pytest
 from platform_fixture import PlatformServer, start_platform_server
 from server_helpers import dataset, job_client, model, model_type
+from services import wait_for
 
 MiB = 1 << 20
 
@@ -95,7 +96,7 @@ def test_user_tokens_expire(quick: PlatformServer) -> None:
     with quick.client(token) as admin:
         m = model(admin)
         assert admin.put(f"/api/files/{m['id']}/a.txt", content=b"a").status_code == 201
-        time.sleep(2.2)
+        wait_for(lambda: admin.get("/api/auth/me").status_code == 401, timeout=10, what="the 2 s token expiring")
         for response in (admin.get("/api/auth/me"), admin.get("/api/models"),
                          admin.get(f"/api/files/{m['id']}/a.txt"), admin.head(f"/api/files/{m['id']}/a.txt"),
                          admin.get(f"/api/ls/{m['id']}/"), admin.put(f"/api/files/{m['id']}/b.txt", content=b"b"),

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("fastapi", reason="the server extra is not installed")
 
 from brevettiai.contract.forms import deep_merge, validate_settings  # noqa: E402
+from brevettiai.errors import StoragePathError  # noqa: E402
+from brevettiai.io.path import safe_join  # noqa: E402
 from brevettiai.server import security  # noqa: E402
 from brevettiai.server.api.files import parse_range  # noqa: E402
 from brevettiai.server.config import SETTINGS, ConfigError, ServerConfig, parse_duration, parse_size  # noqa: E402
@@ -64,6 +68,23 @@ def test_deep_merge() -> None:
 def test_unsafe_paths_are_rejected(bad: str) -> None:
     with pytest.raises(PathRejected):
         clean_path(bad)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["a", "é", ".", "..", "/", "\\", "\x00", "C:", "s3://", " "]), max_size=8).map("".join))
+def test_sdk_and_server_refuse_the_same_paths(path: str) -> None:
+    """One rule set (brevettiai.contract.paths): a path the server refuses, the SDK refuses too, and back."""
+    try:
+        clean_path(path)
+        server_ok = True
+    except PathRejected:
+        server_ok = False
+    try:
+        safe_join("root", path)
+        sdk_ok = True
+    except StoragePathError:
+        sdk_ok = False
+    assert server_ok == sdk_ok, path
 
 
 def test_paths_are_normalised() -> None:
@@ -158,3 +179,20 @@ def test_migrations_create_exactly_the_models(tmp_path) -> None:
     with database.engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}), Base.metadata) == []
     database.dispose()
+
+
+def test_server_errors_are_brevetti_errors() -> None:
+    """One error root: a caller catching BrevettiError sees the server's refusals too (and their old bases)."""
+    from brevettiai.errors import BrevettiError, ServerError
+    from brevettiai.server.storage import StorageUnavailable
+    from brevettiai.server.wire_checks import WireError, parse_json
+
+    caught: list[BaseException] = []
+    for fail, old_base in [(lambda: clean_path("../x"), ValueError), (lambda: parse_json(b"[NaN]"), ValueError),
+                           (lambda: ServerConfig.load({"port": "x"}), ValueError)]:
+        with pytest.raises(BrevettiError) as info:
+            fail()
+        assert isinstance(info.value, ServerError | old_base)
+        caught.append(info.value)
+    assert [type(e) for e in caught] == [PathRejected, WireError, ConfigError]
+    assert issubclass(ApiError, ServerError) and issubclass(StorageUnavailable, RuntimeError | ServerError)

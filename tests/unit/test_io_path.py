@@ -101,6 +101,9 @@ def test_safe_join_accepts_relative_parts():
         ("C:/windows", "absolute"),
         ("s3://x", "URL"),
         ("memory://x/y", "URL"),
+        ("a\x00b", "NUL"),
+        ("a\\b", "backslash"),
+        ("x" * 256, "255 bytes"),
     ],
 )
 def test_safe_join_rejects_escaping_parts(part, reason):

@@ -27,12 +27,12 @@ given as JSON text, as forms send them (``"5"`` for a number).
 from __future__ import annotations
 
 import functools
-import json
 import math
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-MISSING: Any = object()  # what `lookup` answers for a path the settings do not have
+from brevettiai.contract.dotted import MISSING, get_path
+from brevettiai.contract.jsontext import from_json_text, parse_json_text
 
 NUMBER_CONSTRAINTS = ("min", "max", "exclusiveMin", "exclusiveMax", "multipleOf", "numberType")
 LENGTH_CONSTRAINTS = ("minLength", "maxLength", "pattern")
@@ -69,14 +69,7 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
     return merged
 
 
-def lookup(settings: Mapping[str, Any], dotted: str) -> Any:
-    """The value at a dotted path, or `MISSING`."""
-    node: Any = settings
-    for part in dotted.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return MISSING
-        node = node[part]
-    return node
+lookup = get_path  # the value at a dotted path, or `MISSING`
 
 
 def validate_settings(schema: Mapping[str, Any] | None, settings: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -125,10 +118,10 @@ def check_value(field: Mapping[str, Any], value: Any) -> tuple[str, str] | None:
         parsed = value
         if isinstance(value, str):
             try:
-                parsed = json.loads(value)
+                parsed = parse_json_text(value)
             except ValueError as exc:
                 return "json", f"must be JSON text; {exc}"
-        expected = {"array": list, "object": dict}.get(field.get("jsonType"))
+        expected = {"array": list, "object": dict}.get(str(field.get("jsonType")))
         if expected is not None and not isinstance(parsed, expected):
             words = "a JSON list" if expected is list else "a JSON object"
             return f"{expected.__name__}_type", f"must be {words}; got {_shown(value)}"
@@ -150,14 +143,7 @@ def _number_type(field: Mapping[str, Any]) -> type:
     return int if isinstance(step, int) and not isinstance(step, bool) and step == 1 else float
 
 
-def _from_text(value: Any) -> Any:
-    """A value given as JSON text, parsed; anything else unchanged."""
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
+_from_text = from_json_text
 
 
 def _constraint_items(field: Mapping[str, Any], value_type: type) -> tuple[tuple[str, Any], ...]:
@@ -188,9 +174,11 @@ def _is_number(value: Any) -> bool:
 def _adapter(value_type: type, constraints: tuple[tuple[str, Any], ...]) -> Any:
     from pydantic import Field, TypeAdapter
 
-    annotation = {list: list[Any], dict: dict[str, Any]}.get(value_type, value_type)
+    generic: dict[type, Any] = {list: list[Any], dict: dict[str, Any]}
+    annotation = generic.get(value_type, value_type)
+    constrained: Any = Annotated[annotation, Field(**dict(constraints))]
     try:
-        return TypeAdapter(Annotated[annotation, Field(**dict(constraints))])
+        return TypeAdapter(constrained)
     except Exception:  # a form with an unusable constraint (a broken pattern): check the type alone
         return TypeAdapter(annotation)
 
@@ -246,7 +234,8 @@ def _shown(value: Any) -> str:
         return text
     if isinstance(value, str):
         return f"text of {len(value)} characters"
-    return {list: f"a list of {len(value)} items", dict: "an object"}.get(type(value), f"a {type(value).__name__}")
+    kinds: dict[type, str] = {list: f"a list of {len(value)} items", dict: "an object"}
+    return kinds.get(type(value), f"a {type(value).__name__}")
 
 
 def _few(items: list[Any]) -> str:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PrivateAttr, field_validator
-from pydantic.alias_generators import to_camel
+from pydantic import AliasChoices, ConfigDict, Field, PrivateAttr, field_validator
+
+from brevettiai.contract.records import WireRecord
 
 
-class _WireModel(BaseModel):
-    """A platform record: reads camelCase or snake_case keys, keeps keys it does not know."""
+class _WireModel(WireRecord):
+    """A platform record as the SDK reads it: the contract's `WireRecord`, keeping keys it does not know."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")
+    model_config = ConfigDict(extra="allow")
 
     def __getitem__(self, key: str) -> Any:
         """Read a field by its wire name or Python name, as the original SDK's dicts were read."""

@@ -6,11 +6,11 @@ original SDK's dicts: ``model.api_key`` and ``model["apiKey"]`` are the same val
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from pydantic import AliasChoices, Field, field_validator
 
+from brevettiai.contract.jsontext import settings_from_text
 from brevettiai.datamodel.types import _WireModel
 
 NO_API_KEY = "<NO_API_KEY>"
@@ -67,11 +67,7 @@ class _JobRecord(_WireModel):
     @field_validator("settings", mode="before")
     @classmethod
     def _settings_from_text(cls, value: Any) -> Any:
-        if value is None or value == "":
-            return {}
-        if isinstance(value, str):
-            return json.loads(value)
-        return value
+        return settings_from_text(value)
 
     @field_validator("dataset_ids", "tag_ids", mode="before")
     @classmethod

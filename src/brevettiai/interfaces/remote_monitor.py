@@ -66,7 +66,7 @@ class RemoteMonitor:
         if self._client is None:
             from brevettiai._env import env_value
 
-            self._client = PlatformClient(self.root, self._api_key or env_value("api_key"))
+            self._client = PlatformClient(self.root or "", self._api_key or env_value("api_key"))
         self._client.post(self.path, json=body, idempotent=True)
 
     # Keras calls these; there is nothing to do at those moments.

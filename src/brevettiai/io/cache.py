@@ -12,11 +12,11 @@ import json
 import logging
 import os
 import shutil
-import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, BinaryIO
 
 from brevettiai.errors import StoragePathError
+from brevettiai.io.atomic import atomic_write
 from brevettiai.io.path import PathArg, local_path, safe_join
 
 logger = logging.getLogger(__name__)
@@ -116,22 +116,3 @@ def _key_parts(key: str) -> list[str]:
 def _local_identity(stat: os.stat_result) -> list[int]:
     """Return what tells one local file apart from a later replacement of it."""
     return [stat.st_ino, stat.st_size, stat.st_mtime_ns]
-
-
-def atomic_write(path: str, fill: Callable[[BinaryIO], object]) -> None:
-    """Write local ``path`` via ``fill(handle)`` into a temporary sibling, then rename it into place."""
-    # No fsync: the rename already guarantees readers see the old or the new file, never half of
-    # one; paying for durability on every cached or copied file would slow tree copies a lot.
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    temp = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.part")
-    try:
-        with open(temp, "xb") as handle:
-            fill(handle)
-        os.replace(temp, path)
-    except BaseException:
-        try:
-            os.remove(temp)
-        except FileNotFoundError:
-            pass
-        raise

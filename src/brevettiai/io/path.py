@@ -6,12 +6,12 @@ Nothing here touches a filesystem.
 
 from __future__ import annotations
 
-import ntpath
 import os
 import posixpath
 import re
 import sys
 
+from brevettiai.contract.paths import ACCEPTED, PathRuleError, path_parts
 from brevettiai.errors import StoragePathError
 
 PathArg = str | os.PathLike[str]
@@ -99,24 +99,15 @@ def basename(path: PathArg) -> str:
 
 
 def safe_join(root: PathArg, *parts: PathArg) -> str:
-    """Join relative parts below ``root``; reject parts that are absolute, use ``..`` or are URLs."""
+    """Join relative parts below ``root``; each part must follow the path rules of `brevettiai.contract.paths`
+    (no ``..``, nothing absolute, no URL, no NUL or backslash, length limits)."""
     for index, part in enumerate(parts):
-        reason = _unsafe_reason(os.fspath(part))
-        if reason is not None:
+        text = os.fspath(part)
+        try:
+            path_parts(text)
+        except PathRuleError as exc:
             raise StoragePathError(
-                f"path part {index + 1} {os.fspath(part)!r} (below {os.fspath(root)!r}) {reason}; "
-                "accepted: a relative path without '..' segments, leading '/', drive letter or 'scheme://'"
-            )
+                f"path part {index + 1} {text!r} (below {os.fspath(root)!r}) is refused: {exc.reason}; "
+                f"accepted: {ACCEPTED}"
+            ) from None
     return join(root, *parts)
-
-
-def _unsafe_reason(part: str) -> str | None:
-    """Say why ``part`` could escape its root, or None when it is safe."""
-    if is_url(part):
-        return "is a URL"
-    if part.startswith(("/", "\\")) or ntpath.splitdrive(part)[0]:
-        return "is absolute"
-    # Backslashes count as separators everywhere so a name is safe on every platform.
-    if ".." in re.split(r"[/\\]", part):
-        return "contains a '..' segment"
-    return None

@@ -22,7 +22,8 @@ from typing import IO, Any, NamedTuple
 
 from brevettiai.errors import BrevettiError, StorageError, StoragePathError
 from brevettiai.io import path as iopath
-from brevettiai.io.cache import ReadCache, atomic_write, remote_signature
+from brevettiai.io.atomic import atomic_write
+from brevettiai.io.cache import ReadCache, remote_signature
 from brevettiai.io.path import PathArg
 from brevettiai.io.progress import Advance, byte_progress, no_progress
 

@@ -41,14 +41,15 @@ class PlatformClient:
     """HTTP access to one platform with one token (a job key or a user token)."""
 
     def __init__(self, host: str, token: str | None = None, *, timeout: float = 30.0, retries: int = 5,
-                 backoff: float = 0.25, max_backoff: float = 8.0) -> None:
+                 backoff: float = 0.25, max_backoff: float = 8.0,
+                 transport: httpx.BaseTransport | None = None) -> None:
         self.host = normalize_host(host)
         self.retries = retries
         self.backoff = backoff
         self.max_backoff = max_backoff
         self._token = token
         self._client = httpx.Client(base_url=self.host, timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-                                    headers=self._auth_headers(token))
+                                    headers=self._auth_headers(token), transport=transport)
 
     @staticmethod
     def _auth_headers(token: str | None) -> dict[str, str]:
@@ -80,14 +81,14 @@ class PlatformClient:
         method = method.upper()
         retry_all = method in _IDEMPOTENT if idempotent is None else idempotent
         attempts = 1 + (self.retries if retries is None else retries)
-        extra = {} if timeout is None else {"timeout": timeout}
         last_error: Exception | None = None
         for attempt in range(attempts):
             if attempt:
                 time.sleep(self.retry_delay(attempt))
             try:
                 response = self._client.request(method, path, json=json, content=content, data=data, params=params,
-                                                headers=headers, **extra)
+                                                headers=headers,
+                                                timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout)
             except httpx.TransportError as exc:
                 last_error = exc
                 # A request that never reached the server can always be sent again.

@@ -107,7 +107,7 @@ class MetricsSender:
                 self._idle.set()
 
     def _take_batch(self) -> None:
-        batch = []
+        batch: list[Point] = []
         while self._queue and len(batch) < self.batch_size:
             batch.append(self._queue.popleft())
         self._pending.append((uuid.uuid4().hex, batch))

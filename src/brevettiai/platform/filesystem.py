@@ -29,6 +29,7 @@ import httpx
 from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 
 from brevettiai._env import env_value
+from brevettiai.contract import scheme
 from brevettiai.errors import (
     PlatformError,
     PlatformNotFoundError,
@@ -119,7 +120,7 @@ def _s3_message(response: httpx.Response) -> str:
 class PlatformFileSystem(AbstractFileSystem):
     """Files of one platform seen with one token: ``brevettiai://<resource id>/<path>``."""
 
-    protocol = ("brevettiai",)
+    protocol = (scheme.PROTOCOL,)
     root_marker = ""
 
     def __init__(self, host: str | None = None, api_key: str | None = None, client: PlatformClient | None = None,
@@ -138,10 +139,7 @@ class PlatformFileSystem(AbstractFileSystem):
 
     @classmethod
     def _strip_protocol(cls, path: Any) -> str:
-        path = str(path)
-        if path.startswith("brevettiai://"):
-            path = path[len("brevettiai://"):]
-        return path.strip("/")
+        return scheme.strip_scheme(str(path)).strip("/")
 
     @staticmethod
     def _url(kind: str, path: str) -> str:

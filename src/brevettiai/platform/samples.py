@@ -80,7 +80,7 @@ def _dataset_samples(io: IoTools, dataset: Dataset, extensions: tuple[str, ...])
         folder = relative.rpartition("/")[0]
         rows.append({"path": iopath.join(root, *relative.split("/")), "folder": folder,
                      "dataset_id": dataset.id, "checksum": checksum})
-    yield from sorted(rows, key=lambda row: row["path"])
+    yield from sorted(rows, key=lambda row: row["path"] or "")
 
 
 def _list_files(io: IoTools, root: str) -> Iterator[tuple[str, str | None]]:

@@ -18,17 +18,17 @@ import logging
 import os
 import re
 import shlex
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel
 
 from brevettiai._env import SDK_ENVIRONMENT, env_value
+from brevettiai.contract import scheme
 from brevettiai.datamodel.types import Dataset, Tag, _WireModel
 from brevettiai.datamodel.web import FileEntry, Model, ModelType, Report, User
 from brevettiai.errors import (
@@ -39,7 +39,12 @@ from brevettiai.errors import (
     PlatformUnavailableError,
     PlatformValidationError,
 )
+from brevettiai.io.atomic import atomic_write
 from brevettiai.platform._http import PlatformClient, normalize_host
+
+if TYPE_CHECKING:
+    from brevettiai.io import IoTools
+    from brevettiai.job import Job
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +54,8 @@ PAGE_SIZE = 100
 _CHUNK = 1 << 20
 
 R = TypeVar("R", bound=_WireModel)
+RecordRef = str | Mapping[str, Any] | _WireModel  # a platform record, its dict, or its id
+RecordRefs = RecordRef | Iterable[RecordRef] | None  # one or several of them
 
 
 @dataclasses.dataclass(frozen=True)
@@ -180,7 +187,7 @@ class PlatformAPI:
         return f"{type(self).__name__}(host={self.host!r}, user={user!r})"
 
     @property
-    def io(self) -> Any:
+    def io(self) -> IoTools:
         """An `IoTools` reading and writing ``brevettiai://<id>/...`` on this platform as this user."""
         if self._io is None:
             import fsspec
@@ -188,9 +195,9 @@ class PlatformAPI:
             from brevettiai.io import IoTools
             from brevettiai.platform.filesystem import PlatformFileSystem
 
-            fsspec.register_implementation("brevettiai", PlatformFileSystem, clobber=True)
+            fsspec.register_implementation(scheme.PROTOCOL, PlatformFileSystem, clobber=True)
             # skip_instance_cache: fsspec would otherwise share one filesystem between tokens.
-            self._io = IoTools(storage_options={"brevettiai": {"client": self.client, "skip_instance_cache": True}})
+            self._io = IoTools(storage_options={scheme.PROTOCOL: {"client": self.client, "skip_instance_cache": True}})
         return self._io
 
     # -- generic listing ------------------------------------------------------------------------
@@ -208,7 +215,7 @@ class PlatformAPI:
 
     def _pages(self, path: str, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         """Every item of a listing, following offset/limit paging (plain lists or {"items", "total"})."""
-        offset, seen = 0, set()
+        offset, seen = 0, set[str]()
         while True:
             body = self.client.get(path, params={**params, "offset": offset, "limit": PAGE_SIZE}).json()
             items, total = (body.get("items", []), body.get("total")) if isinstance(body, dict) else (body, None)
@@ -221,43 +228,43 @@ class PlatformAPI:
 
     # -- getters --------------------------------------------------------------------------------
 
-    def get_dataset(self, id: Any = None, **filters: Any) -> Dataset | list[Dataset]:
+    def get_dataset(self, id: str | None = None, **filters: object) -> Dataset | list[Dataset]:
         """One dataset by id, or every dataset whose attributes equal the filters (e.g. ``name=``)."""
         return self._get_one(_DATASETS, id) if id is not None else self._get_list(_DATASETS, filters)
 
-    def get_tag(self, id: Any = None) -> Tag | list[Tag]:
+    def get_tag(self, id: str | None = None) -> Tag | list[Tag]:
         """One tag (with its subtree) by id, or the roots of the tag tree."""
         if id is not None:
             return self._get_one(_TAGS, id)
         body = self.client.get(_TAGS.path).json()
         return [Tag.model_validate(t) for t in (body.get("items", []) if isinstance(body, dict) else body)]
 
-    def get_modeltype(self, id: Any = None, **filters: Any) -> ModelType | list[ModelType]:
+    def get_modeltype(self, id: str | None = None, **filters: object) -> ModelType | list[ModelType]:
         """One model type by id, or every model type whose attributes equal the filters."""
         return self._get_one(_MODELTYPES, id) if id is not None else self._get_list(_MODELTYPES, filters)
 
-    def get_model(self, id: Any = None, **filters: Any) -> Model | list[Model]:
+    def get_model(self, id: str | None = None, **filters: object) -> Model | list[Model]:
         """One model by id, or every model (newest first) whose attributes equal the filters."""
         return self._get_one(_MODELS, id) if id is not None else self._get_list(_MODELS, filters)
 
-    def get_report(self, id: Any = None, **filters: Any) -> Report | list[Report]:
+    def get_report(self, id: str | None = None, **filters: object) -> Report | list[Report]:
         """One report by id, or every report (newest first) whose attributes equal the filters."""
         return self._get_one(_REPORTS, id) if id is not None else self._get_list(_REPORTS, filters)
 
     # -- creators -------------------------------------------------------------------------------
 
     def create_dataset(self, name: str, reference: str = "", notes: str = "", locked: bool = False,
-                       tags: Iterable[Any] = ()) -> Dataset:
+                       tags: Iterable[RecordRef] = ()) -> Dataset:
         """Create a dataset."""
         body = {"name": name, "reference": reference, "notes": notes, "locked": locked, "tagIds": _ids(tags)}
         return Dataset.model_validate(self.client.post(_DATASETS.path, json=body).json())
 
-    def create_tag(self, name: str, parent: Any = None) -> Tag:
+    def create_tag(self, name: str, parent: RecordRef | None = None) -> Tag:
         """Create a tag, at the root or below `parent` (a Tag or an id)."""
         body = {"name": name, "parentId": None if parent is None else _id(parent)}
         return Tag.model_validate(self.client.post(_TAGS.path, json=body).json())
 
-    def create_modeltype(self, name: str, command: str | Iterable[str], settings_schema: Any = None,
+    def create_modeltype(self, name: str, command: str | Iterable[str], settings_schema: type | Mapping[str, Any] | None = None,
                          working_dir: str | None = None, defaults: Mapping[str, Any] | None = None,
                          short_description: str = "", kind: str = "model") -> ModelType:
         """Create a model type; `settings_schema` is a settings class or a form schema dict."""
@@ -266,8 +273,8 @@ class PlatformAPI:
                 "defaults": _jsonable(dict(defaults or {})), "shortDescription": short_description, "kind": kind}
         return ModelType.model_validate(self.client.post(_MODELTYPES.path, json=body).json())
 
-    def create_model(self, name: str, datasets: Any, settings: Any = None, model_type: Any = None,
-                     tags: Iterable[Any] = ()) -> Model:
+    def create_model(self, name: str, datasets: RecordRefs, settings: object = None,
+                     model_type: RecordRef | None = None, tags: Iterable[RecordRef] = ()) -> Model:
         """Create a model; the answer's `api_key` is the job key, shown this once."""
         body = {"name": name, "settings": _settings_config(settings), "datasetIds": _ids(datasets),
                 "tagIds": _ids(tags)}
@@ -275,8 +282,9 @@ class PlatformAPI:
             body["modelTypeId"] = _id(model_type)
         return Model.model_validate(self.client.post(_MODELS.path, json=body).json())
 
-    def create_testreport(self, name: str, model: Any, datasets: Any, report_type: Any = None,
-                          settings: Any = None, tags: Iterable[Any] = ()) -> Report:
+    def create_testreport(self, name: str, model: RecordRef, datasets: RecordRefs,
+                          report_type: RecordRef | None = None, settings: object = None,
+                          tags: Iterable[RecordRef] = ()) -> Report:
         """Create a test report of `model` on `datasets`; its `api_key` is shown this once."""
         body = {"name": name, "parentId": _id(model), "settings": _settings_config(settings),
                 "datasetIds": _ids(datasets), "tagIds": _ids(tags)}
@@ -306,21 +314,21 @@ class PlatformAPI:
                                   params=None if launch else {"launch": "false"}).json()
         return kind.record.model_validate(answer)  # type: ignore[return-value]
 
-    def start_model_training(self, model: Any) -> Model:
+    def start_model_training(self, model: RecordRef) -> Model:
         """Start a model's job on the platform's runner; the answer carries the newly issued key."""
         return self._start(model)  # type: ignore[return-value]
 
-    def start_report(self, report: Any) -> Report:
+    def start_report(self, report: RecordRef) -> Report:
         """Start a report's job on the platform's runner; the answer carries the newly issued key."""
         return self._start(report)  # type: ignore[return-value]
 
-    def stop_model_training(self, model: Any) -> Model | Report:
+    def stop_model_training(self, model: RecordRef) -> Model | Report:
         """Ask a running model (or report) job to stop."""
         kind = self._job_kind(model)
         return kind.record.model_validate(  # type: ignore[return-value]
             self.client.post(f"{kind.path}/{_quote(_id(model))}/stop", idempotent=True).json())
 
-    def initialize_training(self, model: Any, job_type: type | None = None, submit: bool = False) -> Any:
+    def initialize_training(self, model: RecordRef, job_type: type[Job] | None = None, submit: bool = False) -> Job:
         """Start a model and return its `Job` (of `job_type`).
 
         By default (``submit=False``, the original SDK's ``submitToCloud=False``) the platform only
@@ -329,11 +337,11 @@ class PlatformAPI:
         """
         return self._initialize(model, job_type, submit)
 
-    def initialize_report(self, report: Any, job_type: type | None = None, submit: bool = False) -> Any:
+    def initialize_report(self, report: RecordRef, job_type: type[Job] | None = None, submit: bool = False) -> Job:
         """Start a report and return its `Job`, run here unless `submit` (see `initialize_training`)."""
         return self._initialize(report, job_type, submit)
 
-    def _initialize(self, obj: Any, job_type: type | None, submit: bool) -> Any:
+    def _initialize(self, obj: RecordRef, job_type: type[Job] | None, submit: bool) -> Job:
         """The Job of a model or report after starting it (launched by the platform when `submit`)."""
         record = self._start(obj, launch=submit)
         if not record.has_api_key:
@@ -342,18 +350,18 @@ class PlatformAPI:
             from brevettiai.job import Job
 
             job_type = Job
-        return job_type.init(job_id=record.id, api_key=record.api_key, host=self.host, argv=[])  # type: ignore[attr-defined]
+        return job_type.init(job_id=record.id, api_key=record.api_key, host=self.host, argv=[])
 
     # -- results --------------------------------------------------------------------------------
 
-    def get_artifacts(self, obj: Any, prefix: str = "", recursive: bool = False) -> list[FileEntry]:
+    def get_artifacts(self, obj: RecordRef, prefix: str = "", recursive: bool = False) -> list[FileEntry]:
         """The artifacts of a model or report below `prefix` (folders too, unless `recursive`)."""
         kind = self._job_kind(obj)
         params = {"prefix": prefix, "recursive": "true" if recursive else "false"}
         body = self.client.get(f"{kind.path}/{_quote(_id(obj))}/artifacts", params=params).json()
         return [FileEntry.model_validate(item) for item in body]
 
-    def get_metrics(self, model: Any, names: Iterable[str] | None = None, since: float | None = None, *,
+    def get_metrics(self, model: RecordRef, names: Iterable[str] | None = None, since: float | None = None, *,
                     start_step: int | None = None, end_step: int | None = None,
                     max_points: int | None = None) -> dict[str, list[list[float]]]:
         """Progress series of a model or report: ``{"loss": [[step, value, time], ...]}``.
@@ -372,14 +380,14 @@ class PlatformAPI:
         body = self.client.get(f"{kind.path}/{_quote(_id(model))}/metrics", params=params).json()
         return dict(body.get("series", {}))
 
-    def get_charts(self, model: Any) -> dict[str, Any]:
+    def get_charts(self, model: RecordRef) -> dict[str, Any]:
         """The Vega-Lite charts a model or report uploaded, by name."""
         kind = self._job_kind(model)
         return dict(self.client.get(f"{kind.path}/{_quote(_id(model))}/charts").json())
 
     # -- deleting -------------------------------------------------------------------------------
 
-    def delete(self, obj: Any) -> None:
+    def delete(self, obj: Dataset | Tag | Model | Report | ModelType) -> None:
         """Delete a dataset, tag (with its subtree), model, report or model type."""
         kinds = ((Dataset, _DATASETS), (Tag, _TAGS), (Report, _REPORTS), (Model, _MODELS),
                  (ModelType, _MODELTYPES))
@@ -392,12 +400,12 @@ class PlatformAPI:
 
     # -- files ----------------------------------------------------------------------------------
 
-    def ls(self, resource: Any, path: str = "", recursive: bool = False) -> list[dict[str, Any]]:
+    def ls(self, resource: RecordRef, path: str = "", recursive: bool = False) -> list[dict[str, Any]]:
         """Files (and, unless recursive, folders) of a dataset or job below `path`."""
         url = f"/api/ls/{_quote(_id(resource))}/{_quote(path.strip('/'))}"
         return list(self.client.get(url, params={"recursive": "true"} if recursive else None).json())
 
-    def upload_file(self, resource: Any, path: str, local_file: str | os.PathLike[str],
+    def upload_file(self, resource: RecordRef, path: str, local_file: str | os.PathLike[str],
                     progress: Callable[[int], object] | None = None) -> dict[str, Any]:
         """Upload one local file to ``<resource>/<path>``, streamed from disk and checked by md5."""
         source = _FileChunks(local_file, progress)
@@ -476,15 +484,8 @@ def _write_private_json(path: Path, data: Mapping[str, Any]) -> None:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         with contextlib.suppress(OSError):
             os.chmod(folder, 0o700)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".login-")  # created 0600
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(dict(data), handle)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        _remove(Path(tmp))
-        raise
+    payload = json.dumps(dict(data)).encode()
+    atomic_write(path, lambda handle: handle.write(payload), mode=0o600)
 
 
 def _remove(path: Path) -> None:
@@ -508,15 +509,11 @@ def _expired(expires_at: Any) -> bool:
 
 def _write_atomically(dst: Path, chunks: Iterable[bytes]) -> None:
     """Write chunks to a temporary file beside `dst`, then move it into place."""
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            for chunk in chunks:
-                handle.write(chunk)
-        os.replace(tmp, dst)
-    except BaseException:
-        _remove(Path(tmp))
-        raise
+    def fill(handle: BinaryIO) -> None:
+        for chunk in chunks:
+            handle.write(chunk)
+
+    atomic_write(dst, fill)
 
 
 def _quote(text: str) -> str:
@@ -595,8 +592,9 @@ def _schema_dict(schema: Any) -> dict[str, Any]:
             from brevettiai.settings import form_schema
 
             schema = form_schema(schema)
-    if hasattr(schema, "schema") and isinstance(schema, dict):
-        return _jsonable(schema.schema)
+    nested = getattr(schema, "schema", None)
+    if nested is not None and isinstance(schema, dict):  # a form object that is also a dict
+        return _jsonable(nested)
     if isinstance(schema, Mapping):
         return _jsonable(dict(schema))
     raise TypeError(f"settings_schema must be a settings class or a form schema dict; given {type(schema).__name__}")

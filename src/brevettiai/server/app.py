@@ -1,4 +1,4 @@
-"""The FastAPI application: startup (migrations, admin user, runner, monitor), error answers, docs."""
+"""The FastAPI application: startup (migrations, admin user, runner, supervisor), error answers, docs."""
 
 from __future__ import annotations
 
@@ -25,13 +25,13 @@ from brevettiai.server.errors import ApiError, error_response, validation_errors
 from brevettiai.server.limits import BodyLimits
 from brevettiai.server.metric_blocks import BlockRoller
 from brevettiai.server.metrics import MetricsWriter
-from brevettiai.server.monitor import Monitor
 from brevettiai.server.openapi_errors import declare_error_answers
 from brevettiai.server.readiness import WriteProbe
 from brevettiai.server.revocation import RevocationWatch
 from brevettiai.server.runners import make_runner
 from brevettiai.server.secret_key import server_secret_key
 from brevettiai.server.storage import PathRejected, Storage
+from brevettiai.server.supervisor import Supervisor
 from brevettiai.server.throttle import LoginThrottle
 from brevettiai.server.ui import routes as ui
 
@@ -95,12 +95,12 @@ def create_app(config: ServerConfig, on_admin_password: Callable[[str], None] | 
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        """Start the context and the monitor; stop both when the server stops."""
+        """Start the context and the supervisor; stop both when the server stops."""
         ctx = await run_in_threadpool(start_context, config, on_admin_password, secret_key)
         app.state.context = ctx
         app.state.readiness = WriteProbe(ctx.db, ctx.storage)
-        monitor = Monitor(ctx)
-        monitor.start()
+        supervisor = Supervisor(ctx)
+        supervisor.start()
         revocations = RevocationWatch(ctx.db, ctx.tokens)
         await run_in_threadpool(revocations.start)
         log.info("Storage %s, %s runner, jobs reach the server at %s", config.storage, ctx.runner.name,
@@ -109,7 +109,7 @@ def create_app(config: ServerConfig, on_admin_password: Callable[[str], None] | 
             yield
         finally:
             revocations.stop()
-            monitor.stop()
+            supervisor.stop()
             await run_in_threadpool(stop_context, ctx)
 
     app = FastAPI(title="Brevetti AI platform", version=__version__, lifespan=lifespan, docs_url=None,

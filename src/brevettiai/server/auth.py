@@ -20,7 +20,7 @@ from brevettiai.server import revocation, security
 from brevettiai.server.context import ServerContext, get_context
 from brevettiai.server.db import models as db
 from brevettiai.server.db.models import utcnow
-from brevettiai.server.db.session import Database
+from brevettiai.server.db.session import Database, affected_rows
 from brevettiai.server.errors import ApiError
 
 log = logging.getLogger("brevettiai.server.auth")
@@ -260,7 +260,7 @@ def purge_expired_tokens(database: Database) -> int:
     """Delete expired user tokens; returns how many."""
     with database.write() as session:
         result = session.execute(delete(db.UserToken).where(db.UserToken.expires_at <= utcnow()))
-    return result.rowcount or 0
+    return affected_rows(result)
 
 
 def ensure_admin(database: Database, password: str | None) -> str | None:
@@ -271,11 +271,12 @@ def ensure_admin(database: Database, password: str | None) -> str | None:
     with database.read() as session:
         if session.execute(select(db.User.id).where(db.User.username == ADMIN)).first() is not None:
             return None
-    generated = None if password else security.new_password()
+    secret = password or security.new_password()
+    generated = None if password else secret
     try:
         with database.write() as session:
             session.add(db.User(id=str(uuid.uuid4()), username=ADMIN,
-                                password_hash=security.hash_password(password or generated), first_name="Admin",
+                                password_hash=security.hash_password(secret), first_name="Admin",
                                 is_admin=True))
     except IntegrityError:
         return None

@@ -9,8 +9,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from brevettiai.errors import ServerError
 
-class ConfigError(ValueError):
+
+class ConfigError(ServerError, ValueError):
     """A setting has a value the server cannot use; the message names the flag and the variable."""
 
 

@@ -7,8 +7,10 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
+from brevettiai.errors import ServerError
 
-class ApiError(Exception):
+
+class ApiError(ServerError):
     """A refused request: an HTTP status and the detail to send (a message, or a list of validation errors)."""
 
     def __init__(self, status: int, detail: str | list[dict[str, Any]], headers: dict[str, str] | None = None) -> None:

@@ -1,5 +1,5 @@
 """The job lifecycle: create, start, stop and delete models and reports; state reports, heartbeats,
-runs claimed and ended on a runner, and what the monitor decides about jobs that went silent.
+runs claimed and ended on a runner, and what the supervisor decides about jobs that went silent.
 
 States: created -> queued (started by the platform) -> starting (handed to the runner by the
 dispatcher) -> running -> completed | failed | killed. A job run by hand goes from created straight
@@ -21,11 +21,13 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 
 from brevettiai.contract.forms import deep_merge, validate_settings
+from brevettiai.contract.runs import new_run_id
 from brevettiai.contract.status import ACTIVE, TERMINAL
 from brevettiai.server import security
 from brevettiai.server.context import ServerContext
 from brevettiai.server.db import models as db
 from brevettiai.server.db.models import utcnow
+from brevettiai.server.db.session import affected_rows
 from brevettiai.server.errors import ApiError, not_found
 from brevettiai.server.runners import Exited, Launch
 from brevettiai.server.runners.dask_task import WORKER_LOST
@@ -46,10 +48,6 @@ def get_job(session: Any, job_id: str, kind: str | None = None, lock: bool = Fal
     if job is None or (kind is not None and job.kind != kind):
         raise not_found(kind or "job", job_id)
     return job
-
-
-def _run_id() -> str:
-    return datetime.datetime.now().strftime("%Y-%m-%dT%H%M%S")
 
 
 def _parse_settings(settings: dict[str, Any] | str) -> dict[str, Any]:
@@ -105,7 +103,7 @@ def create_job(ctx: ServerContext, kind: str, body: ModelIn | ReportIn) -> tuple
         job = db.Job(id=str(uuid.uuid4()), kind=kind, name=body.name, status="created", created=utcnow(),
                      model_type_id=body.model_type_id, parent_id=parent_id, settings=settings,
                      dataset_ids=_unique(body.dataset_ids), tag_ids=_unique(body.tag_ids),
-                     key_hash=security.token_hash(key), run_id=_run_id(), stop_requested=False)
+                     key_hash=security.token_hash(key), run_id=new_run_id(), stop_requested=False)
         session.add(job)
         session.flush()
         _write_info(ctx, session, job)
@@ -184,7 +182,7 @@ def start_job(ctx: ServerContext, job_id: str, kind: str, launch: bool = True) -
                                 f"with --job_id {job_id} --host {ctx.config.public_url} and its key")
         key = security.new_token(security.JOB_KEY_PREFIX)
         job.key_hash = security.token_hash(key)
-        job.status, job.started, job.run_id = ("queued" if launch else "starting"), utcnow(), _run_id()
+        job.status, job.started, job.run_id = ("queued" if launch else "starting"), utcnow(), new_run_id()
         job.stop_requested, job.stop_requested_at, job.error, job.last_heartbeat = False, None, None, None
         job.run_key_hash, job.claimed_at, job.runner_ref = None, None, None
         _write_info(ctx, session, job)
@@ -204,10 +202,10 @@ def launch_queued(ctx: ServerContext, job_id: str) -> bool:
     key = security.new_token(security.JOB_KEY_PREFIX)
     problem = None
     with ctx.db.write() as session:
-        claimed = session.execute(
+        claimed = affected_rows(session.execute(
             update(db.Job).where(db.Job.id == job_id, db.Job.status == "queued")
             .values(status="starting", started=utcnow(), run_key_hash=security.token_hash(key), claimed_at=None)
-            .execution_options(synchronize_session=False)).rowcount
+            .execution_options(synchronize_session=False)))
         if claimed != 1:
             return False
         job = get_job(session, job_id)
@@ -216,7 +214,7 @@ def launch_queued(ctx: ServerContext, job_id: str) -> bool:
             problem = "its model type has no command any more"
         else:
             request = Launch(job_id=job.id, run_id=job.run_id or "", host=ctx.config.public_url or "",
-                             argv=[*model_type.command, "--job_id", job.id, "--host", ctx.config.public_url],
+                             argv=[*model_type.command, "--job_id", job.id, "--host", ctx.config.public_url or ""],
                              cwd=model_type.working_dir, env={"BREVETTI_AI_API_KEY": key},
                              log_file=log_file(ctx, job.id))
     if problem is None:
@@ -242,10 +240,10 @@ def claim_run(ctx: ServerContext, job_id: str, run_id: str) -> bool:
     """
     with ctx.db.write() as session:
         now = utcnow()
-        claimed = session.execute(
+        claimed = affected_rows(session.execute(
             update(db.Job).where(db.Job.id == job_id, db.Job.run_id == run_id, db.Job.claimed_at.is_(None),
                                  db.Job.status.in_(("starting", "lost")))
-            .values(claimed_at=now, last_heartbeat=now).execution_options(synchronize_session=False)).rowcount
+            .values(claimed_at=now, last_heartbeat=now).execution_options(synchronize_session=False)))
         job = get_job(session, job_id)
         if claimed != 1:
             why = f"it is {job.status}" if job.claimed_at is None else "it was claimed already"

@@ -19,9 +19,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, case, func, literal_column, select, text
+from sqlalchemy import ColumnElement, Table, case, func, literal_column, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -33,9 +33,9 @@ log = logging.getLogger("brevettiai.server.metric_blocks")
 BLOCK_STEPS = 64
 CHUNK_IDS = 200_000  # row ids summed up per transaction, so one never holds the write lock long
 
-_points = db.MetricPoint.__table__
-_blocks = db.MetricBlock.__table__
-_rollups = db.MetricRollup.__table__
+_points = cast(Table, db.MetricPoint.__table__)
+_blocks = cast(Table, db.MetricBlock.__table__)
+_rollups = cast(Table, db.MetricRollup.__table__)
 LARGEST = 1.7976931348623157e308  # a value between ±this is finite: NaN and ±Infinity are not
 
 
@@ -75,12 +75,15 @@ def fold_statement(job_id: str, after: int, upto: int) -> Any:
 def _fold(session: Session, job_id: str, after: int, upto: int) -> None:
     """Add the job's point rows ``after < id <= upto`` to its blocks."""
     rows = fold_statement(job_id, after, upto)
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    least: Any
+    greatest: Any
+    insert: Any
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-        least, greatest = func.least, func.greatest
+        insert, least, greatest = postgresql.insert, func.least, func.greatest
     else:
-        from sqlalchemy.dialects.sqlite import insert
-        least, greatest = func.min, func.max  # SQLite's two-argument min/max are scalar
+        insert, least, greatest = sqlite.insert, func.min, func.max  # SQLite's two-argument min/max are scalar
     stmt = insert(_blocks).from_select(["job_id", "name", "block", "count", "min_step", "max_step", "min_value",
                                         "max_value", "min_time", "max_time"], rows)
     new = stmt.excluded

@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from fastapi import Query
-from sqlalchemy import ColumnElement, Select, func, select, text
+from sqlalchemy import ColumnElement, Select, Table, func, select, text
 from sqlalchemy.orm import Session
 
 from brevettiai.server.db import models as db
@@ -41,8 +41,8 @@ MAX_POINTS_LIMIT = 100_000  # the most rows per series one answer may hold (full
 POLL_WINDOW = 1_000_000  # a poll reads at most this many row ids past its cursor; the next poll reads on
 ROLL_UP_BEHIND = 20_000  # a read first sums up the job's points when more ids than this are not yet in blocks
 
-_points = db.MetricPoint.__table__
-_blocks = db.MetricBlock.__table__
+_points = cast(Table, db.MetricPoint.__table__)
+_blocks = cast(Table, db.MetricBlock.__table__)
 
 # The distinct names of a job's series by skipping through the (job_id, name, step) index, one probe
 # per name, instead of reading every row of the job (both SQLite and PostgreSQL run this form).
@@ -225,7 +225,7 @@ def _merge(parts: Iterable[Iterable[Any]]) -> list[Bucket]:
                 seen[2], seen[3] = min(seen[2], low_step), max(seen[3], high_step)
                 seen[4], seen[5] = pick(min, seen[4], low), pick(max, seen[5], high)
                 seen[6], seen[7] = pick(min, seen[6], early), pick(max, seen[7], late)
-    return [tuple(merged[key]) for key in sorted(merged)]  # type: ignore[misc]
+    return [tuple(merged[key]) for key in sorted(merged)]
 
 
 def _bucket_rows(buckets: Iterable[Bucket]) -> tuple[list[list[Any]], int]:
@@ -234,12 +234,12 @@ def _bucket_rows(buckets: Iterable[Bucket]) -> tuple[list[list[Any]], int]:
     total = 0
     for _, count, low_step, high_step, low, high, early, late in buckets:
         total += count
-        early, late = _finite(early), _finite(late)
+        first_time, last_time = _finite(early), _finite(late)
         if count == 1 or low is None or low == high:
-            rows.append([low_step, low, late])
+            rows.append([low_step, low, last_time])
         else:
-            rows.append([low_step, low, early])
-            rows.append([high_step, high, late])
+            rows.append([low_step, low, first_time])
+            rows.append([high_step, high, last_time])
     return rows, total
 
 
@@ -252,7 +252,7 @@ def _edges(filters: Filters) -> list[Filters]:
     """The step ranges of the range's partial blocks at either end (None: no range on that side)."""
     first, last = block_range(filters)
     edges = []
-    if filters.start_step is not None:
+    if filters.start_step is not None and first is not None:
         edges.append(filters.but(end_step=first * BLOCK_STEPS - 1 if filters.end_step is None
                                  else min(filters.end_step, first * BLOCK_STEPS - 1)))
     if filters.end_step is not None and last is not None:

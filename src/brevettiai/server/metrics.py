@@ -14,12 +14,12 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, NotRequired
+from typing import Annotated, Any, NotRequired, cast
 
 from pydantic import Field, TypeAdapter, ValidationError
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
@@ -31,8 +31,8 @@ from brevettiai.server.wire_checks import INT64_MAX, INT64_MIN
 
 log = logging.getLogger("brevettiai.server.metrics")
 
-_points = db.MetricPoint.__table__
-_batches = db.MetricBatch.__table__
+_points = cast(Table, db.MetricPoint.__table__)
+_batches = cast(Table, db.MetricBatch.__table__)
 
 
 # Steps are stored as 64-bit integers and times must be real instants; values may be NaN or
@@ -109,7 +109,7 @@ class _Pending:
     job_id: str
     batch_id: str
     points: list[dict[str, Any]]
-    done: Callable[[int | BaseException], None]
+    done: Callable[[int | BaseException], object]
 
 
 def _store_group(database: Database, group: list[_Pending]) -> list[int | BaseException]:
@@ -208,7 +208,7 @@ class MetricsWriter:
             item.done(result)
 
 
-def ingest(database: Database, job_id: str, batch_id: str, points: list[Mapping[str, Any]]) -> int:
+def ingest(database: Database, job_id: str, batch_id: str, points: Sequence[Mapping[str, Any]]) -> int:
     """Store one batch of points ({step, time, values}) in its own transaction, once per batch id."""
     rows = _rows(job_id, points, time.time())
     try:
@@ -234,10 +234,11 @@ def ingest(database: Database, job_id: str, batch_id: str, points: list[Mapping[
 def ingest_remote_monitor(database: Database, job_id: str, logs: Mapping[str, Any]) -> int:
     """The original SDK's remote monitor: ``{"epoch": n, ...numbers}`` as one point at step n."""
     epoch = logs.get("epoch")
-    numeric = isinstance(epoch, int | float) and not isinstance(epoch, bool)
-    if numeric and not (math.isfinite(epoch) and INT64_MIN <= epoch <= INT64_MAX):
-        raise invalid(["body", "epoch"], "the epoch must be a finite step number within the 64-bit range")
-    step = int(epoch) if numeric else 0
+    step = 0
+    if isinstance(epoch, int | float) and not isinstance(epoch, bool):
+        if not (math.isfinite(epoch) and INT64_MIN <= epoch <= INT64_MAX):
+            raise invalid(["body", "epoch"], "the epoch must be a finite step number within the 64-bit range")
+        step = int(epoch)
     values = {name: float(value) for name, value in logs.items()
               if name != "epoch" and isinstance(value, int | float) and not isinstance(value, bool)}
     rows = _rows(job_id, [{"step": step, "values": values}], time.time())

@@ -15,7 +15,7 @@ from sqlalchemy import delete
 
 from brevettiai.server.db import models as db
 from brevettiai.server.db.models import utcnow
-from brevettiai.server.db.session import Database
+from brevettiai.server.db.session import Database, affected_rows
 
 TTL = datetime.timedelta(minutes=5)
 
@@ -42,7 +42,7 @@ def take_once(database: Database, reference: str | None, job_id: str) -> str | N
             return None
         sealed, expires = row.sealed, row.expires_at
     with database.write() as session:
-        taken = session.execute(delete(db.OnceValue).where(db.OnceValue.ref_hash == digest)).rowcount
+        taken = affected_rows(session.execute(delete(db.OnceValue).where(db.OnceValue.ref_hash == digest)))
     if taken != 1 or expires <= utcnow():  # another request took it first, or it is too old
         return None
     return _seal(reference, bytes.fromhex(sealed)).decode()

@@ -5,18 +5,15 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
 
+from brevettiai.contract.records import WireRecord
 from brevettiai.contract.status import JobStatus, ReportedStatus
 
 MAX_OFFSET = 2**53  # list offsets beyond what any table holds are refused (422), not passed to the database
 MAX_PAGE = 10**9
 
 
-class Wire(BaseModel):
-    """Base of every record: camelCase aliases, snake_case names accepted too, unknown keys ignored."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+Wire = WireRecord  # base of every record: camelCase aliases, snake_case names accepted, unknown keys ignored
 
 
 # Auth ---------------------------------------------------------------------------------------------

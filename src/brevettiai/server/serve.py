@@ -34,7 +34,7 @@ def bind(host: str, port: int) -> socket.socket:
 class _Server(uvicorn.Server):
     """uvicorn's server, calling back once it accepts connections."""
 
-    def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None]) -> None:
+    def __init__(self, config: uvicorn.Config, on_ready: Callable[[], object]) -> None:
         super().__init__(config)
         self._on_ready = on_ready
 
@@ -89,7 +89,7 @@ def prepare(config: ServerConfig, on_admin_password: Callable[[str], None] | Non
         raise ConfigError(f"--database-url: cannot use the database {shown}: {reason}") from None
 
 
-def _serve_socket(sock: socket.socket, config: ServerConfig, on_ready: Callable[[], None], secret_key: bytes) -> int:
+def _serve_socket(sock: socket.socket, config: ServerConfig, on_ready: Callable[[], object], secret_key: bytes) -> int:
     """One server process on a bound socket, until SIGTERM or SIGINT; its exit code."""
     app = create_app(config, secret_key=secret_key)
     server = _Server(uvicorn.Config(app, log_config=None, access_log=config.log_level == "debug", lifespan="on",

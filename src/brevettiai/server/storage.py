@@ -17,6 +17,7 @@ without the server ever reading the object.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import datetime
 import errno
@@ -30,15 +31,16 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
+
+from brevettiai.contract import paths
+from brevettiai.errors import ServerError
 
 log = logging.getLogger("brevettiai.server.storage")
 
 CHUNK = 1 << 20
 UPLOADS = ".uploads"
-MAX_NAME_BYTES = 255  # the limit of every common filesystem (NAME_MAX)
-MAX_PATH_BYTES = 1024  # S3's key limit; far beyond any sane dataset layout
-MAX_PATH_DEPTH = 64
+MAX_NAME_BYTES, MAX_PATH_BYTES, MAX_PATH_DEPTH = paths.MAX_NAME_BYTES, paths.MAX_PATH_BYTES, paths.MAX_PATH_DEPTH
 STALE_UPLOAD_SECONDS = 3600.0  # an unfinished upload untouched this long belongs to a crashed server
 DIRECT_URL_SECONDS = 900
 OBJECT_BLOCK = 8 << 20  # part size of server-side writes to S3; smaller objects are one PUT
@@ -46,7 +48,7 @@ FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 _MD5_ETAG = re.compile(r"[0-9a-f]{32}")
 
 
-class PathRejected(ValueError):
+class PathRejected(ServerError, ValueError):
     """A client path that could leave its resource or that breaks a path rule; `status` is the HTTP answer."""
 
     def __init__(self, message: str, status: int = 400) -> None:
@@ -54,7 +56,7 @@ class PathRejected(ValueError):
         self.status = status
 
 
-class StorageUnavailable(RuntimeError):
+class StorageUnavailable(ServerError, RuntimeError):
     """The storage root cannot be used (missing bucket, refused credentials, unreachable endpoint)."""
 
 
@@ -64,41 +66,19 @@ def is_full(exc: BaseException) -> bool:
 
 
 def clean_path(path: str, *, allow_empty: bool = True) -> str:
-    """The normalised relative path inside a resource; `PathRejected` if it could escape it or is too long."""
-    if "\x00" in path:
-        raise PathRejected("the path contains a NUL character")
-    if "\\" in path:
-        raise PathRejected("the path contains a backslash; use '/' between folders")
-    if path.startswith("/") or re.match(r"^[A-Za-z]:", path):
-        raise PathRejected(f"the path {path[:200]!r} is absolute; give it relative to the resource")
-    parts = [part for part in path.split("/") if part not in ("", ".")]
-    if ".." in parts:
-        raise PathRejected(f"the path {path[:200]!r} contains a '..' segment")
-    if not parts and not allow_empty:
-        raise PathRejected("a file path is needed after the resource id")
-    if len(parts) > MAX_PATH_DEPTH:
-        raise PathRejected(f"the path is {len(parts)} folders deep; at most {MAX_PATH_DEPTH} levels are allowed", 414)
+    """The normalised relative path inside a resource; `PathRejected` if it breaks a path rule
+    (`brevettiai.contract.paths`: 414 for a length or depth limit, else 400)."""
     try:
-        sizes = [len(part.encode("utf-8")) for part in parts]
-    except UnicodeEncodeError:
-        raise PathRejected("the path is not valid UTF-8 (it holds a lone surrogate)") from None
-    for part, size in zip(parts, sizes, strict=True):
-        if size > MAX_NAME_BYTES:
-            raise PathRejected(f"the name {part[:40]!r}... is {size} bytes long; a file or folder name may have "
-                               f"at most {MAX_NAME_BYTES} bytes (UTF-8)")
-    joined = "/".join(parts)
-    if sum(sizes) + len(parts) - 1 > MAX_PATH_BYTES:
-        raise PathRejected(f"the path is {sum(sizes) + len(parts) - 1} bytes long; at most {MAX_PATH_BYTES} bytes "
-                           f"are allowed", 414)
-    return joined
+        return paths.clean_relative_path(path, allow_empty=allow_empty)
+    except paths.PathRuleError as exc:
+        raise PathRejected(exc.reason, 414 if exc.too_long else 400) from None
 
 
 def clean_resource_id(rid: str) -> str:
     """A resource id is one safe path segment."""
-    if rid in ("", ".", "..") or "/" in rid or "\\" in rid or "\x00" in rid or rid.startswith("."):
-        raise PathRejected(f"{rid[:100]!r} is not a resource id")
-    if len(rid.encode("utf-8", "replace")) > MAX_NAME_BYTES:
-        raise PathRejected(f"a resource id has at most {MAX_NAME_BYTES} bytes")
+    problem = paths.resource_id_problem(rid)
+    if problem is not None:
+        raise PathRejected(problem)
     return rid
 
 
@@ -107,7 +87,7 @@ class FileInfo:
     """What storage knows about one entry."""
 
     path: str  # relative to the resource
-    type: str  # "file" or "directory"
+    type: Literal["file", "directory"]
     size: int
     mtime: float | None
     md5: str | None = None  # known without reading: an object store's ETag of a single-PUT object
@@ -365,7 +345,7 @@ class Storage:
                 st = os.stat(self.real_path(rid, path))
             except (FileNotFoundError, NotADirectoryError):
                 return None
-            kind = "directory" if stat.S_ISDIR(st.st_mode) else "file"
+            kind: Literal["file", "directory"] = "directory" if stat.S_ISDIR(st.st_mode) else "file"
             return FileInfo(path, kind, st.st_size if kind == "file" else 0, st.st_mtime)
         try:
             info = self.fs.info(self.join(rid, path))
@@ -406,7 +386,7 @@ class Storage:
             digest.update(chunk)
         return digest.hexdigest()
 
-    def list(self, rid: str, path: str = "", recursive: bool = False) -> list[FileInfo] | None:
+    def list(self, rid: str, path: str = "", recursive: bool = False) -> builtins.list[FileInfo] | None:
         """Entries below a folder (direct children, or every file when `recursive`); None if it is missing."""
         if self.is_local:
             return self._list_local(rid, path, recursive)
@@ -426,12 +406,12 @@ class Storage:
             if not name.startswith(prefix):
                 continue
             relative = name[len(prefix):]
-            kind = "directory" if info.get("type") == "directory" else "file"
+            kind: Literal["file", "directory"] = "directory" if info.get("type") == "directory" else "file"
             size = int(info.get("size") or 0) if kind == "file" else 0
             entries.append(FileInfo(relative, kind, size, _mtime(info), _etag_md5(info) if kind == "file" else None))
         return sorted(entries, key=lambda e: e.path)
 
-    def _list_local(self, rid: str, path: str, recursive: bool) -> list[FileInfo] | None:
+    def _list_local(self, rid: str, path: str, recursive: bool) -> builtins.list[FileInfo] | None:
         """A local listing that neither shows nor enters symbolic links."""
         try:
             base = self.real_path(rid, path)
@@ -521,8 +501,8 @@ class Storage:
 
     # Direct transfer ----------------------------------------------------------------------------
 
-    def presigned_urls(self, rid: str, paths: list[str], method: str, sizes: list[int] | None = None,
-                       expires: int = DIRECT_URL_SECONDS) -> list[str]:
+    def presigned_urls(self, rid: str, paths: builtins.list[str], method: str, sizes: builtins.list[int] | None = None,
+                       expires: int = DIRECT_URL_SECONDS) -> builtins.list[str]:
         """URLs that let their holder GET or PUT exactly these keys, for `expires` seconds (S3 only).
 
         A PUT URL with a size signs ``Content-Length`` too: S3 refuses a body of any other length.
@@ -534,7 +514,7 @@ class Storage:
         client_method = {"GET": "get_object", "PUT": "put_object"}[method]
         keys = [self.fs.split_path(self.join(rid, path))[:2] for path in paths]
 
-        async def sign() -> list[str]:
+        async def sign() -> builtins.list[str]:
             await self.fs.set_session()
             s3 = await self.fs.get_s3(keys[0][0] if keys else None)
             urls = []

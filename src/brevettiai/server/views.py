@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable
+from typing import cast, overload
 
+from brevettiai.contract import scheme
+from brevettiai.contract.status import JobStatus
 from brevettiai.server.db import models as db
 from brevettiai.server.schemas import DatasetOut, JobOut, ModelTypeOut, TagOut, UserOut
 from brevettiai.server.security import NO_API_KEY
 from brevettiai.server.wire_checks import scrub
 
-BUCKET_SCHEME = "brevettiai://"
 
-
+@overload
+def iso(moment: datetime.datetime) -> str: ...
+@overload
+def iso(moment: None) -> None: ...
+@overload
+def iso(moment: datetime.datetime | None) -> str | None: ...
 def iso(moment: datetime.datetime | None) -> str | None:
     """ISO 8601 UTC text with a Z suffix, as every time on the wire is written."""
     if moment is None:
@@ -22,7 +29,7 @@ def iso(moment: datetime.datetime | None) -> str | None:
 
 def bucket(resource_id: str) -> str:
     """The SDK's URL of a resource's storage."""
-    return BUCKET_SCHEME + resource_id
+    return scheme.resource_url(resource_id)
 
 
 def user(row: db.User) -> UserOut:
@@ -71,7 +78,7 @@ def job(row: db.Job, api_key: str | None = None) -> JobOut:
     cannot be encoded (a lone surrogate) and must not make every listing fail.
     """
     return JobOut(id=row.id, name=scrub(row.name), kind=row.kind, created=iso(row.created), started=iso(row.started),
-                  completed=iso(row.completed), status=row.status, model_type_id=row.model_type_id,
+                  completed=iso(row.completed), status=cast(JobStatus, row.status), model_type_id=row.model_type_id,
                   settings=scrub(dict(row.settings or {})), dataset_ids=list(row.dataset_ids or []),
                   tag_ids=list(row.tag_ids or []), parent_id=row.parent_id, model_path=scrub(row.model_path),
                   error=scrub(row.error), api_key=api_key or NO_API_KEY)

@@ -14,6 +14,8 @@ import math
 import re
 from typing import Any
 
+from brevettiai.errors import ServerError
+
 MAX_DEPTH = 64
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _MAX_INT_DIGITS = 20  # longer digit strings cannot be int64 (and Python refuses to read some at all)
@@ -21,7 +23,7 @@ _MAX_INT_DIGITS = 20  # longer digit strings cannot be int64 (and Python refuses
 Loc = list[str | int]
 
 
-class WireError(ValueError):
+class WireError(ServerError, ValueError):
     """A value a client sent that the server does not store: where it is (`loc`) and the rule it breaks."""
 
     def __init__(self, loc: Loc, rule: str) -> None:

@@ -1,7 +1,7 @@
 """``--workers N``: N server processes on one machine, accepting connections from one shared socket.
 
 The parent (`brevettiai.server.serve`) migrates the database, creates the admin user and gets the
-signing key once, then forks the workers here; each builds its own app and context (database pool, runner, monitor, token cache) and serves
+signing key once, then forks the workers here; each builds its own app and context (database pool, runner, supervisor, token cache) and serves
 the inherited socket. The parent says "ready" once every worker is, forwards SIGTERM/SIGINT to the
 workers, and replaces a worker that dies while the server runs. Replicas of one platform on other
 machines coordinate through the database exactly as these processes do.
@@ -31,7 +31,7 @@ def _stop_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def serve_workers(sock: socket.socket, count: int, serve_one: Callable[[socket.socket, Callable[[], None]], int],
+def serve_workers(sock: socket.socket, count: int, serve_one: Callable[[socket.socket, Callable[[], object]], int],
                   on_ready: Callable[[], None]) -> int:
     """Run `count` processes of `serve_one(sock, ready)` until SIGTERM/SIGINT; the exit code.
 
@@ -93,16 +93,16 @@ def serve_workers(sock: socket.socket, count: int, serve_one: Callable[[socket.s
                 pid, status = os.waitpid(-1, os.WNOHANG)
                 if pid == 0:
                     break
-                number = workers.pop(pid, None)
-                if number is None or stopping:
+                exited = workers.pop(pid) if pid in workers else None
+                if exited is None or stopping:
                     continue
                 if ready < count:  # a worker that cannot even start: stop the others too
-                    log.error("Server worker %d exited during start (status %s); stopping", number, status)
+                    log.error("Server worker %d exited during start (status %s); stopping", exited, status)
                     failed = True
                     stop(signal.SIGTERM, None)
                     continue
-                log.warning("Server worker %d (pid %d) exited (status %s); starting a new one", number, pid, status)
-                start(number)
+                log.warning("Server worker %d (pid %d) exited (status %s); starting a new one", exited, pid, status)
+                start(exited)
         return 3 if failed or ready < count else 0
     finally:
         for signum, handler in previous.items():

@@ -10,12 +10,12 @@ from __future__ import annotations
 import datetime
 import enum
 import functools
-import json
 import logging
 import pathlib
 from collections.abc import Mapping
 from typing import Any
 
+from brevettiai.contract.jsontext import from_json_text
 from brevettiai.errors import SettingsError
 from brevettiai.settings._fields import fields_of
 from brevettiai.settings._types import (
@@ -102,11 +102,7 @@ def _validation_message(exc: Any, path: str, value: Any) -> str:
     return "; ".join(problems)
 
 
-def _parse_json_text(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text  # left for validation to reject with the field's name
+_parse_json_text = from_json_text  # text that is not JSON is left for validation to reject with the field's name
 
 
 def coerce_raw(annotation: Any, value: Any, path: str, unknown: dict[str, Any]) -> Any:

@@ -13,9 +13,12 @@ import inspect
 import logging
 import typing
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from brevettiai.settings._types import is_pydantic_model, strip_annotated
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 log = logging.getLogger("brevettiai.settings")
 
@@ -98,7 +101,7 @@ def _spec_from_options(name: str, annotation: Any, default: Any, default_factory
     )
 
 
-def _pydantic_fields(cls: type) -> ClassSpec:
+def _pydantic_fields(cls: type[BaseModel]) -> ClassSpec:
     from pydantic_core import PydanticUndefined
 
     fields = {}
@@ -141,7 +144,7 @@ def _dataclass_fields(cls: type) -> ClassSpec:
 
 
 def _plain_class_fields(cls: type) -> ClassSpec:
-    init = cls.__init__
+    init = cls.__init__  # type: ignore[misc]  # the class's own constructor is what we describe
     try:
         hints = typing.get_type_hints(init, include_extras=True)
     except Exception:  # unresolved forward references: fall back to the raw annotations
@@ -162,12 +165,16 @@ def _plain_class_fields(cls: type) -> ClassSpec:
     return ClassSpec(cls, fields, accepts_extra=accepts_extra)
 
 
-@functools.cache
 def fields_of(cls: type) -> ClassSpec:
     """The fields of a settings class (pydantic model, dataclass or plain class with a typed __init__)."""
+    return _fields_of(cls)
+
+
+@functools.cache
+def _fields_of(cls: Any) -> ClassSpec:
     cls = strip_annotated(cls)
     if is_pydantic_model(cls):
         return _pydantic_fields(cls)
-    if dataclasses.is_dataclass(cls):
+    if isinstance(cls, type) and dataclasses.is_dataclass(cls):
         return _dataclass_fields(cls)
     return _plain_class_fields(cls)

@@ -10,7 +10,10 @@ import inspect
 import pathlib
 import types
 import typing
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeGuard, Union
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 NONE_TYPE = type(None)
 
@@ -48,16 +51,20 @@ def unwrap_optional(tp: Any) -> tuple[Any, bool]:
     return Union[rest], True  # noqa: UP007 - a runtime construction, not an annotation
 
 
-def is_pydantic_model(tp: Any) -> bool:
+def is_pydantic_model(tp: Any) -> TypeGuard[type[BaseModel]]:
     """True for subclasses of pydantic.BaseModel (without importing pydantic when it is not loaded)."""
     if not isinstance(tp, type):
         return False
     return any(base.__module__ == "pydantic.main" and base.__name__ == "BaseModel" for base in tp.__mro__)
 
 
-@functools.cache
 def is_settings_node(tp: Any) -> bool:
     """True when `tp` is a settings group: a pydantic model, a dataclass or a plain class with a typed __init__."""
+    return _is_settings_node(tp)
+
+
+@functools.cache
+def _is_settings_node(tp: Any) -> bool:
     tp = strip_annotated(tp)
     if not isinstance(tp, type) or typing.get_origin(tp) is not None:
         return False

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
@@ -47,7 +48,7 @@ class JobSettings(BaseModel):
         return to_config(self)
 
     @classmethod
-    def from_config(cls, config: dict[str, Any] | None) -> Any:
+    def from_config(cls, config: Mapping[str, Any] | None) -> Self:
         """Settings built from a plain config dict (the inverse of `get_config`)."""
         return parse_settings(cls, config)
 

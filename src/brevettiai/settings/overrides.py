@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+from brevettiai.contract.dotted import set_path
+from brevettiai.contract.jsontext import from_json_text
 from brevettiai.errors import SettingsError, UsageError
 from brevettiai.settings._convert import to_config, validate_value
 from brevettiai.settings._fields import MISSING, fields_of
@@ -33,12 +35,19 @@ _TRUE = {"true", "t", "yes", "y", "on", "1"}
 _FALSE = {"false", "f", "no", "n", "off", "0"}
 
 
-class HelpRequested(UsageError):
-    """``--help`` was given: the message is the help text, and the exit code is 0."""
+class HelpRequested(SystemExit):
+    """``--help`` was given: not an error but a request to print `message` (the help text) and exit 0.
+
+    A `SystemExit` like argparse's ``--help``: uncaught it ends the process quietly with code 0, and
+    ``except Exception``/``except BrevettiError`` do not mistake it for a failure.
+    """
 
     def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.code = 0
+        super().__init__(0)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
 
 
 @dataclass(frozen=True)
@@ -127,10 +136,7 @@ def _parse_value(target: _Target, text: str | bool, flag: str) -> Any:
     if is_text_type(inner):
         value: Any = text
     else:
-        try:
-            value = json.loads(text)
-        except ValueError:
-            value = text
+        value = from_json_text(text)
     if target.annotation is Any:
         return value
     if is_settings_node(inner):
@@ -245,20 +251,7 @@ def apply_overrides(config: Mapping[str, Any] | None, overrides: Mapping[str, An
     """A copy of a raw settings dict with each {dotted path: value} override set into it."""
     result = _copy_tree(dict(config or {}))
     for path, value in overrides.items():
-        node = result
-        *parents, leaf = path.split(".")
-        for part in parents:
-            child = node.get(part)
-            if isinstance(child, str) and child.strip().startswith("{"):
-                try:
-                    child = json.loads(child)
-                except ValueError:
-                    child = None
-            if not isinstance(child, dict):
-                child = {}
-            node[part] = child
-            node = child
-        node[leaf] = value
+        set_path(result, path, value, parse_text=True)
         log.info("Setting %s = %r from the command line", path, value)
     return result
 

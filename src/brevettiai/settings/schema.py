@@ -13,6 +13,7 @@ import enum
 import functools
 import json
 import logging
+import types
 import typing
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
@@ -204,10 +205,10 @@ def _mirror_annotation(tp: Any, where: str) -> Any:
         return _mirror_model(tp)
     item = list_item_type(tp)
     if item is not None and typing.get_origin(tp) is not None:
-        return list[_mirror_annotation(item, where)]
+        return types.GenericAlias(list, (_mirror_annotation(item, where),))
     value = dict_value_type(tp)
     if value is not None and typing.get_origin(tp) is not None:
-        return dict[str, _mirror_annotation(value, where)]
+        return types.GenericAlias(dict, (str, _mirror_annotation(value, where)))
     try:
         TypeAdapter(tp).json_schema()
         return tp

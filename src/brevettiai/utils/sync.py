@@ -24,6 +24,7 @@ from typing import Any
 
 from brevettiai._state import STATE_FILE, TERMINAL, JobState, effective_status
 from brevettiai.errors import PlatformNotFoundError, UsageError
+from brevettiai.io.atomic import atomic_write
 
 log = logging.getLogger("brevettiai.sync")
 
@@ -113,9 +114,8 @@ def _read_sync_record(folder: Path) -> dict[str, str]:
 
 
 def _write_sync_record(folder: Path, record: dict[str, str]) -> None:
-    tmp = folder / (SYNC_FILE + ".tmp")
-    tmp.write_text(json.dumps({"models": record}, indent=2), encoding="utf-8")
-    os.replace(tmp, folder / SYNC_FILE)
+    payload = json.dumps({"models": record}, indent=2).encode("utf-8")
+    atomic_write(folder / SYNC_FILE, lambda handle: handle.write(payload))
 
 
 def _existing_model(web: Any, model_id: str) -> Any:

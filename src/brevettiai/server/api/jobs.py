@@ -33,7 +33,7 @@ router = APIRouter(prefix="/api/jobs/{job_id}", tags=["job side"], dependencies=
 # `brevettiai.server.api.fastlane.JobFastLane` without FastAPI's routing; they are registered here too
 # for the OpenAPI description (and would serve requests if the fast lane were taken out).
 frequent = APIRouter(prefix="/api/jobs/{job_id}", tags=["job side"])
-_BEARER = {"security": [{"HTTPBearer": []}]}
+_BEARER: dict[str, Any] = {"security": [{"HTTPBearer": []}]}
 PARSE_INLINE_BYTES = 32 * 1024
 
 

@@ -15,16 +15,21 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import CursorResult, Result, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger("brevettiai.server.db")
 
 T = TypeVar("T")
+
+
+def affected_rows(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE changed (its cursor's row count)."""
+    return cast("CursorResult[Any]", result).rowcount or 0
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -55,7 +55,7 @@ class LocalRunner:
     def stop(self, job_id: str, reference: str | None = None) -> bool:
         """Send SIGTERM to the job's process group; SIGKILL follows after `stop_grace` seconds.
 
-        False for a job this server's runner did not start (another replica's monitor stops it).
+        False for a job this server's runner did not start (another replica's supervisor stops it).
         """
         with self._lock:
             running = self._jobs.get(job_id)

@@ -1,4 +1,4 @@
-"""The background monitor: dispatches queued jobs, forwards stop requests to this server's runner, ends
+"""The supervisor: a background thread that dispatches queued jobs, forwards stop requests to this server's runner, ends
 jobs whose process exited, marks silent ones lost, purges expired logins."""
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ import time
 from brevettiai.server import auth, dispatch, jobs
 from brevettiai.server.context import ServerContext
 
-log = logging.getLogger("brevettiai.server.monitor")
+log = logging.getLogger("brevettiai.server.supervisor")
 
 POLL_EVERY = 0.5  # runner processes and stop requests: a stop asked on any replica is sent within this
 PURGE_EVERY = 600.0
 
 
-class Monitor:
+class Supervisor:
     """A daemon thread polling the runner often and checking heartbeats every `heartbeat_every` seconds."""
 
     def __init__(self, ctx: ServerContext, heartbeat_every: float | None = None) -> None:
@@ -31,7 +31,7 @@ class Monitor:
 
     def start(self) -> None:
         """Start checking in the background."""
-        self._thread = threading.Thread(target=self._loop, name="brevettiai-monitor", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name="brevettiai-supervisor", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -46,7 +46,7 @@ class Monitor:
         while not self._stop.is_set():
             try:
                 self.check()
-            except Exception:  # a failed check (database briefly away) must not end the monitor
+            except Exception:  # a failed check (database briefly away) must not end the supervisor
                 log.exception("Job check failed")
             dispatch.wait(POLL_EVERY)
 

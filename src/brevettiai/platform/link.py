@@ -21,7 +21,7 @@ from brevettiai.platform._metrics import MetricsSender
 log = logging.getLogger("brevettiai.platform.job")
 
 
-class PlatformSession:
+class PlatformLink:
     """Everything a running job says to its platform, with its job key."""
 
     def __init__(self, host: str, job_id: str, api_key: str | None) -> None:

@@ -1,0 +1,47 @@
+"""Dotted paths into nested settings dicts (``"train.lr"``): read and written one way everywhere."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, MutableMapping
+from typing import Any, Final
+
+from brevettiai.contract.jsontext import from_json_text
+
+
+class _Missing:
+    """The answer of `get_path` for a path the settings do not hold (distinct from ``None``)."""
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Final[Any] = _Missing()
+
+
+def get_path(settings: Mapping[str, Any], dotted: str) -> Any:
+    """The value at a dotted path, or `MISSING`."""
+    node: Any = settings
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return MISSING
+        node = node[part]
+    return node
+
+
+def set_path(target: MutableMapping[str, Any], dotted: str, value: Any,
+             parse_text: bool = False) -> None:
+    """Put `value` at a dotted path, making (or replacing non-dict values by) the dicts on the way.
+
+    With `parse_text`, a parent given as JSON object text (``'{"a": 1}'``) is parsed and kept.
+    """
+    *parents, leaf = dotted.split(".")
+    node = target
+    for part in parents:
+        child = node.get(part)
+        if parse_text and isinstance(child, str) and child.strip().startswith("{"):
+            child = from_json_text(child)
+        if not isinstance(child, dict):
+            child = {}
+        node[part] = child
+        node = child
+    node[leaf] = value
