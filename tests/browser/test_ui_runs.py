@@ -220,3 +220,22 @@ def test_notes_are_rendered_inert_and_tags_are_edited(logged_in: Any, ui_server:
     page.locator(f"#edit-tag-{ui_server.ids['tag']}").uncheck()
     page.get_by_role("button", name="Save tags").click()
     assert page.locator("#job-tags").inner_text() == "No tags."
+
+
+def test_a_test_report_runs_again_with_changes_about_the_same_model(logged_in: Any, ui_server: Platform) -> None:
+    page = logged_in
+    parent = ui_server.create_model("Reported model")
+    report = ui_server.api.post("/api/reports", json={"name": "Summary of it", "parentId": parent["id"],
+                                                      "modelTypeId": ui_server.ids["report"],
+                                                      "tagIds": [ui_server.ids["tag"]]}).json()
+    page.goto(f"{ui_server.url}/testreports/{report['id']}")
+    page.get_by_role("link", name="Run again with changes").click()
+    assert page.get_by_label("Name").input_value() == "Summary of it"
+    assert page.locator("input[name=parent_id]").input_value() == parent["id"]
+    assert page.locator(f"#tag-{ui_server.ids['tag']}").is_checked()
+    page.get_by_label("Name").fill("Summary, second look")
+    page.get_by_role("button", name="Create without starting").click()
+    page.wait_for_url("**/testreports/*")
+    again = ui_server.api.get(f"/api/reports/{page.url.split('/testreports/')[1].split('?')[0]}").json()
+    assert again["parentId"] == parent["id"] and again["name"] == "Summary, second look"
+    assert again["tagIds"] == [ui_server.ids["tag"]] and again["status"] == "created"

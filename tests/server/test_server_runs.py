@@ -12,6 +12,7 @@ import httpx
 import pytest
 from platform_fixture import PlatformServer
 from server_helpers import created, job_client, model, model_type, unique
+from services import SeaweedFS
 
 # A real SDK job that prints numbered lines until the test creates its "stop" file, so the test sees
 # its log grow while it runs; it waits for its system-metrics sampler so those series are recorded too.
@@ -67,6 +68,28 @@ def _wait(condition, timeout: float, what: str):  # noqa: ANN001, ANN202
 
 def test_the_log_grows_while_the_job_runs_and_is_kept_after_it_ends(
         admin: httpx.Client, printer_type: dict, platform_server: PlatformServer, tmp_path: Path) -> None:
+    _follow_a_printer(admin, printer_type, platform_server, tmp_path)
+
+
+def test_the_log_of_a_job_on_object_storage_is_followed_from_the_runners_file(
+        seaweedfs: SeaweedFS, platform_server_factory: object, tmp_path: Path) -> None:
+    """With S3 storage the local runner writes the log to its own file until the job ends, then stores it."""
+    server: PlatformServer = platform_server_factory(  # type: ignore[operator]
+        "--storage", f"s3://{seaweedfs.new_bucket()}/platform", env=seaweedfs.env)
+    with server.client() as client:
+        folder = tmp_path / "code"
+        folder.mkdir()
+        (folder / "printer.py").write_text(PRINTER)
+        kind = model_type(client, command=[sys.executable, str(folder / "printer.py")], settingsSchema=STOP_FILE_SCHEMA,
+                          defaults={})
+        job_id = _follow_a_printer(client, kind, server, tmp_path)
+        # once the process has exited the runner stores the log in the bucket; the answer is the same
+        _wait(lambda: client.head(f"/api/files/{job_id}/logs/job.log").status_code == 200, 30, "the stored log")
+        stored = client.get(f"/api/files/{job_id}/logs/job.log").text
+        assert client.get(f"/api/models/{job_id}/log", params={"offset": 0}).json()["text"] == stored
+
+
+def _follow_a_printer(admin: httpx.Client, printer_type: dict, platform_server: PlatformServer, tmp_path: Path) -> str:
     stop_file = tmp_path / "stop"
     job = created(admin.post("/api/models", json={"name": unique("printer"), "modelTypeId": printer_type["id"],
                                                   "settings": {"stop_file": str(stop_file)}}))
@@ -105,6 +128,7 @@ def test_the_log_grows_while_the_job_runs_and_is_kept_after_it_ends(
     # the system metrics of the SDK reached the platform through the job's metrics path
     series = admin.get(f"/api/models/{job['id']}/metrics").json()["series"]
     assert series["system/memory_mb"] and series["system/cpu_percent"]
+    return job["id"]
 
 
 def test_log_offsets_past_the_end_and_bad_offsets(admin: httpx.Client) -> None:
