@@ -104,7 +104,7 @@ class SystemSampler:
 
     def _prepare(self) -> bool:
         try:
-            import psutil
+            import psutil  # type: ignore[import-untyped]
 
             self._psutil = psutil
             self._process = psutil.Process()

@@ -78,7 +78,7 @@ def read_log(ctx: ServerContext, job_id: str, active: bool, offset: int | None =
         return LogSlice(0, 0, 0, "", active, exists=False)
     size = probe[1]
     tail = offset is None
-    start = max(0, size - min(limit, TAIL_BYTES)) if tail else (offset if offset <= size else 0)  # type: ignore[operator]
+    start = max(0, size - min(limit, TAIL_BYTES)) if offset is None else (offset if offset <= size else 0)
     data, size = _read(ctx, job_id, start, limit) or (b"", size)
     if tail and start:  # begin at a whole line
         cut = data.find(b"\n")

@@ -68,11 +68,11 @@ def build(ctx: ServerContext, job_id: str, path: str, size: int) -> Preview:
         try:
             document: Any = json.loads(data)
         except ValueError as exc:
-            text, truncated = _head(ctx, job_id, path, size, TEXT_BYTES)
-            return Preview("text", _text(text), truncated=truncated, note=f"Not valid JSON ({exc}); shown as text.")
+            head, truncated = _head(ctx, job_id, path, size, TEXT_BYTES)
+            return Preview("text", _text(head), truncated=truncated, note=f"Not valid JSON ({exc}); shown as text.")
         return Preview("json", json.dumps(document, indent=2, ensure_ascii=False))
-    data, truncated = _head(ctx, job_id, path, size, TEXT_BYTES)
-    text = _text(data)
+    head, truncated = _head(ctx, job_id, path, size, TEXT_BYTES)
+    text = _text(head)
     if kind == "csv":
         if truncated and "\n" in text:
             text = text.rsplit("\n", 1)[0]  # whole rows only

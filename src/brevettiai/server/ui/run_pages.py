@@ -66,7 +66,7 @@ def _register(kind: str) -> None:
         text = str(form.get("notes") or "")
         if len(text) > MAX_NOTES:
             raise PageError(422, f"The notes are too long ({len(text):,} characters; {MAX_NOTES:,} at most).")
-        await run_in_threadpool(runs.edit_job, ctx_of(request), job_id, kind, JobPatch(notes=text))
+        await run_in_threadpool(runs.edit_job, ctx_of(request), job_id, kind, JobPatch.model_validate({"notes": text}))
         response = RedirectResponse(f"{prefix}/{job_id}#notes-title", status_code=303)
         flash(response, "Saved the notes.")
         return response
@@ -76,7 +76,7 @@ def _register(kind: str) -> None:
         """Replace the run's tags with the ones ticked."""
         form = await form_with_csrf(request, user)
         chosen = [str(value) for value in form.getlist("tag_ids")]
-        await run_in_threadpool(runs.edit_job, ctx_of(request), job_id, kind, JobPatch(tag_ids=chosen))
+        await run_in_threadpool(runs.edit_job, ctx_of(request), job_id, kind, JobPatch.model_validate({"tagIds": chosen}))
         response = RedirectResponse(f"{prefix}/{job_id}#inputs-title", status_code=303)
         flash(response, f"Saved the tags ({len(chosen)}).")
         return response
