@@ -3,8 +3,9 @@
 A daemon thread takes one sample every `interval` seconds (and one when the job ends) and records it
 through the job's own metrics path, so the points travel like any ``log_metrics`` point: batched to
 the platform, or into metrics.jsonl offline. The step of a sample is the whole seconds since sampling
-began. psutil is imported when sampling starts; GPUs are read only when ``pynvml`` (nvidia-ml-py)
-is importable and finds a driver.
+began. psutil is imported by the sampler's thread a second after the job starts (a shorter job gets
+no system series and pays nothing); GPUs are read only when ``pynvml`` (nvidia-ml-py) is importable
+and finds a driver.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from brevettiai._threads import start_daemon
 log = logging.getLogger("brevettiai.system_metrics")
 
 DEFAULT_INTERVAL = 10.0
+PREPARE_DELAY = 1.0  # seconds after the start before psutil is imported
 PREFIX = "system/"
 _MB = 1024 * 1024
 
@@ -80,8 +82,8 @@ class SystemSampler:
         self.thread_cpu_seconds = 0.0  # CPU time the sampler thread used (what sampling costs)
 
     def start(self) -> None:
-        """Begin sampling in a daemon thread (which also imports psutil, off the job's own thread);
-        the first sample is taken one interval later."""
+        """Begin sampling in a daemon thread (which imports psutil a second later, off the job's own
+        thread); the first sample is taken one interval after the start."""
         if self._thread is not None:
             return
         self._started_at = time.monotonic()
@@ -90,7 +92,7 @@ class SystemSampler:
     def stop(self) -> None:
         """Take a last sample and stop the thread (the job has ended).
 
-        A job that ends before the sampler is ready (psutil still importing) does not wait for it:
+        A job that ends before the sampler is ready (within about a second) does not wait for it:
         such a short job gets no system series."""
         if self._thread is None or self._stopped.is_set():
             return
@@ -118,15 +120,20 @@ class SystemSampler:
         return True
 
     def _loop(self) -> None:
+        # psutil's import holds the GIL for tens of milliseconds: a job shorter than this pays nothing
+        if self._stopped.wait(min(PREPARE_DELAY, self.interval)):
+            return
         began = time.thread_time()
         ready = self._prepare()
         self.thread_cpu_seconds += time.thread_time() - began
         if not ready:
             return
-        while not self._stopped.wait(self.interval):
+        wait = max(0.0, self.interval - (time.monotonic() - self._started_at))  # the first: one interval from start
+        while not self._stopped.wait(wait):
             began = time.thread_time()
             self._take_sample()
             self.thread_cpu_seconds += time.thread_time() - began
+            wait = self.interval
 
     def _take_sample(self) -> None:
         with self._lock:
