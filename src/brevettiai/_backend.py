@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
@@ -73,6 +74,7 @@ class OfflineBackend:
         self.io = io
         self.job_dir = location.job_dir
         self._metrics: list[dict[str, Any]] = []
+        self._metrics_lock = threading.Lock()  # the system-metrics thread records points too
         self._run_id = ""
 
     def load_info(self, job_name: str) -> dict[str, Any]:
@@ -132,15 +134,21 @@ class OfflineBackend:
         return None
 
     def log_metrics(self, step: int, values: Mapping[str, Any]) -> None:
-        self._metrics.append({"step": step, "time": _state.now(), "run_id": self._run_id, **values})
-        if len(self._metrics) >= _METRICS_BUFFER:
+        with self._metrics_lock:
+            self._metrics.append({"step": step, "time": _state.now(), "run_id": self._run_id, **values})
+            full = len(self._metrics) >= _METRICS_BUFFER
+        if full:
             self.flush_metrics()
 
     def flush_metrics(self) -> None:
         """Append buffered points to ``<job_dir>/metrics.jsonl``."""
-        if not self._metrics:
-            return
-        points, self._metrics = self._metrics, []
+        with self._metrics_lock:
+            if not self._metrics:
+                return
+            points, self._metrics = self._metrics, []
+            self._append_lines(points)
+
+    def _append_lines(self, points: list[dict[str, Any]]) -> None:
         lines = "".join(json.dumps(p) + "\n" for p in points)
         target = io_path.join(self.job_dir, METRICS_FILE)
         if io_path.is_url(target):  # object stores cannot append: rewrite the whole (small) file

@@ -26,6 +26,22 @@ def _positive_seconds(value: str) -> float:
     return number
 
 
+def _switch(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("not a switch")
+
+
+def _sample_seconds(value: str) -> float:
+    number = _positive_seconds(value)
+    if number < 1:
+        raise ValueError("less than a second")
+    return number
+
+
 @dataclass(frozen=True)
 class EnvVar:
     """One value the SDK reads from the environment."""
@@ -52,6 +68,10 @@ SDK_ENVIRONMENT: dict[str, EnvVar] = {
                                  "seconds, a number > 0 (e.g. 10 or 2.5)", "how often a platform job beats"),
     "flush_timeout": EnvVar(("BREVETTI_AI_FLUSH_TIMEOUT",), _positive_seconds,
                             "seconds, a number > 0 (e.g. 60)", "how long a job's end waits for metrics delivery"),
+    "system_metrics": EnvVar(("BREVETTI_AI_SYSTEM_METRICS",), _switch, "1/0, true/false, yes/no or on/off",
+                             "record CPU, memory and GPU use as system/... progress series (on by default)"),
+    "system_metrics_interval": EnvVar(("BREVETTI_AI_SYSTEM_METRICS_INTERVAL",), _sample_seconds,
+                                      "seconds, a number >= 1 (e.g. 10)", "how often system metrics are sampled"),
 }
 
 

@@ -150,6 +150,9 @@ class Job:
                                                  job_dir=job_dir, cache_path=cache_path, host=self.host_name,
                                                  create_if_missing=False), self.io)
         self.backend: JobBackend = backend
+        # Record CPU/memory/GPU use as system/... series while running; None: BREVETTI_AI_SYSTEM_METRICS (on).
+        self.system_metrics: bool | None = None
+        self._system_sampler: Any = None
 
     # ----------------------------------------------------------------------------------------------
     # Creation
@@ -158,21 +161,27 @@ class Job:
     def init(cls, job_id: str | None = None, api_key: str | None = None, info_file: str | None = None,
              job_dir: str | None = None, cache_path: str | None = None, *, host: str | None = None,
              data_bucket: str | None = None, argv: Sequence[str] | None = None, log_level: int = logging.INFO,
-             io: IoTools | None = None, **kwargs: Any) -> Job:
+             io: IoTools | None = None, system_metrics: bool | None = None, **kwargs: Any) -> Job:
         """Find the job (arguments, then argv flags, then environment), load its settings and return it.
 
         Command-line flags other than the job flags (``--job_id``, ``--model_id``, ``--test_id``,
         ``--api_key``, ``--info_file``, ``--job_dir``, ``--cache_path``, ``--host``, ``--data_bucket``)
         override settings in dot notation (``--data.size 42``). `argv` defaults to ``sys.argv[1:]``.
-        Keyword arguments override keys of info.json (e.g. ``name=``).
+        Keyword arguments override keys of info.json (e.g. ``name=``). `system_metrics` switches the
+        ``system/...`` CPU, memory and GPU series on or off (default: ``BREVETTI_AI_SYSTEM_METRICS``, on).
         """
         from brevettiai.settings.overrides import HelpRequested
 
         _configure_logging(log_level)
         try:
-            return cls._init(job_id=job_id, api_key=api_key, info_file=info_file, job_dir=job_dir,
-                             cache_path=cache_path, host=host, data_bucket=data_bucket,
-                             argv=sys.argv[1:] if argv is None else list(argv), io=io, overrides=kwargs)
+            job = cls._init(job_id=job_id, api_key=api_key, info_file=info_file, job_dir=job_dir,
+                            cache_path=cache_path, host=host, data_bucket=data_bucket,
+                            argv=sys.argv[1:] if argv is None else list(argv), io=io, overrides=kwargs)
+            from brevettiai._env import env_value
+
+            job.system_metrics = env_value("system_metrics", True) if system_metrics is None else system_metrics
+            env_value("system_metrics_interval")  # a bad interval stops the job here, not when it starts
+            return job
         except HelpRequested as help_text:
             print(help_text.message)  # --help: user-facing output of a command
             raise
@@ -383,6 +392,24 @@ class Job:
             self._write_state()
             atexit.register(_fail_if_still_running, weakref.ref(self))
             self.backend.job_started()
+            self._start_system_metrics()
+
+    def _start_system_metrics(self) -> None:
+        from brevettiai._env import env_value
+
+        wanted = env_value("system_metrics", True) if self.system_metrics is None else self.system_metrics
+        if not wanted or self._system_sampler is not None:
+            return
+        from brevettiai._system_metrics import DEFAULT_INTERVAL, SystemSampler
+
+        sampler = SystemSampler(self.backend.log_metrics, env_value("system_metrics_interval", DEFAULT_INTERVAL))
+        sampler.start()
+        self._system_sampler = sampler
+
+    def _stop_system_metrics(self) -> None:
+        sampler, self._system_sampler = self._system_sampler, None
+        if sampler is not None:
+            sampler.stop()
 
     def complete(self, package_path: str | None = None, tmp_package_path: str | None = None) -> str | None:
         """Mark the job completed (once; a second call does nothing) with the model at `package_path`.
@@ -447,6 +474,7 @@ class Job:
         self.model_path = model_path
         self.state.exit = exit_info
         try:
+            self._stop_system_metrics()  # its last sample goes out with the job's other metrics
             self.backend.close()  # every metric is delivered (or kept) before the final state is sent
             self.upload_job_output()
         finally:

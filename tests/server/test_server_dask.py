@@ -38,6 +38,8 @@ def test_jobs_run_and_stop_on_dask(dask_cluster: DaskCluster, platform_server_fa
         assert admin.post(f"/api/models/{sleeping['id']}/start").status_code == 200
         wait_for(lambda: "sleeping" in admin.get(f"/api/files/{sleeping['id']}/logs/job.log").text, timeout=60,
                  what="the log of a running job reaching storage")
+        live = admin.get(f"/api/models/{sleeping['id']}/log", params={"offset": 0}).json()
+        assert "sleeping" in live["text"] and live["active"] and not live["complete"]  # the live log API follows it
         assert admin.post(f"/api/models/{sleeping['id']}/stop").status_code == 200
         record = final(sleeping["id"])
         assert record["status"] == "killed" and record["error"]["signal"] == "SIGTERM", record

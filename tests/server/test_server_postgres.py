@@ -37,6 +37,8 @@ def test_the_platform_on_postgresql(postgres_url: str, platform_server_factory: 
         series = admin.get(f"/api/models/{m['id']}/metrics").json()["series"]["loss"]
         assert len(series) == 1000 and series[1][:2] == [1, 0.5]
         assert admin.get(f"/api/models/{m['id']}/charts").json() == {"c": {"mark": "line"}}
+        edited = admin.patch(f"/api/models/{m['id']}", json={"notes": "**why** ✓", "tagIds": [leaf["id"]]}).json()
+        assert edited["notes"] == "**why** ✓" and edited["tagIds"] == [leaf["id"]]  # the notes column (0007)
         assert admin.delete(f"/api/tags/{root['id']}").status_code == 204
         assert admin.get(f"/api/tags/{leaf['id']}").status_code == 404
     server.restart()

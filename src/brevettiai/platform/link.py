@@ -19,6 +19,7 @@ from brevettiai.platform._http import PlatformClient
 from brevettiai.platform._metrics import MetricsSender
 
 log = logging.getLogger("brevettiai.platform.job")
+_SENDER_LOCK = threading.Lock()
 
 
 class PlatformLink:
@@ -106,7 +107,9 @@ class PlatformLink:
     def log_metrics(self, step: int, values: dict[str, Any]) -> None:
         """Queue a metrics point for delivery."""
         if self._metrics is None:
-            self._metrics = MetricsSender(self._send_metrics, self._spill_folder)
+            with _SENDER_LOCK:  # the job's thread and its system-metrics thread may both be first
+                if self._metrics is None:
+                    self._metrics = MetricsSender(self._send_metrics, self._spill_folder)
         self._metrics.add(step, values)
 
     def flush_metrics(self, timeout: float | None = None) -> bool:

@@ -141,6 +141,19 @@ class ReportIn(ModelIn):
     parent_id: str = Field(description="The model the report is about")
 
 
+MAX_NOTES = 100_000  # characters of a run's notes
+
+
+class JobPatch(Wire):
+    """What a user may change about a model or report after creating it; only the keys given change."""
+
+    model_config = ConfigDict(**WireRecord.model_config, extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=255)
+    notes: str | None = Field(None, max_length=MAX_NOTES, description="Markdown; shown rendered (HTML is not)")
+    tag_ids: list[str] | None = Field(None, max_length=1000, description="The run's tags (all of them)")
+
+
 class JobOut(Wire):
     """A model or report."""
 
@@ -158,7 +171,20 @@ class JobOut(Wire):
     parent_id: str | None
     model_path: str | None
     error: dict[str, Any] | None
+    notes: str = Field("", description="The user's notes on the run (Markdown)")
     api_key: str = Field(description="The job key, only in the answer that issued it; else <NO_API_KEY>")
+
+
+class JobLog(Wire):
+    """A part of a job's log (stdout and stderr), for following it."""
+
+    offset: int = Field(description="The byte of the log `text` starts at")
+    next_offset: int = Field(description="The offset to ask for next")
+    size: int = Field(description="The log's size in bytes so far")
+    text: str = Field(description="The log from `offset`, whole UTF-8 characters (invalid bytes replaced)")
+    active: bool = Field(description="The job may still write to it")
+    complete: bool = Field(description="The job has ended and the whole log was read")
+    exists: bool = Field(description="The job has written a log")
 
 
 class JobList(Wire):

@@ -81,4 +81,4 @@ def job(row: db.Job, api_key: str | None = None) -> JobOut:
                   completed=iso(row.completed), status=cast(JobStatus, row.status), model_type_id=row.model_type_id,
                   settings=scrub(dict(row.settings or {})), dataset_ids=list(row.dataset_ids or []),
                   tag_ids=list(row.tag_ids or []), parent_id=row.parent_id, model_path=scrub(row.model_path),
-                  error=scrub(row.error), api_key=api_key or NO_API_KEY)
+                  error=scrub(row.error), notes=scrub(row.notes or ""), api_key=api_key or NO_API_KEY)

@@ -144,6 +144,7 @@ class Job(Base):
     run_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     claimed_at: Mapped[datetime.datetime | None] = mapped_column()  # when the run's runner task claimed it
     stop_requested_at: Mapped[datetime.datetime | None] = mapped_column()
+    notes: Mapped[str | None] = mapped_column(Text)  # the user's Markdown about the run, shown rendered safely
 
 
 class MetricPoint(Base):

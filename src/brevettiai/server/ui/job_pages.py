@@ -17,7 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from sqlalchemy import select
 
-from brevettiai.server import charts, jobs, listing
+from brevettiai.server import charts, job_log, jobs, listing, runs
 from brevettiai.server.api import files as files_api
 from brevettiai.server.auth import Principal
 from brevettiai.server.context import ServerContext
@@ -27,7 +27,7 @@ from brevettiai.server.metric_reads import ReadQuery
 from brevettiai.server.once import put_once, take_once
 from brevettiai.server.schemas import MAX_PAGE, ModelIn, ReportIn
 from brevettiai.server.storage import PathRejected, clean_path
-from brevettiai.server.ui import forms
+from brevettiai.server.ui import forms, preview
 from brevettiai.server.ui.common import (
     KIND_WORDS,
     KINDS,
@@ -36,7 +36,9 @@ from brevettiai.server.ui.common import (
     page_count,
     query_string,
     serve_file,
+    tag_options,
 )
+from brevettiai.server.ui.notes import render_notes
 from brevettiai.server.ui.web import (
     PageError,
     PageRoute,
@@ -56,7 +58,6 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 # What a sandboxed report may do: run its own scripts and load files of its own artifacts, nothing more.
 REPORT_CSP = "sandbox allow-scripts; default-src 'self' 'unsafe-inline' data:; form-action 'none'; frame-ancestors 'self'"
-LOG_TAIL_BYTES = 64 * 1024
 
 
 
@@ -102,16 +103,6 @@ def _read_json(ctx: ServerContext, job_id: str, path: str) -> Any:
         return None
 
 
-def _log_tail(ctx: ServerContext, job_id: str) -> str | None:
-    info = ctx.storage.info(job_id, jobs.LOG_FILE)
-    if info is None or info.type != "file":
-        return None
-    start = max(0, info.size - LOG_TAIL_BYTES)
-    data = b"".join(ctx.storage.read_chunks(job_id, jobs.LOG_FILE, start, info.size - start))
-    text = data.decode(errors="replace")
-    return text.split("\n", 1)[-1] if start else text
-
-
 def _job_view(ctx: ServerContext, job_id: str, kind: str) -> dict[str, Any]:
     """Everything the page of a model or test report shows."""
     with ctx.db.read() as session:
@@ -132,7 +123,6 @@ def _job_view(ctx: ServerContext, job_id: str, kind: str) -> dict[str, Any]:
     results = output.get("output") if isinstance(output.get("output"), dict) else {}
     schema = model_type.settings_schema if model_type is not None else {}
     error = scrub(job.error) if isinstance(job.error, dict) else None  # old records may hold unencodable text
-    show_log = job.status in ("failed", "killed", "lost") or error is not None
     tags = [(tag_id, tag_rows[tag_id].name if tag_id in tag_rows else None) for tag_id in job.tag_ids or []]
     return {
         "job": job, "model_type": model_type, "datasets": datasets, "tags": tags, "parent": parent,
@@ -140,8 +130,10 @@ def _job_view(ctx: ServerContext, job_id: str, kind: str) -> dict[str, Any]:
         "settings_rows": forms.settings_rows(schema, scrub(job.settings or {})),
         "charts": charts.load(ctx, job_id), "html_reports": html_reports,
         "ticket": report_ticket(ctx, job_id), "environment": environment, "results": results,
-        "error": error, "log_tail": _log_tail(ctx, job_id) if show_log else None,
+        "error": error, "log": job_log.read_log(ctx, job_id, job.status in jobs.ACTIVE),
         "artifact_count": len(root), "active": job.status in jobs.ACTIVE, "terminal": job.status in jobs.TERMINAL,
+        "notes_html": render_notes(job.notes), "tag_choices": tag_options(ctx),
+        "not_started": runs.not_started_reason(model_type, KIND_WORDS[kind][0]) if job.status == "created" else None,
     }
 
 
@@ -190,7 +182,8 @@ def _register_job_pages(kind: str) -> None:
             raise PageError(404, f"There is no folder '{folder}' in the artifacts of this {word}.")
         rows = [{"name": entry.path.rsplit("/", 1)[-1], "path": entry.path.split("/", 1)[1],
                  "folder": entry.type == "directory", "size": entry.size, "mtime": entry.mtime,
-                 "html": entry.path.lower().endswith((".html", ".htm"))} for entry in entries]
+                 "html": entry.path.lower().endswith((".html", ".htm")),
+                 "preview": entry.type != "directory" and preview.kind_of(entry.path) != "none"} for entry in entries]
         crumbs = []
         parts = folder.split("/") if folder else []
         for index, part in enumerate(parts):
@@ -237,12 +230,7 @@ def _register_job_pages(kind: str) -> None:
                 body: ModelIn = ReportIn(parent_id=job.parent_id, **fields)
             else:
                 body = ModelIn(**fields)
-            new, key = jobs.create_job(ctx, kind, body)
-            try:
-                new, key = jobs.start_job(ctx, new.id, kind)
-                problem = None
-            except ApiError as exc:
-                problem = str(exc.detail)
+            new, key, problem = runs.create_and_start(ctx, kind, body)
             return new.id, key, problem
 
         new_id, key, problem = await run_in_threadpool(again)

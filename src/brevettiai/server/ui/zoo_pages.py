@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import func, select
 
 from brevettiai.contract.forms import deep_merge, validate_settings
-from brevettiai.server import jobs
+from brevettiai.server import runs
 from brevettiai.server.context import ServerContext
 from brevettiai.server.db import models as db
 from brevettiai.server.errors import ApiError
@@ -52,7 +52,7 @@ def zoo(request: Request, user: WebUser = Depends(session_user)) -> Response:
 def _zoo_form(request: Request, user: WebUser, model_type: db.ModelType, *, values: dict[str, Any],
               raw: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
               general: list[str] | None = None, name: str = "", dataset_ids: Iterable[str] = (),
-              tag_ids: Iterable[str] = (), parent: Any = None, status: int = 200) -> Response:
+              tag_ids: Iterable[str] = (), parent: Any = None, source: Any = None, status: int = 200) -> Response:
     ctx = ctx_of(request)
     schema = model_type.settings_schema or {}
     form = forms.build_form(schema, values, raw, errors)
@@ -60,7 +60,7 @@ def _zoo_form(request: Request, user: WebUser, model_type: db.ModelType, *, valu
         "title": f"New {'test report' if model_type.kind == 'report' else 'model'}: {model_type.name}",
         "section": "zoo", "model_type": model_type, "form": form, "general": general or [],
         "errors": errors or {}, "name": name, "datasets": dataset_options(ctx), "tags": tag_options(ctx),
-        "chosen_datasets": set(dataset_ids), "chosen_tags": set(tag_ids), "parent": parent,
+        "chosen_datasets": set(dataset_ids), "chosen_tags": set(tag_ids), "parent": parent, "source": source,
         "presets": sorted((schema.get("presets") or {}).keys())}, status=status, user=user)
 
 
@@ -84,10 +84,14 @@ def _parent_model(ctx: ServerContext, parent_id: str | None) -> Any:
 
 @router.get("/zoo/{type_id}")
 def zoo_form(request: Request, type_id: str, preset: str | None = None, parent: str | None = None,
+             source: str | None = Query(None, alias="from", description="a job to prefill the form from"),
              user: WebUser = Depends(session_user)) -> Response:
-    """The create form of a model type, drawn from its settings schema."""
+    """The create form of a model type, drawn from its settings schema (``?from=<job id>``: prefilled from
+    that run's settings, datasets and tags: "Run again with changes")."""
     ctx = ctx_of(request)
     model_type = _model_type(ctx, type_id)
+    if source:
+        return _clone_form(request, user, model_type, source)
     parent_row = _parent_model(ctx, parent) if model_type.kind == "report" else None
     schema = model_type.settings_schema or {}
     chosen = (schema.get("presets") or {}).get(preset) if preset else None
@@ -95,6 +99,20 @@ def zoo_form(request: Request, type_id: str, preset: str | None = None, parent: 
     name = f"{parent_row.name} report" if parent_row is not None else model_type.name
     return _zoo_form(request, user, model_type, values=values, name=name, parent=parent_row,
                      dataset_ids=parent_row.dataset_ids if parent_row is not None else ())
+
+
+def _clone_form(request: Request, user: WebUser, model_type: db.ModelType, source_id: str) -> Response:
+    """The form prefilled from an earlier run of this model type; what it creates is validated as any new run."""
+    ctx = ctx_of(request)
+    with ctx.db.read() as session:
+        source = session.get(db.Job, source_id)
+    if source is None or source.model_type_id != model_type.id:
+        raise PageError(404, f"There is no run '{source_id}' of the model type “{model_type.name}” to start from.")
+    parent = _parent_model(ctx, source.parent_id) if source.kind == "report" else None
+    schema = model_type.settings_schema or {}
+    values = forms.initial_values(schema, deep_merge(model_type.defaults or {}, dict(source.settings or {})))
+    return _zoo_form(request, user, model_type, values=values, name=source.name, parent=parent,
+                     dataset_ids=source.dataset_ids or (), tag_ids=source.tag_ids or (), source=source)
 
 
 @router.post("/zoo/{type_id}")
@@ -127,14 +145,7 @@ async def zoo_create(request: Request, type_id: str, user: WebUser = Depends(ses
         if errors:  # still ask the server about the settings, so every problem shows at once
             problems = validate_settings(schema, deep_merge(model_type.defaults or {}, settings))
             raise ApiError(422, problems)
-        job, key = jobs.create_job(ctx, kind, body)
-        problem = None
-        if start:
-            try:
-                job, key = jobs.start_job(ctx, job.id, kind)
-            except ApiError as exc:
-                problem = str(exc.detail)
-        return job, key, problem
+        return runs.create_and_start(ctx, kind, body, start)
 
     try:
         job, key, problem = await run_in_threadpool(create)
