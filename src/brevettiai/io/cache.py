@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
-import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, BinaryIO
 
@@ -97,6 +95,8 @@ class ReadCache:
             return  # such a key is never cached
         for path in (data_path, sidecar, sidecar[: -len(".json")]):
             if os.path.isdir(path) and not os.path.islink(path):
+                import shutil
+
                 shutil.rmtree(path, ignore_errors=True)
             else:
                 try:
@@ -124,7 +124,7 @@ def atomic_write(path: str, fill: Callable[[BinaryIO], object]) -> None:
     # one; paying for durability on every cached or copied file would slow tree copies a lot.
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    temp = os.path.join(folder, f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.part")
+    temp = os.path.join(folder, f".{os.path.basename(path)}.{os.urandom(6).hex()}.part")
     try:
         with open(temp, "xb") as handle:
             fill(handle)
