@@ -349,14 +349,15 @@ def worker_ours_sdk(url: str, job_id: str, key: str, calls: int) -> dict[str, An
     warnings = _Count()
     logging.getLogger("brevettiai.platform.metrics").addHandler(warnings)
     job = Job.init(job_id=job_id, api_key=key, host=url, argv=[])
-    if job.platform is None:
+    session = getattr(job.backend, "session", None)
+    if session is None:
         raise SystemExit("Job.init(job_id, api_key, host) made no platform session")
     losses = [1.0 / (i + 1) for i in range(calls)]
     start = time.perf_counter()
     for step in range(calls):
         job.log_metrics(step, loss=losses[step])
     looped = time.perf_counter()
-    flushed = job.platform.flush_metrics()
+    flushed = session.flush_metrics()
     end = time.perf_counter()
     return {
         "calls": calls,
