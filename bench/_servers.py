@@ -504,6 +504,8 @@ class Goal:
     text: str
     met: bool | None
     figure: str
+    peer: str = ""  # e.g. "mlflow 12x": how ours compares with the peer on this figure
+    floor: str = ""  # e.g. "ours = 85% of /healthz": how ours compares with what the machine allows
 
     @property
     def status(self) -> str:
@@ -533,7 +535,8 @@ def print_report(report: Report) -> None:
         if i == 0:
             print("  ".join("-" * w for w in widths).rstrip())
     for goal in report.goals:
-        print(f"goal: {goal.text}: {goal.status} ({goal.figure})")
+        extra = "; ".join(part for part in (goal.peer, goal.floor) if part)
+        print(f"goal: {goal.text}: {goal.status} ({goal.figure}{'; ' + extra if extra else ''})")
     print(
         "ratio = how many times better ours is (peer time / ours, or ours rate / peer): >1 means we are faster"
     )
@@ -553,7 +556,8 @@ def finish_reports(name: str, reports: list[Report], ours_error: str = "") -> in
             {"title": r.title, "header": r.header, "rows": r.rows, "notes": r.notes, "figures": r.figures}
             for r in reports
         ],
-        "goals": [{"text": g.text, "status": g.status, "figure": g.figure} for r in reports for g in r.goals],
+        "goals": [{"text": g.text, "status": g.status, "figure": g.figure, "peer_text": g.peer, "floor_text": g.floor}
+                  for r in reports for g in r.goals],
     }
     (RESULTS_DIR / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n")
     if ours_error:

@@ -53,7 +53,7 @@ def print_environment() -> None:
 
 def _ratios(data: dict) -> str:
     """", nearest peer/ours Nx, ours/floor Mx" for the ratios a result holds (empty when none)."""
-    parts = []
+    parts = [data[key] for key in ("peer_text", "floor_text") if data.get(key)]
     got = data.get("ratios") or {}
     if got.get("peer") is not None:
         parts.append(f"nearest peer/ours {got['peer']:.1f}x")
