@@ -129,11 +129,13 @@ class Job:
         self._cache_path = cache_path
         self._temp_dir: str | None = None
         self._owns_temp_dir = False
-        if io is None and backend is None:
+        if io is None and backend is not None:
+            io = backend.io
+        elif io is None:
             from brevettiai.io import IoTools
 
             io = IoTools()
-        self.io: IoTools = io or backend.io
+        self.io: IoTools = io
         for dataset in self.datasets:
             dataset.bind_io(self.io)  # so get_image_samples(job.datasets) reads with the job's key
         self.state = JobState(run_id=self.run_id)

@@ -289,7 +289,7 @@ class MetricsWriter:
             item.done(result)
 
 
-def ingest(database: Database, job_id: str, batch_id: str, points: list[Mapping[str, Any]] | Columns) -> int:
+def ingest(database: Database, job_id: str, batch_id: str, points: Points) -> int:
     """Store one batch of points ({step, time, values}) in its own transaction, once per batch id."""
     rows = _rows(job_id, points, time.time())
     try:
