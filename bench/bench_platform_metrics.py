@@ -350,7 +350,8 @@ def worker_ours_sdk(url: str, job_id: str, key: str, calls: int) -> dict[str, An
     warnings = _Count()
     logging.getLogger("brevettiai.platform.metrics").addHandler(warnings)
     job = Job.init(job_id=job_id, api_key=key, host=url, argv=[])
-    session = getattr(job.backend, "session", None)
+    # the backend's platform session ("link" in later versions)
+    session = getattr(job.backend, "session", None) or getattr(job.backend, "link", None)
     if session is None:
         raise SystemExit("Job.init(job_id, api_key, host) made no platform session")
     losses = [1.0 / (i + 1) for i in range(calls)]
