@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import statistics
 import subprocess
 import tempfile
@@ -28,6 +29,7 @@ class Row:
     seconds: float | None
     note: str = ""
     ours: bool = False
+    floor: bool = False  # what the machine allows for this task: the figure ours is compared against
 
 
 @dataclass
@@ -80,9 +82,26 @@ def run_python(python: Path, args: list[str], env: dict[str, str] | None = None,
 
 def time_python(python: Path, code: str, env: dict[str, str] | None = None) -> float:
     """Wall time in seconds of a fresh `python -c code`, raising BenchError if it fails."""
+    return time_python_cpu(python, code, env)[0]
+
+
+def time_python_cpu(python: Path, code: str, env: dict[str, str] | None = None) -> tuple[float, float]:
+    """Wall time and CPU time (user + system) in seconds of a fresh `python -c code`.
+
+    On a shared machine the CPU time is the steadier figure: waiting for a core counts in the wall
+    time only.
+    """
+    return time_args_cpu(python, ["-c", code], env)
+
+
+def time_args_cpu(python: Path, args: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+    """Wall time and CPU time (user + system) in seconds of a fresh `python *args`."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    run_python(python, ["-c", code], env)
-    return time.perf_counter() - start
+    run_python(python, args, env)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def worker_result(python: Path, script: Path, args: list[str], env: dict[str, str] | None = None) -> dict:
@@ -119,6 +138,8 @@ def print_table(table: Table) -> None:
     for r in table.rows:
         if r.ours or r.seconds is None:
             ratio = "-" if r.ours else "n/a"
+        elif r.floor:
+            ratio = f"ours/floor {base / r.seconds:.2f}x" if base and r.seconds > 0 else "n/a"
         else:
             ratio = f"{r.seconds / base:.1f}x" if base else "n/a"
         note = f"({r.note})" if r.note else ""
@@ -147,6 +168,19 @@ def goal_status(table: Table) -> str:
     return "MET" if ours.seconds <= table.goal_seconds else "NOT MET"
 
 
+def ratios(table: Table) -> dict[str, float | None]:
+    """Slowest peer / ours (None without a measured peer) and ours / floor (None without a floor)."""
+    ours = next((r for r in table.rows if r.ours and r.seconds), None)
+    peers = [r.seconds for r in table.rows if not r.ours and not r.floor and r.seconds is not None]
+    floor = next((r.seconds for r in table.rows if r.floor and r.seconds), None)
+    if ours is None:
+        return {"peer": None, "floor": None}
+    return {
+        "peer": min(peers) / ours.seconds if peers else None,
+        "floor": ours.seconds / floor if floor else None,
+    }
+
+
 def save_results(name: str, table: Table) -> None:
     """Write the table's figures to bench/results/<name>.json (ignored by git)."""
     RESULTS_DIR.mkdir(exist_ok=True)
@@ -155,6 +189,7 @@ def save_results(name: str, table: Table) -> None:
         "unit": table.unit,
         "goal_seconds": table.goal_seconds,
         "goal": goal_status(table),
+        "ratios": ratios(table),
         "rows": [r.__dict__ for r in table.rows],
     }
     (RESULTS_DIR / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n")

@@ -11,9 +11,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _venvs  # noqa: E402
-from _common import BenchError, Row, Table, clean_env, finish, median, time_python  # noqa: E402
+from _common import BenchError, Row, Table, clean_env, finish, median, time_python, time_python_cpu  # noqa: E402
 
-GOAL_SECONDS = 0.15
+GOAL_SECONDS = 0.10
+FLOOR_IMPORT = "import pydantic"
 OURS_IMPORT = "from brevettiai import Job, JobSettings"
 PEER_ENV = clean_env(WANDB_SILENT="true", WANDB_MODE="offline", GIT_PYTHON_REFRESH="quiet")
 
@@ -28,6 +29,7 @@ class Side:
     code: str
     note: str = ""
     ours: bool = False
+    floor: bool = False
 
 
 def sides() -> list[Side]:
@@ -37,6 +39,7 @@ def sides() -> list[Side]:
     pv = peers.versions
     return [
         Side(OURS_IMPORT, f"brevettiai {ours_version} (ours)", _venvs.ours_python(), OURS_IMPORT, ours=True),
+        Side(FLOOR_IMPORT, "floor: pydantic alone (ours' venv)", _venvs.ours_python(), FLOOR_IMPORT, floor=True),
         Side("import mlflow", f"mlflow {pv.get('mlflow', '?')}", peers.python, "import mlflow", peers.note),
         Side("import wandb", f"wandb {pv.get('wandb', '?')}", peers.python, "import wandb", peers.note),
         Side(
@@ -49,22 +52,49 @@ def sides() -> list[Side]:
     ]
 
 
-def measure(side: Side, runs: int) -> Row:
-    """Median import time minus median bare start-up of the side's interpreter, over runs fresh processes."""
-    if side.python is None:
-        return Row(side.what, side.side, None, side.note, side.ours)
-    try:
-        time_python(side.python, side.code, PEER_ENV)  # warm-up: writes bytecode caches
-        imports, bare = [], []
-        for _ in range(runs):
-            bare.append(time_python(side.python, "pass", PEER_ENV))
-            imports.append(time_python(side.python, side.code, PEER_ENV))
-    except BenchError as exc:
-        return Row(side.what, side.side, None, str(exc), side.ours)
-    startup = median(bare)
-    return Row(
-        side.what, side.side, median(imports) - startup, f"bare start-up {startup * 1000:.0f} ms", side.ours
-    )
+def measure(sides_: list[Side], runs: int) -> list[Row]:
+    """Per side, median import time minus median bare start-up of its interpreter, over runs fresh processes.
+
+    The sides take turns within each run, so a burst of load on the shared machine hits all of them
+    alike rather than one side's whole series.
+    """
+    imports: dict[int, list[float]] = {i: [] for i in range(len(sides_))}
+    bare: dict[int, list[float]] = {i: [] for i in range(len(sides_))}
+    cpu: dict[int, list[float]] = {i: [] for i in range(len(sides_))}
+    bare_cpu: dict[int, list[float]] = {i: [] for i in range(len(sides_))}
+    failed: dict[int, str] = {i: s.note or "not installed" for i, s in enumerate(sides_) if s.python is None}
+    for i, side in enumerate(sides_):
+        if i not in failed:
+            try:
+                time_python(side.python, side.code, PEER_ENV)  # warm-up: writes bytecode caches
+            except BenchError as exc:
+                failed[i] = str(exc)
+    for _ in range(runs):
+        for i, side in enumerate(sides_):
+            if i in failed:
+                continue
+            try:
+                for code, walls, cpus in (("pass", bare, bare_cpu), (side.code, imports, cpu)):
+                    wall, used = time_python_cpu(side.python, code, PEER_ENV)
+                    walls[i].append(wall)
+                    cpus[i].append(used)
+            except BenchError as exc:
+                failed[i] = str(exc)
+    rows = []
+    for i, side in enumerate(sides_):
+        if i in failed:
+            rows.append(Row(side.what, side.side, None, failed[i], side.ours, side.floor))
+            continue
+        startup = median(bare[i])
+        cpu_ms = (median(cpu[i]) - median(bare_cpu[i])) * 1000
+        note = f"bare start-up {startup * 1000:.0f} ms; runs spread {spread_ms(imports[i])}; CPU {cpu_ms:.0f} ms"
+        rows.append(Row(side.what, side.side, median(imports[i]) - startup, note, side.ours, side.floor))
+    return rows
+
+
+def spread_ms(values: list[float]) -> str:
+    """Min-max of the runs, in ms: how noisy the machine was while this side was measured."""
+    return f"{min(values) * 1000:.0f}-{max(values) * 1000:.0f} ms"
 
 
 def importtime_top(python: Path, code: str, top: int = 10) -> list[str]:
@@ -95,8 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         "s",
         GOAL_SECONDS,
     )
-    for side in sides():
-        table.rows.append(measure(side, args.runs))
+    table.rows += measure(sides(), args.runs)
     ours = table.rows[0]
     if ours.seconds is not None:
         table.notes.append(f"ours, -X importtime top 10 by cumulative time ({OURS_IMPORT}):")

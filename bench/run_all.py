@@ -22,6 +22,7 @@ from _common import RESULTS_DIR, fmt  # noqa: E402
 BENCHMARKS: list[tuple[str, str | None, bool]] = [  # script, results name (None: no goal), takes --runs
     ("bench_import.py", "import", True),
     ("bench_noop_job.py", "noop_job", True),
+    ("bench_process.py", "process", True),
     ("bench_settings_parse.py", "settings_parse", False),
     ("bench_environment.py", None, True),
     ("bench_platform_metrics.py", "platform_metrics", False),
@@ -51,6 +52,17 @@ def print_environment() -> None:
     print(f"reference: {ref.python or ref.note}  {ref_versions}  {ref.note if ref.ok else ''}".rstrip())
 
 
+def _ratios(data: dict) -> str:
+    """", nearest peer/ours Nx, ours/floor Mx" for the ratios a result holds (empty when none)."""
+    parts = [data[key] for key in ("peer_text", "floor_text") if data.get(key)]
+    got = data.get("ratios") or {}
+    if got.get("peer") is not None:
+        parts.append(f"nearest peer/ours {got['peer']:.1f}x")
+    if got.get("floor") is not None:
+        parts.append(f"ours/floor {got['floor']:.2f}x")
+    return f"; {', '.join(parts)}" if parts else ""
+
+
 def print_summary() -> None:
     """One line per benchmark: our figure against its goal, read back from bench/results/."""
     print("\n== Goals ==")
@@ -64,11 +76,11 @@ def print_summary() -> None:
         data = json.loads(path.read_text())
         if "goals" in data:  # the platform benchmarks: several goals each
             for goal in data["goals"]:
-                print(f"{script:<28} {goal['status']:<8} ours {goal['figure']} (goal: {goal['text']})")
+                print(f"{script:<28} {goal['status']:<8} ours {goal['figure']} (goal: {goal['text']}){_ratios(goal)}")
             continue
         ours = next(row for row in data["rows"] if row["ours"])
         figure, goal = fmt(ours["seconds"], data["unit"]), fmt(data["goal_seconds"], data["unit"])
-        print(f"{script:<28} {data['goal']:<8} ours {figure} (goal <= {goal}): {ours['what']}")
+        print(f"{script:<28} {data['goal']:<8} ours {figure} (goal <= {goal}): {ours['what']}{_ratios(data)}")
 
 
 def main(argv: list[str] | None = None) -> int:

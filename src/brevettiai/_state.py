@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import os
-import socket
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -12,6 +11,13 @@ from brevettiai.contract.status import TERMINAL, OfflineStatus
 
 Status = OfflineStatus
 STATE_FILE = "status.json"
+
+
+def _hostname() -> str:
+    """This machine's host name (socket is imported only when a job state is made)."""
+    import socket
+
+    return socket.gethostname()
 
 
 def now() -> str:
@@ -41,7 +47,7 @@ class JobState:
     finished: str | None = None
     model_path: str | None = None
     pid: int = field(default_factory=os.getpid)
-    hostname: str = field(default_factory=socket.gethostname)
+    hostname: str = field(default_factory=_hostname)
     exit: ExitInfo | None = None
 
     @property
@@ -75,6 +81,6 @@ def process_alive(pid: int) -> bool:
 
 def effective_status(state: JobState) -> str:
     """The status to show: a running job whose process is gone from this host is ``lost``."""
-    if state.status == "running" and state.hostname == socket.gethostname() and not process_alive(state.pid):
+    if state.status == "running" and state.hostname == _hostname() and not process_alive(state.pid):
         return "lost"
     return state.status

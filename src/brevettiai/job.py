@@ -6,12 +6,8 @@ import atexit
 import json
 import logging
 import os
-import shutil
-import signal
 import sys
-import tempfile
 import threading
-import traceback
 import typing
 import weakref
 from collections.abc import Mapping, Sequence
@@ -22,9 +18,7 @@ from brevettiai._location import JOB_FLAGS, JobLocation, resolve_location
 from brevettiai._state import ExitInfo, JobState
 from brevettiai.contract.runs import new_run_id
 from brevettiai.errors import JobNotFoundError, JobStateError, SettingsError, StoragePathError, UsageError
-from brevettiai.io import IoTools
 from brevettiai.io import path as io_path
-from brevettiai.io.tools import Content
 from brevettiai.settings._types import strip_annotated
 from brevettiai.settings.job_settings import AnySettings
 
@@ -32,6 +26,8 @@ if typing.TYPE_CHECKING:
     from brevettiai._backend import JobBackend
     from brevettiai.datamodel import Tag
     from brevettiai.interfaces.remote_monitor import RemoteMonitor
+    from brevettiai.io import IoTools
+    from brevettiai.io.tools import Content
 
 # The original SDK's logger name: users grep their logs for these lines.
 log = logging.getLogger("brevettiai.platform.job")
@@ -138,7 +134,13 @@ class Job:
         self._cache_path = cache_path
         self._temp_dir: str | None = None
         self._owns_temp_dir = False
-        self.io: IoTools = io or (backend.io if backend is not None else IoTools())
+        if io is None and backend is not None:
+            io = backend.io
+        elif io is None:
+            from brevettiai.io import IoTools
+
+            io = IoTools()
+        self.io: IoTools = io
         for dataset in self.datasets:
             dataset.bind_io(self.io)  # so get_image_samples(job.datasets) reads with the job's key
         self.state = JobState(run_id=self.run_id)
@@ -250,6 +252,8 @@ class Job:
                 os.makedirs(self._cache_path, exist_ok=True)
                 self._temp_dir = self._cache_path
             else:
+                import tempfile
+
                 self._temp_dir = tempfile.mkdtemp(prefix=f"brevettiai-job-{self.id}-")
                 self._owns_temp_dir = True
             cache_root = os.path.join(self._temp_dir, "cache")
@@ -444,6 +448,8 @@ class Job:
     def fail(self, error: BaseException | str, code: int | None = None) -> None:
         """Mark the job failed with an error (exception or message) and optional exit code."""
         if isinstance(error, BaseException):
+            import traceback
+
             info = ExitInfo(code=code, exception=type(error).__name__, message=str(error),
                             traceback="".join(traceback.format_exception(error)))
         else:
@@ -454,6 +460,8 @@ class Job:
         if self.state.is_terminal:
             return
         if isinstance(exc, _Killed):
+            import signal
+
             self._finish("killed", exit_info=ExitInfo(code=128 + exc.signum, signal=signal.Signals(exc.signum).name))
         elif isinstance(exc, KeyboardInterrupt):
             self._finish("killed", exit_info=ExitInfo(code=130, signal="SIGINT"))
@@ -485,6 +493,8 @@ class Job:
 
     def _cleanup_temp_dir(self) -> None:
         if self._owns_temp_dir and self._temp_dir:
+            import shutil
+
             shutil.rmtree(self._temp_dir, ignore_errors=True)
             self.io.set_cache_root(None)
             self._temp_dir, self._owns_temp_dir = None, False
@@ -508,6 +518,8 @@ class _SignalScope:
     """Turns SIGTERM/SIGINT into a `_Killed` exception in the main thread while a job runs."""
 
     def __enter__(self) -> _SignalScope:
+        import signal
+
         self._previous: dict[int, Any] = {}
         if threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGTERM, signal.SIGINT):
@@ -519,6 +531,8 @@ class _SignalScope:
         raise _Killed(signum)
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        import signal
+
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
         if isinstance(exc, _Killed):

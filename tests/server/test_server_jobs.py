@@ -227,3 +227,78 @@ def test_job_endpoints_for_a_missing_job(admin: httpx.Client) -> None:
     assert admin.post("/api/jobs/nope/heartbeat").status_code == 404
     assert admin.post("/api/jobs/nope/metrics", json={"batchId": "b", "points": []}).status_code == 404
 
+
+
+COLUMNS = "application/vnd.brevettiai.metric-columns+json"
+
+
+def _post_columns(job: httpx.Client, job_id: str, body: str) -> httpx.Response:
+    return job.post(f"/api/jobs/{job_id}/metrics", content=body.encode(), headers={"Content-Type": COLUMNS})
+
+
+def test_columnar_metrics_batches_store_like_points_and_are_idempotent(
+        platform_server: PlatformServer, admin: httpx.Client) -> None:
+    m = model(admin)
+    # null: no value at that step; NaN/Infinity: a value stored as null, as in the point form
+    body = ('{"batchId": "c1", "steps": [1, 2, 3], "times": [100.0, 200.0, null],'
+            ' "series": {"loss": [0.5, 0.25, NaN], "acc": [0.7, null, Infinity]}}')
+    with job_client(platform_server.url, m["apiKey"]) as job:
+        for _ in range(3):
+            answer = _post_columns(job, m["id"], body)
+            assert answer.status_code == 200, answer.text
+            assert answer.json() == {"accepted": 3}
+        later = '{"batchId": "c2", "steps": [4], "series": {"loss": [0.1]}}'
+        assert _post_columns(job, m["id"], later).json() == {"accepted": 1}
+        points = {"batchId": "p1", "points": [{"step": 5, "time": 500.0, "values": {"loss": 0.05}}]}
+        assert job.post(f"/api/jobs/{m['id']}/metrics", json=points).json() == {"accepted": 1}
+    series = admin.get(f"/api/models/{m['id']}/metrics").json()["series"]
+    assert [p[:3] for p in series["loss"][:2]] == [[1, 0.5, 100.0], [2, 0.25, 200.0]]
+    assert series["loss"][2][:2] == [3, None] and series["loss"][2][2] > 1e9  # no time given: stored at arrival
+    assert [p[:2] for p in series["loss"][3:]] == [[4, 0.1], [5, 0.05]]
+    assert [p[:2] for p in series["acc"]] == [[1, 0.7], [3, None]]
+
+
+@pytest.mark.parametrize(("body", "loc"), [
+    ('{"batchId": "x", "steps": [1, 2], "series": {"loss": [1.0]}}', ["body", "series", "loss"]),
+    ('{"batchId": "x", "steps": [1, 2], "times": [1.0], "series": {}}', ["body", "times"]),
+    ('{"batchId": "x", "steps": [1], "times": [NaN], "series": {"loss": [1.0]}}', ["body", "times", 0]),
+    ('{"batchId": "x", "steps": [9223372036854775808], "series": {"loss": [1.0]}}', ["body", "steps", 0]),
+    ('{"batchId": "", "steps": [1], "series": {"loss": [1.0]}}', ["body", "batchId"]),
+    ('{"batchId": "x", "steps": [1], "series": {"loss": ["one"]}}', ["body", "series", "loss", 0]),
+])
+def test_columnar_metrics_outside_the_rules_are_refused(
+        platform_server: PlatformServer, admin: httpx.Client, body: str, loc: list) -> None:
+    m = model(admin)
+    with job_client(platform_server.url, m["apiKey"]) as job:
+        answer = _post_columns(job, m["id"], body)
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"][0]["loc"] == loc
+    assert admin.get(f"/api/models/{m['id']}/metrics").json()["series"] == {}
+
+
+def test_a_columnar_batch_has_a_bounded_number_of_points(platform_server: PlatformServer, admin: httpx.Client) -> None:
+    m = model(admin)
+    steps = list(range(10_001))
+    body = f'{{"batchId": "b", "steps": {steps}, "series": {{"a": {[1.0] * len(steps)}}}}}'
+    with job_client(platform_server.url, m["apiKey"]) as job:
+        answer = _post_columns(job, m["id"], body)
+    assert answer.status_code == 422 and answer.json()["detail"][0]["loc"][:2] == ["body", "steps"]
+
+
+def test_the_sdk_columnar_encoding_round_trips_through_the_server(
+        platform_server: PlatformServer, admin: httpx.Client) -> None:
+    from brevettiai.platform._metrics import columns_body
+
+    m = model(admin)
+    uniform = [{"step": s, "time": 10.0 + s, "values": {"loss": 1.0 / (s + 1), "lr": None if s == 1 else 0.1}}
+               for s in range(3)]
+    ragged = [{"step": 3, "time": 13.0, "values": {"loss": 0.2}}, {"step": 4, "time": 14.0, "values": {"acc": 0.9}}]
+    with job_client(platform_server.url, m["apiKey"]) as job:
+        for batch_id, points in (("u", uniform), ("r", ragged)):
+            answer = job.post(f"/api/jobs/{m['id']}/metrics", content=columns_body(batch_id, points),
+                              headers={"Content-Type": COLUMNS})
+            assert answer.json() == {"accepted": len(points)}, answer.text
+    series = admin.get(f"/api/models/{m['id']}/metrics").json()["series"]
+    assert [p[:3] for p in series["loss"]] == [[0, 1.0, 10.0], [1, 0.5, 11.0], [2, 1 / 3, 12.0], [3, 0.2, 13.0]]
+    assert [p[:2] for p in series["lr"]] == [[0, 0.1], [1, None], [2, 0.1]]  # None sent: a stored null
+    assert [p[:3] for p in series["acc"]] == [[4, 0.9, 14.0]]

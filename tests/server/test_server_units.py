@@ -196,3 +196,34 @@ def test_server_errors_are_brevetti_errors() -> None:
         caught.append(info.value)
     assert [type(e) for e in caught] == [PathRejected, WireError, ConfigError]
     assert issubclass(ApiError, ServerError) and issubclass(StorageUnavailable, RuntimeError | ServerError)
+
+
+def test_a_metrics_group_with_a_deleted_job_stores_the_others_and_answers_404_for_it(tmp_path) -> None:
+    import asyncio
+
+    from sqlalchemy import func, select
+
+    from brevettiai.server.db import models as db
+    from brevettiai.server.db.migrate import upgrade
+    from brevettiai.server.db.session import Database
+    from brevettiai.server.metrics import MetricsWriter, parse_columns
+
+    database = Database(f"sqlite:///{tmp_path / 'm.db'}")
+    upgrade(database.engine)
+    with database.write() as session:
+        session.add(db.Job(id="live", kind="model", name="live"))
+    writer = MetricsWriter(database)
+
+    async def both() -> list:
+        _, columns = parse_columns(b'{"batchId": "b", "steps": [1, 2], "series": {"loss": [0.5, 0.25]}}')
+        points = [{"step": 1, "values": {"loss": 1.0}}]
+        return await asyncio.gather(writer.submit("live", "b", columns), writer.submit("gone", "b", points),
+                                    return_exceptions=True)
+
+    stored, missing = asyncio.run(both())
+    writer.close()
+    assert stored == 2
+    assert isinstance(missing, ApiError) and missing.status == 404
+    with database.read() as session:
+        assert session.scalar(select(func.count()).select_from(db.MetricPoint)) == 2
+    database.dispose()

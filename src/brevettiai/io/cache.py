@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 from collections.abc import Callable, Mapping
 from typing import Any, BinaryIO
 
@@ -97,6 +96,8 @@ class ReadCache:
             return  # such a key is never cached
         for path in (data_path, sidecar, sidecar[: -len(".json")]):
             if os.path.isdir(path) and not os.path.islink(path):
+                import shutil
+
                 shutil.rmtree(path, ignore_errors=True)
             else:
                 try:

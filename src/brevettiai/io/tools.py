@@ -9,12 +9,9 @@ remote files can go through a validated local cache (see `brevettiai.io.cache`).
 from __future__ import annotations
 
 import errno
-import hashlib
 import logging
 import os
 import posixpath
-import shutil
-import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -114,6 +111,8 @@ class IoTools:
         """Return the hex md5 digest of the file's content, read in chunks."""
         target = self._resolve(path)
         with _backend_errors("get_md5", target.given):
+            import hashlib
+
             digest = hashlib.md5(usedforsecurity=False)
             with _open_read(target) as handle:
                 for chunk in _read_chunks(handle):
@@ -180,6 +179,8 @@ class IoTools:
         with _backend_errors("remove", target.given):
             if target.is_local:
                 if os.path.isdir(target.key) and not os.path.islink(target.key):
+                    import shutil
+
                     shutil.rmtree(target.key)
                 else:
                     os.remove(target.key)
@@ -369,6 +370,8 @@ class IoTools:
             self._make_remote_parent(target)
             target.fs.pipe_file(target.key, bytes(buffered))
             return
+        import tempfile
+
         with tempfile.TemporaryDirectory(prefix="brevettiai-upload-") as folder:
             spool = os.path.join(folder, "content")
             with open(spool, "wb") as handle:

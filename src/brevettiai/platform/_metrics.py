@@ -23,6 +23,36 @@ log = logging.getLogger("brevettiai.platform.metrics")
 
 Point = dict[str, Any]
 
+# The columnar body of a batch (see brevettiai.server.metrics): a list per field, not an object per point.
+COLUMNS_CONTENT_TYPE = "application/vnd.brevettiai.metric-columns+json"
+_NAN = float("nan")
+
+
+def columns_body(batch_id: str, points: list[Point]) -> bytes:
+    """A batch as the columnar JSON body: ``{batchId, steps, times, series: {name: [value per step]}}``.
+
+    A name missing from a point is null at that step (no value stored); a value given as None is sent
+    as NaN, which the platform stores as a null value, as it does with the point form.
+    """
+    count = len(points)
+    first = points[0]["values"] if points else {}
+    series: dict[str, list[Any]]
+    if all(p["values"].keys() == first.keys() for p in points):  # the usual loop: same names every step
+        series = {name: [p["values"][name] for p in points] for name in first}
+        for name, column in series.items():
+            if None in column:
+                series[name] = [_NAN if value is None else value for value in column]
+    else:
+        series = {}
+        for index, point in enumerate(points):
+            for name, value in point["values"].items():
+                if name not in series:
+                    series[name] = [None] * count
+                series[name][index] = _NAN if value is None else value
+    body = {"batchId": batch_id, "steps": [p["step"] for p in points], "times": [p["time"] for p in points],
+            "series": series}
+    return json.dumps(body, separators=(",", ":")).encode()
+
 
 class MetricsSender:
     """Sends metric points with `send(batch_id, points)` in batches from a daemon thread."""
@@ -54,7 +84,7 @@ class MetricsSender:
         """Queue one point (cheap; never blocks on the network)."""
         self._queue.append({"step": step, "time": time.time() if timestamp is None else timestamp,
                             "values": values})
-        if len(self._queue) >= self.batch_size:
+        if len(self._queue) >= self.batch_size and not self._wake.is_set():  # set() alone costs a lock
             self._wake.set()
 
     @property

@@ -14,9 +14,15 @@ from typing import Any
 
 from brevettiai._env import env_value
 from brevettiai._threads import start_daemon
-from brevettiai.errors import PlatformAuthError, PlatformError, PlatformNotFoundError, UsageError
+from brevettiai.errors import (
+    PlatformAuthError,
+    PlatformError,
+    PlatformNotFoundError,
+    PlatformValidationError,
+    UsageError,
+)
 from brevettiai.platform._http import PlatformClient
-from brevettiai.platform._metrics import MetricsSender
+from brevettiai.platform._metrics import COLUMNS_CONTENT_TYPE, MetricsSender, columns_body
 
 log = logging.getLogger("brevettiai.platform.job")
 _SENDER_LOCK = threading.Lock()
@@ -35,6 +41,7 @@ class PlatformLink:
         self.heartbeat_interval: float = env_value("heartbeat_interval", 10.0)
         self.flush_timeout: float = env_value("flush_timeout", 60.0)
         self._metrics: MetricsSender | None = None
+        self._columnar = True  # until a platform that predates the columnar form says it wants points
         self._heartbeat: threading.Thread | None = None
         self._stop_heartbeat = threading.Event()
 
@@ -97,6 +104,16 @@ class PlatformLink:
     # Metrics, charts, tags -----------------------------------------------------------------------
 
     def _send_metrics(self, batch_id: str, points: list[dict[str, Any]]) -> None:
+        if self._columnar:
+            try:
+                self.client.post(self._path("metrics"), content=columns_body(batch_id, points), idempotent=True,
+                                 retries=0, headers={"Content-Type": COLUMNS_CONTENT_TYPE})
+                return
+            except PlatformValidationError as exc:
+                if not _wants_points(exc):
+                    raise
+                log.debug("The platform at %s takes metrics only point by point", self.host)
+                self._columnar = False
         body = json.dumps({"batchId": batch_id, "points": points}, separators=(",", ":"))
         self.client.post(self._path("metrics"), content=body.encode(), idempotent=True, retries=0,
                          headers={"Content-Type": "application/json"})
@@ -135,6 +152,13 @@ class PlatformLink:
                 kept = _keep_undelivered(sender.spill_folder, self.job_id)
                 log.error("The platform at %s did not take %d metric points before the job ended; "
                           "they are kept in %s", self.host, count, kept)
+
+
+def _wants_points(error: PlatformValidationError) -> bool:
+    """True when a 422 says the batch has no ``points``: a platform that reads only the point form."""
+    detail = error.detail if isinstance(error.detail, list) else []
+    return any(isinstance(item, dict) and item.get("loc") == ["body", "points"] and item.get("type") == "missing"
+               for item in detail)
 
 
 def _keep_undelivered(spill_folder: str, job_id: str) -> str:

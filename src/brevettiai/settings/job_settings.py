@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from brevettiai.settings._convert import coerce_raw, report_unknown, to_config
-from brevettiai.settings._fields import fields_of
-from brevettiai.settings.overrides import settings_to_argv
-from brevettiai.settings.parse import parse_settings
-from brevettiai.settings.schema import SchemaBuilder, form_schema, json_schema
+if TYPE_CHECKING:
+    from brevettiai.settings.schema import SchemaBuilder
+
+# defer_build: a settings class's validator is built when it first validates, not when its module
+# is imported (that build, and pydantic's plugin scan of every installed package, cost more than
+# the rest of `from brevettiai import Job, JobSettings`). Subclasses inherit it.
+_CONFIG = ConfigDict(arbitrary_types_allowed=True, defer_build=True)
 
 
 class JobSettings(BaseModel):
@@ -22,13 +24,16 @@ class JobSettings(BaseModel):
     ``Invalid config keys`` instead of failing.
     """
 
-    model_config = ConfigDict(arbitrary_types_allowed=True)
+    model_config = _CONFIG
 
     @model_validator(mode="before")
     @classmethod
     def _accept_platform_values(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
+        from brevettiai.settings._convert import coerce_raw, report_unknown
+        from brevettiai.settings._fields import fields_of
+
         spec = fields_of(cls)
         unknown: dict[str, Any] = {}
         prepared = {}
@@ -45,16 +50,22 @@ class JobSettings(BaseModel):
 
     def get_config(self) -> dict[str, Any]:
         """The settings as a plain, JSON-serialisable nested dict."""
+        from brevettiai.settings._convert import to_config
+
         return to_config(self)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any] | None) -> Self:
         """Settings built from a plain config dict (the inverse of `get_config`)."""
+        from brevettiai.settings.parse import parse_settings
+
         return parse_settings(cls, config)
 
     @classmethod
     def get_schema(cls, namespace: str | None = None) -> SchemaBuilder:
         """The platform settings form of these settings."""
+        from brevettiai.settings.schema import form_schema
+
         return form_schema(cls, namespace)
 
     platform_schema = get_schema
@@ -62,14 +73,18 @@ class JobSettings(BaseModel):
     @classmethod
     def json_schema(cls) -> dict[str, Any]:
         """The standard JSON Schema of these settings."""
+        from brevettiai.settings.schema import json_schema
+
         return json_schema(cls)
 
     def to_argv(self) -> list[str]:
         """Command-line flags that reproduce these settings."""
+        from brevettiai.settings.overrides import settings_to_argv
+
         return settings_to_argv(self)
 
 
 class AnySettings(JobSettings):
     """Settings of the base `Job`: every key is accepted and kept as given."""
 
-    model_config = ConfigDict(extra="allow", arbitrary_types_allowed=True)
+    model_config = ConfigDict(extra="allow", arbitrary_types_allowed=True, defer_build=True)

@@ -83,10 +83,13 @@ async def post_metrics(job_id: str, request: Request) -> JSONResponse:
     # handed to the metrics writer, without model objects or a thread of its own.
     ctx, _ = await job_request(request, job_id, write=True)
     body = await request.body()
+    columnar = request.headers.get("content-type", "").startswith(metrics.COLUMNS_CONTENT_TYPE)
+    parse = metrics.parse_columns if columnar else metrics.parse_batch
+    points: metrics.Points
     if len(body) > PARSE_INLINE_BYTES:  # validating a large batch takes milliseconds: not on the event loop
-        batch_id, points = await run_in_threadpool(metrics.parse_batch, body)
+        batch_id, points = await run_in_threadpool(parse, body)
     else:
-        batch_id, points = metrics.parse_batch(body)
+        batch_id, points = parse(body)
     return JSONResponse({"accepted": await ctx.metrics.submit(job_id, batch_id, points)})
 
 

@@ -1,0 +1,45 @@
+"""`from brevettiai import Job, JobSettings` loads only what a job needs before it runs.
+
+Timings never go into tests (see bench/bench_import.py); what is loaded is a behaviour: these
+modules are each a measurable part of the import time and a job that never uses them must not pay.
+"""
+
+import subprocess
+import sys
+
+DEFERRED = (
+    "importlib.metadata",  # pydantic's plugin scan, run when a model's validator is built
+    "pydantic.plugin._loader",
+    "brevettiai.settings.schema",
+    "brevettiai.settings.overrides",
+    "brevettiai.io.tools",
+    "fsspec", "httpx", "tempfile", "shutil", "socket",
+)
+
+
+def _loaded_after(code: str) -> list[str]:
+    probe = f"import sys\n{code}\nprint(' '.join(m for m in {DEFERRED!r} if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+def test_the_import_defers_settings_machinery_and_validator_builds():
+    assert _loaded_after("from brevettiai import Job, JobSettings") == []
+
+
+def test_a_deferred_settings_class_validates_and_reports_errors_on_first_use():
+    code = (
+        "from brevettiai import Job, JobSettings\n"
+        "class S(JobSettings):\n"
+        "    epochs: int = 3\n"
+        "assert S.model_validate({'epochs': '5'}).epochs == 5\n"
+        "assert S.from_config({'epochs': 7}).epochs == 7\n"
+        "try:\n"
+        "    S.model_validate({'epochs': 'many'})\n"
+        "except Exception as exc:\n"
+        "    assert 'epochs' in str(exc), exc\n"
+        "else:\n"
+        "    raise AssertionError('no error')\n"
+    )
+    assert "brevettiai.settings.overrides" in _loaded_after(code)
