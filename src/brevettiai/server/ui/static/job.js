@@ -186,7 +186,7 @@
     if (!element || !value) { return; }
     var time = document.createElement('time');
     time.setAttribute('datetime', value);
-    time.textContent = value.replace('T', ' ').replace('Z', '');
+    time.textContent = value.replace('T', ' ').replace('Z', ' UTC');  // as the server writes times
     element.textContent = '';
     element.appendChild(time);
   }
