@@ -38,6 +38,10 @@ def _sync(server, job_dir: Path, capsys) -> tuple[int, str]:
     return code, captured.out + captured.err
 
 
+def _synced_model(server, job_dir: Path, run_id: str) -> str:
+    return json.loads((job_dir / ".brevettiai-sync.json").read_text())["runs"][server.url][run_id]
+
+
 def test_an_offline_job_syncs_once_and_again_safely(platform_server, home: Path, tmp_path: Path, capsys) -> None:
     job_dir = tmp_path / "offline"
     job = OfflineTrain.init(job_dir=str(job_dir), argv=["--epochs", "5"])
@@ -45,7 +49,7 @@ def test_an_offline_job_syncs_once_and_again_safely(platform_server, home: Path,
 
     code, out = _sync(platform_server, job_dir, capsys)
     assert code == 0, out
-    model_id = json.loads((job_dir / ".brevettiai-sync.json").read_text())["models"][platform_server.url]
+    model_id = _synced_model(platform_server, job_dir, job.run_id)
     assert f"synced to model {model_id}" in out and f"{sync.BATCH_POINTS + 7} metric points" in out
     key_file = home / ".cache" / "brevettiai" / "sync-keys" / f"{model_id}.key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
@@ -79,7 +83,7 @@ def test_a_running_job_syncs_in_parts_without_duplicates(platform_server, home: 
 
     code, out = _sync(platform_server, job_dir, capsys)  # mid-run: the full batch only
     assert code == 0 and "status running" in out, out
-    model_id = json.loads((job_dir / ".brevettiai-sync.json").read_text())["models"][platform_server.url]
+    model_id = _synced_model(platform_server, job_dir, job.run_id)
     key_file = home / ".cache" / "brevettiai" / "sync-keys" / f"{model_id}.key"
     key = key_file.read_text()
     os.remove(key_file)
@@ -98,6 +102,42 @@ def test_a_running_job_syncs_in_parts_without_duplicates(platform_server, home: 
         assert model["status"] == "failed" and model["error"]["message"] == "stopped by hand"
         steps = [p[0] for p in admin.get(f"/api/models/{model_id}/metrics", params={"max_points": 100_000}).json()["series"]["loss"]]
         assert sorted(steps) == list(range(sync.BATCH_POINTS + 10))
+
+
+def test_each_run_of_a_reused_folder_syncs_as_its_own_model(platform_server, home: Path, tmp_path: Path,
+                                                            capsys) -> None:
+    job_dir = tmp_path / "reused"
+    first = OfflineTrain.init(job_dir=str(job_dir), argv=["--epochs", "1"])
+    first.start()
+    assert _sync(platform_server, job_dir, capsys)[0] == 0
+    first_model = _synced_model(platform_server, job_dir, first.run_id)
+
+    class Failing(OfflineTrain):
+        def run(self) -> str:
+            self.log_metrics(0, loss=9.0)
+            raise RuntimeError("second run broke")
+
+    second = Failing.init(job_dir=str(job_dir), argv=["--epochs", "2"])
+    try:
+        second.start()
+    except RuntimeError:
+        pass
+    code, out = _sync(platform_server, job_dir, capsys)
+    assert code == 0 and "status failed" in out, out
+    second_model = _synced_model(platform_server, job_dir, second.run_id)
+    assert second_model != first_model
+    with platform_server.client() as admin:
+        old, new = (admin.get(f"/api/models/{i}").json() for i in (first_model, second_model))
+        assert old["status"] == "completed" and old["settings"]["epochs"] == 1
+        assert new["status"] == "failed" and new["settings"]["epochs"] == 2
+        assert new["error"]["message"] == "second run broke"
+        losses = admin.get(f"/api/models/{second_model}/metrics", params={"max_points": 100_000}).json()["series"]
+        assert losses == {"loss": [[0, 9.0, losses["loss"][0][2]]]}  # only the second run's point
+        names = {e["name"].split("/", 1)[1] for e in admin.get(f"/api/ls/{second_model}/",
+                                                               params={"recursive": "true"}).json()}
+        assert "artifacts/output.json" in names
+        assert not any(name.startswith("runs/") for name in names), names  # the first run's records stay home
+    assert "already synced" in _sync(platform_server, job_dir, capsys)[1]
 
 
 def test_a_folder_that_is_no_job_is_a_clear_error(platform_server, home: Path, tmp_path: Path, capsys) -> None:
