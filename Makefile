@@ -12,7 +12,9 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml uv.lock
 	@$(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv 2>/dev/null \
-	  || $(PYTHON) -m pip install --quiet --user --break-system-packages uv  # PEP 668 (Debian's python3)
+	  || $(PYTHON) -m pip install --quiet --user --break-system-packages uv `# PEP 668 (Debian's python3)` \
+	  || { echo "error: could not install uv with $(PYTHON): install python3-pip (Debian: apt-get install python3-pip)" \
+	       "or uv (https://docs.astral.sh/uv/), then run make again" >&2; exit 1; }
 	$(PYTHON) -m uv sync --frozen --extra dev --python $(PYTHON)
 	@touch $@
 

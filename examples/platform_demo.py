@@ -7,6 +7,7 @@ the platform's runner, shows its progress as it trains, and prints where to look
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
@@ -22,10 +23,12 @@ sys.path.insert(0, str(ROOT / "examples"))
 
 from logistic_regression import LogisticRegressionSettings, generate_samples, samples_to_csv  # noqa: E402
 
+from brevettiai.datamodel.web import ModelType  # noqa: E402
 from brevettiai.platform import PlatformAPI  # noqa: E402
 from brevettiai.utils.upload_data import upload_folder  # noqa: E402
 
 READY = "brevettiai platform listening on "
+MODEL_TYPE_NAME = "Logistic regression"
 TERMINAL = {"completed", "failed", "killed", "lost"}
 
 
@@ -91,6 +94,18 @@ def follow(web: PlatformAPI, model_id: str) -> dict:
         time.sleep(0.3)
 
 
+def example_model_type(web: PlatformAPI) -> ModelType:
+    """The example job's model type: the one an earlier demo registered if it is the same, else a new one."""
+    wanted = {"command": [sys.executable, "examples/logistic_regression.py"], "working_dir": str(ROOT),
+              "settings_schema": json.loads(json.dumps(LogisticRegressionSettings.get_schema())), "kind": "model"}
+    for known in web.get_modeltype(name=MODEL_TYPE_NAME):
+        if all(getattr(known, field) == value for field, value in wanted.items()):
+            print(f"Model type {MODEL_TYPE_NAME!r}: the one registered before ({known.id})")
+            return known
+    return web.create_modeltype(MODEL_TYPE_NAME, short_description="Gradient descent on the CSV files of its datasets",
+                                **wanted)
+
+
 def run_demo(url: str, password: str, follow_url: str | None = None) -> tuple[str, str]:
     """Upload a dataset, register the example job, create and start a model through the platform at
     `url`, and follow its progress (through `follow_url`, another replica, when given).
@@ -101,11 +116,9 @@ def run_demo(url: str, password: str, follow_url: str | None = None) -> tuple[st
     dataset = web.create_dataset(f"Generated samples {time.strftime('%H:%M:%S')}")
     result = upload_folder(web, make_dataset_folder(), dataset_id=dataset.id, progress=False)
     print(f"Dataset {dataset.name!r}: {result.uploaded} files uploaded ({result.bytes} bytes)")
-    model_type = web.create_modeltype(
-        "Logistic regression", command=[sys.executable, "examples/logistic_regression.py"],
-        settings_schema=LogisticRegressionSettings, working_dir=str(ROOT),
-        short_description="Gradient descent on the CSV files of its datasets")
-    model = web.create_model("Logistic regression demo", datasets=[dataset], model_type=model_type,
+    model_type = example_model_type(web)
+    model = web.create_model(f"Logistic regression demo {time.strftime('%Y-%m-%d %H:%M:%S')}", datasets=[dataset],
+                             model_type=model_type,
                              settings={"training": {"epochs": 150, "log_every": 15, "learning_rate": 0.3}})
     web.start_model_training(model)
     print(f"Model {model.id} started by the platform's runner; progress:")

@@ -142,11 +142,11 @@ def test_a_failed_job_shows_its_error_and_traceback(logged_in: Any, ui_server: P
     assert page.get_by_text("Last lines of the job's log").count() == 1
 
 
-def test_the_page_reloads_itself_when_the_job_ends(logged_in: Any, ui_server: Platform) -> None:
+def test_the_page_shows_the_results_when_the_job_ends(logged_in: Any, ui_server: Platform) -> None:
     page = logged_in
     model = ui_server.create_model("Reloads by itself", settings={"training": {"epochs": 4000}}, start=True)
     page.goto(f"{ui_server.url}/models/{model['id']}")
-    page.locator("#results-title").wait_for(timeout=60_000)  # drawn by the server after the automatic reload
+    page.locator("#results-title").wait_for(timeout=60_000)  # drawn by the server, swapped in when the job ends
     assert page.locator("#job-status").inner_text() == "completed"
 
 
@@ -200,14 +200,14 @@ def test_test_reports_beside_their_model(logged_in: Any, ui_server: Platform) ->
     page.goto(f"{ui_server.url}/models/{model['id']}")
     page.locator("#testreports-title").wait_for()
     page.get_by_role("link", name="Summary report").click()
-    assert page.get_by_label("Name").input_value() == "Model with a report report"
+    assert page.get_by_label("Name").input_value() == "Model with a report report #1"
     page.get_by_role("button", name="Create and start training").click()
     page.wait_for_url("**/testreports/*")
     report_id = page.url.split("/testreports/")[1].split("?")[0]
     ui_server.wait_for(report_id, {"completed"}, kind="reports")
     page.goto(f"{ui_server.url}/models/{model['id']}")
     page.locator("section", has=page.locator("#testreports-title")).get_by_role(
-        "link", name="Model with a report report").click()
+        "link", name="Model with a report report #1").click()
     page.wait_for_url(f"**/testreports/{report_id}")
     summary = page.frame_locator('iframe[title="Report summary.html"]')
     assert summary.locator("#model").inner_text() == "Model: Model with a report"

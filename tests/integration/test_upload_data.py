@@ -154,7 +154,10 @@ def test_command_bad_input_exits_2_with_a_clear_message(platform_server: Any, tm
                      "--password", "wrong password")
     assert wrong.returncode == 2 and "401" in wrong.stderr and "Traceback" not in wrong.stderr
     no_host = _command(str(tmp_path), "--username", "u", "--password", "p")
-    assert no_host.returncode == 2 and "BREVETTI_AI_HOST" in no_host.stderr
+    assert no_host.returncode == 2 and "--host URL (or set BREVETTI_AI_HOST)" in no_host.stderr
+    no_login = _command(str(tmp_path), "--host", platform_server.url)
+    assert no_login.returncode == 2, no_login.stderr
+    assert "pass --username and --password" in no_login.stderr and "PlatformAPI(" not in no_login.stderr
     unknown = _command(str(tmp_path), "--dataset_id", "no-such-dataset", "--host", platform_server.url,
                        "--username", admin_name(platform_server), "--password", platform_server.admin_password)
     assert unknown.returncode == 2 and "no-such-dataset" in unknown.stderr

@@ -178,10 +178,27 @@ def test_help_shows_numeric_bounds() -> None:
     from pydantic import Field
 
     class Bounded(JobSettings):
-        epochs: int = Field(10, ge=1, le=100)
+        epochs: int = Field(10, ge=1, le=100, multiple_of=2)
         rate: float = Field(0.1, gt=0, lt=1)
+        name: str = Field("x", min_length=1, max_length=5)
 
     with pytest.raises(HelpRequested) as caught:
         parse_overrides(Bounded, ["--help"])
-    assert "--epochs  an integer (>= 1, <= 100)" in caught.value.message
+    assert "--epochs  an integer (>= 1, <= 100, a multiple of 2)" in caught.value.message
     assert "(> 0, < 1)" in caught.value.message
+    assert "--name  a string (length >= 1, length <= 5)" in caught.value.message
+
+
+def test_multiples_and_lengths_are_checked_per_flag_and_reported_together() -> None:
+    from pydantic import Field
+
+    class Constrained(JobSettings):
+        batch: int = Field(8, multiple_of=8)
+        name: str = Field("x", max_length=5)
+
+    with pytest.raises(SettingsError) as caught:
+        parse_overrides(Constrained, ["--batch", "12", "--name", "much too long"])
+    message = str(caught.value)
+    assert message.startswith("2 problems with the command line")
+    assert "--batch '12'" in message and "multiple of 8" in message
+    assert "--name 'much too long'" in message and "at most 5 characters" in message

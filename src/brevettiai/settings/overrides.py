@@ -55,15 +55,17 @@ class _Target:
     path: str
     annotation: Any
     default: Any = MISSING
-    bounds: tuple[tuple[str, float], ...] = ()
+    bounds: tuple[tuple[str, float], ...] = ()  # ge/le/gt/lt, multiple_of, min_length/max_length
 
     def checked_annotation(self) -> Any:
-        """The annotation with the field's numeric bounds attached, for validating one value."""
+        """The annotation with the field's bounds attached, for validating one value."""
         if not self.bounds:
             return self.annotation
         import annotated_types
 
-        makers = {"ge": annotated_types.Ge, "le": annotated_types.Le, "gt": annotated_types.Gt, "lt": annotated_types.Lt}
+        makers = {"ge": annotated_types.Ge, "le": annotated_types.Le, "gt": annotated_types.Gt, "lt": annotated_types.Lt,
+                  "multiple_of": annotated_types.MultipleOf, "min_length": annotated_types.MinLen,
+                  "max_length": annotated_types.MaxLen}
         return Annotated[(self.annotation, *(makers[k](v) for k, v in self.bounds))]
 
 
@@ -90,8 +92,9 @@ def _resolve(cls: type, name: str) -> _Target:
                 return _Target(name, Any)
             raise SettingsError(_unknown_message(cls, name, done))
         if index == len(parts) - 1:
+            checks = {**field.bounds, **{k: v for k, v in field.constraints.items() if k != "pattern"}}
             return _Target(".".join(parts[:index] + [field.name]), field.annotation, field.default,
-                           tuple(field.bounds.items()))
+                           tuple(checks.items()))
         inner, _ = unwrap_optional(field.annotation)
         if is_settings_node(inner):
             parts[index] = field.name
@@ -316,16 +319,22 @@ def _help_lines(cls: type, prefix: str, lines: list[str]) -> None:
             _help_lines(inner, f"{prefix}{name}.", lines)
             continue
         default = "required" if field.required else f"default {json.dumps(to_config(field.get_default()))}"
-        text = f"  --{prefix}{name}  {describe_type(field.annotation)}{_bounds_text(field.bounds)}; {default}"
+        text = f"  --{prefix}{name}  {describe_type(field.annotation)}{_bounds_text(field.bounds, field.constraints)}; {default}"
         if field.description:
             text += f" - {field.description}"
         lines.append(text)
 
 
 _BOUND_SYMBOLS = {"ge": ">=", "gt": ">", "le": "<=", "lt": "<"}
+_CONSTRAINT_WORDS = {"multiple_of": "a multiple of {}", "min_length": "length >= {}", "max_length": "length <= {}",
+                     "pattern": "matching {}"}
 
 
-def _bounds_text(bounds: Mapping[str, float]) -> str:
-    """`` (>= 1, < 100)`` for a field's numeric bounds; empty without bounds."""
+def _bounds_text(bounds: Mapping[str, float], constraints: Mapping[str, Any] | None = None) -> str:
+    """`` (>= 1, < 100, a multiple of 2)`` for a field's bounds and constraints; empty without any."""
     parts = [f"{_BOUND_SYMBOLS[kind]} {value:g}" for kind, value in bounds.items() if kind in _BOUND_SYMBOLS]
+    for kind, value in (constraints or {}).items():
+        if kind in _CONSTRAINT_WORDS:
+            shown = f"{value:g}" if isinstance(value, int | float) and not isinstance(value, bool) else repr(value)
+            parts.append(_CONSTRAINT_WORDS[kind].format(shown))
     return f" ({', '.join(parts)})" if parts else ""

@@ -32,18 +32,26 @@ def add_login_options(parser: argparse.ArgumentParser) -> None:
 
 
 def login(args: Any) -> Any:
-    """A logged-in `PlatformAPI` from the arguments, the environment, a terminal prompt, or the saved login."""
+    """A logged-in `PlatformAPI` from the arguments, the environment, a terminal prompt, or the saved login.
+
+    A missing host or login is told in the command's own words (its flags), not the Python client's.
+    """
     from brevettiai.platform.web_api import PlatformAPI
 
+    if not (args.host or env_value("host")):
+        raise UsageError("no platform given: pass --host URL (or set BREVETTI_AI_HOST)")
     username = args.username or env_value("username")
     password = args.password or env_value("password")
     try:
         return PlatformAPI(username=username, password=password, host=args.host)
-    except PlatformAuthError:
-        if not (username and not password and sys.stdin.isatty()):
+    except PlatformAuthError as exc:
+        if username and not password and sys.stdin.isatty():
+            password = getpass.getpass(f"Password for {username}: ") or None
+            return PlatformAPI(username=username, password=password, host=args.host)
+        if username and password:
             raise
-    password = getpass.getpass(f"Password for {username}: ") or None
-    return PlatformAPI(username=username, password=password, host=args.host)
+        raise PlatformAuthError(f"{exc.args[0].split(': log in with', 1)[0]}: pass --username and --password "
+                                f"(or set BREVETTI_AI_USER and BREVETTI_AI_PW)", exc.status, exc.detail) from None
 
 
 def run_with_platform(args: Any, work: Callable[[Any], int]) -> int:

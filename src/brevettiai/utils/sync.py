@@ -1,9 +1,10 @@
 """``brevettiai sync JOB_DIR``: bring an offline job directory into a platform as a model.
 
 What is sent: the job's name and settings (a new model), every file of the folder except the job's
-own bookkeeping (``info.json``, ``status.json``, ``metrics.jsonl``), the progress points of the
-folder's current run, and last its final state. Sending again is safe and resumes: the folder
-remembers its model per platform in ``.brevettiai-sync.json``, files the platform already has with
+own bookkeeping (``info.json``, ``status.json``, ``metrics.jsonl``, earlier runs' records in
+``runs/``), the progress points of the folder's current run, and last its final state. Sending again
+is safe and resumes: the folder remembers the model of each of its runs per platform in
+``.brevettiai-sync.json`` (a folder reused for a new run syncs that run as a new model), files the platform already has with
 the same md5 are skipped, and metric batches carry fixed ids the platform stores once. The job key
 of the synced model is kept in the user's cache folder (mode 0600), never in the job folder.
 """
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from brevettiai._backend import RUNS_FOLDER
 from brevettiai._state import STATE_FILE, TERMINAL, JobState, effective_status
 from brevettiai.errors import PlatformNotFoundError, UsageError
 from brevettiai.io.atomic import atomic_write
@@ -58,13 +60,14 @@ def sync_job_dir(web: Any, job_dir: str | os.PathLike[str], *, progress: bool = 
     info = _read_json(folder / "info.json", "the job's info.json")
     state = JobState.from_dict(_read_json(folder / STATE_FILE, "the job's status.json"))
     record = _read_sync_record(folder)
-    model_id = record.get(web.host)
+    runs = record.setdefault(web.host, {})
+    model_id = runs.get(state.run_id)
     model = _existing_model(web, model_id) if model_id else None
     if model is None:
         model = web.create_model(name=str(info.get("name") or folder.name), datasets=[],
                                  settings=_effective_settings(folder, info))
         _save_key(model.id, model.api_key if model.has_api_key else None)
-        record[web.host] = model.id
+        runs[state.run_id] = model.id
         _write_sync_record(folder, record)
         log.info("Created model %s for the offline job in %s", model.id, folder)
     result = SyncResult(model_id=model.id, url=f"{web.host}/models/{model.id}", status=model.status)
@@ -105,16 +108,21 @@ def _effective_settings(folder: Path, info: dict[str, Any]) -> dict[str, Any]:
     return recorded if isinstance(recorded, dict) else (info.get("settings") or {})
 
 
-def _read_sync_record(folder: Path) -> dict[str, str]:
+def _read_sync_record(folder: Path) -> dict[str, dict[str, str]]:
+    """Platform URL -> run id -> the model that run was synced to (each run of a reused folder is a model)."""
     try:
         data = json.loads((folder / SYNC_FILE).read_text(encoding="utf-8"))
     except (FileNotFoundError, ValueError):
         return {}
-    return {str(k): str(v) for k, v in data.get("models", {}).items()} if isinstance(data, dict) else {}
+    runs = data.get("runs", {}) if isinstance(data, dict) else {}
+    if not isinstance(runs, dict):
+        return {}
+    return {str(host): {str(run): str(model) for run, model in by_run.items()}
+            for host, by_run in runs.items() if isinstance(by_run, dict)}
 
 
-def _write_sync_record(folder: Path, record: dict[str, str]) -> None:
-    payload = json.dumps({"models": record}, indent=2).encode("utf-8")
+def _write_sync_record(folder: Path, record: dict[str, dict[str, str]]) -> None:
+    payload = json.dumps({"runs": record}, indent=2).encode("utf-8")
     atomic_write(folder / SYNC_FILE, lambda handle: handle.write(payload))
 
 
@@ -168,7 +176,8 @@ def _files_to_send(folder: Path) -> Iterator[str]:
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(names):
             relative = os.path.relpath(os.path.join(root, name), folder).replace(os.sep, "/")
-            if relative in BOOKKEEPING or name.startswith(".") or name.endswith(".tmp"):
+            if (relative in BOOKKEEPING or relative.startswith(RUNS_FOLDER + "/") or name.startswith(".")
+                    or name.endswith(".tmp")):
                 continue
             yield relative
 

@@ -27,7 +27,7 @@ FILES_PAGE_SIZE = 200
 STATUSES = JOB_STATUSES
 IMAGE_TYPES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".svg", ".avif")
 KINDS = {"model": "/models", "report": "/testreports"}
-KIND_WORDS = {"model": ("model", "Models", "models"), "report": ("test report", "Test reports", "models")}
+KIND_WORDS = {"model": ("model", "Models", "models"), "report": ("test report", "Test reports", "testreports")}
 
 # Files downloaded or shown through the pages never run as documents of the platform.
 FILE_CSP = "sandbox; default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'"

@@ -284,6 +284,7 @@ class SettingRow:
     heading: bool = False
     advanced: bool = False
     code: bool = False
+    default: bool = False  # the job did not set it: the value is the form's default, which the job uses
 
 
 def _format(value: Any) -> tuple[str, bool]:
@@ -310,7 +311,10 @@ def flatten(settings: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def settings_rows(schema: Mapping[str, Any] | None, settings: Mapping[str, Any]) -> list[SettingRow]:
-    """The job's settings, labelled and explained by the model type's form; other keys at the end."""
+    """The job's settings, labelled and explained by the model type's form; other keys at the end.
+
+    A setting the job was not given shows the form's default (the value the job runs with), marked as such.
+    """
     rows: list[SettingRow] = []
     covered: set[str] = set()
 
@@ -323,8 +327,9 @@ def settings_rows(schema: Mapping[str, Any] | None, settings: Mapping[str, Any])
                 continue
             covered.add(item.model)
             value = lookup(settings, item.model)
-            if value is _MISSING:
-                value = None
+            default = value is _MISSING
+            if default:
+                value = item.spec.get("default")
             if item.kind == "json" and isinstance(value, str):
                 value = _json_or_text(value)
             text, code = _format(value)
@@ -334,7 +339,7 @@ def settings_rows(schema: Mapping[str, Any] | None, settings: Mapping[str, Any])
                 shown = [names.get(json.dumps(v), str(v)) for v in values]
                 text, code = ", ".join(shown), False
             rows.append(SettingRow(label=item.label, value=text, help=item.help, path=item.model, depth=depth,
-                                   advanced=item.advanced, code=code))
+                                   advanced=item.advanced, code=code, default=default))
 
     walk(build_form(schema, settings), 0)
     others = [(path, value) for path, value in flatten(settings).items()

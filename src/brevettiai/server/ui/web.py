@@ -211,13 +211,14 @@ def _filesize(size: int | None) -> str:
 
 
 def _when(moment: datetime.datetime | None) -> str:
-    return "" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S")
+    """A stored moment (naive, in UTC) as the pages show it: with its zone, so no one reads it as local time."""
+    return "" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _epoch(seconds: float | None) -> str:
     if seconds is None:
         return ""
-    return datetime.datetime.fromtimestamp(seconds, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return _when(datetime.datetime.fromtimestamp(seconds, datetime.UTC))
 
 
 def _iso(moment: datetime.datetime | None) -> str:

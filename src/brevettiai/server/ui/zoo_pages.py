@@ -82,6 +82,17 @@ def _parent_model(ctx: ServerContext, parent_id: str | None) -> Any:
     return parent
 
 
+def unused_name(ctx: ServerContext, base: str) -> str:
+    """A default name no job has yet: `base #N`, N one more than the jobs named `base` or `base #...`."""
+    with ctx.db.read() as session:
+        taken = set(session.scalars(select(db.Job.name).where(
+            (db.Job.name == base) | db.Job.name.startswith(f"{base} #", autoescape=True))))
+    number = len(taken) + 1
+    while f"{base} #{number}" in taken:
+        number += 1
+    return f"{base} #{number}"
+
+
 @router.get("/zoo/{type_id}")
 def zoo_form(request: Request, type_id: str, preset: str | None = None, parent: str | None = None,
              source: str | None = Query(None, alias="from", description="a job to prefill the form from"),
@@ -96,7 +107,7 @@ def zoo_form(request: Request, type_id: str, preset: str | None = None, parent: 
     schema = model_type.settings_schema or {}
     chosen = (schema.get("presets") or {}).get(preset) if preset else None
     values = forms.initial_values(schema, model_type.defaults, chosen if isinstance(chosen, dict) else None)
-    name = f"{parent_row.name} report" if parent_row is not None else model_type.name
+    name = unused_name(ctx, f"{parent_row.name} report" if parent_row is not None else model_type.name)
     return _zoo_form(request, user, model_type, values=values, name=name, parent=parent_row,
                      dataset_ids=parent_row.dataset_ids if parent_row is not None else ())
 

@@ -20,8 +20,9 @@
   }
 
   // The charts the job uploaded -----------------------------------------------------------------------
-  var specsElement = document.getElementById('job-charts');
-  if (specsElement && hasVega) {
+  function drawJobCharts() {
+    var specsElement = document.getElementById('job-charts');
+    if (!specsElement || !hasVega) { return; }
     var specs = JSON.parse(specsElement.textContent);
     Array.prototype.forEach.call(document.querySelectorAll('.vega-chart[data-chart]'), function (element) {
       var spec = specs[element.getAttribute('data-chart')];
@@ -33,6 +34,7 @@
       });
     });
   }
+  drawJobCharts();
 
   // Progress charts from the metric points ----------------------------------------------------------------
   // The server answers long series as min/max step buckets (bucketSteps > 1) of at most ~2,000 rows;
@@ -78,7 +80,7 @@
   function specFor(group) {
     return {
       $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-      title: group, width: 'container', height: 200, autosize: {type: 'fit-x', contains: 'padding'},
+      title: group, width: 'container', height: 200, autosize: {type: 'fit-x', contains: 'padding', resize: true},  // lay out again as points arrive
       data: {name: 'points'},
       params: [{name: 'brush', select: {type: 'interval', encodings: ['x']}}],
       mark: {type: 'line', tooltip: true, interpolate: 'linear'},
@@ -186,7 +188,7 @@
     if (!element || !value) { return; }
     var time = document.createElement('time');
     time.setAttribute('datetime', value);
-    time.textContent = value.replace('T', ' ').replace('Z', '');
+    time.textContent = value.replace('T', ' ').replace('Z', ' UTC');  // as the server writes times
     element.textContent = '';
     element.appendChild(time);
   }
@@ -202,18 +204,37 @@
   }
 
   function finished() {
-    // The results (artifacts, charts, reports, errors) are drawn by the server: load the page again,
-    // unless it shows the job key, which would be gone.
-    if (!document.getElementById('job-key')) { window.location.reload(); return; }
-    var note = document.createElement('p');
-    note.className = 'flash';
-    note.setAttribute('role', 'status');
-    note.appendChild(document.createTextNode('The job has ended. '));
-    var link = document.createElement('a');
-    link.href = window.location.pathname;
-    link.textContent = 'Reload the page to see its results';
-    note.appendChild(link);
-    root.parentNode.insertBefore(note, root.nextSibling);
+    // What a finished job has (buttons, times, error, results, charts, reports, environment) is drawn by the
+    // server: fetch the page and swap in its parts marked data-refresh. The key box, the progress charts
+    // and whatever else is on the page stay as they are: no reload.
+    fetch(window.location.pathname, {credentials: 'same-origin', cache: 'no-store', headers: {Accept: 'text/html'}})
+      .then(function (response) {
+        if (!response.ok) { throw new Error('HTTP ' + response.status); }
+        return response.text();
+      })
+      .then(function (html) {
+        var fresh = new DOMParser().parseFromString(html, 'text/html');
+        Array.prototype.forEach.call(document.querySelectorAll('[data-refresh]'), function (part) {
+          var name = part.getAttribute('data-refresh');
+          var replacement = fresh.querySelector('[data-refresh="' + name + '"]');
+          if (replacement) { part.replaceWith(document.adoptNode(replacement)); }
+        });
+        var terminalEmpty = fresh.getElementById('progress-empty');
+        if (empty && terminalEmpty && !empty.hidden) { empty.textContent = terminalEmpty.textContent; }
+        drawJobCharts();
+        root.setAttribute('data-refreshed', 'true');
+      })
+      .catch(function () {
+        var note = document.createElement('p');
+        note.className = 'flash';
+        note.setAttribute('role', 'status');
+        note.appendChild(document.createTextNode('The job has ended. '));
+        var link = document.createElement('a');
+        link.href = window.location.pathname;
+        link.textContent = 'Reload the page to see its results';
+        note.appendChild(link);
+        root.parentNode.insertBefore(note, root.nextSibling);
+      });
   }
 
   function fetchJson(url) {
