@@ -220,7 +220,11 @@ def test_a_metrics_group_with_a_deleted_job_stores_the_others_and_answers_404_fo
         return await asyncio.gather(writer.submit("live", "b", columns), writer.submit("gone", "b", points),
                                     return_exceptions=True)
 
-    stored, missing = asyncio.run(both())
+    # in a thread of its own: a browser test earlier in the same process may leave an event loop running here
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        stored, missing = pool.submit(asyncio.run, both()).result()
     writer.close()
     assert stored == 2
     assert isinstance(missing, ApiError) and missing.status == 404
