@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from brevettiai.contract.status import TERMINAL
@@ -210,6 +210,10 @@ async def job_request(request: Request, job_id: str, write: bool = False) -> tup
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     caller = await caller_of(ctx, token.strip() if scheme.lower() == "bearer" else None)
     caller = await require_job(job_id, caller)
+    if caller.is_user:  # these endpoints skip the routing that checks the access table
+        from brevettiai.server import access
+
+        access.require(caller, access.required(request.method, request.url.path.replace(job_id, "{job_id}", 1)))
     if write:
         refuse_ended(caller)
     return ctx, caller
@@ -298,10 +302,12 @@ def login(database: Database, username: str, password: str, ttl: float,
 
 
 def logout(database: Database, token: str, cache: TokenCache) -> None:
-    """Revoke a user token."""
+    """Revoke a user token (or the personal access token a script logs out with)."""
     digest = security.token_hash(token)
     with database.write() as session:
         session.execute(delete(db.UserToken).where(db.UserToken.token_hash == digest))
+        session.execute(update(db.AccessToken).where(db.AccessToken.token_hash == digest,
+                                                     db.AccessToken.revoked_at.is_(None)).values(revoked_at=utcnow()))
         revocation.announce(session)
     cache.forget(digest, announced=True)
 

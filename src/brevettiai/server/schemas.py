@@ -37,6 +37,9 @@ class UserOut(Wire):
     last_name: str
     email: str
     is_admin: bool
+    role: str = "member"  # viewer, member or admin
+    disabled: bool = False
+    created: str | None = None
 
 
 class TokenOut(Wire):

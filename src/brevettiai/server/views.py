@@ -28,7 +28,8 @@ def bucket(resource_id: str) -> str:
 def user(row: db.User) -> UserOut:
     """A user record (never its password hash)."""
     return UserOut(id=row.id, username=row.username, first_name=row.first_name, last_name=row.last_name,
-                   email=row.email, is_admin=row.is_admin)
+                   email=row.email, is_admin=row.role == "admin", role=row.role, disabled=row.disabled,
+                   created=iso(row.created))
 
 
 def dataset(row: db.Dataset) -> DatasetOut:
