@@ -57,6 +57,11 @@ TABLE: dict[tuple[str, str], str] = {
     # Pages: sign-in, own profile, admin
     ("GET", "/login"): PUBLIC, ("POST", "/login"): PUBLIC, ("POST", "/logout"): VIEWER, ("GET", "/ui"): VIEWER,
     ("GET", "/reports/{job_id}/{ticket}/{path:path}"): PUBLIC,  # the signed ticket in the URL is the access
+    ("GET", "/profile"): VIEWER, ("POST", "/profile/password"): VIEWER, ("POST", "/profile/tokens"): VIEWER,
+    ("POST", "/profile/tokens/{token_id}/revoke"): VIEWER,
+    ("GET", "/admin"): ADMIN, ("POST", "/admin/users"): ADMIN, ("POST", "/admin/users/{user_id}/role"): ADMIN,
+    ("POST", "/admin/users/{user_id}/password"): ADMIN, ("POST", "/admin/users/{user_id}/disable"): ADMIN,
+    ("POST", "/admin/users/{user_id}/enable"): ADMIN,
     # Pages: datasets, model zoo, tags
     ("GET", "/datasets"): VIEWER, ("GET", "/datasets/new"): MEMBER, ("POST", "/datasets/new"): MEMBER,
     ("GET", "/datasets/{dataset_id}"): VIEWER, ("GET", "/datasets/{dataset_id}/files/{path:path}"): VIEWER,

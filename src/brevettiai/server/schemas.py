@@ -70,6 +70,7 @@ class DatasetOut(Wire):
     name: str
     bucket: str
     created: str
+    created_by: str | None = None  # the id of the user who created it (none: before users had roles)
     locked: bool
     reference: str
     notes: str
@@ -121,6 +122,7 @@ class ModelTypeOut(Wire):
     id: str
     name: str
     created: str
+    created_by: str | None = None  # the id of the user who created it (none: before users had roles)
     short_description: str
     settings_schema: dict[str, Any]
     command: list[str]
@@ -154,6 +156,7 @@ class JobOut(Wire):
     name: str
     kind: str
     created: str
+    created_by: str | None = None  # the id of the user who created it (none: before users had roles)
     started: str | None
     completed: str | None
     status: JobStatus
