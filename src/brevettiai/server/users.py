@@ -155,7 +155,7 @@ def change_own_password(database: Database, user_id: str, current: str, new: str
     user = find_user(database, user_id)
     if not security.verify_password(current, user.password_hash):
         audit.record(database, "user.change_password", user.username, audit.DENIED, "wrong current password")
-        raise UserError("the current password is wrong", 403)
+        raise UserError("the current password is wrong", 400)
     _check_password(new, user.username)
     keep = security.token_hash(keep_token) if keep_token else ""
     with database.write() as session:
