@@ -51,7 +51,7 @@ class PlatformServer:
         self.process: subprocess.Popen[bytes] | None = None
         self.log_file = self.data_dir.parent / f"{self.data_dir.name}-server.log"
 
-    def start(self, timeout: float = 60.0) -> PlatformServer:
+    def start(self, timeout: float = 180.0) -> PlatformServer:  # a loaded 2-core machine may take a minute and more
         """Start the server and wait for its ready line."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("BREVETTI_AI_", "BREVETTIAI_"))}

@@ -64,6 +64,8 @@ SDK_ENVIRONMENT: dict[str, EnvVar] = {
                           "the storage root holding job directories"),
     "username": EnvVar(("BREVETTI_AI_USER",), _text, "a user name", "web API login"),
     "password": EnvVar(("BREVETTI_AI_PW",), _text, "a password", "web API login", secret=True),
+    "token": EnvVar(("BREVETTI_AI_TOKEN",), _text, "a personal access token (bp_...) or user token",
+                    "web API login without a password (sent only in the Authorization header)", secret=True),
     "heartbeat_interval": EnvVar(("BREVETTI_AI_HEARTBEAT_INTERVAL",), _positive_seconds,
                                  "seconds, a number > 0 (e.g. 10 or 2.5)", "how often a platform job beats"),
     "flush_timeout": EnvVar(("BREVETTI_AI_FLUSH_TIMEOUT",), _positive_seconds,

@@ -86,9 +86,15 @@ def _with_server_settings(*names: str) -> Callable[[Callable[..., None]], Callab
 
 
 def _set_server_options(command: Callable[..., None], names: tuple[str, ...]) -> Callable[..., None]:
+    import typing
+
     from brevettiai.server.config import SETTINGS
 
-    parameters, annotations = [], {}
+    hints = typing.get_type_hints(command, include_extras=True)  # the command's own arguments come first
+    parameters = [parameter.replace(annotation=hints.get(name, parameter.annotation))
+                  for name, parameter in inspect.signature(command).parameters.items()
+                  if parameter.kind is not inspect.Parameter.VAR_KEYWORD]
+    annotations = {parameter.name: parameter.annotation for parameter in parameters}
     for name, setting in SETTINGS.items():
         if names and name not in names:
             continue
@@ -225,6 +231,15 @@ def sync(ctx: typer.Context) -> None:
     from brevettiai.utils.sync import main as sync_main
 
     raise typer.Exit(sync_main(list(ctx.args)))
+
+
+def _add_account_commands() -> None:
+    from brevettiai.cli_accounts import register
+
+    register(app, _with_server_settings)
+
+
+_add_account_commands()
 
 
 def _show_version(value: bool) -> None:

@@ -41,11 +41,12 @@ class Platform:
         raise AssertionError(f"{model_id} is still {job['status']}; log:\n{self.server.log()[-3000:]}")
 
 
-def login(page: Any, server: Platform, next_path: str = "/models") -> None:
-    """Log in as admin through the form."""
+def login(page: Any, server: Platform, next_path: str = "/models", username: str = "admin",
+          password: str | None = None) -> None:
+    """Log in through the form (default: as admin)."""
     page.goto(f"{server.url}/login?next={next_path}")
-    page.get_by_label("Username").fill("admin")
-    page.get_by_label("Password").fill(server.server.admin_password)
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password or server.server.admin_password)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(f"{server.url}{next_path}*")
 

@@ -60,11 +60,32 @@ def job_client(url: str, key: str) -> httpx.Client:
     return httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60)
 
 
-def web_login(server: Any, password: str | None = None) -> httpx.Client:
-    """A client holding a website session of the admin user (logged in through the login form)."""
+def web_login(server: Any, password: str | None = None, username: str = "admin") -> httpx.Client:
+    """A client holding a website session of a user (default admin) logged in through the login form."""
     client = httpx.Client(base_url=server.url, timeout=60)
     token = client.get("/login").cookies["brevettiai_login_csrf"]
-    answer = client.post("/login", data={"username": "admin", "password": password or server.admin_password,
+    answer = client.post("/login", data={"username": username, "password": password or server.admin_password,
                                          "csrf_token": token, "next": "/models"})
     assert answer.status_code == 303, answer.text
     return client
+
+
+def page_csrf(client: httpx.Client) -> str:
+    """The CSRF token of a website session (from the meta tag every page carries)."""
+    html = client.get("/models").text
+    return html.split('<meta name="csrf-token" content="', 1)[1].split('"', 1)[0]
+
+
+def add_user(admin: httpx.Client, role: str, password: str | None = None) -> tuple[str, str]:
+    """A new user with `role` (added by an admin over HTTP); its name and password."""
+    name = unique(role)
+    password = password or f"pw-{uuid.uuid4().hex}"
+    created(admin.post("/api/users", json={"username": name, "role": role, "password": password}))
+    return name, password
+
+
+def user_token(url: str, username: str, password: str) -> str:
+    """A user token for a username and password (logging in over HTTP)."""
+    answer = httpx.post(f"{url}/api/auth/token", json={"username": username, "password": password}, timeout=60)
+    assert answer.status_code == 200, answer.text
+    return answer.json()["accessToken"]

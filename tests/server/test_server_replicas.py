@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 from platform_fixture import GENERATED, PlatformServer
-from server_helpers import created, job_client, model, model_type, unique
+from server_helpers import add_user, created, job_client, model, model_type, unique, user_token
 from services import Postgres, wait_for
 
 SECRET = "a-secret-key-for-the-replica-tests"
@@ -222,6 +222,29 @@ def test_a_logout_on_one_replica_is_refused_by_the_others_within_a_second(postgr
                 assert admin.post(f"/api/models/{job['id']}/start").status_code in (200, 409)
             wait_for(lambda: job_on_b.get(f"/api/jobs/{job['id']}/roottags").status_code == 401, timeout=1.5,
                      every=0.02, what="the replaced job key reaching B")
+
+
+def test_disabling_a_user_or_changing_its_role_on_one_replica_applies_on_the_others_within_a_second(
+        postgres: Postgres, replicas: object) -> None:
+    a, b = replicas(2, "--database-url", postgres.new_database())  # type: ignore[operator]
+    with a.client() as admin:
+        name, password = add_user(admin, "member")
+        session = user_token(b.url, name, password)
+        with b.client(session) as on_b:
+            pat = created(on_b.post("/api/tokens", json={"name": "ci", "expires": "1d"}))["token"]
+            with b.client(pat) as script_on_b:
+                for _ in range(3):  # B has both in its cache now
+                    assert on_b.post("/api/tags", json={"name": unique("t")}).status_code == 201
+                    assert script_on_b.get("/api/models").status_code == 200
+                assert admin.patch(f"/api/users/{name}", json={"role": "viewer"}).status_code == 200
+                wait_for(lambda: on_b.post("/api/tags", json={"name": unique("t")}).status_code == 403, timeout=1.5,
+                         every=0.02, what="the role change on A reaching B")
+                assert admin.patch(f"/api/users/{name}", json={"disabled": True}).status_code == 200
+                disabled = time.monotonic()
+                wait_for(lambda: on_b.get("/api/models").status_code == 401
+                         and script_on_b.get("/api/models").status_code == 401, timeout=1.5, every=0.02,
+                         what="the disabled user's session and token refused on B")
+                assert time.monotonic() - disabled <= 1.5
 
 
 def _children(pid: int) -> list[int]:

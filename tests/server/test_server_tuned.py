@@ -113,8 +113,8 @@ def test_user_tokens_expire(quick: PlatformServer) -> None:
 def test_logout_revokes_the_token(quick: PlatformServer) -> None:
     with quick.client() as admin:
         me = admin.get("/api/auth/me").json()
-        assert me["username"] == "admin" and me["isAdmin"] is True
-        assert set(me) == {"id", "username", "firstName", "lastName", "email", "isAdmin"}
+        assert me["username"] == "admin" and me["isAdmin"] is True and me["role"] == "admin"
+        assert set(me) == {"id", "username", "firstName", "lastName", "email", "isAdmin", "role", "disabled", "created"}
         assert admin.post("/api/auth/logout").status_code == 204
         assert admin.get("/api/auth/me").status_code == 401
 

@@ -1,7 +1,8 @@
 """`PlatformAPI` (also `BrevettiAI`): the platform's web API for a logged-in user.
 
 Log in with a username and password (arguments or ``BREVETTI_AI_USER`` / ``BREVETTI_AI_PW``), a
-user token, or the token saved by an earlier login; then list, create, start, stop and delete
+personal access token or user token (``token=`` or ``BREVETTI_AI_TOKEN``), or the token saved by an
+earlier login; then list, create, start, stop and delete
 datasets, tags, model types, models and reports, read their artifacts, metrics and charts, and
 upload or download files. Every request goes through `PlatformClient` (timeouts, retries, typed
 errors); nothing secret is ever put in a URL, and saved logins hold only a token and its expiry.
@@ -88,6 +89,8 @@ class PlatformAPI:
         self.remember_me = remember_me
         self.user: User
         self._io: Any = None
+        if token is None and not (username and password):  # explicit credentials win over the environment's token
+            token = env_value("token")
         username = username or env_value("username")
         if password is None and username is not None:
             password = env_value("password")

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from brevettiai._version import __version__
 from brevettiai.server import auth, jobs, revocation
-from brevettiai.server.api import include_routers
+from brevettiai.server.api import CHECKED, include_routers
 from brevettiai.server.api.fastlane import JobFastLane
 from brevettiai.server.auth import TokenCache
 from brevettiai.server.config import ServerConfig
@@ -151,7 +151,7 @@ def create_app(config: ServerConfig, on_admin_password: Callable[[str], None] | 
         return RedirectResponse("/models")
 
     include_routers(app)
-    app.include_router(ui.router)
+    app.include_router(ui.router, dependencies=CHECKED)
     app.mount("/ui/static", ui.static_files, name="ui-static")
     app.add_middleware(JobFastLane)
     app.add_middleware(BodyLimits)  # outermost: no body reaches anything else unbounded

@@ -1,4 +1,5 @@
-"""Who is asking: user tokens (``bu_``) and job keys (``bj_``), logins, and the access rules for resources."""
+"""Who is asking: user tokens (``bu_``), personal access tokens (``bp_``) and job keys (``bj_``), logins,
+and the access rules for resources (the roles per route are in `brevettiai.server.access`)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ from dataclasses import dataclass, field
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from brevettiai.contract.status import TERMINAL
-from brevettiai.server import revocation, security
+from brevettiai.server import audit, revocation, roles, security
 from brevettiai.server.context import ServerContext, get_context
 from brevettiai.server.db import models as db
 from brevettiai.server.db.models import utcnow
@@ -26,6 +27,7 @@ from brevettiai.server.errors import ApiError
 log = logging.getLogger("brevettiai.server.auth")
 
 ADMIN = "admin"
+LAST_USED_EVERY = datetime.timedelta(minutes=1)  # how stale an access token's "last used" may get
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 bearer = HTTPBearer(auto_error=False, description="A user token (bu_...) or a job key (bj_...)")
@@ -33,9 +35,11 @@ bearer = HTTPBearer(auto_error=False, description="A user token (bu_...) or a jo
 
 @dataclass(frozen=True)
 class Principal:
-    """The caller: a user, or a job with the resources its key may read."""
+    """The caller: a user (with the role this token gives), or a job with the resources its key may read."""
 
     user_id: str | None = None
+    role: str = ""  # a user's role, narrowed by its token's ceiling (`brevettiai.server.roles`)
+    username: str = ""
     job_id: str | None = None
     readable: frozenset[str] = field(default_factory=frozenset)  # datasets given to the job, a report's model
     token: str = field(default="", repr=False)
@@ -138,12 +142,51 @@ def _lookup(database: Database, token: str, digest: str) -> tuple[Principal, dat
                 return Principal(job_id=row.id, readable=frozenset(readable), token=token,
                                  ended=row.status in ENDED), None
         elif token.startswith(security.USER_TOKEN_PREFIX):
-            login = session.get(db.UserToken, digest)
-            if login is not None:
+            found = session.execute(select(db.UserToken, db.User).join(db.User, db.User.id == db.UserToken.user_id)
+                                    .where(db.UserToken.token_hash == digest)).first()
+            if found is not None:
+                login, user = found
                 if login.expires_at <= utcnow():
                     raise ApiError(401, "the token has expired: log in again", _CHALLENGE)
-                return Principal(user_id=login.user_id, token=token), login.expires_at
+                _refuse_disabled(user)
+                return Principal(user_id=user.id, role=user.role, username=user.username, token=token), login.expires_at
+        elif token.startswith(security.ACCESS_TOKEN_PREFIX):
+            personal = session.execute(select(db.AccessToken, db.User)
+                                       .join(db.User, db.User.id == db.AccessToken.user_id)
+                                       .where(db.AccessToken.token_hash == digest)).first()
+            if personal is not None:
+                pat, user = personal
+                if pat.revoked_at is not None:
+                    raise ApiError(401, f"the access token {pat.name!r} was revoked", _CHALLENGE)
+                if pat.expires_at <= utcnow():
+                    raise ApiError(401, f"the access token {pat.name!r} has expired: create a new one", _CHALLENGE)
+                _refuse_disabled(user)
+                if pat.last_used is None or pat.last_used < utcnow() - LAST_USED_EVERY:
+                    _note_use(database, pat.id)
+                return Principal(user_id=user.id, role=roles.narrower(user.role, pat.role_ceiling),
+                                 username=user.username, token=token), pat.expires_at
     raise ApiError(401, "invalid token", _CHALLENGE)
+
+
+def _refuse_disabled(user: db.User) -> None:
+    if user.disabled:
+        raise ApiError(401, f"user {user.username!r} is disabled", _CHALLENGE)
+
+
+def _note_use(database: Database, token_id: str) -> None:
+    """Record when an access token was last used (at most once a `LAST_USED_EVERY` per replica's cache)."""
+    try:
+        with database.write() as session:
+            row = session.get(db.AccessToken, token_id)
+            if row is not None:
+                row.last_used = utcnow()
+    except Exception as exc:  # a busy database: the use is still allowed
+        log.warning("Could not record the use of an access token: %s", exc)
+
+
+def apply_revocations(ctx: ServerContext) -> None:
+    """After a change that revoked rights here: drop this replica's cached tokens now, not at the next poll."""
+    ctx.tokens.seen_generation(revocation.read_counter(ctx.db))
 
 
 async def caller_of(ctx: ServerContext, token: str | None) -> Principal:
@@ -168,6 +211,10 @@ async def job_request(request: Request, job_id: str, write: bool = False) -> tup
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     caller = await caller_of(ctx, token.strip() if scheme.lower() == "bearer" else None)
     caller = await require_job(job_id, caller)
+    if caller.is_user:  # these endpoints skip the routing that checks the access table
+        from brevettiai.server import access
+
+        access.require(caller, access.required(request.method, request.url.path.replace(job_id, "{job_id}", 1)))
     if write:
         refuse_ended(caller)
     return ctx, caller
@@ -233,25 +280,35 @@ def resource_kind(database: Database, caller: Principal, rid: str, write: bool, 
     return kind
 
 
-def login(database: Database, username: str, password: str, ttl: float) -> tuple[str, datetime.datetime, db.User]:
-    """A new user token for valid credentials (401 otherwise), its expiry and the user."""
+def login(database: Database, username: str, password: str, ttl: float,
+          address: str = "") -> tuple[str, datetime.datetime, db.User]:
+    """A new user token for valid credentials (401 otherwise; 403 for a disabled user), its expiry and
+    the user. Each attempt goes into the audit log, from `address`."""
     with database.read() as session:
         user = session.execute(select(db.User).where(db.User.username == username)).scalar_one_or_none()
+    actor = audit.Actor(user.id if user else None, username, address)
     if not security.verify_password(password, user.password_hash if user else None) or user is None:
+        audit.record(database, "sign_in", username, audit.FAILED, "wrong username or password", actor)
         raise ApiError(401, "wrong username or password", _CHALLENGE)
+    if user.disabled:
+        audit.record(database, "sign_in", username, audit.DENIED, "user disabled", actor)
+        raise ApiError(403, f"user {username!r} is disabled: ask an admin")
     token = security.new_token(security.USER_TOKEN_PREFIX)
     expires = utcnow() + datetime.timedelta(seconds=ttl)
     with database.write() as session:
         session.add(db.UserToken(token_hash=security.token_hash(token), user_id=user.id, expires_at=expires))
+    audit.record(database, "sign_in", username, actor=actor)
     log.info("User %s logged in", username)
     return token, expires, user
 
 
 def logout(database: Database, token: str, cache: TokenCache) -> None:
-    """Revoke a user token."""
+    """Revoke a user token (or the personal access token a script logs out with)."""
     digest = security.token_hash(token)
     with database.write() as session:
         session.execute(delete(db.UserToken).where(db.UserToken.token_hash == digest))
+        session.execute(update(db.AccessToken).where(db.AccessToken.token_hash == digest,
+                                                     db.AccessToken.revoked_at.is_(None)).values(revoked_at=utcnow()))
         revocation.announce(session)
     cache.forget(digest, announced=True)
 
@@ -277,7 +334,7 @@ def ensure_admin(database: Database, password: str | None) -> str | None:
         with database.write() as session:
             session.add(db.User(id=str(uuid.uuid4()), username=ADMIN,
                                 password_hash=security.hash_password(secret), first_name="Admin",
-                                is_admin=True))
+                                is_admin=True, role=roles.ADMIN))
     except IntegrityError:
         return None
     log.info("Created the %r user", ADMIN)

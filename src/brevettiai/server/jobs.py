@@ -23,7 +23,7 @@ from sqlalchemy import delete, func, select, update
 from brevettiai.contract.forms import deep_merge, validate_settings
 from brevettiai.contract.runs import new_run_id
 from brevettiai.contract.status import ACTIVE, TERMINAL
-from brevettiai.server import security
+from brevettiai.server import audit, security
 from brevettiai.server.context import ServerContext
 from brevettiai.server.db import models as db
 from brevettiai.server.db.models import utcnow
@@ -103,11 +103,13 @@ def create_job(ctx: ServerContext, kind: str, body: ModelIn | ReportIn) -> tuple
         job = db.Job(id=str(uuid.uuid4()), kind=kind, name=body.name, status="created", created=utcnow(),
                      model_type_id=body.model_type_id, parent_id=parent_id, settings=settings,
                      dataset_ids=_unique(body.dataset_ids), tag_ids=_unique(body.tag_ids),
-                     key_hash=security.token_hash(key), run_id=new_run_id(), stop_requested=False)
+                     key_hash=security.token_hash(key), run_id=new_run_id(), stop_requested=False,
+                     created_by=audit.current_user_id())
         session.add(job)
         session.flush()
         _write_info(ctx, session, job)
     log.info("Created %s %s (%s)", kind, job.id, job.name)
+    audit.record(ctx.db, f"{kind}.create", job.id, detail=job.name)
     return job, key
 
 
@@ -187,6 +189,7 @@ def start_job(ctx: ServerContext, job_id: str, kind: str, launch: bool = True) -
         job.run_key_hash, job.claimed_at, job.runner_ref = None, None, None
         _write_info(ctx, session, job)
     ctx.tokens.forget_job(job_id)  # after the commit: the old key must not be cached again
+    audit.record(ctx.db, f"{kind}.start", job_id, detail=job.name)
     if launch:
         from brevettiai.server import dispatch
 
@@ -285,14 +288,15 @@ def stop_job(ctx: ServerContext, job_id: str, kind: str) -> db.Job:
     with ctx.db.write() as session:
         job = get_job(session, job_id, kind, lock=True)
         now = utcnow()
-        if job.status == "queued":
+        queued = job.status == "queued"
+        if queued:
             job.status, job.completed, job.error = "killed", now, {"message": "stopped before it started"}
             job.stop_requested, job.stop_requested_at = True, now
-            return job
         active = job.status in ACTIVE
         if active and not job.stop_requested:
             job.stop_requested, job.stop_requested_at = True, now
         reference = job.runner_ref
+    audit.record(ctx.db, f"{kind}.stop", job_id, detail=job.name)
     if active and not ctx.runner.stop(job_id, reference):
         log.info("Job %s is not held by this server's runner: its own replica or its heartbeat stops it", job_id)
     return job
@@ -316,13 +320,15 @@ def delete_job(ctx: ServerContext, job_id: str, kind: str) -> None:
     from brevettiai.server import fileindex
 
     with ctx.db.read() as session:
-        reference = get_job(session, job_id, kind).runner_ref
+        found = get_job(session, job_id, kind)
+        reference, name = found.runner_ref, found.name
     ctx.runner.stop(job_id, reference)
     ctx.storage.delete(job_id)
     with ctx.db.write() as session:
         fileindex.forget(session, job_id)
         session.execute(delete(db.Job).where(db.Job.id == job_id))
     ctx.tokens.forget_job(job_id)
+    audit.record(ctx.db, f"{kind}.delete", job_id, detail=name)
     log.info("Deleted %s %s", kind, job_id)
 
 

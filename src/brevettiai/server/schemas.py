@@ -34,6 +34,9 @@ class UserOut(Wire):
     last_name: str
     email: str
     is_admin: bool
+    role: str = "member"  # viewer, member or admin
+    disabled: bool = False
+    created: str | None = None
 
 
 class TokenOut(Wire):
@@ -64,6 +67,7 @@ class DatasetOut(Wire):
     name: str
     bucket: str
     created: str
+    created_by: str | None = None  # the id of the user who created it (none: before users had roles)
     locked: bool
     reference: str
     notes: str
@@ -115,6 +119,7 @@ class ModelTypeOut(Wire):
     id: str
     name: str
     created: str
+    created_by: str | None = None  # the id of the user who created it (none: before users had roles)
     short_description: str
     settings_schema: dict[str, Any]
     command: list[str]
@@ -161,6 +166,7 @@ class JobOut(Wire):
     name: str
     kind: str
     created: str
+    created_by: str | None = None  # the id of the user who created it (none: before users had roles)
     started: str | None
     completed: str | None
     status: JobStatus

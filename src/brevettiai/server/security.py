@@ -9,6 +9,7 @@ import secrets
 
 USER_TOKEN_PREFIX = "bu_"
 JOB_KEY_PREFIX = "bj_"
+ACCESS_TOKEN_PREFIX = "bp_"  # a personal access token (named, long-lived, revocable)
 NO_API_KEY = "<NO_API_KEY>"
 
 # scrypt cost: ~50 ms and 16 MiB per hash on a laptop; stored with each hash so it can be raised later.
@@ -41,7 +42,7 @@ def verify_password(password: str, stored: str | None) -> bool:
 
 
 def new_token(prefix: str) -> str:
-    """A new random token with its kind's prefix (``bu_`` user token, ``bj_`` job key)."""
+    """A new random token with its kind's prefix (``bu_`` user token, ``bp_`` access token, ``bj_`` job key)."""
     return prefix + secrets.token_urlsafe(32)
 
 

@@ -35,13 +35,15 @@ def bucket(resource_id: str) -> str:
 def user(row: db.User) -> UserOut:
     """A user record (never its password hash)."""
     return UserOut(id=row.id, username=row.username, first_name=row.first_name, last_name=row.last_name,
-                   email=row.email, is_admin=row.is_admin)
+                   email=row.email, is_admin=row.role == "admin", role=row.role, disabled=row.disabled,
+                   created=iso(row.created))
 
 
 def dataset(row: db.Dataset) -> DatasetOut:
     """A dataset record."""
     return DatasetOut(id=row.id, name=row.name, bucket=bucket(row.id), created=iso(row.created), locked=row.locked,
-                      reference=row.reference, notes=row.notes, tag_ids=list(row.tag_ids or []))
+                      reference=row.reference, notes=row.notes, tag_ids=list(row.tag_ids or []),
+                      created_by=row.created_by)
 
 
 def tag_forest(rows: Iterable[db.Tag], roots: Iterable[str] | None = None) -> list[TagOut]:
@@ -68,7 +70,7 @@ def model_type(row: db.ModelType) -> ModelTypeOut:
     schema.setdefault("presets", {})
     return ModelTypeOut(id=row.id, name=row.name, created=iso(row.created), short_description=row.short_description,
                         settings_schema=schema, command=list(row.command or []), working_dir=row.working_dir,
-                        defaults=dict(row.defaults or {}), kind=row.kind)
+                        defaults=dict(row.defaults or {}), kind=row.kind, created_by=row.created_by)
 
 
 def job(row: db.Job, api_key: str | None = None) -> JobOut:
@@ -81,4 +83,5 @@ def job(row: db.Job, api_key: str | None = None) -> JobOut:
                   completed=iso(row.completed), status=cast(JobStatus, row.status), model_type_id=row.model_type_id,
                   settings=scrub(dict(row.settings or {})), dataset_ids=list(row.dataset_ids or []),
                   tag_ids=list(row.tag_ids or []), parent_id=row.parent_id, model_path=scrub(row.model_path),
-                  error=scrub(row.error), notes=scrub(row.notes or ""), api_key=api_key or NO_API_KEY)
+                  error=scrub(row.error), notes=scrub(row.notes or ""), api_key=api_key or NO_API_KEY,
+                  created_by=getattr(row, "created_by", None))

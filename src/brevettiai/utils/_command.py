@@ -25,8 +25,10 @@ from brevettiai.errors import (
 
 
 def add_login_options(parser: argparse.ArgumentParser) -> None:
-    """--host, --username and --password, with their environment defaults."""
+    """--host, --username, --password and --token, with their environment defaults."""
     parser.add_argument("--host", help="platform URL (default: $BREVETTI_AI_HOST)")
+    parser.add_argument("--token", help="a personal access token instead of a username and password "
+                                        "(default: $BREVETTI_AI_TOKEN; the variable keeps it out of process lists)")
     parser.add_argument("--username", help="user name (default: $BREVETTI_AI_USER, else the saved login)")
     parser.add_argument("--password", help="password (default: $BREVETTI_AI_PW; prompted on a terminal)")
 
@@ -40,6 +42,9 @@ def login(args: Any) -> Any:
 
     if not (args.host or env_value("host")):
         raise UsageError("no platform given: pass --host URL (or set BREVETTI_AI_HOST)")
+    token = getattr(args, "token", None)
+    if token or (not args.username and env_value("token")):
+        return PlatformAPI(token=token or env_value("token"), host=args.host, remember_me=False)
     username = args.username or env_value("username")
     password = args.password or env_value("password")
     try:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+
+from brevettiai.server.access import enforce
+
+CHECKED = [Depends(enforce)]  # the roles of brevettiai.server.access, on every route of every router
 
 
 def include_routers(app: FastAPI) -> None:
-    """Mount every router of the API on the app."""
-    from brevettiai.server.api import auth, datasets, files, jobs, models, modeltypes, runs, tags
+    """Mount every router of the API on the app, each route checked against the access table."""
+    from brevettiai.server.api import auth, datasets, files, jobs, models, modeltypes, runs, tags, users
 
     # The job side first: routes are matched in order, and jobs call these most often.
-    for module in (jobs, files, auth, datasets, tags, modeltypes, models, runs):
+    for module in (jobs, files, auth, users, datasets, tags, modeltypes, models, runs):
         for router in getattr(module, "routers", None) or [module.router]:
-            app.include_router(router)
+            app.include_router(router, dependencies=CHECKED)

@@ -19,9 +19,9 @@ router = APIRouter(prefix="/api/auth", tags=["auth"])
 async def token(body: Login, request: Request, ctx: ServerContext = Depends(get_context)) -> TokenOut:
     """A new user token; 401 for wrong credentials, 429 after too many (see brevettiai.server.throttle)."""
     # scrypt takes tens of milliseconds: off the event loop, and only a few at a time.
+    address = client_address(request.client)
     value, expires, user = await request.app.state.login_throttle.check(
-        body.username, client_address(request.client),
-        lambda: auth.login(ctx.db, body.username, body.password, ctx.config.token_ttl))
+        body.username, address, lambda: auth.login(ctx.db, body.username, body.password, ctx.config.token_ttl, address))
     return TokenOut(access_token=value, expires_at=views.iso(expires), user=views.user(user))
 
 

@@ -7,7 +7,7 @@ import uuid
 from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy import delete, select
 
-from brevettiai.server import fileindex, views
+from brevettiai.server import audit, fileindex, views
 from brevettiai.server.auth import require_user
 from brevettiai.server.context import ServerContext, get_context
 from brevettiai.server.db import models as db
@@ -48,21 +48,25 @@ def create_dataset(body: DatasetIn, ctx: ServerContext = Depends(get_context)) -
         if missing:
             raise ApiError(422, missing)
         row = db.Dataset(id=str(uuid.uuid4()), name=body.name, reference=body.reference, notes=body.notes,
-                         locked=body.locked, tag_ids=list(dict.fromkeys(body.tag_ids)))
+                         locked=body.locked, tag_ids=list(dict.fromkeys(body.tag_ids)),
+                         created_by=audit.current_user_id())
         session.add(row)
         session.flush()
         ctx.storage.make_resource(row.id)
-        return views.dataset(row)
+    audit.record(ctx.db, "dataset.create", row.id, detail=row.name)
+    return views.dataset(row)
 
 
 @router.delete("/{dataset_id}", status_code=204, summary="Delete a dataset and its files")
 def delete_dataset(dataset_id: str, ctx: ServerContext = Depends(get_context)) -> Response:
     """Delete the dataset's record and files."""
     with ctx.db.read() as session:
-        if session.get(db.Dataset, dataset_id) is None:
+        found = session.get(db.Dataset, dataset_id)
+        if found is None:
             raise not_found("dataset", dataset_id)
     ctx.storage.delete(dataset_id)
     with ctx.db.write() as session:
         fileindex.forget(session, dataset_id)
         session.execute(delete(db.Dataset).where(db.Dataset.id == dataset_id))
+    audit.record(ctx.db, "dataset.delete", dataset_id, detail=found.name)
     return Response(status_code=204)

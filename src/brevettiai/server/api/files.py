@@ -20,7 +20,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from brevettiai.server import auth, fileindex
+from brevettiai.server import access, auth, fileindex, roles
 from brevettiai.server.auth import Principal, principal
 from brevettiai.server.context import ServerContext, get_context
 from brevettiai.server.errors import ApiError
@@ -259,6 +259,8 @@ def direct_transfer(rid: str, body: TransferRequest, caller: Principal = Depends
     """
     rid, _ = _clean(rid, "", allow_empty=True)
     write = body.method == "PUT"
+    if write:
+        access.require(caller, roles.MEMBER)  # the access table lets viewers ask for GET URLs only
     auth.resource_kind(ctx.db, caller, rid, write=write)
     if not ctx.storage.can_presign:
         return TransferAnswer(direct=False)

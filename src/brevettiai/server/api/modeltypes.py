@@ -7,7 +7,7 @@ import uuid
 from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy import delete, select
 
-from brevettiai.server import views
+from brevettiai.server import audit, views
 from brevettiai.server.auth import require_user
 from brevettiai.server.context import ServerContext, get_context
 from brevettiai.server.db import models as db
@@ -43,18 +43,22 @@ def create_model_type(body: ModelTypeIn, ctx: ServerContext = Depends(get_contex
     """A new model type; jobs of it run ``command --job_id <id> --host <url>`` in ``workingDir``."""
     row = db.ModelType(id=str(uuid.uuid4()), name=body.name, kind=body.kind, short_description=body.short_description,
                        settings_schema=body.settings_schema.model_dump(), command=list(body.command),
-                       working_dir=body.working_dir, defaults=body.defaults)
+                       working_dir=body.working_dir, defaults=body.defaults, created_by=audit.current_user_id())
     with ctx.db.write() as session:
         session.add(row)
         session.flush()
-        return views.model_type(row)
+    audit.record(ctx.db, "modeltype.create", row.id, detail=row.name)
+    return views.model_type(row)
 
 
 @router.delete("/{type_id}", status_code=204, summary="Delete a model type (its jobs keep running)")
 def delete_model_type(type_id: str, ctx: ServerContext = Depends(get_context)) -> Response:
     """Delete a model type; jobs of it are kept, without a model type."""
     with ctx.db.write() as session:
-        if session.get(db.ModelType, type_id) is None:
+        found = session.get(db.ModelType, type_id)
+        if found is None:
             raise not_found("model type", type_id)
+        name = found.name
         session.execute(delete(db.ModelType).where(db.ModelType.id == type_id))
+    audit.record(ctx.db, "modeltype.delete", type_id, detail=name)
     return Response(status_code=204)

@@ -49,9 +49,15 @@ class Base(DeclarativeBase):
 
 
 class User(Base):
-    """A person who uses the web API (every user is trusted: single-tenant platform)."""
+    """A person who uses the platform, with a role (`brevettiai.server.roles`).
+
+    Users are disabled, never deleted, so the ids in ``created_by`` and the audit log keep their name.
+    A user signing in through an identity provider later is found by (`oidc_issuer`, `oidc_subject`)
+    and has an empty `password_hash` (no password opens it).
+    """
 
     __tablename__ = "users"
+    __table_args__ = (Index("ix_users_oidc", "oidc_issuer", "oidc_subject", unique=True),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     username: Mapped[str] = mapped_column(String(150), unique=True)
@@ -59,8 +65,12 @@ class User(Base):
     first_name: Mapped[str] = mapped_column(String(255), default="")
     last_name: Mapped[str] = mapped_column(String(255), default="")
     email: Mapped[str] = mapped_column(String(255), default="")
-    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)  # role == "admin", kept for older readers
     created: Mapped[datetime.datetime] = mapped_column(default=utcnow)
+    role: Mapped[str] = mapped_column(String(16), default="member")
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    oidc_issuer: Mapped[str | None] = mapped_column(String(255))
+    oidc_subject: Mapped[str | None] = mapped_column(String(255))
 
 
 class UserToken(Base):
@@ -72,6 +82,38 @@ class UserToken(Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created: Mapped[datetime.datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime.datetime] = mapped_column(index=True)
+
+
+class AccessToken(Base):
+    """A personal access token (``bp_``): named, for scripts; carries its user's role, or less (`role_ceiling`)."""
+
+    __tablename__ = "access_tokens"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role_ceiling: Mapped[str | None] = mapped_column(String(16))  # "viewer": a read-only token
+    created: Mapped[datetime.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime.datetime] = mapped_column()
+    last_used: Mapped[datetime.datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime.datetime | None] = mapped_column()
+
+
+class AuditEvent(Base):
+    """Who did what, when, from where, and how it ended (`brevettiai.server.audit`)."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime.datetime] = mapped_column(default=utcnow, index=True)
+    actor_id: Mapped[str | None] = mapped_column(String(36), index=True)  # a user id; none for unknown callers
+    actor: Mapped[str] = mapped_column(String(255), default="")  # a username (the one tried, for a failed sign-in)
+    address: Mapped[str] = mapped_column(String(64), default="")
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    target: Mapped[str] = mapped_column(String(255), default="")
+    outcome: Mapped[str] = mapped_column(String(16), default="ok")
+    detail: Mapped[str] = mapped_column(String(255), default="")
 
 
 class Dataset(Base):
@@ -86,6 +128,7 @@ class Dataset(Base):
     reference: Mapped[str] = mapped_column(Text, default="")
     notes: Mapped[str] = mapped_column(Text, default="")
     tag_ids: Mapped[list[str]] = mapped_column(default=list)
+    created_by: Mapped[str | None] = mapped_column(String(36))  # a user id (users are never deleted)
 
 
 class Tag(Base):
@@ -113,6 +156,7 @@ class ModelType(Base):
     command: Mapped[list[Any] | None] = mapped_column(JSON)
     working_dir: Mapped[str | None] = mapped_column(String(1024))
     defaults: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_by: Mapped[str | None] = mapped_column(String(36))  # a user id
 
 
 class Job(Base):
@@ -145,6 +189,7 @@ class Job(Base):
     claimed_at: Mapped[datetime.datetime | None] = mapped_column()  # when the run's runner task claimed it
     stop_requested_at: Mapped[datetime.datetime | None] = mapped_column()
     notes: Mapped[str | None] = mapped_column(Text)  # the user's Markdown about the run, shown rendered safely
+    created_by: Mapped[str | None] = mapped_column(String(36))  # a user id
 
 
 class MetricPoint(Base):

@@ -70,14 +70,16 @@ async def login_submit(request: Request) -> Response:
     if not username or not password:
         return again("Enter your username and password.", 400)
     try:
+        address = client_address(request.client)
         token, _, _ = await request.app.state.login_throttle.check(
-            username, client_address(request.client),
-            lambda: auth.login(ctx.db, username, password, ctx.config.token_ttl))
+            username, address, lambda: auth.login(ctx.db, username, password, ctx.config.token_ttl, address))
     except ApiError as exc:
         if exc.status == 429:
             response = again(f"{str(exc.detail)[:1].upper()}{str(exc.detail)[1:]}.", 429)
             response.headers.update(exc.headers or {})
             return response
+        if exc.status == 403:
+            return again(f"{str(exc.detail)[:1].upper()}{str(exc.detail)[1:]}.", 403)
         return again("Wrong username or password.", 401)
     response = RedirectResponse(target, status_code=303)
     set_session_cookie(request, response, token, ctx.config.token_ttl)

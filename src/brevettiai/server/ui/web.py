@@ -81,6 +81,11 @@ class WebUser:
     token: str
 
     @property
+    def role(self) -> str:
+        """The user's role (viewer, member or admin): what the nav and the pages offer."""
+        return self.principal.role
+
+    @property
     def csrf(self) -> str:
         """The CSRF token of this session (forms and upload requests send it back)."""
         return csrf_for(self.token)
