@@ -76,13 +76,19 @@ for _api in ("/api/models", "/api/reports"):
     TABLE.update({("POST", _api): MEMBER, ("GET", _api): VIEWER, ("GET", f"{_api}/{{job_id}}"): VIEWER,
                   ("POST", f"{_api}/{{job_id}}/start"): MEMBER, ("POST", f"{_api}/{{job_id}}/stop"): MEMBER,
                   ("DELETE", f"{_api}/{{job_id}}"): MEMBER, ("GET", f"{_api}/{{job_id}}/artifacts"): VIEWER,
-                  ("GET", f"{_api}/{{job_id}}/metrics"): VIEWER, ("GET", f"{_api}/{{job_id}}/charts"): VIEWER})
+                  ("GET", f"{_api}/{{job_id}}/metrics"): VIEWER, ("GET", f"{_api}/{{job_id}}/charts"): VIEWER,
+                  ("GET", f"{_api}/{{job_id}}/log"): VIEWER, ("PATCH", f"{_api}/{{job_id}}"): MEMBER})
 for _page in ("/models", "/testreports"):
     TABLE.update({("GET", _page): VIEWER, ("GET", f"{_page}/{{job_id}}"): VIEWER,
                   ("GET", f"{_page}/{{job_id}}/live.json"): VIEWER, ("GET", f"{_page}/{{job_id}}/artifacts"): VIEWER,
                   ("GET", f"{_page}/{{job_id}}/download/{{path:path}}"): VIEWER,
                   ("POST", f"{_page}/{{job_id}}/stop"): MEMBER, ("POST", f"{_page}/{{job_id}}/rerun"): MEMBER,
-                  ("GET", f"{_page}/{{job_id}}/delete"): MEMBER, ("POST", f"{_page}/{{job_id}}/delete"): MEMBER})
+                  ("GET", f"{_page}/{{job_id}}/delete"): MEMBER, ("POST", f"{_page}/{{job_id}}/delete"): MEMBER,
+                  ("GET", f"{_page}/{{job_id}}/log.json"): VIEWER,
+                  ("GET", f"{_page}/{{job_id}}/preview/{{path:path}}"): VIEWER,
+                  ("GET", f"{_page}/{{job_id}}/inline/artifacts/{{path:path}}"): VIEWER,
+                  ("POST", f"{_page}/{{job_id}}/start"): MEMBER, ("POST", f"{_page}/{{job_id}}/notes"): MEMBER,
+                  ("POST", f"{_page}/{{job_id}}/tags"): MEMBER})
 
 
 def default_role(method: str) -> str:
