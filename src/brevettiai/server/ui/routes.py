@@ -12,13 +12,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.staticfiles import StaticFiles
 
-from brevettiai.server.ui import auth_pages, dataset_pages, job_pages, tag_pages, zoo_pages
+from brevettiai.server.ui import auth_pages, compare_pages, dataset_pages, job_pages, tag_pages, zoo_pages
 from brevettiai.server.ui.web import STATIC_DIR, PageRoute
 
 __all__ = ["STATIC_DIR", "router", "static_files"]
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
-for _area in (auth_pages, job_pages, zoo_pages, dataset_pages, tag_pages):
+for _area in (auth_pages, job_pages, compare_pages, zoo_pages, dataset_pages, tag_pages):
     router.include_router(_area.router)
 
 # The pages' CSS, JavaScript and vendored Vega builds; the app mounts it at STATIC_URL (/ui/static).
