@@ -137,7 +137,8 @@
 
   ProgressCharts.prototype.legend = function (element) {
     var width = element.clientWidth || this.container.clientWidth || 600;
-    return {columns: Math.max(1, Math.floor(width / 170)), labelLimit: Math.max(80, Math.min(260, width - 40)),
+    var columns = Math.max(1, Math.floor(width / 170));  // each column's labels cut to fit (the full name in a tooltip)
+    return {columns: columns, labelLimit: Math.max(60, Math.min(260, Math.floor(width / columns) - 45)),
             domain: this.options.domain || null};
   };
 

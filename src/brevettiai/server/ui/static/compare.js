@@ -119,11 +119,13 @@
       });
     });
     var order = columns.map(function (column) { return column.title; });
-    var x = {field: 'axis', type: 'nominal', sort: order, title: null,
-             axis: {orient: 'top', labelAngle: 0, labelLimit: 160, domain: false, ticks: false}};
+    var x = {field: 'axis', type: 'nominal', sort: order, title: null, scale: {type: 'point', padding: 0.4},
+             axis: {orient: 'bottom', labelAngle: 0, labelLimit: 160, domain: false, ticks: false, labelPadding: 8}};
+    var y = {field: 'y', type: 'quantitative', axis: null, scale: {domain: [0, 1]}};
     return {
       $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
       width: 'container', height: 240, autosize: {type: 'fit-x', contains: 'padding'},
+      config: {view: {stroke: null}},
       layer: [
         {data: {values: order.map(function (axis) { return {axis: axis}; })}, mark: {type: 'rule', color: '#999'},
          encoding: {x: x, y: {value: 0}, y2: {value: 240}}},
@@ -134,8 +136,12 @@
                             legend: {orient: 'bottom', direction: 'horizontal', gradientLength: 160}},
                     tooltip: [{field: 'run', title: 'run'}, {field: 'axis', title: 'setting'},
                               {field: 'value', title: 'value'}, {field: 'metric', title: metric.title}]}},
-        {data: {values: ticks}, mark: {type: 'text', dx: 4, align: 'left', fontSize: 10, color: '#555'},
-         encoding: {x: x, y: {field: 'y', type: 'quantitative', axis: null, scale: {domain: [0, 1]}}, text: {field: 'text'}}}
+        {data: {values: ticks}, transform: [{filter: 'datum.y === 1'}],
+         mark: {type: 'text', dx: 5, dy: 2, align: 'left', baseline: 'top', fontSize: 10, color: '#555'},
+         encoding: {x: x, y: y, text: {field: 'text'}}},
+        {data: {values: ticks}, transform: [{filter: 'datum.y === 0'}],
+         mark: {type: 'text', dx: 5, dy: -2, align: 'left', baseline: 'bottom', fontSize: 10, color: '#555'},
+         encoding: {x: x, y: y, text: {field: 'text'}}}
       ]
     };
   }
