@@ -71,7 +71,7 @@
   });
 
   if (summary.metrics.length) {
-    BrevettiCharts.fetchJson(dataUrl).then(function (data) {
+    BrevettiCharts.fetchJson(dataUrl, {preloaded: true}).then(function (data) {
       whole = data;
       empty.hidden = true;
       zoomForm.hidden = false;
