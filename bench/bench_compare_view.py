@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -36,10 +37,12 @@ from _servers import (  # noqa: E402
     MachineLoad,
     OurServer,
     Report,
+    cpu_seconds,
     exit_on_sigterm,
     finish_reports,
     fmt_ms,
     http_json,
+    process_tree,
     temp_dir,
 )
 from bench_metrics_reads import SESSION_COOKIE, Client  # noqa: E402
@@ -108,19 +111,30 @@ def store_runs(server: OurServer, token: str, runs: int, steps: int) -> tuple[li
 
 
 PARTS: list[dict[str, float]] = []  # per load: ms to DOMContentLoaded, to the data's last byte, to drawn
+CPU: list[tuple[float, float]] = []  # per load: CPU seconds of the server, of the browser (and its driver)
+
+
+def cpu_split(server: OurServer) -> tuple[float, float]:
+    """CPU seconds so far of the server's processes, and of this benchmark's others (the browser, its driver)."""
+    servers = set(process_tree(server.pid))
+    others = [pid for pid in process_tree(os.getpid()) if pid not in servers and pid != os.getpid()]
+    return cpu_seconds(sorted(servers)), cpu_seconds(others)
 
 
 def open_compare(browser: Any, server: OurServer, token: str, path: str) -> tuple[float, float, Any]:
-    """Open the compare page in a fresh context: ms until its charts are drawn (page clock), seconds
+    """Open the compare page in a fresh context: seconds until its charts are drawn (page clock), seconds
     measured outside the page (goto until drawn), and the page, still open."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.add_cookies([{"name": SESSION_COOKIE, "value": token, "url": server.url}])
     page = context.new_page()
     page.add_init_script(WATCH)
+    server_cpu, browser_cpu = cpu_split(server)
     start = time.perf_counter()
     page.goto(server.url + path)
     page.wait_for_function(DRAWN, arg=len(SERIES), timeout=120_000)
     outside = time.perf_counter() - start
+    server_after, browser_after = cpu_split(server)
+    CPU.append((server_after - server_cpu, browser_after - browser_cpu))
     page.wait_for_function("() => window.__drawnAt !== undefined")
     parts = page.evaluate("""() => ({
         drawn: window.__drawnAt,
@@ -174,6 +188,8 @@ def measure_ours(tmp: Path, runs: int, steps: int) -> dict[str, Any]:
         figures["first_paint"] = statistics.median(drawn for drawn, _ in loads)
         figures["first_paint_outside"] = statistics.median(outside for _, outside in loads)
         figures["first_paints"] = [drawn for drawn, _ in loads]
+        figures["cpu_server"] = statistics.median(server for server, _ in CPU[1:])
+        figures["cpu_browser"] = statistics.median(browser for _, browser in CPU[1:])
         figures["ready"] = statistics.median(part["ready"] / 1000 for part in PARTS[1:])
         figures["data_received"] = statistics.median((part["data"] or 0) / 1000 for part in PARTS[1:])
         data = Client(server.url, token, cookie=True)
@@ -204,6 +220,8 @@ def build_report(ours: dict[str, Any] | str, runs: int, steps: int) -> Report:
         ["  each of the 5 loads", ", ".join(fmt_ms(t) for t in ours["first_paints"]), ""],
         ["  of which: page and scripts loaded (DOMContentLoaded; median)", fmt_ms(ours["ready"]), ""],
         ["  of which: the data received (data.json's last byte; median)", fmt_ms(ours["data_received"]), ""],
+        ["  CPU work per load (median): server / browser and its driver",
+         f"{fmt_ms(ours['cpu_server'])} / {fmt_ms(ours['cpu_browser'])}", ""],
         ["  the same, measured outside the page (goto until drawn)", fmt_ms(ours["first_paint_outside"]), ""],
         ["  the first load after storing (blocks summed up on the way)", fmt_ms(ours["first_paint_first"]), ""],
         ["GET /compare/data.json (the page's data; median of 5)", fmt_ms(ours["data_seconds"]), peer],
@@ -211,6 +229,8 @@ def build_report(ours: dict[str, Any] | str, runs: int, steps: int) -> Report:
         ["zoom to 2,000 steps: every point of 10 runs × 4 series drawn", fmt_ms(ours["zoom"]), peer],
     ]
     rep.goals.append(Goal(goal_text, ours["first_paint"] <= GOAL_PAINT, fmt_ms(ours["first_paint"])))
+    rep.notes.append("CPU work is what the load costs whatever else runs on the machine (from /proc): on a machine "
+                     "with cores to spare the wall time comes close to the larger of the two.")
     rep.notes.append("peer: MLflow's compare-runs page is not measured (its React UI in a browser, with 4 M metric "
                      "values logged into its store first): not quick; left for later.")
     rep.figures = {"ours": ours}

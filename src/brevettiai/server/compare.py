@@ -29,7 +29,7 @@ from brevettiai.server.metric_reads import MAX_POINTS_LIMIT, Filters, names_stat
 log = logging.getLogger("brevettiai.server.compare")
 
 MIN_RUNS, MAX_RUNS = 2, 20
-DEFAULT_MAX_POINTS = 1000  # per series and run: a chart is narrower than 500 min/max buckets
+DEFAULT_MAX_POINTS = 500  # per series and run: 250 min/max buckets, about one per pixel pair of a chart
 OUTPUT_FILE = "artifacts/output.json"
 _ID = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 _points = db.MetricPoint.__table__

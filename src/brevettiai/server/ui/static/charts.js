@@ -72,7 +72,7 @@
     return {
       $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
       title: title, width: 'container', height: 200, autosize: {type: 'fit-x', contains: 'padding'},
-      data: {name: 'points'},
+      data: {name: 'points', format: {parse: null}},
       encoding: {x: {field: x.field, type: x.type, title: x.title, scale: {zero: false}}, color: color},
       layer: layers
     };
@@ -185,14 +185,17 @@
     chart.pending = true;
     chart.element.vlSpec = spec;
     chart.element.setAttribute('data-rendered', 'false');
-    vegaEmbed(chart.element, spec, embedOptions()).then(function (result) {
+    // The rows go in with the spec: one render, not an empty one and then the data.
+    var rows = chart.rows = rowsOf(chart.lines || [], this.settings);
+    var withRows = Object.assign({}, spec, {data: {name: 'points', values: rows, format: {parse: null}}});  // numbers already
+    vegaEmbed(chart.element, withRows, embedOptions()).then(function (result) {
       if (version !== chart.version) { result.finalize(); return; }
       if (chart.result) { chart.result.finalize(); }
       chart.result = result;
       chart.view = result.view;
       chart.pending = false;
       self.listen(group);
-      self.update(group);
+      self.drawn(group, rows);
     }).catch(function (error) {
       chart.element.setAttribute('data-rendered', 'error');
       chart.element.textContent = 'The chart could not be drawn: ' + error.message;
@@ -200,14 +203,17 @@
   };
 
   ProgressCharts.prototype.update = function (group) {
-    var chart = this.charts[group];
+    var self = this, chart = this.charts[group];
     var rows = rowsOf(chart.lines || [], this.settings);
     chart.rows = rows;
-    chart.view.data('points', rows).runAsync().then(function () {
-      chart.element.setAttribute('data-points', String(rows.length));
-      chart.element.setAttribute('data-zoomed', chart.zoomed);
-      chart.element.setAttribute('data-rendered', 'true');
-    });
+    chart.view.data('points', rows).runAsync().then(function () { self.drawn(group, rows); });
+  };
+
+  ProgressCharts.prototype.drawn = function (group, rows) {
+    var chart = this.charts[group];
+    chart.element.setAttribute('data-points', String(rows.length));
+    chart.element.setAttribute('data-zoomed', chart.zoomed);
+    chart.element.setAttribute('data-rendered', 'true');
   };
 
   ProgressCharts.prototype.listen = function (group) {
