@@ -30,6 +30,7 @@ BENCHMARKS: list[tuple[str, str | None, bool]] = [  # script, results name (None
     ("bench_platform_server.py", "platform_server", False),
     ("bench_hardening.py", "hardening", False),
     ("bench_metrics_reads.py", "metrics_reads", False),
+    ("bench_compare_view.py", "compare_view", False),
     ("bench_platform_s3.py", "platform_s3", False),
     ("bench_system_metrics.py", "system_metrics", False),
 ]

@@ -84,3 +84,54 @@ def test_long_run_is_downsampled_zoomed_and_polled(logged_in: Any, ui_server: Pl
     zoom.get_by_role("button", name="Show all").click()
     page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"loss\"]').dataset.zoomed === ''")
     assert len(zooms) == 2, zooms  # the typed range and the dragged one: redrawing a zoomed chart asks nothing
+
+
+def test_chart_options_and_zoom_by_time(logged_in: Any, ui_server: Platform) -> None:
+    """Smoothing, log scale and the x axis change the model page's chart specs; dragging across a chart drawn
+    against wall time zooms to the steps of the dragged time range, at full resolution."""
+    page = logged_in
+    zooms: list[str] = []
+    page.on("request", lambda request: zooms.append(request.url) if "start_step=" in request.url else None)
+    model = ui_server.create_model("Timed run")
+    # 3,000 steps, 2 s apart: the time axis spans 100 minutes.
+    _post(ui_server, model, [{"step": s, "time": 1.7e9 + 2 * s, "values": {"loss": 10.0 / (1 + s)}} for s in range(3000)])
+    page.goto(f"{ui_server.url}/models/{model['id']}")
+    page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"loss\"]')?.dataset.rendered === 'true'")
+
+    def spec() -> Any:
+        return _chart(page, "loss").evaluate("element => element.vlSpec")
+
+    options = page.get_by_role("form", name="Chart options")
+    assert spec()["encoding"]["x"]["field"] == "step" and len(spec()["layer"]) == 1
+    options.get_by_role("slider", name="Smoothing").fill("0.9")
+    page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"loss\"]').vlSpec.layer.length === 2")
+    assert options.locator("output").inner_text() == "0.90"
+    options.get_by_role("checkbox", name="Log scale").check()
+    page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"loss\"]')"
+                           ".vlSpec.layer[1].encoding.y.scale.type === 'log'")
+    options.get_by_role("combobox", name="X axis").select_option("relative")
+    page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"loss\"]').vlSpec.encoding.x.field === 'elapsed'")
+    options.get_by_role("combobox", name="X axis").select_option("time")
+    page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"loss\"]').vlSpec.encoding.x.type === 'temporal'")
+    page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"loss\"]').dataset.rendered === 'true'")
+
+    # The options are kept in this browser: a reload draws the same.
+    page.reload()
+    page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"loss\"]')?.dataset.rendered === 'true'")
+    assert spec()["encoding"]["x"]["type"] == "temporal" and spec()["layer"][0]["encoding"]["y"]["scale"]["type"] == "log"
+
+    box = _chart(page, "loss").locator("svg").bounding_box()
+    y = box["y"] + box["height"] * 0.4
+    page.mouse.move(box["x"] + box["width"] * 0.45, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.55, y, steps=5)
+    page.mouse.up()
+    page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"loss\"]').dataset.zoomed")
+    start, end = (int(n) for n in _chart(page, "loss").get_attribute("data-zoomed").split("-"))
+    assert 0 < start < end < 3000 and len(zooms) == 1
+    assert f"start_step={start}&end_step={end}" in zooms[0]
+    page.wait_for_function(f"() => document.querySelector('.progress-chart[data-group=\"loss\"]').dataset.points === '{end - start + 1}'")
+    assert page.locator("#progress-zoom-note").inner_text() == f"Steps {start} to {end}, every point."
+    options.get_by_role("combobox", name="X axis").select_option("step")
+    options.get_by_role("checkbox", name="Log scale").uncheck()
+    options.get_by_role("slider", name="Smoothing").fill("0")

@@ -69,6 +69,8 @@ TABLE: dict[tuple[str, str], str] = {
     ("GET", "/datasets/{dataset_id}/delete"): MEMBER, ("POST", "/datasets/{dataset_id}/delete"): MEMBER,
     ("GET", "/zoo"): VIEWER, ("GET", "/zoo/{type_id}"): VIEWER, ("POST", "/zoo/{type_id}"): MEMBER,
     ("GET", "/tags"): VIEWER, ("POST", "/tags"): MEMBER,
+    # Comparing runs
+    ("GET", "/api/compare"): VIEWER, ("GET", "/compare"): VIEWER, ("GET", "/compare/data.json"): VIEWER,
 }
 
 # Models and reports: the same routes under each kind's prefix (API and pages).

@@ -11,9 +11,20 @@ CHECKED = [Depends(enforce)]  # the roles of brevettiai.server.access, on every 
 
 def include_routers(app: FastAPI) -> None:
     """Mount every router of the API on the app, each route checked against the access table."""
-    from brevettiai.server.api import auth, datasets, files, jobs, models, modeltypes, runs, tags, users
+    from brevettiai.server.api import (
+        auth,
+        compare,
+        datasets,
+        files,
+        jobs,
+        models,
+        modeltypes,
+        runs,
+        tags,
+        users,
+    )
 
     # The job side first: routes are matched in order, and jobs call these most often.
-    for module in (jobs, files, auth, users, datasets, tags, modeltypes, models, runs):
+    for module in (jobs, files, auth, users, datasets, tags, modeltypes, models, runs, compare):
         for router in getattr(module, "routers", None) or [module.router]:
             app.include_router(router, dependencies=CHECKED)

@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from brevettiai.server.ui import (
     admin_pages,
     auth_pages,
+    compare_pages,
     dataset_pages,
     job_pages,
     profile_pages,
@@ -27,7 +28,8 @@ from brevettiai.server.ui.web import STATIC_DIR, PageRoute
 __all__ = ["STATIC_DIR", "router", "static_files"]
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
-for _area in (auth_pages, job_pages, run_pages, zoo_pages, dataset_pages, tag_pages, profile_pages, admin_pages):
+for _area in (auth_pages, job_pages, run_pages, compare_pages, zoo_pages, dataset_pages, tag_pages, profile_pages,
+              admin_pages):
     router.include_router(_area.router)
 
 # The pages' CSS, JavaScript and vendored Vega builds; the app mounts it at STATIC_URL (/ui/static).

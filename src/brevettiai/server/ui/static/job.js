@@ -9,6 +9,7 @@
   var terminalAtLoad = root.getAttribute('data-terminal') === 'true';
   var artifactsBase = root.getAttribute('data-artifacts-base');
   var hasVega = typeof window.vegaEmbed === 'function' && typeof window.vega === 'object';
+  var fetchJson = window.BrevettiCharts ? BrevettiCharts.fetchJson : null;
 
   if (window.history && window.history.replaceState && window.location.search.indexOf('created=') >= 0) {
     window.history.replaceState(null, '', window.location.pathname);  // the key is shown once: not on reload
@@ -39,17 +40,22 @@
   // Progress charts from the metric points ----------------------------------------------------------------
   // The server answers long series as min/max step buckets (bucketSteps > 1) of at most ~2,000 rows;
   // polls ask only for the points stored after the last answer's cursor. Zooming to a step range asks
-  // the server for that range again, point for point once it is short enough.
+  // the server for that range again, point for point once it is short enough. Drawing, smoothing, log
+  // scale, the x axis and dragging to zoom are charts.js's.
   var MAX_POINTS = 2000;
   var series = {};      // metric name -> {step: [step, value, time]} (the whole run)
   var zoomed = null;    // {start, end, series: {name: rows}} while a step range is shown
   var cursor = null;    // the newest stored point the page has (the server's cursor)
   var refetch = false;  // the page holds too many points: ask for the whole run downsampled again
-  var charts = {};      // group -> {element, view, pending}
   var container = document.getElementById('progress-charts');
   var empty = document.getElementById('progress-empty');
   var zoomForm = document.getElementById('progress-zoom');
   var zoomNote = document.getElementById('progress-zoom-note');
+  var charts = container && window.BrevettiCharts ? new BrevettiCharts.ProgressCharts(container, {onZoom: zoomTo}) : null;
+  var controls = charts ? new BrevettiCharts.Controls(document.getElementById('chart-controls'), function (values) {
+    charts.configure(values);
+  }) : null;
+  if (charts) { charts.settings = controls.values(); }
 
   function groupOf(name) {  // train_loss and test_loss share the "loss" chart
     var cut = name.lastIndexOf('_');
@@ -65,91 +71,24 @@
     });
   }
 
-  function rowsOf(group) {
-    var rows = [];
-    var source = zoomed ? zoomed.series : null;
-    Object.keys(zoomed ? source : series).forEach(function (name) {
-      if (groupOf(name) !== group) { return; }
-      var points = zoomed ? source[name] : Object.keys(series[name]).map(function (step) { return series[name][step]; });
-      points.forEach(function (point) { rows.push({step: point[0], value: point[1], metric: name}); });
-    });
-    rows.sort(function (a, b) { return a.step - b.step; });
-    return rows;
-  }
-
-  function specFor(group) {
-    return {
-      $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-      title: group, width: 'container', height: 200, autosize: {type: 'fit-x', contains: 'padding', resize: true},  // lay out again as points arrive
-      data: {name: 'points'},
-      params: [{name: 'brush', select: {type: 'interval', encodings: ['x']}}],
-      mark: {type: 'line', tooltip: true, interpolate: 'linear'},
-      encoding: {
-        x: {field: 'step', type: 'quantitative', title: 'step', scale: {zero: false}},
-        y: {field: 'value', type: 'quantitative', title: group, scale: {zero: false}},
-        color: {field: 'metric', type: 'nominal', title: null, legend: {orient: 'bottom'}}
-      }
-    };
-  }
-
   function draw() {
+    if (!charts) { return; }
     var groups = {};
-    Object.keys(series).sort().forEach(function (name) { groups[groupOf(name)] = true; });
+    Object.keys(series).sort().forEach(function (name) {
+      var points = zoomed ? (zoomed.series[name] || []) : Object.keys(series[name]).map(function (step) { return series[name][step]; });
+      (groups[groupOf(name)] = groups[groupOf(name)] || []).push({line: name, points: points});
+    });
     var names = Object.keys(groups);
     if (names.length && empty) { empty.hidden = true; }
     if (names.length && zoomForm) { zoomForm.hidden = false; }
-    names.forEach(function (group) {
-      var chart = charts[group];
-      if (!chart) {
-        var figure = document.createElement('figure');
-        figure.className = 'chart-figure';
-        var element = document.createElement('div');
-        element.className = 'progress-chart';
-        element.setAttribute('data-group', group);
-        element.setAttribute('role', 'img');
-        element.setAttribute('aria-label', 'Progress chart of ' + group);
-        figure.appendChild(element);
-        container.appendChild(figure);
-        chart = charts[group] = {element: element, view: null, pending: true};
-        if (!hasVega) { element.textContent = 'Charts need the vendored Vega scripts.'; return; }
-        vegaEmbed(element, specFor(group), embedOptions()).then(function (result) {
-          chart.view = result.view;
-          chart.pending = false;
-          listenToBrush(result.view);
-          update(group);
-        }).catch(function (error) { element.textContent = 'The chart could not be drawn: ' + error.message; });
-        return;
-      }
-      if (!chart.pending) { update(group); }
-    });
-  }
-
-  function update(group) {
-    var chart = charts[group];
-    var rows = rowsOf(group);
-    chart.view.data('points', rows).runAsync().then(function () {
-      chart.element.setAttribute('data-points', String(rows.length));
-      chart.element.setAttribute('data-zoomed', zoomed ? zoomed.start + '-' + zoomed.end : '');
-    });
+    if (names.length && controls.form) { controls.form.hidden = false; }
+    charts.show(groups, zoomed ? zoomed.start + '-' + zoomed.end : '');
   }
 
   // Zoom: drag across a chart, or type a step range ---------------------------------------------------
-  var brushTimer = null;
-
-  function listenToBrush(view) {
-    view.addSignalListener('brush', function (name, value) {
-      var range = value && value.step;
-      window.clearTimeout(brushTimer);
-      if (!range || range.length !== 2) { return; }
-      var start = Math.ceil(Math.min(range[0], range[1]));
-      var end = Math.floor(Math.max(range[0], range[1]));
-      if (zoomed && zoomed.start === start && zoomed.end === end) { return; }  // redrawn, not dragged
-      brushTimer = window.setTimeout(function () { zoomTo(start, end); }, 600);  // once the drag settled
-    });
-  }
-
   function zoomTo(start, end) {
     if (!(end >= start)) { return; }
+    if (zoomed && zoomed.start === start && zoomed.end === end) { return; }
     if (zoomForm) {
       zoomForm.elements.start.value = String(start);
       zoomForm.elements.end.value = String(end);
@@ -161,7 +100,7 @@
         var exact = Object.keys(data.bucketSteps).every(function (name) { return data.bucketSteps[name] === 1; });
         zoomNote.textContent = 'Steps ' + start + ' to ' + end + (exact ? ', every point.' : ', downsampled.');
       }
-      Object.keys(charts).forEach(function (group) { if (!charts[group].pending) { update(group); } });
+      draw();
     }).catch(function () { /* the next poll shows what is wrong */ });
   }
 
@@ -169,7 +108,7 @@
     zoomed = null;
     if (zoomNote) { zoomNote.textContent = ''; }
     if (zoomForm) { zoomForm.elements.start.value = ''; zoomForm.elements.end.value = ''; }
-    Object.keys(charts).forEach(function (group) { if (!charts[group].pending) { update(group); } });
+    draw();
   }
 
   if (zoomForm) {
@@ -234,18 +173,6 @@
         link.textContent = 'Reload the page to see its results';
         note.appendChild(link);
         root.parentNode.insertBefore(note, root.nextSibling);
-      });
-  }
-
-  function fetchJson(url) {
-    return fetch(url, {credentials: 'same-origin', headers: {Accept: 'application/json'}, cache: 'no-store'})
-      .then(function (response) {
-        if (response.status === 401) {
-          window.location.href = '/login?next=' + encodeURIComponent(window.location.pathname);
-          throw new Error('logged out');
-        }
-        if (!response.ok) { throw new Error('HTTP ' + response.status); }
-        return response.json();
       });
   }
 

@@ -1,0 +1,51 @@
+"""The compare view: 2 to 20 runs side by side (``/compare?ids=a,b,c``, or ``ids`` repeated as the models
+list's checkboxes send them), and its data (``/compare/data.json``, the answer of ``GET /api/compare``
+for the page's session). The page draws the settings diff and the outputs itself; ``compare.js`` fetches
+the points and draws the progress curves and the parallel coordinates."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+
+from brevettiai.server import compare
+from brevettiai.server.ui.web import PageRoute, WebUser, ctx_of, render, session_user
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+
+def _shown(value: Any) -> str:
+    """A setting's or metric's value as the tables show it."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    return str(value)
+
+
+@router.get("/compare")
+async def compare_page(request: Request, ids: list[str] | None = Query(None),
+                       user: WebUser = Depends(session_user)) -> Response:
+    """Runs side by side: curves, settings that differ, outputs, parallel coordinates."""
+    ctx = ctx_of(request)
+    chosen = compare.parse_ids(ids)
+    view = await run_in_threadpool(compare.summary, ctx, user.principal, chosen)
+    return render(request, "compare.html", {
+        "title": f"Compare {len(chosen)} runs", "section": "models", "view": view, "ids": ",".join(chosen),
+        "shown": _shown}, user=user)
+
+
+@router.get("/compare/data.json")
+async def compare_data(request: Request, user: WebUser = Depends(session_user),
+                       query: compare.CompareQuery = Depends()) -> Response:
+    """What the compare page draws: the answer of ``GET /api/compare`` with the same parameters."""
+    answer = await run_in_threadpool(compare.compare, ctx_of(request), user.principal, query)
+    return JSONResponse(answer, headers={"Cache-Control": "no-store"})

@@ -1,0 +1,177 @@
+"""The compare view: runs picked on the models list, their curves overlaid per metric, the settings that
+differ, the metrics side by side and the parallel coordinates; the chart options (smoothing, log scale,
+x axis) change the charts' specs, zoom asks the server for the range at full resolution, and legends fit
+a narrow screen."""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from ui_helpers import Platform, shot
+
+pytestmark = pytest.mark.browser
+
+STEPS = 5000
+
+
+def _run(platform: Platform, name: str, epochs: int, rate: float, points: int, accuracy: float) -> dict[str, Any]:
+    model = platform.create_model(name, settings={"training": {"epochs": epochs, "learning_rate": rate}})
+    with httpx.Client(base_url=platform.url, headers={"Authorization": f"Bearer {model['apiKey']}"}, timeout=60) as job:
+        body = [{"step": s, "time": 1.7e9 + 0.5 * s, "values": {
+            "train_loss": rate * math.exp(-s / (300 * epochs)) + 0.01 * math.sin(s / 5),
+            "test_accuracy": accuracy * (1 - math.exp(-s / 800))}} for s in range(points)]
+        for start in range(0, len(body), 10_000):
+            answer = job.post(f"/api/jobs/{model['id']}/metrics", content=json.dumps(
+                {"batchId": uuid.uuid4().hex, "points": body[start:start + 10_000]}),
+                headers={"Content-Type": "application/json"})
+            assert answer.status_code == 200, answer.text
+        answer = job.put(f"/api/files/{model['id']}/artifacts/output.json",
+                         content=json.dumps({"output": {"test_accuracy": accuracy, "epochs_run": epochs}}))
+        assert answer.status_code == 201, answer.text
+    return model
+
+
+def _chart(page: Any, group: str) -> Any:
+    return page.locator(f'.progress-chart[data-group="{group}"]')
+
+
+def _spec(page: Any, group: str) -> Any:
+    return _chart(page, group).evaluate("element => element.vlSpec")
+
+
+def _rendered(page: Any, group: str) -> None:
+    page.wait_for_function("group => { const e = document.querySelector(`.progress-chart[data-group=\"${group}\"]`);"
+                           " return e && e.dataset.rendered === 'true'; }", arg=group)
+
+
+def test_compare_runs_from_the_models_list(logged_in: Any, ui_server: Platform, screenshots: Path) -> None:
+    page = logged_in
+    prefix = f"cmp-{uuid.uuid4().hex[:6]}"
+    runs = [_run(ui_server, f"{prefix} fast", 20, 0.5, STEPS, 0.93),
+            _run(ui_server, f"{prefix} slow", 50, 0.1, STEPS, 0.88),
+            _run(ui_server, f"{prefix} short", 20, 0.9, 800, 0.71)]
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url) if "/compare/data.json" in request.url else None)
+
+    # Pick the three runs on the models list and compare them.
+    page.goto(f"{ui_server.url}/models?q={prefix}")
+    for run in runs:
+        page.get_by_label(f"Compare {run['name']}").check()
+    page.get_by_role("button", name="Compare selected").click()
+    page.wait_for_url(f"{ui_server.url}/compare?*")
+    assert page.get_by_role("heading", level=1).inner_text() == "Compare 3 runs"
+
+    # Curves: one chart per metric, every run a line in it (downsampled: at most 500 rows per run).
+    for group in ("train_loss", "test_accuracy"):
+        _rendered(page, group)
+    loss = _chart(page, "train_loss")
+    assert 500 < int(loss.get_attribute("data-points")) <= 3 * 500
+    assert loss.locator(".mark-line path").count() == 3
+    legend = loss.locator(".role-legend-label text").all_text_contents()
+    assert sorted(legend) == sorted(run["name"] for run in runs)
+
+    # The settings that differ, by their titles in the form; the outputs side by side.
+    diff = page.locator("#settings-diff")
+    header = diff.locator("thead th").all_text_contents()
+    assert header == ["Setting", *(run["name"] for run in reversed(runs))]  # in the list's order: newest first
+    rows = {row.locator("th").inner_text(): row.locator("td").all_text_contents()
+            for row in diff.locator("tbody tr").all()}
+    assert rows == {"Training › Epochs": ["20", "50", "20"], "Training › Learning Rate": ["0.9", "0.1", "0.5"]}
+    outputs = page.locator("#compare-outputs")
+    accuracy_row = outputs.locator("tbody tr", has=page.locator("th", has_text="test_accuracy")).first
+    assert accuracy_row.locator("td").all_text_contents() == ["0.71", "0.88", "0.93"]
+
+    # Parallel coordinates: the two numeric settings that differ and the chosen metric.
+    parallel = page.locator("#parallel-chart")
+    page.wait_for_function("() => document.querySelector('#parallel-chart').dataset.rendered === 'true'")
+    assert parallel.get_attribute("data-axes") == "3"
+    assert parallel.locator(".mark-line path").count() == 3
+    page.get_by_role("combobox", name="Against metric").select_option(label="train_loss (last)")
+    page.wait_for_function("() => document.querySelector('#parallel-chart').dataset.metric === 'last:train_loss'")
+    page.get_by_role("combobox", name="Against metric").select_option(label="test_accuracy")
+    page.wait_for_function("() => document.querySelector('#parallel-chart').dataset.metric === 'output:test_accuracy'")
+    shot(page, screenshots, "compare")
+
+    # Chart options change the specs: smoothing adds a smoothed line over a faded one, log scale, x = time.
+    assert len(_spec(page, "train_loss")["layer"]) == 1
+    page.get_by_role("slider", name="Smoothing").fill("0.8")
+    page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"train_loss\"]').vlSpec.layer.length === 2")
+    _rendered(page, "train_loss")
+    spec = _spec(page, "train_loss")
+    assert spec["layer"][0]["mark"]["opacity"] == 0.25 and spec["layer"][1]["encoding"]["y"]["field"] == "smooth"
+    page.get_by_role("checkbox", name="Log scale").check()
+    page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"train_loss\"]')"
+                           ".vlSpec.layer[0].encoding.y.scale.type === 'log'")
+    page.get_by_role("combobox", name="X axis").select_option("time")
+    page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"test_accuracy\"]')"
+                           ".vlSpec.encoding.x.type === 'temporal'")
+    _rendered(page, "test_accuracy")
+    assert "wall time" in _chart(page, "test_accuracy").locator(".role-axis-title text").all_text_contents()
+    page.get_by_role("combobox", name="X axis").select_option("step")
+    page.get_by_role("checkbox", name="Log scale").uncheck()
+    page.get_by_role("slider", name="Smoothing").fill("0")
+    page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"train_loss\"]').vlSpec.layer.length === 1")
+    _rendered(page, "train_loss")
+
+    # Zoom to a step range: the server sends every point of it, for each run that has it.
+    assert len(requests) == 1
+    zoom = page.get_by_role("form", name="Zoom to steps")
+    zoom.get_by_label("From step").fill("3000")
+    zoom.get_by_label("to step").fill("3999")
+    zoom.get_by_role("button", name="Zoom").click()
+    page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"train_loss\"]').dataset.zoomed === '3000-3999'")
+    _rendered(page, "train_loss")
+    assert int(loss.get_attribute("data-points")) == 2000  # 1,000 steps of the two long runs
+    assert "start_step=3000" in requests[-1] and "end_step=3999" in requests[-1]
+    assert page.locator("#progress-zoom-note").inner_text() == "Steps 3000 to 3999, every point."
+
+    # Dragging across a chart zooms further, to the dragged steps.
+    box = loss.locator("svg").bounding_box()
+    y = box["y"] + box["height"] * 0.3
+    page.mouse.move(box["x"] + box["width"] * 0.4, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.6, y, steps=5)
+    page.mouse.up()
+    page.wait_for_function("() => !['', '3000-3999'].includes(document.querySelector("
+                           "'.progress-chart[data-group=\"train_loss\"]').dataset.zoomed)")
+    start, end = (int(n) for n in loss.get_attribute("data-zoomed").split("-"))
+    assert 3000 < start < end < 3999
+    _rendered(page, "train_loss")
+    assert int(loss.get_attribute("data-points")) == 2 * (end - start + 1)
+    assert len(requests) == 3
+
+    zoom.get_by_role("button", name="Show all").click()
+    page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"train_loss\"]').dataset.zoomed === ''")
+
+
+def test_compare_legends_fit_a_narrow_screen(logged_in: Any, ui_server: Platform) -> None:
+    page = logged_in
+    prefix = f"narrow-{uuid.uuid4().hex[:6]}"
+    runs = [_run(ui_server, f"{prefix} with a rather long run name {i}", 10 + i, 0.1 * (i + 1), 50, 0.5 + i / 20)
+            for i in range(6)]
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.goto(f"{ui_server.url}/compare?ids={','.join(run['id'] for run in runs)}")
+    _rendered(page, "train_loss")
+    chart = _chart(page, "train_loss")
+    svg = chart.locator("svg").bounding_box()
+    labels = chart.locator(".role-legend-label text")
+    assert labels.count() == 6
+    for index in range(6):
+        box = labels.nth(index).bounding_box()
+        assert svg["x"] <= box["x"] and box["x"] + box["width"] <= svg["x"] + svg["width"] + 1, (index, box, svg)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_compare_refuses_one_run(logged_in: Any, ui_server: Platform) -> None:
+    page = logged_in
+    run = ui_server.create_model(f"alone-{uuid.uuid4().hex[:6]}")
+    page.goto(f"{ui_server.url}/models?q={run['name']}")
+    page.get_by_label(f"Compare {run['name']}").check()
+    page.get_by_role("button", name="Compare selected").click()
+    assert "compare needs 2 to 20 different run ids" in page.locator("main").inner_text()
