@@ -24,8 +24,10 @@ import hashlib
 import logging
 import os
 import posixpath
+import queue
 import re
 import stat
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -138,16 +140,60 @@ def _etag_md5(info: dict[str, Any]) -> str | None:
 # Uploads ------------------------------------------------------------------------------------------
 
 
+class _Md5:
+    """The md5 of chunks as they are written; past the first `inline` bytes, hashed in a thread of its own.
+
+    md5 takes about as long as writing to the page cache, so a large upload hashes one chunk while
+    the next is written. At most `backlog` chunks wait for the hashing thread (bounded memory).
+    """
+
+    def __init__(self, inline: int = CHUNK, backlog: int = 16) -> None:
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._inline, self._backlog = inline, backlog
+        self._size = 0
+        self._queue: queue.Queue[bytes | bytearray | memoryview | None] | None = None
+        self._thread: threading.Thread | None = None
+
+    def update(self, chunk: bytes | bytearray | memoryview) -> None:
+        """Add a chunk (the caller must not change it afterwards)."""
+        self._size += len(chunk)
+        if self._queue is None and self._size <= self._inline:
+            self._md5.update(chunk)
+            return
+        if self._queue is None:
+            self._queue = queue.Queue(self._backlog)
+            self._thread = threading.Thread(target=self._run, name="upload-md5", daemon=True)
+            self._thread.start()
+        self._queue.put(chunk)
+
+    def _run(self) -> None:
+        assert self._queue is not None
+        while (chunk := self._queue.get()) is not None:
+            self._md5.update(chunk)
+
+    def hexdigest(self) -> str:
+        """The md5 of every chunk added, once the hashing thread (if any) has caught up."""
+        self.close()
+        return self._md5.hexdigest()
+
+    def close(self) -> None:
+        """Stop the hashing thread (after it has hashed what it was given)."""
+        if self._thread is not None and self._queue is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+
 class Upload:
     """A file being written: `write` chunks, then `commit` (or `abort`). Its md5 is computed on the way."""
 
     def __init__(self) -> None:
-        self._md5 = hashlib.md5()
+        self._md5 = _Md5()
         self.size = 0
         self._file: Any = None
 
     def write(self, chunk: bytes | bytearray | memoryview) -> None:
-        """Append a chunk."""
+        """Append a chunk (not to be changed afterwards: it may still be being hashed)."""
         self._file.write(chunk)
         self._md5.update(chunk)
         self.size += len(chunk)
@@ -158,6 +204,10 @@ class Upload:
 
     def abort(self) -> None:
         """Drop the partial file."""
+        self._md5.close()
+        self._discard()
+
+    def _discard(self) -> None:
         raise NotImplementedError
 
 
@@ -198,7 +248,7 @@ class _LocalUpload(Upload):
             raise
         return self.size, self._md5.hexdigest()
 
-    def abort(self) -> None:
+    def _discard(self) -> None:
         _drop_temp_file(self._file, lambda: os.remove(self._temp))
 
 
@@ -217,7 +267,7 @@ class _ObjectUpload(Upload):
             raise
         return self.size, self._md5.hexdigest()
 
-    def abort(self) -> None:
+    def _discard(self) -> None:
         try:
             self._file.discard()  # aborts a multipart upload; a single PUT was never sent
         except Exception:  # best effort: the upload already failed
@@ -249,7 +299,7 @@ class _MovedUpload(Upload):
         fs.mv(self._temp, self._target)
         return self.size, self._md5.hexdigest()
 
-    def abort(self) -> None:
+    def _discard(self) -> None:
         _drop_temp_file(self._file, lambda: self._storage.fs.rm(self._temp))
 
 
