@@ -170,3 +170,22 @@ def test_a_256_mib_upload_and_download_stream(platform_server: PlatformServer, a
     # Streaming, not buffering: the 256 MiB never sits in the server's memory (absolute figures: bench/).
     assert upload_rss.peak - upload_rss.start < 64 * MiB and download_rss.peak - upload_rss.start < 64 * MiB
     assert admin.delete(f"/api/files/{rid}/big.bin").status_code == 204
+
+
+def test_a_file_read_through_brevettiai_paths_in_any_order_of_reads(platform_server: PlatformServer,
+                                                                     admin: httpx.Client, rid: str) -> None:
+    from brevettiai.platform.filesystem import PlatformFileSystem
+
+    data = os.urandom(3 * MiB + 123)
+    assert admin.put(f"/api/files/{rid}/f.bin", content=data).status_code == 201
+    fs = PlatformFileSystem(host=platform_server.url, api_key=admin.headers["Authorization"].split()[1])
+    with fs.open(f"{rid}/f.bin", "rb") as handle:
+        assert handle.read(10) == data[:10]  # small: through the read-ahead cache
+        assert handle.read(2 * MiB) == data[10:10 + 2 * MiB]  # large: straight from the stream
+        handle.seek(5)
+        assert handle.read(3) == data[5:8]
+        handle.seek(MiB)
+        assert handle.read(-1) == data[MiB:] and handle.read(MiB) == b""
+        handle.seek(100)
+        assert handle.read() == data[100:] and handle.tell() == len(data)
+    assert fs.cat_file(f"{rid}/f.bin") == data
