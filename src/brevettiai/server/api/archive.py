@@ -99,8 +99,8 @@ def _extract(ctx: ServerContext, caller: Principal, rid: str, folder: str, body:
 @router.put("/api/archive/{rid}", response_model=ArchiveStored, status_code=201, include_in_schema=False)
 @router.put("/api/archive/{rid}/{folder:path}", response_model=ArchiveStored, status_code=201,
             summary="Write many files at once: the body is a tar archive, each file stored below the folder",
-            openapi_extra={"requestBody": {"content": {"application/x-tar": {"schema": {"type": "string",
-                                                                                      "format": "binary"}}}}})
+            openapi_extra={"requestBody": {"description": "a tar archive (uncompressed)", "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
 async def write_archive(rid: str, request: Request, folder: str = "", caller: Principal = Depends(principal),
                         ctx: ServerContext = Depends(get_context)) -> ArchiveStored:
     """Store each regular file of the tar body at ``<folder>/<name>`` (folders in it are implied)."""
