@@ -327,6 +327,7 @@ class Storage:
         except TypeError:
             self.fs, self.root = url_to_fs(root)
         self.root = self.root.rstrip("/") or "/"
+        self._real_root: str | None = None
         self.is_local = isinstance(self.fs, LocalFileSystem)
         self.is_object_store = not self.is_local and protocol in _OBJECT_STORES
         self.can_presign = type(self.fs).__name__ == "S3FileSystem" and hasattr(self.fs, "get_s3")
@@ -348,7 +349,9 @@ class Storage:
         Comparing the resolved path with the spelled-out one refuses a link anywhere below the root,
         whether it points outside (``/etc``), into another resource, or back into the same one.
         """
-        root = os.path.realpath(self.root)
+        root = self._real_root
+        if root is None:  # resolved once: the root is the administrator's; what lies below it is the clients'
+            root = self._real_root = os.path.realpath(self.root)
         spelled = os.path.join(root, rid, *path.split("/")) if path else os.path.join(root, rid)
         if os.path.realpath(spelled) != spelled:
             raise FileNotFoundError(errno.ENOENT, "the path passes through a symbolic link", f"{rid}/{path}")
