@@ -2,7 +2,7 @@
 
 An upload endpoint that awaited each disk write would leave the socket unread meanwhile: receiving,
 hashing and writing would take turns. `consume_body` runs the writing side (`consume`, in a thread
-of the pool) on a `BodyReader` that the event loop fills as bytes arrive, at most `ahead` bytes in
+of a pool of its own) on a `BodyReader` that the event loop fills as bytes arrive, at most `ahead` bytes in
 advance, so the three overlap and memory stays bounded whatever the body's size.
 """
 
@@ -12,13 +12,26 @@ import asyncio
 import collections
 import threading
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
-
-from fastapi.concurrency import run_in_threadpool
 
 T = TypeVar("T")
 
 AHEAD = 8 << 20  # bytes received but not yet consumed, at most (per request)
+CONSUMER_THREADS = 64  # uploads written at once; more wait (their bodies stop at AHEAD bytes meanwhile)
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _consumers() -> ThreadPoolExecutor:
+    """The threads that write request bodies: their own pool, so that long uploads never hold the
+    threads every other endpoint runs in."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(CONSUMER_THREADS, thread_name_prefix="body")
+        return _pool
 
 
 class BodyFailed(Exception):
@@ -122,7 +135,7 @@ async def consume_body(chunks: AsyncIterator[bytes], consume: Callable[[BodyRead
         finally:
             reader.stop()
 
-    worker = asyncio.ensure_future(run_in_threadpool(run))
+    worker = asyncio.get_running_loop().run_in_executor(_consumers(), run)
     try:
         async for chunk in chunks:
             if chunk and not await reader.feed(chunk):
