@@ -4,8 +4,10 @@ Ours: a job (`Job.init(job_id, api_key, host)`) uploads a local 256 MiB file of 
 ``job.io.copy(local, job.artifact_path("big.bin"))`` and with ``job.io.write_file(path, <file
 object>)``, then downloads it with ``job.io.copy`` back and ``job.io.read_file``. MLflow:
 ``mlflow.log_artifact(path)`` in a run against ``mlflow server --serve-artifacts``, then
-``mlflow.artifacts.download_artifacts``. Each transfer runs in a fresh worker process while the
-server's process tree RSS is sampled every 50 ms; every copy is checked (size and md5).
+``mlflow.artifacts.download_artifacts``. Floor: ``curl`` PUT and GET of the same file against our
+server's files API (the job key in a header): what the server does with a client that costs nothing.
+Each transfer runs in a fresh process while the server's process tree RSS is sampled every 50 ms
+and its CPU time counted; every copy is checked (size and md5).
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import resource
+import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -30,10 +35,12 @@ from _servers import (  # noqa: E402
     Report,
     RssSampler,
     bench_env,
+    cpu_seconds,
     exit_on_sigterm,
     finish_reports,
     fmt_mb,
     http_json,
+    process_tree,
     ratio,
     temp_dir,
     tree_rss,
@@ -41,7 +48,7 @@ from _servers import (  # noqa: E402
 
 SCRIPT = Path(__file__).resolve()
 SIZE = 256 * 1024 * 1024
-GOAL_MBPS, GOAL_RSS = 300.0, 150e6
+GOAL_UP_MBPS, GOAL_DOWN_MBPS, GOAL_RSS = 600.0, 800.0, 150e6
 
 
 def md5_of(path: str | Path) -> str:
@@ -74,6 +81,7 @@ def worker_ours(url: str, job_id: str, key: str, operation: str, local: str) -> 
     job = Job.init(job_id=job_id, api_key=key, host=url, argv=[])
     remote = job.artifact_path("big.bin")
     out: dict[str, Any] = {}
+    cpu = time.process_time()
     start = time.perf_counter()
     if operation == "upload-copy":
         job.io.copy(local, remote)
@@ -84,11 +92,12 @@ def worker_ours(url: str, job_id: str, key: str, operation: str, local: str) -> 
         job.io.copy(remote, local)
     elif operation == "download-read":
         content = job.io.read_file(remote, cache=False)
-        out["seconds"] = time.perf_counter() - start
+        out["seconds"], out["client_cpu"] = time.perf_counter() - start, time.process_time() - cpu
         out["size"], out["md5"] = len(content), hashlib.md5(content).hexdigest()
     else:
         raise SystemExit(f"unknown operation {operation}")
     out.setdefault("seconds", time.perf_counter() - start)
+    out.setdefault("client_cpu", time.process_time() - cpu)
     return out
 
 
@@ -99,63 +108,108 @@ def worker_mlflow(url: str, operation: str, path: str, run_id: str = "") -> dict
     mlflow.set_tracking_uri(url)
     if operation == "upload":
         with mlflow.start_run() as run:
-            start = time.perf_counter()
+            cpu, start = time.process_time(), time.perf_counter()
             mlflow.log_artifact(path)
-            return {"seconds": time.perf_counter() - start, "run_id": run.info.run_id}
-    start = time.perf_counter()
+            return {"seconds": time.perf_counter() - start, "client_cpu": time.process_time() - cpu,
+                    "run_id": run.info.run_id}
+    cpu, start = time.process_time(), time.perf_counter()
     local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="big.bin", dst_path=path)
-    return {"seconds": time.perf_counter() - start, "path": local}
+    return {"seconds": time.perf_counter() - start, "client_cpu": time.process_time() - cpu, "path": local}
+
+
+def one_run(server_pid: int, run: Any) -> dict[str, Any]:
+    """One transfer while sampling the server's RSS: its result with the server's CPU seconds and RSS."""
+    with RssSampler(server_pid) as rss:
+        before = cpu_seconds(process_tree(server_pid))
+        result = run()
+        result["cpu"] = cpu_seconds(process_tree(server_pid)) - before
+    result.update(rss_start=rss.start, rss_peak=rss.peak)
+    return result
+
+
+def median_run(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median time, with every time, the first run's RSS before and the peak of all."""
+    result = dict(sorted(results, key=lambda r: r["seconds"])[len(results) // 2])
+    result.update(times=[r["seconds"] for r in results], rss_start=results[0]["rss_start"],
+                  rss_peak=max(r["rss_peak"] for r in results))
+    return result
+
+
+def interleaved(server_pid: int, runs: dict[str, Any], repeats: int) -> dict[str, dict[str, Any]]:
+    """Each named transfer `repeats` times, taking turns (ours, then the floor, ...): the load of the
+    machine, whatever it is, falls on every side alike. The median run of each."""
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            results[name].append(one_run(server_pid, run))
+    return {name: median_run(found) for name, found in results.items()}
+
+
+def worker(python: Path, args: list[str]) -> Any:
+    """A transfer by a worker process of this script in `python`."""
+    return lambda: worker_result(python, SCRIPT, ["--worker", *args], bench_env())
+
+
+def curl(command: list[str]) -> Any:
+    """A transfer by curl (the floor's client): its wall time and CPU seconds, from start to exit."""
+
+    def run() -> dict[str, Any]:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        done = subprocess.run(["curl", "--silent", "--show-error", "--fail", *command], capture_output=True,
+                              text=True)
+        seconds = time.perf_counter() - start
+        if done.returncode != 0:
+            raise BenchError(f"curl exited {done.returncode}: {done.stderr.strip()[-200:]}")
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return {"seconds": seconds, "client_cpu": after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime}
+
+    return run
 
 
 def transfer(python: Path, server_pid: int, args: list[str], repeats: int) -> dict[str, Any]:
-    """Run one worker `repeats` times while sampling the server's RSS.
-
-    The figures of the run with the median time, plus all times, the server's RSS before the first
-    run and its peak over all of them.
-    """
-    results = []
-    with RssSampler(server_pid) as rss:
-        for _ in range(repeats):
-            results.append(worker_result(python, SCRIPT, ["--worker", *args], bench_env()))
-    result = sorted(results, key=lambda r: r["seconds"])[len(results) // 2]
-    result.update(times=[r["seconds"] for r in results], rss_start=rss.start, rss_peak=rss.peak)
-    return result
+    """One worker transfer `repeats` times (MLflow's side: no floor to take turns with)."""
+    return interleaved(server_pid, {"run": worker(python, args)}, repeats)["run"]
 
 
 # Sides ----------------------------------------------------------------------------------------------
 
 
 def measure_ours(tmp: Path, source: Path, md5: str, repeats: int) -> dict[str, Any]:
-    """Our server: both uploads and both downloads, each checked."""
+    """Our server: both uploads, both downloads and curl's, taking turns, each checked."""
+    if shutil.which("curl") is None:
+        raise BenchError("curl is not installed (apt-get install curl)")
     python = _venvs.ours_python()
     with OurServer(tmp / "ours") as server:
         token = server.admin_token()
         job_id, key = server.new_job(token, "bench-artifacts")
         base = [server.url, job_id, key]
+        floor_url = f"{server.url}/api/files/{job_id}/artifacts/curl.bin"
+        auth = ["--header", f"Authorization: Bearer {key}"]
         out: dict[str, Any] = {"idle_rss": tree_rss(server.pid)}
-        out["upload-copy"] = transfer(
-            python, server.pid, ["ours", *base, "upload-copy", str(source)], repeats
-        )
-        out["upload-write"] = transfer(
-            python, server.pid, ["ours", *base, "upload-write", str(source)], repeats
-        )
-        for name in ("big.bin", "big-write.bin"):
+        out.update(interleaved(server.pid, {
+            "upload-copy": worker(python, ["ours", *base, "upload-copy", str(source)]),
+            "curl-up": curl([*auth, "--upload-file", str(source), "--output", os.devnull, floor_url]),
+            "upload-write": worker(python, ["ours", *base, "upload-write", str(source)]),
+        }, repeats))
+        for name in ("big.bin", "big-write.bin", "curl.bin"):
             head = http_json("HEAD", f"{server.url}/api/files/{job_id}/artifacts/{name}", token=token)[
                 "_headers"
             ]
             stored = (int(head.get("content-length", -1)), head.get("etag", "").strip('"'))
             if stored != (SIZE, md5):
                 raise BenchError(f"the server stores artifacts/{name} as {stored}, expected ({SIZE}, {md5})")
-        back = tmp / "ours-download.bin"
-        out["download-copy"] = transfer(
-            python, server.pid, ["ours", *base, "download-copy", str(back)], repeats
-        )
-        if back.stat().st_size != SIZE or md5_of(back) != md5:
-            raise BenchError("job.io.copy downloaded a file that differs from the upload")
-        back.unlink()
-        out["download-read"] = read = transfer(
-            python, server.pid, ["ours", *base, "download-read", "-"], repeats
-        )
+        back, curl_back = tmp / "ours-download.bin", tmp / "curl-download.bin"
+        out.update(interleaved(server.pid, {
+            "download-copy": worker(python, ["ours", *base, "download-copy", str(back)]),
+            "curl-down": curl([*auth, "--output", str(curl_back), floor_url]),
+            "download-read": worker(python, ["ours", *base, "download-read", "-"]),
+        }, repeats))
+        for name, path in (("job.io.copy", back), ("curl", curl_back)):
+            if path.stat().st_size != SIZE or md5_of(path) != md5:
+                raise BenchError(f"{name} downloaded a file that differs from the upload")
+            path.unlink()
+        read = out["download-read"]
         if (read["size"], read["md5"]) != (SIZE, md5):
             raise BenchError("job.io.read_file returned bytes that differ from the upload")
     return out
@@ -190,58 +244,77 @@ def measure_mlflow(python: Path, tmp: Path, source: Path, md5: str, repeats: int
 def build_report(
     ours: dict | str, peer: dict | str, versions: dict[str, str], repeats: int, machine: str
 ) -> Report:
-    """Rows per transfer: MB/s, seconds, server RSS before and at peak, ratio against ours."""
+    """Rows per transfer: MB/s, seconds, server CPU and RSS, ratios against MLflow and against curl."""
     ours_side = f"brevettiai {versions['ours']} (ours)"
     peer_side = f"mlflow {versions['mlflow']}"
     mb = SIZE / 1e6
     rep = Report(
         f"A 256 MiB ({mb:.0f} MB) artifact through the server, localhost (median of {repeats} transfers)",
-        ["transfer", "side", "MB/s", "seconds", "server RSS before", "server RSS peak", "ratio", ""],
+        ["transfer", "side", "MB/s", "seconds", "server CPU", "client CPU", "server RSS before",
+         "server RSS peak", "vs peer", "vs floor", ""],
     )
-    rows = [
-        ("upload: job.io.copy(local, artifact_path)", "ours", "upload-copy", None),
-        ("upload: job.io.write_file(artifact_path, file object)", "ours", "upload-write", None),
-        ("upload: mlflow.log_artifact(path), proxied", "mlflow", "upload", "upload-copy"),
-        ("download: job.io.copy(artifact_path, local)", "ours", "download-copy", None),
-        ("download: job.io.read_file(artifact_path, cache=False)", "ours", "download-read", None),
-        ("download: mlflow.artifacts.download_artifacts", "mlflow", "download", "download-copy"),
+    rows = [  # what, whose figures, key, MLflow's key to compare with, the floor's key to compare with
+        ("upload: job.io.copy(local, artifact_path)", "ours", "upload-copy", "upload", "curl-up"),
+        ("upload: job.io.write_file(artifact_path, file object)", "ours", "upload-write", "upload", "curl-up"),
+        ("upload: mlflow.log_artifact(path), proxied", "mlflow", "upload", None, None),
+        ("upload floor: curl --upload-file to /api/files", "floor", "curl-up", None, None),
+        ("download: job.io.copy(artifact_path, local)", "ours", "download-copy", "download", "curl-down"),
+        ("download: job.io.read_file(artifact_path, cache=False)", "ours", "download-read", "download", "curl-down"),
+        ("download: mlflow.artifacts.download_artifacts", "mlflow", "download", None, None),
+        ("download floor: curl GET /api/files to a file", "floor", "curl-down", None, None),
     ]
-    for what, who, key, against in rows:
-        source, side = (ours, ours_side) if who == "ours" else (peer, peer_side)
-        if isinstance(source, str):
-            rep.rows.append(
-                [what, side, "n/a", "n/a", "n/a", "n/a", "-" if who == "ours" else "n/a", f"({source})"]
-            )
+
+    def rate(source: dict | str, key: str | None) -> float | None:
+        if key is None or not isinstance(source, dict) or key not in source:
+            return None
+        return mb / source[key]["seconds"]
+
+    for what, who, key, peer_key, floor_key in rows:
+        source = peer if who == "mlflow" else ours
+        side = {"ours": ours_side, "mlflow": peer_side, "floor": "curl, our server (floor)"}[who]
+        if not isinstance(source, dict) or key not in source:
+            why = source if isinstance(source, str) else "not measured"
+            rep.rows.append([what, side, "n/a", "n/a", "n/a", "n/a", "n/a", "n/a", "n/a", "n/a", f"({why})"])
             continue
         cell = source[key]
-        rate = mb / cell["seconds"]
-        base = None if against is None or isinstance(ours, str) else mb / ours[against]["seconds"]
+        mine = rate(source, key)
         rep.rows.append(
             [
                 what,
                 side,
-                f"{rate:,.0f} MB/s",
+                f"{mine:,.0f} MB/s",
                 f"{cell['seconds']:.2f} s",
+                f"{cell['cpu']:.2f} s",
+                f"{cell['client_cpu']:.2f} s",
                 fmt_mb(cell["rss_start"]),
                 fmt_mb(cell["rss_peak"]),
-                "-" if against is None else ratio(base, rate, True),
+                "-" if peer_key is None else ratio(mine, rate(peer, peer_key), True),
+                "-" if floor_key is None else ratio(mine, rate(ours, floor_key), True),
                 "",
             ]
         )
-    text = f"ours upload (job.io.copy) >= {GOAL_MBPS:.0f} MB/s with server RSS < {GOAL_RSS / 1e6:.0f} MB"
-    if isinstance(ours, dict):
-        cell = ours["upload-copy"]
-        rate = mb / cell["seconds"]
-        rep.goals.append(
-            Goal(
-                text,
-                rate >= GOAL_MBPS and cell["rss_peak"] < GOAL_RSS,
-                f"{rate:,.0f} MB/s, peak RSS {fmt_mb(cell['rss_peak'])}",
+    goals = [
+        ("upload-copy", GOAL_UP_MBPS, "upload", "curl-up", "upload (job.io.copy)"),
+        ("download-copy", GOAL_DOWN_MBPS, "download", "curl-down", "download (job.io.copy)"),
+    ]
+    for key, goal, peer_key, floor_key, name in goals:
+        text = f"ours {name} >= {goal:.0f} MB/s with server RSS < {GOAL_RSS / 1e6:.0f} MB"
+        if isinstance(ours, dict):
+            cell, mine = ours[key], rate(ours, key)
+            assert mine is not None
+            rep.goals.append(
+                Goal(
+                    text,
+                    mine >= goal and cell["rss_peak"] < GOAL_RSS,
+                    f"{mine:,.0f} MB/s, peak RSS {fmt_mb(cell['rss_peak'])}, server CPU {cell['cpu']:.2f} s; "
+                    f"{ratio(mine, rate(peer, peer_key), True)} MLflow, "
+                    f"{ratio(mine, rate(ours, floor_key), True)} the curl floor",
+                )
             )
-        )
+        else:
+            rep.goals.append(Goal(text, None, "not measured"))
+    if isinstance(ours, dict):
         rep.notes.append(f"ours: server RSS {fmt_mb(ours['idle_rss'])} once started")
-    else:
-        rep.goals.append(Goal(text, None, "not measured"))
     if isinstance(peer, dict):
         rep.notes.append(
             f"MLflow: server RSS {fmt_mb(peer['idle_rss'])} once started (all its processes: 4 uvicorn "
@@ -249,9 +322,12 @@ def build_report(
         )
     rep.notes.append(machine)
     rep.notes.append(
-        "MB = 10^6 bytes. RSS is the server's whole process tree, sampled every 50 ms during the "
-        "transfers (each in a fresh client process; peak over all of them); the file is in the page "
-        "cache for both sides."
+        "MB = 10^6 bytes. vs peer / vs floor: ours MB/s divided by MLflow's / curl's (>1: ours is faster). "
+        "The floor is curl against our own server: the server's cost with a client that costs nothing. "
+        "Server CPU: user+system seconds of its process tree during the median transfer; client CPU: "
+        "the client's, during the transfer itself (curl: from start to exit). RSS is the "
+        "server's whole process tree, sampled every 50 ms during the transfers (each in a fresh client "
+        "process; peak over all of them); the file is in the page cache for every side."
     )
     for name, side in (("ours", ours), ("mlflow", peer)):
         if isinstance(side, dict):

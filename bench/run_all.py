@@ -27,6 +27,7 @@ BENCHMARKS: list[tuple[str, str | None, bool]] = [  # script, results name (None
     ("bench_environment.py", None, True),
     ("bench_platform_metrics.py", "platform_metrics", False),
     ("bench_platform_artifacts.py", "platform_artifacts", False),
+    ("bench_platform_dataset.py", "platform_dataset", False),
     ("bench_platform_server.py", "platform_server", False),
     ("bench_hardening.py", "hardening", False),
     ("bench_metrics_reads.py", "metrics_reads", False),

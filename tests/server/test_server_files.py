@@ -171,3 +171,43 @@ def test_a_256_mib_upload_and_download_stream(platform_server: PlatformServer, a
     # Streaming, not buffering: the 256 MiB never sits in the server's memory (absolute figures: bench/).
     assert upload_rss.peak - upload_rss.start < 64 * MiB and download_rss.peak - upload_rss.start < 64 * MiB
     assert admin.delete(f"/api/files/{rid}/big.bin").status_code == 204
+
+
+def test_a_file_read_through_brevettiai_paths_in_any_order_of_reads(platform_server: PlatformServer,
+                                                                     admin: httpx.Client, rid: str) -> None:
+    from brevettiai.platform.filesystem import PlatformFileSystem
+
+    data = os.urandom(3 * MiB + 123)
+    assert admin.put(f"/api/files/{rid}/f.bin", content=data).status_code == 201
+    fs = PlatformFileSystem(host=platform_server.url, api_key=admin.headers["Authorization"].split()[1])
+    with fs.open(f"{rid}/f.bin", "rb") as handle:
+        assert handle.read(10) == data[:10]  # small: through the read-ahead cache
+        assert handle.read(2 * MiB) == data[10:10 + 2 * MiB]  # large: straight from the stream
+        handle.seek(5)
+        assert handle.read(3) == data[5:8]
+        handle.seek(MiB)
+        assert handle.read(-1) == data[MiB:] and handle.read(MiB) == b""
+        handle.seek(100)
+        assert handle.read() == data[100:] and handle.tell() == len(data)
+    assert fs.cat_file(f"{rid}/f.bin") == data
+
+
+def test_an_upload_cut_off_midway_leaves_no_file_and_no_temporary_file(platform_server: PlatformServer,
+                                                                       admin: httpx.Client, rid: str) -> None:
+    import socket
+    from urllib.parse import urlsplit
+
+    from services import wait_for
+
+    url = urlsplit(platform_server.url)
+    uploads = platform_server.data_dir / "storage" / ".uploads"
+    with socket.create_connection((url.hostname, url.port)) as sock:
+        sock.sendall(f"PUT /api/files/{rid}/cut.bin HTTP/1.1\r\nHost: x\r\nContent-Length: {10 * MiB}\r\n"
+                     f"Authorization: {admin.headers['Authorization']}\r\n\r\n".encode())
+        for _ in range(3):  # past the first MiB: the md5 is being computed in its own thread
+            sock.sendall(os.urandom(MiB))
+        wait_for(lambda: uploads.exists() and any(p.stat().st_size > 0 for p in uploads.iterdir()), 30,
+                 what="the upload's temporary file")
+    wait_for(lambda: not any(uploads.iterdir()), 30, what="the temporary file to be removed")
+    assert admin.get(f"/api/files/{rid}/cut.bin").status_code == 404
+    assert admin.put(f"/api/files/{rid}/cut.bin", content=b"whole").status_code == 201

@@ -3,7 +3,9 @@ expiry, oversized uploads; and settings from flags winning over the environment 
 
 from __future__ import annotations
 
+import io
 import sys
+import tarfile
 import time
 
 import httpx
@@ -42,6 +44,24 @@ def test_oversized_uploads_are_413_and_leave_nothing(quick: PlatformServer) -> N
         assert declared.status_code == 413
         streamed = admin.put(f"/api/files/{rid}/big.bin", content=(b"x" * 65536 for _ in range(40)))
         assert streamed.status_code == 413
+        assert admin.get(f"/api/files/{rid}/big.bin").status_code == 404
+    uploads = quick.data_dir / "storage" / ".uploads"
+    assert not uploads.exists() or not list(uploads.iterdir())
+
+
+def test_an_oversized_file_in_an_archive_is_refused_413_and_the_others_stored(quick: PlatformServer) -> None:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as archive:
+        for name, size in (("small.bin", 10), ("big.bin", MiB + 1), ("exact.bin", MiB)):
+            info = tarfile.TarInfo(name)
+            info.size = size
+            archive.addfile(info, io.BytesIO(b"x" * size))
+    with quick.client() as admin:
+        rid = dataset(admin)["id"]
+        answer = admin.put(f"/api/archive/{rid}", content=out.getvalue())
+        assert answer.status_code == 201, answer.text
+        assert [f["path"] for f in answer.json()["files"]] == [f"{rid}/small.bin", f"{rid}/exact.bin"]
+        assert [(r["name"], r["status"]) for r in answer.json()["refused"]] == [("big.bin", 413)]
         assert admin.get(f"/api/files/{rid}/big.bin").status_code == 404
     uploads = quick.data_dir / "storage" / ".uploads"
     assert not uploads.exists() or not list(uploads.iterdir())

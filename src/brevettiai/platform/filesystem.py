@@ -400,6 +400,17 @@ class _PlatformReadFile(AbstractBufferedFile):
     _position = -1
     _pending = b""
 
+    def read(self, length: int = -1) -> bytes:
+        """Large reads come straight from the stream; small ones go through fsspec's read-ahead cache."""
+        if length is not None and 0 <= length < _CHUNK:
+            return super().read(length)
+        if self.closed:
+            raise ValueError("I/O operation on closed file.")
+        end = self.size if length is None or length < 0 else min(self.size, self.loc + length)
+        data = self._fetch_range(self.loc, end)
+        self.loc += len(data)
+        return data
+
     def _fetch_range(self, start: int, end: int) -> bytes:
         if start >= end:
             return b""

@@ -39,6 +39,7 @@ TABLE: dict[tuple[str, str], str] = {
     # Files
     ("GET", _FILES): VIEWER, ("HEAD", _FILES): VIEWER, ("PUT", _FILES): MEMBER, ("DELETE", _FILES): MEMBER,
     ("GET", "/api/ls/{rid}/{path:path}"): VIEWER, ("GET", "/api/ls/{rid}"): VIEWER,
+    ("PUT", "/api/archive/{rid}"): MEMBER, ("PUT", "/api/archive/{rid}/{folder:path}"): MEMBER,
     ("POST", "/api/transfer/{rid}"): VIEWER,  # GET URLs; PUT URLs need member (checked in the route)
     # Sign-in, own account, own tokens
     ("POST", "/api/auth/token"): PUBLIC, ("GET", "/api/auth/me"): VIEWER, ("POST", "/api/auth/logout"): VIEWER,

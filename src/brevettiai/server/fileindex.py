@@ -39,6 +39,33 @@ def record_write(database: Database, storage: Storage, rid: str, path: str, size
     return info
 
 
+def record_writes(database: Database, storage: Storage, rid: str, files: list[tuple[str, int, str]]) -> None:
+    """Index many files just written through the server (path, size, md5) in one transaction."""
+    rows = []
+    for path, size, md5 in files:
+        if not storage.md5_from_listing(size):
+            info = storage.info(rid, path)
+            rows.append((path, size, md5, info.mtime if info else None))
+    if not rows:
+        return
+
+    def remember_all(session: Any) -> None:
+        wanted = {path: row for path, *row in rows}
+        existing: dict[str, db.FileRecord] = {}
+        paths = list(wanted)
+        for start in range(0, len(paths), 500):  # SQLite's bound-parameter limit
+            existing.update((r.path, r) for r in session.scalars(select(db.FileRecord).where(
+                db.FileRecord.resource_id == rid, db.FileRecord.path.in_(paths[start:start + 500]))))
+        for path, (size, md5, mtime) in wanted.items():
+            row = existing.get(path)
+            if row is None:
+                session.add(db.FileRecord(resource_id=rid, path=path, size=size, md5=md5, mtime=mtime or 0.0))
+            else:
+                row.size, row.md5, row.mtime = size, md5, mtime or 0.0
+
+    database.write_upsert(remember_all)
+
+
 def known_md5s(database: Database, rid: str, entries: list[FileInfo]) -> dict[str, str]:
     """The recorded md5 of each file entry whose size and mtime still match."""
     found = {e.path: e.md5 for e in entries if e.type == "file" and e.md5}

@@ -33,7 +33,7 @@ AUTHENTICATE_FIRST_BYTES = 64 * KIB
 PARSED_JSON = "brevettiai.json"  # scope key: the checked JSON value of the body, for endpoints reading it raw
 
 _LOGIN = re.compile(r"/api/auth/token|/login")
-_UPLOAD = re.compile(r"/api/files/.+|/datasets/[^/]+/files/.+")
+_UPLOAD = re.compile(r"/api/files/.+|/api/archive/[^/]+(/.*)?|/datasets/[^/]+/files/.+")
 _METRICS = re.compile(r"/api/jobs/[^/]+/metrics")
 _CHART = re.compile(r"/api/jobs/[^/]+/charts/[^/]+")
 _UNCHECKED_JSON = (_METRICS,)  # validated from its bytes by its own schema (brevettiai.server.metrics)

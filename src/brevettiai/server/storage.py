@@ -25,8 +25,10 @@ import hashlib
 import logging
 import os
 import posixpath
+import queue
 import re
 import stat
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -118,16 +120,60 @@ def _etag_md5(info: dict[str, Any]) -> str | None:
 # Uploads ------------------------------------------------------------------------------------------
 
 
+class _Md5:
+    """The md5 of chunks as they are written; past the first `inline` bytes, hashed in a thread of its own.
+
+    md5 takes about as long as writing to the page cache, so a large upload hashes one chunk while
+    the next is written. At most `backlog` chunks wait for the hashing thread (bounded memory).
+    """
+
+    def __init__(self, inline: int = CHUNK, backlog: int = 16) -> None:
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._inline, self._backlog = inline, backlog
+        self._size = 0
+        self._queue: queue.Queue[bytes | bytearray | memoryview | None] | None = None
+        self._thread: threading.Thread | None = None
+
+    def update(self, chunk: bytes | bytearray | memoryview) -> None:
+        """Add a chunk (the caller must not change it afterwards)."""
+        self._size += len(chunk)
+        if self._queue is None and self._size <= self._inline:
+            self._md5.update(chunk)
+            return
+        if self._queue is None:
+            self._queue = queue.Queue(self._backlog)
+            self._thread = threading.Thread(target=self._run, name="upload-md5", daemon=True)
+            self._thread.start()
+        self._queue.put(chunk)
+
+    def _run(self) -> None:
+        assert self._queue is not None
+        while (chunk := self._queue.get()) is not None:
+            self._md5.update(chunk)
+
+    def hexdigest(self) -> str:
+        """The md5 of every chunk added, once the hashing thread (if any) has caught up."""
+        self.close()
+        return self._md5.hexdigest()
+
+    def close(self) -> None:
+        """Stop the hashing thread (after it has hashed what it was given)."""
+        if self._thread is not None and self._queue is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+
 class Upload:
     """A file being written: `write` chunks, then `commit` (or `abort`). Its md5 is computed on the way."""
 
     def __init__(self) -> None:
-        self._md5 = hashlib.md5()
+        self._md5 = _Md5()
         self.size = 0
         self._file: Any = None
 
     def write(self, chunk: bytes | bytearray | memoryview) -> None:
-        """Append a chunk."""
+        """Append a chunk (not to be changed afterwards: it may still be being hashed)."""
         self._file.write(chunk)
         self._md5.update(chunk)
         self.size += len(chunk)
@@ -138,6 +184,10 @@ class Upload:
 
     def abort(self) -> None:
         """Drop the partial file."""
+        self._md5.close()
+        self._discard()
+
+    def _discard(self) -> None:
         raise NotImplementedError
 
 
@@ -178,7 +228,7 @@ class _LocalUpload(Upload):
             raise
         return self.size, self._md5.hexdigest()
 
-    def abort(self) -> None:
+    def _discard(self) -> None:
         _drop_temp_file(self._file, lambda: os.remove(self._temp))
 
 
@@ -197,7 +247,7 @@ class _ObjectUpload(Upload):
             raise
         return self.size, self._md5.hexdigest()
 
-    def abort(self) -> None:
+    def _discard(self) -> None:
         try:
             self._file.discard()  # aborts a multipart upload; a single PUT was never sent
         except Exception:  # best effort: the upload already failed
@@ -229,7 +279,7 @@ class _MovedUpload(Upload):
         fs.mv(self._temp, self._target)
         return self.size, self._md5.hexdigest()
 
-    def abort(self) -> None:
+    def _discard(self) -> None:
         _drop_temp_file(self._file, lambda: self._storage.fs.rm(self._temp))
 
 
@@ -257,6 +307,7 @@ class Storage:
         except TypeError:
             self.fs, self.root = url_to_fs(root)
         self.root = self.root.rstrip("/") or "/"
+        self._real_root: str | None = None
         self.is_local = isinstance(self.fs, LocalFileSystem)
         self.is_object_store = not self.is_local and protocol in _OBJECT_STORES
         self.can_presign = type(self.fs).__name__ == "S3FileSystem" and hasattr(self.fs, "get_s3")
@@ -278,7 +329,9 @@ class Storage:
         Comparing the resolved path with the spelled-out one refuses a link anywhere below the root,
         whether it points outside (``/etc``), into another resource, or back into the same one.
         """
-        root = os.path.realpath(self.root)
+        root = self._real_root
+        if root is None:  # resolved once: the root is the administrator's; what lies below it is the clients'
+            root = self._real_root = os.path.realpath(self.root)
         spelled = os.path.join(root, rid, *path.split("/")) if path else os.path.join(root, rid)
         if os.path.realpath(spelled) != spelled:
             raise FileNotFoundError(errno.ENOENT, "the path passes through a symbolic link", f"{rid}/{path}")

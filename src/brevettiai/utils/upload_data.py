@@ -7,8 +7,9 @@ interruption uploads only what is missing or changed. Hidden files and folders a
 
 When the platform keeps its files on S3, the files go straight to the bucket: each worker asks the
 platform for presigned PUT URLs for a batch of files at once (one request per batch) and PUTs every
-file to its URL; the stored ETag is checked against the file's md5. Otherwise each file is streamed
-through the platform's files API.
+file to its URL; the stored ETag is checked against the file's md5. Otherwise the small files (up to
+1 MiB) of a batch go as one tar archive (``PUT /api/archive/<dataset>``, the md5 of each file checked
+against the one stored) and larger files are streamed one by one through the platform's files API.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from brevettiai.errors import (
     PlatformNotFoundError,
     PlatformValidationError,
 )
+from brevettiai.platform.archive_upload import ARCHIVE_FILE_MAX, upload_archive
 from brevettiai.platform.filesystem import DIRECT_WRITE_MAX, put_presigned, request_transfer, storage_client
 from brevettiai.utils._command import add_login_options, run_with_platform
 
@@ -106,7 +108,7 @@ def upload_folder(web: PlatformAPI, folder: str | os.PathLike[str], dataset_name
     return result
 
 
-BATCH = 32  # files per request for presigned URLs
+BATCH = 256  # files per request: presigned URLs asked at once, or small files sent as one archive
 
 
 class _Uploader:
@@ -115,6 +117,7 @@ class _Uploader:
     def __init__(self, web: PlatformAPI, dataset_id: str) -> None:
         self._web, self._dataset_id = web, dataset_id
         self._direct: bool | None = None  # None: not known until the first batch asks
+        self._archive: bool | None = None  # whether the platform takes tar archives; None: not known yet
         self._local = threading.local()
         self._clients: list[Any] = []
         self._lock = threading.Lock()
@@ -133,8 +136,14 @@ class _Uploader:
                     todo.append(local)
             except OSError as exc:
                 outcomes.append((local, exc))
-        urls = self._urls(todo, outcomes)
-        for local, url in zip(todo, urls, strict=True):
+        singles = list(zip(todo, self._urls(todo, outcomes), strict=True))
+        small = [local for local, url in singles if url is None and local.size <= ARCHIVE_FILE_MAX]
+        if small and self._archive is not False:
+            archived = self._send_archive(small, advance)
+            if archived is not None:
+                outcomes += [(local, archived[local.relative]) for local in small]
+                singles = [(local, url) for local, url in singles if url is not None or local.size > ARCHIVE_FILE_MAX]
+        for local, url in singles:
             try:
                 if url is None or local.size > DIRECT_WRITE_MAX:
                     self._web.upload_file(self._dataset_id, local.relative, local.path, progress=advance)
@@ -144,6 +153,18 @@ class _Uploader:
             except (PlatformError, OSError) as exc:
                 outcomes.append((local, exc))
         return outcomes
+
+    def _send_archive(self, files: list[_LocalFile], advance: Callable[[int], object]
+                      ) -> dict[str, int | BaseException] | None:
+        """Send small files as one tar archive; per file its size or error. None: the platform has no archive
+        endpoint (send them one by one)."""
+        try:
+            archived = upload_archive(self._web.client, self._dataset_id, [(f.relative, f.path) for f in files],
+                                      progress=advance)
+        except PlatformError as exc:
+            return {f.relative: exc for f in files}
+        self._archive = archived is not None
+        return dict(archived) if archived is not None else None
 
     def _urls(self, todo: list[_LocalFile], outcomes: list[Any]) -> list[str | None]:
         """Presigned URLs for the files (None each when the platform streams them itself)."""

@@ -12,6 +12,7 @@ CHECKED = [Depends(enforce)]  # the roles of brevettiai.server.access, on every 
 def include_routers(app: FastAPI) -> None:
     """Mount every router of the API on the app, each route checked against the access table."""
     from brevettiai.server.api import (
+        archive,
         auth,
         compare,
         datasets,
@@ -25,6 +26,6 @@ def include_routers(app: FastAPI) -> None:
     )
 
     # The job side first: routes are matched in order, and jobs call these most often.
-    for module in (jobs, files, auth, users, datasets, tags, modeltypes, models, runs, compare):
+    for module in (jobs, files, archive, auth, users, datasets, tags, modeltypes, models, runs, compare):
         for router in getattr(module, "routers", None) or [module.router]:
             app.include_router(router, dependencies=CHECKED)

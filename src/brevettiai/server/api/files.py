@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import mimetypes
 import re
+from collections.abc import Iterable
 from email.utils import formatdate
 from typing import Literal
 
@@ -22,14 +23,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from brevettiai.server import access, auth, fileindex, roles
 from brevettiai.server.auth import Principal, principal
+from brevettiai.server.body_pipe import consume_body
 from brevettiai.server.context import ServerContext, get_context
 from brevettiai.server.errors import ApiError
 from brevettiai.server.jobs import INFO_FILE
 from brevettiai.server.schemas import LsEntry, Stored
 from brevettiai.server.storage import (
-    CHUNK,
     DIRECT_URL_SECONDS,
     PathRejected,
+    Storage,
     clean_path,
     clean_resource_id,
     is_full,
@@ -51,6 +53,41 @@ def _clean(rid: str, path: str, allow_empty: bool) -> tuple[str, str]:
 def _storage_full(path: str, exc: OSError) -> ApiError:
     return ApiError(507, f"cannot store '{path}': the platform's storage is full ({exc.strerror or exc}); "
                          f"free some space or ask the administrator")
+
+
+def _write_refused(path: str, exc: BaseException) -> ApiError | None:
+    """The answer to a storage error while writing `path`, when it is the client's or the disk's doing."""
+    if isinstance(exc, NotADirectoryError | IsADirectoryError | FileExistsError):
+        return ApiError(409, f"cannot write '{path}': {exc}")
+    if isinstance(exc, FileNotFoundError):
+        return ApiError(409, f"cannot write '{path}': the path passes through a symbolic link")
+    if is_full(exc):
+        return _storage_full(path, exc)  # type: ignore[arg-type]
+    return None
+
+
+def store_file(storage: Storage, rid: str, path: str, chunks: Iterable[bytes], limit: int) -> tuple[int, str]:
+    """Write a file from its chunks, atomically; its size and md5. A 409, 413 or 507 ApiError for what
+    cannot be stored (the partial file is dropped)."""
+    try:
+        upload = storage.begin_upload(rid, path)
+    except OSError as exc:
+        refused = _write_refused(path, exc)
+        if refused is None:
+            raise
+        raise refused from None
+    try:
+        for chunk in chunks:
+            if upload.size + len(chunk) > limit:
+                raise ApiError(413, f"the file '{path}' is larger than {limit} bytes, the most this server stores")
+            upload.write(chunk)
+        return upload.commit()
+    except BaseException as exc:
+        upload.abort()
+        refused = _write_refused(path, exc) if isinstance(exc, OSError) else None
+        if refused is None:
+            raise
+        raise refused from None
 
 
 def _check_writable(caller: Principal, rid: str, path: str) -> None:
@@ -142,40 +179,9 @@ async def write_file(rid: str, path: str, request: Request, caller: Principal = 
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise ApiError(413, f"the file is {declared} bytes; the most this server stores is {limit}")
-    try:
-        upload = await run_in_threadpool(ctx.storage.begin_upload, rid, path)
-    except FileNotFoundError:
-        raise ApiError(409, f"cannot write '{path}': the path passes through a symbolic link") from None
-    except OSError as exc:
-        if is_full(exc):
-            raise _storage_full(path, exc) from None
-        raise
-    try:
-        buffer = bytearray()
-        async for chunk in request.stream():
-            if upload.size + len(buffer) + len(chunk) > limit:
-                raise ApiError(413, f"the file is larger than {limit} bytes, the most this server stores")
-            buffer += chunk
-            if len(buffer) >= CHUNK:  # write in large pieces: one thread hop per MiB, not per packet
-                await run_in_threadpool(upload.write, buffer)
-                buffer = bytearray()
-        if buffer:
-            await run_in_threadpool(upload.write, buffer)
-        size, md5 = await run_in_threadpool(upload.commit)
-    except (NotADirectoryError, IsADirectoryError, FileExistsError) as exc:
-        await run_in_threadpool(upload.abort)
-        raise ApiError(409, f"cannot write '{path}': {exc}") from None
-    except FileNotFoundError:
-        await run_in_threadpool(upload.abort)
-        raise ApiError(409, f"cannot write '{path}': the path passes through a symbolic link") from None
-    except OSError as exc:
-        await run_in_threadpool(upload.abort)
-        if is_full(exc):
-            raise _storage_full(path, exc) from None
-        raise
-    except BaseException:
-        await run_in_threadpool(upload.abort)
-        raise
+    # Receiving goes on while a pool thread hashes and writes what has arrived.
+    size, md5 = await consume_body(request.stream(),
+                                   lambda body: store_file(ctx.storage, rid, path, iter(body.next_chunk, b""), limit))
     await run_in_threadpool(fileindex.record_write, ctx.db, ctx.storage, rid, path, size, md5)
     return Stored(path=f"{rid}/{path}", size=size, md5=md5)
 
