@@ -121,7 +121,7 @@ def _request(world: World, caller: Caller | None, method: str, path: str) -> htt
               if fresh else {**world.shared})
     if path.startswith(("/api/reports", "/testreports")) and not fresh:
         values["{job_id}"] = world.shared.setdefault("report", _resources(world, ["{job_id}"], True)["{job_id}"])
-    values.update({"{path:path}": "folder/file.txt", "{name}": "chart", "{token_id}": "none"})
+    values.update({"{path:path}": "folder/file.txt", "{folder:path}": "folder", "{name}": "chart", "{token_id}": "none"})
     if "{ticket}" in path:  # a report link as the model page gives it
         page = world.callers["admin"].web.get(f"/models/{values['{job_id}']}").text  # type: ignore[union-attr]
         values["{ticket}"] = re.search(r'data-artifacts-base="/reports/[^/]+/([^/]+)/"', page).group(1)

@@ -41,7 +41,7 @@ def record_write(database: Database, storage: Storage, rid: str, path: str, size
 
 def record_writes(database: Database, storage: Storage, rid: str, files: list[tuple[str, int, str]]) -> None:
     """Index many files just written through the server (path, size, md5) in one transaction."""
-    rows = []
+    rows: list[tuple[str, int, str, float | None]] = []
     for path, size, md5 in files:
         if not storage.md5_from_listing(size):
             info = storage.info(rid, path)
@@ -50,7 +50,7 @@ def record_writes(database: Database, storage: Storage, rid: str, files: list[tu
         return
 
     def remember_all(session: Any) -> None:
-        wanted = {path: row for path, *row in rows}
+        wanted = {path: (size, md5, mtime) for path, size, md5, mtime in rows}
         existing: dict[str, db.FileRecord] = {}
         paths = list(wanted)
         for start in range(0, len(paths), 500):  # SQLite's bound-parameter limit
