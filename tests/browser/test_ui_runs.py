@@ -170,6 +170,7 @@ def test_artifact_previews_are_inert(logged_in: Any, ui_server: Platform) -> Non
 
     page.goto(f"{ui_server.url}/models/{model['id']}/artifacts")
     page.get_by_role("link", name="Preview table.csv").click()
+    page.locator(".preview-table th").first.wait_for()
     assert page.locator(".preview-table th").all_inner_texts() == ["name", "score"]
     assert page.locator(".preview-table tbody tr").count() == 2
     assert page.locator(".preview-table tbody td").first.inner_text() == "alpha"
