@@ -222,14 +222,12 @@ def _register_job_pages(kind: str) -> None:
         def again() -> tuple[str, str, str | None]:
             with ctx.db.read() as session:
                 job = jobs.get_job(session, job_id, kind)
-            fields = {"name": job.name, "model_type_id": job.model_type_id, "settings": dict(job.settings or {}),
-                      "dataset_ids": list(job.dataset_ids or []), "tag_ids": list(job.tag_ids or [])}
+            body = ModelIn(name=job.name, model_type_id=job.model_type_id, settings=dict(job.settings or {}),
+                           dataset_ids=list(job.dataset_ids or []), tag_ids=list(job.tag_ids or []))
             if kind == "report":
                 if not job.parent_id:
                     raise PageError(409, "The model this test report was about is deleted; it cannot run again.")
-                body: ModelIn = ReportIn(parent_id=job.parent_id, **fields)
-            else:
-                body = ModelIn(**fields)
+                body = ReportIn(parent_id=job.parent_id, **body.model_dump())
             new, key, problem = runs.create_and_start(ctx, kind, body)
             return new.id, key, problem
 

@@ -27,6 +27,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 
 from brevettiai._version import __version__
+from brevettiai.errors import ServerError
 from brevettiai.server import auth, security
 from brevettiai.server.auth import Principal
 from brevettiai.server.context import ServerContext
@@ -56,11 +57,11 @@ PAGE_HEADERS = {"Content-Security-Policy": PAGE_CSP, "X-Content-Type-Options": "
 
 # Errors -----------------------------------------------------------------------------------------------
 
-class LoginRequired(Exception):
+class LoginRequired(ServerError):
     """The request has no valid session: pages redirect to the login page, JSON endpoints answer 401."""
 
 
-class PageError(Exception):
+class PageError(ServerError):
     """A page that cannot be shown: its status and a message for the person."""
 
     def __init__(self, status: int, message: str) -> None:

@@ -150,9 +150,10 @@ async def zoo_create(request: Request, type_id: str, user: WebUser = Depends(ses
         errors["name"] = "The name is too long (255 characters at most)."
 
     def create() -> tuple[db.Job, str, str | None]:
-        fields = {"name": name or "-", "model_type_id": model_type.id, "settings": settings,
-                  "dataset_ids": dataset_ids, "tag_ids": tag_ids}
-        body: ModelIn = ReportIn(parent_id=parent.id, **fields) if parent is not None else ModelIn(**fields)
+        body = ModelIn(name=name or "-", model_type_id=model_type.id, settings=settings, dataset_ids=dataset_ids,
+                       tag_ids=tag_ids)
+        if parent is not None:
+            body = ReportIn(parent_id=parent.id, **body.model_dump())
         if errors:  # still ask the server about the settings, so every problem shows at once
             problems = validate_settings(schema, deep_merge(model_type.defaults or {}, settings))
             raise ApiError(422, problems)
