@@ -1,33 +1,117 @@
-"""Listing jobs for the pages and the API: one query, paged, newest first."""
+"""Listing jobs for the pages and the API (the runs table): one query, filtered, sorted and paged in the
+database, with the chosen settings and metrics as columns.
+
+The filter language is `brevettiai.server.run_filter`; its SQL is `brevettiai.server.run_query`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
+from brevettiai.contract.forms import MISSING, lookup
+from brevettiai.server import run_filter, run_query
 from brevettiai.server.context import ServerContext
 from brevettiai.server.db import models as db
+from brevettiai.server.run_filter import Field, FilterError
 
 PAGE_SIZE = 50
 
+__all__ = ["PAGE_SIZE", "FilterError", "RunPage", "RunRow", "list_jobs", "list_runs"]
+
+
+@dataclass
+class RunRow:
+    """One job of a listing, its model type's name, and the values of the chosen columns by label."""
+
+    job: db.Job
+    type_name: str | None
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:  # the templates read row.id, row.name, row.status...
+        return getattr(self.job, name)
+
+    @property
+    def type_id(self) -> str | None:
+        return self.job.model_type_id
+
+
+@dataclass
+class RunPage:
+    """One page of a listing and how many jobs match in all."""
+
+    rows: list[RunRow]
+    total: int
+    columns: list[Field]
+
+
+def _column_value(row: RunRow, item: Field, metric: Any) -> Any:
+    if item.source == "settings":
+        value = lookup(row.job.settings or {}, item.key)
+        return None if value is MISSING else value
+    if item.source == "metrics":
+        if metric is None:
+            return None
+        if item.part != "value":
+            return getattr(metric, item.part)
+        return metric.value if metric.value is not None else metric.text
+    if item.key == "type":
+        return row.type_name
+    if item.key == "tag":
+        return list(row.job.tag_ids or [])
+    return getattr(row.job, item.key)
+
+
+def list_runs(ctx: ServerContext, kind: str, *, filter: str = "", sort: str = "",
+              columns: str | Iterable[str] = (), offset: int = 0, limit: int = PAGE_SIZE,
+              parent_id: str | None = None, name: str | None = None, statuses: Sequence[str] = (),
+              q: str = "") -> RunPage:
+    """A page of jobs of a kind matching `filter` (the run filter language), sorted by `sort` (newest
+    first by default), with `columns` (field names) read for each; FilterError when one is not valid."""
+    tree = run_filter.parse(filter)
+    order = run_filter.parse_sort(sort)
+    chosen = run_filter.parse_columns(columns)
+    with ctx.db.read() as session:
+        scope = run_query.Scope(session, kind)
+        conditions: list[Any] = [db.Job.kind == kind]
+        if parent_id:
+            conditions.append(db.Job.parent_id == parent_id)
+        if name is not None:
+            conditions.append(db.Job.name == name)
+        if statuses:
+            conditions.append(db.Job.status.in_(list(statuses)))
+        if q:
+            conditions.append(run_query.condition(scope, run_filter.TextSearch(q)))
+        checked = [(c.field, c.position) for c in run_filter.fields_in(tree)]
+        checked += [(order.field, None)] if order else []
+        run_query.check_known(scope, checked)
+        if tree is not None:
+            conditions.append(run_query.condition(scope, tree))
+        filtered = list(scope.metric_joins)
+        total = session.scalar(scope.joined(select(func.count()).select_from(db.Job), filtered)
+                               .where(*conditions)) or 0
+        ordering = run_query.sort_keys(scope, order.field, order.descending) if order else []
+        metric_columns = [scope.metric(c.key) for c in chosen if c.source == "metrics"]
+        statement = scope.joined(select(db.Job, db.ModelType.name, *metric_columns)
+                                 .outerjoin(db.ModelType, db.ModelType.id == db.Job.model_type_id))
+        statement = (statement.where(*conditions)
+                     .order_by(*ordering, db.Job.created.desc(), db.Job.id.desc()).offset(offset).limit(limit))
+        rows = []
+        for job, type_name, *metrics in session.execute(statement):
+            row = RunRow(job, type_name)
+            found = iter(metrics)
+            for item in chosen:
+                row.values[item.label] = _column_value(row, item, next(found) if item.source == "metrics" else None)
+            rows.append(row)
+    return RunPage(rows, total, chosen)
+
 
 def list_jobs(ctx: ServerContext, kind: str, q: str, status: str, page: int, size: int = PAGE_SIZE,
-               parent_id: str | None = None) -> tuple[list[Any], int]:
-    """One page of jobs, newest first: LIMIT/OFFSET on the (kind, created) index; only listed columns read."""
-    conditions: list[Any] = [db.Job.kind == kind]
-    if q:
-        conditions.append(or_(func.lower(db.Job.name).contains(q.lower(), autoescape=True), db.Job.id == q))
-    if status:
-        conditions.append(db.Job.status == status)
-    if parent_id:
-        conditions.append(db.Job.parent_id == parent_id)
-    with ctx.db.read() as session:
-        total = session.scalar(select(func.count()).select_from(db.Job).where(*conditions)) or 0
-        rows = session.execute(
-            select(db.Job.id, db.Job.name, db.Job.status, db.Job.created, db.Job.started, db.Job.completed,
-                   db.Job.parent_id, db.ModelType.name.label("type_name"), db.ModelType.id.label("type_id"))
-            .outerjoin(db.ModelType, db.ModelType.id == db.Job.model_type_id)
-            .where(*conditions).order_by(db.Job.created.desc(), db.Job.id.desc())
-            .offset((page - 1) * size).limit(size)).all()
-    return list(rows), total
+              parent_id: str | None = None) -> tuple[list[RunRow], int]:
+    """One page (1-based) of jobs, newest first, by text and status: what the pages without a filter show."""
+    result = list_runs(ctx, kind, offset=(page - 1) * size, limit=size, parent_id=parent_id, q=q,
+                       statuses=[status] if status else [])
+    return result.rows, result.total

@@ -20,7 +20,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from brevettiai.server import auth, fileindex
+from brevettiai.server import auth, fileindex, run_summary
 from brevettiai.server.auth import Principal, principal
 from brevettiai.server.context import ServerContext, get_context
 from brevettiai.server.errors import ApiError
@@ -177,6 +177,8 @@ async def write_file(rid: str, path: str, request: Request, caller: Principal = 
         await run_in_threadpool(upload.abort)
         raise
     await run_in_threadpool(fileindex.record_write, ctx.db, ctx.storage, rid, path, size, md5)
+    if path == run_summary.OUTPUT_FILE:
+        await run_in_threadpool(run_summary.record_outputs, ctx, rid)
     return Stored(path=f"{rid}/{path}", size=size, md5=md5)
 
 
