@@ -22,7 +22,7 @@ from sqlalchemy import delete, func, select, update
 
 from brevettiai.contract.forms import deep_merge, validate_settings
 from brevettiai.contract.status import ACTIVE, TERMINAL
-from brevettiai.server import security
+from brevettiai.server import run_summary, security
 from brevettiai.server.context import ServerContext
 from brevettiai.server.db import models as db
 from brevettiai.server.db.models import utcnow
@@ -108,6 +108,7 @@ def create_job(ctx: ServerContext, kind: str, body: ModelIn | ReportIn) -> tuple
                      key_hash=security.token_hash(key), run_id=_run_id(), stop_requested=False)
         session.add(job)
         session.flush()
+        run_summary.record_settings(session, job.id, settings)  # what the runs table filters on
         _write_info(ctx, session, job)
     log.info("Created %s %s (%s)", kind, job.id, job.name)
     return job, key

@@ -65,6 +65,15 @@ def _column_value(row: RunRow, item: Field, metric: Any) -> Any:
     return getattr(row.job, item.key)
 
 
+def _metric_rows(session: Any, job_ids: list[str], names: list[str]) -> dict[tuple[str, str], db.RunMetric]:
+    """The metric summaries of the page's jobs for the metric columns, by (job id, name)."""
+    if not job_ids or not names:
+        return {}
+    found = session.scalars(select(db.RunMetric).where(db.RunMetric.job_id.in_(job_ids),
+                                                       db.RunMetric.name.in_(set(names))))
+    return {(metric.job_id, metric.name): metric for metric in found}
+
+
 def list_runs(ctx: ServerContext, kind: str, *, filter: str = "", sort: str = "",
               columns: str | Iterable[str] = (), offset: int = 0, limit: int = PAGE_SIZE,
               parent_id: str | None = None, name: str | None = None, statuses: Sequence[str] = (),
@@ -90,22 +99,27 @@ def list_runs(ctx: ServerContext, kind: str, *, filter: str = "", sort: str = ""
         run_query.check_known(scope, checked)
         if tree is not None:
             conditions.append(run_query.condition(scope, tree))
-        filtered = list(scope.metric_joins)
-        total = session.scalar(scope.joined(select(func.count()).select_from(db.Job), filtered)
-                               .where(*conditions)) or 0
         ordering = run_query.sort_keys(scope, order.field, order.descending) if order else []
-        metric_columns = [scope.metric(c.key) for c in chosen if c.source == "metrics"]
-        statement = scope.joined(select(db.Job, db.ModelType.name, *metric_columns)
-                                 .outerjoin(db.ModelType, db.ModelType.id == db.Job.model_type_id))
-        statement = (statement.where(*conditions)
-                     .order_by(*ordering, db.Job.created.desc(), db.Job.id.desc()).offset(offset).limit(limit))
-        rows = []
-        for job, type_name, *metrics in session.execute(statement):
-            row = RunRow(job, type_name)
-            found = iter(metrics)
+        # One pass gives the page's ids and (as a window) how many match; the sort moves narrow rows,
+        # not whole jobs with their settings.
+        windowed = tree is not None or order is not None
+        counted = [func.count().over()] if windowed else []
+        page = session.execute(scope.joined(select(db.Job.id, *counted)).where(*conditions)
+                               .order_by(*ordering, db.Job.created.desc(), db.Job.id.desc())
+                               .offset(offset).limit(limit)).all()
+        ids = [row[0] for row in page]
+        if page and windowed:
+            total = page[0][1]
+        else:  # unfiltered, the count reads only the (kind, id) index; or a page past the end
+            total = session.scalar(select(func.count()).select_from(db.Job).where(*conditions)) or 0
+        found = {job.id: (job, type_name) for job, type_name in session.execute(
+            select(db.Job, db.ModelType.name).outerjoin(db.ModelType, db.ModelType.id == db.Job.model_type_id)
+            .where(db.Job.id.in_(ids)))} if ids else {}
+        rows = [RunRow(*found[job_id]) for job_id in ids if job_id in found]
+        metrics = _metric_rows(session, [row.job.id for row in rows], [c.key for c in chosen if c.source == "metrics"])
+        for row in rows:
             for item in chosen:
-                row.values[item.label] = _column_value(row, item, next(found) if item.source == "metrics" else None)
-            rows.append(row)
+                row.values[item.label] = _column_value(row, item, metrics.get((row.job.id, item.key)))
     return RunPage(rows, total, chosen)
 
 

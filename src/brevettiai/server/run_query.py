@@ -1,10 +1,13 @@
 """The runs table's filter, sort and columns as SQL, run in the database (SQLite or PostgreSQL).
 
-Settings are read from the job's JSON with ``json_extract``/``json_type`` (SQLite) or
-``json_extract_path``/``json_typeof`` (PostgreSQL); a comparison with a number only looks at
-settings that are numbers, one with a text only at texts, so ``settings.x > 10`` never compares the
-text "abc". Metrics come from `db.RunMetric`, one outer join per metric named. A run without the field
-compared is not matched, and neither is its ``not`` (SQL's three-valued logic).
+Settings come from `db.RunSetting` and metrics from `db.RunMetric` (one row per job and key, indexed
+by key and value): a comparison is ``jobs.id IN (SELECT job_id ... WHERE key = ? AND value > ?)``, an
+index range. Reading the settings out of every job's JSON instead (``json_extract``) costs a parse per
+job, 25-30 ms for 10,000 jobs on SQLite, more than the whole budget of a listing. A comparison with a
+number only looks at values that are numbers, one with a text only at texts, so ``settings.x > 10``
+never compares the text "abc". A comparison matches the runs that have the field with a value that
+satisfies it; ``not`` matches every other run, also those without the field. Sorting joins the
+sort key's row (missing values last).
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
-    Double,
     and_,
     case,
     cast,
@@ -25,6 +27,7 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    true,
 )
 from sqlalchemy.dialects.postgresql import JSONB, array
 from sqlalchemy.orm import aliased
@@ -51,73 +54,36 @@ RECENT_FOR_KEYS = 200  # jobs whose settings name the keys a filter may use (bes
 
 @dataclass
 class Scope:
-    """What compiling one listing needs: the session, the dialect, the kind, and the metric joins made."""
+    """What compiling one listing needs: the session, the kind, and the joins made so far."""
 
     session: Any
     kind: str
-    metric_joins: dict[str, Any] = field(default_factory=dict)
+    joins: dict[tuple[str, str], Any] = field(default_factory=dict)
 
     @property
     def postgres(self) -> bool:
         return self.session.get_bind().dialect.name == "postgresql"
 
+    def _join(self, source: str, key: str) -> Any:
+        if (source, key) not in self.joins:
+            model = db.RunMetric if source == "metrics" else db.RunSetting
+            self.joins[(source, key)] = aliased(model, name=f"{source[0]}{len(self.joins)}")
+        return self.joins[(source, key)]
+
     def metric(self, name: str) -> Any:
         """The outer-joined `RunMetric` row of this metric (one join per name)."""
-        if name not in self.metric_joins:
-            self.metric_joins[name] = aliased(db.RunMetric, name=f"m{len(self.metric_joins)}")
-        return self.metric_joins[name]
+        return self._join("metrics", name)
 
-    def joined(self, statement: Any, names: list[str] | None = None) -> Any:
-        """The statement with the outer joins of the metrics used (or of `names`)."""
-        for name, table in self.metric_joins.items():
-            if names is None or name in names:
-                statement = statement.outerjoin(table, and_(table.job_id == db.Job.id, table.name == name))
+    def setting(self, key: str) -> Any:
+        """The outer-joined `RunSetting` row of this setting (one join per key)."""
+        return self._join("settings", key)
+
+    def joined(self, statement: Any) -> Any:
+        """The statement with the outer joins the sort made."""
+        for (source, key), table in self.joins.items():
+            match = table.name == key if source == "metrics" else table.key == key
+            statement = statement.outerjoin(table, and_(table.job_id == db.Job.id, match))
         return statement
-
-
-# -- settings in JSON ---------------------------------------------------------------------------------
-
-def _sqlite_path(key: str) -> str:
-    if '"' in key or "\\" in key:
-        raise FilterError(f"setting '{key}': keys with quotes or backslashes cannot be filtered on")
-    return "$" + "".join(f'."{part}"' for part in key.split("."))
-
-
-def setting_number(scope: Scope, key: str) -> ColumnElement[Any]:
-    """The setting as a number where it is one, else NULL."""
-    if scope.postgres:
-        parts = key.split(".")
-        return case((func.json_typeof(func.json_extract_path(db.Job.settings, *parts)) == "number",
-                     cast(func.json_extract_path_text(db.Job.settings, *parts), Double)))
-    path = _sqlite_path(key)
-    return case((func.json_type(db.Job.settings, path).in_(("integer", "real")), func.json_extract(db.Job.settings, path)))
-
-
-def setting_text(scope: Scope, key: str) -> ColumnElement[Any]:
-    """The setting where it is a text, else NULL."""
-    if scope.postgres:
-        parts = key.split(".")
-        return case((func.json_typeof(func.json_extract_path(db.Job.settings, *parts)) == "string",
-                     func.json_extract_path_text(db.Job.settings, *parts)))
-    path = _sqlite_path(key)
-    return case((func.json_type(db.Job.settings, path) == "text", func.json_extract(db.Job.settings, path)))
-
-
-def setting_bool(scope: Scope, key: str) -> ColumnElement[Any]:
-    """'true' or 'false' where the setting is a boolean, else NULL."""
-    if scope.postgres:
-        parts = key.split(".")
-        return case((func.json_typeof(func.json_extract_path(db.Job.settings, *parts)) == "boolean",
-                     func.json_extract_path_text(db.Job.settings, *parts)))
-    path = _sqlite_path(key)
-    kind = func.json_type(db.Job.settings, path)
-    return case((kind.in_(("true", "false")), kind))
-
-
-def _setting_present(scope: Scope, key: str) -> ColumnElement[bool]:
-    if scope.postgres:
-        return func.json_extract_path(db.Job.settings, *key.split(".")).is_not(None)
-    return func.json_type(db.Job.settings, _sqlite_path(key)).is_not(None)
 
 
 # -- known names, for errors that suggest ------------------------------------------------------------
@@ -153,19 +119,17 @@ def known_metrics(session: Any, kind: str, limit: int = 500) -> list[str]:
 
 
 def check_known(scope: Scope, fields: list[tuple[Field, int | None]]) -> None:
-    """Refuse settings keys and metric names no run of this kind has, suggesting close ones."""
-    settings_keys: list[str] | None = None
+    """Refuse settings keys and metric names no run has, suggesting close ones (looked up only then)."""
     for item, position in fields:
         if item.source == "settings":
-            if settings_keys is None:
-                settings_keys = known_settings(scope.session, scope.kind)
-            if item.key in settings_keys or any(k.startswith(item.key + ".") for k in settings_keys):
+            if scope.session.scalar(select(literal(1)).where(db.RunSetting.key == item.key).limit(1)):
                 continue
-            if scope.session.scalar(select(literal(1)).where(db.Job.kind == scope.kind,
-                                                             _setting_present(scope, item.key)).limit(1)):
-                continue
+            keys = known_settings(scope.session, scope.kind)
+            if any(k.startswith(item.key + ".") for k in keys):
+                raise FilterError(f"'settings.{item.key}' is a group of settings; name one of them, e.g. "
+                                  f"settings.{next(k for k in keys if k.startswith(item.key + '.'))}", position)
             raise FilterError(f"no {scope.kind} has the setting '{item.key}'"
-                              f"{suggest(item.key, settings_keys, 'settings.')}", position)
+                              f"{suggest(item.key, keys, 'settings.')}", position)
         if item.source == "metrics":
             if scope.session.scalar(select(literal(1)).where(db.RunMetric.name == item.key).limit(1)):
                 continue
@@ -215,7 +179,7 @@ def _typed(node: Compare, number: Any, text: Any, boolean: Any) -> ColumnElement
             raise FilterError(f"'{node.field.label}' is not a true/false value", node.position)
         if node.op not in ("=", "!="):
             raise FilterError("true and false can only be compared with = or !=", node.position)
-        return _compare(boolean, node.op, "true" if value else "false")
+        return _compare(boolean, node.op, value)
     if isinstance(value, float):
         return _compare(number, node.op, value)
     return _compare(text, node.op, _texts((value,))[0])
@@ -286,18 +250,20 @@ def _job_field(scope: Scope, node: Compare) -> ColumnElement[bool]:
     return _compare(column, op, values[0])
 
 
-def _metric(scope: Scope, node: Compare) -> ColumnElement[bool]:
-    table = scope.metric(node.field.key)
+def _metric(node: Compare) -> ColumnElement[bool]:
+    table = db.RunMetric
     if node.field.part != "value":
         column = getattr(table, node.field.part)
         if node.op == "in":
-            return _any_of([column == v for v in node.values if isinstance(v, float)])
-        value = node.values[0]
-        if not isinstance(value, float):
+            matched = _any_of([column == v for v in node.values if isinstance(v, float)])
+        elif not isinstance(node.values[0], float):
             raise FilterError(f"'{node.field.label}' is a number; compare it with a number", node.position)
-        return _compare(column, node.op, value)
-    boolean = case((table.value == 1.0, "true"), (table.value == 0.0, "false"))
-    return _typed(node, table.value, table.text, boolean)
+        else:
+            matched = _compare(column, node.op, node.values[0])
+    else:
+        boolean = case((table.value == 1.0, true()), (table.value == 0.0, false()))
+        matched = _typed(node, table.value, table.text, boolean)
+    return db.Job.id.in_(select(table.job_id).where(table.name == node.field.key, matched))
 
 
 def condition(scope: Scope, node: Node) -> ColumnElement[bool]:
@@ -313,9 +279,10 @@ def condition(scope: Scope, node: Node) -> ColumnElement[bool]:
     if source == "job":
         return _job_field(scope, node)
     if source == "settings":
-        key = node.field.key
-        return _typed(node, setting_number(scope, key), setting_text(scope, key), setting_bool(scope, key))
-    return _metric(scope, node)
+        table = db.RunSetting
+        return db.Job.id.in_(select(table.job_id).where(table.key == node.field.key,
+                                                        _typed(node, table.number, table.text, table.flag)))
+    return _metric(node)
 
 
 def sort_keys(scope: Scope, item: Field, descending: bool) -> list[Any]:
@@ -326,7 +293,8 @@ def sort_keys(scope: Scope, item: Field, descending: bool) -> list[Any]:
                               "settings.<path> or metrics.<name>")
         expressions: list[Any] = [db.ModelType.name if item.key == "type" else _COLUMNS[item.key]]
     elif item.source == "settings":
-        expressions = [setting_number(scope, item.key), setting_text(scope, item.key)]
+        table = scope.setting(item.key)
+        expressions = [table.number, table.text, table.flag]
     else:
         table = scope.metric(item.key)
         expressions = [getattr(table, item.part)] + ([table.text] if item.part == "value" else [])

@@ -1,6 +1,7 @@
-"""The per-run metric summary the runs table filters and sorts on (`db.RunMetric`).
+"""What the runs table filters and sorts on: each job's settings as typed rows (`db.RunSetting`, written
+with the job) and its metric summary (`db.RunMetric`).
 
-Two sources fill it:
+Two sources fill the metric summary:
 
 - every stored batch of progress points (`record_points`, called where the points are inserted):
   count, min, max and the last value (the one at the highest step) of each series, merged into the
@@ -31,6 +32,41 @@ _table = db.RunMetric.__table__
 OUTPUT_FILE = "artifacts/output.json"
 MAX_OUTPUTS = 1000  # output metrics kept per run (a huge output dict is not a table of columns)
 MAX_TEXT = 1000
+
+
+MAX_SETTINGS = 2000  # setting rows kept per job
+
+
+def setting_rows(job_id: str, settings: Any, prefix: str = "") -> list[dict[str, Any]]:
+    """The leaves of a job's settings as `db.RunSetting` rows: numbers, texts (first 255 characters),
+    booleans, and lists as JSON text; nested objects by dotted key."""
+    rows: list[dict[str, Any]] = []
+    if not isinstance(settings, Mapping):
+        return rows
+    for key, value in settings.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            rows.extend(setting_rows(job_id, value, name + "."))
+            continue
+        row: dict[str, Any] = {"job_id": job_id, "key": name, "number": None, "text": None, "flag": None}
+        if isinstance(value, bool):
+            row["flag"] = value
+        elif isinstance(value, int | float):
+            row["number"] = float(value) if abs(value) < 1e308 and math.isfinite(value) else None
+        elif isinstance(value, str):
+            row["text"] = value[:255]
+        elif value is not None:
+            row["text"] = json.dumps(value, separators=(",", ":"))[:255]
+        if len(name) <= 255:
+            rows.append(row)
+    return rows[:MAX_SETTINGS]
+
+
+def record_settings(session: Any, job_id: str, settings: Any) -> None:
+    """Store a new job's settings rows (same transaction as the job)."""
+    rows = setting_rows(job_id, settings)
+    if rows:
+        session.execute(db.RunSetting.__table__.insert(), rows)
 
 
 def _series_summaries(rows: Iterable[tuple[Any, ...]]) -> list[dict[str, Any]]:

@@ -1,0 +1,245 @@
+"""The runs table with 10,000 runs: a filter on one setting and one metric, sorted by a metric.
+
+10,000 models (three model types, nested settings, tags), their settings rows (50,000) and their
+metric summaries (an output metric and three progress series each: 40,000 rows) are inserted straight
+into the database, as the server would have written them,
+then the same listing is asked for in three ways:
+
+1. the listing service in-process (`brevettiai.server.listing.list_runs`: the SQL for the count and
+   the page of 50, and building the rows), median of 30;
+2. ``GET /api/models?filter=...&sort=...&columns=...&limit=50`` on a real server process (median of 30);
+3. the models page ``GET /models?filter=...&sort=...`` (session cookie), median of 30.
+
+Filter: ``settings.training.epochs > 50 and metrics.test_accuracy >= 0.8``; sort: ``metrics.test_accuracy
+desc``; columns: two settings, the output metric and a series minimum. On SQLite (a file) and on
+PostgreSQL (a throwaway cluster, started as tests/services.py does; skipped with the reason when
+PostgreSQL is not installed).
+
+Goal: <= 50 ms server time for the API request, on each database.
+
+Peer: MLflow's ``search_runs`` with the equivalent filter would need bench/.venvs/peers (made by
+``python bench/_venvs.py``, which needs PyPI); this benchmark measures it only when that venv exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import random
+import statistics
+import sys
+import time
+import types
+import urllib.parse
+import uuid
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR))
+sys.path.insert(0, str(BENCH_DIR.parent / "tests"))
+
+import _venvs  # noqa: E402
+from _common import BenchError  # noqa: E402
+from _servers import Goal, OurServer, Report, exit_on_sigterm, finish_reports, fmt_ms, temp_dir  # noqa: E402
+
+GOAL = 0.050
+RUNS = 10_000
+REPEAT = 30
+FILTER = "settings.training.epochs > 50 and metrics.test_accuracy >= 0.8"
+SORT = "metrics.test_accuracy desc"
+COLUMNS = "settings.training.epochs,settings.training.optimizer,metrics.test_accuracy,metrics.loss.min"
+MLFLOW_FILTER = "params.epochs > '50' and metrics.test_accuracy >= 0.8"  # MLflow compares params as text
+
+
+class OurServerOn(OurServer):
+    """Our server on a given database URL."""
+
+    def __init__(self, data_dir: Path, database_url: str) -> None:
+        super().__init__(data_dir)
+        self.database_url = database_url
+
+    def command(self) -> tuple[list[str], dict[str, str]]:
+        command, env = super().command()
+        return command + ["--database-url", self.database_url], env
+
+
+def fill(database_url: str, runs: int, seed: int = 7) -> int:
+    """Migrate the database and insert `runs` models with metric summaries; returns how many match FILTER."""
+    from sqlalchemy import insert
+
+    from brevettiai.server.db import models as db
+    from brevettiai.server.db.migrate import upgrade
+    from brevettiai.server.db.session import Database
+    from brevettiai.server.run_summary import setting_rows
+
+    rng = random.Random(seed)
+    database = Database(database_url)
+    upgrade(database.engine)
+    start = datetime.datetime(2026, 1, 1)
+    types_ = [{"id": str(uuid.uuid4()), "name": f"type {i}", "kind": "model", "settings_schema": {"fields": [
+        {"model": "training.epochs", "type": "number"}, {"model": "training.optimizer", "type": "select"}]},
+        "defaults": {}, "short_description": "", "created": start} for i in range(3)]
+    tags = [{"id": str(uuid.uuid4()), "name": name, "created": start} for name in ("vials", "bottles", "caps")]
+    jobs, metrics, matching = [], [], 0
+    for i in range(runs):
+        job_id = str(uuid.uuid4())
+        epochs = rng.randint(1, 100)
+        accuracy = rng.random()
+        matching += epochs > 50 and accuracy >= 0.8
+        jobs.append({"id": job_id, "kind": "model", "name": f"run {i:05d}", "status": rng.choice(
+            ["completed"] * 6 + ["failed", "killed", "running", "created"]), "created": start + datetime.timedelta(
+            minutes=i), "model_type_id": rng.choice(types_)["id"], "parent_id": None,
+            "settings": {"training": {"epochs": epochs, "learning_rate": rng.choice([1e-3, 1e-2, 0.1]),
+                                      "optimizer": rng.choice(["adam", "sgd", "rmsprop"])},
+                         "data": {"n_features": rng.choice([8, 16, 32]), "augment": rng.random() < 0.5}},
+            "dataset_ids": [], "tag_ids": rng.sample([t["id"] for t in tags], rng.randint(0, 2)),
+            "stop_requested": False, "run_id": uuid.uuid4().hex})
+        metrics.append({"job_id": job_id, "name": "test_accuracy", "value": accuracy, "output": accuracy,
+                        "has_output": True, "count": 0})
+        for name in ("loss", "accuracy", "val_loss"):
+            low, last = rng.random(), rng.random()
+            metrics.append({"job_id": job_id, "name": name, "value": last, "last": last, "last_step": 99,
+                            "min": min(low, last), "max": max(low, last) + 0.1, "count": 100, "has_output": False})
+    with database.write() as session:
+        session.execute(insert(db.ModelType), types_)
+        session.execute(insert(db.Tag), tags)
+        for chunk in range(0, len(jobs), 2000):
+            session.execute(insert(db.Job), jobs[chunk:chunk + 2000])
+        for chunk in range(0, len(metrics), 5000):
+            session.execute(insert(db.RunMetric), metrics[chunk:chunk + 5000])
+        settings = [row for job in jobs for row in setting_rows(job["id"], job["settings"])]
+        for chunk in range(0, len(settings), 5000):
+            session.execute(insert(db.RunSetting), settings[chunk:chunk + 5000])
+    with database.engine.begin() as connection:  # what the planner knows after a day of use
+        connection.exec_driver_sql("ANALYZE")
+    database.dispose()
+    return matching
+
+
+def in_process(database_url: str, expected: int) -> float:
+    """Median seconds of `list_runs` for the filter, sort and columns."""
+    from brevettiai.server import listing
+    from brevettiai.server.db.session import Database
+
+    database = Database(database_url)
+    ctx: Any = types.SimpleNamespace(db=database)
+    times = []
+    for _ in range(REPEAT + 3):
+        begin = time.perf_counter()
+        page = listing.list_runs(ctx, "model", filter=FILTER, sort=SORT, columns=COLUMNS, limit=50)
+        times.append(time.perf_counter() - begin)
+    database.dispose()
+    if page.total != expected:
+        raise BenchError(f"the listing found {page.total} runs; {expected} match")
+    return statistics.median(times[3:])
+
+
+def over_http(server: OurServer, token: str, expected: int) -> tuple[float, float]:
+    """Median seconds of the API request and of the models page."""
+    import http.client
+
+    parts = urllib.parse.urlsplit(server.url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=120)
+    query = urllib.parse.urlencode({"filter": FILTER, "sort": SORT, "columns": COLUMNS, "limit": 50})
+    page_query = urllib.parse.urlencode({"filter": FILTER, "sort": SORT})
+
+    def get(path: str, headers: dict[str, str]) -> tuple[float, bytes]:
+        begin = time.perf_counter()
+        connection.request("GET", path, headers=headers)
+        answer = connection.getresponse()
+        data = answer.read()
+        elapsed = time.perf_counter() - begin
+        if answer.status != 200:
+            raise BenchError(f"GET {path} answered {answer.status}: {data[:300]!r}")
+        return elapsed, data
+
+    bearer = {"Authorization": f"Bearer {token}"}
+    api = [get(f"/api/models?{query}", bearer) for _ in range(REPEAT + 3)]
+    total = json.loads(api[-1][1])["total"]
+    if total != expected:
+        raise BenchError(f"the API found {total} runs; {expected} match")
+    cookie = {"Cookie": f"brevettiai_session={token}"}
+    pages = [get(f"/models?{page_query}", cookie) for _ in range(REPEAT + 3)]
+    connection.close()
+    return statistics.median(t for t, _ in api[3:]), statistics.median(t for t, _ in pages[3:])
+
+
+def measure(tmp: Path, database_url: str, runs: int) -> dict[str, Any]:
+    """Fill the database, then every figure."""
+    begin = time.perf_counter()
+    expected = fill(database_url, runs)
+    figures: dict[str, Any] = {"fill_seconds": time.perf_counter() - begin, "matching": expected}
+    figures["service"] = in_process(database_url, expected)
+    with OurServerOn(tmp, database_url) as server:
+        token = server.admin_token()
+        figures["api"], figures["page"] = over_http(server, token, expected)
+    return figures
+
+
+def postgres_url() -> tuple[Any, str | None, str]:
+    """A running throwaway cluster (a context to exit), a new database's URL, or the reason there is none."""
+    from services import postgres_missing, running_postgres
+
+    missing = postgres_missing()
+    if missing:
+        return None, None, missing
+    cluster = running_postgres()
+    return cluster, cluster.__enter__().new_database(), ""
+
+
+def report_for(database: str, figures: dict[str, Any] | str, runs: int) -> Report:
+    rep = Report(f"Runs table, {runs:,} runs on {database}: filter on a setting and a metric, sorted by a metric",
+                 ["measure", "ours"])
+    text = f"API list request <= {GOAL * 1e3:.0f} ms ({database})"
+    if isinstance(figures, str):
+        rep.goals.append(Goal(text, None, "not measured"))
+        rep.notes.append(f"not measured: {figures}")
+        return rep
+    rep.rows = [
+        ["runs matching the filter (of the page of 50 returned)", f"{figures['matching']:,}"],
+        ["inserting the runs and summaries (setup)", f"{figures['fill_seconds']:.1f} s"],
+        ["listing service in-process: count + page of 50 + columns (median of 30)", fmt_ms(figures["service"])],
+        ["GET /api/models?filter&sort&columns&limit=50 (median of 30)", fmt_ms(figures["api"])],
+        ["GET /models?filter&sort, the page (median of 30)", fmt_ms(figures["page"])],
+    ]
+    rep.goals.append(Goal(text, figures["api"] <= GOAL, fmt_ms(figures["api"])))
+    rep.figures = figures
+    return rep
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run on SQLite and PostgreSQL and print the tables."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=RUNS, help=f"runs to insert (default {RUNS:,})")
+    parser.add_argument("--no-postgres", action="store_true", help="only SQLite")
+    args = parser.parse_args(argv)
+    exit_on_sigterm()
+    reports, error = [], ""
+    with temp_dir("bench-runs-") as tmp:
+        try:
+            sqlite: dict[str, Any] | str = measure(tmp / "sqlite", f"sqlite:///{tmp}/runs.db", args.runs)
+        except BenchError as exc:
+            sqlite = error = str(exc)
+        reports.append(report_for("SQLite", sqlite, args.runs))
+        if not args.no_postgres:
+            cluster, url, missing = postgres_url()
+            try:
+                pg: dict[str, Any] | str = measure(tmp / "pg", url, args.runs) if url else missing
+            except BenchError as exc:
+                pg = str(exc)
+            finally:
+                if cluster is not None:
+                    cluster.__exit__(None, None, None)
+            reports.append(report_for("PostgreSQL", pg, args.runs))
+    peers = _venvs.VENVS_DIR / "peers"
+    reports[-1].notes.append(
+        "peer: MLflow search_runs with the equivalent filter (" + MLFLOW_FILTER + ") is not measured: "
+        + ("bench/.venvs/peers is not set up (python bench/_venvs.py makes it from PyPI; this machine has no "
+           "network beyond 127.0.0.1)" if not (peers / ".bench-ok").exists() else "not implemented yet"))
+    return finish_reports("runs_table", reports, error)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
