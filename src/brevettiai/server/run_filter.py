@@ -186,8 +186,10 @@ def parse_field(text: str, position: int = 0) -> Field:
         if name and part in SERIES_PARTS:
             return Field("metrics", name, part)
         return Field("metrics", rest)
-    known = [*JOB_FIELDS, "settings.", "metrics."]
-    hint = suggest(lowered, known) or suggest(head.lower(), ["settings", "metrics"])
+    if rest:
+        hint = suggest(head.lower(), ["settings", "metrics"], "").replace("?", f".{rest}?")
+    else:
+        hint = suggest(lowered, JOB_FIELDS)
     raise FilterError(f"unknown field '{text}'{hint} (fields: {', '.join(JOB_FIELDS)}, "
                       f"settings.<path>, metrics.<name>)", position)
 
@@ -266,7 +268,8 @@ class _Parser:
     def operator_follows(self) -> bool:
         following = self.tokens[self.index + 1]
         return following.kind == "op" or self.keyword("in", 1) or self.keyword("contains", 1) or (
-            self.keyword("not", 1) and (self.keyword("in", 2) or self.keyword("contains", 2)))
+            self.keyword("not", 1) and (self.keyword("in", 2) or self.keyword("contains", 2)
+                                        or self.tokens[min(self.index + 2, len(self.tokens) - 1)].kind == "op"))
 
     def comparison(self) -> Node:
         name = self.take()
