@@ -20,7 +20,7 @@ from brevettiai.server.run_filter import Field, FilterError
 
 PAGE_SIZE = 50
 
-__all__ = ["PAGE_SIZE", "FilterError", "RunPage", "RunRow", "list_jobs", "list_runs"]
+__all__ = ["PAGE_SIZE", "FilterError", "RunPage", "RunRow", "known_fields", "list_jobs", "list_runs"]
 
 
 @dataclass
@@ -121,6 +121,12 @@ def list_runs(ctx: ServerContext, kind: str, *, filter: str = "", sort: str = ""
             for item in chosen:
                 row.values[item.label] = _column_value(row, item, metrics.get((row.job.id, item.key)))
     return RunPage(rows, total, chosen)
+
+
+def known_fields(ctx: ServerContext, kind: str) -> tuple[list[str], list[str]]:
+    """The settings keys and metric names the runs of a kind have (for a column picker)."""
+    with ctx.db.read() as session:
+        return run_query.known_settings(session, kind), run_query.known_metrics(session)
 
 
 def list_jobs(ctx: ServerContext, kind: str, q: str, status: str, page: int, size: int = PAGE_SIZE,

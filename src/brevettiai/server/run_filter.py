@@ -167,7 +167,9 @@ def _parse_time(text: str, position: int) -> datetime.datetime:
 
 def suggest(name: str, known: Iterable[str], prefix: str = "") -> str:
     """'; did you mean X?' for the names closest to `name`, or ''."""
-    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.6)
+    scored = sorted(((difflib.SequenceMatcher(None, name, k).ratio(), k) for k in set(known)), reverse=True)
+    best = scored[0][0] if scored else 0.0
+    close = [k for score, k in scored[:3] if score >= 0.6 and score >= best - 0.05]  # the best, and its ties
     if not close:
         return ""
     return "; did you mean " + " or ".join(f"{prefix}{c}" for c in close) + "?"

@@ -112,10 +112,9 @@ def known_settings(session: Any, kind: str) -> list[str]:
     return sorted(k for k in keys if not any(other.startswith(k + ".") for other in keys))
 
 
-def known_metrics(session: Any, kind: str, limit: int = 500) -> list[str]:
-    """Names of the metrics runs of this kind have."""
-    return list(session.scalars(select(db.RunMetric.name).join(db.Job, db.Job.id == db.RunMetric.job_id)
-                                .where(db.Job.kind == kind).distinct().order_by(db.RunMetric.name).limit(limit)))
+def known_metrics(session: Any, limit: int = 500) -> list[str]:
+    """Names of the metrics runs have (read from the (name, value) index)."""
+    return list(session.scalars(select(db.RunMetric.name).distinct().order_by(db.RunMetric.name).limit(limit)))
 
 
 def check_known(scope: Scope, fields: list[tuple[Field, int | None]]) -> None:
@@ -134,7 +133,7 @@ def check_known(scope: Scope, fields: list[tuple[Field, int | None]]) -> None:
             if scope.session.scalar(select(literal(1)).where(db.RunMetric.name == item.key).limit(1)):
                 continue
             raise FilterError(f"no {scope.kind} has the metric '{item.key}'"
-                              f"{suggest(item.key, known_metrics(scope.session, scope.kind), 'metrics.')}", position)
+                              f"{suggest(item.key, known_metrics(scope.session), 'metrics.')}", position)
 
 
 # -- comparisons --------------------------------------------------------------------------------------
