@@ -30,6 +30,7 @@ BENCHMARKS: list[tuple[str, str | None, bool]] = [  # script, results name (None
     ("bench_hardening.py", "hardening", False),
     ("bench_metrics_reads.py", "metrics_reads", False),
     ("bench_platform_s3.py", "platform_s3", False),
+    ("bench_runs_table.py", "runs_table", False),
 ]
 
 
