@@ -15,7 +15,9 @@ desc``; columns: two settings, the output metric and a series minimum. On SQLite
 PostgreSQL (a throwaway cluster, started as tests/services.py does; skipped with the reason when
 PostgreSQL is not installed).
 
-Goal: <= 50 ms server time for the API request, on each database.
+Goal: <= 50 ms server time for the API request, on each database: the request's time at the client
+(wall clock), and the CPU time the server spent on it (its process tree, and on PostgreSQL the
+database's processes too), which other work on a shared machine does not inflate as much.
 
 Peer: MLflow's ``search_runs`` with the equivalent filter would need bench/.venvs/peers (made by
 ``python bench/_venvs.py``, which needs PyPI); this benchmark measures it only when that venv exists.
@@ -42,7 +44,18 @@ sys.path.insert(0, str(BENCH_DIR.parent / "tests"))
 
 import _venvs  # noqa: E402
 from _common import BenchError  # noqa: E402
-from _servers import Goal, OurServer, Report, exit_on_sigterm, finish_reports, fmt_ms, temp_dir  # noqa: E402
+from _servers import (  # noqa: E402
+    Goal,
+    MachineLoad,
+    OurServer,
+    Report,
+    cpu_seconds,
+    exit_on_sigterm,
+    finish_reports,
+    fmt_ms,
+    process_tree,
+    temp_dir,
+)
 
 GOAL = 0.050
 RUNS = 10_000
@@ -118,26 +131,29 @@ def fill(database_url: str, runs: int, seed: int = 7) -> int:
     return matching
 
 
-def in_process(database_url: str, expected: int) -> float:
-    """Median seconds of `list_runs` for the filter, sort and columns."""
+def in_process(database_url: str, expected: int, database_pids: list[int]) -> tuple[float, float]:
+    """Median seconds of `list_runs` for the filter, sort and columns, and its CPU seconds per call
+    (this thread's, plus the database processes')."""
     from brevettiai.server import listing
     from brevettiai.server.db.session import Database
 
     database = Database(database_url)
     ctx: Any = types.SimpleNamespace(db=database)
-    times = []
+    times, cpu = [], []
     for _ in range(REPEAT + 3):
-        begin = time.perf_counter()
+        begin, begin_cpu, begin_db = time.perf_counter(), time.thread_time(), cpu_seconds(database_pids)
         page = listing.list_runs(ctx, "model", filter=FILTER, sort=SORT, columns=COLUMNS, limit=50)
         times.append(time.perf_counter() - begin)
+        cpu.append(time.thread_time() - begin_cpu + cpu_seconds(database_pids) - begin_db)
     database.dispose()
     if page.total != expected:
         raise BenchError(f"the listing found {page.total} runs; {expected} match")
-    return statistics.median(times[3:])
+    return statistics.median(times[3:]), statistics.mean(cpu[3:])
 
 
-def over_http(server: OurServer, token: str, expected: int) -> tuple[float, float]:
-    """Median seconds of the API request and of the models page."""
+def over_http(server: OurServer, token: str, expected: int, database_pids: list[int]) -> dict[str, float]:
+    """Median seconds of the API request and of the models page, and the server's (and database's) CPU
+    seconds per API request."""
     import http.client
 
     parts = urllib.parse.urlsplit(server.url)
@@ -156,55 +172,73 @@ def over_http(server: OurServer, token: str, expected: int) -> tuple[float, floa
         return elapsed, data
 
     bearer = {"Authorization": f"Bearer {token}"}
-    api = [get(f"/api/models?{query}", bearer) for _ in range(REPEAT + 3)]
+    api = [get(f"/api/models?{query}", bearer) for _ in range(3)]
+    pids = process_tree(server.pid) + database_pids
+    begin_cpu = cpu_seconds(pids)
+    api += [get(f"/api/models?{query}", bearer) for _ in range(REPEAT)]
+    api_cpu = (cpu_seconds(pids) - begin_cpu) / REPEAT
     total = json.loads(api[-1][1])["total"]
     if total != expected:
         raise BenchError(f"the API found {total} runs; {expected} match")
     cookie = {"Cookie": f"brevettiai_session={token}"}
     pages = [get(f"/models?{page_query}", cookie) for _ in range(REPEAT + 3)]
     connection.close()
-    return statistics.median(t for t, _ in api[3:]), statistics.median(t for t, _ in pages[3:])
+    return {"api": statistics.median(t for t, _ in api[3:]), "api_cpu": api_cpu,
+            "page": statistics.median(t for t, _ in pages[3:])}
 
 
-def measure(tmp: Path, database_url: str, runs: int) -> dict[str, Any]:
+def measure(tmp: Path, database_url: str, runs: int, database_pid: int | None = None) -> dict[str, Any]:
     """Fill the database, then every figure."""
     begin = time.perf_counter()
     expected = fill(database_url, runs)
     figures: dict[str, Any] = {"fill_seconds": time.perf_counter() - begin, "matching": expected}
-    figures["service"] = in_process(database_url, expected)
+    database_pids = process_tree(database_pid) if database_pid else []
+    figures["service"], figures["service_cpu"] = in_process(database_url, expected, database_pids)
     with OurServerOn(tmp, database_url) as server:
         token = server.admin_token()
-        figures["api"], figures["page"] = over_http(server, token, expected)
+        database_pids = process_tree(database_pid) if database_pid else []
+        figures.update(over_http(server, token, expected, database_pids))
     return figures
 
 
-def postgres_url() -> tuple[Any, str | None, str]:
-    """A running throwaway cluster (a context to exit), a new database's URL, or the reason there is none."""
+def _postmaster_pid(cluster: Any) -> int:
+    with open(Path(cluster.folder) / "data" / "postmaster.pid") as handle:
+        return int(handle.readline())
+
+
+def postgres_url() -> tuple[Any, str | None, int | None, str]:
+    """A running throwaway cluster (a context to exit), a new database's URL and the postmaster's pid, or
+    the reason there is none."""
     from services import postgres_missing, running_postgres
 
     missing = postgres_missing()
     if missing:
-        return None, None, missing
-    cluster = running_postgres()
-    return cluster, cluster.__enter__().new_database(), ""
+        return None, None, None, missing
+    context = running_postgres()
+    cluster = context.__enter__()
+    return context, cluster.new_database(), _postmaster_pid(cluster), ""
 
 
 def report_for(database: str, figures: dict[str, Any] | str, runs: int) -> Report:
     rep = Report(f"Runs table, {runs:,} runs on {database}: filter on a setting and a metric, sorted by a metric",
                  ["measure", "ours"])
-    text = f"API list request <= {GOAL * 1e3:.0f} ms ({database})"
+    text = f"API list request <= {GOAL * 1e3:.0f} ms, wall clock at the client ({database})"
+    cpu_text = f"API list request <= {GOAL * 1e3:.0f} ms of server CPU ({database})"
     if isinstance(figures, str):
-        rep.goals.append(Goal(text, None, "not measured"))
+        rep.goals += [Goal(text, None, "not measured"), Goal(cpu_text, None, "not measured")]
         rep.notes.append(f"not measured: {figures}")
         return rep
     rep.rows = [
         ["runs matching the filter (of the page of 50 returned)", f"{figures['matching']:,}"],
         ["inserting the runs and summaries (setup)", f"{figures['fill_seconds']:.1f} s"],
         ["listing service in-process: count + page of 50 + columns (median of 30)", fmt_ms(figures["service"])],
+        ["  its CPU time per call (this process + database processes, mean)", fmt_ms(figures["service_cpu"])],
         ["GET /api/models?filter&sort&columns&limit=50 (median of 30)", fmt_ms(figures["api"])],
+        ["  server CPU time per request (server + database processes, mean)", fmt_ms(figures["api_cpu"])],
         ["GET /models?filter&sort, the page (median of 30)", fmt_ms(figures["page"])],
     ]
     rep.goals.append(Goal(text, figures["api"] <= GOAL, fmt_ms(figures["api"])))
+    rep.goals.append(Goal(cpu_text, figures["api_cpu"] <= GOAL, fmt_ms(figures["api_cpu"])))
     rep.figures = figures
     return rep
 
@@ -216,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-postgres", action="store_true", help="only SQLite")
     args = parser.parse_args(argv)
     exit_on_sigterm()
+    machine = MachineLoad()
     reports, error = [], ""
     with temp_dir("bench-runs-") as tmp:
         try:
@@ -224,9 +259,9 @@ def main(argv: list[str] | None = None) -> int:
             sqlite = error = str(exc)
         reports.append(report_for("SQLite", sqlite, args.runs))
         if not args.no_postgres:
-            cluster, url, missing = postgres_url()
+            cluster, url, postmaster, missing = postgres_url()
             try:
-                pg: dict[str, Any] | str = measure(tmp / "pg", url, args.runs) if url else missing
+                pg: dict[str, Any] | str = measure(tmp / "pg", url, args.runs, postmaster) if url else missing
             except BenchError as exc:
                 pg = str(exc)
             finally:
@@ -238,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         "peer: MLflow search_runs with the equivalent filter (" + MLFLOW_FILTER + ") is not measured: "
         + ("bench/.venvs/peers is not set up (python bench/_venvs.py makes it from PyPI; this machine has no "
            "network beyond 127.0.0.1)" if not (peers / ".bench-ok").exists() else "not implemented yet"))
+    reports[-1].notes.append(machine.note())
     return finish_reports("runs_table", reports, error)
 
 

@@ -120,6 +120,8 @@ def _scenario(server: PlatformServer) -> None:
             ("tag = vial", "there is no tag 'vial'; did you mean vials?"),
             ("settings.epochs >", "at character 18: expected a value"),
             ("settings.data > 1", "'settings.data' is a group of settings"),
+            ("epochs > 1", "unknown field 'epochs'; did you mean settings.epochs?"),
+            ("f1 > 1", "unknown field 'f1'; did you mean metrics.summary.f1?"),
         ]:
             answer = listing(filter=bad)
             assert answer.status_code == 400 and expected in answer.json()["detail"], (bad, answer.text)

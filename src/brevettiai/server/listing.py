@@ -80,9 +80,15 @@ def list_runs(ctx: ServerContext, kind: str, *, filter: str = "", sort: str = ""
               q: str = "") -> RunPage:
     """A page of jobs of a kind matching `filter` (the run filter language), sorted by `sort` (newest
     first by default), with `columns` (field names) read for each; FilterError when one is not valid."""
-    tree = run_filter.parse(filter)
-    order = run_filter.parse_sort(sort)
-    chosen = run_filter.parse_columns(columns)
+    try:
+        tree = run_filter.parse(filter)
+        order = run_filter.parse_sort(sort)
+        chosen = run_filter.parse_columns(columns)
+    except FilterError as exc:
+        if exc.unknown is None:
+            raise
+        with ctx.db.read() as session:
+            raise run_query.with_field_hint(session, kind, exc) from None
     with ctx.db.read() as session:
         scope = run_query.Scope(session, kind)
         conditions: list[Any] = [db.Job.kind == kind]

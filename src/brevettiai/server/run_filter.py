@@ -41,9 +41,11 @@ Value = float | str | bool | datetime.datetime
 class FilterError(ValueError):
     """A filter (or sort or column) that cannot be used; the message says where and why."""
 
-    def __init__(self, message: str, position: int | None = None) -> None:
+    def __init__(self, message: str, position: int | None = None, unknown: str | None = None) -> None:
         super().__init__(message if position is None else f"at character {position + 1}: {message}")
         self.position = position
+        self.message = message
+        self.unknown = unknown  # a field name that is none of the known kinds
 
 
 @dataclass(frozen=True)
@@ -193,7 +195,7 @@ def parse_field(text: str, position: int = 0) -> Field:
     else:
         hint = suggest(lowered, JOB_FIELDS)
     raise FilterError(f"unknown field '{text}'{hint} (fields: {', '.join(JOB_FIELDS)}, "
-                      f"settings.<path>, metrics.<name>)", position)
+                      f"settings.<path>, metrics.<name>)", position, unknown=text)
 
 
 class _Parser:

@@ -136,6 +136,21 @@ def check_known(scope: Scope, fields: list[tuple[Field, int | None]]) -> None:
                               f"{suggest(item.key, known_metrics(scope.session), 'metrics.')}", position)
 
 
+def with_field_hint(session: Any, kind: str, error: FilterError) -> FilterError:
+    """An unknown-field error that also names the settings and metrics whose key ends in that name
+    (``epochs`` -> ``settings.training.epochs``)."""
+    name = (error.unknown or "").lower()
+    if not name or "did you mean" in error.message:
+        return error
+    candidates = [f"settings.{k}" for k in known_settings(session, kind) if k.lower().rsplit(".", 1)[-1] == name]
+    candidates += [f"metrics.{k}" for k in known_metrics(session) if k.lower().rsplit(".", 1)[-1] == name]
+    if not candidates:
+        return error
+    hint = f"; did you mean {' or '.join(candidates[:3])}?"
+    return FilterError(error.message.replace(f"unknown field '{error.unknown}'", f"unknown field '{error.unknown}'{hint}", 1),
+                       error.position)
+
+
 # -- comparisons --------------------------------------------------------------------------------------
 
 def _compare(expression: Any, op: str, value: Any) -> ColumnElement[bool]:
