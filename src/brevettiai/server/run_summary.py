@@ -157,9 +157,13 @@ def record_outputs(ctx: Any, job_id: str) -> None:
     output = document.get("output") if isinstance(document, dict) else None
     if not isinstance(output, dict):
         return
-    try:
-        with ctx.db.write() as session:
-            if session.get(db.Job, job_id) is not None:
-                store_outputs(session, job_id, flatten_outputs(output))
-    except Exception as exc:  # the summary is a view of output.json: never fail the caller's request for it
-        log.warning("Could not record the output metrics of job %s: %s", job_id, exc)
+    outputs = flatten_outputs(output)
+    for attempt in (1, 2):  # a batch of points may add the same metric's row at the same moment
+        try:
+            with ctx.db.write() as session:
+                if session.get(db.Job, job_id) is not None:
+                    store_outputs(session, job_id, outputs)
+            return
+        except Exception as exc:  # the summary is a view of output.json: never fail the caller's request for it
+            if attempt == 2:
+                log.warning("Could not record the output metrics of job %s: %s", job_id, exc)
