@@ -59,6 +59,9 @@ def test_a_lone_word_or_text_searches_names_and_ids() -> None:
     assert parse("resnet") == TextSearch("resnet")
     assert parse('"wide resnet"') == TextSearch("wide resnet")
     assert parse("1b9f0c2e-aa") == TextSearch("1b9f0c2e-aa")
+    assert parse("  model   04242 ") == TextSearch("model 04242")  # words without operators: a search
+    with pytest.raises(FilterError, match="expected 'and', 'or'"):
+        parse("model 04242 and")
     assert parse("   ") is None
 
 

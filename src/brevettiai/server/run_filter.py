@@ -13,7 +13,7 @@
   ``in (a, b, ...)``, ``not in (...)``; ``and``, ``or``, ``not`` and parentheses (``and`` binds first);
 - values: numbers, ``"text"`` or ``'text'`` (backslash escapes), bare words (``completed``), ``true``,
   ``false``, dates and times (``2026-11-30``, ``2026-11-30T12:00``, UTC unless they carry a zone);
-- a filter that is only a word or a quoted text matches names containing it, or that id.
+- a filter that is only words (no operators) or a quoted text matches names containing it, or that id.
 
 Errors are `FilterError`s: the message names the position and the field, and suggests close names.
 """
@@ -364,7 +364,11 @@ def parse(text: str) -> Node | None:
         raise FilterError(f"the filter is {len(text)} characters long; at most {MAX_LENGTH} are accepted")
     if not text.strip():
         return None
-    return _Parser(text).parse()
+    parser = _Parser(text)
+    words = parser.tokens[:-1]
+    if len(words) > 1 and all(t.kind in ("word", "number", "date") and t.text.lower() not in _KEYWORDS for t in words):
+        return TextSearch(" ".join(text.split()))  # several plain words: a search, as in a search box
+    return parser.parse()
 
 
 @dataclass(frozen=True)
