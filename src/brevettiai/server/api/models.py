@@ -48,9 +48,10 @@ def _shared_routes(kind: str) -> APIRouter:
                                        limit=limit, name=name, statuses=statuses, q=q or "")
         except run_filter.FilterError as exc:
             raise ApiError(400, str(exc)) from None
-        return RunList(items=[views.job(row.job) for row in result.rows], total=result.total,
-                       columns=[c.label for c in result.columns],
-                       values=[scrub(row.values) for row in result.rows])
+        page = RunList(items=[views.job(row.job) for row in result.rows], total=result.total,
+                       columns=[c.label for c in result.columns], values=[scrub(row.values) for row in result.rows])
+        # Serialized once here: FastAPI would validate the built model against itself again (~0.8 ms per page of 50).
+        return Response(page.model_dump_json(by_alias=True), media_type="application/json")  # type: ignore[return-value]
 
     @router.get("/{job_id}", response_model=JobOut, summary=f"One {kind}")
     def get_job(job_id: str, ctx: ServerContext = Depends(get_context)) -> JobOut:
