@@ -19,8 +19,10 @@ Goal: <= 50 ms server time for the API request, on each database: the request's 
 (wall clock), and the CPU time the server spent on it (its process tree, and on PostgreSQL the
 database's processes too), which other work on a shared machine does not inflate as much.
 
-Peer: MLflow's ``search_runs`` with the equivalent filter would need bench/.venvs/peers (made by
-``python bench/_venvs.py``, which needs PyPI); this benchmark measures it only when that venv exists.
+Peer: MLflow's ``MlflowClient.search_runs`` (SQLite store, in-process like our first row) on the same
+10,000 runs logged through its client, with the equivalent filter and sort (epochs also as a metric:
+MLflow compares params only with =, !=, LIKE); needs bench/.venvs/peers (``python bench/_venvs.py``, from
+PyPI), else the table says why it is missing.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ sys.path.insert(0, str(BENCH_DIR))
 sys.path.insert(0, str(BENCH_DIR.parent / "tests"))
 
 import _venvs  # noqa: E402
-from _common import BenchError  # noqa: E402
+from _common import BenchError, report, worker_result  # noqa: E402
 from _servers import (  # noqa: E402
     Goal,
     MachineLoad,
@@ -63,7 +65,8 @@ REPEAT = 30
 FILTER = "settings.training.epochs > 50 and metrics.test_accuracy >= 0.8"
 SORT = "metrics.test_accuracy desc"
 COLUMNS = "settings.training.epochs,settings.training.optimizer,metrics.test_accuracy,metrics.loss.min"
-MLFLOW_FILTER = "params.epochs > '50' and metrics.test_accuracy >= 0.8"  # MLflow compares params as text
+# MLflow compares params only with =, !=, LIKE, ILIKE: the numeric setting is logged as a metric there too.
+MLFLOW_FILTER = "metrics.epochs > 50 and metrics.test_accuracy >= 0.8"
 
 
 class OurServerOn(OurServer):
@@ -78,7 +81,27 @@ class OurServerOn(OurServer):
         return command + ["--database-url", self.database_url], env
 
 
-def fill(database_url: str, runs: int, seed: int = 7) -> int:
+def generate(runs: int, seed: int = 7) -> list[dict[str, Any]]:
+    """The runs: name, status, settings, tags (indexes), output accuracy and three series summaries."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(runs):
+        epochs, accuracy = rng.randint(1, 100), rng.random()
+        run = {"name": f"run {i:05d}", "epochs": epochs, "accuracy": accuracy,
+               "status": rng.choice(["completed"] * 6 + ["failed", "killed", "running", "created"]),
+               "type": rng.randrange(3), "settings": {
+                   "training": {"epochs": epochs, "learning_rate": rng.choice([1e-3, 1e-2, 0.1]),
+                                "optimizer": rng.choice(["adam", "sgd", "rmsprop"])},
+                   "data": {"n_features": rng.choice([8, 16, 32]), "augment": rng.random() < 0.5}},
+               "tags": rng.sample(range(3), rng.randint(0, 2)), "series": {}}
+        for name in ("loss", "accuracy", "val_loss"):
+            low, last = rng.random(), rng.random()
+            run["series"][name] = {"last": last, "min": min(low, last), "max": max(low, last) + 0.1}
+        out.append(run)
+    return out
+
+
+def fill(database_url: str, runs: int) -> int:
     """Migrate the database and insert `runs` models with metric summaries; returns how many match FILTER."""
     from sqlalchemy import insert
 
@@ -87,7 +110,6 @@ def fill(database_url: str, runs: int, seed: int = 7) -> int:
     from brevettiai.server.db.session import Database
     from brevettiai.server.run_summary import setting_rows
 
-    rng = random.Random(seed)
     database = Database(database_url)
     upgrade(database.engine)
     start = datetime.datetime(2026, 1, 1)
@@ -96,25 +118,20 @@ def fill(database_url: str, runs: int, seed: int = 7) -> int:
         "defaults": {}, "short_description": "", "created": start} for i in range(3)]
     tags = [{"id": str(uuid.uuid4()), "name": name, "created": start} for name in ("vials", "bottles", "caps")]
     jobs, metrics, matching = [], [], 0
-    for i in range(runs):
+    for i, run in enumerate(generate(runs)):
         job_id = str(uuid.uuid4())
-        epochs = rng.randint(1, 100)
-        accuracy = rng.random()
-        matching += epochs > 50 and accuracy >= 0.8
-        jobs.append({"id": job_id, "kind": "model", "name": f"run {i:05d}", "status": rng.choice(
-            ["completed"] * 6 + ["failed", "killed", "running", "created"]), "created": start + datetime.timedelta(
-            minutes=i), "model_type_id": rng.choice(types_)["id"], "parent_id": None,
-            "settings": {"training": {"epochs": epochs, "learning_rate": rng.choice([1e-3, 1e-2, 0.1]),
-                                      "optimizer": rng.choice(["adam", "sgd", "rmsprop"])},
-                         "data": {"n_features": rng.choice([8, 16, 32]), "augment": rng.random() < 0.5}},
-            "dataset_ids": [], "tag_ids": rng.sample([t["id"] for t in tags], rng.randint(0, 2)),
-            "stop_requested": False, "run_id": uuid.uuid4().hex})
-        metrics.append({"job_id": job_id, "name": "test_accuracy", "value": accuracy, "output": accuracy,
-                        "has_output": True, "count": 0})
-        for name in ("loss", "accuracy", "val_loss"):
-            low, last = rng.random(), rng.random()
-            metrics.append({"job_id": job_id, "name": name, "value": last, "last": last, "last_step": 99,
-                            "min": min(low, last), "max": max(low, last) + 0.1, "count": 100, "has_output": False})
+        matching += run["epochs"] > 50 and run["accuracy"] >= 0.8
+        jobs.append({"id": job_id, "kind": "model", "name": run["name"], "status": run["status"],
+                     "created": start + datetime.timedelta(minutes=i), "model_type_id": types_[run["type"]]["id"],
+                     "parent_id": None, "settings": run["settings"], "dataset_ids": [],
+                     "tag_ids": [tags[t]["id"] for t in run["tags"]], "stop_requested": False,
+                     "run_id": uuid.uuid4().hex})
+        metrics.append({"job_id": job_id, "name": "test_accuracy", "value": run["accuracy"],
+                        "output": run["accuracy"], "has_output": True, "count": 0})
+        for name, series in run["series"].items():
+            metrics.append({"job_id": job_id, "name": name, "value": series["last"], "last": series["last"],
+                            "last_step": 99, "min": series["min"], "max": series["max"], "count": 100,
+                            "has_output": False})
     with database.write() as session:
         session.execute(insert(db.ModelType), types_)
         session.execute(insert(db.Tag), tags)
@@ -129,6 +146,37 @@ def fill(database_url: str, runs: int, seed: int = 7) -> int:
         connection.exec_driver_sql("ANALYZE")
     database.dispose()
     return matching
+
+
+def mlflow_worker(folder: str, runs: int) -> None:
+    """In the peers venv: the same runs in MLflow (SQLite store), then ``search_runs`` with the equivalent
+    filter and sort (epochs also logged as a metric: MLflow cannot compare params with > or <)."""
+    import logging
+
+    from mlflow.entities import Metric, Param
+    from mlflow.tracking import MlflowClient
+
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
+    client = MlflowClient(tracking_uri=f"sqlite:///{folder}/mlflow.db")
+    experiment = client.create_experiment("bench")
+    begin, now, matching = time.perf_counter(), int(time.time() * 1000), 0
+    for run in generate(runs):
+        matching += run["epochs"] > 50 and run["accuracy"] >= 0.8
+        run_id = client.create_run(experiment, run_name=run["name"]).info.run_id
+        metrics = [Metric("test_accuracy", run["accuracy"], now, 0), Metric("epochs", run["epochs"], now, 0)]
+        metrics += [Metric(name, series["last"], now, 99) for name, series in run["series"].items()]
+        client.log_batch(run_id, metrics=metrics, params=[
+            Param("epochs", str(run["epochs"])), Param("optimizer", run["settings"]["training"]["optimizer"])])
+    fill_seconds = time.perf_counter() - begin
+    times = []
+    for _ in range(REPEAT + 3):
+        start = time.perf_counter()
+        found = client.search_runs([experiment], filter_string=MLFLOW_FILTER, order_by=["metrics.test_accuracy DESC"],
+                                   max_results=50)
+        times.append(time.perf_counter() - start)
+    if len(found) != min(50, matching):
+        raise SystemExit(f"MLflow found {len(found)} runs on the first page; {min(50, matching)} expected")
+    report({"search": statistics.median(times[3:]), "fill_seconds": fill_seconds, "matching": matching})
 
 
 def in_process(database_url: str, expected: int, database_pids: list[int]) -> tuple[float, float]:
@@ -206,6 +254,19 @@ def _postmaster_pid(cluster: Any) -> int:
         return int(handle.readline())
 
 
+def measure_mlflow(folder: Path, runs: int) -> dict[str, Any] | str:
+    """The peer's figures from a worker in bench/.venvs/peers, or why there are none."""
+    peers = _venvs.peers_venv()
+    if not peers.ok:
+        return f"bench/.venvs/peers is not usable ({peers.note})"
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        result = worker_result(peers.python, Path(__file__), ["--mlflow-worker", str(folder), "--runs", str(runs)])
+    except BenchError as exc:
+        return str(exc)
+    return {**result, "version": peers.versions.get("mlflow", "?")}
+
+
 def postgres_url() -> tuple[Any, str | None, int | None, str]:
     """A running throwaway cluster (a context to exit), a new database's URL and the postmaster's pid, or
     the reason there is none."""
@@ -248,7 +309,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=RUNS, help=f"runs to insert (default {RUNS:,})")
     parser.add_argument("--no-postgres", action="store_true", help="only SQLite")
+    parser.add_argument("--no-peer", action="store_true", help="without MLflow")
+    parser.add_argument("--mlflow-worker", metavar="DIR", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.mlflow_worker:
+        mlflow_worker(args.mlflow_worker, args.runs)
+        return 0
     exit_on_sigterm()
     machine = MachineLoad()
     reports, error = [], ""
@@ -268,11 +334,15 @@ def main(argv: list[str] | None = None) -> int:
                 if cluster is not None:
                     cluster.__exit__(None, None, None)
             reports.append(report_for("PostgreSQL", pg, args.runs))
-    peers = _venvs.VENVS_DIR / "peers"
-    reports[-1].notes.append(
-        "peer: MLflow search_runs with the equivalent filter (" + MLFLOW_FILTER + ") is not measured: "
-        + ("bench/.venvs/peers is not set up (python bench/_venvs.py makes it from PyPI; this machine has no "
-           "network beyond 127.0.0.1)" if not (peers / ".bench-ok").exists() else "not implemented yet"))
+        peer = measure_mlflow(tmp / "mlflow", args.runs) if not args.no_peer else "not asked for (--no-peer)"
+    if isinstance(peer, dict):
+        reports[0].rows.append(["peer: MLflow search_runs, same runs, filter and sort, first 50 (median of 30)",
+                                fmt_ms(peer["search"])])
+        reports[0].notes.append(f"peer: MLflow {peer['version']} on SQLite, filter {MLFLOW_FILTER!r}, order by "
+                                f"metrics.test_accuracy DESC, max_results=50 ({peer['matching']:,} match; "
+                                f"logging the runs took {peer['fill_seconds']:.0f} s); in-process, no HTTP")
+    else:
+        reports[-1].notes.append(f"peer: MLflow search_runs not measured: {peer}")
     reports[-1].notes.append(machine.note())
     return finish_reports("runs_table", reports, error)
 
