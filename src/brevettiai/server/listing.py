@@ -100,7 +100,7 @@ def list_runs(ctx: ServerContext, kind: str, *, filter: str = "", sort: str = ""
             conditions.append(db.Job.status.in_(list(statuses)))
         if q:
             conditions.append(run_query.condition(scope, run_filter.TextSearch(q)))
-        checked = [(c.field, c.position) for c in run_filter.fields_in(tree)]
+        checked: list[tuple[Field, int | None]] = [(c.field, c.position) for c in run_filter.fields_in(tree)]
         checked += [(order.field, None)] if order else []
         run_query.check_known(scope, checked)
         if tree is not None:

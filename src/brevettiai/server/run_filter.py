@@ -299,7 +299,7 @@ class _Parser:
             values = self.value_list()
         else:
             raise self.expected(f"an operator after '{name.text}' ({', '.join(OPERATORS)})")
-        node: Node = Compare(field, op, values, name.position)
+        node = Compare(field, op, values, name.position)
         _check_comparison(node)
         return Not(node) if negate else node
 

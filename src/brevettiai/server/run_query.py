@@ -13,6 +13,7 @@ sort key's row (missing values last).
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,7 +118,7 @@ def known_metrics(session: Any, limit: int = 500) -> list[str]:
     return list(session.scalars(select(db.RunMetric.name).distinct().order_by(db.RunMetric.name).limit(limit)))
 
 
-def check_known(scope: Scope, fields: list[tuple[Field, int | None]]) -> None:
+def check_known(scope: Scope, fields: Sequence[tuple[Field, int | None]]) -> None:
     """Refuse settings keys and metric names no run has, suggesting close ones (looked up only then)."""
     for item, position in fields:
         if item.source == "settings":

@@ -21,14 +21,14 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import and_, case, delete, or_, select, update
+from sqlalchemy import Table, and_, case, delete, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from brevettiai.server.db import models as db
 
 log = logging.getLogger("brevettiai.server.run_summary")
 
-_table = db.RunMetric.__table__
+_table: Table = db.RunMetric.__table__  # type: ignore[assignment]
 OUTPUT_FILE = "artifacts/output.json"
 MAX_OUTPUTS = 1000  # output metrics kept per run (a huge output dict is not a table of columns)
 MAX_TEXT = 1000
@@ -66,7 +66,7 @@ def record_settings(session: Any, job_id: str, settings: Any) -> None:
     """Store a new job's settings rows (same transaction as the job)."""
     rows = setting_rows(job_id, settings)
     if rows:
-        session.execute(db.RunSetting.__table__.insert(), rows)
+        session.execute(insert(db.RunSetting), rows)
 
 
 def _series_summaries(rows: Iterable[tuple[Any, ...]]) -> list[dict[str, Any]]:
@@ -97,8 +97,8 @@ def record_points(session: Any, rows: list[tuple[Any, ...]]) -> None:
         return
     values = _series_summaries(rows)
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(_table)
+    upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = upsert(_table)
     new, old = statement.excluded, _table.c
     newer = or_(old.last_step.is_(None), new.last_step >= old.last_step)
     statement = statement.on_conflict_do_update(index_elements=[old.job_id, old.name], set_={
