@@ -45,7 +45,7 @@ sys.path.insert(0, str(BENCH_DIR))
 sys.path.insert(0, str(BENCH_DIR.parent / "tests"))
 
 import _venvs  # noqa: E402
-from _common import BenchError, report, worker_result  # noqa: E402
+from _common import RESULT_MARK, BenchError, report, run_python  # noqa: E402
 from _servers import (  # noqa: E402
     Goal,
     MachineLoad,
@@ -260,10 +260,15 @@ def measure_mlflow(folder: Path, runs: int) -> dict[str, Any] | str:
     if not peers.ok:
         return f"bench/.venvs/peers is not usable ({peers.note})"
     folder.mkdir(parents=True, exist_ok=True)
-    try:
-        result = worker_result(peers.python, Path(__file__), ["--mlflow-worker", str(folder), "--runs", str(runs)])
+    try:  # logging 10,000 runs through MLflow's client takes minutes
+        out = run_python(peers.python, [str(Path(__file__)), "--mlflow-worker", str(folder), "--runs", str(runs)],
+                         timeout=3600)
     except BenchError as exc:
         return str(exc)
+    lines = [line for line in out.splitlines() if line.startswith(RESULT_MARK)]
+    if not lines:
+        return "the MLflow worker printed no result"
+    result = json.loads(lines[-1][len(RESULT_MARK):])
     return {**result, "version": peers.versions.get("mlflow", "?")}
 
 
