@@ -34,6 +34,7 @@ BENCHMARKS: list[tuple[str, str | None, bool]] = [  # script, results name (None
     ("bench_compare_view.py", "compare_view", False),
     ("bench_platform_s3.py", "platform_s3", False),
     ("bench_system_metrics.py", "system_metrics", False),
+    ("bench_runs_table.py", "runs_table", False),
 ]
 
 

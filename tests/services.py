@@ -89,22 +89,39 @@ class Postgres:
         return f"postgresql+psycopg://brevetti@127.0.0.1:{self.port}/{name}"
 
 
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[Postgres]:
+def postgres_missing() -> str | None:
+    """Why no PostgreSQL cluster can be started here, or None."""
+    if _postgres_bin() is None:
+        return "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): apt-get install postgresql"
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        return "the psycopg driver is missing: pip install 'brevettiai[postgres]'"
+    if os.geteuid() == 0:
+        import pwd
+
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            return "running as root and there is no 'postgres' user to own a PostgreSQL cluster"
+    return None
+
+
+@contextlib.contextmanager
+def running_postgres() -> Iterator[Postgres]:
+    """A throwaway PostgreSQL cluster on 127.0.0.1 (check `postgres_missing` first); removed afterwards.
+    Also used by the benchmarks (bench/bench_runs_table.py)."""
+    import psycopg
+
     bindir = _postgres_bin()
-    if bindir is None:
-        pytest.skip("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): apt-get install postgresql")
-    psycopg = pytest.importorskip("psycopg", reason="the psycopg driver is missing: pip install 'brevettiai[postgres]'")
+    assert bindir is not None, postgres_missing()
     # PostgreSQL refuses to run as root: then the cluster belongs to the postgres user.
     as_user: list[str] = []
     folder = tempfile.mkdtemp(prefix="brevettiai-pg-")
     if os.geteuid() == 0:
         import pwd
 
-        try:
-            account = pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.skip("running as root and there is no 'postgres' user to own a PostgreSQL cluster")
+        account = pwd.getpwnam("postgres")
         os.chown(folder, account.pw_uid, account.pw_gid)
         as_user = ["runuser", "-u", "postgres", "--"]
     data, port = os.path.join(folder, "data"), free_port()
@@ -124,6 +141,15 @@ def postgres() -> Iterator[Postgres]:
         subprocess.run([*as_user, f"{bindir}/pg_ctl", "-D", data, "-m", "immediate", "stop"], capture_output=True,
                        timeout=60)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    missing = postgres_missing()
+    if missing:
+        pytest.skip(missing)
+    with running_postgres() as cluster:
+        yield cluster
 
 
 @pytest.fixture(scope="module")

@@ -72,16 +72,16 @@ def test_ten_thousand_models_page_and_search(page: Any, crowded: Platform, scree
     assert page.locator(".pager-count").inner_text() == "9,951–10,000 of 10,000"
     assert rows.last.locator("td:not(.select-cell)").first.inner_text() == "bulk model 00000"
 
-    page.get_by_label("Search models").fill("model 04242")
+    page.get_by_label("Filter models").fill("model 04242")
     started = time.perf_counter()
-    page.get_by_role("button", name="Search").click()
-    page.wait_for_url("**q=model+04242*")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url("**filter=model+04242*")
     timings["search"] = time.perf_counter() - started
     assert rows.count() == 1 and rows.first.locator("td:not(.select-cell)").first.inner_text() == "bulk model 04242"
 
-    page.get_by_label("Search models").fill("model 01")
+    page.get_by_label("Filter models").fill("model 01")
     page.get_by_label("Status").select_option("failed")
-    page.get_by_role("button", name="Search").click()
+    page.get_by_role("button", name="Apply").click()
     page.wait_for_url("**status=failed*")
     assert page.locator(".pager-count").inner_text() == "1–50 of 200"  # 01000-01999, every fifth failed
     assert set(rows.locator("td:nth-child(4)").all_inner_texts()) == {"failed"}

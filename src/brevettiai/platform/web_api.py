@@ -209,10 +209,12 @@ class PlatformAPI:
         """One record of a kind by id."""
         return kind.record.model_validate(self.client.get(f"{kind.path}/{_quote(_id(id))}").json())
 
-    def _get_list(self, kind: _Kind, filters: Mapping[str, Any]) -> list[Any]:
-        """Every record of a kind matching the filters (the server narrows what it can)."""
+    def _get_list(self, kind: _Kind, filters: Mapping[str, Any], query: Mapping[str, str | None] | None = None) -> list[Any]:
+        """Every record of a kind matching the filters (the server narrows what it can) and the `query`
+        parameters (filter, sort) the server applies."""
         _check_filters(kind.record, filters)
         params = {k: v for k, v in filters.items() if k in kind.server_filters and v is not None}
+        params.update({k: v for k, v in (query or {}).items() if v})
         records = [kind.record.model_validate(item) for item in self._pages(kind.path, params)]
         return [r for r in records if _matches(r, filters)]
 
@@ -246,13 +248,23 @@ class PlatformAPI:
         """One model type by id, or every model type whose attributes equal the filters."""
         return self._get_one(_MODELTYPES, id) if id is not None else self._get_list(_MODELTYPES, filters)
 
-    def get_model(self, id: str | None = None, **filters: object) -> Model | list[Model]:
-        """One model by id, or every model (newest first) whose attributes equal the filters."""
-        return self._get_one(_MODELS, id) if id is not None else self._get_list(_MODELS, filters)
+    def get_model(self, id: str | None = None, filter: str | None = None, sort: str | None = None,
+                  **filters: object) -> Model | list[Model]:
+        """One model by id, or every model whose attributes equal the filters and that matches `filter`,
+        the platform's run filter, run in its database, e.g.
+        ``web.get_model(filter='settings.training.epochs > 10 and metrics.test_accuracy >= 0.8')``;
+        newest first, or by `sort` (e.g. ``"metrics.test_accuracy desc"``). A filter the platform cannot
+        use raises PlatformValidationError naming the position and the field, with close names suggested."""
+        if id is not None:
+            return self._get_one(_MODELS, id)
+        return self._get_list(_MODELS, filters, {"filter": filter, "sort": sort})
 
-    def get_report(self, id: str | None = None, **filters: object) -> Report | list[Report]:
-        """One report by id, or every report (newest first) whose attributes equal the filters."""
-        return self._get_one(_REPORTS, id) if id is not None else self._get_list(_REPORTS, filters)
+    def get_report(self, id: str | None = None, filter: str | None = None, sort: str | None = None,
+                   **filters: object) -> Report | list[Report]:
+        """One report by id, or every report matching the attribute filters and `filter` (as `get_model`)."""
+        if id is not None:
+            return self._get_one(_REPORTS, id)
+        return self._get_list(_REPORTS, filters, {"filter": filter, "sort": sort})
 
     # -- creators -------------------------------------------------------------------------------
 

@@ -83,6 +83,7 @@ for _api in ("/api/models", "/api/reports"):
                   ("GET", f"{_api}/{{job_id}}/log"): VIEWER, ("PATCH", f"{_api}/{{job_id}}"): MEMBER})
 for _page in ("/models", "/testreports"):
     TABLE.update({("GET", _page): VIEWER, ("GET", f"{_page}/{{job_id}}"): VIEWER,
+                  ("POST", f"{_page}/columns"): VIEWER,  # the user's own choice of columns
                   ("GET", f"{_page}/{{job_id}}/live.json"): VIEWER, ("GET", f"{_page}/{{job_id}}/artifacts"): VIEWER,
                   ("GET", f"{_page}/{{job_id}}/download/{{path:path}}"): VIEWER,
                   ("POST", f"{_page}/{{job_id}}/stop"): MEMBER, ("POST", f"{_page}/{{job_id}}/rerun"): MEMBER,

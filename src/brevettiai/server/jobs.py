@@ -23,7 +23,7 @@ from sqlalchemy import delete, func, select, update
 from brevettiai.contract.forms import deep_merge, validate_settings
 from brevettiai.contract.runs import new_run_id
 from brevettiai.contract.status import ACTIVE, TERMINAL
-from brevettiai.server import audit, security
+from brevettiai.server import audit, run_summary, security
 from brevettiai.server.context import ServerContext
 from brevettiai.server.db import models as db
 from brevettiai.server.db.models import utcnow
@@ -107,6 +107,7 @@ def create_job(ctx: ServerContext, kind: str, body: ModelIn | ReportIn) -> tuple
                      created_by=audit.current_user_id())
         session.add(job)
         session.flush()
+        run_summary.record_settings(session, job.id, settings)  # what the runs table filters on
         _write_info(ctx, session, job)
     log.info("Created %s %s (%s)", kind, job.id, job.name)
     audit.record(ctx.db, f"{kind}.create", job.id, detail=job.name)

@@ -24,6 +24,7 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
+from brevettiai.server import run_summary
 from brevettiai.server.db import models as db
 from brevettiai.server.db.models import utcnow
 from brevettiai.server.db.session import Database
@@ -176,6 +177,7 @@ def _insert_points(session: Any, rows: list[tuple[Any, ...]]) -> None:
     Plain tuples through ``exec_driver_sql`` skip SQLAlchemy's per-row parameter processing, which
     otherwise costs as much as the insert itself.
     """
+    run_summary.record_points(session, rows)  # the runs table's per-series summary, in the same transaction
     connection = session.connection()
     placeholder = _PLACEHOLDERS.get(connection.dialect.paramstyle)
     if placeholder is None:

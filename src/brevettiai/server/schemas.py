@@ -200,6 +200,15 @@ class JobList(Wire):
     total: int
 
 
+class RunList(JobList):
+    """One page of the runs table: the jobs, how many match in all, and the chosen columns' values."""
+
+    columns: list[str] = Field(default_factory=list, description="The fields asked for in `columns`, as written "
+                               "in a filter (e.g. settings.training.epochs, metrics.test_accuracy)")
+    values: list[dict[str, Any]] = Field(default_factory=list, description="Per item (same order): each column's "
+                                         "value by its name; null where the run has none")
+
+
 class FileEntry(Wire):
     """A file or folder below a job's artifacts/."""
 

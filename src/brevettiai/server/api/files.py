@@ -21,7 +21,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from brevettiai.server import access, auth, fileindex, roles
+from brevettiai.server import access, auth, fileindex, roles, run_summary
 from brevettiai.server.auth import Principal, principal
 from brevettiai.server.body_pipe import consume_body
 from brevettiai.server.context import ServerContext, get_context
@@ -183,6 +183,8 @@ async def write_file(rid: str, path: str, request: Request, caller: Principal = 
     size, md5 = await consume_body(request.stream(),
                                    lambda body: store_file(ctx.storage, rid, path, iter(body.next_chunk, b""), limit))
     await run_in_threadpool(fileindex.record_write, ctx.db, ctx.storage, rid, path, size, md5)
+    if path == run_summary.OUTPUT_FILE:
+        await run_in_threadpool(run_summary.record_outputs, ctx, rid)
     return Stored(path=f"{rid}/{path}", size=size, md5=md5)
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from brevettiai.server import charts, jobs, metrics, views
+from brevettiai.server import charts, jobs, metrics, run_summary, views
 from brevettiai.server.api.tags import all_tags
 from brevettiai.server.auth import ENDED, job_request, require_job, require_live_job
 from brevettiai.server.context import ServerContext, get_context
@@ -49,6 +49,7 @@ def state(job_id: str, body: StateIn, ctx: ServerContext = Depends(get_context))
     job = jobs.report_state(ctx, job_id, body)
     if job.status in ENDED:
         ctx.tokens.forget_job(job_id)  # its key stops authorising writes now, not when the cache ages out
+        run_summary.record_outputs(ctx, job_id)  # its output.json's metrics, for the runs table
     return views.job(job)
 
 

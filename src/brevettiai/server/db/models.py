@@ -163,7 +163,8 @@ class Job(Base):
     """A model or a report (``kind``): its input configuration, lifecycle and key."""
 
     __tablename__ = "jobs"
-    __table_args__ = (Index("ix_jobs_kind_created", "kind", "created"),)
+    __table_args__ = (Index("ix_jobs_kind_created", "kind", "created"),
+                      Index("ix_jobs_kind_id", "kind", "id"))  # the runs table's counts: no row reads
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
@@ -295,3 +296,54 @@ class OnceValue(Base):
     job_id: Mapped[str] = mapped_column(String(36))
     sealed: Mapped[str] = mapped_column(Text)
     expires_at: Mapped[datetime.datetime] = mapped_column(index=True)
+
+
+class RunMetric(Base):
+    """What the runs table filters and sorts on for one metric of a job: its output value (from
+    output.json's ``output``) and the summary of its progress series (last, min, max, count).
+
+    ``value`` is the metric as the runs table shows it: the output value when the job reported one,
+    else the last value of the series. Maintained by `brevettiai.server.run_summary`.
+    """
+
+    __tablename__ = "run_metrics"
+    __table_args__ = (Index("ix_run_metrics_name_value", "name", "value"),)
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[float | None] = mapped_column(Double)
+    text: Mapped[str | None] = mapped_column(Text)  # an output that is text, not a number
+    output: Mapped[float | None] = mapped_column(Double)
+    has_output: Mapped[bool] = mapped_column(Boolean, default=False)
+    last: Mapped[float | None] = mapped_column(Double)
+    last_step: Mapped[int | None] = mapped_column(BigInteger)
+    min: Mapped[float | None] = mapped_column(Double)
+    max: Mapped[float | None] = mapped_column(Double)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class RunSetting(Base):
+    """One leaf of a job's settings by dotted key, typed, so the runs table filters and sorts on settings
+    through an index instead of parsing every job's JSON. Written with the job (`brevettiai.server.run_summary`).
+    """
+
+    __tablename__ = "run_settings"
+    __table_args__ = (Index("ix_run_settings_key_number", "key", "number"),
+                      Index("ix_run_settings_key_text", "key", "text"))
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    number: Mapped[float | None] = mapped_column(Double)  # a number (not a boolean)
+    text: Mapped[str | None] = mapped_column(String(255))  # a text (its first 255 characters), a list as JSON
+    flag: Mapped[bool | None] = mapped_column(Boolean)  # true or false
+
+
+class UserPref(Base):
+    """A page setting a person chose (e.g. the runs table's columns), by user name and setting name."""
+
+    __tablename__ = "user_prefs"
+
+    username: Mapped[str] = mapped_column(String(150), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column()
+    updated: Mapped[datetime.datetime] = mapped_column(default=utcnow)

@@ -17,7 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from sqlalchemy import select
 
-from brevettiai.server import charts, job_log, jobs, listing, runs
+from brevettiai.server import charts, job_log, jobs, listing, prefs, run_filter, runs
 from brevettiai.server.api import files as files_api
 from brevettiai.server.auth import Principal
 from brevettiai.server.context import ServerContext
@@ -61,33 +61,116 @@ REPORT_CSP = "sandbox allow-scripts; default-src 'self' 'unsafe-inline' data:; f
 
 
 
-def _job_list_page(request: Request, user: WebUser, kind: str, q: str, status: str, page: int) -> Response:
+COLUMNS_PREF = "runs_columns.{kind}"
+# The list's own columns: header, the field a click on it sorts by.
+BASE_COLUMNS = [("Name", "name"), ("Model type", "type"), ("Status", "status"), ("Created", "created"),
+                ("Finished", "completed")]
+
+
+def _chosen_columns(ctx: ServerContext, user: WebUser, kind: str) -> list[str]:
+    saved = prefs.get_pref(ctx, user.username, COLUMNS_PREF.format(kind=kind)) or {}
+    columns = saved.get("columns")
+    return [c for c in columns if isinstance(c, str)] if isinstance(columns, list) else []
+
+
+def cell_text(value: Any) -> str:
+    """A settings or metric value as the runs table shows it."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    return str(value)
+
+
+def _sort_link(kind: str, params: dict[str, Any], field: str, sort: str) -> tuple[str, str | None]:
+    """Where a click on a column's header goes, and the column's current direction (aria-sort)."""
+    try:
+        current = run_filter.parse_sort(sort)
+    except run_filter.FilterError:
+        current = None
+    label = run_filter.parse_field(field).label
+    direction = None
+    if current is not None and current.field.label == label:
+        direction = "descending" if current.descending else "ascending"
+    target = f"{label} asc" if direction == "descending" else f"{label} desc" if direction else f"{label} asc"
+    return KINDS[kind] + query_string(**{**params, "sort": target, "page": 1}), direction
+
+
+def _job_list_page(request: Request, user: WebUser, kind: str, q: str, status: str, page: int,
+                   filter_text: str, sort: str) -> Response:
     ctx = ctx_of(request)
     q, status = q.strip()[:255], status if status in STATUSES else ""
-    rows, total = listing.list_jobs(ctx, kind, q, status, page)
+    filter_text, sort = filter_text.strip()[:run_filter.MAX_LENGTH], sort.strip()[:300]
+    columns = _chosen_columns(ctx, user, kind)
+    error, rows, total = None, [], 0
+    try:
+        result = listing.list_runs(ctx, kind, filter=filter_text, sort=sort, columns=columns, q=q,
+                                   statuses=[status] if status else [], offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+        rows, total, fields = result.rows, result.total, result.columns
+    except run_filter.FilterError as exc:
+        error = str(exc)
+        fields = run_filter.parse_columns(columns)
     pages = page_count(total, PAGE_SIZE)
+    params = {"filter": filter_text, "q": q, "status": status, "sort": sort}
     if page > pages and total:
-        return RedirectResponse(KINDS[kind] + query_string(q=q, status=status, page=pages), status_code=303)
+        return RedirectResponse(KINDS[kind] + query_string(**params, page=pages), status_code=303)
     word, plural, section = KIND_WORDS[kind]
+    known_settings, known_metrics = listing.known_fields(ctx, kind)
+    headers = [(title, *_sort_link(kind, params, field, sort)) for title, field in BASE_COLUMNS]
+    extra_headers = [(item.label, *_sort_link(kind, params, item.label, sort)) for item in fields]
     return render(request, "jobs.html", {
         "title": plural, "section": section, "kind": kind, "prefix": KINDS[kind], "rows": rows, "total": total,
         "page": page, "pages": pages, "q": q, "status": status, "statuses": STATUSES, "page_size": PAGE_SIZE,
-        "word": word, "plural": plural,
-        "link": lambda p: KINDS[kind] + query_string(q=q, status=status, page=p)}, user=user)
+        "word": word, "plural": plural, "filter": filter_text, "sort": sort, "filter_error": error,
+        "headers": headers, "extra_headers": extra_headers, "columns": [item.label for item in fields],
+        "known_settings": known_settings, "known_metrics": known_metrics, "cell_text": cell_text,
+        "extra_columns": [c for c in (item.label for item in fields) if c.split(".", 1)[-1] not in (
+            known_settings if c.startswith("settings.") else known_metrics)],
+        "link": lambda p: KINDS[kind] + query_string(**params, page=p)}, user=user)
 
 
 @router.get("/models")
 def models_page(request: Request, q: str = "", status: str = "", page: int = Query(1, ge=1, le=MAX_PAGE),
-                user: WebUser = Depends(session_user)) -> Response:
-    """Models, newest first, with search and paging."""
-    return _job_list_page(request, user, "model", q, status, page)
+                filter: str = "", sort: str = "", user: WebUser = Depends(session_user)) -> Response:
+    """Models, newest first or sorted, filtered with the run filter language, with chosen columns and paging."""
+    return _job_list_page(request, user, "model", q, status, page, filter, sort)
 
 
 @router.get("/testreports")
 def reports_page(request: Request, q: str = "", status: str = "", page: int = Query(1, ge=1, le=MAX_PAGE),
-                 user: WebUser = Depends(session_user)) -> Response:
-    """Test reports, newest first."""
-    return _job_list_page(request, user, "report", q, status, page)
+                 filter: str = "", sort: str = "", user: WebUser = Depends(session_user)) -> Response:
+    """Test reports, as the models list."""
+    return _job_list_page(request, user, "report", q, status, page, filter, sort)
+
+
+def _register_column_choice(kind: str) -> None:
+    prefix = KINDS[kind]
+
+    @router.post(prefix + "/columns")
+    async def choose_columns(request: Request, user: WebUser = Depends(session_user)) -> Response:
+        """Keep the person's choice of settings and metric columns, then show the list again."""
+        form = await form_with_csrf(request, user)
+        chosen = [str(value) for value in form.getlist("column")]
+        chosen += [part for part in str(form.get("extra") or "").split(",") if part.strip()]
+        back = prefix + query_string(filter=str(form.get("filter") or ""), sort=str(form.get("sort") or ""),
+                                     status=str(form.get("status") or ""))
+        response = RedirectResponse(back, status_code=303)
+        try:
+            fields = run_filter.parse_columns(chosen)
+        except run_filter.FilterError as exc:
+            flash(response, f"Columns not changed: {exc}")
+            return response
+        await run_in_threadpool(prefs.set_pref, ctx_of(request), user.username, COLUMNS_PREF.format(kind=kind),
+                                {"columns": [item.label for item in fields]})
+        return response
+
+
+for _kind in KINDS:
+    _register_column_choice(_kind)
 
 
 def _artifact_entries(ctx: ServerContext, job_id: str, folder: str = "") -> list[Any]:
