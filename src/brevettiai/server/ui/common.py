@@ -9,15 +9,12 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
-from sqlalchemy import select
 
 from brevettiai.contract.status import JOB_STATUSES
-from brevettiai.server import views
+from brevettiai.server import datasets, tags, views
 from brevettiai.server.api import files as files_api
-from brevettiai.server.api import tags as tags_api
 from brevettiai.server.auth import Principal
 from brevettiai.server.context import ServerContext
-from brevettiai.server.db import models as db
 from brevettiai.server.ui.web import (
     ctx_of,
 )
@@ -59,7 +56,7 @@ def serve_file(request: Request, rid: str, path: str, caller: Principal, attachm
 
 def tag_options(ctx: ServerContext) -> list[tuple[str, str, int]]:
     """Every tag as (id, name, depth), in tree order."""
-    forest = views.tag_forest(tags_api.all_tags(ctx))
+    forest = views.tag_forest(tags.all_tags(ctx))
     found: list[tuple[str, str, int]] = []
 
     def walk(items: Iterable[Any], depth: int) -> None:
@@ -72,7 +69,6 @@ def tag_options(ctx: ServerContext) -> list[tuple[str, str, int]]:
 
 
 def dataset_options(ctx: ServerContext, limit: int = 500) -> list[Any]:
-    with ctx.db.read() as session:
-        return list(session.execute(select(db.Dataset.id, db.Dataset.name, db.Dataset.created)
-                                    .order_by(db.Dataset.created.desc()).limit(limit)))
+    """(id, name, created) of the newest datasets."""
+    return datasets.options(ctx, limit)
 

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy import func, or_, select
 
-from brevettiai.server.api import datasets as datasets_api
+from brevettiai.server import datasets, tags
 from brevettiai.server.api import files as files_api
 from brevettiai.server.context import ServerContext
 from brevettiai.server.db import models as db
 from brevettiai.server.errors import ApiError
-from brevettiai.server.schemas import MAX_PAGE, DatasetIn
+from brevettiai.server.schemas import MAX_PAGE
 from brevettiai.server.storage import clean_path
 from brevettiai.server.ui import forms
 from brevettiai.server.ui.common import (
@@ -48,15 +45,8 @@ def datasets_page(request: Request, q: str = "", page: int = Query(1, ge=1, le=M
     """Datasets, newest first, with search and paging."""
     ctx = ctx_of(request)
     q = q.strip()[:255]
-    conditions: list[Any] = []
-    if q:
-        conditions.append(or_(func.lower(db.Dataset.name).contains(q.lower(), autoescape=True), db.Dataset.id == q))
-    with ctx.db.read() as session:
-        total = session.scalar(select(func.count()).select_from(db.Dataset).where(*conditions)) or 0
-        rows = list(session.scalars(select(db.Dataset).where(*conditions)
-                                    .order_by(db.Dataset.created.desc(), db.Dataset.id.desc())
-                                    .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)))
-        tag_names = {row.id: row.name for row in session.scalars(select(db.Tag))}
+    total, rows = datasets.search(ctx, q, (page - 1) * PAGE_SIZE, PAGE_SIZE)
+    tag_names = tags.names(ctx)
     return render(request, "datasets.html", {
         "title": "Datasets", "section": "datasets", "rows": rows, "total": total, "page": page,
         "pages": page_count(total, PAGE_SIZE), "q": q, "tag_names": tag_names, "page_size": PAGE_SIZE,
@@ -86,8 +76,7 @@ async def dataset_create(request: Request, user: WebUser = Depends(session_user)
         error = "The name is too long (255 characters at most)."
     else:
         try:
-            created = await run_in_threadpool(datasets_api.create_dataset,
-                                              DatasetIn(name=name, notes=notes, tag_ids=chosen), ctx)
+            created = await run_in_threadpool(datasets.create, ctx, name, "", notes, False, chosen)
         except ApiError as exc:
             error = forms.errors_by_field(exc.detail)[1][0] if isinstance(exc.detail, list) else str(exc.detail)
         else:
@@ -100,8 +89,7 @@ async def dataset_create(request: Request, user: WebUser = Depends(session_user)
 
 
 def _dataset(ctx: ServerContext, dataset_id: str) -> db.Dataset:
-    with ctx.db.read() as session:
-        row = session.get(db.Dataset, dataset_id)
+    row = datasets.find(ctx, dataset_id)
     if row is None:
         raise PageError(404, f"There is no dataset '{dataset_id}'.")
     return row
@@ -163,12 +151,8 @@ async def dataset_tags(request: Request, dataset_id: str, user: WebUser = Depend
     chosen = list(dict.fromkeys(str(v) for v in form.getlist("tag_ids")))
 
     def save() -> None:
-        with ctx.db.write() as session:
-            row = session.get(db.Dataset, dataset_id)
-            if row is None:
-                raise PageError(404, f"There is no dataset '{dataset_id}'.")
-            known = set(session.scalars(select(db.Tag.id).where(db.Tag.id.in_(chosen))))
-            row.tag_ids = [tag_id for tag_id in chosen if tag_id in known]
+        if datasets.set_tags(ctx, dataset_id, chosen) is None:
+            raise PageError(404, f"There is no dataset '{dataset_id}'.")
 
     await run_in_threadpool(save)
     response = RedirectResponse(f"/datasets/{dataset_id}", status_code=303)
@@ -193,7 +177,7 @@ async def dataset_delete(request: Request, dataset_id: str, user: WebUser = Depe
     await form_with_csrf(request, user)
     ctx = ctx_of(request)
     dataset = await run_in_threadpool(_dataset, ctx, dataset_id)
-    await run_in_threadpool(datasets_api.delete_dataset, dataset_id, ctx)
+    await run_in_threadpool(datasets.delete_dataset, ctx, dataset_id)
     response = RedirectResponse("/datasets", status_code=303)
     flash(response, f"Deleted the dataset “{dataset.name}”.")
     return response

@@ -6,9 +6,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
-from brevettiai.server.api import tags as tags_api
+from brevettiai.server import tags
 from brevettiai.server.errors import ApiError
-from brevettiai.server.schemas import TagIn
 from brevettiai.server.ui import forms
 from brevettiai.server.ui.common import (
     tag_options,
@@ -46,7 +45,7 @@ async def tags_create(request: Request, user: WebUser = Depends(session_user)) -
                                              "error": "Give the tag a name (255 characters at most).",
                                              "name": name}, status=422, user=user)
     try:
-        await run_in_threadpool(tags_api.create_tag, TagIn(name=name, parent_id=parent), ctx)
+        await run_in_threadpool(tags.create, ctx, name, parent)
     except ApiError as exc:
         message = forms.errors_by_field(exc.detail)[1][0] if isinstance(exc.detail, list) else str(exc.detail)
         return render(request, "tags.html", {"title": "Tags", "section": "tags", "tags": tag_options(ctx),

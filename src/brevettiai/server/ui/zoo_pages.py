@@ -8,10 +8,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import func, select
 
 from brevettiai.contract.forms import deep_merge, validate_settings
-from brevettiai.server import runs
+from brevettiai.server import model_types, runs
 from brevettiai.server.context import ServerContext
 from brevettiai.server.db import models as db
 from brevettiai.server.errors import ApiError
@@ -42,9 +41,7 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 def zoo(request: Request, user: WebUser = Depends(session_user)) -> Response:
     """The model types, to create models (and test reports) from."""
     ctx = ctx_of(request)
-    with ctx.db.read() as session:
-        types = list(session.scalars(select(db.ModelType).order_by(db.ModelType.kind, db.ModelType.name)))
-        counts = dict(session.execute(select(db.Job.model_type_id, func.count()).group_by(db.Job.model_type_id)).all())
+    types, counts = model_types.zoo(ctx)
     return render(request, "zoo.html", {"title": "Model zoo", "section": "zoo", "types": types, "counts": counts},
                   user=user)
 
@@ -65,8 +62,7 @@ def _zoo_form(request: Request, user: WebUser, model_type: db.ModelType, *, valu
 
 
 def _model_type(ctx: ServerContext, type_id: str) -> db.ModelType:
-    with ctx.db.read() as session:
-        row = session.get(db.ModelType, type_id)
+    row = model_types.find(ctx, type_id)
     if row is None:
         raise PageError(404, f"There is no model type '{type_id}'.")
     return row
@@ -75,8 +71,7 @@ def _model_type(ctx: ServerContext, type_id: str) -> db.ModelType:
 def _parent_model(ctx: ServerContext, parent_id: str | None) -> Any:
     if not parent_id:
         raise PageError(400, "A test report is made from a model's page: open the model, then “New test report”.")
-    with ctx.db.read() as session:
-        parent = session.get(db.Job, parent_id)
+    parent = model_types.find_job(ctx, parent_id)
     if parent is None or parent.kind != "model":
         raise PageError(404, f"There is no model '{parent_id}'.")
     return parent
@@ -84,13 +79,7 @@ def _parent_model(ctx: ServerContext, parent_id: str | None) -> Any:
 
 def unused_name(ctx: ServerContext, base: str) -> str:
     """A default name no job has yet: `base #N`, N one more than the jobs named `base` or `base #...`."""
-    with ctx.db.read() as session:
-        taken = set(session.scalars(select(db.Job.name).where(
-            (db.Job.name == base) | db.Job.name.startswith(f"{base} #", autoescape=True))))
-    number = len(taken) + 1
-    while f"{base} #{number}" in taken:
-        number += 1
-    return f"{base} #{number}"
+    return model_types.unused_name(ctx, base)
 
 
 @router.get("/zoo/{type_id}")
@@ -115,8 +104,7 @@ def zoo_form(request: Request, type_id: str, preset: str | None = None, parent: 
 def _clone_form(request: Request, user: WebUser, model_type: db.ModelType, source_id: str) -> Response:
     """The form prefilled from an earlier run of this model type; what it creates is validated as any new run."""
     ctx = ctx_of(request)
-    with ctx.db.read() as session:
-        source = session.get(db.Job, source_id)
+    source = model_types.find_job(ctx, source_id)
     if source is None or source.model_type_id != model_type.id:
         raise PageError(404, f"There is no run '{source_id}' of the model type “{model_type.name}” to start from.")
     parent = _parent_model(ctx, source.parent_id) if source.kind == "report" else None
