@@ -8,8 +8,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from brevettiai.server import charts, jobs, metrics, run_summary, views
-from brevettiai.server.api.tags import all_tags
+from brevettiai.server import charts, jobs, metrics, run_summary, tags, views
 from brevettiai.server.auth import ENDED, job_request, require_job, require_live_job
 from brevettiai.server.context import ServerContext, get_context
 from brevettiai.server.errors import invalid
@@ -128,7 +127,7 @@ async def put_chart(job_id: str, name: str, request: Request, ctx: ServerContext
 @router.get("/roottags", response_model=list[TagOut], summary="The roots of the tag tree")
 def root_tags(job_id: str, ctx: ServerContext = Depends(get_context)) -> list[TagOut]:
     """The tag tree's roots, each with its subtree."""
-    return views.tag_forest(all_tags(ctx))
+    return views.tag_forest(tags.all_tags(ctx))
 
 
 routers = [frequent, router]

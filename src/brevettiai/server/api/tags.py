@@ -7,16 +7,10 @@ from fastapi import APIRouter, Depends, Response
 from brevettiai.server import tags, views
 from brevettiai.server.auth import require_user
 from brevettiai.server.context import ServerContext, get_context
-from brevettiai.server.db import models as db
 from brevettiai.server.errors import not_found
 from brevettiai.server.schemas import TagIn, TagOut
 
 router = APIRouter(prefix="/api/tags", tags=["tags"], dependencies=[Depends(require_user)])
-
-
-def all_tags(ctx: ServerContext) -> list[db.Tag]:
-    """Every tag (kept here for the routes that import it; the work is `server/tags.py`)."""
-    return tags.all_tags(ctx)
 
 
 @router.get("", response_model=list[TagOut], summary="The tag tree: its roots with their children")
