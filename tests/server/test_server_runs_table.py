@@ -146,11 +146,13 @@ def _scenario(server: PlatformServer) -> None:
 
 
 def test_runs_table_on_sqlite(platform_server_factory: object) -> None:
-    _scenario(platform_server_factory())  # type: ignore[operator]
+    # foxtrot stays "running" without heartbeats: a slow machine must not turn it lost mid-test
+    _scenario(platform_server_factory("--heartbeat-timeout", "3600"))  # type: ignore[operator]
 
 
 def test_runs_table_on_postgresql(postgres: Any, platform_server_factory: object) -> None:
-    server = platform_server_factory("--database-url", postgres.new_database())  # type: ignore[operator]
+    server = platform_server_factory("--database-url", postgres.new_database(),  # type: ignore[operator]
+                                     "--heartbeat-timeout", "3600")
     assert "PostgresqlImpl" in server.log()
     _scenario(server)
 
