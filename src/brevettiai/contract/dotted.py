@@ -45,3 +45,15 @@ def set_path(target: MutableMapping[str, Any], dotted: str, value: Any,
         node[part] = child
         node = child
     node[leaf] = value
+
+
+def flatten(settings: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Leaves of nested settings by dotted path (lists and empty objects are leaves)."""
+    flat: dict[str, Any] = {}
+    for key, value in settings.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat.update(flatten(value, path + "."))
+        else:
+            flat[path] = value
+    return flat

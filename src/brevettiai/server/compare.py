@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import Query
 from sqlalchemy import select
 
+from brevettiai.contract.dotted import flatten
 from brevettiai.contract.forms import MISSING, lookup
 from brevettiai.server.auth import Principal
 from brevettiai.server.context import ServerContext
@@ -106,18 +107,6 @@ def schema_labels(schema: Mapping[str, Any] | None) -> tuple[dict[str, str], dic
         if "default" in spec:
             defaults[path] = spec["default"]
     return labels, defaults
-
-
-def flatten(settings: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Leaves of nested settings by dotted path (lists and empty objects are leaves)."""
-    flat: dict[str, Any] = {}
-    for key, value in settings.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            flat.update(flatten(value, path + "."))
-        else:
-            flat[path] = value
-    return flat
 
 
 def _same(values: list[Any]) -> bool:

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from brevettiai.contract.dotted import flatten
 from brevettiai.contract.forms import MISSING as _MISSING
 from brevettiai.contract.forms import lookup
 from brevettiai.server.wire_checks import parse_json
@@ -296,18 +297,6 @@ def _format(value: Any) -> tuple[str, bool]:
     if isinstance(value, dict | list):
         return json.dumps(value, indent=None), True
     return str(value), False
-
-
-def flatten(settings: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Leaves of nested settings by dotted path (lists are leaves)."""
-    flat: dict[str, Any] = {}
-    for key, value in settings.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            flat.update(flatten(value, path + "."))
-        else:
-            flat[path] = value
-    return flat
 
 
 def settings_rows(schema: Mapping[str, Any] | None, settings: Mapping[str, Any]) -> list[SettingRow]:
