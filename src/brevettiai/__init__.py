@@ -5,7 +5,7 @@ The public names are loaded on first use so that ``import brevettiai`` stays fas
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from brevettiai._version import __version__
 
@@ -18,7 +18,7 @@ __all__ = ["Job", "JobSettings", "__version__"]
 _LAZY = {"Job": "brevettiai.job", "JobSettings": "brevettiai.settings.job_settings"}
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     module_name = _LAZY.get(name)
     if module_name is None:
         raise AttributeError(f"module 'brevettiai' has no attribute {name!r}")

@@ -11,18 +11,20 @@ import json
 import logging
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from brevettiai import _state
 from brevettiai._location import JobLocation
 from brevettiai._state import JobState
 from brevettiai.contract import scheme
+from brevettiai.contract.jsontypes import JSONMapping, JSONObject
 from brevettiai.errors import JobNotFoundError
 from brevettiai.io import IoTools
 from brevettiai.io import path as io_path
 
 if TYPE_CHECKING:
+    from brevettiai.datamodel import Tag
     from brevettiai.platform.link import PlatformLink
 
 log = logging.getLogger("brevettiai.platform.job")
@@ -38,7 +40,7 @@ class JobBackend(Protocol):
 
     io: IoTools
 
-    def load_info(self, job_name: str) -> dict[str, Any]:
+    def load_info(self, job_name: str) -> JSONObject:
         """The job's info.json; a missing or unreadable one is a `JobNotFoundError`."""
 
     def begin_run(self, run_id: str) -> None:
@@ -50,7 +52,7 @@ class JobBackend(Protocol):
     def job_started(self) -> None:
         """The job runs now (a platform job starts its heartbeat)."""
 
-    def log_metrics(self, step: int, values: Mapping[str, Any]) -> None:
+    def log_metrics(self, step: int, values: JSONMapping) -> None:
         """Record one progress point."""
 
     def flush_metrics(self) -> None:
@@ -59,7 +61,7 @@ class JobBackend(Protocol):
     def save_chart(self, file_name: str, spec: str) -> str:
         """Keep a Vega-Lite chart; returns its path relative to the job dir."""
 
-    def root_tags(self, tags: Sequence[Any]) -> list[Any]:
+    def root_tags(self, tags: Sequence[Tag]) -> Sequence[Tag | JSONObject]:
         """The root tags as wire dicts or Tag records (offline: the job's own tags without a parent)."""
 
     def close(self) -> None:
@@ -77,7 +79,7 @@ class OfflineBackend:
         self._metrics_lock = threading.Lock()  # the system-metrics thread records points too
         self._run_id = ""
 
-    def load_info(self, job_name: str) -> dict[str, Any]:
+    def load_info(self, job_name: str) -> JSONObject:
         location = self.location
         try:
             raw = self.io.read_file(location.info_file)
@@ -133,7 +135,7 @@ class OfflineBackend:
     def job_started(self) -> None:
         return None
 
-    def log_metrics(self, step: int, values: Mapping[str, Any]) -> None:
+    def log_metrics(self, step: int, values: JSONMapping) -> None:
         with self._metrics_lock:
             self._metrics.append({"step": step, "time": _state.now(), "run_id": self._run_id, **values})
             full = len(self._metrics) >= _METRICS_BUFFER
@@ -163,7 +165,7 @@ class OfflineBackend:
         self.io.write_file(io_path.join(self.job_dir, *relative.split("/")), spec)
         return relative
 
-    def root_tags(self, tags: Sequence[Any]) -> list[Any]:
+    def root_tags(self, tags: Sequence[Tag]) -> Sequence[Tag | JSONObject]:
         return [tag for tag in tags if not tag.parent_id]
 
     def close(self) -> None:
@@ -181,7 +183,7 @@ class PlatformBackend:
     def begin_run(self, run_id: str) -> None:
         return None  # the platform gives every run its own id and record
 
-    def load_info(self, job_name: str) -> dict[str, Any]:
+    def load_info(self, job_name: str) -> JSONObject:
         info = self.link.fetch_info()
         log.info("Config args found at: '%s'", self.location.info_file)
         return info
@@ -189,12 +191,12 @@ class PlatformBackend:
     def record_state(self, state: JobState) -> None:
         if state.status == "created":  # the platform created the job and keeps its state
             return
-        self.link.set_state(state.status, state.model_path, state.to_dict()["exit"])
+        self.link.set_state(state.status, state.model_path, cast("JSONMapping | None", state.to_dict()["exit"]))
 
     def job_started(self) -> None:
         self.link.start_heartbeat()
 
-    def log_metrics(self, step: int, values: Mapping[str, Any]) -> None:
+    def log_metrics(self, step: int, values: JSONMapping) -> None:
         self.link.log_metrics(step, dict(values))
 
     def flush_metrics(self) -> None:
@@ -204,7 +206,7 @@ class PlatformBackend:
         self.link.upload_chart(file_name, spec)  # the platform also saves the artifact file
         return f"artifacts/charts/{file_name}.json"
 
-    def root_tags(self, tags: Sequence[Any]) -> list[Any]:
+    def root_tags(self, tags: Sequence[Tag]) -> Sequence[Tag | JSONObject]:
         return self.link.root_tags()
 
     def close(self) -> None:

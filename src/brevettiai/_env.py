@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Literal, overload
 
 from brevettiai.errors import UsageError
 
@@ -42,12 +42,19 @@ def _sample_seconds(value: str) -> float:
     return number
 
 
+EnvValue = str | float | bool
+TextVariable = Literal["job_id", "api_key", "info_file", "job_dir", "cache_path", "host", "data_bucket",
+                       "username", "password", "token"]
+SecondsVariable = Literal["heartbeat_interval", "flush_timeout", "system_metrics_interval"]
+SwitchVariable = Literal["system_metrics"]
+
+
 @dataclass(frozen=True)
 class EnvVar:
     """One value the SDK reads from the environment."""
 
     names: tuple[str, ...]
-    parse: Callable[[str], Any]
+    parse: Callable[[str], EnvValue]
     accepted: str
     help: str
     secret: bool = False
@@ -77,7 +84,21 @@ SDK_ENVIRONMENT: dict[str, EnvVar] = {
 }
 
 
-def env_value(name: str, default: Any = None, environ: Mapping[str, str] | None = None) -> Any:
+@overload
+def env_value(name: TextVariable, default: None = None, environ: Mapping[str, str] | None = None) -> str | None: ...
+@overload
+def env_value(name: TextVariable, default: str, environ: Mapping[str, str] | None = None) -> str: ...
+@overload
+def env_value(name: SecondsVariable, default: None = None, environ: Mapping[str, str] | None = None) -> float | None: ...
+@overload
+def env_value(name: SecondsVariable, default: float, environ: Mapping[str, str] | None = None) -> float: ...
+@overload
+def env_value(name: SwitchVariable, default: None = None, environ: Mapping[str, str] | None = None) -> bool | None: ...
+@overload
+def env_value(name: SwitchVariable, default: bool, environ: Mapping[str, str] | None = None) -> bool: ...
+@overload
+def env_value(name: str, default: object = None, environ: Mapping[str, str] | None = None) -> object: ...
+def env_value(name: str, default: object = None, environ: Mapping[str, str] | None = None) -> object:
     """The parsed value of an SDK setting from the environment, else `default`."""
     environ = os.environ if environ is None else environ
     variable = SDK_ENVIRONMENT[name]

@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from brevettiai._threads import start_daemon
+from brevettiai.contract.jsontypes import JSONObject
 
 __all__ = [
     "EnvironmentCapture",
@@ -378,7 +379,7 @@ class EnvironmentCapture:
         """Tell whether the git state has been collected (or given up on)."""
         return self._done.is_set()
 
-    def result(self, timeout: float | None = None) -> dict[str, Any]:
+    def result(self, timeout: float | None = None) -> JSONObject:
         """Return the environment dict, waiting at most `timeout` seconds for git (then ``git`` is None)."""
         finished = self._done.wait(timeout)
         if not finished:
@@ -414,6 +415,6 @@ def start_capture(
     return EnvironmentCapture(source_path, git_timeout)
 
 
-def capture_environment(source_path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+def capture_environment(source_path: str | os.PathLike[str] | None = None) -> JSONObject:
     """Return the JSON-serialisable environment of this process and of the repository of `source_path`."""
     return start_capture(source_path).result()

@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from brevettiai._env import env_value
+from brevettiai._env import TextVariable, env_value
 from brevettiai.contract import scheme
 from brevettiai.errors import JobNotFoundError
 from brevettiai.io import path as io_path
@@ -36,7 +36,7 @@ def _first(*values: str | None) -> str | None:
     return next((v for v in values if v not in (None, "")), None)
 
 
-def _from_env(name: str, environ: Mapping[str, str]) -> str | None:
+def _from_env(name: TextVariable, environ: Mapping[str, str]) -> str | None:
     return env_value(name, environ=environ)
 
 
@@ -45,7 +45,7 @@ def resolve_location(arguments: Mapping[str, str | None], flags: Mapping[str, st
     """Resolve the job's location; raises JobNotFoundError naming every way to give one."""
     environ = os.environ if environ is None else environ
 
-    def pick(name: str) -> str | None:
+    def pick(name: TextVariable) -> str | None:
         return _first(arguments.get(name), flags.get(name), _from_env(name, environ))
 
     job_id = _first(arguments.get("job_id"), flags.get("job_id"), flags.get("model_id"), flags.get("test_id"),

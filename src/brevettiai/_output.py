@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, cast
 
+from brevettiai.contract.jsontypes import JSONObject, JSONValue
 from brevettiai.settings import to_config
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ def redacted_argv(argv: list[str]) -> list[str]:
     return out
 
 
-def job_record(job: Job) -> dict[str, Any]:
+def job_record(job: Job) -> JSONObject:
     """The job part of output.json: who it is, its settings and inputs, and its state; never its key."""
     state = job.state.to_dict()
     return {
@@ -45,11 +46,11 @@ def job_record(job: Job) -> dict[str, Any]:
         "tags": [t.to_wire() for t in job.tags],
         "models": to_config(job.models),
         "parent": to_config(job.parent),
-        "argv": redacted_argv(job.argv),
+        "argv": cast(JSONValue, redacted_argv(job.argv)),
         "state": state,
     }
 
 
-def output_document(job: Job, environment: dict[str, Any]) -> dict[str, Any]:
+def output_document(job: Job, environment: JSONObject) -> JSONObject:
     """The whole output.json document."""
     return {"output": to_config(job.output_metrics), "environment": environment, "job": job_record(job)}

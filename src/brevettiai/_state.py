@@ -7,6 +7,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from brevettiai.contract.jsontypes import JSONMapping, JSONObject
 from brevettiai.contract.status import TERMINAL, OfflineStatus
 
 Status = OfflineStatus
@@ -55,14 +56,14 @@ class JobState:
         """True once the job is completed, failed or killed."""
         return self.status in TERMINAL
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JSONObject:
         """The JSON-ready form written to status.json."""
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> JobState:
+    def from_dict(cls, data: JSONMapping) -> JobState:
         """Read a state written by `to_dict` (unknown keys are ignored)."""
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        known: dict[str, Any] = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         if isinstance(known.get("exit"), dict):
             known["exit"] = ExitInfo(**{k: v for k, v in known["exit"].items() if k in ExitInfo.__dataclass_fields__})
         return cls(**known)

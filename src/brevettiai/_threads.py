@@ -11,12 +11,11 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Callable
-from typing import Any
 
 _JOB_SIGNALS = {signal.SIGTERM, signal.SIGINT}
 
 
-def start_daemon(target: Callable[[], Any], name: str) -> threading.Thread:
+def start_daemon(target: Callable[[], object], name: str) -> threading.Thread:
     """Start `target` in a daemon thread that leaves SIGTERM and SIGINT to the main thread."""
 
     def run() -> None:

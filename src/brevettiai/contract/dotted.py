@@ -6,6 +6,7 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any, Final
 
 from brevettiai.contract.jsontext import from_json_text
+from brevettiai.contract.jsontypes import JSONLike, JSONMapping, JSONValue
 
 
 class _Missing:
@@ -18,9 +19,9 @@ class _Missing:
 MISSING: Final[Any] = _Missing()
 
 
-def get_path(settings: Mapping[str, Any], dotted: str) -> Any:
+def get_path(settings: JSONMapping, dotted: str) -> object:
     """The value at a dotted path, or `MISSING`."""
-    node: Any = settings
+    node: JSONLike = settings
     for part in dotted.split("."):
         if not isinstance(node, Mapping) or part not in node:
             return MISSING
@@ -28,7 +29,7 @@ def get_path(settings: Mapping[str, Any], dotted: str) -> Any:
     return node
 
 
-def set_path(target: MutableMapping[str, Any], dotted: str, value: Any,
+def set_path(target: MutableMapping[str, JSONValue], dotted: str, value: JSONValue,
              parse_text: bool = False) -> None:
     """Put `value` at a dotted path, making (or replacing non-dict values by) the dicts on the way.
 
@@ -37,7 +38,7 @@ def set_path(target: MutableMapping[str, Any], dotted: str, value: Any,
     *parents, leaf = dotted.split(".")
     node = target
     for part in parents:
-        child = node.get(part)
+        child: object = node.get(part)
         if parse_text and isinstance(child, str) and child.strip().startswith("{"):
             child = from_json_text(child)
         if not isinstance(child, dict):
@@ -47,9 +48,9 @@ def set_path(target: MutableMapping[str, Any], dotted: str, value: Any,
     node[leaf] = value
 
 
-def flatten(settings: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten(settings: JSONMapping, prefix: str = "") -> dict[str, JSONLike]:
     """Leaves of nested settings by dotted path (lists and empty objects are leaves)."""
-    flat: dict[str, Any] = {}
+    flat: dict[str, JSONLike] = {}
     for key, value in settings.items():
         path = f"{prefix}{key}"
         if isinstance(value, Mapping) and value:

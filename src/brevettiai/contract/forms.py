@@ -28,42 +28,44 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Mapping
-from typing import Annotated, Any
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any, cast
 
 from brevettiai.contract.dotted import MISSING, get_path
 from brevettiai.contract.jsontext import from_json_text, parse_json_text
+from brevettiai.contract.jsontypes import JSONLike, JSONMapping, JSONObject, JSONValue
 
 NUMBER_CONSTRAINTS = ("min", "max", "exclusiveMin", "exclusiveMax", "multipleOf", "numberType")
 LENGTH_CONSTRAINTS = ("minLength", "maxLength", "pattern")
 
 
-def number_field_constraints(bounds: Mapping[str, float], constraints: Mapping[str, Any],
-                             integer: bool) -> dict[str, Any]:
+def number_field_constraints(bounds: Mapping[str, float], constraints: JSONMapping,
+                             integer: bool) -> JSONObject:
     """The form keys of a number field with pydantic-style bounds (ge/gt/le/lt) and constraints."""
-    field: dict[str, Any] = {"numberType": "integer" if integer else "number",
+    field: JSONObject = {"numberType": "integer" if integer else "number",
                              "min": bounds.get("ge", bounds.get("gt")), "max": bounds.get("le", bounds.get("lt"))}
     if "gt" in bounds and "ge" not in bounds:
         field["exclusiveMin"] = True
     if "lt" in bounds and "le" not in bounds:
         field["exclusiveMax"] = True
     if constraints.get("multiple_of") is not None:
-        field["multipleOf"] = constraints["multiple_of"]
+        field["multipleOf"] = cast(JSONValue, constraints["multiple_of"])
     return field
 
 
-def length_field_constraints(constraints: Mapping[str, Any]) -> dict[str, Any]:
+def length_field_constraints(constraints: JSONMapping) -> JSONObject:
     """The form keys of a text or list field's length and pattern constraints."""
     names = {"min_length": "minLength", "max_length": "maxLength", "pattern": "pattern"}
-    return {names[key]: value for key, value in constraints.items() if key in names and value is not None}
+    return {names[key]: cast(JSONValue, value) for key, value in constraints.items() if key in names and value is not None}
 
 
-def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+def deep_merge(base: JSONMapping, override: JSONMapping) -> dict[str, JSONLike]:
     """`override` on top of `base`, nested dicts merged key by key."""
-    merged = dict(base)
+    merged: dict[str, JSONLike] = dict(base)
     for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = deep_merge(merged[key], value)
+        below = merged.get(key)
+        if isinstance(value, Mapping) and isinstance(below, Mapping):
+            merged[key] = deep_merge(below, value)
         else:
             merged[key] = value
     return merged
@@ -72,20 +74,20 @@ def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str
 lookup = get_path  # the value at a dotted path, or `MISSING`
 
 
-def validate_settings(schema: Mapping[str, Any] | None, settings: Mapping[str, Any]) -> list[dict[str, Any]]:
+def validate_settings(schema: JSONMapping | None, settings: JSONMapping) -> list[JSONObject]:
     """Every problem of `settings` against the form `schema`, as ``{"loc", "msg", "type"}`` errors."""
-    errors: list[dict[str, Any]] = []
-    for field in (schema or {}).get("fields") or []:
+    errors: list[JSONObject] = []
+    for field in cast(Iterable[JSONLike], (schema or {}).get("fields") or []):
         if not isinstance(field, Mapping) or not isinstance(field.get("model"), str) or field.get("type") == "label":
             continue
-        path = field["model"]
+        path = cast(str, field["model"])
         problem = check_value(field, lookup(settings, path))
         if problem:
             errors.append({"loc": ["settings", path], "msg": problem[1], "type": f"value_error.{problem[0]}"})
     return errors
 
 
-def check_value(field: Mapping[str, Any], value: Any) -> tuple[str, str] | None:
+def check_value(field: JSONMapping, value: object) -> tuple[str, str] | None:
     """What is wrong with one value as ``(rule, message)``, or None. Rules are pydantic's error types
     (``greater_than``, ``multiple_of``, ``string_too_short``, ...) or ``missing``/``choice``/``json``."""
     kind = field.get("type")

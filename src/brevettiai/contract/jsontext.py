@@ -4,15 +4,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+
+from brevettiai.contract.jsontypes import JSONValue
 
 
-def parse_json_text(text: str) -> Any:
+def parse_json_text(text: str) -> JSONValue:
     """The value of JSON text; `ValueError` naming the position when it is not JSON."""
     return json.loads(text)
 
 
-def from_json_text(value: object) -> Any:
+def from_json_text(value: object) -> object:
     """`value` parsed when it is JSON text; anything else (non-JSON text too) unchanged, for validation
     to reject with the field's name."""
     if isinstance(value, str):
@@ -23,7 +24,7 @@ def from_json_text(value: object) -> Any:
     return value
 
 
-def settings_from_text(value: object) -> Any:
+def settings_from_text(value: object) -> object:
     """A record's settings: ``None``/``""`` -> ``{}``, JSON text parsed (strictly), a dict as it is."""
     if value is None or value == "":
         return {}

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import AliasChoices, ConfigDict, Field, PrivateAttr, field_validator
 
 from brevettiai.contract.records import WireRecord
+
+if TYPE_CHECKING:
+    from brevettiai.io import IoTools
 
 
 class _WireModel(WireRecord):
@@ -61,12 +64,12 @@ class Dataset(_WireModel):
     tag_ids: list[str] = Field(default_factory=list, validation_alias=AliasChoices("tagIds", "tag_ids", "tags"))
     _io: Any = PrivateAttr(default=None)  # the IoTools of the job that was given this dataset
 
-    def bind_io(self, io: Any) -> None:
+    def bind_io(self, io: IoTools | None) -> None:
         """Read this dataset's files with `io` (a job's, holding its key) unless a caller gives another."""
         self._io = io
 
     @property
-    def io(self) -> Any:
+    def io(self) -> IoTools | None:
         """The IoTools bound by the job that was given this dataset, or None."""
         return self._io
 

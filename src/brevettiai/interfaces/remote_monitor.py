@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from brevettiai.job import Job
 
 log = logging.getLogger("brevettiai.interfaces.remote_monitor")
 
@@ -25,14 +28,15 @@ def _plain(value: Any) -> Any:
 class RemoteMonitor:
     """Reports training progress to the platform; usable as a Keras-style callback."""
 
-    def __init__(self, root: str | None, path: str | None, api_key: str | None = None, job: Any = None) -> None:
+    def __init__(self, root: str | None, path: str | None, api_key: str | None = None,
+                 job: Job | None = None) -> None:
         self.root = root
         self.path = path
         self._api_key = api_key
         self._given_job = job  # `job.get_remote_monitor()` gives it; else the job running in this process
         self._client: Any = None
 
-    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, object] | None = None) -> None:
         """Record the metrics of one finished epoch."""
         values = {str(k): _plain(v) for k, v in (logs or {}).items()}
         job = self._job()
@@ -70,20 +74,20 @@ class RemoteMonitor:
         self._client.post(self.path, json=body, idempotent=True)
 
     # Keras calls these; there is nothing to do at those moments.
-    def set_model(self, model: Any) -> None:
+    def set_model(self, model: object) -> None:
         """Keras callback hook (unused)."""
 
-    def set_params(self, params: Any) -> None:
+    def set_params(self, params: object) -> None:
         """Keras callback hook (unused)."""
 
-    def on_train_begin(self, logs: Any = None) -> None:
+    def on_train_begin(self, logs: Mapping[str, object] | None = None) -> None:
         """Keras callback hook (unused)."""
 
-    def on_train_end(self, logs: Any = None) -> None:
+    def on_train_end(self, logs: Mapping[str, object] | None = None) -> None:
         """Flush the job's metrics at the end of training."""
         job = self._job()
         if job is not None:
             job.flush_metrics()
 
-    def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+    def on_epoch_begin(self, epoch: int, logs: Mapping[str, object] | None = None) -> None:
         """Keras callback hook (unused)."""

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Sequence
 
+from brevettiai.contract.jsontypes import JSONMapping, JSONObject, JSONValue
 from brevettiai.settings.module import Module
 from brevettiai.settings.schema import SchemaBuilder, form_schema
 
@@ -18,25 +19,26 @@ class VueSettingsModule(Module):
     """A plain-class settings module that can describe itself as a platform settings form."""
 
 
-def _field(kind: dict[str, Any], label: str, model: str, default: Any, required: bool, **extra: Any) -> dict:
+def _field(kind: JSONObject, label: str, model: str, default: JSONValue, required: bool,
+           **extra: JSONValue) -> JSONObject:
     return {**kind, "label": label, "model": model, "default": default, "required": required, **extra}
 
 
 def number_input(label: str, model: str, default: float | None = 0, required: bool = False,
-                 min: float | None = None, max: float | None = None, step: float | str = 1, **extra: Any) -> dict:
+                 min: float | None = None, max: float | None = None, step: float | str = 1, **extra: JSONValue) -> JSONObject:
     """A number field."""
     return _field({"type": "input", "inputType": "number", "min": min, "max": max, "step": step},
                   label, model, default, required, **extra)
 
 
 def text_input(label: str, model: str, default: str | None = "", required: bool = False, json: bool = False,
-               **extra: Any) -> dict:
+               **extra: JSONValue) -> JSONObject:
     """A one-line text field (``json=True``: the text is parsed as JSON)."""
     return _field({"type": "input", "inputType": "text", "isJson": json}, label, model, default, required, **extra)
 
 
-def text_area(label: str, model: str, default: Any = "", required: bool = False, json_field: bool = True,
-              rows: int = 4, **extra: Any) -> dict:
+def text_area(label: str, model: str, default: JSONValue = "", required: bool = False, json_field: bool = True,
+              rows: int = 4, **extra: JSONValue) -> JSONObject:
     """A multi-line JSON text field."""
     if json_field and not isinstance(default, str):
         default = json.dumps(default, indent=2)
@@ -44,30 +46,30 @@ def text_area(label: str, model: str, default: Any = "", required: bool = False,
                   label, model, default, required, **extra)
 
 
-def checkbox(label: str, model: str, default: bool = False, required: bool = False, **extra: Any) -> dict:
+def checkbox(label: str, model: str, default: bool = False, required: bool = False, **extra: JSONValue) -> JSONObject:
     """A boolean field."""
     return _field({"type": "checkbox"}, label, model, default, required, **extra)
 
 
-def select(label: str, model: str, values: list[Any], default: Any = None, required: bool = False,
-           **extra: Any) -> dict:
+def select(label: str, model: str, values: Sequence[JSONValue], default: JSONValue = None, required: bool = False,
+           **extra: JSONValue) -> JSONObject:
     """A choice among values."""
     return _field({"type": "select", "values": list(values)}, label, model, default, required, **extra)
 
 
-def checklist(label: str, model: str, values: list[Any], default: list[Any] | None = None, required: bool = False,
-              listbox: bool = True, **extra: Any) -> dict:
+def checklist(label: str, model: str, values: Sequence[JSONValue], default: list[JSONValue] | None = None, required: bool = False,
+              listbox: bool = True, **extra: JSONValue) -> JSONObject:
     """Several choices among values."""
     return _field({"type": "checklist", "listbox": listbox, "values": list(values)}, label, model,
                   default or [], required, **extra)
 
 
-def label(label: str, tag: str, **extra: Any) -> dict:
+def label(label: str, tag: str, **extra: JSONValue) -> JSONObject:
     """A section header opening the group of fields under `tag`."""
     return {"type": "label", "label": label, "tag": tag, **extra}
 
 
-def generate_application_schema(schema: dict[str, Any], path: str = "model/settings-schema.json") -> str:
+def generate_application_schema(schema: JSONMapping, path: str = "model/settings-schema.json") -> str:
     """Write a settings form schema as sorted, indented JSON; returns the path."""
     import os
 

@@ -7,7 +7,7 @@ remote path or a progress bar is first needed.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from brevettiai.io import path
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 __all__ = ["IoTools", "io_tools", "path"]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name == "IoTools":
         from brevettiai.io.tools import IoTools
 

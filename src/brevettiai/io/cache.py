@@ -12,29 +12,30 @@ import json
 import logging
 import os
 from collections.abc import Callable, Mapping
-from typing import Any, BinaryIO
+from typing import BinaryIO, cast
 
+from brevettiai.contract.jsontypes import JSONValue
 from brevettiai.errors import StoragePathError
 from brevettiai.io.atomic import atomic_write
 from brevettiai.io.path import PathArg, local_path, safe_join
 
 logger = logging.getLogger(__name__)
 
-Signature = dict[str, Any]
+Signature = dict[str, JSONValue]  # {"etag": ...} or {"mtime": ..., "size": ...}
 
 _META_DIR = ".meta"  # schemes start with a letter, so this never clashes with a protocol folder
 _ETAG_KEYS = ("ETag", "etag", "e_tag")
 _MTIME_KEYS = ("mtime", "LastModified", "last_modified", "modified", "updated", "created")
 
 
-def remote_signature(info: Mapping[str, Any]) -> Signature | None:
+def remote_signature(info: Mapping[str, object]) -> Signature | None:
     """Return what identifies this version of a remote file (ETag, else mtime and size), or None."""
     for key in _ETAG_KEYS:
         if info.get(key):
             return {"etag": str(info[key])}
     for key in _MTIME_KEYS:
         if info.get(key) is not None:
-            return {"mtime": str(info[key]), "size": info.get("size")}
+            return {"mtime": str(info[key]), "size": cast(JSONValue, info.get("size"))}
     return None
 
 

@@ -58,7 +58,7 @@ class IoTools:
     def __init__(
         self,
         cache_root: PathArg | None = None,
-        storage_options: Mapping[str, Mapping[str, Any]] | None = None,
+        storage_options: Mapping[str, Mapping[str, object]] | None = None,
     ) -> None:
         self._storage_options = {protocol: dict(opts) for protocol, opts in (storage_options or {}).items()}
         self._filesystems: dict[str, Any] = {}
@@ -67,9 +67,10 @@ class IoTools:
         self.set_cache_root(cache_root)
 
     @classmethod
-    def factory(cls, **kwargs: Any) -> IoTools:
-        """Return a new instance built with ``kwargs``."""
-        return cls(**kwargs)
+    def factory(cls, *, cache_root: PathArg | None = None,
+                storage_options: Mapping[str, Mapping[str, object]] | None = None) -> IoTools:
+        """Return a new instance built with these keyword arguments."""
+        return cls(cache_root=cache_root, storage_options=storage_options)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(cache_root={self.cache_root!r})"

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from brevettiai.job import Job
+    from brevettiai.platform.samples import get_image_samples
+    from brevettiai.platform.web_api import BrevettiAI, PlatformAPI
 
 __all__ = ["BrevettiAI", "Job", "PlatformAPI", "get_image_samples"]
 
@@ -15,7 +20,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     module_name = _LAZY.get(name)
     if module_name is None:
         raise AttributeError(f"module 'brevettiai.platform' has no attribute {name!r}")

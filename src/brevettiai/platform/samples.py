@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias, Union
 
+from brevettiai.contract.jsontypes import JSONMapping
 from brevettiai.datamodel.types import Dataset
 from brevettiai.io import IoTools
 from brevettiai.io import path as iopath
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +30,20 @@ COLUMNS = ("path", "folder", "dataset_id", "checksum")
 _MD5_RE = re.compile(r"^[0-9a-fA-F]{32}$")
 
 
-def get_image_samples(datasets: Any, *, io: IoTools | None = None,
+class HasDatasets(Protocol):
+    """A job (or anything else) carrying datasets; its ``io``, when it has one, reads them."""
+
+    @property
+    def datasets(self) -> Sequence[Dataset]: ...
+
+
+DatasetRef: TypeAlias = Union[Dataset, JSONMapping, str]  # noqa: UP007 - a record, its dict, or its bucket path
+SampleRow: TypeAlias = dict[str, Union[str, None]]  # noqa: UP007 - path, folder, dataset_id, checksum
+
+
+def get_image_samples(datasets: HasDatasets | DatasetRef | Iterable[DatasetRef], *, io: IoTools | None = None,
                       extensions: Iterable[str] = IMAGE_EXTENSIONS, checksums: bool = True,
-                      as_frame: bool | None = None, workers: int = 8) -> Any:
+                      as_frame: bool | None = None, workers: int = 8) -> pd.DataFrame | list[SampleRow]:
     """A table of the datasets' images: a pandas DataFrame when pandas is importable, else a list of dicts.
 
     `datasets` is a `Dataset`, a list of them (e.g. ``job.datasets``) or a job; without `io`, the io

@@ -30,6 +30,7 @@ from pydantic import BaseModel
 
 from brevettiai._env import SDK_ENVIRONMENT, env_value
 from brevettiai.contract import scheme
+from brevettiai.contract.jsontypes import JSONMapping, JSONObject
 from brevettiai.datamodel.types import Dataset, Tag, _WireModel
 from brevettiai.datamodel.web import FileEntry, Model, ModelType, Report, User
 from brevettiai.errors import (
@@ -55,7 +56,7 @@ PAGE_SIZE = 100
 _CHUNK = 1 << 20
 
 R = TypeVar("R", bound=_WireModel)
-RecordRef = str | Mapping[str, Any] | _WireModel  # a platform record, its dict, or its id
+RecordRef = str | JSONMapping | _WireModel  # a platform record, its dict, or its id
 RecordRefs = RecordRef | Iterable[RecordRef] | None  # one or several of them
 
 
@@ -182,7 +183,7 @@ class PlatformAPI:
     def __enter__(self) -> PlatformAPI:
         return self
 
-    def __exit__(self, *exc_info: Any) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def __repr__(self) -> str:
@@ -279,8 +280,9 @@ class PlatformAPI:
         body = {"name": name, "parentId": None if parent is None else _id(parent)}
         return Tag.model_validate(self.client.post(_TAGS.path, json=body).json())
 
-    def create_modeltype(self, name: str, command: str | Iterable[str], settings_schema: type | Mapping[str, Any] | None = None,
-                         working_dir: str | None = None, defaults: Mapping[str, Any] | None = None,
+    def create_modeltype(self, name: str, command: str | Iterable[str],
+                         settings_schema: type | Mapping[str, object] | None = None,
+                         working_dir: str | None = None, defaults: Mapping[str, object] | None = None,
                          short_description: str = "", kind: str = "model") -> ModelType:
         """Create a model type; `settings_schema` is a settings class or a form schema dict."""
         body = {"name": name, "command": shlex.split(command) if isinstance(command, str) else list(command),
@@ -395,7 +397,7 @@ class PlatformAPI:
         body = self.client.get(f"{kind.path}/{_quote(_id(model))}/metrics", params=params).json()
         return dict(body.get("series", {}))
 
-    def get_charts(self, model: RecordRef) -> dict[str, Any]:
+    def get_charts(self, model: RecordRef) -> dict[str, JSONObject]:
         """The Vega-Lite charts a model or report uploaded, by name."""
         kind = self._job_kind(model)
         return dict(self.client.get(f"{kind.path}/{_quote(_id(model))}/charts").json())
@@ -415,13 +417,13 @@ class PlatformAPI:
 
     # -- files ----------------------------------------------------------------------------------
 
-    def ls(self, resource: RecordRef, path: str = "", recursive: bool = False) -> list[dict[str, Any]]:
+    def ls(self, resource: RecordRef, path: str = "", recursive: bool = False) -> list[JSONObject]:
         """Files (and, unless recursive, folders) of a dataset or job below `path`."""
         url = f"/api/ls/{_quote(_id(resource))}/{_quote(path.strip('/'))}"
         return list(self.client.get(url, params={"recursive": "true"} if recursive else None).json())
 
     def upload_file(self, resource: RecordRef, path: str, local_file: str | os.PathLike[str],
-                    progress: Callable[[int], object] | None = None) -> dict[str, Any]:
+                    progress: Callable[[int], object] | None = None) -> JSONObject:
         """Upload one local file to ``<resource>/<path>``, streamed from disk and checked by md5."""
         source = _FileChunks(local_file, progress)
         url = f"/api/files/{_quote(_id(resource))}/{_quote(path.strip('/'))}"

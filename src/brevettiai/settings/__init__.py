@@ -10,9 +10,10 @@ command-line and schema machinery a job may never use.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from brevettiai.contract.jsontypes import JSONObject
     from brevettiai.settings._convert import build_settings, to_config
     from brevettiai.settings.job_settings import AnySettings, JobSettings
     from brevettiai.settings.module import Module
@@ -35,7 +36,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'brevettiai.settings' has no attribute {name!r}")
@@ -48,8 +49,8 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
 
 
-def get_config(settings: object) -> dict:
+def get_config(settings: object) -> JSONObject:
     """The plain nested dict of any settings object."""
-    from brevettiai.settings._convert import to_config
+    from brevettiai.settings._convert import config_dict
 
-    return to_config(settings)
+    return config_dict(settings)

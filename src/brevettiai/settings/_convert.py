@@ -13,12 +13,14 @@ import functools
 import logging
 import pathlib
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from brevettiai.contract.jsontext import from_json_text
+from brevettiai.contract.jsontypes import JSONObject, JSONValue
 from brevettiai.errors import SettingsError
 from brevettiai.settings._fields import fields_of
 from brevettiai.settings._types import (
+    TypeForm,
     dict_value_type,
     is_pydantic_model,
     is_settings_node,
@@ -31,8 +33,10 @@ from brevettiai.settings._types import (
 # The name users of the original SDK grep for; kept on purpose.
 module_log = logging.getLogger("brevettiai.utils.module")
 
+_Settings = TypeVar("_Settings")
 
-def to_config(value: Any) -> Any:
+
+def to_config(value: object) -> JSONValue:
     """The plain, JSON-serialisable form of a settings value (nested settings become dicts)."""
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
@@ -80,7 +84,12 @@ def _adapter(annotation: Any) -> Any:
         return TypeAdapter(annotation)
 
 
-def validate_value(annotation: Any, value: Any, path: str) -> Any:
+def config_dict(settings: object) -> JSONObject:
+    """`to_config` of a settings object (a settings tree always gives a dict)."""
+    return cast(JSONObject, to_config(settings))
+
+
+def validate_value(annotation: TypeForm, value: object, path: str) -> object:
     """Validate (and coerce, in pydantic's lax mode) one value against its annotation."""
     from pydantic import ValidationError
 
@@ -105,7 +114,7 @@ def _validation_message(exc: Any, path: str, value: Any) -> str:
 _parse_json_text = from_json_text  # text that is not JSON is left for validation to reject with the field's name
 
 
-def coerce_raw(annotation: Any, value: Any, path: str, unknown: dict[str, Any]) -> Any:
+def coerce_raw(annotation: TypeForm, value: object, path: str, unknown: dict[str, object]) -> object:
     """Prepare one raw config value for its annotation: parse JSON text, build nested settings."""
     annotation = strip_annotated(annotation)
     inner, optional = unwrap_optional(annotation)
@@ -120,7 +129,7 @@ def coerce_raw(annotation: Any, value: Any, path: str, unknown: dict[str, Any]) 
                 return None
     if is_settings_node(inner):
         if isinstance(value, Mapping):
-            return build_settings(inner, value, path=path, unknown=unknown)
+            return build_settings(cast(type, inner), value, path=path, unknown=unknown)
         return value
     item_type = list_item_type(inner)
     if item_type is not None and isinstance(value, list) and is_settings_node(strip_annotated(item_type)):
@@ -131,8 +140,8 @@ def coerce_raw(annotation: Any, value: Any, path: str, unknown: dict[str, Any]) 
     return value
 
 
-def build_settings(cls: type, config: Mapping[str, Any] | Any, *, path: str = "",
-                   unknown: dict[str, Any] | None = None) -> Any:
+def build_settings(cls: type[_Settings], config: object, *, path: str = "",
+                   unknown: dict[str, object] | None = None) -> _Settings:
     """Build an instance of settings class `cls` from a config dict (or JSON text of one).
 
     Keys that `cls` (or a nested class) does not declare are collected into `unknown` under their
@@ -201,7 +210,7 @@ def _instantiate(cls: type, values: dict[str, Any], path: str) -> Any:
                             f"{values!r}: {type(exc).__name__}: {exc}") from exc
 
 
-def report_unknown(unknown: Mapping[str, Any]) -> None:
+def report_unknown(unknown: Mapping[str, object]) -> None:
     """Log settings keys that no settings class declares (they are kept, not applied)."""
     if unknown:
         module_log.warning("Invalid config keys: %s", ", ".join(unknown))

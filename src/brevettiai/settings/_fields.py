@@ -54,7 +54,7 @@ class FieldSpec:
         """True when the field has neither a default nor a default factory."""
         return self.default is MISSING and self.default_factory is None
 
-    def get_default(self) -> Any:
+    def get_default(self) -> object:
         """The field's default value (a fresh one for factories); MISSING for required fields."""
         if self.default_factory is not None:
             return self.default_factory()

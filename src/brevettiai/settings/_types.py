@@ -10,12 +10,15 @@ import inspect
 import pathlib
 import types
 import typing
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeGuard, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias, TypeGuard, Union, cast
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
 NONE_TYPE = type(None)
+
+# An annotation as found at runtime: a class, `list[int]`, `X | None`, `Annotated[...]`, `Literal[...]`, `Any`.
+TypeForm: TypeAlias = object
 
 # Classes with a Python __init__ that are values, never settings groups.
 _VALUE_CLASSES: tuple[type, ...] = (
@@ -24,14 +27,14 @@ _VALUE_CLASSES: tuple[type, ...] = (
 )
 
 
-def strip_annotated(tp: Any) -> Any:
+def strip_annotated(tp: TypeForm) -> TypeForm:
     """`Annotated[X, ...]` -> X (repeatedly); anything else unchanged."""
     while typing.get_origin(tp) is Annotated:
         tp = typing.get_args(tp)[0]
     return tp
 
 
-def union_members(tp: Any) -> tuple[Any, ...] | None:
+def union_members(tp: TypeForm) -> tuple[TypeForm, ...] | None:
     """The members of a `Union`/`X | Y`, or None when `tp` is not a union."""
     tp = strip_annotated(tp)
     if typing.get_origin(tp) in (Union, types.UnionType):
@@ -39,7 +42,7 @@ def union_members(tp: Any) -> tuple[Any, ...] | None:
     return None
 
 
-def unwrap_optional(tp: Any) -> tuple[Any, bool]:
+def unwrap_optional(tp: TypeForm) -> tuple[TypeForm, bool]:
     """`Optional[X]` -> (X, True); a union of several non-None types keeps its other members."""
     tp = strip_annotated(tp)
     members = union_members(tp)
@@ -51,20 +54,20 @@ def unwrap_optional(tp: Any) -> tuple[Any, bool]:
     return Union[rest], True  # noqa: UP007 - a runtime construction, not an annotation
 
 
-def is_pydantic_model(tp: Any) -> TypeGuard[type[BaseModel]]:
+def is_pydantic_model(tp: TypeForm) -> TypeGuard[type[BaseModel]]:
     """True for subclasses of pydantic.BaseModel (without importing pydantic when it is not loaded)."""
     if not isinstance(tp, type):
         return False
     return any(base.__module__ == "pydantic.main" and base.__name__ == "BaseModel" for base in tp.__mro__)
 
 
-def is_settings_node(tp: Any) -> bool:
+def is_settings_node(tp: TypeForm) -> bool:
     """True when `tp` is a settings group: a pydantic model, a dataclass or a plain class with a typed __init__."""
     return _is_settings_node(tp)
 
 
 @functools.cache
-def _is_settings_node(tp: Any) -> bool:
+def _is_settings_node(tp: TypeForm) -> bool:
     tp = strip_annotated(tp)
     if not isinstance(tp, type) or typing.get_origin(tp) is not None:
         return False
@@ -76,7 +79,7 @@ def _is_settings_node(tp: Any) -> bool:
     return inspect.isfunction(init)
 
 
-def is_text_type(tp: Any) -> bool:
+def is_text_type(tp: TypeForm) -> bool:
     """True when a string given for this annotation must be kept as a string (not parsed as JSON)."""
     tp = strip_annotated(tp)
     if tp is str or tp is Any or tp is object:
@@ -91,13 +94,13 @@ def is_text_type(tp: Any) -> bool:
     return isinstance(tp, type) and issubclass(tp, (str, pathlib.PurePath))
 
 
-def is_bool_type(tp: Any) -> bool:
+def is_bool_type(tp: TypeForm) -> bool:
     """True for `bool` and `Optional[bool]`."""
     inner, _ = unwrap_optional(tp)
     return inner is bool
 
 
-def describe_type(tp: Any) -> str:
+def describe_type(tp: TypeForm) -> str:
     """A short human description of what a value of this annotation may be, for error messages."""
     tp = strip_annotated(tp)
     inner, optional = unwrap_optional(tp)
@@ -120,11 +123,11 @@ def describe_type(tp: Any) -> str:
     if inner is dict or origin is dict:
         return "a JSON object, e.g. '{\"key\": 1}'" + suffix
     if is_settings_node(inner):
-        return f"a JSON object of {inner.__name__} settings" + suffix
+        return f"a JSON object of {cast(type, inner).__name__} settings" + suffix
     return f"a value of type {getattr(inner, '__name__', str(inner))}" + suffix
 
 
-def list_item_type(tp: Any) -> Any | None:
+def list_item_type(tp: TypeForm) -> TypeForm | None:
     """The item annotation of `list[X]`/`tuple[X, ...]`/`set[X]`, or None when `tp` is not such a type."""
     tp = strip_annotated(tp)
     origin = typing.get_origin(tp)
@@ -140,7 +143,7 @@ def list_item_type(tp: Any) -> Any | None:
     return None
 
 
-def dict_value_type(tp: Any) -> Any | None:
+def dict_value_type(tp: TypeForm) -> TypeForm | None:
     """The value annotation of `dict[K, V]`/`dict`, or None when `tp` is not a dict type."""
     tp = strip_annotated(tp)
     if tp is dict:

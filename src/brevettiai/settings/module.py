@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any, TypeVar
 
-from brevettiai.settings._convert import to_config
+from brevettiai.contract.jsontypes import JSONMapping, JSONObject
+from brevettiai.settings._convert import config_dict
 from brevettiai.settings.overrides import settings_to_argv
 from brevettiai.settings.parse import parse_settings
 from brevettiai.settings.schema import SchemaBuilder, form_schema, json_schema
@@ -20,23 +21,23 @@ ModuleT = TypeVar("ModuleT", bound="Module")
 class Module:
     """A settings class whose typed ``__init__`` parameters, stored as attributes, are its config."""
 
-    def get_config(self) -> dict[str, Any]:
+    def get_config(self) -> JSONObject:
         """The settings as a plain, JSON-serialisable nested dict."""
-        return to_config(self)
+        return config_dict(self)
 
     @classmethod
-    def from_config(cls: type[ModuleT], config: dict[str, Any] | None) -> ModuleT | None:
+    def from_config(cls: type[ModuleT], config: JSONMapping | None) -> ModuleT | None:
         """An instance built from a config dict; unknown keys are logged as ``Invalid config keys``."""
         if config is None:
             return None
         return parse_settings(cls, config)
 
     @classmethod
-    def from_settings(cls: type[ModuleT], settings: dict[str, Any] | None) -> ModuleT | None:
+    def from_settings(cls: type[ModuleT], settings: JSONMapping | None) -> ModuleT | None:
         """An instance built from platform form values (JSON text for lists and dicts is parsed)."""
         return cls.from_config(settings)
 
-    def get_settings(self) -> dict[str, Any]:
+    def get_settings(self) -> JSONObject:
         """The config in platform form style: lists and dicts as indented JSON text."""
         return _as_form_values(self.get_config())
 
@@ -46,7 +47,7 @@ class Module:
         return form_schema(cls, namespace)
 
     @classmethod
-    def json_schema(cls) -> dict[str, Any]:
+    def json_schema(cls) -> JSONObject:
         """The standard JSON Schema of this class."""
         return json_schema(cls)
 

@@ -12,10 +12,11 @@ import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from brevettiai.contract.dotted import set_path
 from brevettiai.contract.jsontext import from_json_text
+from brevettiai.contract.jsontypes import JSONMapping, JSONObject, JSONValue
 from brevettiai.errors import SettingsError, UsageError
 from brevettiai.settings._convert import to_config, validate_value
 from brevettiai.settings._fields import MISSING, fields_of
@@ -76,7 +77,7 @@ def setting_paths(cls: type, prefix: str = "") -> list[str]:
         paths.append(prefix + name)
         inner, _ = unwrap_optional(field.annotation)
         if is_settings_node(inner):
-            paths.extend(setting_paths(inner, f"{prefix}{name}."))
+            paths.extend(setting_paths(cast(type, inner), f"{prefix}{name}."))
     return paths
 
 
@@ -153,7 +154,7 @@ def _parse_value(target: _Target, text: str | bool, flag: str) -> Any:
     return value
 
 
-def parse_overrides(cls: type, argv: Sequence[str], reserved: Iterable[str] = ()) -> tuple[dict[str, Any], dict[str, str]]:
+def parse_overrides(cls: type, argv: Sequence[str], reserved: Iterable[str] = ()) -> tuple[JSONObject, dict[str, str]]:
     """Parse argv into ({dotted setting path: raw value}, {reserved flag: text}).
 
     `reserved` names flags that are not settings (such as ``job_id``); their values are returned
@@ -250,7 +251,7 @@ def _resolve_with_negation(cls: type, name: str) -> _Target | None:
         raise
 
 
-def apply_overrides(config: Mapping[str, Any] | None, overrides: Mapping[str, Any]) -> dict[str, Any]:
+def apply_overrides(config: JSONMapping | None, overrides: Mapping[str, JSONValue]) -> JSONObject:
     """A copy of a raw settings dict with each {dotted path: value} override set into it."""
     result = _copy_tree(dict(config or {}))
     for path, value in overrides.items():
@@ -265,7 +266,7 @@ def _copy_tree(value: Any) -> Any:
     return value
 
 
-def settings_to_argv(settings: Any) -> list[str]:
+def settings_to_argv(settings: object) -> list[str]:
     """The command-line flags that reproduce `settings` exactly (``--path=value`` form)."""
     argv: list[str] = []
     _emit(type(settings), settings, "", argv)
@@ -315,8 +316,8 @@ def _help_lines(cls: type, prefix: str, lines: list[str]) -> None:
     for name, field in fields_of(cls).fields.items():
         inner, _ = unwrap_optional(field.annotation)
         if is_settings_node(inner):
-            lines.append(f"  {prefix}{name}: group {inner.__name__}" + (f" - {field.description}" if field.description else ""))
-            _help_lines(inner, f"{prefix}{name}.", lines)
+            lines.append(f"  {prefix}{name}: group {cast(type, inner).__name__}" + (f" - {field.description}" if field.description else ""))
+            _help_lines(cast(type, inner), f"{prefix}{name}.", lines)
             continue
         default = "required" if field.required else f"default {json.dumps(to_config(field.get_default()))}"
         text = f"  --{prefix}{name}  {describe_type(field.annotation)}{_bounds_text(field.bounds, field.constraints)}; {default}"

@@ -16,9 +16,10 @@ import logging
 import types
 import typing
 from collections.abc import Iterable, Mapping
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from brevettiai.contract.forms import length_field_constraints, number_field_constraints
+from brevettiai.contract.jsontypes import JSONMapping, JSONObject, JSONValue
 from brevettiai.settings._convert import to_config
 from brevettiai.settings._fields import MISSING, FieldSpec, fields_of
 from brevettiai.settings._types import (
@@ -36,7 +37,7 @@ log = logging.getLogger("brevettiai.settings.schema")
 class SchemaBuilder(dict):
     """A platform settings form: a dict ``{"fields": [...], "presets": {...}}`` that can be extended."""
 
-    def __init__(self, fields: Iterable[Mapping[str, Any]] = (), presets: Mapping[str, Any] | None = None,
+    def __init__(self, fields: Iterable[JSONMapping] = (), presets: Mapping[str, JSONMapping] | None = None,
                  advanced: bool = False, namespace: str | None = None) -> None:
         super().__init__(fields=[], presets={})
         self.advanced = advanced
@@ -46,9 +47,9 @@ class SchemaBuilder(dict):
         for name, values in (presets or {}).items():
             self["presets"].setdefault(name, {}).update(values)
 
-    def add_field(self, field: Mapping[str, Any], **presets: Any) -> SchemaBuilder:
+    def add_field(self, field: JSONMapping, **presets: JSONValue) -> SchemaBuilder:
         """Append a field (hidden when the builder is `advanced` and the field says nothing); record presets."""
-        field = dict(field)
+        field = cast(dict[str, Any], dict(field))
         field.setdefault("visible", not self.advanced)
         for key in ("model", "tag"):
             if self.namespace and key in field:
@@ -60,24 +61,24 @@ class SchemaBuilder(dict):
             self["presets"].setdefault(preset, {})[field["model"]] = value
         return self
 
-    def append(self, other: Mapping[str, Any]) -> SchemaBuilder:
+    def append(self, other: JSONMapping) -> SchemaBuilder:
         """Add every field and preset of another schema."""
-        for field in other.get("fields", []):
+        for field in cast(Iterable[JSONMapping], other.get("fields", [])):
             self["fields"].append(dict(field))
-        for name, values in other.get("presets", {}).items():
+        for name, values in cast(Mapping[str, JSONMapping], other.get("presets", {})).items():
             self["presets"].setdefault(name, {}).update(values)
         return self
 
-    def __add__(self, other: Mapping[str, Any]) -> SchemaBuilder:
+    def __add__(self, other: JSONMapping) -> SchemaBuilder:
         return SchemaBuilder().append(self).append(other)
 
     @property
-    def schema(self) -> dict[str, Any]:
+    def schema(self) -> JSONObject:
         """The plain dict form of the schema."""
         return {"fields": [dict(f) for f in self["fields"]], "presets": dict(self["presets"])}
 
     @classmethod
-    def from_schema(cls, schema: Mapping[str, Any]) -> SchemaBuilder:
+    def from_schema(cls, schema: JSONMapping) -> SchemaBuilder:
         """A builder holding the fields and presets of an existing schema dict."""
         return cls().append(schema)
 
@@ -103,8 +104,8 @@ def _form_fields(cls: type, prefix: str, defaults: Any) -> list[dict[str, Any]]:
             if spec.description:
                 group["help"] = spec.description
             fields.append(group)
-            nested = default if isinstance(default, inner) else None
-            fields.extend(_form_fields(inner, model + ".", nested))
+            nested = default if isinstance(default, cast(type, inner)) else None
+            fields.extend(_form_fields(cast(type, inner), model + ".", nested))
             continue
         field = _widget(inner, spec, default, model)
         field.update(label=spec.label, model=model, required=spec.required, visible=not spec.advanced)
@@ -170,7 +171,7 @@ def _json_safe(value: Any) -> bool:
     return True
 
 
-def json_schema(cls: type) -> dict[str, Any]:
+def json_schema(cls: type) -> JSONObject:
     """The standard JSON Schema (draft 2020-12, as pydantic writes it) of a settings class."""
     return _mirror_model(cls).model_json_schema()
 

@@ -11,7 +11,7 @@ import getpass
 import logging
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from brevettiai._env import env_value
 from brevettiai.errors import (
@@ -23,6 +23,9 @@ from brevettiai.errors import (
     UsageError,
 )
 
+if TYPE_CHECKING:
+    from brevettiai.platform.web_api import PlatformAPI
+
 
 def add_login_options(parser: argparse.ArgumentParser) -> None:
     """--host, --username, --password and --token, with their environment defaults."""
@@ -33,7 +36,7 @@ def add_login_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--password", help="password (default: $BREVETTI_AI_PW; prompted on a terminal)")
 
 
-def login(args: Any) -> Any:
+def login(args: argparse.Namespace) -> PlatformAPI:
     """A logged-in `PlatformAPI` from the arguments, the environment, a terminal prompt, or the saved login.
 
     A missing host or login is told in the command's own words (its flags), not the Python client's.
@@ -59,7 +62,7 @@ def login(args: Any) -> Any:
                                 f"(or set BREVETTI_AI_USER and BREVETTI_AI_PW)", exc.status, exc.detail) from None
 
 
-def run_with_platform(args: Any, work: Callable[[Any], int]) -> int:
+def run_with_platform(args: argparse.Namespace, work: Callable[[PlatformAPI], int]) -> int:
     """Log in and run `work(web)`; every error becomes one ``error:`` line and its exit code."""
     if not logging.root.handlers:
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")

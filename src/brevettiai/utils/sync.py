@@ -21,12 +21,15 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from brevettiai._backend import RUNS_FOLDER
 from brevettiai._state import STATE_FILE, TERMINAL, JobState, effective_status
 from brevettiai.errors import PlatformNotFoundError, UsageError
 from brevettiai.io.atomic import atomic_write
+
+if TYPE_CHECKING:
+    from brevettiai.platform.web_api import PlatformAPI
 
 log = logging.getLogger("brevettiai.sync")
 
@@ -54,7 +57,7 @@ class SyncResult:
                 f"{self.files_skipped} already there, {self.points_sent} metric points, status {self.status}")
 
 
-def sync_job_dir(web: Any, job_dir: str | os.PathLike[str], *, progress: bool = True) -> SyncResult:
+def sync_job_dir(web: PlatformAPI, job_dir: str | os.PathLike[str], *, progress: bool = True) -> SyncResult:
     """Sync the offline job in `job_dir` into the platform `web` (a logged-in `PlatformAPI`)."""
     folder = Path(job_dir)
     info = _read_json(folder / "info.json", "the job's info.json")
@@ -319,7 +322,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {args.job_dir!r} is not a folder: give an offline job directory", file=sys.stderr)
         return 2
 
-    def sync(web: Any) -> int:
+    def sync(web: PlatformAPI) -> int:
         print(sync_job_dir(web, args.job_dir, progress=args.progress).summary())
         return 0
 
