@@ -30,7 +30,7 @@ from pydantic import BaseModel
 
 from brevettiai._env import SDK_ENVIRONMENT, env_value
 from brevettiai.contract import scheme
-from brevettiai.contract.jsontypes import JSONMapping, JSONObject
+from brevettiai.contract.jsontypes import JSONLike, JSONMapping, JSONObject
 from brevettiai.datamodel.types import Dataset, Tag, _WireModel
 from brevettiai.datamodel.web import FileEntry, Model, ModelType, Report, User
 from brevettiai.errors import (
@@ -272,7 +272,8 @@ class PlatformAPI:
     def create_dataset(self, name: str, reference: str = "", notes: str = "", locked: bool = False,
                        tags: Iterable[RecordRef] = ()) -> Dataset:
         """Create a dataset."""
-        body = {"name": name, "reference": reference, "notes": notes, "locked": locked, "tagIds": _ids(tags)}
+        body: dict[str, JSONLike] = {"name": name, "reference": reference, "notes": notes, "locked": locked,
+                                     "tagIds": _ids(tags)}
         return Dataset.model_validate(self.client.post(_DATASETS.path, json=body).json())
 
     def create_tag(self, name: str, parent: RecordRef | None = None) -> Tag:
