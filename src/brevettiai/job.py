@@ -11,11 +11,12 @@ import threading
 import typing
 import weakref
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from brevettiai import _state
 from brevettiai._location import JOB_FLAGS, JobLocation, resolve_location
 from brevettiai._state import ExitInfo, JobState
+from brevettiai.contract.jsontypes import JSONLike, JSONMapping, JSONValue
 from brevettiai.contract.runs import new_run_id
 from brevettiai.errors import JobNotFoundError, JobStateError, SettingsError, StoragePathError, UsageError
 from brevettiai.io import path as io_path
@@ -23,6 +24,8 @@ from brevettiai.settings._types import strip_annotated
 from brevettiai.settings.job_settings import AnySettings
 
 if typing.TYPE_CHECKING:
+    from types import TracebackType
+
     from brevettiai._backend import JobBackend
     from brevettiai.datamodel import Tag
     from brevettiai.interfaces.remote_monitor import RemoteMonitor
@@ -63,7 +66,7 @@ def _resolve_settings_class(cls: type) -> type:
             if isinstance(hint, str):
                 module = sys.modules.get(klass.__module__)
                 hint = eval(hint, vars(module) if module else {}, dict(vars(klass)))  # noqa: S307 - a type hint
-            return strip_annotated(hint)
+            return cast(type, strip_annotated(hint))
         if "Settings" in klass.__dict__:
             return klass.__dict__["Settings"]
     raise TypeError(f"{cls.__name__} declares no settings class")
@@ -98,16 +101,16 @@ class Job:
 
     _ARTIFACTS = "artifacts"
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
+    def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
         try:
             cls.Settings = _resolve_settings_class(cls)
         except NameError:  # a forward reference not yet defined: resolved again at init
             pass
 
-    def __init__(self, *, info: Mapping[str, Any], job_dir: str, settings: Any, api_key: str | None = None,
+    def __init__(self, *, info: JSONMapping, job_dir: str, settings: object, api_key: str | None = None,
                  cache_path: str | None = None, io: IoTools | None = None,
-                 unknown_settings: Mapping[str, Any] | None = None, backend: JobBackend | None = None,
+                 unknown_settings: Mapping[str, object] | None = None, backend: JobBackend | None = None,
                  argv: Sequence[str] | None = None) -> None:
         from brevettiai.datamodel import Dataset, Tag
 
@@ -118,19 +121,19 @@ class Job:
         self.name: str = str(info.get("name") or self.id)
         self.run_id: str = str(info.get("run_id") or new_run_id())
         self.job_dir: str = job_dir
-        self.host_name: str | None = info.get("host_name")
-        self.datasets = [Dataset.model_validate(d) for d in info.get("datasets") or []]
-        self.tags = [Tag.model_validate(t) for t in info.get("tags") or []]
-        self.models: list[Any] = list(info.get("models") or [])
+        self.host_name: str | None = cast("str | None", info.get("host_name"))
+        self.datasets = [Dataset.model_validate(d) for d in cast("list[JSONLike]", info.get("datasets") or [])]
+        self.tags = [Tag.model_validate(t) for t in cast("list[JSONLike]", info.get("tags") or [])]
+        self.models: list[Any] = list(cast("list[JSONLike]", info.get("models") or []))
         self.parent: Any = info.get("parent")
-        self.model_path: str | None = info.get("model_path")
+        self.model_path: str | None = cast("str | None", info.get("model_path"))
         self.api_endpoints: dict[str, str | None] = {
-            name: _url_without_key(info.get(key)) for name, key in _ENDPOINT_KEYS.items()}
+            name: _url_without_key(cast("str | None", info.get(key))) for name, key in _ENDPOINT_KEYS.items()}
         self.settings = settings
         self.unknown_settings: dict[str, Any] = dict(unknown_settings or {})
         self.output_metrics: dict[str, Any] = {}
         self._info_extra = {k: v for k, v in info.items() if k not in _INFO_FIELDS}
-        self._api_key = api_key or info.get("api_key")
+        self._api_key = api_key or cast("str | None", info.get("api_key"))
         self._cache_path = cache_path
         self._temp_dir: str | None = None
         self._owns_temp_dir = False
@@ -163,7 +166,7 @@ class Job:
     def init(cls, job_id: str | None = None, api_key: str | None = None, info_file: str | None = None,
              job_dir: str | None = None, cache_path: str | None = None, *, host: str | None = None,
              data_bucket: str | None = None, argv: Sequence[str] | None = None, log_level: int = logging.INFO,
-             io: IoTools | None = None, system_metrics: bool | None = None, **kwargs: Any) -> Job:
+             io: IoTools | None = None, system_metrics: bool | None = None, **kwargs: JSONValue) -> Job:
         """Find the job (arguments, then argv flags, then environment), load its settings and return it.
 
         Command-line flags other than the job flags (``--job_id``, ``--model_id``, ``--test_id``,
@@ -210,7 +213,8 @@ class Job:
         if isinstance(raw_settings, str):
             raw_settings = json.loads(raw_settings) if raw_settings.strip() else {}
         unknown: dict[str, Any] = {}
-        settings = build_with_overrides(settings_class, raw_settings, setting_overrides, unknown=unknown)
+        settings: object = build_with_overrides(settings_class, cast("JSONMapping | None", raw_settings),
+                                                setting_overrides, unknown=unknown)
         job = cls(info=info, job_dir=location.job_dir, settings=settings, api_key=location.api_key,
                   cache_path=location.cache_path, io=backend.io, unknown_settings=unknown, backend=backend, argv=argv)
         global _current_job
@@ -234,7 +238,7 @@ class Job:
         return (f"{type(self).__name__}(id={self.id!r}, name={self.name!r}, job_dir={self.job_dir!r}, "
                 f"status={self.state.status!r}, api_key={key})")
 
-    def __getattr__(self, name: str) -> Any:
+    def __getattr__(self, name: str) -> JSONLike:
         # Keys of info.json that the Job does not model stay readable as attributes, as in the original.
         extra = self.__dict__.get("_info_extra", {})
         if name in extra:
@@ -299,7 +303,7 @@ class Job:
             self.io.write_file(target, payload)
         return io_path.relpath(target, self.job_dir)
 
-    def upload_chart(self, name: str, vegalite: Mapping[str, Any] | str) -> str:
+    def upload_chart(self, name: str, vegalite: JSONMapping | str) -> str:
         """Save a Vega-Lite chart for the model page (``artifacts/charts/<name>.json``)."""
         spec = vegalite if isinstance(vegalite, str) else json.dumps(vegalite)
         return self.backend.save_chart(_chart_file_name(name), spec)
@@ -507,7 +511,8 @@ class Job:
         self.upload_job_output()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         if exc is None:
             self.complete()
         else:

@@ -11,10 +11,12 @@ import logging
 import random
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any
+from contextlib import AbstractContextManager
+from typing import Any, TypedDict, Unpack
 
 import httpx
 
+from brevettiai.contract.jsontypes import JSONLike
 from brevettiai.errors import (
     PlatformAuthError,
     PlatformError,
@@ -27,6 +29,37 @@ log = logging.getLogger("brevettiai.platform.http")
 
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _RETRY_STATUS = frozenset({500, 502, 503, 504})
+
+QueryValue = str | int | float | bool | None
+RequestContent = str | bytes | Iterable[bytes]
+
+
+class RequestOptions(TypedDict, total=False):
+    """The keyword arguments of `PlatformClient.request` (and of get/post/put/delete)."""
+
+    json: JSONLike
+    content: RequestContent | None
+    data: Mapping[str, object] | None
+    params: Mapping[str, QueryValue] | None
+    headers: Mapping[str, str] | None
+    expected: Iterable[int]
+    idempotent: bool | None
+    timeout: float | None
+    retries: int | None
+
+
+class OpenStreamOptions(TypedDict, total=False):
+    """The keyword arguments of `PlatformClient.open_stream`."""
+
+    params: Mapping[str, QueryValue] | None
+    headers: Mapping[str, str] | None
+    timeout: float | None
+
+
+class StreamOptions(OpenStreamOptions, total=False):
+    """The keyword arguments of `PlatformClient.stream`."""
+
+    follow_redirects: bool
 
 
 def normalize_host(host: str) -> str:
@@ -73,8 +106,8 @@ class PlatformClient:
         """Close the connection pool."""
         self._client.close()
 
-    def request(self, method: str, path: str, *, json: Any = None, content: Any = None, data: Any = None,
-                params: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None,
+    def request(self, method: str, path: str, *, json: JSONLike = None, content: RequestContent | None = None,
+                data: Mapping[str, object] | None = None, params: Mapping[str, QueryValue] | None = None, headers: Mapping[str, str] | None = None,
                 expected: Iterable[int] = (), idempotent: bool | None = None, timeout: float | None = None,
                 retries: int | None = None) -> httpx.Response:
         """Send a request; retry when safe; raise a Platform*Error for error answers not in `expected`."""
@@ -129,27 +162,28 @@ class PlatformClient:
             return PlatformUnavailableError(message, status, detail)
         return PlatformError(message, status, detail)
 
-    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+    def get(self, path: str, **kwargs: Unpack[RequestOptions]) -> httpx.Response:
         """GET, retried on failure."""
         return self.request("GET", path, **kwargs)
 
-    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+    def post(self, path: str, **kwargs: Unpack[RequestOptions]) -> httpx.Response:
         """POST (retried only when it never reached the server, unless `idempotent=True`)."""
         return self.request("POST", path, **kwargs)
 
-    def put(self, path: str, **kwargs: Any) -> httpx.Response:
+    def put(self, path: str, **kwargs: Unpack[RequestOptions]) -> httpx.Response:
         """PUT, retried on failure."""
         return self.request("PUT", path, **kwargs)
 
-    def delete(self, path: str, **kwargs: Any) -> httpx.Response:
+    def delete(self, path: str, **kwargs: Unpack[RequestOptions]) -> httpx.Response:
         """DELETE, retried on failure."""
         return self.request("DELETE", path, **kwargs)
 
-    def stream(self, method: str, path: str, **kwargs: Any) -> Any:
+    def stream(self, method: str, path: str,
+               **kwargs: Unpack[StreamOptions]) -> AbstractContextManager[httpx.Response]:
         """A streamed response as a context manager (no retries: the caller reads it as it comes)."""
         return self._client.stream(method, path, **kwargs)
 
-    def open_stream(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def open_stream(self, method: str, path: str, **kwargs: Unpack[OpenStreamOptions]) -> httpx.Response:
         """A streamed response the caller reads and then closes (no retries, no error check)."""
         return self._client.send(self._client.build_request(method, path, **kwargs), stream=True)
 

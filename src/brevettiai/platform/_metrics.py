@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from brevettiai._threads import start_daemon
+from brevettiai.contract.jsontypes import JSONMapping
 
 log = logging.getLogger("brevettiai.platform.metrics")
 
@@ -80,7 +81,7 @@ class MetricsSender:
         self.delivered = 0
         self._thread = start_daemon(self._loop, "brevettiai-metrics")
 
-    def add(self, step: int, values: dict[str, Any], timestamp: float | None = None) -> None:
+    def add(self, step: int, values: JSONMapping, timestamp: float | None = None) -> None:
         """Queue one point (cheap; never blocks on the network)."""
         self._queue.append({"step": step, "time": time.time() if timestamp is None else timestamp,
                             "values": values})

@@ -30,6 +30,7 @@ from fsspec.spec import AbstractBufferedFile, AbstractFileSystem
 
 from brevettiai._env import env_value
 from brevettiai.contract import scheme
+from brevettiai.contract.jsontypes import JSONObject
 from brevettiai.errors import (
     PlatformError,
     PlatformNotFoundError,
@@ -124,7 +125,7 @@ class PlatformFileSystem(AbstractFileSystem):
     root_marker = ""
 
     def __init__(self, host: str | None = None, api_key: str | None = None, client: PlatformClient | None = None,
-                 **kwargs: Any) -> None:
+                 **kwargs: object) -> None:
         super().__init__(**kwargs)
         self._http: httpx.Client | None = None
         self._lock = threading.Lock()
@@ -147,7 +148,7 @@ class PlatformFileSystem(AbstractFileSystem):
 
     # Listing and metadata ----------------------------------------------------------------------
 
-    def ls(self, path: str, detail: bool = True, **kwargs: Any) -> list[Any]:
+    def ls(self, path: str, detail: bool = True, **kwargs: object) -> list[JSONObject] | list[str]:
         """Direct children of a folder (or the file itself)."""
         path = self._strip_protocol(path)
         response = self.client.get(self._url("ls", path) + ("/" if "/" not in path else ""), expected=(404,))
@@ -162,7 +163,7 @@ class PlatformFileSystem(AbstractFileSystem):
             raise FileNotFoundError(path)
         return entries if detail else [e["name"] for e in entries]
 
-    def find_recursive(self, path: str) -> list[dict[str, Any]]:
+    def find_recursive(self, path: str) -> list[JSONObject]:
         """Every file below a folder, in one request."""
         path = self._strip_protocol(path)
         response = self.client.get(self._url("ls", path) + "/", params={"recursive": "true"}, expected=(404,))
@@ -197,7 +198,7 @@ class PlatformFileSystem(AbstractFileSystem):
             info["mtime"] = parsedate_to_datetime(modified).timestamp()
         return info
 
-    def info(self, path: str, **kwargs: Any) -> dict[str, Any]:
+    def info(self, path: str, **kwargs: object) -> JSONObject:
         """Size, type and ETag of a file, or type directory for a folder."""
         path = self._strip_protocol(path)
         if "/" in path:
@@ -266,7 +267,7 @@ class PlatformFileSystem(AbstractFileSystem):
                 self._http = storage_client()
             return self._http
 
-    def cat_file(self, path: str, start: int | None = None, end: int | None = None, **kwargs: Any) -> bytes:
+    def cat_file(self, path: str, start: int | None = None, end: int | None = None, **kwargs: object) -> bytes:
         """The bytes of a file, or of the range [start, end)."""
         path = self._strip_protocol(path)
         headers = {}
@@ -280,7 +281,7 @@ class PlatformFileSystem(AbstractFileSystem):
             return b""
         return response.content
 
-    def get_file(self, rpath: str, lpath: str, callback: Any = None, **kwargs: Any) -> None:
+    def get_file(self, rpath: str, lpath: str, callback: object = None, **kwargs: object) -> None:
         """Download a file to a local path, streamed."""
         path = self._strip_protocol(rpath)
         if os.path.isdir(lpath):
@@ -295,7 +296,7 @@ class PlatformFileSystem(AbstractFileSystem):
 
     # Writing -------------------------------------------------------------------------------------
 
-    def pipe_file(self, path: str, value: bytes, **kwargs: Any) -> None:
+    def pipe_file(self, path: str, value: bytes, **kwargs: object) -> None:
         """Write a whole file."""
         path = self._strip_protocol(path)
         if len(value) >= DIRECT_WRITE_MIN and self._direct_writes is not False:
@@ -307,7 +308,7 @@ class PlatformFileSystem(AbstractFileSystem):
         self.client.put(self._url("files", path), content=bytes(value), expected=())
         self.invalidate_cache(path)
 
-    def put_file(self, lpath: str, rpath: str, callback: Any = None, **kwargs: Any) -> None:
+    def put_file(self, lpath: str, rpath: str, callback: object = None, **kwargs: object) -> None:
         """Upload a local file, streamed from disk (straight to the storage when the platform offers it)."""
         if os.path.isdir(lpath):
             return
@@ -348,7 +349,7 @@ class PlatformFileSystem(AbstractFileSystem):
                 time.sleep(self.client.retry_delay(attempt + 1))
         self.invalidate_cache(path)
 
-    def cp_file(self, path1: str, path2: str, **kwargs: Any) -> None:
+    def cp_file(self, path1: str, path2: str, **kwargs: object) -> None:
         """Copy a file through a local temporary file."""
         with tempfile.TemporaryDirectory() as tmp:
             local = os.path.join(tmp, "copy")
@@ -366,7 +367,7 @@ class PlatformFileSystem(AbstractFileSystem):
     def _rm(self, path: str) -> None:
         self.rm_file(path)
 
-    def rm(self, path: Any, recursive: bool = False, maxdepth: int | None = None) -> None:
+    def rm(self, path: str | list[str], recursive: bool = False, maxdepth: int | None = None) -> None:
         """Delete files, or whole folders with `recursive` (one request per folder)."""
         paths = path if isinstance(path, list) else [path]
         for item in paths:
@@ -377,7 +378,7 @@ class PlatformFileSystem(AbstractFileSystem):
             else:
                 self.rm_file(stripped)
 
-    def mkdir(self, path: str, create_parents: bool = True, **kwargs: Any) -> None:
+    def mkdir(self, path: str, create_parents: bool = True, **kwargs: object) -> None:
         """Folders exist implicitly on the platform."""
 
     def makedirs(self, path: str, exist_ok: bool = False) -> None:

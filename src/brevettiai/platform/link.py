@@ -9,11 +9,11 @@ import shutil
 import signal
 import tempfile
 import threading
-from collections.abc import Mapping
 from typing import Any
 
 from brevettiai._env import env_value
 from brevettiai._threads import start_daemon
+from brevettiai.contract.jsontypes import JSONMapping, JSONObject
 from brevettiai.errors import (
     PlatformAuthError,
     PlatformError,
@@ -48,7 +48,7 @@ class PlatformLink:
     def _path(self, tail: str) -> str:
         return f"/api/jobs/{self.job_id}/{tail}"
 
-    def fetch_info(self) -> dict[str, Any]:
+    def fetch_info(self) -> JSONObject:
         """The job's info.json from the platform; a refused key or unknown job is a clear error."""
         try:
             return self.client.get(self._path("info")).json()
@@ -61,7 +61,7 @@ class PlatformLink:
         except ConnectionError as exc:
             raise UsageError(f"The platform at {self.host} cannot be reached: {exc}") from None
 
-    def set_state(self, status: str, model_path: str | None = None, exit_info: Mapping[str, Any] | None = None) -> None:
+    def set_state(self, status: str, model_path: str | None = None, exit_info: JSONMapping | None = None) -> None:
         """Report a state change; failures are logged, not raised (the job's own record stays)."""
         body: dict[str, Any] = {"status": status}
         if model_path is not None:
@@ -121,7 +121,7 @@ class PlatformLink:
     def _spill_folder(self) -> str:
         return tempfile.mkdtemp(prefix=f"brevettiai-metrics-{self.job_id}-")
 
-    def log_metrics(self, step: int, values: dict[str, Any]) -> None:
+    def log_metrics(self, step: int, values: JSONMapping) -> None:
         """Queue a metrics point for delivery."""
         if self._metrics is None:
             with _SENDER_LOCK:  # the job's thread and its system-metrics thread may both be first
@@ -138,7 +138,7 @@ class PlatformLink:
         self.client.put(self._path(f"charts/{name}"), content=spec.encode(),
                         headers={"Content-Type": "application/json"})
 
-    def root_tags(self) -> list[dict[str, Any]]:
+    def root_tags(self) -> list[JSONObject]:
         """The platform's root tags."""
         return self.client.get(self._path("roottags")).json()
 

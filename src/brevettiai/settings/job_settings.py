@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Self
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
 if TYPE_CHECKING:
+    from brevettiai.contract.jsontypes import JSONMapping, JSONObject
     from brevettiai.settings.schema import SchemaBuilder
 
 # defer_build: a settings class's validator is built when it first validates, not when its module
@@ -48,14 +48,14 @@ class JobSettings(BaseModel):
         report_unknown(unknown)
         return prepared
 
-    def get_config(self) -> dict[str, Any]:
+    def get_config(self) -> JSONObject:
         """The settings as a plain, JSON-serialisable nested dict."""
-        from brevettiai.settings._convert import to_config
+        from brevettiai.settings._convert import config_dict
 
-        return to_config(self)
+        return config_dict(self)
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any] | None) -> Self:
+    def from_config(cls, config: JSONMapping | None) -> Self:
         """Settings built from a plain config dict (the inverse of `get_config`)."""
         from brevettiai.settings.parse import parse_settings
 
@@ -71,7 +71,7 @@ class JobSettings(BaseModel):
     platform_schema = get_schema
 
     @classmethod
-    def json_schema(cls) -> dict[str, Any]:
+    def json_schema(cls) -> JSONObject:
         """The standard JSON Schema of these settings."""
         from brevettiai.settings.schema import json_schema
 

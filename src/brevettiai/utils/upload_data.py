@@ -228,7 +228,7 @@ def _remote_md5s(web: PlatformAPI, dataset_id: str) -> dict[str, tuple[int | Non
         entries = web.ls(dataset_id, recursive=True)
     except PlatformNotFoundError:
         return {}
-    remote = {}
+    remote: dict[str, Any] = {}
     for entry in entries:
         if entry.get("type", "file") != "file":
             continue
@@ -310,7 +310,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: --workers must be at least 1; given {args.workers}", file=sys.stderr)
         return 2
 
-    def upload(web: Any) -> int:
+    def upload(web: PlatformAPI) -> int:
         result = upload_folder(web, args.folder, dataset_name=args.dataset_name, dataset_id=args.dataset_id,
                                workers=args.workers, progress=args.progress)
         for relative, message in result.errors:
