@@ -8,16 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
-from ui_helpers import Platform, login, shot
+from ui_helpers import Platform, login, new_user, shot
 
 pytestmark = pytest.mark.browser
-
-
-def _new_user(ui_server: Platform, role: str) -> tuple[str, str]:
-    name, password = f"{role}-{uuid.uuid4().hex[:6]}", f"pw-{uuid.uuid4().hex}"
-    answer = ui_server.api.post("/api/users", json={"username": name, "role": role, "password": password})
-    assert answer.status_code == 201, answer.text
-    return name, password
 
 
 def _row(page: Any, table: str, key: str, value: str) -> Any:
@@ -92,7 +85,7 @@ def test_admin_page_manages_users_and_shows_the_audit_log(page: Any, browser: An
 
 def test_profile_page_changes_the_password_and_manages_tokens(page: Any, ui_server: Platform,
                                                               screenshots: Path) -> None:
-    name, password = _new_user(ui_server, "member")
+    name, password = new_user(ui_server, "member")
     login(page, ui_server, username=name, password=password)
     page.locator("header.top").get_by_role("link", name=f"Logged in as {name}").click()
     page.wait_for_url(f"{ui_server.url}/profile")
@@ -140,7 +133,7 @@ def test_profile_page_changes_the_password_and_manages_tokens(page: Any, ui_serv
 
 
 def test_a_viewer_sees_no_admin_link_and_is_refused_the_admin_page(page: Any, ui_server: Platform) -> None:
-    name, password = _new_user(ui_server, "viewer")
+    name, password = new_user(ui_server, "viewer")
     login(page, ui_server, username=name, password=password)
     assert page.locator("header.top").get_by_role("link", name="Admin", exact=True).count() == 0
     response = page.goto(f"{ui_server.url}/admin")

@@ -152,3 +152,24 @@ def test_a_phone_screen_clips_neither_the_runs_table_nor_a_legend(context: Any, 
     })""")
     assert outside == [], f"legends or axis labels cut off on a 390px screen: {outside}"
     assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 1
+
+
+def test_no_page_is_wider_than_a_phone(context: Any, ui_server: Platform) -> None:
+    """At 390 px every page fits the screen; wide tables scroll inside their frame (hidden labels included)."""
+    page = context.new_page()
+    page.set_viewport_size({"width": 390, "height": 844})
+    login(page, ui_server)
+    model = ui_server.create_model("Fits a phone")
+    ids = ui_server.ids
+    paths = ["/models", f"/models/{model['id']}", f"/models/{model['id']}/artifacts", "/testreports", "/zoo",
+             f"/zoo/{ids['lr']}", "/datasets", f"/datasets/{ids['dataset']}", "/tags", "/profile", "/admin", "/docs"]
+    wider = {}
+    for path in paths:
+        page.goto(ui_server.url + path)
+        if path == "/docs":
+            page.locator("#operations details").first.wait_for()
+            page.locator("details", has_text="/api/models/{job_id}/metrics").first.locator("summary").first.click()
+        extra = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        if extra > 1:
+            wider[path] = extra
+    assert wider == {}, f"pages wider than a 390 px screen (by px): {wider}"

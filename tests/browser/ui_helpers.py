@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,14 @@ class Platform:
                 return job
             time.sleep(0.2)
         raise AssertionError(f"{model_id} is still {job['status']}; log:\n{self.server.log()[-3000:]}")
+
+
+def new_user(server: Platform, role: str) -> tuple[str, str]:
+    """A user with `role` added by the admin through the REST API: (name, password)."""
+    name, password = f"{role}-{uuid.uuid4().hex[:6]}", f"pw-{uuid.uuid4().hex}"
+    answer = server.api.post("/api/users", json={"username": name, "role": role, "password": password})
+    assert answer.status_code == 201, answer.text
+    return name, password
 
 
 def login(page: Any, server: Platform, next_path: str = "/models", username: str = "admin",

@@ -172,3 +172,14 @@ def test_command_bad_input_exits_2_with_a_clear_message(platform_server: Any, tm
 
 def test_main_returns_the_exit_code(tmp_path: Path) -> None:
     assert main([str(tmp_path / "missing")]) == 2
+
+
+def test_a_bad_flag_is_named_by_the_upload_data_command(tmp_path: Path) -> None:
+    """Usage errors say which command refused what (not the main program's usage), exit 2, no traceback."""
+    brevettiai = [sys.executable, "-c", "from brevettiai.cli import main; main()", "upload-data"]
+    unknown = subprocess.run([*brevettiai, str(tmp_path), "--nope", "3"], capture_output=True, text=True, timeout=60)
+    assert unknown.returncode == 2 and "Traceback" not in unknown.stderr
+    assert "brevettiai upload-data: error: unrecognized arguments: --nope 3" in unknown.stderr
+    assert "--dataset_name DATASET_NAME" in unknown.stderr  # its own usage line
+    missing = subprocess.run(brevettiai, capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2 and "brevettiai upload-data: error:" in missing.stderr and "folder" in missing.stderr

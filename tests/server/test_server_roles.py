@@ -199,3 +199,35 @@ def test_the_documented_table_is_the_access_table() -> None:
     for (method, path), needed in access.TABLE.items():
         expected[(method, path)] = tuple("✓" if at_least(role, needed) else "—" for role in ("viewer", "member", "admin"))
     assert rows == expected
+
+
+def test_every_control_the_pages_guard_names_a_row_of_the_access_table() -> None:
+    """`can(user, METHOD, PATH)` in a template raises on a path the table lacks; catch a typo without drawing the page."""
+    templates = Path(access.__file__).parent / "ui" / "templates"
+    calls = re.compile(r'can\(user, "([A-Z]+)", (prefix ~ )?"([^"]+)"\)')
+    found = []
+    for template in sorted(templates.glob("*.html")):
+        for method, prefixed, path in calls.findall(template.read_text(encoding="utf-8")):
+            for prefix in (("/models", "/testreports") if prefixed else ("",)):
+                found.append((template.name, method, prefix + path))
+    assert len(found) >= 15, found  # the pages do guard their controls
+    missing = [cell for cell in found if (cell[1], cell[2]) not in access.TABLE]
+    assert missing == [], "controls guarded by routes the access table does not name"
+
+
+def test_a_page_asks_the_table_with_the_role_its_token_leaves() -> None:
+    """`can` is what templates call: a member's read-only token acts as a viewer; a path the table lacks is an error."""
+    from brevettiai.server.auth import Principal
+    from brevettiai.server.roles import narrower
+    from brevettiai.server.ui.web import WebUser, can
+
+    def user(role: str, ceiling: str | None = None) -> WebUser:
+        return WebUser(Principal(user_id="u", role=narrower(role, ceiling), username="u"), "u", "u", "bu_x")
+
+    assert can(user("member"), "POST", "/models/{job_id}/stop")
+    assert not can(user("member", ceiling="viewer"), "POST", "/models/{job_id}/stop")
+    assert can(user("member", ceiling="viewer"), "GET", "/models/{job_id}")
+    assert not can(user("member"), "GET", "/admin") and can(user("admin"), "GET", "/admin")
+    assert not can(None, "GET", "/models")
+    with pytest.raises(KeyError, match="no row for POST /models/{job_id}/stopp"):
+        can(user("admin"), "POST", "/models/{job_id}/stopp")

@@ -91,6 +91,11 @@ def test_non_flag_tokens_are_ignored_like_a_notebook_kernels() -> None:
     assert parse(["-f", "/tmp/kernel.json", "positional", "--epochs", "4"]).epochs == 4
 
 
+def test_a_nested_setting_typed_without_its_group_suggests_the_whole_path() -> None:
+    with pytest.raises(SettingsError, match=r"unknown setting flag --lr .*did you mean --optim\.lr\?"):
+        parse(["--lr", "1"])
+
+
 def test_unknown_setting_names_the_flag_and_suggests_close_matches() -> None:
     with pytest.raises(SettingsError) as info:
         parse(["--optim.lrr", "1"])
@@ -164,7 +169,8 @@ def test_every_bad_flag_is_reported_at_once() -> None:
 
 
 @pytest.mark.parametrize(("token", "hint"), [("-epochs", "--epochs"), ("-optim.lr=0.5", "--optim.lr"),
-                                             ("-job_id", "--job_id"), ("-epoch", "--epochs")])
+                                             ("-job_id", "--job_id"), ("-epoch", "--epochs"),
+                                             ("-lr", "--optim.lr"), ("-nesterov", "--optim.nesterov")])
 def test_a_one_dash_setting_flag_is_an_error_with_a_hint(token: str, hint: str) -> None:
     with pytest.raises(SettingsError, match=f"two dashes; did you mean {hint}"):
         parse_overrides(S, [token, "5"], reserved=("job_id",))

@@ -105,6 +105,17 @@ def required(method: str, path: str) -> str:
     return TABLE.get((method.upper(), path), default_role(method))
 
 
+def allows(role: str, method: str, path: str) -> bool:
+    """True when `role` may call `method` on the route `path` (a template the table names; others: KeyError).
+
+    The pages ask it before drawing a control, so a viewer sees no button whose route would refuse them.
+    """
+    needed = TABLE.get((method.upper(), path))
+    if needed is None:
+        raise KeyError(f"the access table has no row for {method.upper()} {path}")
+    return at_least(role, needed)
+
+
 def require(caller: Principal, needed: str) -> None:
     """403 unless the caller is a job key (its own rules apply) or a user whose role is at least `needed`."""
     if caller.is_user and not at_least(caller.role, needed):

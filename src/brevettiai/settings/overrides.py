@@ -111,9 +111,22 @@ def _resolve(cls: type, name: str) -> _Target:
     raise AssertionError("unreachable")
 
 
+def close_paths(name: str, known: Sequence[str], n: int, cutoff: float) -> list[str]:
+    """The dotted paths a mistyped flag may mean: whole paths that look alike, then paths whose last part does
+    (``epochs`` or ``epoch`` for ``training.epochs``: a nested setting typed without its group)."""
+    close = difflib.get_close_matches(name, known, n=n, cutoff=cutoff)
+    by_leaf: dict[str, list[str]] = {}
+    for path in known:
+        by_leaf.setdefault(path.rpartition(".")[2], []).append(path)
+    leaf = name.replace("-", "_")
+    for match in [leaf] if leaf in by_leaf else difflib.get_close_matches(leaf, list(by_leaf), n=n, cutoff=cutoff):
+        close += [path for path in by_leaf[match] if path not in close]
+    return close[:n]
+
+
 def _unknown_message(cls: type, name: str, failing_part: str) -> str:
     known = setting_paths(cls)
-    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    close = close_paths(name, known, n=3, cutoff=0.6)
     hint = f"; did you mean {' or '.join('--' + c for c in close)}?" if close else ""
     listing = ", ".join("--" + k for k in known[:30]) + (", ..." if len(known) > 30 else "")
     return (f"unknown setting flag --{name} ('{failing_part}' is not a setting of {cls.__name__}){hint} "
@@ -229,7 +242,7 @@ def _single_dash_problem(cls: type, token: str, reserved: set[str]) -> str | Non
     known = [*setting_paths(cls), *reserved]
     if name in known or name.replace("-", "_") in known:
         return f"{token}: flags take two dashes; did you mean -{token}?"
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
+    close = close_paths(name, known, n=1, cutoff=0.8)
     if close:
         return f"{token}: flags take two dashes; did you mean --{close[0]}?"
     return None

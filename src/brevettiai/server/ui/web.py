@@ -28,7 +28,7 @@ from fastapi.routing import APIRoute
 
 from brevettiai._version import __version__
 from brevettiai.errors import ServerError
-from brevettiai.server import auth, security
+from brevettiai.server import access, auth, security
 from brevettiai.server.auth import Principal
 from brevettiai.server.context import ServerContext
 from brevettiai.server.db import models as db
@@ -205,6 +205,11 @@ def check_ticket(ctx: ServerContext, job_id: str, ticket: str) -> bool:
 
 # Templates ------------------------------------------------------------------------------------------------
 
+def can(user: WebUser | None, method: str, path: str) -> bool:
+    """True when the signed-in user's role (narrowed by its token) allows the route: pages draw a control only then."""
+    return user is not None and access.allows(user.role, method, path)
+
+
 def _filesize(size: int | None) -> str:
     if size is None:
         return ""
@@ -250,7 +255,7 @@ environment = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
                                  autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
                                  trim_blocks=True, lstrip_blocks=True)
 environment.filters.update(filesize=_filesize, when=_when, iso=_iso, urlpath=_quote, epoch=_epoch)
-environment.globals.update(duration=_duration, static=lambda path: f"{STATIC_URL}/{path}?v={__version__}",
+environment.globals.update(duration=_duration, can=can, static=lambda path: f"{STATIC_URL}/{path}?v={__version__}",
                            version=__version__)
 
 
