@@ -1,11 +1,11 @@
 """The models list with 10,000 models (rows inserted straight into the database): paging and search
-stay fast, because they are LIMIT/OFFSET queries on the (kind, created) index reading only listed columns."""
+work, and stay fast because they are LIMIT/OFFSET queries on the (kind, created) index reading only listed
+columns (the query plan is asserted; timings are not: they belong in bench/, not in tests)."""
 
 from __future__ import annotations
 
 import datetime
 import sqlite3
-import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -45,16 +45,14 @@ def crowded(tmp_path_factory: pytest.TempPathFactory) -> Any:
         server.kill()
 
 
-def timed_goto(page: Any, url: str) -> float:
-    started = time.perf_counter()
+def goto_ok(page: Any, url: str) -> None:
     response = page.goto(url)
     assert response is not None and response.ok, url
-    return time.perf_counter() - started
 
 
 def test_ten_thousand_models_page_and_search(page: Any, crowded: Platform, screenshots: Path) -> None:
     login(page, crowded)
-    timings = {"first": timed_goto(page, f"{crowded.url}/models")}
+    goto_ok(page, f"{crowded.url}/models")
     rows = page.locator("#job-list tbody tr")
     assert rows.count() == 50
     assert page.locator(".pager-count").inner_text() == "1–50 of 10,000"
@@ -65,18 +63,14 @@ def test_ten_thousand_models_page_and_search(page: Any, crowded: Platform, scree
     assert page.locator(".pager-count").inner_text() == "51–100 of 10,000"
     assert rows.first.locator("td:not(.select-cell)").first.inner_text() == "bulk model 09949"
 
-    started = time.perf_counter()
     page.get_by_role("link", name="Last page").click()
     page.wait_for_url("**page=200")
-    timings["last"] = time.perf_counter() - started
     assert page.locator(".pager-count").inner_text() == "9,951–10,000 of 10,000"
     assert rows.last.locator("td:not(.select-cell)").first.inner_text() == "bulk model 00000"
 
     page.get_by_label("Filter models").fill("model 04242")
-    started = time.perf_counter()
     page.get_by_role("button", name="Apply").click()
     page.wait_for_url("**filter=model+04242*")
-    timings["search"] = time.perf_counter() - started
     assert rows.count() == 1 and rows.first.locator("td:not(.select-cell)").first.inner_text() == "bulk model 04242"
 
     page.get_by_label("Filter models").fill("model 01")
@@ -85,12 +79,10 @@ def test_ten_thousand_models_page_and_search(page: Any, crowded: Platform, scree
     page.wait_for_url("**status=failed*")
     assert page.locator(".pager-count").inner_text() == "1–50 of 200"  # 01000-01999, every fifth failed
     assert set(rows.locator("td:nth-child(4)").all_inner_texts()) == {"failed"}
-    timings["deep"] = timed_goto(page, f"{crowded.url}/models?page=150")
+    goto_ok(page, f"{crowded.url}/models?page=150")
     assert page.locator(".pager-count").inner_text() == "7,451–7,500 of 10,000"
-    timings["past the end"] = timed_goto(page, f"{crowded.url}/models?page=999")
+    goto_ok(page, f"{crowded.url}/models?page=999")
     assert "page=200" in page.url
-    slow = {name: seconds for name, seconds in timings.items() if seconds > 2.0}
-    assert not slow, f"list pages took too long: {timings}"
 
 
 def test_the_list_query_uses_the_index(crowded: Platform) -> None:
