@@ -28,6 +28,7 @@ from brevettiai.server.metrics import MetricsWriter
 from brevettiai.server.openapi_errors import declare_error_answers
 from brevettiai.server.readiness import WriteProbe
 from brevettiai.server.revocation import RevocationWatch
+from brevettiai.server.run_backfill import OutputBackfill
 from brevettiai.server.runners import make_runner
 from brevettiai.server.secret_key import server_secret_key
 from brevettiai.server.storage import PathRejected, Storage
@@ -103,11 +104,14 @@ def create_app(config: ServerConfig, on_admin_password: Callable[[str], None] | 
         supervisor.start()
         revocations = RevocationWatch(ctx.db, ctx.tokens)
         await run_in_threadpool(revocations.start)
+        backfill = OutputBackfill(ctx)  # jobs from before the runs table: their output.json, in the background
+        backfill.start()
         log.info("Storage %s, %s runner, jobs reach the server at %s", config.storage, ctx.runner.name,
                  config.public_url)
         try:
             yield
         finally:
+            backfill.stop()
             revocations.stop()
             supervisor.stop()
             await run_in_threadpool(stop_context, ctx)

@@ -13,6 +13,7 @@ sort key's row (missing values last).
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,6 +54,14 @@ _COLUMNS = {"name": db.Job.name, "id": db.Job.id, "status": db.Job.status, "crea
 RECENT_FOR_KEYS = 200  # jobs whose settings name the keys a filter may use (besides the model types' forms)
 
 
+@functools.cache
+def _alias(source: str, number: int) -> Any:
+    """The n-th joined table of a listing (m0, s1, ...): made once per process, as building an alias costs
+    more than compiling the cached statement that uses it."""
+    model = db.RunMetric if source == "metrics" else db.RunSetting
+    return aliased(model, name=f"{source[0]}{number}")
+
+
 @dataclass
 class Scope:
     """What compiling one listing needs: the session, the kind, and the joins made so far."""
@@ -67,8 +76,7 @@ class Scope:
 
     def _join(self, source: str, key: str) -> Any:
         if (source, key) not in self.joins:
-            model = db.RunMetric if source == "metrics" else db.RunSetting
-            self.joins[(source, key)] = aliased(model, name=f"{source[0]}{len(self.joins)}")
+            self.joins[(source, key)] = _alias(source, len(self.joins))
         return self.joins[(source, key)]
 
     def metric(self, name: str) -> Any:

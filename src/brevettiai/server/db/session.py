@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 log = logging.getLogger("brevettiai.server.db")
 
 T = TypeVar("T")
+SQLITE_MMAP_BYTES = 256 * 1024 * 1024
 
 
 def affected_rows(result: Result[Any]) -> int:
@@ -38,6 +39,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # Reads through a memory map of the file: pages come from the OS cache, shared by every pooled
+    # connection, instead of each connection's 2 MB page cache (smaller than the indexes one runs-table
+    # listing of 10,000 runs walks: ~25 % of its SQL time). Only address space is reserved.
+    cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
+    cursor.execute("PRAGMA temp_store=MEMORY")  # a listing's sort b-tree never touches a temp file
     cursor.close()
 
 
