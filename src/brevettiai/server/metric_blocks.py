@@ -102,19 +102,25 @@ def _fold(session: Session, job_id: str, after: int, upto: int) -> None:
 def lock_mark(session: Session, job_id: str) -> int:
     """The job's mark, its row created if missing and locked until the transaction ends (PostgreSQL)."""
     insert: Any = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    session.execute(insert(_rollups).values(job_id=job_id, last_id=0, seen_id=0, seen_xid=0)
-                    .on_conflict_do_nothing(index_elements=["job_id"]))
-    return int(session.scalar(select(_rollups.c.last_id).where(_rollups.c.job_id == job_id).with_for_update()))
+    statement = (insert(_rollups).values(job_id=job_id, last_id=0, seen_id=0, seen_xid=0)
+                 .on_conflict_do_update(index_elements=["job_id"], set_={"last_id": _rollups.c.last_id})
+                 .returning(_rollups.c.last_id))
+    return int(session.execute(statement).scalar_one())
+
+
+def _newest(job_id: str) -> Any:
+    return select(_points.c.id).where(_points.c.job_id == job_id).order_by(_points.c.id.desc()).limit(1)
 
 
 def newest_id(session: Session, job_id: str) -> int:
     """The job's highest point row id (0: none), one probe of the (job_id, id) index."""
-    return int(session.scalar(select(_points.c.id).where(_points.c.job_id == job_id)
-                              .order_by(_points.c.id.desc()).limit(1)) or 0)
+    return int(session.scalar(_newest(job_id)) or 0)
 
 
-def _set_mark(session: Session, job_id: str, mark: int) -> None:
-    session.execute(_rollups.update().where(_rollups.c.job_id == job_id).values(last_id=mark))
+def _set_mark(session: Session, job_id: str, mark: int | None = None) -> None:
+    """Move the job's mark to `mark` (None: its newest point)."""
+    value: Any = _newest(job_id).scalar_subquery() if mark is None else mark
+    session.execute(_rollups.update().where(_rollups.c.job_id == job_id).values(last_id=value))
 
 
 # count, min step, max step, min value, max value (finite; None: none), min time, max time, last value
@@ -237,7 +243,7 @@ def add_points(session: Session, summaries: Summaries) -> None:
     rows = [(job_id, name, block, *entry[:7]) for (job_id, name, block), entry in sorted(summaries.blocks.items())]
     connection.exec_driver_sql(_upsert_sql(dialect.name, placeholder), rows)
     for job_id in sorted({key[0] for key in summaries.blocks}):
-        _set_mark(session, job_id, newest_id(session, job_id))
+        _set_mark(session, job_id)
 
 
 def roll_up(database: Database, job_id: str) -> tuple[int, int]:

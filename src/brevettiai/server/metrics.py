@@ -14,7 +14,7 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from itertools import repeat
 from typing import Annotated, Any, NotRequired, cast
@@ -202,12 +202,23 @@ def _insert_points(session: Any, rows: list[tuple[Any, ...]], summaries: Summari
     metric_blocks.add_points(session, summaries)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Pending:
     job_id: str
     batch_id: str
     points: Points
-    done: Callable[[int | BaseException], object]
+    future: asyncio.Future[int]
+
+
+def _settle(outcomes: list[tuple[asyncio.Future[int], int | BaseException]]) -> None:
+    """Resolve the futures of a stored group (on their event loop: one wake-up per group, not per request)."""
+    for future, result in outcomes:
+        if future.done():
+            continue
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
+            future.set_result(result)
 
 
 def _store_group(database: Database, group: list[_Pending]) -> list[int | BaseException]:
@@ -253,17 +264,8 @@ class MetricsWriter:
 
     async def submit(self, job_id: str, batch_id: str, points: Points) -> int:
         """Store a batch; returns how many points were accepted (also for a batch seen before)."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[int] = loop.create_future()
-
-        def settle(result: int | BaseException) -> None:
-            if not future.done():
-                if isinstance(result, BaseException):
-                    future.set_exception(result)
-                else:
-                    future.set_result(result)
-
-        self._queue.put(_Pending(job_id, batch_id, points, lambda r: loop.call_soon_threadsafe(settle, r)))
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._queue.put(_Pending(job_id, batch_id, points, future))
         return await future
 
     def close(self) -> None:
@@ -301,8 +303,14 @@ class MetricsWriter:
                     results.append(ingest(self.database, item.job_id, item.batch_id, item.points))
                 except Exception as exc:
                     results.append(exc)
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[int], int | BaseException]]] = {}
         for item, result in zip(group, results, strict=True):
-            item.done(result)
+            by_loop.setdefault(item.future.get_loop(), []).append((item.future, result))
+        for loop, outcomes in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_settle, outcomes)
+            except RuntimeError:  # that loop is closed: nobody waits for these answers any more
+                pass
 
 
 def ingest(database: Database, job_id: str, batch_id: str, points: Points) -> int:
