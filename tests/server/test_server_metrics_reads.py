@@ -302,3 +302,23 @@ def test_postgresql_replicas_storing_one_job_at_once_keep_its_blocks_exact(postg
     assert answer["counts"] == {"loss": 8000} and answer["bucketSteps"]["loss"] > 1
     values = [row[1] for row in answer["series"]["loss"]]
     assert min(values) == 0.0 and max(values) == 7999.0
+
+
+def test_points_stored_without_blocks_are_summed_up_by_the_next_batch(platform_server_factory: Any) -> None:
+    """Points an older server stored (no blocks, mark behind) count once, with the new batches' points."""
+    server = platform_server_factory()
+    url = "sqlite:///" + str(server.data_dir / "brevettiai.db")
+    with server.client() as admin:
+        m = model(admin)
+        engine = sa.create_engine(url)
+        with engine.begin() as connection:
+            connection.execute(metric_reads._points.insert(), [
+                {"job_id": m["id"], "step": s, "name": "loss", "value": float(s), "time": 1.0} for s in range(3000)])
+        engine.dispose()
+        with job_client(server.url, m["apiKey"]) as job:
+            _post(job, m["id"], [{"step": s, "time": 2.0, "values": {"loss": -1.0}} for s in range(3000, 6000)])
+        answer = _read(admin, m["id"], names="loss", max_points=100)
+        assert answer["counts"] == {"loss": 6000} and answer["bucketSteps"]["loss"] % 64 == 0
+        values = [row[1] for row in answer["series"]["loss"]]
+        assert min(values) == -1.0 and max(values) == 2999.0
+        _wait_summed_up(url, m["id"])  # the mark is at the newest point: nothing is left to read as points
