@@ -161,15 +161,12 @@ class Summaries:
     def add_series(self, job_id: str, name: str, steps: list[int], values: list[float],
                    times: list[float] | None, now: float) -> bool:
         """Add one series of finite values at consecutive increasing steps by slices, at C speed; False
-        (nothing added) when the steps are not consecutive or a block of it was summed up before."""
+        (nothing added) when the steps are not consecutive."""
         count = len(steps)
         if not count or steps[-1] - steps[0] != count - 1 or not all(map(int.__lt__, steps, islice(steps, 1, None))):
             return False
-        first = steps[0]
-        lowest, highest = first // BLOCK_STEPS, steps[-1] // BLOCK_STEPS
-        if any((job_id, name, block) in self.blocks for block in range(lowest, highest + 1)):
-            return False
-        for block in range(lowest, highest + 1):
+        first, blocks = steps[0], self.blocks
+        for block in range(first // BLOCK_STEPS, steps[-1] // BLOCK_STEPS + 1):
             start = max(0, block * BLOCK_STEPS - first)
             end = min(count, (block + 1) * BLOCK_STEPS - first)
             part = values[start:end]
@@ -178,8 +175,12 @@ class Summaries:
             else:
                 stamps = times[start:end]
                 early, late = min(stamps), max(stamps)
-            self.blocks[(job_id, name, block)] = [end - start, steps[start], steps[end - 1], min(part), max(part),
-                                                  early, late, part[-1]]
+            summary = [end - start, steps[start], steps[end - 1], min(part), max(part), early, late, part[-1]]
+            entry = blocks.get((job_id, name, block))
+            if entry is None:
+                blocks[(job_id, name, block)] = summary
+            else:  # the block's other steps came in an earlier batch of the same group
+                _merge(entry, summary)
         return True
 
     def series(self) -> list[tuple[str, str, int, Any, Any, Any, int]]:
@@ -198,6 +199,19 @@ class Summaries:
             if high_step >= entry[4]:
                 entry[3], entry[4] = last, high_step
         return [(job_id, name, *values) for (job_id, name), values in sorted(found.items())]
+
+
+def _merge(entry: Summary, later: Summary) -> None:
+    """Fold the summary of later rows into `entry` (the later one's last value wins a tie of steps)."""
+    entry[0] += later[0]
+    entry[1] = min(entry[1], later[1])
+    if later[2] >= entry[2]:
+        entry[2], entry[7] = later[2], later[7]
+    if later[3] is not None and (entry[3] is None or later[3] < entry[3]):
+        entry[3] = later[3]
+    if later[4] is not None and (entry[4] is None or later[4] > entry[4]):
+        entry[4] = later[4]
+    entry[5], entry[6] = min(entry[5], later[5]), max(entry[6], later[6])
 
 
 _BLOCK_COLUMNS = ("job_id", "name", "block", "count", "min_step", "max_step", "min_value", "max_value", "min_time",
