@@ -274,34 +274,51 @@ def test_negative_steps_fall_in_the_right_buckets(backend: Backend) -> None:
         assert [row[:2] for row in answer["series"]["loss"]] == [[-300, -300.0], [-1, -1.0], [0, 0.0], [299, 299.0]]
 
 
-def test_postgresql_point_committed_late_is_summed_up_once(postgres: Any, platform_server_factory: Any) -> None:
-    """A transaction that took a lower row id and commits after higher ids were stored: its point is
-    neither skipped nor counted twice (the blocks wait for it)."""
+def test_postgresql_replicas_storing_one_job_at_once_keep_its_blocks_exact(postgres: Any,
+                                                                          platform_server_factory: Any) -> None:
+    """Two servers on one database store batches of one job at the same moment: every point is in the
+    blocks exactly once (each transaction sums up its own points; they take turns per job)."""
     url = postgres.new_database()
-    server = platform_server_factory("--database-url", url)
-    points, rollups = metric_reads._points, sa.table("metric_rollups", sa.column("job_id"), sa.column("last_id"),
-                                                     sa.column("seen_id"))
+    servers = [platform_server_factory("--database-url", url) for _ in range(2)]
+    with servers[0].client() as admin:
+        m = model(admin)
+
+        def store(index: int) -> None:
+            with job_client(servers[index % 2].url, m["apiKey"]) as job:
+                start = index * 500
+                _post(job, m["id"], [{"step": s, "time": 1.0, "values": {"loss": float(s)}}
+                                     for s in range(start, start + 500)])
+
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(store, range(16)))
+        answer = _read(admin, m["id"], names="loss", max_points=100)
     engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        stored, in_blocks = connection.execute(sa.text(
+            "SELECT (SELECT count(*) FROM metric_points WHERE job_id = :job),"
+            " (SELECT sum(count) FROM metric_blocks WHERE job_id = :job)"), {"job": m["id"]}).one()
+    engine.dispose()
+    assert stored == in_blocks == 8000
+    assert answer["counts"] == {"loss": 8000} and answer["bucketSteps"]["loss"] > 1
+    values = [row[1] for row in answer["series"]["loss"]]
+    assert min(values) == 0.0 and max(values) == 7999.0
+
+
+def test_points_stored_without_blocks_are_summed_up_by_the_next_batch(platform_server_factory: Any) -> None:
+    """Points an older server stored (no blocks, mark behind) count once, with the new batches' points."""
+    server = platform_server_factory()
+    url = "sqlite:///" + str(server.data_dir / "brevettiai.db")
     with server.client() as admin:
         m = model(admin)
+        engine = sa.create_engine(url)
+        with engine.begin() as connection:
+            connection.execute(metric_reads._points.insert(), [
+                {"job_id": m["id"], "step": s, "name": "loss", "value": float(s), "time": 1.0} for s in range(3000)])
+        engine.dispose()
         with job_client(server.url, m["apiKey"]) as job:
-            _post(job, m["id"], [{"step": s, "time": 1.0, "values": {"loss": 1.0}} for s in range(1000)])
-            late = engine.connect()
-            transaction = late.begin()
-            late_id = late.execute(points.insert().values(job_id=m["id"], step=5000, name="loss", value=7.0,
-                                                          time=1.0).returning(points.c.id)).scalar()
-            _post(job, m["id"], [{"step": s, "time": 1.0, "values": {"loss": 1.0}} for s in range(1000, 2000)])
-        with engine.connect() as connection:
-            newest = connection.execute(sa.select(sa.func.max(points.c.id))).scalar()
-            state = sa.select(rollups.c.last_id, rollups.c.seen_id).where(rollups.c.job_id == m["id"])
-            wait_for(lambda: (connection.execute(state).first() or (0, 0))[1] >= newest or connection.rollback(),
-                     30, what="the roller to see the newest points")
-            assert connection.execute(state).first()[0] < late_id  # not summed up past the open transaction
-            transaction.commit()
-            late.close()
-            assert _read(admin, m["id"], names="loss", max_points=100)["counts"] == {"loss": 2001}
-            wait_for(lambda: connection.execute(state).first()[0] >= newest or connection.rollback(), 30,
-                     what="the points summed up")
+            _post(job, m["id"], [{"step": s, "time": 2.0, "values": {"loss": -1.0}} for s in range(3000, 6000)])
         answer = _read(admin, m["id"], names="loss", max_points=100)
-    engine.dispose()
-    assert answer["counts"] == {"loss": 2001} and max(row[1] for row in answer["series"]["loss"]) == 7.0
+        assert answer["counts"] == {"loss": 6000} and answer["bucketSteps"]["loss"] % 64 == 0
+        values = [row[1] for row in answer["series"]["loss"]]
+        assert min(values) == -1.0 and max(values) == 2999.0
+        _wait_summed_up(url, m["id"])  # the mark is at the newest point: nothing is left to read as points

@@ -75,3 +75,47 @@ def test_many_points_from_a_training_loop_all_arrive(tmp_path: Path) -> None:
         sender.add(step, {"loss": 0.1})
     assert sender.flush(30) and len(platform.steps()) == 100_000
     sender.close(1)
+
+
+class SlowPlatform(FlakyPlatform):
+    """Takes a while to store each batch, and notes how many batches it was storing at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.storing = 0
+        self.most_at_once = 0
+        self.order: list[str] = []
+
+    def send(self, batch_id: str, points: list) -> None:
+        with self.lock:
+            self.storing += 1
+            self.most_at_once = max(self.most_at_once, self.storing)
+        threading.Event().wait(0.05)
+        with self.lock:
+            self.storing -= 1
+            self.batches.setdefault(batch_id, points)
+            self.order.append(batch_id)
+
+
+def test_two_batches_of_later_steps_are_stored_at_once(tmp_path: Path) -> None:
+    platform = SlowPlatform()
+    sender = MetricsSender(platform.send, lambda: str(tmp_path), batch_size=100, interval=1.0)
+    for step in range(1000):
+        sender.add(step, {"loss": 0.1})
+    assert sender.flush(30) and platform.steps() == list(range(1000))
+    assert platform.most_at_once == 2
+    assert sender.delivered == 1000 and sender.undelivered == 0
+    sender.close(1)
+
+
+def test_batches_repeating_steps_are_stored_one_after_the_other(tmp_path: Path) -> None:
+    """Points of one step in two batches keep their order: the second batch waits for the first."""
+    platform = SlowPlatform()
+    sender = MetricsSender(platform.send, lambda: str(tmp_path), batch_size=100, interval=1.0)
+    for step in range(1000):
+        sender.add(step % 150, {"loss": float(step)})
+    assert sender.flush(30)
+    assert platform.most_at_once == 1
+    stored = [p["values"]["loss"] for batch_id in platform.order for p in platform.batches[batch_id]]
+    assert stored == [float(step) for step in range(1000)]
+    sender.close(1)

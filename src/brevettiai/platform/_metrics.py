@@ -1,7 +1,9 @@
 """Delivery of progress metrics to the platform: buffered, batched, sent from a background thread.
 
 Adding a point costs a deque append. A background thread sends batches (each with an id, so a
-retried batch is never stored twice). While the platform is unreachable the batches wait, in
+retried batch is never stored twice), two at once when the second one's steps all come after the
+first one's (a second thread encodes and sends it while the platform stores the first: the order of
+points of one step never changes). While the platform is unreachable the batches wait, in
 memory up to a bound and then spilled to files, and are delivered in order when it returns.
 """
 
@@ -11,6 +13,7 @@ import collections
 import json
 import logging
 import os
+import queue
 import threading
 import time
 import uuid
@@ -55,6 +58,11 @@ def columns_body(batch_id: str, points: list[Point]) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
+def _steps_follow(earlier: list[Point], later: list[Point]) -> bool:
+    """True when every step of `later` is after every step of `earlier` (then their order does not matter)."""
+    return bool(earlier and later) and min(p["step"] for p in later) > max(p["step"] for p in earlier)
+
+
 class MetricsSender:
     """Sends metric points with `send(batch_id, points)` in batches from a daemon thread."""
 
@@ -79,6 +87,9 @@ class MetricsSender:
         self._idle.set()
         self._closed = False
         self.delivered = 0
+        self._side: queue.SimpleQueue[tuple[str, list[Point]] | None] = queue.SimpleQueue()
+        self._side_results: queue.SimpleQueue[bool] = queue.SimpleQueue()
+        self._side_thread: threading.Thread | None = None
         self._thread = start_daemon(self._loop, "brevettiai-metrics")
 
     def add(self, step: int, values: JSONMapping, timestamp: float | None = None) -> None:
@@ -114,6 +125,9 @@ class MetricsSender:
         self._closed = True
         self._wake.set()
         self._thread.join(timeout=5)
+        if self._side_thread is not None:
+            self._side.put(None)
+            self._side_thread.join(timeout=5)
         if not delivered:
             self._spill_everything()
         return delivered
@@ -126,8 +140,10 @@ class MetricsSender:
             self._wake.wait(self.interval if not failures else min(self.max_backoff, 0.2 * 2 ** failures))
             self._wake.clear()
             delivered = self._send_pending()
-            while delivered and self._queue:  # healthy: send straight from the queue, one batch at a time
+            while delivered and self._queue:  # healthy: send straight from the queue, two batches at a time
                 self._take_batch()
+                if self._queue:
+                    self._take_batch()
                 delivered = self._send_pending()
             if delivered:
                 failures = 0
@@ -163,11 +179,41 @@ class MetricsSender:
             self._spilled_points -= count
         while self._pending:
             batch_id, points = self._pending[0]
+            if len(self._pending) > 1 and _steps_follow(points, self._pending[1][1]):
+                if not self._send_two():
+                    return False
+                continue
             if not self._try_send(batch_id, points):
                 return False
             self._pending.popleft()
             self._pending_points -= len(points)
         return True
+
+    def _send_two(self) -> bool:
+        """Send the first two waiting batches at once (the second from the side thread); False when either failed."""
+        first, second = self._pending[0], self._pending[1]
+        if self._side_thread is None:
+            self._side_thread = start_daemon(self._side_loop, "brevettiai-metrics-2")
+        self._side.put(second)
+        sent_first = self._try_send(*first)
+        sent_second = self._side_results.get()
+        for batch, sent in ((second, sent_second), (first, sent_first)):
+            if sent:
+                self._pending.remove(batch)
+                self._pending_points -= len(batch[1])
+        if sent_second:
+            self.delivered += len(second[1])
+        return sent_first and sent_second
+
+    def _side_loop(self) -> None:
+        while (batch := self._side.get()) is not None:
+            try:
+                self._send(*batch)
+            except Exception as exc:  # kept in _pending; sent again later
+                log.debug("Sending %d metric points failed: %s", len(batch[1]), exc)
+                self._side_results.put(False)
+            else:
+                self._side_results.put(True)
 
     def _try_send(self, batch_id: str, points: list[Point]) -> bool:
         try:

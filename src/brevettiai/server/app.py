@@ -23,7 +23,6 @@ from brevettiai.server.db.migrate import upgrade
 from brevettiai.server.db.session import Database
 from brevettiai.server.errors import ApiError, error_response, validation_errors
 from brevettiai.server.limits import BodyLimits
-from brevettiai.server.metric_blocks import BlockRoller
 from brevettiai.server.metrics import MetricsWriter
 from brevettiai.server.openapi_errors import declare_error_answers
 from brevettiai.server.readiness import WriteProbe
@@ -70,15 +69,12 @@ def start_context(config: ServerConfig, on_admin_password: Callable[[str], None]
     if secret_key is None:
         secret_key = prepare_database(config, database, on_admin_password)
     return ServerContext(config=config, db=database, storage=Storage(config.storage or ""), runner=make_runner(config),
-                         tokens=TokenCache(), metrics=MetricsWriter(database), secret_key=secret_key,
-                         metric_blocks=BlockRoller(database))
+                         tokens=TokenCache(), metrics=MetricsWriter(database), secret_key=secret_key)
 
 
 def stop_context(ctx: ServerContext) -> None:
     """Store queued metrics, stop the jobs the runner holds (recording them as killed), close the database."""
     ctx.metrics.close()
-    if ctx.metric_blocks is not None:
-        ctx.metric_blocks.close()
     for exited in ctx.runner.shutdown():
         try:
             jobs.job_exited(ctx, exited, server_shutdown=True)

@@ -13,7 +13,6 @@ from brevettiai.server.storage import Storage
 
 if TYPE_CHECKING:
     from brevettiai.server.auth import TokenCache
-    from brevettiai.server.metric_blocks import BlockRoller
     from brevettiai.server.metrics import MetricsWriter
     from brevettiai.server.runners import Runner
 
@@ -29,7 +28,6 @@ class ServerContext:
     tokens: TokenCache
     metrics: MetricsWriter
     secret_key: bytes = field(repr=False)  # signs report links; the same in every replica
-    metric_blocks: BlockRoller | None = None  # sums up new metric points for fast reads of long series
 
 
 async def get_context(request: Request) -> ServerContext:

@@ -2,26 +2,27 @@
 
 A block is `BLOCK_STEPS` consecutive steps of one series of one job: its point count, step range,
 lowest and highest finite value and time range (`db.MetricBlock`). The points stored up to a job's
-`db.MetricRollup.last_id` are summed up in its blocks; later points are read as points (they are
-found through the (job_id, id) index). Summing up never touches how points are stored: `roll_up`
-folds the rows after `last_id` into the blocks with one ``INSERT ... SELECT ... GROUP BY ... ON
-CONFLICT DO UPDATE`` in the database, and the `BlockRoller` thread does so about every half second for the
-jobs that got new points (reads do it too when they find many points not yet summed up).
+`db.MetricRollup.last_id` are summed up in its blocks; later points are read as points.
 
-On PostgreSQL, concurrent transactions may commit row ids out of order, so the newest id is noted with
-the next transaction id of that moment, and summed up once every older transaction has ended (none
-can still commit a lower id; usually by the next pass). SQLite has one writer at a time: every id up
-to the newest is committed.
+The metrics writer sums up each batch in Python from the rows in hand (`Summaries`) and adds the
+sums to the blocks in the transaction that stores the points (`add_points`), moving the job's mark
+to its newest point: blocks and points are always of the same moment. The job's mark row is locked
+first, so two transactions adding points to one job (replicas on PostgreSQL) take turns, and the
+second one's row ids are all higher. Points stored some other way (an older server, another tool)
+are summed up from the database by the next `add_points` or read (`roll_up`, one ``INSERT ...
+SELECT ... GROUP BY ... ON CONFLICT DO UPDATE``).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
+from collections.abc import Iterable
+from itertools import islice
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, case, func, literal_column, select, text
+from sqlalchemy import ColumnElement, Table, case, func, literal_column, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -75,8 +76,6 @@ def fold_statement(job_id: str, after: int, upto: int) -> Any:
 def _fold(session: Session, job_id: str, after: int, upto: int) -> None:
     """Add the job's point rows ``after < id <= upto`` to its blocks."""
     rows = fold_statement(job_id, after, upto)
-    from sqlalchemy.dialects import postgresql, sqlite
-
     least: Any
     greatest: Any
     insert: Any
@@ -100,42 +99,180 @@ def _fold(session: Session, job_id: str, after: int, upto: int) -> None:
               "min_time": least(_blocks.c.min_time, new.min_time), "max_time": greatest(_blocks.c.max_time, new.max_time)}))
 
 
-def _next_xid(session: Session) -> int:
-    return int(session.scalar(text("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")))
+def lock_mark(session: Session, job_id: str) -> int:
+    """The job's mark, its row created if missing and locked until the transaction ends (PostgreSQL)."""
+    insert: Any = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = (insert(_rollups).values(job_id=job_id, last_id=0, seen_id=0, seen_xid=0)
+                 .on_conflict_do_update(index_elements=["job_id"], set_={"last_id": _rollups.c.last_id})
+                 .returning(_rollups.c.last_id))
+    return int(session.execute(statement).scalar_one())
 
 
-def _oldest_running_xid(session: Session) -> int:
-    return int(session.scalar(text("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")))
+def _newest(job_id: str) -> Any:
+    return select(_points.c.id).where(_points.c.job_id == job_id).order_by(_points.c.id.desc()).limit(1)
+
+
+def newest_id(session: Session, job_id: str) -> int:
+    """The job's highest point row id (0: none), one probe of the (job_id, id) index."""
+    return int(session.scalar(_newest(job_id)) or 0)
+
+
+def _set_mark(session: Session, job_id: str, mark: int | None = None) -> None:
+    """Move the job's mark to `mark` (None: its newest point)."""
+    value: Any = _newest(job_id).scalar_subquery() if mark is None else mark
+    session.execute(_rollups.update().where(_rollups.c.job_id == job_id).values(last_id=value))
+
+
+# count, min step, max step, min value, max value (finite; None: none), min time, max time, last value
+# (the one at the highest step, the later row of equal steps)
+Summary = list[Any]
+
+
+class Summaries:
+    """The block sums of point rows in hand, by (job id, name, block)."""
+
+    def __init__(self) -> None:
+        self.blocks: dict[tuple[str, str, int], Summary] = {}
+
+    def add_rows(self, rows: Iterable[tuple[Any, ...]]) -> None:
+        """Add ``(job_id, step, name, value, time)`` rows; values are finite or None."""
+        blocks = self.blocks
+        for job_id, step, name, value, stamp in rows:
+            key = (job_id, name, step // BLOCK_STEPS)
+            entry = blocks.get(key)
+            if entry is None:
+                blocks[key] = [1, step, step, value, value, stamp, stamp, value]
+                continue
+            entry[0] += 1
+            if step < entry[1]:
+                entry[1] = step
+            if step >= entry[2]:
+                entry[2], entry[7] = step, value
+            if value is not None:
+                if entry[3] is None or value < entry[3]:
+                    entry[3] = value
+                if entry[4] is None or value > entry[4]:
+                    entry[4] = value
+            if stamp < entry[5]:
+                entry[5] = stamp
+            if stamp > entry[6]:
+                entry[6] = stamp
+
+    def add_series(self, job_id: str, name: str, steps: list[int], values: list[float],
+                   times: list[float] | None, now: float) -> bool:
+        """Add one series of finite values at consecutive increasing steps by slices, at C speed; False
+        (nothing added) when the steps are not consecutive."""
+        count = len(steps)
+        if not count or steps[-1] - steps[0] != count - 1 or not all(map(int.__lt__, steps, islice(steps, 1, None))):
+            return False
+        first, blocks = steps[0], self.blocks
+        for block in range(first // BLOCK_STEPS, steps[-1] // BLOCK_STEPS + 1):
+            start = max(0, block * BLOCK_STEPS - first)
+            end = min(count, (block + 1) * BLOCK_STEPS - first)
+            part = values[start:end]
+            if times is None:
+                early = late = now
+            else:
+                stamps = times[start:end]
+                early, late = min(stamps), max(stamps)
+            summary = [end - start, steps[start], steps[end - 1], min(part), max(part), early, late, part[-1]]
+            entry = blocks.get((job_id, name, block))
+            if entry is None:
+                blocks[(job_id, name, block)] = summary
+            else:  # the block's other steps came in an earlier batch of the same group
+                _merge(entry, summary)
+        return True
+
+    def series(self) -> list[tuple[str, str, int, Any, Any, Any, int]]:
+        """Per (job, name), sorted: count, finite min and max, last value and its step."""
+        found: dict[tuple[str, str], list[Any]] = {}
+        for (job_id, name, _), (count, _low_step, high_step, low, high, _, _, last) in self.blocks.items():
+            entry = found.get((job_id, name))
+            if entry is None:
+                found[(job_id, name)] = [count, low, high, last, high_step]
+                continue
+            entry[0] += count
+            if low is not None and (entry[1] is None or low < entry[1]):
+                entry[1] = low
+            if high is not None and (entry[2] is None or high > entry[2]):
+                entry[2] = high
+            if high_step >= entry[4]:
+                entry[3], entry[4] = last, high_step
+        return [(job_id, name, *values) for (job_id, name), values in sorted(found.items())]
+
+
+def _merge(entry: Summary, later: Summary) -> None:
+    """Fold the summary of later rows into `entry` (the later one's last value wins a tie of steps)."""
+    entry[0] += later[0]
+    entry[1] = min(entry[1], later[1])
+    if later[2] >= entry[2]:
+        entry[2], entry[7] = later[2], later[7]
+    if later[3] is not None and (entry[3] is None or later[3] < entry[3]):
+        entry[3] = later[3]
+    if later[4] is not None and (entry[4] is None or later[4] > entry[4]):
+        entry[4] = later[4]
+    entry[5], entry[6] = min(entry[5], later[5]), max(entry[6], later[6])
+
+
+_BLOCK_COLUMNS = ("job_id", "name", "block", "count", "min_step", "max_step", "min_value", "max_value", "min_time",
+                  "max_time")
+_PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+
+
+def _upsert_sql(dialect: str, placeholder: str) -> str:
+    least, greatest = ("least", "greatest") if dialect == "postgresql" else ("min", "max")
+    old = _blocks.name
+
+    def either(pick: str, column: str) -> str:  # null (no finite value) on one side: the other
+        if dialect == "postgresql":  # least/greatest skip nulls
+            return f"{pick}({old}.{column}, excluded.{column})"
+        return f"{pick}(coalesce({old}.{column}, excluded.{column}), coalesce(excluded.{column}, {old}.{column}))"
+
+    return (f"INSERT INTO {old} ({', '.join(_BLOCK_COLUMNS)}) VALUES ({', '.join([placeholder] * len(_BLOCK_COLUMNS))}) "
+            f"ON CONFLICT (job_id, name, block) DO UPDATE SET count = {old}.count + excluded.count, "
+            f"min_step = {least}({old}.min_step, excluded.min_step), "
+            f"max_step = {greatest}({old}.max_step, excluded.max_step), "
+            f"min_value = {either(least, 'min_value')}, max_value = {either(greatest, 'max_value')}, "
+            f"min_time = {least}({old}.min_time, excluded.min_time), "
+            f"max_time = {greatest}({old}.max_time, excluded.max_time)")
+
+
+def prepare(session: Session, job_ids: Iterable[str]) -> None:
+    """Before adding points: lock the jobs' marks (in one order) and sum up points left behind."""
+    for job_id in sorted(set(job_ids)):
+        last = lock_mark(session, job_id)
+        newest = newest_id(session, job_id)
+        if newest > last:
+            log.info("Summing up %d metric rows of job %s stored without their blocks", newest - last, job_id)
+            _fold(session, job_id, last, newest)
+
+
+def add_points(session: Session, summaries: Summaries) -> None:
+    """After the points of `summaries` are inserted (after `prepare`): add them to the blocks, move the marks."""
+    if not summaries.blocks:
+        return
+    connection = session.connection()
+    dialect = connection.dialect
+    placeholder = _PLACEHOLDERS.get(dialect.paramstyle, "?")
+    rows = [(job_id, name, block, *entry[:7]) for (job_id, name, block), entry in sorted(summaries.blocks.items())]
+    connection.exec_driver_sql(_upsert_sql(dialect.name, placeholder), rows)
+    for job_id in sorted({key[0] for key in summaries.blocks}):
+        _set_mark(session, job_id)
 
 
 def roll_up(database: Database, job_id: str) -> tuple[int, int]:
-    """Sum up (at most `CHUNK_IDS` more of) the job's points into its blocks.
+    """Sum up (at most `CHUNK_IDS` more of) the job's points that are not in its blocks yet.
 
-    Returns the id summed up to and the job's newest point id; equal when it is done.
+    Only points stored by something else than `add_points` (older servers, other tools) are left
+    behind. Returns the id summed up to and the job's newest point id; equal when it is done.
     """
     def work(session: Session) -> tuple[int, int]:
-        mark = session.execute(select(_rollups.c.last_id, _rollups.c.seen_id, _rollups.c.seen_xid)
-                               .where(_rollups.c.job_id == job_id).with_for_update()).first()
-        if mark is None:
-            session.execute(_rollups.insert().values(job_id=job_id, last_id=0, seen_id=0, seen_xid=0))
-            last, seen, seen_xid = 0, 0, 0
-        else:
-            last, seen, seen_xid = mark
-        newest = int(session.scalar(select(_points.c.id).where(_points.c.job_id == job_id)
-                                    .order_by(_points.c.id.desc()).limit(1)) or 0)
-        if database.is_sqlite:
-            settled = newest  # one writer at a time: every id up to the newest is committed
-        else:
-            # Every id up to `seen` was taken by a transaction older than `seen_xid`: once none of
-            # those is running, they are all committed (or rolled back) and can be summed up.
-            settled = seen if seen > last and _oldest_running_xid(session) >= seen_xid else last
-        target = min(settled, last + CHUNK_IDS)
+        last = lock_mark(session, job_id)
+        newest = newest_id(session, job_id)
+        target = min(newest, last + CHUNK_IDS)
         if target > last:
             _fold(session, job_id, last, target)
-        if seen <= target and not database.is_sqlite:  # watch the newest id now (after reading it)
-            seen, seen_xid = newest, _next_xid(session)
-        session.execute(_rollups.update().where(_rollups.c.job_id == job_id)
-                        .values(last_id=max(last, target), seen_id=seen, seen_xid=seen_xid))
+            _set_mark(session, job_id, target)
         return max(last, target), newest
 
     return database.write_upsert(work)
@@ -151,49 +288,6 @@ def catch_up(database: Database, job_id: str, behind: int, budget: float = 30.0)
             return 0
         if newest - mark < behind or time.monotonic() > deadline:
             return mark
-        if mark == before and not database.is_sqlite:
-            return mark  # PostgreSQL: the rest waits for transactions still running; it is read as points
+        if mark == before:
+            return mark
         before = mark
-
-
-class BlockRoller:
-    """A thread that sums up the new points of every job that got some, about every `interval` seconds."""
-
-    def __init__(self, database: Database, interval: float = 0.5) -> None:
-        self.database, self.interval = database, interval
-        self._stop = threading.Event()
-        self._dirty: set[str] = set()
-        with database.read() as session:
-            self._seen = int(session.scalar(select(func.max(_points.c.id))) or 0)
-        self._thread = threading.Thread(target=self._run, name="brevettiai-metric-blocks", daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        """Stop the thread."""
-        self._stop.set()
-        self._thread.join(timeout=30)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self._pass()
-            except Exception:
-                log.exception("Summing up metric points failed; trying again")
-
-    def _pass(self) -> None:
-        with self.database.read() as session:
-            newest = int(session.scalar(select(func.max(_points.c.id))) or 0)
-            if newest > self._seen:
-                self._dirty.update(session.scalars(select(_points.c.job_id).distinct()
-                                                   .where(_points.c.id > self._seen, _points.c.id <= newest)))
-                self._seen = newest
-        for job_id in sorted(self._dirty):
-            if self._stop.is_set():
-                return
-            try:
-                mark, job_newest = roll_up(self.database, job_id)
-            except IntegrityError:  # deleted
-                self._dirty.discard(job_id)
-                continue
-            if mark >= job_newest:
-                self._dirty.discard(job_id)

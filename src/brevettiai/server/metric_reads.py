@@ -9,8 +9,9 @@ range (``start_step``/``end_step``) asks for the finer picture of just that rang
 once it holds at most ``max_points``.
 
 Where buckets are at least `metric_blocks.BLOCK_STEPS` wide they are summed from the series' blocks
-(`metric_blocks`), plus the points not summed up yet and, for a step range, the points of its two
-partial blocks: the read costs about the same at 2 M points as at 200 k. Narrower buckets are
+(`metric_blocks`, kept by the transactions that store the points), plus the points not summed up
+(stored some other way) and, for a step range, the points of its two partial blocks, all read in one
+snapshot: the read costs about the same at 2 M points as at 200 k. Narrower buckets are
 ``GROUP BY`` over the ``(job_id, name, step)`` index, over a range of at most ``BLOCK_STEPS * max_points / 2``
 steps.
 
@@ -306,29 +307,22 @@ def read(database: Database, filters: Filters, max_points: int = DEFAULT_MAX_POI
             return _answer({}, {}, {}, filters.after if cursor is None else max(cursor, filters.after or 0))
         mark = rolled_up(session, filters.job_id)
     if filters.after is not None or filters.since is not None:
-        return _read(database, filters, max_points, cursor, 0)[0]
-    if cursor - mark > ROLL_UP_BEHIND:
-        mark = catch_up(database, filters.job_id, ROLL_UP_BEHIND)
-    for _ in range(3):
-        # The blocks hold every point up to the mark, so the answer covers those (the cursor may move
-        # on to it). The blocks and the mark must be of the same moment: when the blocks were summed up
-        # further while they were read, the points after the old mark were counted twice; read again.
-        cursor = max(cursor, mark)
-        answer, moved = _read(database, filters, max_points, cursor, mark)
-        if moved is None:
-            return answer
-        mark = moved
-    return _read(database, filters, max_points, cursor, 0)[0]
+        return _read(database, filters, max_points, cursor)
+    if cursor - mark > ROLL_UP_BEHIND:  # points stored without their blocks (an older server, another tool)
+        catch_up(database, filters.job_id, ROLL_UP_BEHIND)
+    return _read(database, filters, max_points, None)
 
 
-def _read(database: Database, filters: Filters, max_points: int, cursor: int,
-          mark: int) -> tuple[dict[str, Any], int | None]:
-    """The answer, using the blocks summed up to `mark` (0: none); and the job's mark now, if it moved."""
+def _read(database: Database, filters: Filters, max_points: int, cursor: int | None) -> dict[str, Any]:
+    """The answer up to `cursor`; None: up to the newest point, using the blocks (one snapshot of both)."""
     series: dict[str, list[list[Any]]] = {}
     counts: dict[str, int] = {}
     bucket_steps: dict[str, int] = {}
-    with database.read() as session:
-        use_blocks = False
+    with database.snapshot() as session:
+        use_blocks, mark = False, 0
+        if cursor is None:
+            mark = rolled_up(session, filters.job_id)
+            cursor = max(mark, int(session.scalar(cursor_statement(filters.job_id)) or 0))
         if filters.after is not None:
             cursor = min(cursor, filters.after + POLL_WINDOW)
             # A poll: the new rows are few and found by the (job_id, id) index; one pass sizes every series.
@@ -368,8 +362,7 @@ def _read(database: Database, filters: Filters, max_points: int, cursor: int,
             rows, total = _bucket_rows(buckets)
             if rows:
                 series[name], counts[name], bucket_steps[name] = rows, total, width
-        now = rolled_up(session, filters.job_id) if use_blocks else mark
-    return _answer(series, counts, bucket_steps, cursor), (None if now == mark else now)
+    return _answer(series, counts, bucket_steps, cursor)
 
 
 def _answer(series: dict[str, list[list[Any]]], counts: dict[str, int], bucket_steps: dict[str, int],

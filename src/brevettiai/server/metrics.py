@@ -14,7 +14,7 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from itertools import repeat
 from typing import Annotated, Any, NotRequired, cast
@@ -24,11 +24,12 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
-from brevettiai.server import run_summary
+from brevettiai.server import metric_blocks, run_summary
 from brevettiai.server.db import models as db
 from brevettiai.server.db.models import utcnow
 from brevettiai.server.db.session import Database
 from brevettiai.server.errors import ApiError, invalid, not_found
+from brevettiai.server.metric_blocks import Summaries
 from brevettiai.server.wire_checks import INT64_MAX, INT64_MIN
 
 log = logging.getLogger("brevettiai.server.metrics")
@@ -136,19 +137,26 @@ def _all_finite(values: list[float | None]) -> bool:
         return False
 
 
-def _column_rows(job_id: str, batch: Columns, now: float) -> list[tuple[Any, ...]]:
+def _column_rows(job_id: str, batch: Columns, now: float, summaries: Summaries) -> list[tuple[Any, ...]]:
     """The rows of a columnar batch, series after series (each in step order, as sent)."""
     steps = batch.steps
-    times: Iterable[float | None] = repeat(now) if batch.times is None else batch.times
-    if batch.times is not None and None in batch.times:
-        times = [now if t is None else t for t in batch.times]
+    times: list[float] | None = None
+    if batch.times is not None:
+        times = [now if t is None else t for t in batch.times] if None in batch.times else batch.times  # type: ignore[assignment]
+    stamps: Iterable[float] = repeat(now) if times is None else times
     rows: list[tuple[Any, ...]] = []
     for name, values in batch.series.items():
         if _all_finite(values):
-            rows.extend(zip(repeat(job_id), steps, repeat(name), values, times))
+            series = zip(repeat(job_id), steps, repeat(name), values, stamps)
+            if summaries.add_series(job_id, name, steps, values, times, now):  # type: ignore[arg-type]
+                rows.extend(series)
+                continue
+            part = list(series)
         else:
-            rows.extend((job_id, step, name, value if math.isfinite(value) else None, stamp)
-                        for step, value, stamp in zip(steps, values, times, strict=False) if value is not None)
+            part = [(job_id, step, name, value if math.isfinite(value) else None, stamp)
+                    for step, value, stamp in zip(steps, values, stamps, strict=False) if value is not None]
+        summaries.add_rows(part)
+        rows.extend(part)
     return rows
 
 
@@ -156,10 +164,11 @@ _COLUMNS = ("job_id", "step", "name", "value", "time")
 _PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
 
-def _rows(job_id: str, points: Iterable[Mapping[str, Any]] | Columns, now: float) -> list[tuple[Any, ...]]:
-    """One ``(job_id, step, name, value, time)`` row per value of each point."""
+def _rows(job_id: str, points: Iterable[Mapping[str, Any]] | Columns, now: float,
+          summaries: Summaries) -> list[tuple[Any, ...]]:
+    """One ``(job_id, step, name, value, time)`` row per value of each point, summed up into `summaries` too."""
     if isinstance(points, Columns):
-        return _column_rows(job_id, points, now)
+        return _column_rows(job_id, points, now, summaries)
     rows = []
     for point in points:
         step, stamp = point["step"], point.get("time")
@@ -168,32 +177,48 @@ def _rows(job_id: str, points: Iterable[Mapping[str, Any]] | Columns, now: float
             if value is not None and not math.isfinite(value):
                 value = None  # JSON has no NaN/inf; keep the step, drop the value
             rows.append((job_id, step, name, value, stamp))
+    summaries.add_rows(rows)
     return rows
 
 
-def _insert_points(session: Any, rows: list[tuple[Any, ...]]) -> None:
-    """Bulk-insert point rows with the driver's executemany.
+def _insert_points(session: Any, rows: list[tuple[Any, ...]], summaries: Summaries) -> None:
+    """Bulk-insert point rows with the driver's executemany, with their blocks and run summaries.
 
     Plain tuples through ``exec_driver_sql`` skip SQLAlchemy's per-row parameter processing, which
     otherwise costs as much as the insert itself.
     """
-    run_summary.record_points(session, rows)  # the runs table's per-series summary, in the same transaction
+    if not rows:
+        return
+    metric_blocks.prepare(session, {key[0] for key in summaries.blocks})
+    run_summary.record_series(session, summaries.series())  # the runs table's per-series summary
     connection = session.connection()
     placeholder = _PLACEHOLDERS.get(connection.dialect.paramstyle)
     if placeholder is None:
         connection.execute(insert(_points), [dict(zip(_COLUMNS, row, strict=True)) for row in rows])
-        return
-    statement = (f"INSERT INTO {_points.name} ({', '.join(_COLUMNS)}) "
-                 f"VALUES ({', '.join([placeholder] * len(_COLUMNS))})")
-    connection.exec_driver_sql(statement, rows)
+    else:
+        statement = (f"INSERT INTO {_points.name} ({', '.join(_COLUMNS)}) "
+                     f"VALUES ({', '.join([placeholder] * len(_COLUMNS))})")
+        connection.exec_driver_sql(statement, rows)
+    metric_blocks.add_points(session, summaries)
 
 
-@dataclass
+@dataclass(slots=True)
 class _Pending:
     job_id: str
     batch_id: str
     points: Points
-    done: Callable[[int | BaseException], object]
+    future: asyncio.Future[int]
+
+
+def _settle(outcomes: list[tuple[asyncio.Future[int], int | BaseException]]) -> None:
+    """Resolve the futures of a stored group (on their event loop: one wake-up per group, not per request)."""
+    for future, result in outcomes:
+        if future.done():
+            continue
+        if isinstance(result, BaseException):
+            future.set_exception(result)
+        else:
+            future.set_result(result)
 
 
 def _store_group(database: Database, group: list[_Pending]) -> list[int | BaseException]:
@@ -207,6 +232,7 @@ def _store_group(database: Database, group: list[_Pending]) -> list[int | BaseEx
             .where(_batches.c.job_id.in_({i.job_id for i in group}),
                    _batches.c.batch_id.in_({i.batch_id for i in group})))}
         rows: list[tuple[Any, ...]] = []
+        summaries = Summaries()
         batches: list[dict[str, Any]] = []
         results: list[int | BaseException] = []
         for item in group:
@@ -215,12 +241,11 @@ def _store_group(database: Database, group: list[_Pending]) -> list[int | BaseEx
                 results.append(seen[key])
             else:
                 seen[key] = len(item.points)
-                rows.extend(_rows(item.job_id, item.points, now))
+                rows.extend(_rows(item.job_id, item.points, now, summaries))
                 batches.append({"job_id": item.job_id, "batch_id": item.batch_id, "accepted": len(item.points),
                                 "created": created})
                 results.append(len(item.points))
-        if rows:
-            _insert_points(session, rows)
+        _insert_points(session, rows, summaries)
         if batches:
             session.execute(insert(_batches), batches)
     return results
@@ -239,17 +264,8 @@ class MetricsWriter:
 
     async def submit(self, job_id: str, batch_id: str, points: Points) -> int:
         """Store a batch; returns how many points were accepted (also for a batch seen before)."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[int] = loop.create_future()
-
-        def settle(result: int | BaseException) -> None:
-            if not future.done():
-                if isinstance(result, BaseException):
-                    future.set_exception(result)
-                else:
-                    future.set_result(result)
-
-        self._queue.put(_Pending(job_id, batch_id, points, lambda r: loop.call_soon_threadsafe(settle, r)))
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._queue.put(_Pending(job_id, batch_id, points, future))
         return await future
 
     def close(self) -> None:
@@ -287,13 +303,20 @@ class MetricsWriter:
                     results.append(ingest(self.database, item.job_id, item.batch_id, item.points))
                 except Exception as exc:
                     results.append(exc)
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[int], int | BaseException]]] = {}
         for item, result in zip(group, results, strict=True):
-            item.done(result)
+            by_loop.setdefault(item.future.get_loop(), []).append((item.future, result))
+        for loop, outcomes in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_settle, outcomes)
+            except RuntimeError:  # that loop is closed: nobody waits for these answers any more
+                pass
 
 
 def ingest(database: Database, job_id: str, batch_id: str, points: Points) -> int:
     """Store one batch of points ({step, time, values}) in its own transaction, once per batch id."""
-    rows = _rows(job_id, points, time.time())
+    summaries = Summaries()
+    rows = _rows(job_id, points, time.time(), summaries)
     try:
         with database.write() as session:
             if session.get(db.Job, job_id) is None:
@@ -301,8 +324,7 @@ def ingest(database: Database, job_id: str, batch_id: str, points: Points) -> in
             seen = session.get(db.MetricBatch, (job_id, batch_id))
             if seen is not None:
                 return seen.accepted
-            if rows:
-                _insert_points(session, rows)
+            _insert_points(session, rows, summaries)
             session.add(db.MetricBatch(job_id=job_id, batch_id=batch_id, accepted=len(points)))
     except IntegrityError:
         # The same batch arrived twice at once (PostgreSQL): the first one stored it.
@@ -324,11 +346,11 @@ def ingest_remote_monitor(database: Database, job_id: str, logs: Mapping[str, An
         step = int(epoch)
     values = {name: float(value) for name, value in logs.items()
               if name != "epoch" and isinstance(value, int | float) and not isinstance(value, bool)}
-    rows = _rows(job_id, [{"step": step, "values": values}], time.time())
+    summaries = Summaries()
+    rows = _rows(job_id, [{"step": step, "values": values}], time.time(), summaries)
     with database.write() as session:
         if session.get(db.Job, job_id) is None:
             raise not_found("job", job_id)
-        if rows:
-            _insert_points(session, rows)
+        _insert_points(session, rows, summaries)
     return 1 if values else 0
 

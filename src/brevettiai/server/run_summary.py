@@ -3,7 +3,7 @@ with the job) and its metric summary (`db.RunMetric`).
 
 Two sources fill the metric summary:
 
-- every stored batch of progress points (`record_points`, called where the points are inserted):
+- every stored batch of progress points (`record_series`, called where the points are inserted):
   count, min, max and the last value (the one at the highest step) of each series, merged into the
   stored row with one upsert per (job, metric);
 - output.json's ``output`` (`record_outputs`, when a job ends or writes that file): nested values
@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Table, and_, case, delete, insert, or_, select, update
@@ -69,33 +69,15 @@ def record_settings(session: Any, job_id: str, settings: Any) -> None:
         session.execute(insert(db.RunSetting), rows)
 
 
-def _series_summaries(rows: Iterable[tuple[Any, ...]]) -> list[dict[str, Any]]:
-    """Per (job, name): count, finite min/max and the last value, of ``(job_id, step, name, value, time)`` rows."""
-    found: dict[tuple[str, str], list[Any]] = {}
-    for job_id, step, name, value, _time in rows:
-        entry = found.get((job_id, name))
-        if entry is None:
-            found[(job_id, name)] = [1, value, value, value, step]
-            continue
-        entry[0] += 1
-        if value is not None:
-            if entry[1] is None or value < entry[1]:
-                entry[1] = value
-            if entry[2] is None or value > entry[2]:
-                entry[2] = value
-        if step >= entry[4]:
-            entry[3], entry[4] = value, step
-    # Sorted: concurrent writers on PostgreSQL then lock the rows in one order (no deadlock).
-    return [{"job_id": job_id, "name": name, "count": count, "min": low, "max": high, "last": last,
-             "last_step": step, "value": last, "has_output": False}
-            for (job_id, name), (count, low, high, last, step) in sorted(found.items())]
-
-
-def record_points(session: Any, rows: list[tuple[Any, ...]]) -> None:
-    """Merge a batch of stored point rows into the runs' metric summaries (same transaction)."""
-    if not rows:
+def record_series(session: Any, series: list[tuple[str, str, int, Any, Any, Any, int]]) -> None:
+    """Merge per-series sums of stored points, ``(job_id, name, count, min, max, last, last_step)`` sorted
+    by job and name (concurrent writers on PostgreSQL then lock the rows in one order), into the runs'
+    metric summaries (same transaction)."""
+    if not series:
         return
-    values = _series_summaries(rows)
+    values = [{"job_id": job_id, "name": name, "count": count, "min": low, "max": high, "last": last,
+               "last_step": step, "value": last, "has_output": False}
+              for job_id, name, count, low, high, last, step in series]
     dialect = session.get_bind().dialect.name
     upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = upsert(_table)

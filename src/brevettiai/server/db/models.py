@@ -230,14 +230,15 @@ class MetricBlock(Base):
 
 
 class MetricRollup(Base):
-    """How far a job's points are summed up in its `MetricBlock` rows."""
+    """How far a job's points are summed up in its `MetricBlock` rows; locked by each transaction that
+    adds points to the job, so they take turns (`metric_blocks.add_points`)."""
 
     __tablename__ = "metric_rollups"
 
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
     last_id: Mapped[int] = mapped_column(BigInteger)  # every point row up to this id is in the blocks
-    # PostgreSQL: the newest id seen, and the next transaction id then; the ids up to it are summed up
-    # once every transaction older than that has ended (none can still commit a lower id).
+    # Written by servers before blocks were summed up in the batch's transaction (their roller thread
+    # waited on PostgreSQL for transactions that could still commit lower ids); no longer read.
     seen_id: Mapped[int] = mapped_column(BigInteger)
     seen_xid: Mapped[int] = mapped_column(BigInteger)
 

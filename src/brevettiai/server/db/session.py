@@ -91,6 +91,16 @@ class Database:
             yield session
 
     @contextlib.contextmanager
+    def snapshot(self) -> Iterator[Session]:
+        """A session for queries that all see the database of one moment (a read that adds up parts)."""
+        with self._sessions() as session:
+            if self.is_sqlite:
+                session.connection().exec_driver_sql("BEGIN")  # WAL: the snapshot is taken at the first read
+            else:
+                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            yield session
+
+    @contextlib.contextmanager
     def write(self) -> Iterator[Session]:
         """A session whose work is committed when the block ends, or rolled back on an exception."""
         lock = self._write_lock or contextlib.nullcontext()
