@@ -125,6 +125,8 @@
   function showTime(id, value) {
     var element = document.getElementById(id);
     if (!element || !value) { return; }
+    var shown = element.querySelector('time');
+    if (shown && shown.getAttribute('datetime') === value) { return; }  // time.js has localised it
     var time = document.createElement('time');
     time.setAttribute('datetime', value);
     time.textContent = value.replace('T', ' ').replace('Z', ' UTC');  // as the server writes times
