@@ -75,7 +75,7 @@ def test_times_show_in_the_browsers_zone_with_the_utc_time_in_a_tooltip(browser:
     run = ui_server.create_model(f"tokyo-{uuid.uuid4().hex[:6]}")
     other = ui_server.create_model(f"tokyo-{uuid.uuid4().hex[:6]}")
     created = datetime.datetime.fromisoformat(run["created"].replace("Z", "+00:00")).replace(microsecond=0)
-    tokyo = created.astimezone(ZoneInfo("Asia/Tokyo")).strftime("%Y-%m-%d %H:%M:%S") + " GMT+9"
+    tokyo = created.astimezone(ZoneInfo("Asia/Tokyo")).strftime("%Y-%m-%d %H:%M:%S") + " UTC+9"
     utc = created.strftime("%Y-%m-%dT%H:%M:%SZ") + " (UTC)"
     context = browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id="Asia/Tokyo")
     try:

@@ -140,6 +140,7 @@
       time.textContent = data.completed.replace('T', ' ').replace('Z', ' UTC');
       completed.textContent = '';
       completed.appendChild(time);
+      if (window.BrevettiTime) { BrevettiTime.localise(time); }
     }
   }
 
@@ -154,7 +155,10 @@
         var fresh = new DOMParser().parseFromString(html, 'text/html');
         Array.prototype.forEach.call(document.querySelectorAll('[data-refresh]'), function (part) {
           var replacement = fresh.querySelector('[data-refresh="' + part.getAttribute('data-refresh') + '"]');
-          if (replacement) { part.replaceWith(document.adoptNode(replacement)); }
+          if (replacement) {
+            part.replaceWith(document.adoptNode(replacement));
+            if (window.BrevettiTime) { BrevettiTime.localise(replacement); }
+          }
         });
         paintSwatches();
       })

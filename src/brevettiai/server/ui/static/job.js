@@ -132,6 +132,7 @@
     time.textContent = value.replace('T', ' ').replace('Z', ' UTC');  // as the server writes times
     element.textContent = '';
     element.appendChild(time);
+    if (window.BrevettiTime) { BrevettiTime.localise(time); }
   }
 
   function showStatus(data) {
@@ -158,7 +159,10 @@
         Array.prototype.forEach.call(document.querySelectorAll('[data-refresh]'), function (part) {
           var name = part.getAttribute('data-refresh');
           var replacement = fresh.querySelector('[data-refresh="' + name + '"]');
-          if (replacement) { part.replaceWith(document.adoptNode(replacement)); }
+          if (replacement) {
+            part.replaceWith(document.adoptNode(replacement));
+            if (window.BrevettiTime) { BrevettiTime.localise(replacement); }
+          }
         });
         var terminalEmpty = fresh.getElementById('progress-empty');
         if (empty && terminalEmpty && !empty.hidden) { empty.textContent = terminalEmpty.textContent; }
