@@ -96,7 +96,7 @@
     }
     return {
       $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-      title: title, width: 'container', height: 200, autosize: {type: 'fit-x', contains: 'padding', resize: true},
+      title: title, width: legend.width, height: 200, autosize: {type: 'fit-x', contains: 'padding'},
       data: {name: 'points', format: {parse: null}},
       encoding: {x: {field: x.field, type: x.type, title: x.title, scale: {zero: false}}, color: color},
       layer: layers
@@ -190,15 +190,32 @@
     this.container = container;
     this.options = options || {};
     this.settings = {smoothing: 0, log: false, x: 'step'};
-    this.charts = {};   // group -> {element, view, pending, lines, zoomed, version}
+    this.charts = {};   // group -> {element, view, pending, lines, zoomed, version, width}
     this.order = [];
+    var self = this, timer = null;
+    window.addEventListener('resize', function () {
+      window.clearTimeout(timer);
+      timer = window.setTimeout(function () { self.resized(); }, 250);
+    });
   }
 
-  ProgressCharts.prototype.legend = function (element) {
-    var width = element.clientWidth || this.container.clientWidth || 600;
+  /* The chart's width (measured by show before any chart is drawn: Vega's `width: 'container'` made each
+     chart measure the page while the others were being drawn, a layout per chart) and its legend's columns. */
+  ProgressCharts.prototype.legend = function (chart) {
+    var width = chart.width || this.container.clientWidth || 600;
     var columns = Math.max(1, Math.floor(width / 170));  // each column's labels cut to fit (the full name in a tooltip)
-    return {columns: columns, labelLimit: Math.max(60, Math.min(260, Math.floor(width / columns) - 45)),
+    return {width: width, columns: columns, labelLimit: Math.max(60, Math.min(260, Math.floor(width / columns) - 45)),
             domain: this.options.domain || null};
+  };
+
+  /* After the window was resized: charts whose width changed are drawn again at their new width. */
+  ProgressCharts.prototype.resized = function () {
+    var self = this;
+    this.order.forEach(function (group) { self.charts[group].newWidth = self.charts[group].element.clientWidth; });
+    this.order.forEach(function (group) {
+      var chart = self.charts[group];
+      if (chart.newWidth && chart.newWidth !== chart.width) { chart.width = chart.newWidth; self.embed(group); }
+    });
   };
 
   /* Show each group's lines ({group: [{line, points}]}); `zoomed` ('start-end' or '') marks a step range. */
@@ -220,6 +237,13 @@
         self.order.push(group);
       }
       chart.lines = groups[group];
+    });
+    Object.keys(groups).forEach(function (group) {  // measured all at once: one layout
+      var chart = self.charts[group];
+      if (!chart.width) { chart.width = chart.element.clientWidth; }
+    });
+    Object.keys(groups).forEach(function (group) {
+      var chart = self.charts[group];
       var zoom = zoomed || '';
       if (!chart.view || chart.zoomed !== zoom) {
         chart.zoomed = zoom;
@@ -240,7 +264,7 @@
     var self = this, chart = this.charts[group];
     if (!hasVega) { chart.element.textContent = 'Charts need the vendored Vega scripts.'; return; }
     var version = chart.version += 1;
-    var spec = specFor(group, this.settings, this.legend(chart.element));
+    var spec = specFor(group, this.settings, this.legend(chart));
     chart.pending = true;
     chart.element.vlSpec = spec;
     chart.element.setAttribute('data-rendered', 'false');

@@ -192,9 +192,9 @@
     }
   }
 
-  function evaluate(ast, functions, params, datum, event, item) {
+  function evaluate(closure, functions, params, datum, event, item) {
     var fn = event ? eventFunctions(functions, event) : functions;
-    return compile(ast)(new Scope(fn, params, datum, event, item));
+    return closure(new Scope(fn, params, datum, event, item));
   }
 
   /* Vega's mark geometry rule: x2/xc/y2/yc into x/width and y/height (vega-interpreter's adjustSpatial). */
@@ -222,22 +222,22 @@
 
   window.BrevettiVegaExpr = {
     operator: function (ctx, spec) {
-      var ast = spec.ast, functions = ctx.functions;
-      return function (params) { return evaluate(ast, functions, params); };
+      var closure = compile(spec.ast), functions = ctx.functions;
+      return function (params) { return evaluate(closure, functions, params); };
     },
     parameter: function (ctx, spec) {
-      var ast = spec.ast, functions = ctx.functions;
-      return function (datum, params) { return evaluate(ast, functions, params, datum); };
+      var closure = compile(spec.ast), functions = ctx.functions;
+      return function (datum, params) { return evaluate(closure, functions, params, datum); };
     },
     event: function (ctx, spec) {
-      var ast = spec.ast, functions = ctx.functions;
-      return function (event) { return evaluate(ast, functions, undefined, undefined, event); };
+      var closure = compile(spec.ast), functions = ctx.functions;
+      return function (event) { return evaluate(closure, functions, undefined, undefined, event); };
     },
     handler: function (ctx, spec) {
-      var ast = spec.ast, functions = ctx.functions;
+      var closure = compile(spec.ast), functions = ctx.functions;
       return function (params, event) {
         var datum = event.item && event.item.datum;
-        return evaluate(ast, functions, params, datum, event);
+        return evaluate(closure, functions, params, datum, event);
       };
     },
     encode: function (ctx, spec) {
