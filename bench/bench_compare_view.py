@@ -150,6 +150,8 @@ def open_compare(browser: Any, server: OurServer, token: str, path: str) -> tupl
     metrics = {item["name"]: item["value"] for item in devtools.send("Performance.getMetrics")["metrics"]}
     parts["main_thread"] = metrics.get("TaskDuration", 0) * 1000  # ms the page's main thread was busy
     parts["script"] = metrics.get("ScriptDuration", 0) * 1000
+    parts["thread_cpu"] = metrics.get("ThreadTime", 0) * 1000  # CPU ms of the page's main thread
+    parts["renderer_cpu"] = metrics.get("ProcessTime", 0) * 1000  # CPU ms of the page's renderer process
     PARTS.append(parts)
     return parts["drawn"] / 1000, outside, page
 
@@ -205,6 +207,8 @@ def measure_ours(tmp: Path, runs: int, steps: int) -> dict[str, Any]:
         figures["drawing"] = statistics.median((part["charted"] - part["received"]) / 1000 for part in PARTS[1:])
         figures["main_thread"] = statistics.median(part["main_thread"] / 1000 for part in PARTS[1:])
         figures["script"] = statistics.median(part["script"] / 1000 for part in PARTS[1:])
+        figures["thread_cpu"] = statistics.median(part["thread_cpu"] / 1000 for part in PARTS[1:])
+        figures["renderer_cpu"] = statistics.median(part["renderer_cpu"] / 1000 for part in PARTS[1:])
         data = Client(server.url, token, cookie=True)
         reads = [data.get("/compare/data.json?ids=" + ",".join(ids)) for _ in range(5)]
         data.close()
@@ -237,6 +241,8 @@ def build_report(ours: dict[str, Any] | str, runs: int, steps: int) -> Report:
          fmt_ms(ours["drawing"]), ""],
         ["  the page's main thread busy (DevTools TaskDuration; of which JavaScript)",
          f"{fmt_ms(ours['main_thread'])} ({fmt_ms(ours['script'])})", ""],
+        ["  CPU of the page (DevTools ThreadTime / ProcessTime): its main thread / its renderer process",
+         f"{fmt_ms(ours['thread_cpu'])} / {fmt_ms(ours['renderer_cpu'])}", ""],
         ["  CPU work per load (median): server / browser and its driver",
          f"{fmt_ms(ours['cpu_server'])} / {fmt_ms(ours['cpu_browser'])}", ""],
         ["  the same, measured outside the page (goto until drawn)", fmt_ms(ours["first_paint_outside"]), ""],
