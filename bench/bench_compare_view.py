@@ -67,10 +67,12 @@ DRAWN = """(count) => {
   return charts.length === count && Array.from(charts).every(c => c.dataset.rendered === 'true' && Number(c.dataset.points) > 0)
     && parallel !== null && parallel.dataset.rendered === 'true';
 }"""
-# The moment (ms after the navigation's start) the page first showed all charts drawn.
+# The moment (ms after the navigation's start) the page first showed all charts drawn: checked whenever a
+# chart's data-rendered or data-points changes (not on every node Vega adds: that check cost the page ~0.1 s).
 WATCH = ("(() => { const drawn = " + DRAWN + "; const check = () => {"
          f" if (window.__drawnAt === undefined && drawn({len(SERIES)})) {{ window.__drawnAt = performance.now(); }} }};"
-         " new MutationObserver(check).observe(document, {subtree: true, attributes: true, childList: true}); })();")
+         " new MutationObserver(check).observe(document, {subtree: true, attributes: true,"
+         " attributeFilter: ['data-rendered', 'data-points']}); })();")
 
 
 def put_output(server: OurServer, model: dict[str, Any], output: dict[str, Any]) -> None:
@@ -128,6 +130,8 @@ def open_compare(browser: Any, server: OurServer, token: str, path: str) -> tupl
     context.add_cookies([{"name": SESSION_COOKIE, "value": token, "url": server.url}])
     page = context.new_page()
     page.add_init_script(WATCH)
+    devtools = context.new_cdp_session(page)
+    devtools.send("Performance.enable")
     server_cpu, browser_cpu = cpu_split(server)
     start = time.perf_counter()
     page.goto(server.url + path)
@@ -139,7 +143,15 @@ def open_compare(browser: Any, server: OurServer, token: str, path: str) -> tupl
     parts = page.evaluate("""() => ({
         drawn: window.__drawnAt,
         ready: performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd,
-        data: (performance.getEntriesByType('resource').find(r => r.name.includes('/compare/data.json')) || {}).responseEnd})""")
+        data: (performance.getEntriesByType('resource').find(r => r.name.includes('/compare/data.json')) || {}).responseEnd,
+        received: (performance.getEntriesByName('compare: points received')[0] || {}).startTime,
+        charted: Math.max(...performance.getEntriesByType('mark').filter(m => m.name.startsWith('chart drawn: '))
+                                         .map(m => m.startTime))})""")
+    metrics = {item["name"]: item["value"] for item in devtools.send("Performance.getMetrics")["metrics"]}
+    parts["main_thread"] = metrics.get("TaskDuration", 0) * 1000  # ms the page's main thread was busy
+    parts["script"] = metrics.get("ScriptDuration", 0) * 1000
+    parts["thread_cpu"] = metrics.get("ThreadTime", 0) * 1000  # CPU ms of the page's main thread
+    parts["renderer_cpu"] = metrics.get("ProcessTime", 0) * 1000  # CPU ms of the page's renderer process
     PARTS.append(parts)
     return parts["drawn"] / 1000, outside, page
 
@@ -192,6 +204,11 @@ def measure_ours(tmp: Path, runs: int, steps: int) -> dict[str, Any]:
         figures["cpu_browser"] = statistics.median(browser for _, browser in CPU[1:])
         figures["ready"] = statistics.median(part["ready"] / 1000 for part in PARTS[1:])
         figures["data_received"] = statistics.median((part["data"] or 0) / 1000 for part in PARTS[1:])
+        figures["drawing"] = statistics.median((part["charted"] - part["received"]) / 1000 for part in PARTS[1:])
+        figures["main_thread"] = statistics.median(part["main_thread"] / 1000 for part in PARTS[1:])
+        figures["script"] = statistics.median(part["script"] / 1000 for part in PARTS[1:])
+        figures["thread_cpu"] = statistics.median(part["thread_cpu"] / 1000 for part in PARTS[1:])
+        figures["renderer_cpu"] = statistics.median(part["renderer_cpu"] / 1000 for part in PARTS[1:])
         data = Client(server.url, token, cookie=True)
         reads = [data.get("/compare/data.json?ids=" + ",".join(ids)) for _ in range(5)]
         data.close()
@@ -220,6 +237,12 @@ def build_report(ours: dict[str, Any] | str, runs: int, steps: int) -> Report:
         ["  each of the 5 loads", ", ".join(fmt_ms(t) for t in ours["first_paints"]), ""],
         ["  of which: page and scripts loaded (DOMContentLoaded; median)", fmt_ms(ours["ready"]), ""],
         ["  of which: the data received (data.json's last byte; median)", fmt_ms(ours["data_received"]), ""],
+        ["  of which: drawing the progress charts (the page's marks: points parsed until the last chart drawn)",
+         fmt_ms(ours["drawing"]), ""],
+        ["  the page's main thread busy (DevTools TaskDuration; of which JavaScript)",
+         f"{fmt_ms(ours['main_thread'])} ({fmt_ms(ours['script'])})", ""],
+        ["  CPU of the page (DevTools ThreadTime / ProcessTime): its main thread / its renderer process",
+         f"{fmt_ms(ours['thread_cpu'])} / {fmt_ms(ours['renderer_cpu'])}", ""],
         ["  CPU work per load (median): server / browser and its driver",
          f"{fmt_ms(ours['cpu_server'])} / {fmt_ms(ours['cpu_browser'])}", ""],
         ["  the same, measured outside the page (goto until drawn)", fmt_ms(ours["first_paint_outside"]), ""],

@@ -63,7 +63,7 @@ def test_times_carry_their_zone_on_every_page(logged_in: Any, ui_server: Platfor
         page.goto(ui_server.url + path)
         shown = page.evaluate(r"""() => [...document.querySelectorAll('main time, main td, main .muted')]
             .map(e => e.textContent.trim()).filter(t => /^\d{4}-\d\d-\d\d \d\d:\d\d/.test(t))""")
-        bare = [text for text in shown if not text.endswith("UTC")]
+        bare = [text for text in shown if not re.search(r"UTC([+-]\d{1,2}(:\d\d)?)?$", text)]  # any browser zone
         assert not bare, f"{path} shows times without their zone: {bare}"
         seen += len(shown)
     assert seen >= 8

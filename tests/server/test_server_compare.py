@@ -138,17 +138,32 @@ def test_a_job_key_reads_only_what_its_job_may_read(runs: dict[str, Any], platfo
         assert job.get("/api/compare", params={"ids": f"{report['id']},{b['id']}"}).status_code == 404
 
 
-def test_the_page_data_is_the_api_answer(runs: dict[str, Any], platform_server: PlatformServer) -> None:
+def test_the_page_data_is_the_points_of_the_api_answer(runs: dict[str, Any], platform_server: PlatformServer) -> None:
     ids = f"{runs['a']['id']},{runs['b']['id']}"
     browser = web_login(platform_server)
     try:
         page = browser.get("/compare/data.json", params={"ids": ids})
         assert page.status_code == 200
-        assert page.json() == runs["admin"].get("/api/compare", params={"ids": ids}).json()
+        api = runs["admin"].get("/api/compare", params={"ids": ids}).json()
+        assert page.json() == {key: api[key] for key in ("series", "counts", "bucketSteps", "cursors")}
         assert browser.get("/compare/data.json", params={"ids": runs["a"]["id"]}).status_code == 422
+        unknown = browser.get("/compare/data.json", params={"ids": f"{runs['a']['id']},nosuchrun"})
+        assert unknown.status_code == 404 and "'nosuchrun' not found" in unknown.text
         shown = browser.get("/compare", params={"ids": ids})
         assert shown.status_code == 200 and "Data › Size" in shown.text
         refused = browser.get("/compare", params={"ids": runs["a"]["id"]})
         assert refused.status_code == 422 and "compare needs 2 to 20 different run ids" in refused.text
     finally:
         browser.close()
+
+
+def test_a_cursor_polls_only_the_points_stored_since(runs: dict[str, Any], platform_server: PlatformServer) -> None:
+    admin = runs["admin"]
+    first, second = model(admin, name=unique("live")), model(admin, name=unique("live"))
+    with job_client(platform_server.url, first["apiKey"]) as job:
+        _points(job, first["id"], [{"step": s, "values": {"loss": 1.0}} for s in range(3)])
+        cursors = admin.get("/api/compare", params={"ids": f"{first['id']},{second['id']}"}).json()["cursors"]
+        assert cursors[second["id"]] is None  # nothing stored yet
+        _points(job, first["id"], [{"step": 3, "values": {"loss": 0.5}}])
+    since = admin.get(f"/api/models/{first['id']}/metrics", params={"after": cursors[first["id"]]}).json()
+    assert [row[:2] for row in since["series"]["loss"]] == [[3, 0.5]]

@@ -219,13 +219,29 @@ def summary(ctx: ServerContext, caller: Principal, ids: list[str], names: list[s
 
 
 def series(ctx: ServerContext, query: CompareQuery) -> dict[str, Any]:
-    """The runs' progress points (``series``, ``counts``, ``bucketSteps`` by run id), as the metrics reads answer."""
-    found: dict[str, Any] = {"series": {}, "counts": {}, "bucketSteps": {}}
+    """The runs' progress points (``series``, ``counts``, ``bucketSteps`` and ``cursors`` by run id), as the
+    metrics reads answer (a cursor is where a poll for the run's newer points starts)."""
+    found: dict[str, Any] = {"series": {}, "counts": {}, "bucketSteps": {}, "cursors": {}}
     for job_id in query.ids:
         answer = read(ctx.db, query.filters(job_id), query.max_points)
-        for key in found:
+        for key in ("series", "counts", "bucketSteps"):
             found[key][job_id] = answer[key]
+        found["cursors"][job_id] = answer["cursor"]
     return found
+
+
+def points(ctx: ServerContext, caller: Principal, query: CompareQuery) -> dict[str, Any]:
+    """Only the points of the compare answer (what the compare page fetches: it has the rest); 404 as
+    `summary` for a run the caller may not read or that does not exist."""
+    for job_id in query.ids:
+        if not _readable(caller, job_id):
+            raise ApiError(404, f"run '{job_id}' not found")
+    with ctx.db.read() as session:
+        found = set(session.scalars(select(db.Job.id).where(db.Job.id.in_(query.ids))))
+    missing = [job_id for job_id in query.ids if job_id not in found]
+    if missing:
+        raise ApiError(404, f"run '{missing[0]}' not found")
+    return series(ctx, query)
 
 
 def compare(ctx: ServerContext, caller: Principal, query: CompareQuery) -> dict[str, Any]:

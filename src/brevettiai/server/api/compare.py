@@ -56,6 +56,8 @@ class CompareOut(Wire):
         description="run id -> name -> [[step, value, time], ...], as `GET /api/models/<id>/metrics`")
     counts: dict[str, dict[str, int]] = Field(description="run id -> name -> points in the range read")
     bucket_steps: dict[str, dict[str, int]] = Field(description="run id -> name -> steps per bucket (1: every point)")
+    cursors: dict[str, int | None] = Field(description="run id -> the newest stored point read: poll the run's "
+                                                       "metrics with `after=<cursor>` for what came since")
 
 
 @router.get("/api/compare", response_model=CompareOut,

@@ -1,7 +1,7 @@
 """The compare view: 2 to 20 runs side by side (``/compare?ids=a,b,c``, or ``ids`` repeated as the models
-list's checkboxes send them), and its data (``/compare/data.json``, the answer of ``GET /api/compare``
-for the page's session). The page draws the settings diff and the outputs itself; ``compare.js`` fetches
-the points and draws the progress curves and the parallel coordinates."""
+list's checkboxes send them), and its points (``/compare/data.json``: those of ``GET /api/compare`` for the
+page's session). The page draws the settings diff and the outputs itself; ``compare.js`` fetches the points,
+draws the progress curves and the parallel coordinates, and polls the runs still running."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
+from brevettiai.contract.status import TERMINAL
 from brevettiai.server import compare
 from brevettiai.server.ui.web import PageRoute, WebUser, ctx_of, render, session_user
 
@@ -40,12 +41,13 @@ async def compare_page(request: Request, ids: list[str] | None = Query(None),
     view = await run_in_threadpool(compare.summary, ctx, user.principal, chosen)
     return render(request, "compare.html", {
         "title": f"Compare {len(chosen)} runs", "section": "models", "view": view, "ids": ",".join(chosen),
-        "shown": _shown}, user=user)
+        "live": [run["id"] for run in view["runs"] if run["status"] not in TERMINAL], "shown": _shown}, user=user)
 
 
 @router.get("/compare/data.json")
 async def compare_data(request: Request, user: WebUser = Depends(session_user),
                        query: compare.CompareQuery = Depends()) -> Response:
-    """What the compare page draws: the answer of ``GET /api/compare`` with the same parameters."""
-    answer = await run_in_threadpool(compare.compare, ctx_of(request), user.principal, query)
+    """The points the compare page draws: those of ``GET /api/compare`` with the same parameters (the page
+    holds the rest of that answer already)."""
+    answer = await run_in_threadpool(compare.points, ctx_of(request), user.principal, query)
     return JSONResponse(answer, headers={"Cache-Control": "no-store"})

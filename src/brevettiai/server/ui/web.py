@@ -226,10 +226,11 @@ def _when(moment: datetime.datetime | None) -> str:
     return "" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _epoch(seconds: float | None) -> str:
+def _moment(seconds: float | None) -> datetime.datetime | None:
+    """Epoch seconds as a stored moment (naive, in UTC)."""
     if seconds is None:
-        return ""
-    return _when(datetime.datetime.fromtimestamp(seconds, datetime.UTC))
+        return None
+    return datetime.datetime.fromtimestamp(seconds, datetime.UTC).replace(tzinfo=None)
 
 
 def _iso(moment: datetime.datetime | None) -> str:
@@ -254,7 +255,7 @@ def _quote(text: str) -> str:
 environment = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
                                  autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
                                  trim_blocks=True, lstrip_blocks=True)
-environment.filters.update(filesize=_filesize, when=_when, iso=_iso, urlpath=_quote, epoch=_epoch)
+environment.filters.update(filesize=_filesize, when=_when, iso=_iso, urlpath=_quote, moment=_moment)
 environment.globals.update(duration=_duration, can=can, static=lambda path: f"{STATIC_URL}/{path}?v={__version__}",
                            version=__version__)
 

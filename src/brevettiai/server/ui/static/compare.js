@@ -23,12 +23,14 @@
   var zoomed = null;  // {start, end, data} while a step range is shown
 
   // Run colours: the swatches in the runs table match the lines.
-  if (BrevettiCharts.hasVega) {
+  function paintSwatches() {
+    if (!BrevettiCharts.hasVega) { return; }
     var colours = vega.scheme(labels.length > 10 ? 'tableau20' : 'category10');
     Array.prototype.forEach.call(document.querySelectorAll('.run-swatch'), function (swatch) {
       swatch.style.backgroundColor = colours[Number(swatch.getAttribute('data-run')) % colours.length];
     });
   }
+  paintSwatches();
 
   function draw() {
     var data = zoomed ? zoomed.data : whole;
@@ -70,15 +72,123 @@
     draw();
   });
 
+  function showCharts() {
+    if (!summary.metrics.length) { return; }
+    empty.hidden = true;
+    zoomForm.hidden = false;
+    controls.form.hidden = false;
+    draw();
+  }
+
+  function mark(name) {
+    if (window.performance && performance.mark) { performance.mark(name); }
+  }
+
   if (summary.metrics.length) {
     BrevettiCharts.fetchJson(dataUrl, {preloaded: true}).then(function (data) {
+      mark('compare: points received');
       whole = data;
-      empty.hidden = true;
-      zoomForm.hidden = false;
-      controls.form.hidden = false;
-      draw();
+      showCharts();
+      mark('compare: charts requested');
+      follow();
     }).catch(function (error) {
       if (error.message !== 'logged out') { empty.textContent = 'The progress metrics could not be read: ' + error.message; }
+    });
+  } else {
+    whole = {series: {}, cursors: {}};
+    follow();
+  }
+
+  // Runs still running: their new points, status and end ----------------------------------------------------
+  // Every POLL_MS each running run's live.json is asked for the points stored after its cursor (the job
+  // page's poll); a run that ended brings the server's runs and metrics tables in (its output.json).
+  // Polling stops once every run has ended.
+  var POLL_MS = 2000;
+  var MAX_ROWS = 4 * 500;  // rows per series the page holds before it asks for the whole runs downsampled again
+  var live = (root.getAttribute('data-live') || '').split(',').filter(Boolean);
+  var linkOf = {};
+  summary.runs.forEach(function (run) { linkOf[run.id] = run.link; });
+
+  function follow() {
+    if (live.length) { window.setTimeout(poll, POLL_MS); }
+  }
+
+  function merge(id, data, fresh) {
+    var own = whole.series[id] = fresh ? {} : (whole.series[id] || {});
+    var refetch = false;
+    Object.keys(data.series).forEach(function (name) {
+      own[name] = (own[name] || []).concat(data.series[name]);
+      if (own[name].length > MAX_ROWS) { refetch = true; }
+      if (summary.metrics.indexOf(name) < 0) { summary.metrics.push(name); summary.metrics.sort(); }
+    });
+    if (data.cursor !== null) { whole.cursors[id] = data.cursor; }
+    return refetch;
+  }
+
+  function showRun(id, data) {
+    var row = document.querySelector('#compare-runs tr[data-run-id="' + id + '"]');
+    if (!row) { return; }
+    var badge = row.querySelector('.run-status .status');
+    if (badge && badge.textContent !== data.status) {
+      badge.textContent = data.status;
+      badge.className = 'status status-' + data.status;
+    }
+    var completed = row.querySelector('.run-completed');
+    if (completed && data.completed && !completed.querySelector('time')) {
+      var time = document.createElement('time');
+      time.setAttribute('datetime', data.completed);
+      time.textContent = data.completed.replace('T', ' ').replace('Z', ' UTC');
+      completed.textContent = '';
+      completed.appendChild(time);
+      if (window.BrevettiTime) { BrevettiTime.localise(time); }
+    }
+  }
+
+  function refreshTables() {
+    // The server draws the tables of ended runs (status, times, outputs): swap in its parts marked data-refresh.
+    return fetch(window.location.href, {credentials: 'same-origin', cache: 'no-store', headers: {Accept: 'text/html'}})
+      .then(function (response) {
+        if (!response.ok) { throw new Error('HTTP ' + response.status); }
+        return response.text();
+      })
+      .then(function (html) {
+        var fresh = new DOMParser().parseFromString(html, 'text/html');
+        Array.prototype.forEach.call(document.querySelectorAll('[data-refresh]'), function (part) {
+          var replacement = fresh.querySelector('[data-refresh="' + part.getAttribute('data-refresh') + '"]');
+          if (replacement) {
+            part.replaceWith(document.adoptNode(replacement));
+            if (window.BrevettiTime) { BrevettiTime.localise(replacement); }
+          }
+        });
+        paintSwatches();
+      })
+      .catch(function () { /* the runs table keeps what the polls showed */ });
+  }
+
+  function poll() {
+    var asked = live.slice();
+    Promise.all(asked.map(function (id) {
+      var cursor = whole.cursors[id];
+      var url = linkOf[id] + '/live.json?max_points=500' + (cursor === null || cursor === undefined ? '' : '&after=' + cursor);
+      return BrevettiCharts.fetchJson(url).then(function (data) { return {id: id, data: data, fresh: cursor === null || cursor === undefined}; });
+    })).then(function (answers) {
+      var grew = false, ended = false, refetch = false;
+      answers.forEach(function (answer) {
+        if (Object.keys(answer.data.series).length) { grew = true; }
+        refetch = merge(answer.id, answer.data, answer.fresh) || refetch;
+        showRun(answer.id, answer.data);
+        if (answer.data.terminal) { ended = true; live.splice(live.indexOf(answer.id), 1); }
+      });
+      root.setAttribute('data-polls', String(Number(root.getAttribute('data-polls') || 0) + 1));
+      var next = refetch ? BrevettiCharts.fetchJson(dataUrl).then(function (data) { whole = data; }) : Promise.resolve();
+      return next.then(function () {
+        if (grew || refetch) { showCharts(); }
+        if (ended) { return refreshTables(); }
+      });
+    }).then(function () {
+      if (live.length) { window.setTimeout(poll, POLL_MS); } else { root.setAttribute('data-live', ''); }
+    }).catch(function (error) {
+      if (error.message !== 'logged out') { window.setTimeout(poll, 3 * POLL_MS); }
     });
   }
 

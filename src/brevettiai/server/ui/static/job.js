@@ -125,11 +125,14 @@
   function showTime(id, value) {
     var element = document.getElementById(id);
     if (!element || !value) { return; }
+    var shown = element.querySelector('time');
+    if (shown && shown.getAttribute('datetime') === value) { return; }  // time.js has localised it
     var time = document.createElement('time');
     time.setAttribute('datetime', value);
     time.textContent = value.replace('T', ' ').replace('Z', ' UTC');  // as the server writes times
     element.textContent = '';
     element.appendChild(time);
+    if (window.BrevettiTime) { BrevettiTime.localise(time); }
   }
 
   function showStatus(data) {
@@ -156,7 +159,10 @@
         Array.prototype.forEach.call(document.querySelectorAll('[data-refresh]'), function (part) {
           var name = part.getAttribute('data-refresh');
           var replacement = fresh.querySelector('[data-refresh="' + name + '"]');
-          if (replacement) { part.replaceWith(document.adoptNode(replacement)); }
+          if (replacement) {
+            part.replaceWith(document.adoptNode(replacement));
+            if (window.BrevettiTime) { BrevettiTime.localise(replacement); }
+          }
         });
         var terminalEmpty = fresh.getElementById('progress-empty');
         if (empty && terminalEmpty && !empty.hidden) { empty.textContent = terminalEmpty.textContent; }
