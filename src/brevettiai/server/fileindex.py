@@ -39,13 +39,19 @@ def record_write(database: Database, storage: Storage, rid: str, path: str, size
     return info
 
 
-def record_writes(database: Database, storage: Storage, rid: str, files: list[tuple[str, int, str]]) -> None:
-    """Index many files just written through the server (path, size, md5) in one transaction."""
+def record_writes(database: Database, storage: Storage, rid: str, files: list[tuple[str, int, str]],
+                  mtimes: dict[str, float] | None = None) -> None:
+    """Index many files just written through the server (path, size, md5) in one transaction;
+    `mtimes`: the mtime of those files the writer knows already (the others are looked up)."""
     rows: list[tuple[str, int, str, float | None]] = []
+    known = mtimes or {}
     for path, size, md5 in files:
         if not storage.md5_from_listing(size):
-            info = storage.info(rid, path)
-            rows.append((path, size, md5, info.mtime if info else None))
+            mtime = known.get(path)
+            if mtime is None:
+                info = storage.info(rid, path)
+                mtime = info.mtime if info else None
+            rows.append((path, size, md5, mtime))
     if not rows:
         return
 
