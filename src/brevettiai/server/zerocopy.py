@@ -28,6 +28,8 @@ from typing import Any
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from brevettiai.server.errors import ApiError, error_response
+
 log = logging.getLogger("brevettiai.server.zerocopy")
 
 EXTENSION = "http.response.zerocopysend"
@@ -159,7 +161,11 @@ class FileBody(Response):
         self.headers["content-length"] = str(count)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        handle = await asyncio.get_running_loop().run_in_executor(_senders(), self.opener)
+        try:
+            handle = await asyncio.get_running_loop().run_in_executor(_senders(), self.opener)
+        except (FileNotFoundError, NotADirectoryError):  # deleted since the endpoint looked
+            await error_response(ApiError(404, "the file was deleted meanwhile"))(scope, receive, send)
+            return
         try:
             await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
             if scope.get("method") == "HEAD" or self.count == 0:
