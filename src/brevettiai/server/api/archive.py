@@ -50,9 +50,20 @@ class ArchiveStored(BaseModel):
 
 
 def _member_chunks(archive: tarfile.TarFile, member: tarfile.TarInfo) -> Iterator[bytes]:
-    handle = archive.extractfile(member)
-    assert handle is not None  # a regular file
-    while chunk := handle.read(READ_PIECE):
+    if member.sparse is not None:  # GNU sparse: tarfile maps its holes
+        handle = archive.extractfile(member)
+        assert handle is not None  # a regular file
+        while chunk := handle.read(READ_PIECE):
+            yield chunk
+        return
+    # A plain member's bytes come next in the stream: read them straight from it (no file object per
+    # member); the next header is read after them and the padding.
+    left = member.size
+    while left:
+        chunk = archive.fileobj.read(min(READ_PIECE, left))
+        if not chunk:
+            raise tarfile.ReadError("unexpected end of data")
+        left -= len(chunk)
         yield chunk
 
 
