@@ -59,6 +59,8 @@ def _uvicorn_cycle(send: Send) -> Any | None:
     sock = transport.get_extra_info("socket") if transport is not None else None
     if sock is None or not hasattr(cycle, "expected_content_length"):
         return None
+    if transport.get_extra_info("ssl_object") is not None:  # TLS: the bytes must pass through the transport
+        return None
     return cycle
 
 
