@@ -56,11 +56,10 @@ def _uvicorn_cycle(send: Send) -> Any | None:
     if type(cycle).__module__ != "uvicorn.protocols.http.httptools_impl":
         return None
     transport = getattr(cycle, "transport", None)
-    sock = transport.get_extra_info("socket") if transport is not None else None
-    if sock is None or not hasattr(cycle, "expected_content_length"):
+    if transport is None or not hasattr(cycle, "expected_content_length"):
         return None
-    if transport.get_extra_info("ssl_object") is not None:  # TLS: the bytes must pass through the transport
-        return None
+    if transport.get_extra_info("socket") is None or transport.get_extra_info("ssl_object") is not None:
+        return None  # no socket, or TLS: the bytes must pass through the transport
     return cycle
 
 
