@@ -75,6 +75,26 @@ def test_refused_files_are_listed_and_the_others_stored(admin: httpx.Client) -> 
     assert set(listed(admin, rid)) == {"good.png", "also-good.png", "taken"}
 
 
+def test_no_file_lands_through_a_symbolic_link_or_on_a_folder(admin: httpx.Client, tmp_path,
+                                                              platform_server: PlatformServer) -> None:
+    rid = dataset(admin)["id"]
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    storage = platform_server.data_dir / "storage" / rid
+    (storage / "real").mkdir(parents=True)
+    (storage / "linked").symlink_to(outside)  # made behind the server's back (the API makes no links)
+    (storage / "real" / "inner").symlink_to(storage / "real")
+    files = {"real/a.png": b"a", "linked/b.png": b"b", "linked/deeper/c.png": b"c", "real/inner/d.png": b"d",
+             "real": b"a file where a folder is", "real/e.png": b"e"}
+    answer = admin.put(f"/api/archive/{rid}", content=tar_of(files))
+    assert answer.status_code == 201, answer.text
+    refused = {r["name"]: r["status"] for r in answer.json()["refused"]}
+    assert refused == {"linked/b.png": 409, "linked/deeper/c.png": 409, "real/inner/d.png": 409, "real": 409}
+    assert list(outside.iterdir()) == []
+    assert set(listed(admin, rid)) == {"real/a.png", "real/e.png"}
+    assert admin.get(f"/api/files/{rid}/real/e.png").content == b"e"
+
+
 def test_a_broken_archive_is_400_and_keeps_the_files_before_the_break(admin: httpx.Client,
                                                                        platform_server: PlatformServer) -> None:
     rid = dataset(admin)["id"]

@@ -211,3 +211,34 @@ def test_an_upload_cut_off_midway_leaves_no_file_and_no_temporary_file(platform_
     wait_for(lambda: not any(uploads.iterdir()), 30, what="the temporary file to be removed")
     assert admin.get(f"/api/files/{rid}/cut.bin").status_code == 404
     assert admin.put(f"/api/files/{rid}/cut.bin", content=b"whole").status_code == 201
+
+
+def test_downloads_sent_by_the_kernel_survive_slow_readers_and_clients_that_leave(
+        platform_server: PlatformServer, admin: httpx.Client, rid: str) -> None:
+    import socket
+    from urllib.parse import urlsplit
+
+    data = os.urandom(24 * MiB + 7)  # far more than a socket buffer: the server waits for the reader
+    assert admin.put(f"/api/files/{rid}/d.bin", content=data).status_code == 201
+    url = urlsplit(platform_server.url)
+    request = (f"GET /api/files/{rid}/d.bin HTTP/1.1\r\nHost: x\r\n"
+               f"Authorization: {admin.headers['Authorization']}\r\n").encode()
+    for _ in range(3):  # clients that read a little, then go away mid-body
+        with socket.create_connection((url.hostname, url.port)) as sock:
+            sock.sendall(request + b"\r\n")
+            assert sock.recv(64 * 1024).startswith(b"HTTP/1.1 200")
+    with socket.create_connection((url.hostname, url.port)) as sock:  # a reader taking small bites
+        sock.sendall(request + b"Range: bytes=1000-\r\n\r\n")
+        received = bytearray()
+        while b"\r\n\r\n" not in received or len(received) - received.index(b"\r\n\r\n") - 4 < len(data) - 1000:
+            piece = sock.recv(4096)
+            assert piece, "the server closed the connection before the whole body"
+            received += piece
+        head, _, body = bytes(received).partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 206") and f"content-length: {len(data) - 1000}".encode() in head.lower()
+        assert body == data[1000:]
+    # The same keep-alive connection goes on after a whole body, and the server after the ones cut off.
+    for _ in range(2):
+        got = admin.get(f"/api/files/{rid}/d.bin")
+        assert got.status_code == 200 and hashlib.md5(got.content).digest() == hashlib.md5(data).digest()
+    assert admin.get(f"/api/files/{rid}/d.bin", headers={"Range": "bytes=-5"}).content == data[-5:]

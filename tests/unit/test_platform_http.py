@@ -166,14 +166,16 @@ def test_a_rejected_upload_is_not_retried(tmp_path: Path) -> None:
     assert len(script.requests) == 1
 
 
-def test_a_presigned_put_is_retried_on_5xx_and_checked_against_the_etag(tmp_path: Path) -> None:
+@pytest.mark.parametrize("size", [1000, 3 * (1 << 20) + 5])  # the larger one hashed in a thread while sent
+def test_a_presigned_put_is_retried_on_5xx_and_checked_against_the_etag(tmp_path: Path, size: int) -> None:
     local = tmp_path / "img.png"
-    local.write_bytes(b"x" * 1000)
-    md5 = hashlib.md5(b"x" * 1000, usedforsecurity=False).hexdigest()
+    content = os.urandom(size)
+    local.write_bytes(content)
+    md5 = hashlib.md5(content, usedforsecurity=False).hexdigest()
     script = Script(500, httpx.Response(200, headers={"ETag": f'"{md5}"'}))
     with httpx.Client(transport=httpx.MockTransport(script)) as http:
         assert put_presigned(http, "https://s3.test/b/k?X-Amz-Signature=s", str(local)) == md5
-    assert len(script.requests) == 2 and script.bodies[-1] == b"x" * 1000
+    assert len(script.requests) == 2 and script.bodies[-1] == content
 
     wrong = Script(httpx.Response(200, headers={"ETag": '"0123456789abcdef0123456789abcdef"'}))
     with httpx.Client(transport=httpx.MockTransport(wrong)) as http, pytest.raises(PlatformValidationError):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import queue
 import shutil
 import tempfile
 import threading
@@ -69,7 +70,7 @@ def put_presigned(http: httpx.Client, url: str, local: str, progress: Callable[[
     """PUT a local file to a presigned URL, streamed; returns its md5, checked against the stored ETag."""
     size = os.path.getsize(local)
     for attempt in range(retries + 1):
-        digest = hashlib.md5(usedforsecurity=False)
+        digest = _HashAside() if size > _CHUNK else hashlib.md5(usedforsecurity=False)
 
         def chunks(digest: Any = digest) -> Iterator[bytes]:
             with open(local, "rb") as handle:
@@ -83,11 +84,14 @@ def put_presigned(http: httpx.Client, url: str, local: str, progress: Callable[[
             response = http.put(url, content=chunks() if size > _CHUNK else _read_all(local, digest, progress),
                                 headers={"Content-Length": str(size)})
         except httpx.TransportError as exc:
+            _stop_hashing(digest)
             if attempt == retries:
                 raise PlatformUnavailableError(f"PUT to the platform's storage failed: {type(exc).__name__}: {exc}") \
                     from exc
             time.sleep(0.5 * (attempt + 1))
             continue
+        if response.status_code >= 400:
+            _stop_hashing(digest)
         if response.status_code >= 500 and attempt < retries:
             time.sleep(0.5 * (attempt + 1))
             continue
@@ -101,6 +105,44 @@ def put_presigned(http: httpx.Client, url: str, local: str, progress: Callable[[
                                           f"(changed while uploading?)")
         return md5
     raise AssertionError("unreachable")
+
+
+class _HashAside:
+    """The md5 of chunks, hashed by a thread of its own while the caller sends them (hashlib lets go of
+    the GIL for large buffers): sending and hashing overlap. At most `backlog` chunks wait."""
+
+    def __init__(self, backlog: int = 8) -> None:
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._queue: queue.Queue[bytes | None] = queue.Queue(backlog)
+        self._thread: threading.Thread | None = None
+
+    def update(self, chunk: bytes) -> None:
+        """Add a chunk (bytes: never changed afterwards)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="upload-md5", daemon=True)
+            self._thread.start()
+        self._queue.put(chunk)
+
+    def _run(self) -> None:
+        while (chunk := self._queue.get()) is not None:
+            self._md5.update(chunk)
+
+    def close(self) -> None:
+        """Let the hashing thread finish what it was given, and end."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def hexdigest(self) -> str:
+        """The md5 of every chunk added."""
+        self.close()
+        return self._md5.hexdigest()
+
+
+def _stop_hashing(digest: Any) -> None:
+    if isinstance(digest, _HashAside):
+        digest.close()
 
 
 def _read_all(local: str, digest: Any, progress: Callable[[int], object] | None) -> bytes:

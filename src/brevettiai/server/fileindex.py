@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, insert, or_, select
 
 from brevettiai.server.db import models as db
 from brevettiai.server.db.session import Database
@@ -39,13 +39,19 @@ def record_write(database: Database, storage: Storage, rid: str, path: str, size
     return info
 
 
-def record_writes(database: Database, storage: Storage, rid: str, files: list[tuple[str, int, str]]) -> None:
-    """Index many files just written through the server (path, size, md5) in one transaction."""
+def record_writes(database: Database, storage: Storage, rid: str, files: list[tuple[str, int, str]],
+                  mtimes: dict[str, float] | None = None) -> None:
+    """Index many files just written through the server (path, size, md5) in one transaction;
+    `mtimes`: the mtime of those files the writer knows already (the others are looked up)."""
     rows: list[tuple[str, int, str, float | None]] = []
+    known = mtimes or {}
     for path, size, md5 in files:
         if not storage.md5_from_listing(size):
-            info = storage.info(rid, path)
-            rows.append((path, size, md5, info.mtime if info else None))
+            mtime = known.get(path)
+            if mtime is None:
+                info = storage.info(rid, path)
+                mtime = info.mtime if info else None
+            rows.append((path, size, md5, mtime))
     if not rows:
         return
 
@@ -56,12 +62,15 @@ def record_writes(database: Database, storage: Storage, rid: str, files: list[tu
         for start in range(0, len(paths), 500):  # SQLite's bound-parameter limit
             existing.update((r.path, r) for r in session.scalars(select(db.FileRecord).where(
                 db.FileRecord.resource_id == rid, db.FileRecord.path.in_(paths[start:start + 500]))))
+        new_rows = []
         for path, (size, md5, mtime) in wanted.items():
             row = existing.get(path)
             if row is None:
-                session.add(db.FileRecord(resource_id=rid, path=path, size=size, md5=md5, mtime=mtime or 0.0))
+                new_rows.append({"resource_id": rid, "path": path, "size": size, "md5": md5, "mtime": mtime or 0.0})
             else:
                 row.size, row.md5, row.mtime = size, md5, mtime or 0.0
+        if new_rows:  # one executemany: an archive's hundreds of new files without an ORM object each
+            session.execute(insert(db.FileRecord), new_rows)
 
     database.write_upsert(remember_all)
 

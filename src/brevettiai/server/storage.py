@@ -232,6 +232,115 @@ class _LocalUpload(Upload):
         _drop_temp_file(self._file, lambda: os.remove(self._temp))
 
 
+class UploadBatch:
+    """Many files written into one resource (an archive's): `begin` each, then `close` the batch.
+
+    On a local folder each folder is checked for symbolic links and opened once, and every file of
+    it is created and renamed relative to that open folder (``dir_fd``): a link that appears later
+    on the way to it cannot redirect the writes. `mtimes` holds each committed file's mtime, so
+    indexing them needs no further look at the disk. Other backends write as `begin_upload` does.
+    """
+
+    def __init__(self, storage: Storage, rid: str) -> None:
+        self._storage, self._rid = storage, rid
+        self._folders: dict[str, int] = {}  # folder inside the resource -> its open descriptor
+        self._uploads_fd: int | None = None
+        self._prefix, self._count = uuid.uuid4().hex[:16], 0
+        self.mtimes: dict[str, float] = {}
+
+    def begin(self, rid: str, path: str) -> Upload:
+        """Start writing `path` (of this batch's resource); `commit` or `abort` it like any upload."""
+        if rid != self._rid or not self._storage.is_local:
+            return self._storage.begin_upload(rid, path)
+        folder, _, name = path.rpartition("/")
+        folder_fd = self._folder(folder)
+        if self._uploads_fd is None:
+            uploads = os.path.join(self._storage.root, UPLOADS)
+            os.makedirs(uploads, mode=0o700, exist_ok=True)
+            self._uploads_fd = os.open(uploads, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        self._count += 1
+        return _FolderUpload(self, path, folder_fd, name, f"{self._prefix}-{self._count}", self._uploads_fd)
+
+    def _folder(self, folder: str) -> int:
+        """The open descriptor of a folder of the resource, created if missing; never reached through a link."""
+        found = self._folders.get(folder)
+        if found is not None:
+            return found
+        spelled = self._storage.real_path(self._rid, folder)  # refuses a path through a symlink
+        if os.path.isfile(spelled):
+            raise NotADirectoryError(f"{folder} is a file")
+        os.makedirs(spelled, mode=0o700, exist_ok=True)
+        fd = os.open(spelled, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        try:  # the folder opened is the one checked: no link swapped in between
+            opened = os.fstat(fd)
+            checked = os.stat(self._storage.real_path(self._rid, folder))
+            if (opened.st_dev, opened.st_ino) != (checked.st_dev, checked.st_ino):
+                raise FileNotFoundError(errno.ENOENT, "the path passes through a symbolic link", f"{self._rid}/{folder}")
+        except BaseException:
+            os.close(fd)
+            raise
+        self._folders[folder] = fd
+        return fd
+
+    def close(self) -> None:
+        """Release the folders held open."""
+        for fd in self._folders.values():
+            os.close(fd)
+        self._folders.clear()
+        if self._uploads_fd is not None:
+            os.close(self._uploads_fd)
+            self._uploads_fd = None
+
+    def __enter__(self) -> UploadBatch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _FolderUpload(Upload):
+    """A temporary file below ``.uploads`` renamed into a folder held open by its `UploadBatch`."""
+
+    def __init__(self, batch: UploadBatch, path: str, folder_fd: int, name: str, temp: str, uploads_fd: int) -> None:
+        super().__init__()
+        self._batch, self._path, self._folder_fd, self._name = batch, path, folder_fd, name
+        self._temp, self._uploads_fd = temp, uploads_fd
+        self._fd: int | None = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600,
+                                       dir_fd=uploads_fd)
+
+    def write(self, chunk: bytes | bytearray | memoryview) -> None:
+        assert self._fd is not None
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(self._fd, view):]
+        self._md5.update(chunk)
+        self.size += len(chunk)
+
+    def commit(self) -> tuple[int, str]:
+        try:
+            assert self._fd is not None
+            mtime = os.fstat(self._fd).st_mtime
+            os.close(self._fd)
+            self._fd = None
+            os.replace(self._temp, self._name, src_dir_fd=self._uploads_fd, dst_dir_fd=self._folder_fd)
+        except IsADirectoryError:
+            self.abort()
+            raise IsADirectoryError(f"{self._path} is a folder") from None
+        except BaseException:
+            self.abort()
+            raise
+        self._batch.mtimes[self._path] = mtime
+        return self.size, self._md5.hexdigest()
+
+    def _discard(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
+        with contextlib.suppress(OSError):
+            os.remove(self._temp, dir_fd=self._uploads_fd)
+
+
 class _ObjectUpload(Upload):
     """Straight to the final key: an object store publishes an object only once it is complete."""
 
@@ -408,6 +517,10 @@ class Storage:
         size = int(info.get("size") or 0) if kind == "file" else 0
         return FileInfo(path, kind, size, _mtime(info), _etag_md5(info) if kind == "file" else None)
 
+    def open_read(self, rid: str, path: str) -> Any:
+        """A file opened for binary reading (a local file never through a symbolic link); the caller closes it."""
+        return self._open_read(rid, path)
+
     def _open_read(self, rid: str, path: str) -> Any:
         if self.is_local:
             return open(self.real_path(rid, path), "rb")  # noqa: SIM115 - the caller closes it
@@ -502,6 +615,10 @@ class Storage:
         if self.is_object_store:
             return _ObjectUpload(self, self.join(rid, path))
         return _MovedUpload(self, self.join(rid, path))
+
+    def batch(self, rid: str) -> UploadBatch:
+        """Many uploads into one resource, sharing their folder checks (close it when done)."""
+        return UploadBatch(self, rid)
 
     def md5_from_listing(self, size: int) -> bool:
         """True when a file of this size written through `begin_upload` gets its md5 as ETag (one PUT)."""

@@ -27,7 +27,7 @@ from brevettiai.server.body_pipe import BodyReader, consume_body
 from brevettiai.server.context import ServerContext, get_context
 from brevettiai.server.errors import ApiError
 from brevettiai.server.schemas import Stored
-from brevettiai.server.storage import PathRejected, clean_path
+from brevettiai.server.storage import PathRejected, UploadBatch, clean_path
 
 router = APIRouter(tags=["files"])
 
@@ -50,14 +50,25 @@ class ArchiveStored(BaseModel):
 
 
 def _member_chunks(archive: tarfile.TarFile, member: tarfile.TarInfo) -> Iterator[bytes]:
-    handle = archive.extractfile(member)
-    assert handle is not None  # a regular file
-    while chunk := handle.read(READ_PIECE):
+    if member.sparse is not None:  # GNU sparse: tarfile maps its holes
+        handle = archive.extractfile(member)
+        assert handle is not None  # a regular file
+        while chunk := handle.read(READ_PIECE):
+            yield chunk
+        return
+    # A plain member's bytes come next in the stream: read them straight from it (no file object per
+    # member); the next header is read after them and the padding.
+    left = member.size
+    while left:
+        chunk = archive.fileobj.read(min(READ_PIECE, left))
+        if not chunk:
+            raise tarfile.ReadError("unexpected end of data")
+        left -= len(chunk)
         yield chunk
 
 
 def _store_member(ctx: ServerContext, caller: Principal, rid: str, folder: str, archive: tarfile.TarFile,
-                  member: tarfile.TarInfo) -> tuple[str, int, str]:
+                  member: tarfile.TarInfo, batch: UploadBatch) -> tuple[str, int, str]:
     """Store one regular file of the archive; an ApiError when this file is refused."""
     try:
         path = clean_path(posixpath.join(folder, member.name), allow_empty=False)
@@ -67,12 +78,12 @@ def _store_member(ctx: ServerContext, caller: Principal, rid: str, folder: str, 
     limit = ctx.config.max_upload
     if member.size > limit:
         raise ApiError(413, f"the file is {member.size} bytes; the most this server stores is {limit}")
-    size, md5 = store_file(ctx.storage, rid, path, _member_chunks(archive, member), limit)
+    size, md5 = store_file(ctx.storage, rid, path, _member_chunks(archive, member), limit, batch.begin)
     return path, size, md5
 
 
 def _extract(ctx: ServerContext, caller: Principal, rid: str, folder: str, body: BodyReader,
-             stored: list[tuple[str, int, str]], refused: list[Refused]) -> None:
+             stored: list[tuple[str, int, str]], refused: list[Refused], batch: UploadBatch) -> None:
     """Store every regular file of the tar stream in `body`: into `stored` (path, size, md5), or `refused`."""
     try:
         archive = tarfile.open(fileobj=body, mode="r|")  # type: ignore[call-overload]  # noqa: SIM115
@@ -85,7 +96,7 @@ def _extract(ctx: ServerContext, caller: Principal, rid: str, folder: str, body:
             try:
                 if not member.isfile():
                     raise ApiError(400, "not a regular file (links and devices are not stored)")
-                stored.append(_store_member(ctx, caller, rid, folder, archive, member))
+                stored.append(_store_member(ctx, caller, rid, folder, archive, member, batch))
             except ApiError as exc:
                 if exc.status == 507:  # the storage is full: so would the next file be
                     raise
@@ -108,10 +119,16 @@ async def write_archive(rid: str, request: Request, folder: str = "", caller: Pr
     await run_in_threadpool(auth.resource_kind, ctx.db, caller, rid, True, folder)
     stored: list[tuple[str, int, str]] = []
     refused: list[Refused] = []
+    batch = ctx.storage.batch(rid)  # each folder checked and opened once for all its files
+
+    def extract(body: BodyReader) -> None:
+        with batch:
+            _extract(ctx, caller, rid, folder, body, stored, refused, batch)
+
     try:
-        await consume_body(request.stream(), lambda body: _extract(ctx, caller, rid, folder, body, stored, refused))
+        await consume_body(request.stream(), extract)
     finally:
         if stored:  # also after an error: the files stored so far are complete and stay
-            await run_in_threadpool(fileindex.record_writes, ctx.db, ctx.storage, rid, stored)
+            await run_in_threadpool(fileindex.record_writes, ctx.db, ctx.storage, rid, stored, batch.mtimes)
     return ArchiveStored(files=[Stored(path=f"{rid}/{path}", size=size, md5=md5) for path, size, md5 in stored],
                          refused=refused)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import mimetypes
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from email.utils import formatdate
 from typing import Literal
 
@@ -32,10 +32,12 @@ from brevettiai.server.storage import (
     DIRECT_URL_SECONDS,
     PathRejected,
     Storage,
+    Upload,
     clean_path,
     clean_resource_id,
     is_full,
 )
+from brevettiai.server.zerocopy import FileBody
 
 router = APIRouter(tags=["files"])
 
@@ -66,11 +68,12 @@ def _write_refused(path: str, exc: BaseException) -> ApiError | None:
     return None
 
 
-def store_file(storage: Storage, rid: str, path: str, chunks: Iterable[bytes], limit: int) -> tuple[int, str]:
+def store_file(storage: Storage, rid: str, path: str, chunks: Iterable[bytes], limit: int,
+               begin: Callable[[str, str], Upload] | None = None) -> tuple[int, str]:
     """Write a file from its chunks, atomically; its size and md5. A 409, 413 or 507 ApiError for what
-    cannot be stored (the partial file is dropped)."""
+    cannot be stored (the partial file is dropped). `begin` starts the upload (default: `storage.begin_upload`)."""
     try:
-        upload = storage.begin_upload(rid, path)
+        upload = (begin or storage.begin_upload)(rid, path)
     except OSError as exc:
         refused = _write_refused(path, exc)
         if refused is None:
@@ -161,6 +164,8 @@ def _file_answer(rid: str, path: str, request: Request, caller: Principal, ctx: 
     media_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
     if not with_body:
         return Response(status_code=status, headers=headers, media_type=media_type)
+    if ctx.storage.is_local:  # sent by the kernel (sendfile) where the server connection allows
+        return FileBody(lambda: ctx.storage.open_read(rid, path), start, length, status, headers, media_type)
     return StreamingResponse(ctx.storage.read_chunks(rid, path, start, length), status_code=status, headers=headers,
                              media_type=media_type)
 
