@@ -6,8 +6,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from brevettiai.server import datasets, tags
-from brevettiai.server.api import files as files_api
+from brevettiai.server import datasets, files, tags
 from brevettiai.server.context import ServerContext
 from brevettiai.server.db import models as db
 from brevettiai.server.errors import ApiError
@@ -135,11 +134,12 @@ def dataset_file(request: Request, dataset_id: str, path: str, download: bool = 
 @router.put("/datasets/{dataset_id}/files/{path:path}")
 async def dataset_upload(request: Request, dataset_id: str, path: str,
                          user: WebUser = Depends(session_user)) -> Response:
-    """Store an uploaded file (body: its bytes) with the files API's writer; CSRF token in a header."""
+    """Store an uploaded file (body: its bytes) as the files API would; CSRF token in a header."""
     check_csrf_header(request, user)
     ctx = ctx_of(request)
     await run_in_threadpool(_dataset, ctx, dataset_id)
-    stored = await files_api.write_file(dataset_id, path, request, user.principal, ctx)
+    stored = await files.write(ctx, user.principal, dataset_id, path, request.stream(),
+                               request.headers.get("content-length"))
     return JSONResponse(stored.model_dump(), status_code=201)
 
 

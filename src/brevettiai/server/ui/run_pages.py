@@ -8,7 +8,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from brevettiai.server import job_log, jobs, runs
-from brevettiai.server.api.runs import read_job_log
 from brevettiai.server.errors import ApiError
 from brevettiai.server.once import put_once
 from brevettiai.server.schemas import MAX_NOTES, JobPatch
@@ -38,7 +37,7 @@ def _register(kind: str) -> None:
     def log_json(request: Request, job_id: str, offset: int | None = Query(None, ge=0, le=INT64_MAX),
                  user: WebUser = Depends(session_user)) -> Response:
         """The log from a byte offset (none: its end), polled by the live log on the page."""
-        answer = read_job_log(ctx_of(request), job_id, kind, offset, job_log.MAX_READ)
+        answer = job_log.read_job_log(ctx_of(request), job_id, kind, offset, job_log.MAX_READ)
         return JSONResponse(answer, headers={"Cache-Control": "no-store"})
 
     @router.post(prefix + "/{job_id}/start")
@@ -85,8 +84,7 @@ def _register(kind: str) -> None:
     def preview_page(request: Request, job_id: str, path: str, user: WebUser = Depends(session_user)) -> Response:
         """The start of an artifact shown in the page: text, pretty JSON, CSV as a table, or the image."""
         ctx = ctx_of(request)
-        with ctx.db.read() as session:
-            job = jobs.get_job(session, job_id, kind)
+        job = jobs.read_job(ctx, job_id, kind)
         inner = clean_path(path, allow_empty=False)
         stored = f"artifacts/{inner}"
         info = ctx.storage.info(job_id, stored)
@@ -103,8 +101,7 @@ def _register(kind: str) -> None:
     def inline(request: Request, job_id: str, path: str, user: WebUser = Depends(session_user)) -> Response:
         """An artifact served for showing in the page (images): inert, like a download, but not as an attachment."""
         ctx = ctx_of(request)
-        with ctx.db.read() as session:
-            jobs.get_job(session, job_id, kind)
+        jobs.read_job(ctx, job_id, kind)
         inner = clean_path(path, allow_empty=False)
         if preview.kind_of(inner) != "image":
             raise PageError(404, "Only images are shown inline; download other files.")

@@ -28,10 +28,9 @@ from fastapi.routing import APIRoute
 
 from brevettiai._version import __version__
 from brevettiai.errors import ServerError
-from brevettiai.server import auth, security
+from brevettiai.server import auth, security, users
 from brevettiai.server.auth import Principal
 from brevettiai.server.context import ServerContext
-from brevettiai.server.db import models as db
 from brevettiai.server.errors import ApiError
 from brevettiai.server.storage import PathRejected
 
@@ -102,11 +101,6 @@ def ctx_of(request: Request) -> ServerContext:
     return request.app.state.context
 
 
-def _user_row(ctx: ServerContext, user_id: str) -> db.User | None:
-    with ctx.db.read() as session:
-        return session.get(db.User, user_id)
-
-
 async def session_user(request: Request) -> WebUser:
     """The logged-in user of a page request; `LoginRequired` without a valid session cookie."""
     cached = request.scope.get("brevettiai.web_user")
@@ -122,7 +116,7 @@ async def session_user(request: Request) -> WebUser:
         raise LoginRequired() from None
     if not caller.is_user or caller.user_id is None:
         raise LoginRequired()
-    row = await run_in_threadpool(_user_row, ctx, caller.user_id)
+    row = await run_in_threadpool(users.user_by_id, ctx.db, caller.user_id)
     if row is None:
         raise LoginRequired()
     name = " ".join(part for part in (row.first_name, row.last_name) if part) or row.username
