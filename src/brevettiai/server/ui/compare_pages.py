@@ -1,6 +1,6 @@
 """The compare view: 2 to 20 runs side by side (``/compare?ids=a,b,c``, or ``ids`` repeated as the models
 list's checkboxes send them), and its data (``/compare/data.json``, the answer of ``GET /api/compare``
-for the page's session). The page draws the settings diff and the outputs itself; ``compare.js`` fetches
+for the signed-in user). The page draws the settings diff and the outputs itself; ``compare.js`` fetches
 the points and draws the progress curves and the parallel coordinates."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from brevettiai.server import compare
-from brevettiai.server.ui.web import PageRoute, WebUser, ctx_of, render, session_user
+from brevettiai.server.ui.web import PageRoute, WebUser, ctx_of, render, signed_in_user
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -33,7 +33,7 @@ def _shown(value: Any) -> str:
 
 @router.get("/compare")
 async def compare_page(request: Request, ids: list[str] | None = Query(None),
-                       user: WebUser = Depends(session_user)) -> Response:
+                       user: WebUser = Depends(signed_in_user)) -> Response:
     """Runs side by side: curves, settings that differ, outputs, parallel coordinates."""
     ctx = ctx_of(request)
     chosen = compare.parse_ids(ids)
@@ -44,7 +44,7 @@ async def compare_page(request: Request, ids: list[str] | None = Query(None),
 
 
 @router.get("/compare/data.json")
-async def compare_data(request: Request, user: WebUser = Depends(session_user),
+async def compare_data(request: Request, user: WebUser = Depends(signed_in_user),
                        query: compare.CompareQuery = Depends()) -> Response:
     """What the compare page draws: the answer of ``GET /api/compare`` with the same parameters."""
     answer = await run_in_threadpool(compare.compare, ctx_of(request), user.principal, query)

@@ -46,7 +46,7 @@ from brevettiai.server.ui.web import (
     form_with_csrf,
     render,
     report_ticket,
-    session_user,
+    signed_in_user,
 )
 from brevettiai.server.wire_checks import scrub
 
@@ -132,14 +132,14 @@ def _job_list_page(request: Request, user: WebUser, kind: str, q: str, status: s
 
 @router.get("/models")
 def models_page(request: Request, q: str = "", status: str = "", page: int = Query(1, ge=1, le=MAX_PAGE),
-                filter: str = "", sort: str = "", user: WebUser = Depends(session_user)) -> Response:
+                filter: str = "", sort: str = "", user: WebUser = Depends(signed_in_user)) -> Response:
     """Models, newest first or sorted, filtered with the run filter language, with chosen columns and paging."""
     return _job_list_page(request, user, "model", q, status, page, filter, sort)
 
 
 @router.get("/testreports")
 def reports_page(request: Request, q: str = "", status: str = "", page: int = Query(1, ge=1, le=MAX_PAGE),
-                 filter: str = "", sort: str = "", user: WebUser = Depends(session_user)) -> Response:
+                 filter: str = "", sort: str = "", user: WebUser = Depends(signed_in_user)) -> Response:
     """Test reports, as the models list."""
     return _job_list_page(request, user, "report", q, status, page, filter, sort)
 
@@ -148,7 +148,7 @@ def _register_column_choice(kind: str) -> None:
     prefix = KINDS[kind]
 
     @router.post(prefix + "/columns")
-    async def choose_columns(request: Request, user: WebUser = Depends(session_user)) -> Response:
+    async def choose_columns(request: Request, user: WebUser = Depends(signed_in_user)) -> Response:
         """Keep the person's choice of settings and metric columns, then show the list again."""
         form = await form_with_csrf(request, user)
         chosen = [str(value) for value in form.getlist("column")]
@@ -221,7 +221,7 @@ def _register_job_pages(kind: str) -> None:
 
     @router.get(prefix + "/{job_id}", name=f"{kind}_page")
     def job_page(request: Request, job_id: str, created: str | None = None,
-                 user: WebUser = Depends(session_user)) -> Response:
+                 user: WebUser = Depends(signed_in_user)) -> Response:
         """A model's (or test report's) page: status, settings, progress, charts, reports, environment."""
         ctx = ctx_of(request)
         view = _job_view(ctx, job_id, kind)
@@ -232,7 +232,7 @@ def _register_job_pages(kind: str) -> None:
 
     @router.get(prefix + "/{job_id}/live.json")
     def live(request: Request, job_id: str, query: ReadQuery = Depends(),
-             user: WebUser = Depends(session_user)) -> Response:
+             user: WebUser = Depends(signed_in_user)) -> Response:
         """What the page polls every second: status, times, and the metric points (downsampled, of a
         step range, or those after a cursor: the parameters of the metrics API)."""
         ctx = ctx_of(request)
@@ -243,7 +243,7 @@ def _register_job_pages(kind: str) -> None:
 
     @router.get(prefix + "/{job_id}/artifacts")
     def artifacts_page(request: Request, job_id: str, folder: str = "",
-                       user: WebUser = Depends(session_user)) -> Response:
+                       user: WebUser = Depends(signed_in_user)) -> Response:
         """The artifacts browser: folders, sizes and downloads."""
         ctx = ctx_of(request)
         folder = clean_path(folder)
@@ -265,7 +265,7 @@ def _register_job_pages(kind: str) -> None:
             "total_size": sum(r["size"] for r in rows if not r["folder"])}, user=user)
 
     @router.get(prefix + "/{job_id}/download/{path:path}")
-    def download(request: Request, job_id: str, path: str, user: WebUser = Depends(session_user)) -> Response:
+    def download(request: Request, job_id: str, path: str, user: WebUser = Depends(signed_in_user)) -> Response:
         """An artifact (or the job log) as a download."""
         ctx = ctx_of(request)
         jobs.read_job(ctx, job_id, kind)
@@ -275,7 +275,7 @@ def _register_job_pages(kind: str) -> None:
         return serve_file(request, job_id, path, user.principal, attachment=True)
 
     @router.post(prefix + "/{job_id}/stop")
-    async def stop(request: Request, job_id: str, user: WebUser = Depends(session_user)) -> Response:
+    async def stop(request: Request, job_id: str, user: WebUser = Depends(signed_in_user)) -> Response:
         """Ask the job to stop."""
         await form_with_csrf(request, user)
         job = await run_in_threadpool(jobs.stop_job, ctx_of(request), job_id, kind)
@@ -284,7 +284,7 @@ def _register_job_pages(kind: str) -> None:
         return response
 
     @router.post(prefix + "/{job_id}/rerun")
-    async def rerun(request: Request, job_id: str, user: WebUser = Depends(session_user)) -> Response:
+    async def rerun(request: Request, job_id: str, user: WebUser = Depends(signed_in_user)) -> Response:
         """A new job with the same type, settings, datasets and tags (and model), started at once."""
         await form_with_csrf(request, user)
         ctx = ctx_of(request)
@@ -308,7 +308,7 @@ def _register_job_pages(kind: str) -> None:
         return response
 
     @router.get(prefix + "/{job_id}/delete")
-    def delete_confirm(request: Request, job_id: str, user: WebUser = Depends(session_user)) -> Response:
+    def delete_confirm(request: Request, job_id: str, user: WebUser = Depends(signed_in_user)) -> Response:
         """Ask before deleting."""
         ctx = ctx_of(request)
         job = jobs.read_job(ctx, job_id, kind)
@@ -319,7 +319,7 @@ def _register_job_pages(kind: str) -> None:
                        f"every file of its job directory (artifacts, logs). It cannot be undone."}, user=user)
 
     @router.post(prefix + "/{job_id}/delete")
-    async def delete(request: Request, job_id: str, user: WebUser = Depends(session_user)) -> Response:
+    async def delete(request: Request, job_id: str, user: WebUser = Depends(signed_in_user)) -> Response:
         """Delete the job (stopped first) and its files."""
         await form_with_csrf(request, user)
         ctx = ctx_of(request)

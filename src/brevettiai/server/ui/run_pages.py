@@ -22,7 +22,7 @@ from brevettiai.server.ui.web import (
     flash,
     form_with_csrf,
     render,
-    session_user,
+    signed_in_user,
 )
 from brevettiai.server.wire_checks import INT64_MAX
 
@@ -35,13 +35,13 @@ def _register(kind: str) -> None:
 
     @router.get(prefix + "/{job_id}/log.json")
     def log_json(request: Request, job_id: str, offset: int | None = Query(None, ge=0, le=INT64_MAX),
-                 user: WebUser = Depends(session_user)) -> Response:
+                 user: WebUser = Depends(signed_in_user)) -> Response:
         """The log from a byte offset (none: its end), polled by the live log on the page."""
         answer = job_log.read_job_log(ctx_of(request), job_id, kind, offset, job_log.MAX_READ)
         return JSONResponse(answer, headers={"Cache-Control": "no-store"})
 
     @router.post(prefix + "/{job_id}/start")
-    async def start(request: Request, job_id: str, user: WebUser = Depends(session_user)) -> Response:
+    async def start(request: Request, job_id: str, user: WebUser = Depends(signed_in_user)) -> Response:
         """Start a created job; its new key is shown once on its page."""
         await form_with_csrf(request, user)
         ctx = ctx_of(request)
@@ -59,7 +59,7 @@ def _register(kind: str) -> None:
         return response
 
     @router.post(prefix + "/{job_id}/notes")
-    async def notes(request: Request, job_id: str, user: WebUser = Depends(session_user)) -> Response:
+    async def notes(request: Request, job_id: str, user: WebUser = Depends(signed_in_user)) -> Response:
         """Save the notes (Markdown)."""
         form = await form_with_csrf(request, user)
         text = str(form.get("notes") or "")
@@ -71,7 +71,7 @@ def _register(kind: str) -> None:
         return response
 
     @router.post(prefix + "/{job_id}/tags")
-    async def tags(request: Request, job_id: str, user: WebUser = Depends(session_user)) -> Response:
+    async def tags(request: Request, job_id: str, user: WebUser = Depends(signed_in_user)) -> Response:
         """Replace the run's tags with the ones ticked."""
         form = await form_with_csrf(request, user)
         chosen = [str(value) for value in form.getlist("tag_ids")]
@@ -81,7 +81,7 @@ def _register(kind: str) -> None:
         return response
 
     @router.get(prefix + "/{job_id}/preview/{path:path}")
-    def preview_page(request: Request, job_id: str, path: str, user: WebUser = Depends(session_user)) -> Response:
+    def preview_page(request: Request, job_id: str, path: str, user: WebUser = Depends(signed_in_user)) -> Response:
         """The start of an artifact shown in the page: text, pretty JSON, CSV as a table, or the image."""
         ctx = ctx_of(request)
         job = jobs.read_job(ctx, job_id, kind)
@@ -98,7 +98,7 @@ def _register(kind: str) -> None:
             "text_limit": preview.TEXT_BYTES, "csv_rows": preview.CSV_ROWS}, user=user)
 
     @router.get(prefix + "/{job_id}/inline/artifacts/{path:path}")
-    def inline(request: Request, job_id: str, path: str, user: WebUser = Depends(session_user)) -> Response:
+    def inline(request: Request, job_id: str, path: str, user: WebUser = Depends(signed_in_user)) -> Response:
         """An artifact served for showing in the page (images): inert, like a download, but not as an attachment."""
         ctx = ctx_of(request)
         jobs.read_job(ctx, job_id, kind)
