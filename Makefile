@@ -6,7 +6,7 @@ VENV_PY := $(VENV)/bin/python
 STAMP := $(VENV)/.synced-dev
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo demo-offline cluster serve test bench lint setup clean
+.PHONY: demo demo-offline cluster serve test coverage bench lint setup clean
 
 setup: $(STAMP)
 
@@ -34,6 +34,14 @@ serve: $(STAMP)
 
 test: $(STAMP)
 	$(VENV_PY) -m pytest -n 2 -q tests
+
+# The whole suite under coverage, with the server, job and CLI processes the tests start (see [tool.coverage] in
+# pyproject.toml); slower than `make test`, so a target of its own. Per part: scripts/coverage_summary.py.
+coverage: $(STAMP)
+	rm -f .coverage .coverage.*
+	$(VENV_PY) -m coverage run -m pytest -n 2 -q tests; status=$$?; \
+	  $(VENV_PY) -m coverage combine -q && $(VENV_PY) -m coverage report --sort=cover | tail -n 1 \
+	  && $(VENV_PY) scripts/coverage_summary.py; exit $$status
 
 bench: $(STAMP)
 	$(VENV_PY) bench/run_all.py

@@ -3,7 +3,7 @@
 Our server (SQLite, a fresh data dir) gets 10 models of one model type (their settings differ) with four
 progress series of 100,000 steps each (4,000,000 stored values, through the metrics API in 10,000-point
 batches) and an output.json each. Then headless Chromium (Debian's /usr/bin/chromium, driven by
-Playwright; the session cookie of an admin token) opens ``/compare?ids=<the 10>``:
+Playwright; the login cookie of an admin token) opens ``/compare?ids=<the 10>``:
 
 1. first paint: from the navigation's start (``performance.timeOrigin``) until every progress chart
    and the parallel-coordinates chart are drawn with their data (their ``data-rendered`` set after
@@ -45,7 +45,7 @@ from _servers import (  # noqa: E402
     process_tree,
     temp_dir,
 )
-from bench_metrics_reads import SESSION_COOKIE, Client  # noqa: E402
+from bench_metrics_reads import LOGIN_COOKIE, Client  # noqa: E402
 
 GOAL_PAINT = 1.0
 CHROMIUM = "/usr/bin/chromium"
@@ -127,7 +127,7 @@ def open_compare(browser: Any, server: OurServer, token: str, path: str) -> tupl
     """Open the compare page in a fresh context: seconds until its charts are drawn (page clock), seconds
     measured outside the page (goto until drawn), and the page, still open."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.add_cookies([{"name": SESSION_COOKIE, "value": token, "url": server.url}])
+    context.add_cookies([{"name": LOGIN_COOKIE, "value": token, "url": server.url}])
     page = context.new_page()
     page.add_init_script(WATCH)
     devtools = context.new_cdp_session(page)

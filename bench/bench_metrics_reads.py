@@ -4,7 +4,7 @@ the model page and the metrics API cost to read them.
 Measured against our server (SQLite, the default; ``--database-url`` for another database such as
 PostgreSQL), the job's points stored through the metrics API in batches of 50,000 points:
 
-1. The model page's first data: ``GET /models/<id>/live.json`` (session cookie), the first one right
+1. The model page's first data: ``GET /models/<id>/live.json`` (login cookie), the first one right
    after the last batch is stored, then the median of 5 more; its size; and the first one of a new
    server process on the same data (started after the rest).
 2. ``GET /api/models/<id>/metrics``: the whole job, downsampled (median of 5); a zoom to 2,000 steps
@@ -53,7 +53,7 @@ from _servers import (  # noqa: E402
 
 GOAL_FIRST, GOAL_POLL, GOAL_RSS = 0.5, 0.005, 250 * 2**20
 BATCH = 10_000  # the most points the server takes in one batch
-SESSION_COOKIE = "brevettiai_session"
+LOGIN_COOKIE = "brevettiai_session"
 
 
 class OurServerOn(OurServer):
@@ -74,7 +74,7 @@ class Client:
     def __init__(self, url: str, token: str, cookie: bool = False) -> None:
         parts = urlsplit(url)
         self.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=600)
-        self.headers = {"Cookie": f"{SESSION_COOKIE}={token}"} if cookie else {"Authorization": f"Bearer {token}"}
+        self.headers = {"Cookie": f"{LOGIN_COOKIE}={token}"} if cookie else {"Authorization": f"Bearer {token}"}
 
     def request(self, method: str, path: str, body: bytes | None = None) -> tuple[float, bytes]:
         """Seconds to the whole answer, and the answer; BenchError unless 200."""

@@ -8,7 +8,7 @@ then the same listing is asked for in three ways:
 1. the listing service in-process (`brevettiai.server.listing.list_runs`: the SQL for the count and
    the page of 50, and building the rows), median of 30;
 2. ``GET /api/models?filter=...&sort=...&columns=...&limit=50`` on a real server process (median of 30);
-3. the models page ``GET /models?filter=...&sort=...`` (session cookie), median of 30.
+3. the models page ``GET /models?filter=...&sort=...`` (login cookie), median of 30.
 
 Filter: ``settings.training.epochs > 50 and metrics.test_accuracy >= 0.8``; sort: ``metrics.test_accuracy
 desc``; columns: two settings, the output metric and a series minimum. On SQLite (a file) and on

@@ -1,4 +1,4 @@
-"""Logging in and out, the session cookie, CSRF protection, and a keyboard-only login."""
+"""Logging in and out, the login cookie, CSRF protection, and a keyboard-only login."""
 
 from __future__ import annotations
 

@@ -162,7 +162,7 @@ def _cells() -> list[tuple[str, str, str]]:
             continue
         for who in CALLERS:
             if who == "read-only token" and _is_page(path):
-                continue  # pages take a session cookie, never a token
+                continue  # pages take a login cookie, never a token
             cells.append((who, method, path))
     return cells
 

@@ -12,9 +12,9 @@ from brevettiai.contract.forms import deep_merge, validate_settings  # noqa: E40
 from brevettiai.errors import StoragePathError  # noqa: E402
 from brevettiai.io.path import safe_join  # noqa: E402
 from brevettiai.server import security  # noqa: E402
-from brevettiai.server.api.files import parse_range  # noqa: E402
 from brevettiai.server.config import SETTINGS, ConfigError, ServerConfig, parse_duration, parse_size  # noqa: E402
 from brevettiai.server.errors import ApiError  # noqa: E402
+from brevettiai.server.files import parse_range  # noqa: E402
 from brevettiai.server.runners import job_environment  # noqa: E402
 from brevettiai.server.storage import PathRejected, clean_path, clean_resource_id  # noqa: E402
 

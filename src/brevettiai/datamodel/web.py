@@ -19,7 +19,7 @@ __all__ = ["NO_API_KEY", "FileEntry", "Model", "ModelType", "Report", "User"]
 
 
 class User(_WireModel):
-    """The user a web API session is logged in as."""
+    """The user a web API client is logged in as."""
 
     id: str
     username: str = ""

@@ -77,7 +77,7 @@ _REPORTS = _Kind("/api/reports", Report, ("name", "status", "q"))
 
 
 class PlatformAPI:
-    """A logged-in session on a platform's web API (the original SDK's `BrevettiAI`)."""
+    """A client logged in to a platform's web API (the original SDK's `BrevettiAI`)."""
 
     def __init__(self, username: str | None = None, password: str | None = None, host: str | None = None,
                  remember_me: bool = True, token: str | None = None, *, timeout: float = 30.0,

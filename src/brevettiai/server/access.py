@@ -4,7 +4,7 @@
 `PUBLIC`. Routes it does not name need `default_role`: viewer for GET/HEAD, member for anything else
 (so a new page or endpoint is never open to viewers for changes by accident). `enforce` is added to
 every router where the app includes them; it authenticates the caller (the bearer token for the API,
-the session cookie for pages), sets the audit log's actor for the request, and answers 403 when the
+the login cookie for pages), sets the audit log's actor for the request, and answers 403 when the
 user's role (narrowed by its token) is below the route's. Job keys pass through to each route's own
 rules (`brevettiai.server.auth`). The job side's fast lane (metrics, heartbeats) and the direct
 transfer's PUT URLs call `require` themselves. docs/platform-api.md prints this table with a column per role.
@@ -132,10 +132,10 @@ async def enforce(request: Request) -> None:
     if needed == PUBLIC:
         audit.set_actor(audit.Actor(None, "anonymous", address))
         return
-    from brevettiai.server.ui.web import PageRoute, session_user
+    from brevettiai.server.ui.web import PageRoute, signed_in_user
 
     if isinstance(route, PageRoute):
-        caller = (await session_user(request)).principal  # no session: the page route sends it to the login page
+        caller = (await signed_in_user(request)).principal  # not signed in: the page route sends it to the login page
     else:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         caller = await auth.caller_of(request.app.state.context, token.strip() if scheme.lower() == "bearer" else None)

@@ -91,3 +91,10 @@ def read_log(ctx: ServerContext, job_id: str, active: bool, offset: int | None =
         text += decoder.decode(b"", final=True)
         pending = 0
     return LogSlice(start, start + len(data) - pending, size, text, active, exists=True)
+
+
+def read_job_log(ctx: ServerContext, job_id: str, kind: str, offset: int | None, limit: int) -> dict[str, Any]:
+    """The log answer of a job of this kind (404 for another kind): the API's and the page's."""
+    with ctx.db.read() as session:
+        active = jobs.get_job(session, job_id, kind).status in jobs.ACTIVE
+    return read_log(ctx, job_id, active, offset, limit).to_json()

@@ -50,6 +50,12 @@ def get_job(session: Any, job_id: str, kind: str | None = None, lock: bool = Fal
     return job
 
 
+def read_job(ctx: ServerContext, job_id: str, kind: str | None = None) -> db.Job:
+    """The job with this id (of this kind), read in a transaction of its own; 404 otherwise."""
+    with ctx.db.read() as session:
+        return get_job(session, job_id, kind)
+
+
 def _parse_settings(settings: dict[str, Any] | str) -> dict[str, Any]:
     if isinstance(settings, dict):
         return settings

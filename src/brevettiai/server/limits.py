@@ -135,7 +135,7 @@ async def _checked(body: bytes) -> Any:
 async def _authenticate_first(scope: Scope, headers: dict[bytes, bytes]) -> None:
     """401 before a large body is read when the request to the API carries no valid bearer token."""
     if not scope["path"].startswith("/api/"):
-        return  # web pages authenticate by session cookie, in their routes
+        return  # web pages authenticate by login cookie, in their routes
     from brevettiai.server.auth import caller_of
 
     scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")

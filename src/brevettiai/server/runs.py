@@ -1,4 +1,5 @@
-"""What a user changes about a run after creating it (name, notes, tags), and creating a run that starts at once.
+"""What a user changes about a run after creating it (name, notes, tags), creating a run that starts at once,
+and the records a run's page shows with it (`related`).
 
 `create_and_start` never leaves an orphan: a record whose start fails stays ``created`` (the failed
 start changed nothing), the reason is returned to be shown, and its page offers Start again.
@@ -7,6 +8,9 @@ start changed nothing), the reason is returned to be shown, and its page offers 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+
+from sqlalchemy import select
 
 from brevettiai.server import jobs
 from brevettiai.server.context import ServerContext
@@ -31,6 +35,33 @@ def create_and_start(ctx: ServerContext, kind: str, body: ModelIn | ReportIn,
         log.exception("Could not start %s %s", kind, job.id)
         return job, key, f"the platform could not queue it ({type(exc).__name__}); start it again from its page"
     return job, key, None
+
+
+@dataclass(frozen=True)
+class Related:
+    """A job with the records its page shows: its model type, datasets (None: deleted), tag names (None: deleted),
+    the model a report is about, and for a model the report types a report can be made with."""
+
+    job: db.Job
+    model_type: db.ModelType | None
+    datasets: list[tuple[str, db.Dataset | None]]
+    tags: list[tuple[str, str | None]]
+    parent: db.Job | None
+    report_types: list[db.ModelType]
+
+
+def related(ctx: ServerContext, job_id: str, kind: str) -> Related:
+    """The job of this kind (404 otherwise) and the records related to it, read in one transaction."""
+    with ctx.db.read() as session:
+        job = jobs.get_job(session, job_id, kind)
+        model_type = session.get(db.ModelType, job.model_type_id) if job.model_type_id else None
+        datasets = [(dataset_id, session.get(db.Dataset, dataset_id)) for dataset_id in job.dataset_ids or []]
+        tag_names = {row.id: row.name for row in session.scalars(select(db.Tag))}
+        parent = session.get(db.Job, job.parent_id) if job.parent_id else None
+        report_types = list(session.scalars(select(db.ModelType).where(db.ModelType.kind == "report")
+                                            .order_by(db.ModelType.name))) if kind == "model" else []
+    tags = [(tag_id, tag_names.get(tag_id)) for tag_id in job.tag_ids or []]
+    return Related(job, model_type, datasets, tags, parent, report_types)
 
 
 def not_started_reason(model_type: db.ModelType | None, kind: str) -> str | None:

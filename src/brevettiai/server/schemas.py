@@ -252,6 +252,21 @@ class Stored(BaseModel):
     md5: str
 
 
+class Refused(BaseModel):
+    """A file of the archive that was not stored, and why (the answer ``PUT /api/files`` would give)."""
+
+    name: str = Field(description="its name in the archive")
+    status: int
+    detail: str
+
+
+class ArchiveStored(BaseModel):
+    """The files stored from an archive, in the order they came, and those refused."""
+
+    files: list[Stored]
+    refused: list[Refused] = []
+
+
 # Job side -------------------------------------------------------------------------------------------
 
 class ExitIn(Wire):

@@ -66,6 +66,12 @@ def find_user(database: Database, name_or_id: str) -> db.User:
     return user
 
 
+def user_by_id(database: Database, user_id: str) -> db.User | None:
+    """The user with this id, or None."""
+    with database.read() as session:
+        return session.get(db.User, user_id)
+
+
 def list_users(database: Database) -> list[db.User]:
     """Every user, by name."""
     with database.read() as session:

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 
-from brevettiai.server import job_log, jobs, runs, views
+from brevettiai.server import job_log, runs, views
 from brevettiai.server.auth import Principal, principal, require_job, require_user
 from brevettiai.server.context import ServerContext, get_context
 from brevettiai.server.schemas import JobLog, JobOut, JobPatch
@@ -28,7 +28,7 @@ def _routes(kind: str) -> APIRouter:
         ``active`` (the job may write more) and ``complete`` (it ended and everything was read). A user reads
         every job's log, a job key only its own job's."""
         await require_job(job_id, caller)
-        return await run_in_threadpool(read_job_log, ctx, job_id, kind, offset, limit)
+        return await run_in_threadpool(job_log.read_job_log, ctx, job_id, kind, offset, limit)
 
     @router.patch("/{job_id}", response_model=JobOut, dependencies=[Depends(require_user)],
                   summary=f"Change a {kind}'s name, notes or tags")
@@ -38,13 +38,6 @@ def _routes(kind: str) -> APIRouter:
         return views.job(runs.edit_job(ctx, job_id, kind, body))
 
     return router
-
-
-def read_job_log(ctx: ServerContext, job_id: str, kind: str, offset: int | None, limit: int) -> dict[str, Any]:
-    """The log answer of a job of this kind (404 for another kind): the API's and the page's."""
-    with ctx.db.read() as session:
-        active = jobs.get_job(session, job_id, kind).status in jobs.ACTIVE
-    return job_log.read_log(ctx, job_id, active, offset, limit).to_json()
 
 
 routers = [_routes("model"), _routes("report")]

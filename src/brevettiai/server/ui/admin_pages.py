@@ -15,7 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from brevettiai.server import audit, auth, roles, security, users
 from brevettiai.server.schemas import MAX_PAGE
 from brevettiai.server.ui.common import page_count, query_string
-from brevettiai.server.ui.web import PageRoute, WebUser, ctx_of, flash, form_with_csrf, render, session_user
+from brevettiai.server.ui.web import PageRoute, WebUser, ctx_of, flash, form_with_csrf, render, signed_in_user
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -41,13 +41,13 @@ def _sentence(exc: Exception) -> str:
 
 @router.get("/admin")
 def admin_page(request: Request, page: int = Query(1, ge=1, le=MAX_PAGE), action: str = Query("", max_length=64),
-               user: WebUser = Depends(session_user)) -> Response:
+               user: WebUser = Depends(signed_in_user)) -> Response:
     """Users and the audit log (newest first, paged, optionally one action)."""
     return _admin(request, user, page, action)
 
 
 @router.post("/admin/users")
-async def add_user(request: Request, user: WebUser = Depends(session_user)) -> Response:
+async def add_user(request: Request, user: WebUser = Depends(signed_in_user)) -> Response:
     """Add a user; without a password one is generated and shown on the answer's page."""
     form = await form_with_csrf(request, user)
     name, role = str(form.get("username") or "").strip(), str(form.get("role") or roles.MEMBER)
@@ -81,7 +81,7 @@ async def _change(request: Request, user: WebUser, work: Any, done: str) -> Resp
 
 
 @router.post("/admin/users/{user_id}/role")
-async def set_role(request: Request, user_id: str, user: WebUser = Depends(session_user)) -> Response:
+async def set_role(request: Request, user_id: str, user: WebUser = Depends(signed_in_user)) -> Response:
     """Give a user another role."""
     form = await form_with_csrf(request, user)
     role = str(form.get("role") or "")
@@ -90,7 +90,7 @@ async def set_role(request: Request, user_id: str, user: WebUser = Depends(sessi
 
 
 @router.post("/admin/users/{user_id}/password")
-async def reset_password(request: Request, user_id: str, user: WebUser = Depends(session_user)) -> Response:
+async def reset_password(request: Request, user_id: str, user: WebUser = Depends(signed_in_user)) -> Response:
     """Give a user a new, generated password (shown once); its sessions end."""
     await form_with_csrf(request, user)
     password = security.new_password()
@@ -102,7 +102,7 @@ async def reset_password(request: Request, user_id: str, user: WebUser = Depends
 
 
 @router.post("/admin/users/{user_id}/disable")
-async def disable(request: Request, user_id: str, user: WebUser = Depends(session_user)) -> Response:
+async def disable(request: Request, user_id: str, user: WebUser = Depends(signed_in_user)) -> Response:
     """Disable a user: its sessions and tokens stop working at once."""
     await form_with_csrf(request, user)
     return await _change(request, user, lambda database: users.set_disabled(database, user_id, True),
@@ -110,7 +110,7 @@ async def disable(request: Request, user_id: str, user: WebUser = Depends(sessio
 
 
 @router.post("/admin/users/{user_id}/enable")
-async def enable(request: Request, user_id: str, user: WebUser = Depends(session_user)) -> Response:
+async def enable(request: Request, user_id: str, user: WebUser = Depends(signed_in_user)) -> Response:
     """Enable a disabled user again."""
     await form_with_csrf(request, user)
     return await _change(request, user, lambda database: users.set_disabled(database, user_id, False),

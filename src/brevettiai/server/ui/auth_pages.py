@@ -1,4 +1,4 @@
-"""Log in and out of the web pages (a session cookie holding a user token; login CSRF by double submit)."""
+"""Log in and out of the web pages (a login cookie holding a user token; login CSRF by double submit)."""
 
 from __future__ import annotations
 
@@ -17,14 +17,14 @@ from brevettiai.server.ui.web import (
     LoginRequired,
     PageRoute,
     WebUser,
-    clear_session_cookie,
+    clear_login_cookie,
     ctx_of,
     flash,
     form_with_csrf,
     render,
     safe_next,
-    session_user,
-    set_session_cookie,
+    set_login_cookie,
+    signed_in_user,
 )
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -34,7 +34,7 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 async def login_page(request: Request, next: str = "/models") -> Response:
     """The login form (with a login CSRF token in a cookie and the form); logged in already: onwards."""
     try:
-        await session_user(request)
+        await signed_in_user(request)
         return RedirectResponse(safe_next(next), status_code=303)
     except LoginRequired:
         pass
@@ -53,7 +53,7 @@ def _login_form(request: Request, target: str, username: str, error: str | None,
 
 @router.post("/login")
 async def login_submit(request: Request) -> Response:
-    """Check the credentials with the server's login; a session cookie holding the new user token."""
+    """Check the credentials with the server's login; a login cookie holding the new user token."""
     form = await request.form()
     username = str(form.get("username") or "").strip()
     password = str(form.get("password") or "")
@@ -82,25 +82,25 @@ async def login_submit(request: Request) -> Response:
             return again(f"{str(exc.detail)[:1].upper()}{str(exc.detail)[1:]}.", 403)
         return again("Wrong username or password.", 401)
     response = RedirectResponse(target, status_code=303)
-    set_session_cookie(request, response, token, ctx.config.token_ttl)
+    set_login_cookie(request, response, token, ctx.config.token_ttl)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
 
 
 @router.post("/logout")
-async def logout(request: Request, user: WebUser = Depends(session_user)) -> Response:
-    """Revoke the session's token and drop the cookie."""
+async def logout(request: Request, user: WebUser = Depends(signed_in_user)) -> Response:
+    """Revoke the login's token and drop the cookie."""
     await form_with_csrf(request, user)
     ctx = ctx_of(request)
     await run_in_threadpool(auth.logout, ctx.db, user.token, ctx.tokens)
     response = RedirectResponse("/login", status_code=303)
-    clear_session_cookie(response)
+    clear_login_cookie(response)
     flash(response, "You are logged out.")
     return response
 
 
 @router.get("/ui")
-def home(user: WebUser = Depends(session_user)) -> Response:
+def home(user: WebUser = Depends(signed_in_user)) -> Response:
     """The web pages' start: the models list."""
     return RedirectResponse("/models", status_code=303)
 

@@ -11,8 +11,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from brevettiai.contract.status import JOB_STATUSES
-from brevettiai.server import datasets, tags, views
-from brevettiai.server.api import files as files_api
+from brevettiai.server import datasets, files, tags, views
 from brevettiai.server.auth import Principal
 from brevettiai.server.context import ServerContext
 from brevettiai.server.ui.web import (
@@ -41,8 +40,8 @@ def query_string(**params: Any) -> str:
 
 def serve_file(request: Request, rid: str, path: str, caller: Principal, attachment: bool,
                 csp: str = FILE_CSP) -> Response:
-    """A stored file through the files API's own reader (ETag, Range), with headers that keep it inert."""
-    response = files_api.read_file(rid, path, request, caller, ctx_of(request))
+    """A stored file through the files service's reader (ETag, Range), with headers that keep it inert."""
+    response = files.read(ctx_of(request), caller, rid, path, request.headers)
     response.headers["Content-Security-Policy"] = csp
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-cache"

@@ -1,6 +1,6 @@
 """The compare view: 2 to 20 runs side by side (``/compare?ids=a,b,c``, or ``ids`` repeated as the models
 list's checkboxes send them), and its points (``/compare/data.json``: those of ``GET /api/compare`` for the
-page's session). The page draws the settings diff and the outputs itself; ``compare.js`` fetches the points,
+signed-in user). The page draws the settings diff and the outputs itself; ``compare.js`` fetches the points,
 draws the progress curves and the parallel coordinates, and polls the runs still running."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 
 from brevettiai.contract.status import TERMINAL
 from brevettiai.server import compare
-from brevettiai.server.ui.web import PageRoute, WebUser, ctx_of, render, session_user
+from brevettiai.server.ui.web import PageRoute, WebUser, ctx_of, render, signed_in_user
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -34,7 +34,7 @@ def _shown(value: Any) -> str:
 
 @router.get("/compare")
 async def compare_page(request: Request, ids: list[str] | None = Query(None),
-                       user: WebUser = Depends(session_user)) -> Response:
+                       user: WebUser = Depends(signed_in_user)) -> Response:
     """Runs side by side: curves, settings that differ, outputs, parallel coordinates."""
     ctx = ctx_of(request)
     chosen = compare.parse_ids(ids)
@@ -45,7 +45,7 @@ async def compare_page(request: Request, ids: list[str] | None = Query(None),
 
 
 @router.get("/compare/data.json")
-async def compare_data(request: Request, user: WebUser = Depends(session_user),
+async def compare_data(request: Request, user: WebUser = Depends(signed_in_user),
                        query: compare.CompareQuery = Depends()) -> Response:
     """The points the compare page draws: those of ``GET /api/compare`` with the same parameters (the page
     holds the rest of that answer already)."""

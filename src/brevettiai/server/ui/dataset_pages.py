@@ -6,8 +6,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from brevettiai.server import datasets, tags
-from brevettiai.server.api import files as files_api
+from brevettiai.server import datasets, files, tags
 from brevettiai.server.context import ServerContext
 from brevettiai.server.db import models as db
 from brevettiai.server.errors import ApiError
@@ -32,7 +31,7 @@ from brevettiai.server.ui.web import (
     flash,
     form_with_csrf,
     render,
-    session_user,
+    signed_in_user,
 )
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -41,7 +40,7 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 @router.get("/datasets")
 def datasets_page(request: Request, q: str = "", page: int = Query(1, ge=1, le=MAX_PAGE),
-                  user: WebUser = Depends(session_user)) -> Response:
+                  user: WebUser = Depends(signed_in_user)) -> Response:
     """Datasets, newest first, with search and paging."""
     ctx = ctx_of(request)
     q = q.strip()[:255]
@@ -54,7 +53,7 @@ def datasets_page(request: Request, q: str = "", page: int = Query(1, ge=1, le=M
 
 
 @router.get("/datasets/new")
-def dataset_new(request: Request, user: WebUser = Depends(session_user)) -> Response:
+def dataset_new(request: Request, user: WebUser = Depends(signed_in_user)) -> Response:
     """The form for a new dataset."""
     return render(request, "dataset_new.html", {"title": "New dataset", "section": "datasets", "name": "",
                                                 "notes": "", "error": None, "tags": tag_options(ctx_of(request)),
@@ -62,7 +61,7 @@ def dataset_new(request: Request, user: WebUser = Depends(session_user)) -> Resp
 
 
 @router.post("/datasets/new")
-async def dataset_create(request: Request, user: WebUser = Depends(session_user)) -> Response:
+async def dataset_create(request: Request, user: WebUser = Depends(signed_in_user)) -> Response:
     """Create the dataset (the server's own create), then open it to upload files."""
     form = await form_with_csrf(request, user)
     ctx = ctx_of(request)
@@ -97,7 +96,7 @@ def _dataset(ctx: ServerContext, dataset_id: str) -> db.Dataset:
 
 @router.get("/datasets/{dataset_id}")
 def dataset_page(request: Request, dataset_id: str, folder: str = "", page: int = Query(1, ge=1, le=MAX_PAGE),
-                 user: WebUser = Depends(session_user)) -> Response:
+                 user: WebUser = Depends(signed_in_user)) -> Response:
     """A dataset: its files (thumbnails for images), upload, tags."""
     ctx = ctx_of(request)
     dataset = _dataset(ctx, dataset_id)
@@ -123,7 +122,7 @@ def dataset_page(request: Request, dataset_id: str, folder: str = "", page: int 
 
 @router.get("/datasets/{dataset_id}/files/{path:path}")
 def dataset_file(request: Request, dataset_id: str, path: str, download: bool = False,
-                 user: WebUser = Depends(session_user)) -> Response:
+                 user: WebUser = Depends(signed_in_user)) -> Response:
     """A dataset file for a logged-in person: images inline (thumbnails), anything else as a download."""
     ctx = ctx_of(request)
     _dataset(ctx, dataset_id)
@@ -134,17 +133,18 @@ def dataset_file(request: Request, dataset_id: str, path: str, download: bool = 
 
 @router.put("/datasets/{dataset_id}/files/{path:path}")
 async def dataset_upload(request: Request, dataset_id: str, path: str,
-                         user: WebUser = Depends(session_user)) -> Response:
-    """Store an uploaded file (body: its bytes) with the files API's writer; CSRF token in a header."""
+                         user: WebUser = Depends(signed_in_user)) -> Response:
+    """Store an uploaded file (body: its bytes) as the files API would; CSRF token in a header."""
     check_csrf_header(request, user)
     ctx = ctx_of(request)
     await run_in_threadpool(_dataset, ctx, dataset_id)
-    stored = await files_api.write_file(dataset_id, path, request, user.principal, ctx)
+    stored = await files.write(ctx, user.principal, dataset_id, path, request.stream(),
+                               request.headers.get("content-length"))
     return JSONResponse(stored.model_dump(), status_code=201)
 
 
 @router.post("/datasets/{dataset_id}/tags")
-async def dataset_tags(request: Request, dataset_id: str, user: WebUser = Depends(session_user)) -> Response:
+async def dataset_tags(request: Request, dataset_id: str, user: WebUser = Depends(signed_in_user)) -> Response:
     """Set the dataset's tags."""
     form = await form_with_csrf(request, user)
     ctx = ctx_of(request)
@@ -161,7 +161,7 @@ async def dataset_tags(request: Request, dataset_id: str, user: WebUser = Depend
 
 
 @router.get("/datasets/{dataset_id}/delete")
-def dataset_delete_confirm(request: Request, dataset_id: str, user: WebUser = Depends(session_user)) -> Response:
+def dataset_delete_confirm(request: Request, dataset_id: str, user: WebUser = Depends(signed_in_user)) -> Response:
     """Ask before deleting a dataset."""
     dataset = _dataset(ctx_of(request), dataset_id)
     return render(request, "confirm_delete.html", {
@@ -172,7 +172,7 @@ def dataset_delete_confirm(request: Request, dataset_id: str, user: WebUser = De
 
 
 @router.post("/datasets/{dataset_id}/delete")
-async def dataset_delete(request: Request, dataset_id: str, user: WebUser = Depends(session_user)) -> Response:
+async def dataset_delete(request: Request, dataset_id: str, user: WebUser = Depends(signed_in_user)) -> Response:
     """Delete a dataset and its files (the server's own delete)."""
     await form_with_csrf(request, user)
     ctx = ctx_of(request)

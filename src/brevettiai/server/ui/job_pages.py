@@ -15,13 +15,10 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
-from sqlalchemy import select
 
-from brevettiai.server import charts, job_log, jobs, listing, prefs, run_filter, runs
-from brevettiai.server.api import files as files_api
+from brevettiai.server import charts, files, job_log, jobs, listing, prefs, run_filter, runs
 from brevettiai.server.auth import Principal
 from brevettiai.server.context import ServerContext
-from brevettiai.server.db import models as db
 from brevettiai.server.errors import ApiError
 from brevettiai.server.metric_reads import ReadQuery
 from brevettiai.server.once import put_once, take_once
@@ -49,7 +46,7 @@ from brevettiai.server.ui.web import (
     form_with_csrf,
     render,
     report_ticket,
-    session_user,
+    signed_in_user,
 )
 from brevettiai.server.wire_checks import scrub
 
@@ -135,14 +132,14 @@ def _job_list_page(request: Request, user: WebUser, kind: str, q: str, status: s
 
 @router.get("/models")
 def models_page(request: Request, q: str = "", status: str = "", page: int = Query(1, ge=1, le=MAX_PAGE),
-                filter: str = "", sort: str = "", user: WebUser = Depends(session_user)) -> Response:
+                filter: str = "", sort: str = "", user: WebUser = Depends(signed_in_user)) -> Response:
     """Models, newest first or sorted, filtered with the run filter language, with chosen columns and paging."""
     return _job_list_page(request, user, "model", q, status, page, filter, sort)
 
 
 @router.get("/testreports")
 def reports_page(request: Request, q: str = "", status: str = "", page: int = Query(1, ge=1, le=MAX_PAGE),
-                 filter: str = "", sort: str = "", user: WebUser = Depends(session_user)) -> Response:
+                 filter: str = "", sort: str = "", user: WebUser = Depends(signed_in_user)) -> Response:
     """Test reports, as the models list."""
     return _job_list_page(request, user, "report", q, status, page, filter, sort)
 
@@ -151,7 +148,7 @@ def _register_column_choice(kind: str) -> None:
     prefix = KINDS[kind]
 
     @router.post(prefix + "/columns")
-    async def choose_columns(request: Request, user: WebUser = Depends(session_user)) -> Response:
+    async def choose_columns(request: Request, user: WebUser = Depends(signed_in_user)) -> Response:
         """Keep the person's choice of settings and metric columns, then show the list again."""
         form = await form_with_csrf(request, user)
         chosen = [str(value) for value in form.getlist("column")]
@@ -188,14 +185,8 @@ def _read_json(ctx: ServerContext, job_id: str, path: str) -> Any:
 
 def _job_view(ctx: ServerContext, job_id: str, kind: str) -> dict[str, Any]:
     """Everything the page of a model or test report shows."""
-    with ctx.db.read() as session:
-        job = jobs.get_job(session, job_id, kind)
-        model_type = session.get(db.ModelType, job.model_type_id) if job.model_type_id else None
-        datasets = [(dataset_id, session.get(db.Dataset, dataset_id)) for dataset_id in job.dataset_ids or []]
-        tag_rows = {row.id: row for row in session.scalars(select(db.Tag))}
-        parent = session.get(db.Job, job.parent_id) if job.parent_id else None
-        report_types = list(session.scalars(select(db.ModelType).where(db.ModelType.kind == "report")
-                                            .order_by(db.ModelType.name))) if kind == "model" else []
+    found = runs.related(ctx, job_id, kind)
+    job, model_type = found.job, found.model_type
     reports, report_total = listing.list_jobs(ctx, "report", "", "", 1, 100, parent_id=job.id) if kind == "model" else ([], 0)
     root = _artifact_entries(ctx, job_id)
     html_reports = [entry.path.split("/", 1)[1] for entry in root
@@ -206,10 +197,9 @@ def _job_view(ctx: ServerContext, job_id: str, kind: str) -> dict[str, Any]:
     results = output.get("output") if isinstance(output.get("output"), dict) else {}
     schema = model_type.settings_schema if model_type is not None else {}
     error = scrub(job.error) if isinstance(job.error, dict) else None  # old records may hold unencodable text
-    tags = [(tag_id, tag_rows[tag_id].name if tag_id in tag_rows else None) for tag_id in job.tag_ids or []]
     return {
-        "job": job, "model_type": model_type, "datasets": datasets, "tags": tags, "parent": parent,
-        "reports": reports, "report_total": report_total, "report_types": report_types,
+        "job": job, "model_type": model_type, "datasets": found.datasets, "tags": found.tags, "parent": found.parent,
+        "reports": reports, "report_total": report_total, "report_types": found.report_types,
         "settings_rows": forms.settings_rows(schema, scrub(job.settings or {})),
         "charts": charts.load(ctx, job_id), "html_reports": html_reports,
         "ticket": report_ticket(ctx, job_id), "environment": environment, "results": results,
@@ -231,7 +221,7 @@ def _register_job_pages(kind: str) -> None:
 
     @router.get(prefix + "/{job_id}", name=f"{kind}_page")
     def job_page(request: Request, job_id: str, created: str | None = None,
-                 user: WebUser = Depends(session_user)) -> Response:
+                 user: WebUser = Depends(signed_in_user)) -> Response:
         """A model's (or test report's) page: status, settings, progress, charts, reports, environment."""
         ctx = ctx_of(request)
         view = _job_view(ctx, job_id, kind)
@@ -242,24 +232,22 @@ def _register_job_pages(kind: str) -> None:
 
     @router.get(prefix + "/{job_id}/live.json")
     def live(request: Request, job_id: str, query: ReadQuery = Depends(),
-             user: WebUser = Depends(session_user)) -> Response:
+             user: WebUser = Depends(signed_in_user)) -> Response:
         """What the page polls every second: status, times, and the metric points (downsampled, of a
         step range, or those after a cursor: the parameters of the metrics API)."""
         ctx = ctx_of(request)
-        with ctx.db.read() as session:
-            job = jobs.get_job(session, job_id, kind)
+        job = jobs.read_job(ctx, job_id, kind)
         return JSONResponse({"status": job.status, "terminal": job.status in jobs.TERMINAL,
                              "started": _iso(job.started), "completed": _iso(job.completed),
                              **query.read(ctx.db, job_id)}, headers={"Cache-Control": "no-store"})
 
     @router.get(prefix + "/{job_id}/artifacts")
     def artifacts_page(request: Request, job_id: str, folder: str = "",
-                       user: WebUser = Depends(session_user)) -> Response:
+                       user: WebUser = Depends(signed_in_user)) -> Response:
         """The artifacts browser: folders, sizes and downloads."""
         ctx = ctx_of(request)
         folder = clean_path(folder)
-        with ctx.db.read() as session:
-            job = jobs.get_job(session, job_id, kind)
+        job = jobs.read_job(ctx, job_id, kind)
         entries = _artifact_entries(ctx, job_id, folder)
         if folder and not entries and ctx.storage.info(job_id, f"artifacts/{folder}") is None:
             raise PageError(404, f"There is no folder '{folder}' in the artifacts of this {word}.")
@@ -277,18 +265,17 @@ def _register_job_pages(kind: str) -> None:
             "total_size": sum(r["size"] for r in rows if not r["folder"])}, user=user)
 
     @router.get(prefix + "/{job_id}/download/{path:path}")
-    def download(request: Request, job_id: str, path: str, user: WebUser = Depends(session_user)) -> Response:
+    def download(request: Request, job_id: str, path: str, user: WebUser = Depends(signed_in_user)) -> Response:
         """An artifact (or the job log) as a download."""
         ctx = ctx_of(request)
-        with ctx.db.read() as session:
-            jobs.get_job(session, job_id, kind)
+        jobs.read_job(ctx, job_id, kind)
         path = clean_path(path, allow_empty=False)
         if not (path.startswith("artifacts/") or path == jobs.LOG_FILE):
             raise PageError(404, "Only artifacts and the job log can be downloaded here.")
         return serve_file(request, job_id, path, user.principal, attachment=True)
 
     @router.post(prefix + "/{job_id}/stop")
-    async def stop(request: Request, job_id: str, user: WebUser = Depends(session_user)) -> Response:
+    async def stop(request: Request, job_id: str, user: WebUser = Depends(signed_in_user)) -> Response:
         """Ask the job to stop."""
         await form_with_csrf(request, user)
         job = await run_in_threadpool(jobs.stop_job, ctx_of(request), job_id, kind)
@@ -297,14 +284,13 @@ def _register_job_pages(kind: str) -> None:
         return response
 
     @router.post(prefix + "/{job_id}/rerun")
-    async def rerun(request: Request, job_id: str, user: WebUser = Depends(session_user)) -> Response:
+    async def rerun(request: Request, job_id: str, user: WebUser = Depends(signed_in_user)) -> Response:
         """A new job with the same type, settings, datasets and tags (and model), started at once."""
         await form_with_csrf(request, user)
         ctx = ctx_of(request)
 
         def again() -> tuple[str, str, str | None]:
-            with ctx.db.read() as session:
-                job = jobs.get_job(session, job_id, kind)
+            job = jobs.read_job(ctx, job_id, kind)
             body = ModelIn(name=job.name, model_type_id=job.model_type_id, settings=dict(job.settings or {}),
                            dataset_ids=list(job.dataset_ids or []), tag_ids=list(job.tag_ids or []))
             if kind == "report":
@@ -322,11 +308,10 @@ def _register_job_pages(kind: str) -> None:
         return response
 
     @router.get(prefix + "/{job_id}/delete")
-    def delete_confirm(request: Request, job_id: str, user: WebUser = Depends(session_user)) -> Response:
+    def delete_confirm(request: Request, job_id: str, user: WebUser = Depends(signed_in_user)) -> Response:
         """Ask before deleting."""
         ctx = ctx_of(request)
-        with ctx.db.read() as session:
-            job = jobs.get_job(session, job_id, kind)
+        job = jobs.read_job(ctx, job_id, kind)
         return render(request, "confirm_delete.html", {
             "title": f"Delete {job.name}", "section": section, "what": word, "name": job.name,
             "action": f"{prefix}/{job_id}/delete", "cancel": f"{prefix}/{job_id}",
@@ -334,15 +319,14 @@ def _register_job_pages(kind: str) -> None:
                        f"every file of its job directory (artifacts, logs). It cannot be undone."}, user=user)
 
     @router.post(prefix + "/{job_id}/delete")
-    async def delete(request: Request, job_id: str, user: WebUser = Depends(session_user)) -> Response:
+    async def delete(request: Request, job_id: str, user: WebUser = Depends(signed_in_user)) -> Response:
         """Delete the job (stopped first) and its files."""
         await form_with_csrf(request, user)
         ctx = ctx_of(request)
 
         def work() -> tuple[str, str | None]:
-            with ctx.db.read() as session:
-                job = jobs.get_job(session, job_id, kind)
-                name, parent = job.name, job.parent_id
+            job = jobs.read_job(ctx, job_id, kind)
+            name, parent = job.name, job.parent_id
             jobs.delete_job(ctx, job_id, kind)
             return name, parent
 
@@ -379,7 +363,7 @@ def sandboxed_report(request: Request, job_id: str, ticket: str, path: str) -> R
         return PlainTextResponse(str(exc), status_code=400, headers=headers)
     try:
         # Read as the job itself would: its own files, read-only, nothing of the visitor's.
-        response = files_api.read_file(job_id, f"artifacts/{inner}", request, Principal(job_id=job_id), ctx)
+        response = files.read(ctx, Principal(job_id=job_id), job_id, f"artifacts/{inner}", request.headers)
     except ApiError as exc:
         return PlainTextResponse(str(exc.detail), status_code=exc.status, headers=headers)
     for name, value in headers.items():

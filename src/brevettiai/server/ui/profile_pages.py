@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
 from brevettiai.server import auth, users
-from brevettiai.server.ui.web import PageRoute, WebUser, ctx_of, flash, form_with_csrf, render, session_user
+from brevettiai.server.ui.web import PageRoute, WebUser, ctx_of, flash, form_with_csrf, render, signed_in_user
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -27,13 +27,13 @@ def _profile(request: Request, user: WebUser, status: int = 200, **extra: Any) -
 
 
 @router.get("/profile")
-def profile_page(request: Request, user: WebUser = Depends(session_user)) -> Response:
+def profile_page(request: Request, user: WebUser = Depends(signed_in_user)) -> Response:
     """Who you are, your password, your access tokens."""
     return _profile(request, user)
 
 
 @router.post("/profile/password")
-async def change_password(request: Request, user: WebUser = Depends(session_user)) -> Response:
+async def change_password(request: Request, user: WebUser = Depends(signed_in_user)) -> Response:
     """Change your own password (the current one is needed); your other sessions end."""
     form = await form_with_csrf(request, user)
     current, new, again = (str(form.get(name) or "") for name in ("current_password", "new_password", "confirm_password"))
@@ -51,7 +51,7 @@ async def change_password(request: Request, user: WebUser = Depends(session_user
 
 
 @router.post("/profile/tokens")
-async def create_token(request: Request, user: WebUser = Depends(session_user)) -> Response:
+async def create_token(request: Request, user: WebUser = Depends(signed_in_user)) -> Response:
     """A new personal access token, shown on the page this answer is (and never again)."""
     form = await form_with_csrf(request, user)
     name = str(form.get("name") or "").strip()
@@ -67,7 +67,7 @@ async def create_token(request: Request, user: WebUser = Depends(session_user)) 
 
 
 @router.post("/profile/tokens/{token_id}/revoke")
-async def revoke_token(request: Request, token_id: str, user: WebUser = Depends(session_user)) -> Response:
+async def revoke_token(request: Request, token_id: str, user: WebUser = Depends(signed_in_user)) -> Response:
     """Revoke one of your tokens."""
     await form_with_csrf(request, user)
     ctx = ctx_of(request)

@@ -8,7 +8,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from brevettiai.server import job_log, jobs, runs
-from brevettiai.server.api.runs import read_job_log
 from brevettiai.server.errors import ApiError
 from brevettiai.server.once import put_once
 from brevettiai.server.schemas import MAX_NOTES, JobPatch
@@ -23,7 +22,7 @@ from brevettiai.server.ui.web import (
     flash,
     form_with_csrf,
     render,
-    session_user,
+    signed_in_user,
 )
 from brevettiai.server.wire_checks import INT64_MAX
 
@@ -36,13 +35,13 @@ def _register(kind: str) -> None:
 
     @router.get(prefix + "/{job_id}/log.json")
     def log_json(request: Request, job_id: str, offset: int | None = Query(None, ge=0, le=INT64_MAX),
-                 user: WebUser = Depends(session_user)) -> Response:
+                 user: WebUser = Depends(signed_in_user)) -> Response:
         """The log from a byte offset (none: its end), polled by the live log on the page."""
-        answer = read_job_log(ctx_of(request), job_id, kind, offset, job_log.MAX_READ)
+        answer = job_log.read_job_log(ctx_of(request), job_id, kind, offset, job_log.MAX_READ)
         return JSONResponse(answer, headers={"Cache-Control": "no-store"})
 
     @router.post(prefix + "/{job_id}/start")
-    async def start(request: Request, job_id: str, user: WebUser = Depends(session_user)) -> Response:
+    async def start(request: Request, job_id: str, user: WebUser = Depends(signed_in_user)) -> Response:
         """Start a created job; its new key is shown once on its page."""
         await form_with_csrf(request, user)
         ctx = ctx_of(request)
@@ -60,7 +59,7 @@ def _register(kind: str) -> None:
         return response
 
     @router.post(prefix + "/{job_id}/notes")
-    async def notes(request: Request, job_id: str, user: WebUser = Depends(session_user)) -> Response:
+    async def notes(request: Request, job_id: str, user: WebUser = Depends(signed_in_user)) -> Response:
         """Save the notes (Markdown)."""
         form = await form_with_csrf(request, user)
         text = str(form.get("notes") or "")
@@ -72,7 +71,7 @@ def _register(kind: str) -> None:
         return response
 
     @router.post(prefix + "/{job_id}/tags")
-    async def tags(request: Request, job_id: str, user: WebUser = Depends(session_user)) -> Response:
+    async def tags(request: Request, job_id: str, user: WebUser = Depends(signed_in_user)) -> Response:
         """Replace the run's tags with the ones ticked."""
         form = await form_with_csrf(request, user)
         chosen = [str(value) for value in form.getlist("tag_ids")]
@@ -82,11 +81,10 @@ def _register(kind: str) -> None:
         return response
 
     @router.get(prefix + "/{job_id}/preview/{path:path}")
-    def preview_page(request: Request, job_id: str, path: str, user: WebUser = Depends(session_user)) -> Response:
+    def preview_page(request: Request, job_id: str, path: str, user: WebUser = Depends(signed_in_user)) -> Response:
         """The start of an artifact shown in the page: text, pretty JSON, CSV as a table, or the image."""
         ctx = ctx_of(request)
-        with ctx.db.read() as session:
-            job = jobs.get_job(session, job_id, kind)
+        job = jobs.read_job(ctx, job_id, kind)
         inner = clean_path(path, allow_empty=False)
         stored = f"artifacts/{inner}"
         info = ctx.storage.info(job_id, stored)
@@ -100,11 +98,10 @@ def _register(kind: str) -> None:
             "text_limit": preview.TEXT_BYTES, "csv_rows": preview.CSV_ROWS}, user=user)
 
     @router.get(prefix + "/{job_id}/inline/artifacts/{path:path}")
-    def inline(request: Request, job_id: str, path: str, user: WebUser = Depends(session_user)) -> Response:
+    def inline(request: Request, job_id: str, path: str, user: WebUser = Depends(signed_in_user)) -> Response:
         """An artifact served for showing in the page (images): inert, like a download, but not as an attachment."""
         ctx = ctx_of(request)
-        with ctx.db.read() as session:
-            jobs.get_job(session, job_id, kind)
+        jobs.read_job(ctx, job_id, kind)
         inner = clean_path(path, allow_empty=False)
         if preview.kind_of(inner) != "image":
             raise PageError(404, "Only images are shown inline; download other files.")

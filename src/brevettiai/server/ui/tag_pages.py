@@ -19,7 +19,7 @@ from brevettiai.server.ui.web import (
     flash,
     form_with_csrf,
     render,
-    session_user,
+    signed_in_user,
 )
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -27,14 +27,14 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 
 @router.get("/tags")
-def tags_page(request: Request, user: WebUser = Depends(session_user)) -> Response:
+def tags_page(request: Request, user: WebUser = Depends(signed_in_user)) -> Response:
     """The tag tree, and a form for a new tag."""
     return render(request, "tags.html", {"title": "Tags", "section": "tags", "tags": tag_options(ctx_of(request)),
                                          "error": None, "name": ""}, user=user)
 
 
 @router.post("/tags")
-async def tags_create(request: Request, user: WebUser = Depends(session_user)) -> Response:
+async def tags_create(request: Request, user: WebUser = Depends(signed_in_user)) -> Response:
     """Create a tag (the server's own create)."""
     form = await form_with_csrf(request, user)
     ctx = ctx_of(request)

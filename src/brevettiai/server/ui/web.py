@@ -1,9 +1,9 @@
-"""What every page needs: the session cookie, CSRF tokens, templates, security headers and error pages.
+"""What every page needs: the login cookie, CSRF tokens, templates, security headers and error pages.
 
-A browser session is a cookie holding a user token issued by the server's own login
+Signing in gives the browser a login cookie holding a user token issued by the server's own login
 (`brevettiai.server.auth.login`), so it expires and is revoked like any token. The REST API never
 reads the cookie (it takes ``Authorization: Bearer`` only), so a page's cookie cannot be used to call
-the API from elsewhere. Forms and the upload requests carry a CSRF token derived from the session
+the API from elsewhere. Forms and the upload requests carry a CSRF token derived from the login
 token (``csrf_token`` field or ``X-CSRF-Token`` header).
 """
 
@@ -28,10 +28,9 @@ from fastapi.routing import APIRoute
 
 from brevettiai._version import __version__
 from brevettiai.errors import ServerError
-from brevettiai.server import access, auth, security
+from brevettiai.server import access, auth, security, users
 from brevettiai.server.auth import Principal
 from brevettiai.server.context import ServerContext
-from brevettiai.server.db import models as db
 from brevettiai.server.errors import ApiError
 from brevettiai.server.storage import PathRejected
 
@@ -42,7 +41,7 @@ TEMPLATES = HERE / "templates"
 STATIC_DIR = HERE / "static"
 STATIC_URL = "/ui/static"
 
-SESSION_COOKIE = "brevettiai_session"
+LOGIN_COOKIE = "brevettiai_session"
 LOGIN_CSRF_COOKIE = "brevettiai_login_csrf"
 FLASH_COOKIE = "brevettiai_flash"
 CSRF_HEADER = "x-csrf-token"
@@ -58,7 +57,7 @@ PAGE_HEADERS = {"Content-Security-Policy": PAGE_CSP, "X-Content-Type-Options": "
 # Errors -----------------------------------------------------------------------------------------------
 
 class LoginRequired(ServerError):
-    """The request has no valid session: pages redirect to the login page, JSON endpoints answer 401."""
+    """The request has no valid login cookie: pages redirect to the login page, JSON endpoints answer 401."""
 
 
 class PageError(ServerError):
@@ -70,7 +69,7 @@ class PageError(ServerError):
         self.message = message
 
 
-# Session ----------------------------------------------------------------------------------------------
+# Signed-in user ---------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class WebUser:
@@ -88,13 +87,13 @@ class WebUser:
 
     @property
     def csrf(self) -> str:
-        """The CSRF token of this session (forms and upload requests send it back)."""
+        """The CSRF token of this login (forms and upload requests send it back)."""
         return csrf_for(self.token)
 
 
-def csrf_for(session_token: str) -> str:
-    """The CSRF token of a session: derived from its token, so nothing needs storing and it dies with it."""
-    return hashlib.sha256(b"brevettiai-ui-csrf:" + session_token.encode()).hexdigest()
+def csrf_for(login_token: str) -> str:
+    """The CSRF token of a login: derived from its token, so nothing needs storing and it dies with it."""
+    return hashlib.sha256(b"brevettiai-ui-csrf:" + login_token.encode()).hexdigest()
 
 
 def ctx_of(request: Request) -> ServerContext:
@@ -102,17 +101,12 @@ def ctx_of(request: Request) -> ServerContext:
     return request.app.state.context
 
 
-def _user_row(ctx: ServerContext, user_id: str) -> db.User | None:
-    with ctx.db.read() as session:
-        return session.get(db.User, user_id)
-
-
-async def session_user(request: Request) -> WebUser:
-    """The logged-in user of a page request; `LoginRequired` without a valid session cookie."""
+async def signed_in_user(request: Request) -> WebUser:
+    """The logged-in user of a page request; `LoginRequired` without a valid login cookie."""
     cached = request.scope.get("brevettiai.web_user")
     if cached is not None:
         return cached
-    token = request.cookies.get(SESSION_COOKIE, "")
+    token = request.cookies.get(LOGIN_COOKIE, "")
     if not token.startswith(security.USER_TOKEN_PREFIX):
         raise LoginRequired()
     ctx = ctx_of(request)
@@ -122,7 +116,7 @@ async def session_user(request: Request) -> WebUser:
         raise LoginRequired() from None
     if not caller.is_user or caller.user_id is None:
         raise LoginRequired()
-    row = await run_in_threadpool(_user_row, ctx, caller.user_id)
+    row = await run_in_threadpool(users.user_by_id, ctx.db, caller.user_id)
     if row is None:
         raise LoginRequired()
     name = " ".join(part for part in (row.first_name, row.last_name) if part) or row.username
@@ -132,7 +126,7 @@ async def session_user(request: Request) -> WebUser:
 
 
 def check_csrf(user: WebUser, given: str | None) -> None:
-    """403 unless `given` is the session's CSRF token."""
+    """403 unless `given` is the login's CSRF token."""
     if not given or not hmac.compare_digest(given, user.csrf):
         raise PageError(403, "The form is out of date or did not come from this site (CSRF check failed). "
                              "Go back, reload the page and try again.")
@@ -150,15 +144,15 @@ def check_csrf_header(request: Request, user: WebUser) -> None:
     check_csrf(user, request.headers.get(CSRF_HEADER))
 
 
-def set_session_cookie(request: Request, response: Response, token: str, ttl: float) -> None:
-    """The session cookie: HttpOnly, SameSite=Lax, Secure on HTTPS, as long-lived as the token."""
-    response.set_cookie(SESSION_COOKIE, token, max_age=int(ttl), path="/", httponly=True, samesite="lax",
+def set_login_cookie(request: Request, response: Response, token: str, ttl: float) -> None:
+    """The login cookie: HttpOnly, SameSite=Lax, Secure on HTTPS, as long-lived as the token."""
+    response.set_cookie(LOGIN_COOKIE, token, max_age=int(ttl), path="/", httponly=True, samesite="lax",
                         secure=request.url.scheme == "https")
 
 
-def clear_session_cookie(response: Response) -> None:
-    """Remove the session cookie."""
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+def clear_login_cookie(response: Response) -> None:
+    """Remove the login cookie."""
+    response.delete_cookie(LOGIN_COOKIE, path="/", httponly=True, samesite="lax")
 
 
 def safe_next(target: str | None, default: str = "/models") -> str:

@@ -31,14 +31,14 @@ from brevettiai.server.ui.web import (
     flash,
     form_with_csrf,
     render,
-    session_user,
+    signed_in_user,
 )
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 
 @router.get("/zoo")
-def zoo(request: Request, user: WebUser = Depends(session_user)) -> Response:
+def zoo(request: Request, user: WebUser = Depends(signed_in_user)) -> Response:
     """The model types, to create models (and test reports) from."""
     ctx = ctx_of(request)
     types, counts = model_types.zoo(ctx)
@@ -85,7 +85,7 @@ def unused_name(ctx: ServerContext, base: str) -> str:
 @router.get("/zoo/{type_id}")
 def zoo_form(request: Request, type_id: str, preset: str | None = None, parent: str | None = None,
              source: str | None = Query(None, alias="from", description="a job to prefill the form from"),
-             user: WebUser = Depends(session_user)) -> Response:
+             user: WebUser = Depends(signed_in_user)) -> Response:
     """The create form of a model type, drawn from its settings schema (``?from=<job id>``: prefilled from
     that run's settings, datasets and tags: "Run again with changes")."""
     ctx = ctx_of(request)
@@ -115,7 +115,7 @@ def _clone_form(request: Request, user: WebUser, model_type: db.ModelType, sourc
 
 
 @router.post("/zoo/{type_id}")
-async def zoo_create(request: Request, type_id: str, user: WebUser = Depends(session_user)) -> Response:
+async def zoo_create(request: Request, type_id: str, user: WebUser = Depends(signed_in_user)) -> Response:
     """Create the model from the form (the server validates its settings), then start it."""
     form = await form_with_csrf(request, user)
     ctx = ctx_of(request)

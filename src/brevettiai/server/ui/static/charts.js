@@ -322,7 +322,7 @@
     });
   };
 
-  /* Fetch JSON from the platform's pages (session cookie); a lost session goes to the login page.
+  /* Fetch JSON from the platform's pages (login cookie); a lost session goes to the login page.
      `preloaded`: a request the page preloads (a fetch matching it in mode and cache takes its answer). */
   function fetchJson(url, options) {
     var init = {credentials: 'same-origin', cache: 'no-store'};
