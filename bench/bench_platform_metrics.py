@@ -645,6 +645,8 @@ def loop_report(ours: dict | str, peer: dict | str, versions: dict[str, str]) ->
             f"ours: the loop took {ours['loop']:.2f} s, flush_metrics() then {ours['flush']:.2f} s; during the worker "
             f"process (imports and Job.init included) the client used {ours['client_cpu']:.0%}, the server "
             f"{ours['server_cpu']:.0%} and other processes {ours['other_cpu']:.0%} of one core"
+            + (f"; the loop and its delivery alone cost the client {ours['loop_cpu']:.2f} s of CPU "
+               f"({fmt_us(ours['loop_cpu'] / ours['calls'])} per point)" if "loop_cpu" in ours else "")
         )
         for message in ours["warnings"]:
             rep.notes.append(f"ours: the SDK warned during the run: {message}")
