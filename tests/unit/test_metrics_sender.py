@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from pathlib import Path
 
@@ -148,10 +149,15 @@ def test_points_from_two_threads_all_arrive_whole(tmp_path: Path) -> None:
             sender.add(step, {name: float(step)})
 
     threads = [threading.Thread(target=add_points, args=(name, first)) for name, first in (("a", 0), ("b", 20_000))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns often, also in the middle of an add
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(switch_interval)
     assert sender.flush(30)
     assert platform.steps() == list(range(40_000))
     for batch in platform.batches.values():
