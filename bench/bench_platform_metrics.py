@@ -371,12 +371,12 @@ def worker_ours_sdk(url: str, job_id: str, key: str, calls: int) -> dict[str, An
         offline.flush_metrics()
         floor_loop = time.perf_counter() - start
         offline.complete()
-    start = time.perf_counter()
+    cpu_start, start = time.process_time(), time.perf_counter()
     for step in range(calls):
         job.log_metrics(step, loss=losses[step])
     looped = time.perf_counter()
     flushed = session.flush_metrics()
-    end = time.perf_counter()
+    end, cpu_end = time.perf_counter(), time.process_time()
     return {
         "calls": calls,
         "floor_loop": floor_loop,
@@ -384,6 +384,7 @@ def worker_ours_sdk(url: str, job_id: str, key: str, calls: int) -> dict[str, An
         "loop": looped - start,
         "delivered": end - start,
         "flush": end - looped,
+        "loop_cpu": cpu_end - cpu_start,  # the client's CPU (all its threads) for the calls and their delivery
         "flushed": flushed,
         "warnings": warnings.messages[:3],
     }
@@ -644,6 +645,8 @@ def loop_report(ours: dict | str, peer: dict | str, versions: dict[str, str]) ->
             f"ours: the loop took {ours['loop']:.2f} s, flush_metrics() then {ours['flush']:.2f} s; during the worker "
             f"process (imports and Job.init included) the client used {ours['client_cpu']:.0%}, the server "
             f"{ours['server_cpu']:.0%} and other processes {ours['other_cpu']:.0%} of one core"
+            + (f"; the loop and its delivery alone cost the client {ours['loop_cpu']:.2f} s of CPU "
+               f"({fmt_us(ours['loop_cpu'] / ours['calls'])} per point)" if "loop_cpu" in ours else "")
         )
         for message in ours["warnings"]:
             rep.notes.append(f"ours: the SDK warned during the run: {message}")

@@ -197,7 +197,7 @@ class PlatformBackend:
         self.link.start_heartbeat()
 
     def log_metrics(self, step: int, values: JSONMapping) -> None:
-        self.link.log_metrics(step, dict(values))
+        self.link.log_metrics(step, values)  # taken into columns at once: no copy needed
 
     def flush_metrics(self) -> None:
         self.link.flush_metrics()

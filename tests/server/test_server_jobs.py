@@ -287,7 +287,7 @@ def test_a_columnar_batch_has_a_bounded_number_of_points(platform_server: Platfo
 
 def test_the_sdk_columnar_encoding_round_trips_through_the_server(
         platform_server: PlatformServer, admin: httpx.Client) -> None:
-    from brevettiai.platform._metrics import columns_body
+    from brevettiai.platform._metrics import MetricColumns
 
     m = model(admin)
     uniform = [{"step": s, "time": 10.0 + s, "values": {"loss": 1.0 / (s + 1), "lr": None if s == 1 else 0.1}}
@@ -295,7 +295,10 @@ def test_the_sdk_columnar_encoding_round_trips_through_the_server(
     ragged = [{"step": 3, "time": 13.0, "values": {"loss": 0.2}}, {"step": 4, "time": 14.0, "values": {"acc": 0.9}}]
     with job_client(platform_server.url, m["apiKey"]) as job:
         for batch_id, points in (("u", uniform), ("r", ragged)):
-            answer = job.post(f"/api/jobs/{m['id']}/metrics", content=columns_body(batch_id, points),
+            batch = MetricColumns()
+            for point in points:
+                batch.add(point["step"], point["time"], point["values"])
+            answer = job.post(f"/api/jobs/{m['id']}/metrics", content=batch.body(batch_id),
                               headers={"Content-Type": COLUMNS})
             assert answer.json() == {"accepted": len(points)}, answer.text
     series = admin.get(f"/api/models/{m['id']}/metrics").json()["series"]

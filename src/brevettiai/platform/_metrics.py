@@ -1,9 +1,10 @@
 """Delivery of progress metrics to the platform: buffered, batched, sent from a background thread.
 
-Adding a point costs a deque append. A background thread sends batches (each with an id, so a
-retried batch is never stored twice), two at once when the second one's steps all come after the
-first one's (a second thread encodes and sends it while the platform stores the first: the order of
-points of one step never changes). While the platform is unreachable the batches wait, in
+Adding a point appends its step, time and values straight to the open batch's columns (one list per
+series, the columnar wire form; no object per point). A background thread sends batches (each with
+an id, so a retried batch is never stored twice), two at once when the second one's steps all come
+after the first one's (a second thread encodes and sends it while the platform stores the first: the
+order of points of one step never changes). While the platform is unreachable the batches wait, in
 memory up to a bound and then spilled to files, and are delivered in order when it returns.
 """
 
@@ -25,48 +26,74 @@ from brevettiai.contract.jsontypes import JSONMapping
 
 log = logging.getLogger("brevettiai.platform.metrics")
 
-Point = dict[str, Any]
-
 # The columnar body of a batch (see brevettiai.server.metrics): a list per field, not an object per point.
 COLUMNS_CONTENT_TYPE = "application/vnd.brevettiai.metric-columns+json"
 _NAN = float("nan")
 
 
-def columns_body(batch_id: str, points: list[Point]) -> bytes:
-    """A batch as the columnar JSON body: ``{batchId, steps, times, series: {name: [value per step]}}``.
+class MetricColumns:
+    """Points in columns: ``steps``, ``times`` and ``series`` (name -> one value per step).
 
-    A name missing from a point is null at that step (no value stored); a value given as None is sent
-    as NaN, which the platform stores as a null value, as it does with the point form.
+    A name missing from a point is None at that step (no value stored); a value given as None is kept
+    as NaN, which the platform stores as a null value.
     """
-    count = len(points)
-    first = points[0]["values"] if points else {}
-    series: dict[str, list[Any]]
-    if all(p["values"].keys() == first.keys() for p in points):  # the usual loop: same names every step
-        series = {name: [p["values"][name] for p in points] for name in first}
-        for name, column in series.items():
-            if None in column:
-                series[name] = [_NAN if value is None else value for value in column]
-    else:
-        series = {}
-        for index, point in enumerate(points):
-            for name, value in point["values"].items():
-                if name not in series:
-                    series[name] = [None] * count
-                series[name][index] = _NAN if value is None else value
-    body = {"batchId": batch_id, "steps": [p["step"] for p in points], "times": [p["time"] for p in points],
-            "series": series}
-    return json.dumps(body, separators=(",", ":")).encode()
+
+    __slots__ = ("series", "steps", "times")
+
+    def __init__(self, steps: list[int] | None = None, times: list[float] | None = None,
+                 series: dict[str, list[float | None]] | None = None) -> None:
+        self.steps: list[int] = [] if steps is None else steps
+        self.times: list[float] = [] if times is None else times
+        self.series: dict[str, list[float | None]] = {} if series is None else series
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def add(self, step: int, time_: float, values: JSONMapping) -> None:
+        """Append one point (not thread-safe: the sender holds its lock)."""
+        steps, series = self.steps, self.series
+        steps.append(step)
+        self.times.append(time_)
+        for name, value in values.items():
+            column = series.get(name)
+            if column is None:
+                column = series[name] = [None] * (len(steps) - 1)
+            column.append(_NAN if value is None else value)  # type: ignore[arg-type]
+        if len(values) != len(series):  # names missing from this point: no value at this step
+            count = len(steps)
+            for column in series.values():
+                if len(column) < count:
+                    column.append(None)
+
+    def body(self, batch_id: str) -> bytes:
+        """The columnar JSON body: ``{batchId, steps, times, series: {name: [value per step]}}``."""
+        return json.dumps({"batchId": batch_id, "steps": self.steps, "times": self.times, "series": self.series},
+                          separators=(",", ":")).encode()
+
+    def points(self) -> list[dict[str, Any]]:
+        """The same points one object each (the point form, for a platform that reads only that)."""
+        names = list(self.series)
+        columns = list(self.series.values())
+        return [{"step": step, "time": stamp,
+                 "values": {name: None if value != value else value  # NaN: a null value
+                            for name, value in zip(names, row, strict=True) if value is not None}}
+                for step, stamp, *row in zip(self.steps, self.times, *columns, strict=True)]
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> MetricColumns:
+        """The columns of a parsed columnar body (a spilled batch)."""
+        return cls(body["steps"], body["times"], body["series"])
 
 
-def _steps_follow(earlier: list[Point], later: list[Point]) -> bool:
+def _steps_follow(earlier: MetricColumns, later: MetricColumns) -> bool:
     """True when every step of `later` is after every step of `earlier` (then their order does not matter)."""
-    return bool(earlier and later) and min(p["step"] for p in later) > max(p["step"] for p in earlier)
+    return bool(earlier.steps and later.steps) and min(later.steps) > max(earlier.steps)
 
 
 class MetricsSender:
-    """Sends metric points with `send(batch_id, points)` in batches from a daemon thread."""
+    """Sends metric points with `send(batch_id, columns)` in batches from a daemon thread."""
 
-    def __init__(self, send: Callable[[str, list[Point]], None], spill_dir: Callable[[], str], *,
+    def __init__(self, send: Callable[[str, MetricColumns], None], spill_dir: Callable[[], str], *,
                  batch_size: int = 10_000, interval: float = 0.5, max_pending_points: int = 100_000,
                  max_backoff: float = 5.0) -> None:
         self._send = send
@@ -75,8 +102,11 @@ class MetricsSender:
         self.interval = interval
         self.max_pending_points = max_pending_points
         self.max_backoff = max_backoff
-        self._queue: collections.deque[Point] = collections.deque()
-        self._pending: collections.deque[tuple[str, list[Point]]] = collections.deque()
+        self._lock = threading.Lock()  # the loop's thread and the system-metrics thread both add
+        self._open = MetricColumns()
+        self._full: collections.deque[MetricColumns] = collections.deque()  # closed batches not yet given ids
+        self._full_points = 0
+        self._pending: collections.deque[tuple[str, MetricColumns]] = collections.deque()
         self._pending_points = 0
         self._spill_folder: str | None = None
         self._spilled: collections.deque[tuple[str, int]] = collections.deque()  # (file, points), oldest first
@@ -87,22 +117,32 @@ class MetricsSender:
         self._idle.set()
         self._closed = False
         self.delivered = 0
-        self._side: queue.SimpleQueue[tuple[str, list[Point]] | None] = queue.SimpleQueue()
+        self._side: queue.SimpleQueue[tuple[str, MetricColumns] | None] = queue.SimpleQueue()
         self._side_results: queue.SimpleQueue[bool] = queue.SimpleQueue()
         self._side_thread: threading.Thread | None = None
         self._thread = start_daemon(self._loop, "brevettiai-metrics")
 
     def add(self, step: int, values: JSONMapping, timestamp: float | None = None) -> None:
         """Queue one point (cheap; never blocks on the network)."""
-        self._queue.append({"step": step, "time": time.time() if timestamp is None else timestamp,
-                            "values": values})
-        if len(self._queue) >= self.batch_size and not self._wake.is_set():  # set() alone costs a lock
+        stamp = time.time() if timestamp is None else timestamp
+        with self._lock:
+            batch = self._open
+            batch.add(step, stamp, values)
+            if len(batch.steps) < self.batch_size:
+                return
+            self._full.append(batch)
+            self._full_points += len(batch.steps)
+            self._open = MetricColumns()
+        if not self._wake.is_set():
             self._wake.set()
 
     @property
     def undelivered(self) -> int:
         """Points not yet accepted by the platform."""
-        return len(self._queue) + self._pending_points + self._spilled_points
+        return len(self._open.steps) + self._full_points + self._pending_points + self._spilled_points
+
+    def _queued(self) -> bool:
+        return bool(self._full or self._open.steps)
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until every point queued so far is delivered; False when `timeout` ran out first."""
@@ -140,9 +180,9 @@ class MetricsSender:
             self._wake.wait(self.interval if not failures else min(self.max_backoff, 0.2 * 2 ** failures))
             self._wake.clear()
             delivered = self._send_pending()
-            while delivered and self._queue:  # healthy: send straight from the queue, two batches at a time
+            while delivered and self._queued():  # healthy: send straight from the queue, two batches at a time
                 self._take_batch()
-                if self._queue:
+                if self._queued():
                     self._take_batch()
                 delivered = self._send_pending()
             if delivered:
@@ -154,14 +194,20 @@ class MetricsSender:
                 self._idle.set()
 
     def _take_batch(self) -> None:
-        batch: list[Point] = []
-        while self._queue and len(batch) < self.batch_size:
-            batch.append(self._queue.popleft())
-        self._pending.append((uuid.uuid4().hex, batch))
-        self._pending_points += len(batch)
+        """Give the oldest queued batch (a full one, else the open one) an id and make it pending."""
+        with self._lock:
+            batch = self._full[0] if self._full else self._open
+            # pending before the queue forgets it, so that `undelivered` never misses it
+            self._pending.append((uuid.uuid4().hex, batch))
+            self._pending_points += len(batch.steps)
+            if self._full:
+                self._full.popleft()
+                self._full_points -= len(batch.steps)
+            else:
+                self._open = MetricColumns()
 
     def _take_from_queue(self) -> None:
-        while self._queue:
+        while self._queued():
             self._take_batch()
         if self._pending_points > self.max_pending_points:
             self._spill_oldest()
@@ -171,22 +217,22 @@ class MetricsSender:
         while self._spilled:
             path, count = self._spilled[0]
             with open(path, encoding="utf-8") as handle:
-                batch = json.load(handle)
-            if not self._try_send(batch["batchId"], batch["points"]):
+                body = json.load(handle)
+            if not self._try_send(body["batchId"], MetricColumns.from_body(body)):
                 return False
             os.remove(path)
             self._spilled.popleft()
             self._spilled_points -= count
         while self._pending:
-            batch_id, points = self._pending[0]
-            if len(self._pending) > 1 and _steps_follow(points, self._pending[1][1]):
+            batch_id, batch = self._pending[0]
+            if len(self._pending) > 1 and _steps_follow(batch, self._pending[1][1]):
                 if not self._send_two():
                     return False
                 continue
-            if not self._try_send(batch_id, points):
+            if not self._try_send(batch_id, batch):
                 return False
             self._pending.popleft()
-            self._pending_points -= len(points)
+            self._pending_points -= len(batch)
         return True
 
     def _send_two(self) -> bool:
@@ -215,16 +261,16 @@ class MetricsSender:
             else:
                 self._side_results.put(True)
 
-    def _try_send(self, batch_id: str, points: list[Point]) -> bool:
+    def _try_send(self, batch_id: str, batch: MetricColumns) -> bool:
         try:
-            self._send(batch_id, points)
+            self._send(batch_id, batch)
         except Exception as exc:  # keep the points, try again later
-            log.debug("Sending %d metric points failed: %s", len(points), exc)
+            log.debug("Sending %d metric points failed: %s", len(batch), exc)
             return False
-        self.delivered += len(points)
+        self.delivered += len(batch)
         return True
 
-    # Spilling to disk: one file per batch, sent and removed oldest first ----------------------------
+    # Spilling to disk: one file per batch (its columnar body), sent and removed oldest first -------
 
     def _spill_oldest(self, keep: int = 1) -> None:
         """Move all but the newest `keep` in-memory batches to files."""
@@ -232,14 +278,14 @@ class MetricsSender:
             self._spill_folder = self._spill_dir()
             os.makedirs(self._spill_folder, exist_ok=True)
         while len(self._pending) > keep:
-            batch_id, points = self._pending.popleft()
-            self._pending_points -= len(points)
+            batch_id, batch = self._pending.popleft()
+            self._pending_points -= len(batch)
             self._spill_count += 1
             path = os.path.join(self._spill_folder, f"metrics-{self._spill_count:08d}-{batch_id}.json")
-            with open(path, "w", encoding="utf-8") as handle:
-                json.dump({"batchId": batch_id, "points": points}, handle)
-            self._spilled.append((path, len(points)))
-            self._spilled_points += len(points)
+            with open(path, "wb") as handle:
+                handle.write(batch.body(batch_id))
+            self._spilled.append((path, len(batch)))
+            self._spilled_points += len(batch)
         log.warning("The platform is not taking metrics; %d points wait in %s", self._spilled_points,
                     self._spill_folder)
 

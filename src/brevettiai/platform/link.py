@@ -22,7 +22,7 @@ from brevettiai.errors import (
     UsageError,
 )
 from brevettiai.platform._http import PlatformClient
-from brevettiai.platform._metrics import COLUMNS_CONTENT_TYPE, MetricsSender, columns_body
+from brevettiai.platform._metrics import COLUMNS_CONTENT_TYPE, MetricColumns, MetricsSender
 
 log = logging.getLogger("brevettiai.platform.job")
 _SENDER_LOCK = threading.Lock()
@@ -103,10 +103,10 @@ class PlatformLink:
 
     # Metrics, charts, tags -----------------------------------------------------------------------
 
-    def _send_metrics(self, batch_id: str, points: list[dict[str, Any]]) -> None:
+    def _send_metrics(self, batch_id: str, batch: MetricColumns) -> None:
         if self._columnar:
             try:
-                self.client.post(self._path("metrics"), content=columns_body(batch_id, points), idempotent=True,
+                self.client.post(self._path("metrics"), content=batch.body(batch_id), idempotent=True,
                                  retries=0, headers={"Content-Type": COLUMNS_CONTENT_TYPE})
                 return
             except PlatformValidationError as exc:
@@ -114,7 +114,7 @@ class PlatformLink:
                     raise
                 log.debug("The platform at %s takes metrics only point by point", self.host)
                 self._columnar = False
-        body = json.dumps({"batchId": batch_id, "points": points}, separators=(",", ":"))
+        body = json.dumps({"batchId": batch_id, "points": batch.points()}, separators=(",", ":"))
         self.client.post(self._path("metrics"), content=body.encode(), idempotent=True, retries=0,
                          headers={"Content-Type": "application/json"})
 
