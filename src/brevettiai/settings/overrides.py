@@ -7,7 +7,6 @@ not start with ``--`` are ignored (a notebook's ``-f kernel.json``), and ``--`` 
 
 from __future__ import annotations
 
-import difflib
 import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
@@ -111,6 +110,8 @@ def _resolve(cls: type, name: str) -> _Target:
 
 
 def _unknown_message(cls: type, name: str, failing_part: str) -> str:
+    import difflib  # only a mistyped flag pays for it
+
     known = setting_paths(cls)
     close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
     hint = f"; did you mean {' or '.join('--' + c for c in close)}?" if close else ""
@@ -228,6 +229,8 @@ def _single_dash_problem(cls: type, token: str, reserved: set[str]) -> str | Non
     known = [*setting_paths(cls), *reserved]
     if name in known or name.replace("-", "_") in known:
         return f"{token}: flags take two dashes; did you mean -{token}?"
+    import difflib
+
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
     if close:
         return f"{token}: flags take two dashes; did you mean --{close[0]}?"
