@@ -15,6 +15,13 @@ from _common import BenchError, Row, Table, clean_env, finish, median, time_pyth
 
 GOAL_SECONDS = 0.10
 FLOOR_IMPORT = "import pydantic"
+# What any pydantic settings class costs at import: BaseModel (pydantic.main imports _generate_schema and
+# json_schema) and a first model class (which imports pydantic.fields, types and annotated_types).
+MODEL_FLOOR_IMPORT = (
+    "from pydantic import BaseModel, ConfigDict\n"
+    "class Settings(BaseModel):\n"
+    "    model_config = ConfigDict(defer_build=True)"
+)
 OURS_IMPORT = "from brevettiai import Job, JobSettings"
 PEER_ENV = clean_env(WANDB_SILENT="true", WANDB_MODE="offline", GIT_PYTHON_REFRESH="quiet")
 
@@ -40,6 +47,8 @@ def sides() -> list[Side]:
     return [
         Side(OURS_IMPORT, f"brevettiai {ours_version} (ours)", _venvs.ours_python(), OURS_IMPORT, ours=True),
         Side(FLOOR_IMPORT, "floor: pydantic alone (ours' venv)", _venvs.ours_python(), FLOOR_IMPORT, floor=True),
+        Side("BaseModel + one model class", "floor: a pydantic settings class (ours' venv)", _venvs.ours_python(),
+             MODEL_FLOOR_IMPORT, floor=True),
         Side("import mlflow", f"mlflow {pv.get('mlflow', '?')}", peers.python, "import mlflow", peers.note),
         Side("import wandb", f"wandb {pv.get('wandb', '?')}", peers.python, "import wandb", peers.note),
         Side(

@@ -86,6 +86,24 @@ with mlflow.start_run():
     mlflow.log_params({k: v for k, v in vars(args).items() if k != "dir"})
 '''
 
+# pydantic's own share of ours: the same three settings as a plain pydantic model, validated once in a
+# run (which loads pydantic's plugin scan, importlib.metadata), only defined under --help.
+PYDANTIC_FLOOR = '''
+import sys
+from pydantic import BaseModel, ConfigDict
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+    epochs: int = 3
+    learning_rate: float = 0.01
+    model_name: str = "resnet"
+
+
+if "--help" not in sys.argv:
+    Settings.model_validate({})
+'''
+
 @dataclass
 class Side:
     """One script of one side: label, interpreter (None when unusable), source, run flags, check."""
@@ -111,6 +129,8 @@ def sides() -> list[Side]:
              ["--job_dir", "{dir}/job"], "job/artifacts/output.json", ours=True),
         Side("python -c pass", "floor: bare interpreter (ours' venv)", _venvs.ours_python(), "", [], "",
              floor=True),
+        Side("the settings as a pydantic model (validated in a run)", "floor: pydantic alone (ours' venv)",
+             _venvs.ours_python(), PYDANTIC_FLOOR, [], "", floor=True),
         Side("train.py: argparse + wandb offline", f"wandb {pv.get('wandb', '?')}", peers.python, WANDB,
              ["--dir", "{dir}"], "wandb", peers.note),
         Side("train.py: argparse + mlflow sqlite", f"mlflow {pv.get('mlflow', '?')}", peers.python, MLFLOW,
@@ -121,7 +141,7 @@ def sides() -> list[Side]:
 def one_run(side: Side, mode: str) -> tuple[float, float]:
     """Wall and CPU seconds of one fresh process of side in mode ("help" or "run"), its output checked."""
     assert side.python is not None
-    if side.floor:
+    if not side.source:
         return time_python_cpu(side.python, "pass", ENV)
     folder = Path(tempfile.mkdtemp(prefix="bench-process-"))
     try:
@@ -155,7 +175,7 @@ def measure(all_sides: list[Side], mode: str, runs: int) -> list[Row]:
                 cpus[i].append(cpu)
     rows = []
     for i, side in enumerate(all_sides):
-        what = side.what if side.floor else f"{side.what} {'--help' if mode == 'help' else '(no-op run)'}"
+        what = side.what if not side.source else f"{side.what} {'--help' if mode == 'help' else '(no-op run)'}"
         if i in failed:
             rows.append(Row(what, side.side, None, failed[i], side.ours, side.floor))
             continue

@@ -40,6 +40,7 @@ __all__ = [
     "capture_environment",
     "installed_packages",
     "normalize_name",
+    "platform_name",
     "start_capture",
     "strip_url_credentials",
 ]
@@ -182,10 +183,31 @@ def _compute_static_facts() -> dict[str, Any]:
         "python": platform.python_version(),
         "python_full": sys.version,
         "executable": sys.executable,
-        "platform": _safely(platform.platform),
+        "platform": _safely(platform_name),
         "hostname": _safely(socket.gethostname),
         "packages": _safely(installed_packages),
     }
+
+
+def platform_name() -> str:
+    """`platform.platform()`'s string, on Linux without the ``uname -p`` process it starts.
+
+    That process asks for the processor, which on Linux is ``unknown`` or the machine name: both are
+    left out of the string, so only the process start is saved (a fork and exec on every job start).
+    """
+    if sys.platform != "linux":
+        return platform.platform()
+    uname = os.uname()
+    libc, libc_version = platform.libc_ver()
+    name = "-".join(part.strip() for part in (uname.sysname, uname.release, uname.machine, "with",
+                                                 libc + libc_version) if part)
+    name = name.replace(" ", "_")
+    for obstacle in '/\\:;"()':
+        name = name.replace(obstacle, "-")
+    name = name.replace("unknown", "")
+    while "--" in name:
+        name = name.replace("--", "-")
+    return name.rstrip("-")
 
 
 def _safely(func: Callable[[], _T]) -> _T | None:

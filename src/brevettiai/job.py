@@ -27,7 +27,7 @@ if typing.TYPE_CHECKING:
     from types import TracebackType
 
     from brevettiai._backend import JobBackend
-    from brevettiai.datamodel import Tag
+    from brevettiai.datamodel import Dataset, Tag
     from brevettiai.interfaces.remote_monitor import RemoteMonitor
     from brevettiai.io import IoTools
     from brevettiai.io.tools import Content
@@ -72,6 +72,16 @@ def _resolve_settings_class(cls: type) -> type:
     raise TypeError(f"{cls.__name__} declares no settings class")
 
 
+def _records(model_name: str, items: Sequence[Any] | None) -> list[Any]:
+    """The job's datasets or tags as records; a job without any does not load the datamodel's validators."""
+    if not items:
+        return []
+    from brevettiai import datamodel
+
+    model = getattr(datamodel, model_name)
+    return [model.model_validate(item) for item in items]
+
+
 def _configure_logging(level: int) -> None:
     """Show brevettiai's INFO lines like the original SDK did, without touching other libraries' levels."""
     if not logging.root.handlers:
@@ -112,8 +122,6 @@ class Job:
                  cache_path: str | None = None, io: IoTools | None = None,
                  unknown_settings: Mapping[str, object] | None = None, backend: JobBackend | None = None,
                  argv: Sequence[str] | None = None) -> None:
-        from brevettiai.datamodel import Dataset, Tag
-
         # The command line as the job was given it: the program, then the arguments Job.init parsed.
         self.argv: list[str] = list(sys.argv) if argv is None else [*sys.argv[:1], *argv]
 
@@ -122,8 +130,8 @@ class Job:
         self.run_id: str = str(info.get("run_id") or new_run_id())
         self.job_dir: str = job_dir
         self.host_name: str | None = cast("str | None", info.get("host_name"))
-        self.datasets = [Dataset.model_validate(d) for d in cast("list[JSONLike]", info.get("datasets") or [])]
-        self.tags = [Tag.model_validate(t) for t in cast("list[JSONLike]", info.get("tags") or [])]
+        self.datasets: list[Dataset] = _records("Dataset", cast("list[JSONLike] | None", info.get("datasets")))
+        self.tags: list[Tag] = _records("Tag", cast("list[JSONLike] | None", info.get("tags")))
         self.models: list[Any] = list(cast("list[JSONLike]", info.get("models") or []))
         self.parent: Any = info.get("parent")
         self.model_path: str | None = cast("str | None", info.get("model_path"))

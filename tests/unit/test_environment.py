@@ -20,6 +20,7 @@ from brevettiai._environment import (
     capture_environment,
     installed_packages,
     normalize_name,
+    platform_name,
     start_capture,
     strip_url_credentials,
 )
@@ -97,6 +98,17 @@ def test_interpreter_facts(tmp_path: Path) -> None:
     assert env["executable"] == sys.executable
     assert env["platform"] == platform.platform()
     assert env["hostname"] == socket.gethostname()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the uname -p process is skipped on Linux only")
+def test_platform_name_starts_no_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    expected = platform.platform()
+
+    def no_process(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"a process was started: {args}")
+
+    monkeypatch.setattr(subprocess, "Popen", no_process)
+    assert platform_name() == expected
 
 
 def test_packages_equal_importlib_metadata() -> None:

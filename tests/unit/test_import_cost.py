@@ -43,3 +43,34 @@ def test_a_deferred_settings_class_validates_and_reports_errors_on_first_use():
         "    raise AssertionError('no error')\n"
     )
     assert "brevettiai.settings.overrides" in _loaded_after(code)
+
+
+NO_OP_JOB = (
+    "import tempfile\n"
+    "from brevettiai import Job\n"
+    "job = Job.init(job_dir=tempfile.mkdtemp(), argv=[], log_level=30{extra})\n"
+    "job.start()\n"
+    "assert job.state.status == 'completed'\n"
+    "print(' '.join(type(d).__name__ + ':' + d.id for d in job.datasets + job.tags))\n"
+)
+
+
+def _run_job(extra: str = "") -> tuple[list[str], str]:
+    code = NO_OP_JOB.format(extra=extra)
+    probe = f"import sys\n{code}\nprint(' '.join(m for m in ('brevettiai.datamodel', 'difflib') if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    records, loaded = result.stdout.splitlines()[-2:]
+    return loaded.split(), records
+
+
+def test_a_job_without_datasets_or_tags_never_loads_the_datamodel():
+    loaded, records = _run_job()
+    assert loaded == []
+    assert records == ""
+
+
+def test_a_job_with_datasets_and_tags_gets_them_as_records():
+    loaded, records = _run_job(", datasets=[{'id': 'd1', 'name': 'cats'}], tags=[{'id': 't1', 'name': 'a'}]")
+    assert loaded == ["brevettiai.datamodel"]
+    assert records == "Dataset:d1 Tag:t1"

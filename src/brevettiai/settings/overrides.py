@@ -7,7 +7,6 @@ not start with ``--`` are ignored (a notebook's ``-f kernel.json``), and ``--`` 
 
 from __future__ import annotations
 
-import difflib
 import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
@@ -114,6 +113,8 @@ def _resolve(cls: type, name: str) -> _Target:
 def close_paths(name: str, known: Sequence[str], n: int, cutoff: float) -> list[str]:
     """The dotted paths a mistyped flag may mean: whole paths that look alike, then paths whose last part does
     (``epochs`` or ``epoch`` for ``training.epochs``: a nested setting typed without its group)."""
+    import difflib  # only a mistyped flag pays for it
+
     close = difflib.get_close_matches(name, known, n=n, cutoff=cutoff)
     by_leaf: dict[str, list[str]] = {}
     for path in known:
