@@ -65,6 +65,12 @@ def test_a_lone_word_or_text_searches_names_and_ids() -> None:
     assert parse("   ") is None
 
 
+def test_an_id_that_starts_like_a_number_or_a_date_is_one_value() -> None:
+    for run_id in ("2024e123-5f1c-4c1e-9a44-0d9c1b2a7e31", "12345678-aaaa-4bbb-8ccc-000000000000", "2026-01-01-run"):
+        assert parse(f"id = {run_id}") == Compare(Field("job", "id"), "=", (run_id,), 0), run_id
+    assert parse("metrics.loss < 1e-3") == Compare(Field("metrics", "loss"), "<", (0.001,), 0)
+
+
 def test_metric_series_parts_and_aliases() -> None:
     assert parse_field("metrics.loss.min") == Field("metrics", "loss", "min")
     assert parse_field("metrics.val.loss") == Field("metrics", "val.loss")

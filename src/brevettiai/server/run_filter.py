@@ -102,6 +102,7 @@ class Token:
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?")
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _WORD = re.compile(r"[A-Za-z_0-9][\w.\-/]*")
+_WORD_GOES_ON = re.compile(r"[\w.\-/]")  # a number or date followed by this is the start of a bare word (an id)
 _OPS = ("==", "!=", "<=", ">=", "<>", "=", "<", ">")
 _KEYWORDS = {"and", "or", "not", "in", "contains", "true", "false"}
 
@@ -121,10 +122,10 @@ def tokenize(text: str) -> list[Token]:
         elif char in "(),":
             tokens.append(Token({"(": "lparen", ")": "rparen", ",": "comma"}[char], char, i))
             i += 1
-        elif (match := _DATE.match(text, i)) and not _WORD.match(text, match.end()):
+        elif (match := _DATE.match(text, i)) and not _WORD_GOES_ON.match(text, match.end()):
             tokens.append(Token("date", match.group(), i, _parse_time(match.group(), i)))
             i = match.end()
-        elif (match := _NUMBER.match(text, i)) and not _WORD.match(text, match.end()):
+        elif (match := _NUMBER.match(text, i)) and not _WORD_GOES_ON.match(text, match.end()):
             tokens.append(Token("number", match.group(), i, float(match.group())))
             i = match.end()
         elif match := _WORD.match(text, i):
