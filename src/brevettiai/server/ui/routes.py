@@ -9,8 +9,13 @@ gathers their routers.
 
 from __future__ import annotations
 
+import os
+from os import PathLike
+
 from fastapi import APIRouter
 from fastapi.staticfiles import StaticFiles
+from starlette.responses import Response
+from starlette.types import Scope
 
 from brevettiai.server.ui import (
     admin_pages,
@@ -32,5 +37,17 @@ for _area in (auth_pages, job_pages, run_pages, compare_pages, zoo_pages, datase
               admin_pages):
     router.include_router(_area.router)
 
+class VersionedStaticFiles(StaticFiles):
+    """Static files; asked for with ``?v=<content hash>`` (as `web.static_url` writes them), an answer browsers
+    keep for a year without asking again, so a page's scripts cost nothing on its next load."""
+
+    def file_response(self, full_path: PathLike[str] | str, stat_result: os.stat_result, scope: Scope,
+                      status_code: int = 200) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        if b"v=" in scope.get("query_string", b""):
+            response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        return response
+
+
 # The pages' CSS, JavaScript and vendored Vega builds; the app mounts it at STATIC_URL (/ui/static).
-static_files = StaticFiles(directory=STATIC_DIR)
+static_files = VersionedStaticFiles(directory=STATIC_DIR)

@@ -10,6 +10,7 @@ token (``csrf_token`` field or ``X-CSRF-Token`` header).
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import hmac
 import logging
@@ -249,8 +250,16 @@ def _quote(text: str) -> str:
 environment = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
                                  autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
                                  trim_blocks=True, lstrip_blocks=True)
+@functools.cache
+def static_url(path: str) -> str:
+    """The URL of a static file with its content's hash in the query: browsers may keep it for good
+    (`VersionedStaticFiles`), and an edited file gets a new URL."""
+    digest = hashlib.sha256((STATIC_DIR / path).read_bytes()).hexdigest()[:12]
+    return f"{STATIC_URL}/{path}?v={digest}"
+
+
 environment.filters.update(filesize=_filesize, when=_when, iso=_iso, urlpath=_quote, moment=_moment)
-environment.globals.update(duration=_duration, can=can, static=lambda path: f"{STATIC_URL}/{path}?v={__version__}",
+environment.globals.update(duration=_duration, can=can, static=static_url,
                            version=__version__)
 
 
