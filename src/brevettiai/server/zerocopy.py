@@ -81,6 +81,15 @@ def _sendfile_all(sock_fd: int, file_fd: int, offset: int, count: int) -> int:
     return sent
 
 
+def _sendfile_owned(sock_fd: int, file_fd: int, offset: int, count: int) -> int:
+    """`_sendfile_all` on descriptors this thread owns, closed when it is done (even if the request is gone)."""
+    try:
+        return _sendfile_all(sock_fd, file_fd, offset, count)
+    finally:
+        os.close(file_fd)
+        os.close(sock_fd)
+
+
 def enable(app: ASGIApp) -> ASGIApp:
     """`app`, offered the zero copy send extension wherever the server connection allows it."""
 
@@ -116,9 +125,18 @@ async def _zero_copy(cycle: Any, send: Send, message: Message) -> None:
         await _send_read(handle, offset, count, send, more_body)  # not a plain socket moment: the safe way
         return
     loop = asyncio.get_running_loop()
-    sock_fd = transport.get_extra_info("socket").fileno()
+    # The sending thread gets descriptors of its own: when the client goes away, uvicorn closes the
+    # connection's socket and the endpoint its file, and the kernel may hand those numbers to the next
+    # connection or file at once; a thread still writing to the old numbers would send this file's bytes
+    # to another client (or another file's bytes to this one). Duplicates keep both open until it ends.
+    sock_fd = os.dup(transport.get_extra_info("socket").fileno())
     try:
-        sent = await loop.run_in_executor(_senders(), _sendfile_all, sock_fd, handle.fileno(), offset, count)
+        file_fd = os.dup(handle.fileno())
+    except OSError:
+        os.close(sock_fd)
+        raise
+    try:
+        sent = await loop.run_in_executor(_senders(), _sendfile_owned, sock_fd, file_fd, offset, count)
     except OSError as exc:  # gone, reset or stalled: the connection is over
         log.debug("sendfile to %s stopped: %s", transport.get_extra_info("peername"), exc)
         transport.abort()
