@@ -342,6 +342,27 @@
       });
   }
 
+  function refreshParts(url) {
+    // Fetch the page the server draws at `url` and swap in its parts marked data-refresh (the rest of this
+    // page stays as it is: no reload); resolves to the fetched document.
+    return fetch(url, {credentials: 'same-origin', cache: 'no-store', headers: {Accept: 'text/html'}})
+      .then(function (response) {
+        if (!response.ok) { throw new Error('HTTP ' + response.status); }
+        return response.text();
+      })
+      .then(function (html) {
+        var fresh = new DOMParser().parseFromString(html, 'text/html');
+        Array.prototype.forEach.call(document.querySelectorAll('[data-refresh]'), function (part) {
+          var replacement = fresh.querySelector('[data-refresh="' + part.getAttribute('data-refresh') + '"]');
+          if (replacement) {
+            part.replaceWith(document.adoptNode(replacement));
+            if (window.BrevettiTime) { BrevettiTime.localise(replacement); }
+          }
+        });
+        return fresh;
+      });
+  }
+
   window.BrevettiCharts = {Controls: Controls, ProgressCharts: ProgressCharts, embedOptions: embedOptions,
-                           fetchJson: fetchJson, hasVega: hasVega, rowsOf: rowsOf};
+                           fetchJson: fetchJson, hasVega: hasVega, rowsOf: rowsOf, refreshParts: refreshParts};
 }());

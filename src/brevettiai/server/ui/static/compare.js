@@ -146,20 +146,8 @@
 
   function refreshTables() {
     // The server draws the tables of ended runs (status, times, outputs): swap in its parts marked data-refresh.
-    return fetch(window.location.href, {credentials: 'same-origin', cache: 'no-store', headers: {Accept: 'text/html'}})
-      .then(function (response) {
-        if (!response.ok) { throw new Error('HTTP ' + response.status); }
-        return response.text();
-      })
-      .then(function (html) {
-        var fresh = new DOMParser().parseFromString(html, 'text/html');
-        Array.prototype.forEach.call(document.querySelectorAll('[data-refresh]'), function (part) {
-          var replacement = fresh.querySelector('[data-refresh="' + part.getAttribute('data-refresh') + '"]');
-          if (replacement) {
-            part.replaceWith(document.adoptNode(replacement));
-            if (window.BrevettiTime) { BrevettiTime.localise(replacement); }
-          }
-        });
+    return BrevettiCharts.refreshParts(window.location.href)
+      .then(function () {
         paintSwatches();
       })
       .catch(function () { /* the runs table keeps what the polls showed */ });

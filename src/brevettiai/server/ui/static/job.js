@@ -149,21 +149,8 @@
     // What a finished job has (buttons, times, error, results, charts, reports, environment) is drawn by the
     // server: fetch the page and swap in its parts marked data-refresh. The key box, the progress charts
     // and whatever else is on the page stay as they are: no reload.
-    fetch(window.location.pathname, {credentials: 'same-origin', cache: 'no-store', headers: {Accept: 'text/html'}})
-      .then(function (response) {
-        if (!response.ok) { throw new Error('HTTP ' + response.status); }
-        return response.text();
-      })
-      .then(function (html) {
-        var fresh = new DOMParser().parseFromString(html, 'text/html');
-        Array.prototype.forEach.call(document.querySelectorAll('[data-refresh]'), function (part) {
-          var name = part.getAttribute('data-refresh');
-          var replacement = fresh.querySelector('[data-refresh="' + name + '"]');
-          if (replacement) {
-            part.replaceWith(document.adoptNode(replacement));
-            if (window.BrevettiTime) { BrevettiTime.localise(replacement); }
-          }
-        });
+    BrevettiCharts.refreshParts(window.location.pathname)
+      .then(function (fresh) {
         var terminalEmpty = fresh.getElementById('progress-empty');
         if (empty && terminalEmpty && !empty.hidden) { empty.textContent = terminalEmpty.textContent; }
         drawJobCharts();
