@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from brevettiai import _state
 from brevettiai._location import JobLocation
+from brevettiai._metrics_file import MetricsFile
 from brevettiai._state import JobState
 from brevettiai.contract import scheme
 from brevettiai.contract.jsontypes import JSONMapping, JSONObject
@@ -32,7 +32,7 @@ log = logging.getLogger("brevettiai.platform.job")
 METRICS_FILE = "metrics.jsonl"
 RUNS_FOLDER = "runs"  # an offline job dir keeps earlier runs' status.json and output.json in runs/<run id>/
 OUTPUT_FILE = "artifacts/output.json"
-_METRICS_BUFFER = 1000  # offline points kept in memory before they are appended to the file
+_METRICS_BUFFER = 1000  # offline points kept in memory at most before they are appended to the file
 
 
 class JobBackend(Protocol):
@@ -75,9 +75,8 @@ class OfflineBackend:
         self.location = location
         self.io = io
         self.job_dir = location.job_dir
-        self._metrics: list[dict[str, Any]] = []
-        self._metrics_lock = threading.Lock()  # the system-metrics thread records points too
-        self._run_id = ""
+        self._metrics = MetricsFile(io_path.join(self.job_dir, METRICS_FILE), self.io, max_points=_METRICS_BUFFER)
+        self.log_metrics = self._metrics.add  # the training loop's call goes straight to the columns
 
     def load_info(self, job_name: str) -> JSONObject:
         location = self.location
@@ -112,7 +111,7 @@ class OfflineBackend:
 
     def begin_run(self, run_id: str) -> None:
         """Keep an earlier run's status.json and output.json in runs/<its run id>/ before this run writes its own."""
-        self._run_id = run_id
+        self._metrics.run_id = run_id
         state_file = io_path.join(self.job_dir, _state.STATE_FILE)
         try:
             previous = json.loads(self.io.read_file(state_file))
@@ -135,30 +134,11 @@ class OfflineBackend:
     def job_started(self) -> None:
         return None
 
-    def log_metrics(self, step: int, values: JSONMapping) -> None:
-        with self._metrics_lock:
-            self._metrics.append({"step": step, "time": _state.now(), "run_id": self._run_id, **values})
-            full = len(self._metrics) >= _METRICS_BUFFER
-        if full:
-            self.flush_metrics()
+    log_metrics: Callable[[int, JSONMapping], None]
 
     def flush_metrics(self) -> None:
-        """Append buffered points to ``<job_dir>/metrics.jsonl``."""
-        with self._metrics_lock:
-            if not self._metrics:
-                return
-            points, self._metrics = self._metrics, []
-            self._append_lines(points)
-
-    def _append_lines(self, points: list[dict[str, Any]]) -> None:
-        lines = "".join(json.dumps(p) + "\n" for p in points)
-        target = io_path.join(self.job_dir, METRICS_FILE)
-        if io_path.is_url(target):  # object stores cannot append: rewrite the whole (small) file
-            previous = self.io.read_file(target).decode() if self.io.exists(target) else ""
-            self.io.write_file(target, previous + lines)
-        else:
-            with open(target, "a", encoding="utf-8") as handle:
-                handle.write(lines)
+        """Append the points recorded so far to ``<job_dir>/metrics.jsonl``."""
+        self._metrics.flush()
 
     def save_chart(self, file_name: str, spec: str) -> str:
         relative = f"artifacts/charts/{file_name}.json"
@@ -169,7 +149,7 @@ class OfflineBackend:
         return [tag for tag in tags if not tag.parent_id]
 
     def close(self) -> None:
-        self.flush_metrics()
+        self._metrics.close()
 
 
 class PlatformBackend:
