@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from brevettiai._cli_help import FlagsCommand, FlagsGroup
 from brevettiai.errors import BrevettiError
 
 if TYPE_CHECKING:
     from brevettiai.server.config import ServerConfig
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Brevetti AI job tools.")
+app = typer.Typer(cls=FlagsGroup, add_completion=False, no_args_is_help=True, help="Brevetti AI job tools.")
 
 
 def _load_class(target: str) -> type:
@@ -34,7 +35,7 @@ def _load_class(target: str) -> type:
         raise typer.BadParameter(f"module {module_name!r} has no {class_name!r}", param_hint="TARGET") from None
 
 
-@app.command()
+@app.command(cls=FlagsCommand)
 def schema(
     target: Annotated[str, typer.Argument(help="Settings class (or Job subclass) as MODULE:CLASS")],
     format: Annotated[str, typer.Option("--format", "-f", help="form (the platform's settings form) or json-schema")] = "form",
@@ -52,7 +53,7 @@ def schema(
     typer.echo(json.dumps(result, indent=2))
 
 
-@app.command()
+@app.command(cls=FlagsCommand)
 def status(job_dir: Annotated[str, typer.Argument(help="The job directory (a folder or an fsspec URL)")]) -> None:
     """Show a job's state; a running job whose process has died on this machine shows as lost."""
     from brevettiai._state import STATE_FILE, JobState, effective_status
@@ -143,7 +144,7 @@ def _check_runner(runner: str, scheduler: str | None) -> None:
         raise ConfigError(f"--dask-scheduler {scheduler}: {problem}")
 
 
-@app.command()
+@app.command(cls=FlagsCommand)
 @_with_server_settings()
 def server(**flags: str | None) -> None:
     """Run the self-hosted platform server (needs the server extra). Stop it with Ctrl-C or SIGTERM."""
@@ -182,7 +183,7 @@ def server(**flags: str | None) -> None:
     raise typer.Exit(code)
 
 
-@app.command()
+@app.command(cls=FlagsCommand)
 @_with_server_settings("data_dir", "database_url")
 def migrate(**flags: str | None) -> None:
     """Bring the platform's database schema up to date, then exit (servers also do this when they start)."""
@@ -216,7 +217,7 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-@app.command(name="upload-data", context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
+@app.command(name="upload-data", cls=FlagsCommand, context_settings={"allow_extra_args": True, "ignore_unknown_options": True,
                                                    "help_option_names": []})
 def upload_data(ctx: typer.Context) -> None:
     """Upload a folder to a dataset on the platform (FOLDER --dataset_name NAME; --help for all options)."""
@@ -225,7 +226,7 @@ def upload_data(ctx: typer.Context) -> None:
     raise typer.Exit(upload_main(list(ctx.args)))
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []})
+@app.command(cls=FlagsCommand, context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []})
 def sync(ctx: typer.Context) -> None:
     """Bring an offline job directory into a platform as a model (JOB_DIR --host URL; --help for all options)."""
     from brevettiai.utils.sync import main as sync_main

@@ -11,13 +11,15 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
+from brevettiai._cli_help import FlagsCommand, FlagsGroup
+
 if TYPE_CHECKING:
     from brevettiai.server.db.session import Database
 
 T = TypeVar("T")
 
-user_app = typer.Typer(no_args_is_help=True, help="Manage the platform's users (works on the server's database).")
-token_app = typer.Typer(no_args_is_help=True, help="Personal access tokens for scripts (against a running server).")
+user_app = typer.Typer(cls=FlagsGroup, no_args_is_help=True, help="Manage the platform's users (works on the server's database).")
+token_app = typer.Typer(cls=FlagsGroup, no_args_is_help=True, help="Personal access tokens for scripts (against a running server).")
 
 ROLE_HELP = "viewer (reads), member (also creates, starts, stops, deletes) or admin (also manages users)"
 GENERATE = typer.Option("--generate-password", help="Generate a password and show it once (instead of a prompt).")
@@ -86,7 +88,7 @@ def _show_generated(username: str, password: str) -> None:
 def register(app: typer.Typer, with_server_settings: Callable[..., Callable[[Callable[..., None]],
                                                                            Callable[..., None]]]) -> None:
     """Add ``user`` and ``token`` to the ``brevettiai`` command (`with_server_settings`: the CLI's settings options)."""
-    @user_app.command("add")
+    @user_app.command("add", cls=FlagsCommand)
     @with_server_settings("data_dir", "database_url")
     def user_add(name: Annotated[str, typer.Argument(help="The new user's name")],
                  role: Annotated[str, typer.Option("--role", help=ROLE_HELP)] = "member",
@@ -106,7 +108,7 @@ def register(app: typer.Typer, with_server_settings: Callable[..., Callable[[Cal
             _show_generated(user.username, password)
 
 
-    @user_app.command("list")
+    @user_app.command("list", cls=FlagsCommand)
     @with_server_settings("data_dir", "database_url")
     def user_list(**flags: str | None) -> None:
         """List the users: name, role, enabled or disabled, created."""
@@ -121,7 +123,7 @@ def register(app: typer.Typer, with_server_settings: Callable[..., Callable[[Cal
             typer.echo(f"{row.username:<{width}}  {row.role:<6}  {state:<8}  {row.created:%Y-%m-%d %H:%M}")
 
 
-    @user_app.command("set-role")
+    @user_app.command("set-role", cls=FlagsCommand)
     @with_server_settings("data_dir", "database_url")
     def user_set_role(name: Annotated[str, typer.Argument(help="The user's name")],
                       role: Annotated[str, typer.Argument(help=ROLE_HELP)], **flags: str | None) -> None:
@@ -133,7 +135,7 @@ def register(app: typer.Typer, with_server_settings: Callable[..., Callable[[Cal
         typer.echo(f"{user.username} is {user.role}")
 
 
-    @user_app.command("reset-password")
+    @user_app.command("reset-password", cls=FlagsCommand)
     @with_server_settings("data_dir", "database_url")
     def user_reset_password(name: Annotated[str, typer.Argument(help="The user's name")],
                             generate_password: Annotated[bool, GENERATE] = False,
@@ -150,7 +152,7 @@ def register(app: typer.Typer, with_server_settings: Callable[..., Callable[[Cal
             _show_generated(found.username, password)
 
 
-    @user_app.command("disable")
+    @user_app.command("disable", cls=FlagsCommand)
     @with_server_settings("data_dir", "database_url")
     def user_disable(name: Annotated[str, typer.Argument(help="The user's name")], **flags: str | None) -> None:
         """Disable a user: its sessions and tokens stop working on every server within a second."""
@@ -161,7 +163,7 @@ def register(app: typer.Typer, with_server_settings: Callable[..., Callable[[Cal
         typer.echo(f"{user.username} is disabled")
 
 
-    @user_app.command("enable")
+    @user_app.command("enable", cls=FlagsCommand)
     @with_server_settings("data_dir", "database_url")
     def user_enable(name: Annotated[str, typer.Argument(help="The user's name")], **flags: str | None) -> None:
         """Enable a disabled user again (it logs in anew; its old sessions are gone)."""
@@ -208,7 +210,7 @@ def _web(host: str | None, username: str | None, use_token: bool = True) -> Iter
         web.close()
 
 
-@token_app.command("create")
+@token_app.command("create", cls=FlagsCommand)
 def token_create(name: Annotated[str, typer.Option("--name", help="What the token is for, e.g. ci")],
                  expires: Annotated[str, typer.Option("--expires", help="How long it lasts: 90d, 12h, 30m "
                                                       "(at most 366d)")] = "90d",
@@ -222,7 +224,7 @@ def token_create(name: Annotated[str, typer.Option("--name", help="What the toke
                f"shown only this once: use it as BREVETTI_AI_TOKEN)", err=True)
 
 
-@token_app.command("list")
+@token_app.command("list", cls=FlagsCommand)
 def token_list(host: Host = None, username: Username = None) -> None:
     """List your personal access tokens (never the tokens themselves)."""
     with _web(host, username) as web:
@@ -234,7 +236,7 @@ def token_list(host: Host = None, username: Username = None) -> None:
                    f"{row['lastUsed'] or 'never'}")
 
 
-@token_app.command("revoke")
+@token_app.command("revoke", cls=FlagsCommand)
 def token_revoke(name: Annotated[str, typer.Argument(help="The token's name (or id)")],
                  host: Host = None, username: Username = None) -> None:
     """Revoke one of your tokens: it stops working on every server within a second."""

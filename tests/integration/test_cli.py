@@ -55,3 +55,17 @@ def test_status_shows_a_killed_process_as_lost(tmp_path: Path) -> None:
 def test_status_of_a_folder_that_is_no_job() -> None:
     result = brevettiai("status", str(ROOT / "examples"))
     assert result.returncode == 2 and "no status.json" in result.stderr
+
+
+def test_help_shows_flags_without_a_value_type() -> None:
+    """A flag takes no value, so its help line shows no type; options that take one keep theirs."""
+    for command in ([], ["server"], ["token", "create"]):
+        result = brevettiai(*command, "--help")
+        assert result.returncode == 0, result.stderr
+        assert "--help" in result.stdout and "Show this message and exit." in result.stdout
+        assert "<bool>" not in result.stdout, result.stdout
+    assert "--version" in brevettiai("--help").stdout
+    assert "--port" in (server := brevettiai("server", "--help").stdout) and "<str>" in server
+    assert "--read-only" in brevettiai("token", "create", "--help").stdout
+    version = brevettiai("--version")
+    assert version.returncode == 0 and version.stdout.startswith("brevettiai ")
