@@ -19,6 +19,7 @@ from brevettiai.contract.jsontypes import JSONMapping, JSONObject, JSONValue
 from brevettiai.errors import SettingsError, UsageError
 from brevettiai.settings._convert import to_config, validate_value
 from brevettiai.settings._fields import MISSING, fields_of
+from brevettiai.settings._plugins import without_plugin_scan
 from brevettiai.settings._types import (
     describe_type,
     dict_value_type,
@@ -174,6 +175,11 @@ def parse_overrides(cls: type, argv: Sequence[str], reserved: Iterable[str] = ()
     `reserved` names flags that are not settings (such as ``job_id``); their values are returned
     as given. A flag given twice keeps its last value, with a warning.
     """
+    with without_plugin_scan():  # checking the values builds validators, often the process's first
+        return _parse_overrides(cls, argv, reserved)
+
+
+def _parse_overrides(cls: type, argv: Sequence[str], reserved: Iterable[str]) -> tuple[JSONObject, dict[str, str]]:
     reserved = set(reserved)
     overrides: dict[str, Any] = {}
     reserved_values: dict[str, str] = {}

@@ -7,6 +7,7 @@ from typing import TypeVar
 
 from brevettiai.contract.jsontypes import JSONMapping, JSONValue
 from brevettiai.settings._convert import build_settings, report_unknown
+from brevettiai.settings._plugins import without_plugin_scan
 from brevettiai.settings.overrides import apply_overrides, parse_overrides
 
 _Settings = TypeVar("_Settings")
@@ -29,6 +30,7 @@ def build_with_overrides(settings_cls: type[_Settings], config: JSONMapping | No
     """Build `settings_cls` from a raw config with already parsed {dotted path: value} overrides."""
     raw = apply_overrides(config, overrides) if overrides else dict(config or {})
     sink: dict[str, object] = {} if unknown is None else unknown
-    settings = build_settings(settings_cls, raw, unknown=sink)
+    with without_plugin_scan():  # often the process's first validator: spare it pydantic's plugin scan
+        settings = build_settings(settings_cls, raw, unknown=sink)
     report_unknown(sink)
     return settings
