@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from time import time as _now
 from typing import TYPE_CHECKING
@@ -59,6 +61,8 @@ class MetricsFile:
         self._thread: threading.Thread | None = None
         self._closed = False
         self._remote = io_path.is_url(target)  # object stores cannot append: each write rewrites the file
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=_after_fork_in_child(weakref.ref(self)))
 
     @property
     def run_id(self) -> str:
@@ -113,6 +117,13 @@ class MetricsFile:
             self._thread = None
         self.flush()
 
+    def _forget_in_child(self) -> None:
+        """A forked child (a data loader's worker) leaves the parent's points to the parent and starts no writer."""
+        self._lock = threading.Lock()  # the writer thread may have held them at the fork: it does not exist here
+        self._write_lock = threading.Lock()
+        self._steps, self._times, self._series, self._ragged, self._unwritten = [], [], {}, False, ""
+        self._closed = True
+
     def _write_periodically(self) -> None:
         while not self._stop.wait(self.interval):
             self._write(raise_errors=False)
@@ -143,6 +154,15 @@ class MetricsFile:
         else:
             with open(self.target, "a", encoding="utf-8") as handle:
                 handle.write(text)
+
+
+def _after_fork_in_child(ref: weakref.ref[MetricsFile]) -> Callable[[], None]:
+    def forget() -> None:
+        metrics_file = ref()
+        if metrics_file is not None:
+            metrics_file._forget_in_child()
+
+    return forget
 
 
 def encode_lines(steps: list[int], times: list[float], series: dict[str, list[object]], run_id: str,

@@ -93,3 +93,21 @@ def test_points_reach_the_file_while_the_job_runs_and_survive_a_kill(tmp_path: P
     written = lines(tmp_path)
     assert [p["step"] for p in written] == list(range(points))
     assert {p["run_id"] for p in written} == {run_id}
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_worker_does_not_write_the_parents_points_again(tmp_path: Path) -> None:
+    """A data loader's forked worker that logs a point writes only its own; the parent writes its own once."""
+    job = Job.init(job_dir=str(tmp_path), argv=[], system_metrics=False)
+    for step in range(3):
+        job.log_metrics(step, loss=1.0)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            job.log_metrics(100, loss=0.0)
+            job.flush_metrics()
+        finally:
+            os._exit(0)
+    assert os.waitpid(pid, 0)[1] == 0
+    job.complete()
+    assert sorted(p["step"] for p in lines(tmp_path)) == [0, 1, 2, 100]
