@@ -143,7 +143,7 @@ def list_runs(ctx: ServerContext, kind: str, *, filter: str = "", sort: str = ""
 def known_fields(ctx: ServerContext, kind: str) -> tuple[list[str], list[str]]:
     """The settings keys and metric names the runs of a kind have (for a column picker)."""
     with ctx.db.read() as session:
-        return run_query.known_settings(session, kind), run_query.known_metrics(session)
+        return run_query.known_settings(session, kind), run_query.known_metrics(session, kind)
 
 
 def list_jobs(ctx: ServerContext, kind: str, q: str, status: str, page: int, size: int = PAGE_SIZE,
