@@ -13,6 +13,7 @@ sort key's row (missing values last).
 from __future__ import annotations
 
 import datetime
+import difflib
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from brevettiai.contract.status import JOB_STATUSES
 from brevettiai.server.db import models as db
 from brevettiai.server.run_filter import (
+    SERIES_PARTS,
     BoolOp,
     Compare,
     Field,
@@ -47,6 +49,7 @@ from brevettiai.server.run_filter import (
     Not,
     TextSearch,
     Value,
+    close_names,
     suggest,
 )
 
@@ -192,6 +195,23 @@ def known_metrics(session: Any, kind: str, limit: int = 500) -> list[str]:
     return _distinct_names(session, db.RunMetric, kind, limit)
 
 
+def _did_you_mean(labels: Sequence[str]) -> str:
+    return f"; did you mean {' or '.join(labels)}?" if labels else ""
+
+
+def _metric_hint(name: str, part: str, known: Sequence[str]) -> str:
+    """Close metric names, keeping the series part asked for; ``loss.minn`` -> ``metrics.loss.min``."""
+    suffix = f".{part}" if part != "value" else ""
+    head, _, tail = name.rpartition(".")
+    if part == "value" and head in known:
+        parts = difflib.get_close_matches(tail.lower(), SERIES_PARTS, 1, 0.5)
+        if parts:
+            return _did_you_mean([f"metrics.{head}.{parts[0]}"])
+        return (f"; '{tail}' is not a part of the series '{head}' "
+                f"({', '.join(f'metrics.{head}.{p}' for p in SERIES_PARTS)})")
+    return _did_you_mean([f"metrics.{k}{suffix}" for k in close_names(name, known)])
+
+
 def check_known(scope: Scope, fields: Sequence[tuple[Field, int | None]]) -> None:
     """Refuse settings keys and metric names no run has, suggesting close ones (looked up only then)."""
     for item, position in fields:
@@ -203,26 +223,31 @@ def check_known(scope: Scope, fields: Sequence[tuple[Field, int | None]]) -> Non
                 raise FilterError(f"'settings.{item.key}' is a group of settings; name one of them, e.g. "
                                   f"settings.{next(k for k in keys if k.startswith(item.key + '.'))}", position)
             raise FilterError(f"no {scope.kind} has the setting '{item.key}'"
-                              f"{suggest(item.key, keys, 'settings.')}", position)
+                              f"{_did_you_mean([f'settings.{k}' for k in close_names(item.key, keys)])}", position)
         if item.source == "metrics":
             if scope.session.scalar(select(literal(1)).where(db.RunMetric.name == item.key).limit(1)):
                 continue
-            raise FilterError(f"no {scope.kind} has the metric '{item.key}'"
-                              f"{suggest(item.key, known_metrics(scope.session, scope.kind), 'metrics.')}", position)
+            hint = _metric_hint(item.key, item.part, known_metrics(scope.session, scope.kind))
+            raise FilterError(f"no {scope.kind} has the metric '{item.key}'{hint}", position)
 
 
 def with_field_hint(session: Any, kind: str, error: FilterError) -> FilterError:
-    """An unknown-field error that also names the settings and metrics whose key ends in that name
-    (``epochs`` -> ``settings.training.epochs``)."""
-    name = (error.unknown or "").lower()
+    """An unknown-field error that also names the settings and metrics it may stand for (``epochs`` ->
+    ``settings.training.epochs``, ``accuracy`` -> ``metrics.test_accuracy``, ``loss.min`` -> ``metrics.loss.min``)."""
+    name = error.unknown or ""
     if not name or "did you mean" in error.message:
         return error
-    candidates = [f"settings.{k}" for k in known_settings(session, kind) if k.lower().rsplit(".", 1)[-1] == name]
-    candidates += [f"metrics.{k}" for k in known_metrics(session, kind) if k.lower().rsplit(".", 1)[-1] == name]
-    if not candidates:
+    metrics = known_metrics(session, kind)
+    head, _, part = name.rpartition(".")
+    if head and part.lower() in SERIES_PARTS:  # loss.min: a series part of a metric
+        found = [f"metrics.{k}.{part.lower()}" for k in close_names(head, metrics)]
+    else:
+        found = close_names(name, [f"settings.{k}" for k in known_settings(session, kind)]
+                            + [f"metrics.{k}" for k in metrics])
+    if not found:
         return error
-    hint = f"; did you mean {' or '.join(candidates[:3])}?"
-    return FilterError(error.message.replace(f"unknown field '{error.unknown}'", f"unknown field '{error.unknown}'{hint}", 1),
+    hint = _did_you_mean(found[:3])
+    return FilterError(error.message.replace(f"unknown field '{name}'", f"unknown field '{name}'{hint}", 1),
                        error.position)
 
 
