@@ -135,9 +135,9 @@ def test_a_viewer_reads_the_create_form_as_a_description_and_learns_who_can_crea
             epochs = main.locator('#settings-description tr[data-setting="training.epochs"]')
             expect(epochs).to_contain_text("Epochs")
             assert [cell.strip() for cell in epochs.locator("td").all_inner_texts()] == [
-                "number", "200", "≥ 1; whole number", "Gradient descent steps over the whole training set"]
+                "whole number", "200", "≥ 1", "Gradient descent steps over the whole training set"]
             fraction = main.locator('#settings-description tr[data-setting="data.test_fraction"] td')
-            assert fraction.nth(2).inner_text().strip() == "> 0; < 1"
+            assert [fraction.nth(0).inner_text(), fraction.nth(2).inner_text()] == ["number", "> 0 and < 1"]
             expect(main.locator("#settings-description th[scope=rowgroup]").first).to_contain_text("Data")
             # "Run again with changes" of a run: its values, read-only too.
             page.goto(f"{ui_server.url}/zoo/{type_id}?from={source}")

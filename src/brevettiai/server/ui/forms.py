@@ -399,14 +399,12 @@ def _accepts(item: FormField) -> str:
     spec, parts = item.spec, []
     if item.kind == "number":
         low, high = _bound(spec.get("min")), _bound(spec.get("max"))
-        if low is not None:
-            parts.append(f"{'>' if spec.get('exclusiveMin') else '≥'} {low}")
-        if high is not None:
-            parts.append(f"{'<' if spec.get('exclusiveMax') else '≤'} {high}")
-        if spec.get("numberType") == "integer":
-            parts.append("whole number")
+        bounds = ([f"{'>' if spec.get('exclusiveMin') else '≥'} {low}"] if low is not None else []) + \
+                 ([f"{'<' if spec.get('exclusiveMax') else '≤'} {high}"] if high is not None else [])
+        if bounds:
+            parts.append(" and ".join(bounds))
         step = _bound(spec.get("step"))
-        if step is not None and not (spec.get("numberType") == "integer" and step == "1"):
+        if step is not None and not (_whole(item) and step == "1"):
             parts.append(f"in steps of {step}")
     elif item.options:
         parts.append(", ".join(label for _, label in item.options))
@@ -415,6 +413,10 @@ def _accepts(item: FormField) -> str:
     if item.nullable:
         parts.append("may be empty")
     return "; ".join(parts)
+
+
+def _whole(item: FormField) -> bool:
+    return item.kind == "number" and item.spec.get("numberType") == "integer"
 
 
 def describe_form(schema: Mapping[str, Any] | None, values: Mapping[str, Any]) -> list[FieldDescription]:
@@ -431,9 +433,9 @@ def describe_form(schema: Mapping[str, Any] | None, values: Mapping[str, Any]) -
                 continue
             value = lookup(values, item.model)
             text, code = _value_text(item, None if value is _MISSING else value)
+            kind = "whole number" if _whole(item) else KIND_TEXT.get(item.kind, item.kind)
             rows.append(FieldDescription(label=item.label, path=item.model, depth=depth, advanced=item.advanced,
-                                         help=item.help, kind=KIND_TEXT.get(item.kind, item.kind), value=text,
-                                         code=code, accepts=_accepts(item)))
+                                         help=item.help, kind=kind, value=text, code=code, accepts=_accepts(item)))
 
     walk(build_form(schema, values), 0)
     return rows
