@@ -1,15 +1,17 @@
 """The settings keys the runs table offers (column chooser, close names in filter errors) are those of every
 run of the kind, read from the database: a key only an old run has (older than hundreds of newer runs) is
-offered and suggested, and a key only test reports have is offered on the reports page, not the models page.
-On SQLite and on PostgreSQL, through a real server process."""
+offered and suggested, and a key only test reports have is offered on the reports page, not the models page;
+a column typed in that no run has is kept with a note naming close keys. On SQLite and on PostgreSQL,
+through a real server process."""
 
 from __future__ import annotations
 
+import html
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from platform_fixture import PlatformServer
-from server_helpers import created, web_login
+from server_helpers import created, page_csrf, web_login
 
 NEWER = 210  # more runs after the old one than the newest 200 the models page used to read the keys of
 
@@ -49,6 +51,16 @@ def _scenario(server: PlatformServer) -> None:
         reports = _offered(browser.get("/testreports").text)
         assert "settings.threshold" in reports
         assert not {"settings.legacy.momentum", "settings.epochs"} & reports
+        # A column typed in that no run has is kept (runs may report it later), and the page says why it is
+        # empty and what was perhaps meant.
+        answer = browser.post("/models/columns", data={"csrf_token": page_csrf(browser), "column": "settings.epochs",
+                                                       "extra": "settings.legacy.momentu"})
+        assert answer.status_code == 303
+        page = html.unescape(browser.get("/models").text)
+        assert ("Saved the columns; no model has the setting 'legacy.momentu'; "
+                "did you mean settings.legacy.momentum? (empty until one does).") in page
+        headers = page.split("<thead>", 1)[1].split("</thead>", 1)[0]
+        assert "<code>settings.epochs</code>" in headers and "<code>settings.legacy.momentu</code>" in headers
     finally:
         browser.close()
 
