@@ -1,8 +1,8 @@
 """The settings keys the runs table offers (column chooser, close names in filter errors) are those of every
 run of the kind, read from the database: a key only an old run has (older than hundreds of newer runs) is
 offered and suggested, and a key only test reports have is offered on the reports page, not the models page;
-a column typed in that no run has is kept with a note naming close keys. On SQLite and on PostgreSQL,
-through a real server process."""
+a filter on a key only the other kind has is an error; a column typed in that no run has is kept with a
+note naming close keys. On SQLite and on PostgreSQL, through a real server process."""
 
 from __future__ import annotations
 
@@ -42,6 +42,13 @@ def _scenario(server: PlatformServer) -> None:
             assert answer.status_code == 400 and expected in answer.json()["detail"], (bad, answer.text)
         found = admin.get("/api/models", params={"filter": "settings.legacy.momentum > 0.5"})
         assert [item["name"] for item in found.json()["items"]] == ["old"]
+        # A key of the other kind only is an error naming the kind, not an empty list.
+        for path, bad, expected in [("/api/models", "settings.threshold > 0", "no model has the setting 'threshold'"),
+                                    ("/api/reports", "settings.epochs > 0", "no report has the setting 'epochs'")]:
+            answer = admin.get(path, params={"filter": bad})
+            assert answer.status_code == 400 and expected in answer.json()["detail"], (bad, answer.text)
+        found = admin.get("/api/reports", params={"filter": "settings.threshold > 0"})
+        assert [item["name"] for item in found.json()["items"]] == ["check"]
 
     browser = web_login(server)
     try:
