@@ -146,15 +146,19 @@ def _distinct_names(session: Any, table: type[db.RunSetting] | type[db.RunMetric
     mine, total = _kind_counts(session, kind)
     if not mine:
         return []
-    statement = _names_statement(table, mine * 2 <= total, limit)
-    connection = session.connection()
-    if connection.dialect.name != "postgresql":
-        return list(connection.execute(statement, {"kind": kind}).scalars())
     # PostgreSQL prices the probe as if it read every row of each name (it stops at the first), which passes
-    # jit_above_cost: compiling the plan took 30-60 ms of a query that runs in 1 ms. JIT is off for it alone.
+    # jit_above_cost: compiling the plan took 30-60 ms of a query that runs in 1 ms.
+    found = _without_jit(session.connection(), _names_statement(table, mine * 2 <= total, limit), {"kind": kind})
+    return list(found.scalars())
+
+
+def _without_jit(connection: Any, statement: Any, values: dict[str, Any]) -> Any:
+    """The statement's result, on PostgreSQL with JIT compilation off for it alone (buffered)."""
+    if connection.dialect.name != "postgresql":
+        return connection.execute(statement, values)
     before = connection.execute(_JIT_OFF).scalar_one()
     try:
-        return list(connection.execute(statement, {"kind": kind}).scalars())
+        return connection.execute(statement, values).freeze()()
     finally:
         connection.execute(_JIT_BACK, {"value": before})
 
@@ -244,7 +248,7 @@ def _has_name(scope: Scope, table: type[db.RunSetting] | type[db.RunMetric], nam
         scope.counts = _kind_counts(scope.session, scope.kind)
     mine, total = scope.counts
     statement = _has_name_statement(table, "jobs" if mine * 2 <= total else "rows")
-    return connection.execute(statement, values).first() is not None
+    return _without_jit(connection, statement, values).first() is not None  # priced as reading all the rows
 
 
 def check_known(scope: Scope, fields: Sequence[tuple[Field, int | None]]) -> None:
