@@ -106,3 +106,43 @@ def test_a_viewer_posting_a_hidden_control_is_still_refused(ui_server: Platform,
         assert ui_server.api.get(f"/api/models/{created}").json()["status"] == "created"
     finally:
         viewer.close()
+
+
+def test_a_viewer_reads_the_create_form_as_a_description_and_learns_who_can_create(browser: Any,
+                                                                                   ui_server: Platform) -> None:
+    """A viewer is told their role cannot create and which roles can, and reads the settings (type, default,
+    bounds, help) instead of a form without buttons; a member gets the form."""
+    from playwright.sync_api import expect
+
+    type_id = ui_server.ids["lr"]
+    source = ui_server.create_model("roles described", settings={"training": {"epochs": 7}})["id"]
+    for role in ("viewer", "member"):
+        name, password = new_user(ui_server, role)
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        try:
+            page = context.new_page()
+            login(page, ui_server, username=name, password=password)
+            page.goto(f"{ui_server.url}/zoo/{type_id}")
+            main = page.locator("main")
+            if role == "member":
+                expect(main.locator("#f-training-epochs")).to_have_value("200")
+                assert main.locator("#read-only-form, #settings-description").count() == 0
+                continue
+            notice = main.locator("#read-only-form")
+            expect(notice).to_contain_text("Your role (viewer) cannot create models.")
+            expect(notice).to_contain_text("The member and admin roles can")
+            assert main.locator("form, input, select, textarea, button").count() == 0
+            epochs = main.locator('#settings-description tr[data-setting="training.epochs"]')
+            expect(epochs).to_contain_text("Epochs")
+            assert [cell.strip() for cell in epochs.locator("td").all_inner_texts()] == [
+                "whole number", "200", "≥ 1", "Gradient descent steps over the whole training set"]
+            fraction = main.locator('#settings-description tr[data-setting="data.test_fraction"] td')
+            assert [fraction.nth(0).inner_text(), fraction.nth(2).inner_text()] == ["number", "> 0 and < 1"]
+            expect(main.locator("#settings-description th[scope=rowgroup]").first).to_contain_text("Data")
+            # "Run again with changes" of a run: its values, read-only too.
+            page.goto(f"{ui_server.url}/zoo/{type_id}?from={source}")
+            expect(main.locator('#settings-description tr[data-setting="training.epochs"] td').nth(1)).to_have_text("7")
+            expect(main.locator("#settings-description thead")).to_contain_text("Value")
+            assert main.locator("form, input").count() == 0
+        finally:
+            context.close()

@@ -122,11 +122,21 @@ def _scenario(server: PlatformServer) -> None:
             ("settings.data > 1", "'settings.data' is a group of settings"),
             ("epochs > 1", "unknown field 'epochs'; did you mean settings.epochs?"),
             ("f1 > 1", "unknown field 'f1'; did you mean metrics.summary.f1?"),
+            # A shortened or mistyped name finds the setting or metric, keeping a series part.
+            ("accuracy > 0.5", "unknown field 'accuracy'; did you mean metrics.test_accuracy?"),
+            ("data.mode = rgb", "unknown field 'data.mode'; did you mean settings.data.mode?"),
+            ("loss.min < 1", "unknown field 'loss.min'; did you mean metrics.loss.min?"),
+            ("metrics.los.min < 1", "no model has the metric 'los'; did you mean metrics.loss.min?"),
+            ("metrics.loss.minn < 1", "no model has the metric 'loss.minn'; did you mean metrics.loss.min?"),
+            ("metrics.loss.avg < 1", "'avg' is not a part of the series 'loss' (metrics.loss.last, metrics.loss.min"),
+            ("settings.mode = rgb", "no model has the setting 'mode'; did you mean settings.data.mode?"),
         ]:
             answer = listing(filter=bad)
             assert answer.status_code == 400 and expected in answer.json()["detail"], (bad, answer.text)
         answer = listing(sort="metrics.nope desc")
         assert answer.status_code == 400 and "no model has the metric 'nope'" in answer.json()["detail"]
+        answer = listing(sort="accuracy desc")
+        assert answer.status_code == 400 and "did you mean metrics.test_accuracy?" in answer.json()["detail"]
 
         # Reports take the same filter.
         report = created(admin.post("/api/reports", json={"name": "check", "parentId": ids["delta"],

@@ -17,6 +17,7 @@ from brevettiai.server.run_filter import (
     FilterError,
     Not,
     TextSearch,
+    close_names,
     parse,
     parse_columns,
     parse_field,
@@ -157,3 +158,21 @@ def test_any_text_parses_or_fails_with_a_filter_error(text: str) -> None:
 @given(st.text(alphabet=st.characters(blacklist_characters='"\\', blacklist_categories=("Cs",)), max_size=20))
 def test_quoted_text_comes_back_as_written(text: str) -> None:
     assert parse(f'name = "{text}"') == Compare(Field("job", "name"), "=", (text,), 0)
+
+
+KNOWN = ["training.epochs", "training.learning_rate", "data.mode", "test_accuracy", "train_loss", "summary.f1"]
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("epochs", ["training.epochs"]),  # the last part of a key
+    ("Training.Epochs", ["training.epochs"]),  # any case
+    ("accuracy", ["test_accuracy"]),  # the end of a name, as a word
+    ("loss", ["train_loss"]),
+    ("training.epoch", ["training.epochs"]),  # spelled closely, whole
+    ("acuracy", ["test_accuracy"]),  # or by the last part
+    ("learning_rte", ["training.learning_rate"]),
+    ("zzz", []),
+    ("f1", ["summary.f1"]),
+])
+def test_close_names_find_what_a_mistyped_or_shortened_name_stands_for(name: str, expected: list[str]) -> None:
+    assert close_names(name, KNOWN) == expected

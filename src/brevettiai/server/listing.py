@@ -20,7 +20,7 @@ from brevettiai.server.run_filter import Field, FilterError
 
 PAGE_SIZE = 50
 
-__all__ = ["PAGE_SIZE", "FilterError", "RunPage", "RunRow", "known_fields", "list_jobs", "list_runs"]
+__all__ = ["PAGE_SIZE", "FilterError", "RunPage", "RunRow", "known_fields", "list_jobs", "list_runs", "unknown_columns"]
 
 
 @dataclass
@@ -143,7 +143,23 @@ def list_runs(ctx: ServerContext, kind: str, *, filter: str = "", sort: str = ""
 def known_fields(ctx: ServerContext, kind: str) -> tuple[list[str], list[str]]:
     """The settings keys and metric names the runs of a kind have (for a column picker)."""
     with ctx.db.read() as session:
-        return run_query.known_settings(session, kind), run_query.known_metrics(session)
+        return run_query.known_settings(session, kind), run_query.known_metrics(session, kind)
+
+
+def unknown_columns(ctx: ServerContext, kind: str, columns: Iterable[Field]) -> list[str]:
+    """Why each settings or metric column no run of the kind has stays empty, with close names (a column may
+    be chosen before runs report it, so this informs rather than refuses)."""
+    problems = []
+    with ctx.db.read() as session:
+        scope = run_query.Scope(session, kind)
+        for item in columns:
+            if item.source == "job":
+                continue
+            try:
+                run_query.check_known(scope, [(item, None)])
+            except FilterError as exc:
+                problems.append(str(exc))
+    return problems
 
 
 def list_jobs(ctx: ServerContext, kind: str, q: str, status: str, page: int, size: int = PAGE_SIZE,

@@ -178,6 +178,29 @@ def suggest(name: str, known: Iterable[str], prefix: str = "") -> str:
     return "; did you mean " + " or ".join(f"{prefix}{c}" for c in close) + "?"
 
 
+def close_names(name: str, known: Iterable[str], limit: int = 3) -> list[str]:
+    """The known dotted names a mistyped or shortened `name` may stand for, best first: the same name in
+    another case or one whose last part it is (``epochs`` -> ``training.epochs``); else those it ends as a
+    word (``accuracy`` -> ``test_accuracy``); else those spelled closely, whole or by their last part."""
+    lowered, names = name.lower(), sorted(set(known))
+    same = [k for k in names if lowered in (k.lower(), k.lower().rsplit(".", 1)[-1])]
+    if same:
+        return same[:limit]
+    ending = re.compile(rf"(?:^|[._\-]){re.escape(lowered)}$")
+    words = [k for k in names if ending.search(k.lower())]
+    if words:
+        return words[:limit]
+
+    def score(key: str) -> float:
+        key = key.lower()
+        return max(difflib.SequenceMatcher(None, lowered, key).ratio(),
+                   difflib.SequenceMatcher(None, lowered, key.rsplit(".", 1)[-1]).ratio())
+
+    scored = sorted(((score(k), k) for k in names), key=lambda item: -item[0])
+    best = scored[0][0] if scored else 0.0
+    return [k for value, k in scored[:limit] if value >= 0.6 and value >= best - 0.05]
+
+
 def parse_field(text: str, position: int = 0) -> Field:
     """A field name: a job attribute, ``settings.<path>`` or ``metrics.<name>[.last|.min|.max|.count]``."""
     lowered = text.lower()

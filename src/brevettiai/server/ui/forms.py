@@ -299,6 +299,17 @@ def _format(value: Any) -> tuple[str, bool]:
     return str(value), False
 
 
+def _value_text(item: FormField, value: Any) -> tuple[str, bool]:
+    """A field's value as the settings tables show it (choices by their labels), and whether it is code."""
+    if item.kind == "json" and isinstance(value, str):
+        value = _json_or_text(value)
+    if item.kind in ("select", "checklist") and item.options and value is not None:
+        names = dict(item.options)
+        values = value if isinstance(value, list) else [value]
+        return ", ".join(names.get(json.dumps(v), str(v)) for v in values), False
+    return _format(value)
+
+
 def settings_rows(schema: Mapping[str, Any] | None, settings: Mapping[str, Any]) -> list[SettingRow]:
     """The job's settings, labelled and explained by the model type's form; other keys at the end.
 
@@ -319,14 +330,7 @@ def settings_rows(schema: Mapping[str, Any] | None, settings: Mapping[str, Any])
             default = value is _MISSING
             if default:
                 value = item.spec.get("default")
-            if item.kind == "json" and isinstance(value, str):
-                value = _json_or_text(value)
-            text, code = _format(value)
-            if item.kind in ("select", "checklist") and item.options:
-                names = dict(item.options)
-                values = value if isinstance(value, list) else [value]
-                shown = [names.get(json.dumps(v), str(v)) for v in values]
-                text, code = ", ".join(shown), False
+            text, code = _value_text(item, value)
             rows.append(SettingRow(label=item.label, value=text, help=item.help, path=item.model, depth=depth,
                                    advanced=item.advanced, code=code, default=default))
 
@@ -359,3 +363,79 @@ def errors_by_field(detail: Any) -> tuple[dict[str, str], list[str]]:
             where = loc[1] if len(loc) > 1 and loc[0] == "body" else ".".join(loc)
             general.append(f"{where}: {message}" if where else message)
     return fields, general
+
+
+# The create form read, for a role that cannot create -------------------------------------------------------
+
+KIND_TEXT = {"number": "number", "text": "text", "checkbox": "yes or no", "select": "one of the choices",
+             "checklist": "any of the choices", "json": "JSON", "textarea": "text"}
+
+
+@dataclass
+class FieldDescription:
+    """One row of a form described instead of drawn: a group heading or a field with its type, the value a
+    new run starts from, and what the server accepts."""
+
+    label: str
+    path: str = ""
+    depth: int = 0
+    heading: bool = False
+    advanced: bool = False
+    help: str = ""
+    kind: str = ""
+    value: str = ""
+    code: bool = False
+    accepts: str = ""
+
+
+def _bound(value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _accepts(item: FormField) -> str:
+    """What the field takes, in words: bounds (exclusive ones as < and >) and step, the choices, required."""
+    spec, parts = item.spec, []
+    if item.kind == "number":
+        low, high = _bound(spec.get("min")), _bound(spec.get("max"))
+        bounds = ([f"{'>' if spec.get('exclusiveMin') else '≥'} {low}"] if low is not None else []) + \
+                 ([f"{'<' if spec.get('exclusiveMax') else '≤'} {high}"] if high is not None else [])
+        if bounds:
+            parts.append(" and ".join(bounds))
+        step = _bound(spec.get("step"))
+        if step is not None and not (_whole(item) and step == "1"):
+            parts.append(f"in steps of {step}")
+    elif item.options:
+        parts.append(", ".join(label for _, label in item.options))
+    if item.required:
+        parts.append("required")
+    if item.nullable:
+        parts.append("may be empty")
+    return "; ".join(parts)
+
+
+def _whole(item: FormField) -> bool:
+    return item.kind == "number" and item.spec.get("numberType") == "integer"
+
+
+def describe_form(schema: Mapping[str, Any] | None, values: Mapping[str, Any]) -> list[FieldDescription]:
+    """The settings form as rows to read: each group, and each field with its type, its value in `values` (what
+    a new run starts from) and what it accepts."""
+    rows: list[FieldDescription] = []
+
+    def walk(group: FormGroup, depth: int) -> None:
+        for item in group.items:
+            if item.is_group:
+                rows.append(FieldDescription(label=item.label, path=item.tag, depth=depth, heading=True,
+                                             advanced=item.advanced, help=item.help))
+                walk(item, depth + 1)
+                continue
+            value = lookup(values, item.model)
+            text, code = _value_text(item, None if value is _MISSING else value)
+            kind = "whole number" if _whole(item) else KIND_TEXT.get(item.kind, item.kind)
+            rows.append(FieldDescription(label=item.label, path=item.model, depth=depth, advanced=item.advanced,
+                                         help=item.help, kind=kind, value=text, code=code, accepts=_accepts(item)))
+
+    walk(build_form(schema, values), 0)
+    return rows

@@ -161,8 +161,12 @@ def _register_column_choice(kind: str) -> None:
         except run_filter.FilterError as exc:
             flash(response, f"Columns not changed: {exc}")
             return response
-        await run_in_threadpool(prefs.set_pref, ctx_of(request), user.username, COLUMNS_PREF.format(kind=kind),
+        ctx = ctx_of(request)
+        await run_in_threadpool(prefs.set_pref, ctx, user.username, COLUMNS_PREF.format(kind=kind),
                                 {"columns": [item.label for item in fields]})
+        empty = await run_in_threadpool(listing.unknown_columns, ctx, kind, fields)
+        if empty:
+            flash(response, f"Saved the columns; {'; '.join(empty)} (empty until one does).")
         return response
 
 

@@ -10,11 +10,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
 from brevettiai.contract.forms import deep_merge, validate_settings
-from brevettiai.server import model_types, runs
+from brevettiai.server import access, model_types, runs
 from brevettiai.server.context import ServerContext
 from brevettiai.server.db import models as db
 from brevettiai.server.errors import ApiError
 from brevettiai.server.once import put_once
+from brevettiai.server.roles import ROLES
 from brevettiai.server.schemas import ModelIn, ReportIn
 from brevettiai.server.ui import forms
 from brevettiai.server.ui.common import (
@@ -27,6 +28,7 @@ from brevettiai.server.ui.web import (
     PageError,
     PageRoute,
     WebUser,
+    can,
     ctx_of,
     flash,
     form_with_csrf,
@@ -35,6 +37,7 @@ from brevettiai.server.ui.web import (
 )
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
+CREATE_ROUTE = "/zoo/{type_id}"
 
 
 @router.get("/zoo")
@@ -52,6 +55,12 @@ def _zoo_form(request: Request, user: WebUser, model_type: db.ModelType, *, valu
               tag_ids: Iterable[str] = (), parent: Any = None, source: Any = None, status: int = 200) -> Response:
     ctx = ctx_of(request)
     schema = model_type.settings_schema or {}
+    if not can(user, "POST", CREATE_ROUTE):  # the settings to read, and who may create, instead of a dead form
+        return render(request, "zoo_form.html", {
+            "title": f"{'Test report' if model_type.kind == 'report' else 'Model'} type: {model_type.name}",
+            "section": "zoo", "model_type": model_type, "parent": parent, "source": source,
+            "description": forms.describe_form(schema, values), "creators": _roles_allowed("POST", CREATE_ROUTE),
+            "presets": sorted((schema.get("presets") or {}).keys())}, status=status, user=user)
     form = forms.build_form(schema, values, raw, errors)
     return render(request, "zoo_form.html", {
         "title": f"New {'test report' if model_type.kind == 'report' else 'model'}: {model_type.name}",
@@ -59,6 +68,11 @@ def _zoo_form(request: Request, user: WebUser, model_type: db.ModelType, *, valu
         "errors": errors or {}, "name": name, "datasets": dataset_options(ctx), "tags": tag_options(ctx),
         "chosen_datasets": set(dataset_ids), "chosen_tags": set(tag_ids), "parent": parent, "source": source,
         "presets": sorted((schema.get("presets") or {}).keys())}, status=status, user=user)
+
+
+def _roles_allowed(method: str, path: str) -> list[str]:
+    """The roles the access table lets call a route, least first."""
+    return [role for role in ROLES if access.allows(role, method, path)]
 
 
 def _model_type(ctx: ServerContext, type_id: str) -> db.ModelType:
