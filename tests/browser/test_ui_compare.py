@@ -55,6 +55,13 @@ def _scale(spec: dict[str, Any], name: str) -> dict[str, Any]:
     return next(scale for scale in spec["scales"] if scale["name"] == name)
 
 
+# JavaScript: where on the screen the middle of the train_loss chart's first line is drawn
+ON_A_LINE = """() => {
+  const path = document.querySelector('.progress-chart[data-group="train_loss"] .mark-line path');
+  const point = path.getPointAtLength(path.getTotalLength() / 2), matrix = path.getScreenCTM();
+  return [point.x * matrix.a + point.y * matrix.c + matrix.e, point.x * matrix.b + point.y * matrix.d + matrix.f];
+}"""
+
 # JavaScript: the spec of a chart, and its layers of lines
 SPEC = "document.querySelector('.progress-chart[data-group=\"{}\"]').vegaSpec"
 LAYERS = SPEC + ".marks.filter(m => m.type === 'group').length"
@@ -112,6 +119,15 @@ def test_compare_runs_from_the_models_list(logged_in: Any, ui_server: Platform, 
     page.get_by_role("combobox", name="Against metric").select_option(label="test_accuracy")
     page.wait_for_function("() => document.querySelector('#parallel-chart').dataset.metric === 'output:test_accuracy'")
     shot(page, screenshots, "compare")
+
+    # Hovering a line shows its point in a tooltip (text made when shown).
+    page.mouse.move(*page.evaluate(ON_A_LINE))
+    tip = page.locator(".chart-tooltip")
+    tip.wait_for()
+    assert "step: " in tip.inner_text() and "train_loss: " in tip.inner_text()
+    assert any(f"line: {run['name']}" in tip.inner_text() for run in runs)
+    page.mouse.move(0, 0)
+    page.wait_for_function("() => document.querySelector('.chart-tooltip').hidden")
 
     # Chart options change the charts: smoothing draws a smoothed line over a faded one, log scale, x = time.
     assert _lines(_spec(page, "train_loss")) == ["raw"]

@@ -28,11 +28,16 @@
   }
 
   /* Draw `spec` with `data` ({name: rows}) and `signals` ({name: value}) into `element`: the new drawing
-     replaces the old one only once it is complete. Resolves to the view. */
-  function render(element, spec, data, signals) {
+     replaces the old one only once it is complete. Resolves to the view. `tips` ({mark name: function}) makes
+     the tooltip of those marks' items from their tooltip value when shown (not for every point drawn). */
+  function render(element, spec, data, signals, tips) {
     var holder = document.createElement('div');
     holder.className = 'chart-view';
-    var view = new vega.View(runtimeOf(spec), {renderer: 'svg', logLevel: vega.Error, tooltip: showTooltip,
+    var tooltip = !tips ? showTooltip : function (handler, event, item, value) {
+      var tip = item && item.mark && tips[item.mark.name];
+      showTooltip(handler, event, item, tip && value ? tip(value) : value);
+    };
+    var view = new vega.View(runtimeOf(spec), {renderer: 'svg', logLevel: vega.Error, tooltip: tooltip,
                                                expr: window.BrevettiVegaExpr});
     Object.keys(signals || {}).forEach(function (name) { view.signal(name, signals[name]); });
     Object.keys(data || {}).forEach(function (name) { view.data(name, data[name]); });
@@ -95,7 +100,8 @@
   }
 
   /* Chart rows of lines [{line, points: [[step, value, time], ...]}]. Each row carries what the line marks
-     would otherwise compute per point in Vega's expressions: `ok` (drawn, else a gap) and `tip` (its tooltip). */
+     would otherwise compute per point in Vega's expressions: `ok` (drawn, else a gap). Its tooltip is made
+     when shown (tipsOf). */
   function rowsOf(lines, options, title) {
     var rows = [];
     var x = X_AXES[options.x] || X_AXES.step;
@@ -114,7 +120,6 @@
         return row;
       });
       if (options.smoothing > 0) { smooth(own, options.smoothing, options.log); }
-      own.forEach(function (row) { row.tip = tipOf(row, x, title || 'value', options.smoothing > 0); });
       Array.prototype.push.apply(rows, own);
     });
     return rows;
@@ -123,6 +128,13 @@
   function localTime(milliseconds) {
     var moment = new Date(milliseconds);
     return window.BrevettiTime ? BrevettiTime.localText(moment) : moment.toISOString();
+  }
+
+  /* The tooltips of a progress chart's lines (render's `tips`): a point's x, step, value, smoothed value, line. */
+  function tipsOf(options, title) {
+    var x = X_AXES[options.x] || X_AXES.step, smoothed = options.smoothing > 0;
+    var tip = function (row) { return tipOf(row, x, title || 'value', smoothed); };
+    return {raw_line: tip, smoothed_line: tip};
   }
 
   function tipOf(row, x, title, smoothed) {
@@ -169,7 +181,7 @@
     function lines(name, field, faded, tooltip) {
       var update = {x: {scale: 'x', field: x.field}, y: {scale: 'y', field: field}, stroke: {scale: 'color', field: 'line'}};
       if (faded) { update.opacity = {value: 0.25}; }
-      if (tooltip) { update.tooltip = {field: 'tip'}; }
+      if (tooltip) { update.tooltip = {signal: 'datum'}; }  // made into its text when shown (tipsOf)
       if (gaps) { update.defined = {field: field === 'smooth' ? 'okSmooth' : 'ok'}; }
       var line = {name: name + '_line', type: 'line', from: {data: name + '_rows'}, interactive: tooltip, encode: {update: update}};
       if (x.field !== 'step') { line.sort = {field: 'x'}; }
@@ -351,7 +363,7 @@
     chart.element.vegaSpec = spec;
     chart.element.setAttribute('data-rendered', 'false');
     // The rows go in with the spec: one render, not an empty one and then the data.
-    render(chart.element, spec, {points: rows}, domainsOf(rows, this.settings)).then(function (view) {
+    render(chart.element, spec, {points: rows}, domainsOf(rows, this.settings), tipsOf(this.settings, group)).then(function (view) {
       if (version !== chart.version) { view.finalize(); return; }
       if (chart.view) { chart.view.finalize(); }
       chart.view = view;
