@@ -200,6 +200,11 @@ def test_compare_legends_fit_a_narrow_screen(logged_in: Any, ui_server: Platform
         box = labels.nth(index).bounding_box()
         assert svg["x"] <= box["x"] and box["x"] + box["width"] <= svg["x"] + svg["width"] + 1, (index, box, svg)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    # The parallel coordinates fit too, and are drawn again at the width of a wider window.
+    page.wait_for_function("() => document.querySelector('#parallel-chart').dataset.rendered === 'true'")
+    assert page.locator("#parallel-chart svg").bounding_box()["width"] <= 390
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.wait_for_function("() => document.querySelector('#parallel-chart svg')?.getBoundingClientRect().width > 800")
 
 
 def test_compare_refuses_one_run(logged_in: Any, ui_server: Platform) -> None:

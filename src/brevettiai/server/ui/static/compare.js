@@ -380,4 +380,11 @@
 
   parallelSelect.addEventListener('change', drawParallel);
   showParallel(true);
+  var resizeTimer = null;
+  window.addEventListener('resize', function () {  // drawn again at the new width once the resizing settled
+    window.clearTimeout(resizeTimer);
+    resizeTimer = window.setTimeout(function () {
+      if (parallelElement.vegaSpec && parallelElement.clientWidth !== parallelElement.vegaSpec.width) { drawParallel(); }
+    }, 250);
+  });
 }());
