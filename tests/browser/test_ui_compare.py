@@ -42,7 +42,29 @@ def _chart(page: Any, group: str) -> Any:
 
 
 def _spec(page: Any, group: str) -> Any:
-    return _chart(page, group).evaluate("element => element.vlSpec")
+    """The Vega spec the chart was last drawn with (its data apart)."""
+    return _chart(page, group).evaluate("element => element.vegaSpec")
+
+
+def _lines(spec: dict[str, Any]) -> list[str]:
+    """The layers of lines of a progress chart's spec: 'raw', and 'smoothed' over it when smoothing."""
+    return [mark["name"] for mark in spec["marks"] if mark["type"] == "group"]
+
+
+def _scale(spec: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(scale for scale in spec["scales"] if scale["name"] == name)
+
+
+# JavaScript: where on the screen the middle of the train_loss chart's first line is drawn
+ON_A_LINE = """() => {
+  const path = document.querySelector('.progress-chart[data-group="train_loss"] .mark-line path');
+  const point = path.getPointAtLength(path.getTotalLength() / 2), matrix = path.getScreenCTM();
+  return [point.x * matrix.a + point.y * matrix.c + matrix.e, point.x * matrix.b + point.y * matrix.d + matrix.f];
+}"""
+
+# JavaScript: the spec of a chart, and its layers of lines
+SPEC = "document.querySelector('.progress-chart[data-group=\"{}\"]').vegaSpec"
+LAYERS = SPEC + ".marks.filter(m => m.type === 'group').length"
 
 
 def _rendered(page: Any, group: str) -> None:
@@ -98,26 +120,38 @@ def test_compare_runs_from_the_models_list(logged_in: Any, ui_server: Platform, 
     page.wait_for_function("() => document.querySelector('#parallel-chart').dataset.metric === 'output:test_accuracy'")
     shot(page, screenshots, "compare")
 
-    # Chart options change the specs: smoothing adds a smoothed line over a faded one, log scale, x = time.
-    assert len(_spec(page, "train_loss")["layer"]) == 1
+    # Hovering a line shows its point in a tooltip (text made when shown).
+    page.mouse.move(*page.evaluate(ON_A_LINE))
+    tip = page.locator(".chart-tooltip")
+    tip.wait_for()
+    assert "step: " in tip.inner_text() and "train_loss: " in tip.inner_text()
+    assert any(f"line: {run['name']}" in tip.inner_text() for run in runs)
+    page.mouse.move(0, 0)
+    page.wait_for_function("() => document.querySelector('.chart-tooltip').hidden")
+
+    # Chart options change the charts: smoothing draws a smoothed line over a faded one, log scale, x = time.
+    assert _lines(_spec(page, "train_loss")) == ["raw"]
     page.get_by_role("slider", name="Smoothing").fill("0.8")
-    page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"train_loss\"]').vlSpec.layer.length === 2")
+    page.wait_for_function("() => " + LAYERS.format("train_loss") + " === 2")
     _rendered(page, "train_loss")
     spec = _spec(page, "train_loss")
-    assert spec["layer"][0]["mark"]["opacity"] == 0.25 and spec["layer"][1]["encoding"]["y"]["field"] == "smooth"
+    assert _lines(spec) == ["raw", "smoothed"]
+    raw, smoothed = (mark["marks"][0]["encode"]["update"] for mark in spec["marks"] if mark["type"] == "group")
+    assert raw["opacity"] == {"value": 0.25} and smoothed["y"]["field"] == "smooth"
+    assert loss.locator(".mark-line path").count() == 6  # each run's raw and smoothed line
+    assert loss.locator(".mark-line path[opacity='0.25']").count() == 3
     page.get_by_role("checkbox", name="Log scale").check()
-    page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"train_loss\"]')"
-                           ".vlSpec.layer[0].encoding.y.scale.type === 'log'")
+    page.wait_for_function("() => " + SPEC.format("train_loss") + ".scales.find(s => s.name === 'y').type === 'log'")
     page.get_by_role("combobox", name="X axis").select_option("time")
-    page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"test_accuracy\"]')"
-                           ".vlSpec.encoding.x.type === 'temporal'")
+    page.wait_for_function("() => " + SPEC.format("test_accuracy") + ".scales.find(s => s.name === 'x').type === 'time'")
     _rendered(page, "test_accuracy")
     assert "wall time" in _chart(page, "test_accuracy").locator(".role-axis-title text").all_text_contents()
     page.get_by_role("combobox", name="X axis").select_option("step")
     page.get_by_role("checkbox", name="Log scale").uncheck()
     page.get_by_role("slider", name="Smoothing").fill("0")
-    page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"train_loss\"]').vlSpec.layer.length === 1")
+    page.wait_for_function("() => " + LAYERS.format("train_loss") + " === 1")
     _rendered(page, "train_loss")
+    assert _scale(_spec(page, "train_loss"), "y")["type"] == "linear"
 
     # Zoom to a step range: the server sends every point of it, for each run that has it.
     assert len(requests) == 1
@@ -166,6 +200,11 @@ def test_compare_legends_fit_a_narrow_screen(logged_in: Any, ui_server: Platform
         box = labels.nth(index).bounding_box()
         assert svg["x"] <= box["x"] and box["x"] + box["width"] <= svg["x"] + svg["width"] + 1, (index, box, svg)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    # The parallel coordinates fit too, and are drawn again at the width of a wider window.
+    page.wait_for_function("() => document.querySelector('#parallel-chart').dataset.rendered === 'true'")
+    assert page.locator("#parallel-chart svg").bounding_box()["width"] <= 390
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.wait_for_function("() => document.querySelector('#parallel-chart svg')?.getBoundingClientRect().width > 800")
 
 
 def test_compare_refuses_one_run(logged_in: Any, ui_server: Platform) -> None:

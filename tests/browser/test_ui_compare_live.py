@@ -1,6 +1,7 @@
-"""The compare view follows running runs (their new points drawn, their status and outputs shown when they
-end, without a reload; polling stops when every run has ended), and times show in the browser's own zone
-with the UTC time in their tooltip."""
+"""The compare view follows running runs (their new points drawn, inside a zoomed range too; their last
+values in the metrics table and the parallel coordinates; their status and outputs shown when they end,
+without a reload; polling stops when every run has ended), and times show in the browser's own zone with the
+UTC time in their tooltip."""
 
 from __future__ import annotations
 
@@ -27,6 +28,16 @@ def _loss_points(page: Any) -> int:
     return int(page.locator('.progress-chart[data-group="loss"]').get_attribute("data-points") or 0)
 
 
+def _last_loss(page: Any) -> list[str]:
+    """The metrics table's "loss (last)" row, one cell per run."""
+    row = page.locator("#compare-outputs tbody tr", has=page.locator("th", has_text="loss (last)")).first
+    return row.locator("td").all_inner_texts()
+
+
+# JavaScript: the texts drawn in the parallel coordinates (each axis' highest and lowest value, its labels)
+PARALLEL_TEXTS = "() => [...document.querySelectorAll('#parallel-chart svg text')].map(t => t.textContent)"
+
+
 def test_a_running_run_grows_and_ends_without_a_reload(logged_in: Any, ui_server: Platform) -> None:
     page = logged_in
     prefix = f"live-{uuid.uuid4().hex[:6]}"
@@ -50,8 +61,27 @@ def test_a_running_run_grows_and_ends_without_a_reload(logged_in: Any, ui_server
         row = page.locator(f'#compare-runs tr[data-run-id="{running["id"]}"]')
         assert row.locator(".status").inner_text() == "running"
 
-        # New points of the running run appear in its chart.
+        # Its last loss is in the metrics table and on the parallel coordinates' metric axis (0.2, 1 / 5).
+        assert _last_loss(page) == ["0.2", "0.05"]
+        page.wait_for_function("() => document.querySelector('#parallel-chart').dataset.rendered === 'true'")
+        assert page.locator("#parallel-chart").get_attribute("data-metric") == "last:loss"
+        assert "0.2" in page.evaluate(PARALLEL_TEXTS)
+
+        # Zoomed to steps 3 to 15: the running run's new points inside the range appear while it stays zoomed.
+        zoom = page.get_by_role("form", name="Zoom to steps")
+        zoom.get_by_label("From step").fill("3")
+        zoom.get_by_label("to step").fill("15")
+        zoom.get_by_role("button", name="Zoom").click()
+        page.wait_for_function("() => { const c = document.querySelector('.progress-chart[data-group=\"loss\"]');"
+                               " return c.dataset.zoomed === '3-15' && c.dataset.points === '15'; }")  # 2 + 13
         _points(job, running["id"], range(5, 12))
+        page.wait_for_function("() => { const c = document.querySelector('.progress-chart[data-group=\"loss\"]');"
+                               " return c.dataset.zoomed === '3-15' && c.dataset.points === '22'; }")  # 7 new
+        # ... and its new last loss (1 / 12) in the table and on the parallel coordinates, without a reload.
+        assert _last_loss(page) == ["0.0833333", "0.05"]
+        page.wait_for_function(f"() => ({PARALLEL_TEXTS})().includes('0.0833333')")
+        assert "0.2" not in page.evaluate(PARALLEL_TEXTS)
+        zoom.get_by_role("button", name="Show all").click()
         page.wait_for_function("() => Number(document.querySelector('.progress-chart[data-group=\"loss\"]').dataset.points) === 32")
 
         # It ends with an output.json: its status, finish time and metrics arrive; polling stops.
@@ -64,11 +94,14 @@ def test_a_running_run_grows_and_ends_without_a_reload(logged_in: Any, ui_server
     assert row.locator("time").count() == 2  # created and finished
     outputs = page.locator("#compare-outputs tbody tr", has=page.locator("th", has_text="test_accuracy")).first
     assert outputs.locator("td").all_inner_texts() == ["0.77", "—"]
+    # The output it wrote became a metric to set the settings against.
+    metric = page.get_by_role("combobox", name="Against metric")
+    assert metric.locator("option").all_inner_texts() == ["test_accuracy", "loss (last)"]
     polls = page.locator("#compare").get_attribute("data-polls")
     page.wait_for_timeout(2500)  # longer than a poll's interval: no poll follows
     assert page.locator("#compare").get_attribute("data-polls") == polls
     assert page.evaluate("window.__sameDocument") is True
-    assert len(data_requests) == 1
+    assert len(data_requests) == 2 and "start_step=3" in data_requests[1]  # the page's points, the zoom
 
 
 def test_times_show_in_the_browsers_zone_with_the_utc_time_in_a_tooltip(browser: Any, ui_server: Platform) -> None:

@@ -1,6 +1,8 @@
 """vega_expr.js, the charts' faster stand-in for vega-embed's expression interpreter, draws exactly what the
-interpreter draws: the same specs rendered with each give the same SVG, for the compare view's own charts
-and a spec that uses every kind of expression (builtins, Vega's functions, conditions, objects, arrays)."""
+interpreter draws: the same specs rendered with each give the same SVG, for the compare view's own Vega specs
+(a progress chart with smoothing, gaps and a time axis; the parallel coordinates) and a Vega-Lite spec that
+uses every kind of expression (builtins, Vega's functions, conditions, objects, arrays). The compare page
+loads Vega alone; the test adds Vega-Lite and vega-embed (the interpreter) to it."""
 
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ SAME_SVG = r"""async (specs) => {
     const element = document.createElement('div');
     element.style.width = '500px';
     document.body.appendChild(element);
-    const result = await vegaEmbed(element, spec, Object.assign(BrevettiCharts.embedOptions(), {expr: expr}));
+    const result = await vegaEmbed(element, spec, {actions: false, renderer: 'svg', ast: true, expr: expr});
     const svg = (await result.view.toSVG()).replace(/(clip|gradient)_?\d+/g, '$1N');  // page-wide counters
     result.finalize();
     element.remove();
@@ -64,13 +66,23 @@ def test_the_fast_expressions_draw_what_the_interpreter_draws(logged_in: Any, ui
     page.goto(f"{ui_server.url}/compare?ids={runs[0]['id']},{runs[1]['id']}")
     page.wait_for_function("() => document.querySelector('.progress-chart')?.dataset.rendered === 'true'"
                            " && document.querySelector('#parallel-chart').dataset.rendered === 'true'")
+    for script in ("vega-lite.min.js", "vega-embed.min.js"):
+        page.add_script_tag(url=f"{ui_server.url}/ui/static/vendor/{script}")
     progress = page.evaluate("""() => {
-        const chart = document.querySelector('.progress-chart');
-        return Object.assign({}, chart.vlSpec, {data: {values: BrevettiCharts.rowsOf(
-            [{line: 'a', points: [[0, 1, 1.7e9], [1, 0.5, 1.7e9 + 1], [2, null, null], [3, 0.2, 1.7e9 + 3]]}],
-            {smoothing: 0.5, log: false, x: 'time'}, 'loss')}});
+        const options = {smoothing: 0.5, log: false, x: 'time'};
+        const rows = BrevettiCharts.rowsOf([{line: 'a', points: [[0, 1, 1.7e9], [1, 0.5, 1.7e9 + 1], [2, null, null],
+                                                                [3, 0.2, 1.7e9 + 3]]}], options, 'loss');
+        const spec = BrevettiCharts.progressSpec('loss', options, {width: 500, columns: 2, labelLimit: 100, domain: null}, true);
+        const domains = BrevettiCharts.domainsOf(rows, options);
+        spec.signals.forEach(signal => { if (domains[signal.name]) { signal.value = domains[signal.name]; } });
+        spec.data = [{name: 'points', values: rows}];
+        return spec;
     }""")
-    parallel = page.evaluate("() => document.querySelector('#parallel-chart').vlSpec")
+    parallel = page.evaluate("""() => {
+        const chart = document.querySelector('#parallel-chart');
+        return Object.assign({}, chart.vegaSpec, {data: chart.vegaSpec.data.map(
+            data => Object.assign({}, data, {values: chart.vegaData[data.name]}))});
+    }""")
     answers = page.evaluate(SAME_SVG, [progress, parallel, EVERY_KIND])
     for (interpreted, fast), name in zip(answers, ["progress", "parallel", "every kind"], strict=True):
         assert "<path" in interpreted or "<circle" in interpreted or "d=" in interpreted, name

@@ -91,6 +91,10 @@ def test_create_model_from_the_zoo_and_watch_it_train(logged_in: Any, ui_server:
     # When it ends the page loads again with its results.
     ui_server.wait_for(model_id, {"completed"})
     page.wait_for_function("() => document.querySelector('#job-status').textContent === 'completed'")
+    # Without a reload first: the finished job's parts are swapped in, and its own chart is drawn (the page
+    # had no chart when it opened, so it loads Vega-Lite and vega-embed only now).
+    page.wait_for_function("() => document.getElementById('job').dataset.refreshed === 'true'")
+    page.locator('.vega-chart[data-chart="training_curves"][data-rendered="true"] svg').wait_for()
     page.reload()
     assert page.get_by_role("textbox", name="Job key").count() == 0
     page.locator('.vega-chart[data-chart="training_curves"][data-rendered="true"] svg').wait_for()

@@ -1,5 +1,6 @@
 """A long run's progress charts: drawn from the server's downsampled series, zoomed to a step range
-(typed, or dragged across a chart) at full resolution, and kept up to date by polls after a cursor."""
+(typed, or dragged across a chart) at full resolution, and kept up to date by polls after a cursor, a
+zoomed range included (new points inside it are drawn while it stays zoomed)."""
 
 from __future__ import annotations
 
@@ -61,13 +62,27 @@ def test_long_run_is_downsampled_zoomed_and_polled(logged_in: Any, ui_server: Pl
     assert _points(page, "loss") == 101
     assert page.locator("#progress-zoom-note").inner_text() == f"Steps {SPIKE_STEP - 50} to {SPIKE_STEP + 50}, every point."
 
-    # New points arrive through the polls (after the cursor) while zoomed; "Show all" shows them.
+    # New points arrive through the polls (after the cursor) while zoomed to a range they are not in: drawn
+    # on "Show all" only. A zoomed range reaching past the newest step shows new points inside it at once.
     _post(ui_server, model, [{"step": STEPS + i, "time": 2e9, "values": {"loss": 0.5, "lr": 0.01}} for i in range(3)])
     _chart(page, "lr").locator("svg").wait_for()  # a new series: its chart appears (empty in the zoomed range)
+    page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"lr\"]').dataset.rendered === 'true'")
+    assert _points(page, "lr") == 0 and _points(page, "loss") == 101
+    zoom.get_by_label("From step").fill(str(STEPS + 3 - 10))
+    zoom.get_by_label("to step").fill(str(STEPS + 50))
+    zoom.get_by_role("button", name="Zoom").click()
+    page.wait_for_function(f"() => document.querySelector('.progress-chart[data-group=\"loss\"]').dataset.zoomed "
+                           f"=== '{STEPS + 3 - 10}-{STEPS + 50}' && document.querySelector("
+                           f"'.progress-chart[data-group=\"loss\"]').dataset.points === '10'")
+    _post(ui_server, model, [{"step": STEPS + 3 + i, "time": 2e9 + i, "values": {"loss": 0.25, "lr": 0.02}} for i in range(4)])
+    page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"loss\"]').dataset.points === '14'"
+                           " && document.querySelector('.progress-chart[data-group=\"lr\"]').dataset.points === '7'")
+    assert _chart(page, "loss").get_attribute("data-zoomed") == f"{STEPS + 3 - 10}-{STEPS + 50}"
+    _post(ui_server, model, [{"step": STEPS + 51, "time": 2e9 + 9, "values": {"loss": 0.2}}])  # past the range
     zoom.get_by_role("button", name="Show all").click()
-    page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"lr\"]').dataset.points === '3'")
+    page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"lr\"]').dataset.points === '7'")
     page.wait_for_function(f"() => document.querySelector('.progress-chart[data-group=\"loss\"]').dataset.points "
-                           f"=== '{drawn + 3}'")
+                           f"=== '{drawn + 8}'")
     assert _chart(page, "loss").get_attribute("data-zoomed") == ""
 
     # Dragging across a chart zooms to the dragged steps.
@@ -83,7 +98,7 @@ def test_long_run_is_downsampled_zoomed_and_polled(logged_in: Any, ui_server: Pl
     assert zoom.get_by_label("From step").input_value() == str(start)
     zoom.get_by_role("button", name="Show all").click()
     page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"loss\"]').dataset.zoomed === ''")
-    assert len(zooms) == 2, zooms  # the typed range and the dragged one: redrawing a zoomed chart asks nothing
+    assert len(zooms) == 3, zooms  # the typed ranges and the dragged one: redrawing a zoomed chart asks nothing
 
 
 def test_chart_options_and_zoom_by_time(logged_in: Any, ui_server: Platform) -> None:
@@ -98,27 +113,35 @@ def test_chart_options_and_zoom_by_time(logged_in: Any, ui_server: Platform) -> 
     page.goto(f"{ui_server.url}/models/{model['id']}")
     page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"loss\"]')?.dataset.rendered === 'true'")
 
-    def spec() -> Any:
-        return _chart(page, "loss").evaluate("element => element.vlSpec")
+    def spec() -> Any:  # the Vega spec the chart was drawn with
+        return _chart(page, "loss").evaluate("element => element.vegaSpec")
+
+    def scale(name: str) -> Any:
+        return next(scale for scale in spec()["scales"] if scale["name"] == name)
+
+    chart_spec = "document.querySelector('.progress-chart[data-group=\"loss\"]').vegaSpec"
 
     options = page.get_by_role("form", name="Chart options")
-    assert spec()["encoding"]["x"]["field"] == "step" and len(spec()["layer"]) == 1
+    assert spec()["axes"][0]["title"] == "step" and _chart(page, "loss").locator(".mark-line path").count() == 1
     options.get_by_role("slider", name="Smoothing").fill("0.9")
-    page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"loss\"]').vlSpec.layer.length === 2")
+    page.wait_for_function(f"() => {chart_spec}.marks.filter(m => m.type === 'group').length === 2")
+    page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"loss\"]').dataset.rendered === 'true'")
+    assert _chart(page, "loss").locator(".mark-line path").count() == 2  # the faded raw line and the smoothed one
     assert options.locator("output").inner_text() == "0.90"
     options.get_by_role("checkbox", name="Log scale").check()
-    page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"loss\"]')"
-                           ".vlSpec.layer[1].encoding.y.scale.type === 'log'")
+    page.wait_for_function(f"() => {chart_spec}.scales.find(s => s.name === 'y').type === 'log'")
     options.get_by_role("combobox", name="X axis").select_option("relative")
-    page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"loss\"]').vlSpec.encoding.x.field === 'elapsed'")
+    page.wait_for_function(f"() => {chart_spec}.marks[1].marks[0].encode.update.x.field === 'elapsed'")
+    page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"loss\"]').dataset.rendered === 'true'")
+    assert "seconds since the first point" in _chart(page, "loss").locator(".role-axis-title text").all_text_contents()
     options.get_by_role("combobox", name="X axis").select_option("time")
-    page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"loss\"]').vlSpec.encoding.x.type === 'temporal'")
+    page.wait_for_function(f"() => {chart_spec}.scales.find(s => s.name === 'x').type === 'time'")
     page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"loss\"]').dataset.rendered === 'true'")
 
     # The options are kept in this browser: a reload draws the same.
     page.reload()
     page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"loss\"]')?.dataset.rendered === 'true'")
-    assert spec()["encoding"]["x"]["type"] == "temporal" and spec()["layer"][0]["encoding"]["y"]["scale"]["type"] == "log"
+    assert scale("x")["type"] == "time" and scale("y")["type"] == "log"
 
     box = _chart(page, "loss").locator("svg").bounding_box()
     y = box["y"] + box["height"] * 0.4

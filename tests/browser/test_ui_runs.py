@@ -129,7 +129,7 @@ def test_the_live_log_grows_while_the_job_runs_and_stays_after_it_ends(
     assert len(log.text_content()) > first  # new lines arrived without a reload
     assert page.locator("#job-status").inner_text() == "running"
     assert "Live" in page.locator("#log-state").inner_text()
-    page.locator("#progress-charts .vega-embed").first.wait_for()
+    page.locator('#progress-charts .progress-chart[data-rendered="true"] svg').first.wait_for()
     page.locator("#job-log").scroll_into_view_if_needed()
     shot(page, screenshots, "live-log")
 

@@ -1,27 +1,90 @@
-/* Progress charts shared by the model page and the compare view: one Vega-Lite line chart per group of
-   series, with smoothing (an exponential moving average, debiased as TensorBoard does), a log value axis,
-   x as step, wall time or time since the line's first point, and zoom: dragging across a chart calls
+/* Progress charts shared by the model page and the compare view: one Vega line chart per group of series,
+   with smoothing (an exponential moving average, debiased as TensorBoard does), a log value axis, x as
+   step, wall time or time since the line's first point, and zoom: dragging across a chart calls
    onZoom(startStep, endStep) with the dragged range in steps (a time range is mapped to the steps of the
    points inside it), and the page asks the server for that range at full resolution.
-   Charts render as SVG with Vega's expression interpreter (the pages' CSP allows no eval); each Vega-Lite
-   spec is compiled once and its line marks made lean (see vegaSpecOf). Each chart element carries its
-   current Vega-Lite spec as `element.vlSpec` and data-points / data-zoomed / data-rendered. */
+   The Vega specs are written here directly (no Vega-Lite compiler, no vega-embed: only vega.min.js is
+   parsed by the page) and render as SVG with vega_expr.js evaluating expressions (the pages' CSP allows
+   no eval). Each chart element carries the Vega spec it was drawn with as `element.vegaSpec` (its data
+   apart) and data-points / data-zoomed / data-rendered. */
 (function () {
   'use strict';
-  var hasVega = typeof window.vegaEmbed === 'function' && typeof window.vega === 'object';
+  var hasVega = typeof window.vega === 'object' && typeof window.vega.View === 'function';
   var STORAGE_KEY = 'brevettiai.chartOptions';
   var X_AXES = {
     step: {field: 'step', type: 'quantitative', title: 'step'},
     time: {field: 'time', type: 'temporal', title: 'wall time'},
     relative: {field: 'elapsed', type: 'quantitative', title: 'seconds since the first point'}
   };
+  var CONFIG = {font: 'system-ui, sans-serif'};
 
-  function embedOptions(extra) {
-    var options = {actions: false, renderer: 'svg', ast: true, logLevel: vega.Error,
-                   config: {font: 'system-ui, sans-serif'}};
-    if (window.BrevettiVegaExpr) { options.expr = window.BrevettiVegaExpr; }  // vega_expr.js: the same, faster
-    Object.keys(extra || {}).forEach(function (key) { options[key] = extra[key]; });
-    return options;
+  // Drawing a Vega spec ------------------------------------------------------------------------------------
+  var runtimes = {};  // a spec's JSON -> its parsed dataflow, parsed once and shared by every view of it
+
+  function runtimeOf(spec) {
+    var key = JSON.stringify(spec);
+    if (!runtimes[key]) { runtimes[key] = vega.parse(spec, CONFIG, {ast: true}); }
+    return runtimes[key];
+  }
+
+  /* Draw `spec` with `data` ({name: rows}) and `signals` ({name: value}) into `element`: the new drawing
+     replaces the old one only once it is complete. Resolves to the view. `tips` ({mark name: function}) makes
+     the tooltip of those marks' items from their tooltip value when shown (not for every point drawn). */
+  function render(element, spec, data, signals, tips) {
+    var holder = document.createElement('div');
+    holder.className = 'chart-view';
+    var tooltip = !tips ? showTooltip : function (handler, event, item, value) {
+      var tip = item && item.mark && tips[item.mark.name];
+      showTooltip(handler, event, item, tip && value ? tip(value) : value);
+    };
+    var view = new vega.View(runtimeOf(spec), {renderer: 'svg', logLevel: vega.Error, tooltip: tooltip,
+                                               expr: window.BrevettiVegaExpr});
+    Object.keys(signals || {}).forEach(function (name) { view.signal(name, signals[name]); });
+    Object.keys(data || {}).forEach(function (name) { view.data(name, data[name]); });
+    view.initialize(holder);
+    return view.runAsync().then(function () {
+      element.textContent = '';
+      element.appendChild(holder);
+      return view;
+    }, function (error) { view.finalize(); throw error; });
+  }
+
+  // Tooltips: one box for the page, filled with text (never HTML) ----------------------------------------
+  var tooltipBox = null;
+
+  function shown(value) {
+    if (typeof value === 'number' && isFinite(value) && !Number.isInteger(value)) { return String(+value.toPrecision(6)); }
+    return value === null || value === undefined ? '—' : String(value);
+  }
+
+  function showTooltip(handler, event, item, value) {
+    if (!tooltipBox) {
+      tooltipBox = document.createElement('div');
+      tooltipBox.className = 'chart-tooltip';
+      tooltipBox.setAttribute('role', 'tooltip');
+      document.body.appendChild(tooltipBox);
+    }
+    if (value === null || value === undefined || value === '' || !event) { tooltipBox.hidden = true; return; }
+    tooltipBox.textContent = '';
+    if (typeof value === 'object') {
+      Object.keys(value).forEach(function (key) {
+        var line = document.createElement('div');
+        var name = document.createElement('b');
+        name.textContent = key + ': ';
+        line.appendChild(name);
+        line.appendChild(document.createTextNode(shown(value[key])));
+        tooltipBox.appendChild(line);
+      });
+    } else {
+      tooltipBox.textContent = shown(value);
+    }
+    tooltipBox.hidden = false;
+    var x = event.clientX + 14, y = event.clientY + 14;
+    var width = tooltipBox.offsetWidth, height = tooltipBox.offsetHeight;
+    if (x + width > window.innerWidth) { x = Math.max(0, event.clientX - width - 14); }
+    if (y + height > window.innerHeight) { y = Math.max(0, event.clientY - height - 14); }
+    tooltipBox.style.left = (x + window.scrollX) + 'px';
+    tooltipBox.style.top = (y + window.scrollY) + 'px';
   }
 
   /* Exponential moving average of the values (nulls stay gaps), debiased for the first points. */
@@ -36,26 +99,27 @@
     });
   }
 
-  /* Chart rows of lines [{line, points: [[step, value, time], ...]}]. Each row carries what its line mark
-     would otherwise compute per point in Vega's (slow, eval-free) expression interpreter: `ok` (the value is
-     drawn, else a gap) and `tip` (its tooltip). */
+  /* Chart rows of lines [{line, points: [[step, value, time], ...]}]. Each row carries what the line marks
+     would otherwise compute per point in Vega's expressions: `ok` (drawn, else a gap). Its tooltip is made
+     when shown (tipsOf). */
   function rowsOf(lines, options, title) {
     var rows = [];
     var x = X_AXES[options.x] || X_AXES.step;
     lines.forEach(function (line) {
       var points = line.points.slice().sort(function (a, b) { return a[0] - b[0]; });
       var first = null;
-      points.forEach(function (point) { if (first === null && point[2] !== null) { first = point[2]; } });
+      points.forEach(function (point) { if (first === null && point[2] !== null && point[2] !== undefined) { first = point[2]; } });
       var own = points.map(function (point) {
         var time = point[2];
         var value = point[1];
-        return {step: point[0], value: value, line: line.line,
-                time: time === null || time === undefined ? null : time * 1000,
-                elapsed: time === null || time === undefined || first === null ? null : time - first,
-                ok: value !== null && isFinite(value) && (!options.log || value > 0)};
+        var row = {step: point[0], value: value, line: line.line,
+                   time: time === null || time === undefined ? null : time * 1000,
+                   elapsed: time === null || time === undefined || first === null ? null : time - first};
+        row.okX = row[x.field] !== null;
+        row.ok = row.okX && value !== null && isFinite(value) && (!options.log || value > 0);
+        return row;
       });
       if (options.smoothing > 0) { smooth(own, options.smoothing, options.log); }
-      own.forEach(function (row) { row.tip = tipOf(row, x, title || 'value', options.smoothing > 0); });
       Array.prototype.push.apply(rows, own);
     });
     return rows;
@@ -64,6 +128,13 @@
   function localTime(milliseconds) {
     var moment = new Date(milliseconds);
     return window.BrevettiTime ? BrevettiTime.localText(moment) : moment.toISOString();
+  }
+
+  /* The tooltips of a progress chart's lines (render's `tips`): a point's x, step, value, smoothed value, line. */
+  function tipsOf(options, title) {
+    var x = X_AXES[options.x] || X_AXES.step, smoothed = options.smoothing > 0;
+    var tip = function (row) { return tipOf(row, x, title || 'value', smoothed); };
+    return {raw_line: tip, smoothed_line: tip};
   }
 
   function tipOf(row, x, title, smoothed) {
@@ -77,64 +148,85 @@
     return tip;
   }
 
-  function specFor(title, options, legend) {
-    var x = X_AXES[options.x] || X_AXES.step;
-    var yScale = {zero: false, type: options.log ? 'log' : 'linear'};
-    var color = {field: 'line', type: 'nominal', title: null,
-                 legend: {orient: 'bottom', direction: 'horizontal', columns: legend.columns, labelLimit: legend.labelLimit,
-                          symbolLimit: 0}};
-    if (legend.domain) { color.scale = {domain: legend.domain, scheme: legend.domain.length > 10 ? 'tableau20' : 'category10'}; }
-    var raw = {
-      params: [{name: 'brush', select: {type: 'interval', encodings: ['x']}}],
-      mark: {type: 'line', interpolate: 'linear', tooltip: !(options.smoothing > 0), opacity: options.smoothing > 0 ? 0.25 : 1},
-      encoding: {y: {field: 'value', type: 'quantitative', title: title, scale: yScale}}
-    };
-    var layers = [raw];
-    if (options.smoothing > 0) {
-      layers.push({mark: {type: 'line', interpolate: 'linear', tooltip: true},
-                   encoding: {y: {field: 'smooth', type: 'quantitative', title: title, scale: yScale}}});
-    }
-    return {
-      $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-      title: title, width: legend.width, height: 200, autosize: {type: 'fit-x', contains: 'padding'},
-      data: {name: 'points', format: {parse: null}},
-      encoding: {x: {field: x.field, type: x.type, title: x.title, scale: {zero: false}}, color: color},
-      layer: layers
-    };
-  }
-
-  /* The Vega spec of a progress chart's Vega-Lite spec, compiled once per distinct spec and reused by every
-     chart drawn with it. Its line marks are made lean: Vega evaluates each encoding channel of every point
-     through the expression interpreter, so the channels that are the same for every point (linear
-     interpolation, full opacity) or that the rows already hold (`ok` for gaps, `tip` for the tooltip) are
-     not evaluated per point, and the per-point aria descriptions (never read out for a line) are left out. */
-  var compiled = {};
-
-  function vegaSpecOf(spec, gaps) {
-    var key = JSON.stringify(spec) + (gaps ? '+gaps' : '');
-    if (!compiled[key]) {
-      var vgSpec = vegaLite.compile(spec).spec;
-      leanLines(vgSpec.marks || [], gaps);
-      compiled[key] = vgSpec;
-    }
-    return compiled[key];
-  }
-
-  function leanLines(marks, gaps) {
-    marks.forEach(function (mark) {
-      var update = mark.type === 'line' && mark.encode && mark.encode.update;
-      if (update) {
-        delete update.description;
-        if (update.interpolate && update.interpolate.value === 'linear') { delete update.interpolate; }
-        if (update.opacity && update.opacity.value === 1) { delete update.opacity; }
-        if (update.tooltip) { update.tooltip = {field: 'tip'}; }
-        if (update.defined) {
-          var smoothed = update.y && update.y.field === 'smooth';
-          if (gaps) { update.defined = {field: smoothed ? 'okSmooth' : 'ok'}; } else { delete update.defined; }
-        }
+  /* The x and y domains of the rows (what Vega would aggregate over every row; here one pass, no expressions). */
+  function domainsOf(rows, options) {
+    var x = (X_AXES[options.x] || X_AXES.step).field, smoothed = options.smoothing > 0;
+    var xLow = Infinity, xHigh = -Infinity, yLow = Infinity, yHigh = -Infinity;
+    rows.forEach(function (row) {
+      if (!row.okX) { return; }
+      var at = row[x];
+      if (at < xLow) { xLow = at; }
+      if (at > xHigh) { xHigh = at; }
+      if (row.ok) {
+        if (row.value < yLow) { yLow = row.value; }
+        if (row.value > yHigh) { yHigh = row.value; }
       }
-      leanLines(mark.marks || [], gaps);
+      if (smoothed && row.okSmooth && row.smooth !== null) {
+        if (row.smooth < yLow) { yLow = row.smooth; }
+        if (row.smooth > yHigh) { yHigh = row.smooth; }
+      }
     });
+    if (xLow > xHigh) { xLow = 0; xHigh = 1; }
+    if (yLow > yHigh) { yLow = options.log ? 1 : 0; yHigh = options.log ? 10 : 1; }
+    return {xDomain: [xLow, xHigh], yDomain: [yLow, yHigh]};
+  }
+
+  /* The Vega spec of a progress chart: one line per `line` of the rows (a faded raw line under the smoothed
+     one when smoothing), the colours fixed by the legend's domain when given, and `brush`: the x range
+     dragged across the chart, in x's units. Gaps (`defined`) are drawn only when some row needs one. */
+  function progressSpec(title, options, legend, gaps) {
+    var x = X_AXES[options.x] || X_AXES.step;
+    var smoothed = options.smoothing > 0;
+    var domain = legend.domain;
+    function lines(name, field, faded, tooltip) {
+      var update = {x: {scale: 'x', field: x.field}, y: {scale: 'y', field: field}, stroke: {scale: 'color', field: 'line'}};
+      if (faded) { update.opacity = {value: 0.25}; }
+      if (tooltip) { update.tooltip = {signal: 'datum'}; }  // made into its text when shown (tipsOf)
+      if (gaps) { update.defined = {field: field === 'smooth' ? 'okSmooth' : 'ok'}; }
+      var line = {name: name + '_line', type: 'line', from: {data: name + '_rows'}, interactive: tooltip, encode: {update: update}};
+      if (x.field !== 'step') { line.sort = {field: 'x'}; }
+      return {name: name, type: 'group', from: {facet: {name: name + '_rows', data: 'points', groupby: 'line'}},
+              encode: {update: {width: {field: {group: 'width'}}, height: {field: {group: 'height'}}}}, marks: [line]};
+    }
+    var marks = [
+      {name: 'brush_area', type: 'rect', clip: true, encode: {
+        enter: {fill: {value: '#333'}, fillOpacity: {value: 0.125}, y: {value: 0}, y2: {signal: 'height'}},
+        update: {x: {signal: 'brushX ? brushX[0] : 0'}, x2: {signal: 'brushX ? brushX[1] : 0'}}}},
+      lines('raw', 'value', smoothed, !smoothed)
+    ];
+    if (smoothed) { marks.push(lines('smoothed', 'smooth', false, true)); }
+    var color = {name: 'color', type: 'ordinal', domain: domain || {data: 'points', field: 'line', sort: true},
+                 range: domain ? {scheme: domain.length > 10 ? 'tableau20' : 'category10'} : 'category'};
+    return {
+      $schema: 'https://vega.github.io/schema/vega/v6.json',
+      background: 'white', padding: 5, width: legend.width, height: 200,
+      autosize: {type: 'fit-x', contains: 'padding'}, title: {text: title, frame: 'group'}, style: 'cell',
+      signals: [
+        {name: 'xDomain', value: [0, 1]},
+        {name: 'yDomain', value: [0, 1]},
+        {name: 'brushX', value: null, on: [
+          {events: 'pointerdown', update: '[clamp(x(), 0, width), clamp(x(), 0, width)]'},
+          {events: '[pointerdown, window:pointerup] > window:pointermove', update: 'brushX ? [brushX[0], clamp(x(), 0, width)] : null'}]},
+        {name: 'brush', value: null, on: [
+          {events: {signal: 'brushX'}, update: 'brushX && brushX[0] !== brushX[1] ? invert("x", brushX) : null'}]}
+      ],
+      data: [{name: 'points'}],
+      scales: [
+        {name: 'x', type: x.type === 'temporal' ? 'time' : 'linear', domain: {signal: 'xDomain'}, range: 'width',
+         zero: false, nice: x.type !== 'temporal'},
+        {name: 'y', type: options.log ? 'log' : 'linear', domain: {signal: 'yDomain'}, range: 'height', zero: false, nice: true},
+        color
+      ],
+      axes: [
+        {scale: 'x', orient: 'bottom', grid: true, title: x.title, labelFlush: true, labelOverlap: true,
+         tickCount: {signal: 'ceil(width/40)'}},
+        {scale: 'y', orient: 'left', grid: true, title: title, labelOverlap: 'greedy'}
+      ],
+      legends: [{stroke: 'color', symbolType: 'stroke', orient: 'bottom', direction: 'horizontal', columns: legend.columns,
+                 labelLimit: legend.labelLimit, symbolLimit: 0,
+                 encode: {labels: {interactive: true, update: {tooltip: {field: 'label'}}}}}],
+      marks: marks
+    };
   }
 
   /* The steps of the rows whose x value lies in [low, high]. */
@@ -262,29 +354,24 @@
 
   ProgressCharts.prototype.embed = function (group) {
     var self = this, chart = this.charts[group];
-    if (!hasVega) { chart.element.textContent = 'Charts need the vendored Vega scripts.'; return; }
+    if (!hasVega) { chart.element.textContent = 'Charts need the vendored Vega script.'; return; }
     var version = chart.version += 1;
-    var spec = specFor(group, this.settings, this.legend(chart));
+    var rows = chart.rows = rowsOf(chart.lines || [], this.settings, group);
+    var gaps = chart.gaps = rows.some(function (row) { return !row.ok || row.okSmooth === false; });
+    var spec = progressSpec(group, this.settings, this.legend(chart), gaps);
     chart.pending = true;
-    chart.element.vlSpec = spec;
+    chart.element.vegaSpec = spec;
     chart.element.setAttribute('data-rendered', 'false');
     // The rows go in with the spec: one render, not an empty one and then the data.
-    var rows = chart.rows = rowsOf(chart.lines || [], this.settings, group);
-    var gaps = rows.some(function (row) { return !row.ok || row.okSmooth === false; });
-    var compiledSpec = vegaSpecOf(spec, gaps);
-    var withRows = Object.assign({}, compiledSpec, {data: compiledSpec.data.map(function (data) {
-      return data.name === 'points' ? Object.assign({}, data, {values: rows}) : data;  // numbers already
-    })});
-    chart.gaps = gaps;
-    vegaEmbed(chart.element, withRows, embedOptions({mode: 'vega'})).then(function (result) {
-      if (version !== chart.version) { result.finalize(); return; }
-      if (chart.result) { chart.result.finalize(); }
-      chart.result = result;
-      chart.view = result.view;
+    render(chart.element, spec, {points: rows}, domainsOf(rows, this.settings), tipsOf(this.settings, group)).then(function (view) {
+      if (version !== chart.version) { view.finalize(); return; }
+      if (chart.view) { chart.view.finalize(); }
+      chart.view = view;
       chart.pending = false;
       self.listen(group);
       self.drawn(group, rows);
     }).catch(function (error) {
+      chart.pending = false;
       chart.element.setAttribute('data-rendered', 'error');
       chart.element.textContent = 'The chart could not be drawn: ' + error.message;
     });
@@ -296,7 +383,9 @@
     var gaps = rows.some(function (row) { return !row.ok || row.okSmooth === false; });
     if (gaps && !chart.gaps) { this.embed(group); return; }  // its spec draws no gaps yet
     chart.rows = rows;
-    chart.view.data('points', rows).runAsync().then(function () { self.drawn(group, rows); });
+    var domains = domainsOf(rows, this.settings);
+    chart.view.signal('xDomain', domains.xDomain).signal('yDomain', domains.yDomain).data('points', rows)
+      .runAsync().then(function () { self.drawn(group, rows); });
   };
 
   ProgressCharts.prototype.drawn = function (group, rows) {
@@ -311,7 +400,7 @@
     var self = this, chart = this.charts[group], timer = null;
     var field = (X_AXES[this.settings.x] || X_AXES.step).field;
     chart.view.addSignalListener('brush', function (name, value) {
-      var range = value && value[field];
+      var range = value;  // [low, high] in x's units (dates on a time axis)
       window.clearTimeout(timer);
       if (!range || range.length !== 2 || !self.options.onZoom) { return; }
       var low = Math.min(+range[0], +range[1]), high = Math.max(+range[0], +range[1]);
@@ -363,6 +452,7 @@
       });
   }
 
-  window.BrevettiCharts = {Controls: Controls, ProgressCharts: ProgressCharts, embedOptions: embedOptions,
-                           fetchJson: fetchJson, hasVega: hasVega, rowsOf: rowsOf, refreshParts: refreshParts};
+  window.BrevettiCharts = {Controls: Controls, ProgressCharts: ProgressCharts, render: render, CONFIG: CONFIG,
+                           fetchJson: fetchJson, hasVega: hasVega, rowsOf: rowsOf, progressSpec: progressSpec,
+                           domainsOf: domainsOf, refreshParts: refreshParts};
 }());

@@ -120,9 +120,68 @@
       own[name] = (own[name] || []).concat(data.series[name]);
       if (own[name].length > MAX_ROWS) { refetch = true; }
       if (summary.metrics.indexOf(name) < 0) { summary.metrics.push(name); summary.metrics.sort(); }
+      if (zoomed) { zoomIn(id, name, data.series[name]); }
     });
     if (data.cursor !== null) { whole.cursors[id] = data.cursor; }
     return refetch;
+  }
+
+  /* New points of a run that fall inside the zoomed range join it (a point at a step it has replaces it). */
+  function zoomIn(id, name, rows) {
+    var inside = rows.filter(function (row) { return row[0] >= zoomed.start && row[0] <= zoomed.end; });
+    if (!inside.length) { return; }
+    var runSeries = zoomed.data.series[id] || (zoomed.data.series[id] = {});
+    var steps = {};
+    inside.forEach(function (row) { steps[row[0]] = true; });
+    runSeries[name] = (runSeries[name] || []).filter(function (row) { return !steps[row[0]]; }).concat(inside);
+  }
+
+  /* The last value of each series a poll brought (the row at its highest step), in the metrics table and
+     for the parallel coordinates; the names of the series whose last value changed. */
+  function newLastValues(id, data) {
+    var index = summary.runs.map(function (run) { return run.id; }).indexOf(id);
+    var changed = [];
+    Object.keys(data.series).forEach(function (name) {
+      var rows = data.series[name];
+      if (!rows.length) { return; }
+      var last = rows.reduce(function (best, row) { return row[0] >= best[0] ? row : best; });
+      var value = typeof last[1] === 'number' && isFinite(last[1]) ? last[1] : null;
+      var row = summary.lastValues.filter(function (item) { return item.name === name; })[0];
+      if (!row) {
+        row = {name: name, values: summary.runs.map(function () { return null; })};
+        summary.lastValues.push(row);
+        summary.lastValues.sort(function (a, b) { return a.name < b.name ? -1 : a.name > b.name ? 1 : 0; });
+      }
+      if (row.values[index] === value) { return; }
+      row.values[index] = value;
+      changed.push('last:' + name);
+      showLastValue(name, index, value);
+    });
+    return changed;
+  }
+
+  function showLastValue(name, index, value) {
+    var table = document.getElementById('compare-outputs');
+    if (!table) { return; }
+    var row = Array.prototype.filter.call(table.querySelectorAll('tr.last-value'), function (tr) {
+      return tr.getAttribute('data-metric') === name;
+    })[0];
+    if (!row) {
+      row = document.createElement('tr');
+      row.className = 'last-value';
+      row.setAttribute('data-metric', name);
+      var head = document.createElement('th');
+      head.setAttribute('scope', 'row');
+      head.textContent = name + ' ';
+      var note = document.createElement('span');
+      note.className = 'muted';
+      note.textContent = '(last)';
+      head.appendChild(note);
+      row.appendChild(head);
+      summary.runs.forEach(function () { var cell = document.createElement('td'); cell.textContent = '—'; row.appendChild(cell); });
+      table.querySelector('tbody').appendChild(row);
+    }
+    row.querySelectorAll('td')[index].textContent = value === null ? '—' : text(value);
   }
 
   function showRun(id, data) {
@@ -145,10 +204,18 @@
   }
 
   function refreshTables() {
-    // The server draws the tables of ended runs (status, times, outputs): swap in its parts marked data-refresh.
+    // The server draws the tables of ended runs (status, times, outputs): swap in its parts marked data-refresh,
+    // and take its outputs and last values for the parallel coordinates.
     return BrevettiCharts.refreshParts(window.location.href)
-      .then(function () {
+      .then(function (fresh) {
         paintSwatches();
+        var freshSummary = fresh.getElementById('compare-summary');
+        if (freshSummary) {
+          var latest = JSON.parse(freshSummary.textContent);
+          summary.outputs = latest.outputs;
+          summary.lastValues = latest.lastValues;
+          showParallel(true);
+        }
       })
       .catch(function () { /* the runs table keeps what the polls showed */ });
   }
@@ -160,10 +227,11 @@
       var url = linkOf[id] + '/live.json?max_points=500' + (cursor === null || cursor === undefined ? '' : '&after=' + cursor);
       return BrevettiCharts.fetchJson(url).then(function (data) { return {id: id, data: data, fresh: cursor === null || cursor === undefined}; });
     })).then(function (answers) {
-      var grew = false, ended = false, refetch = false;
+      var grew = false, ended = false, refetch = false, changed = [];
       answers.forEach(function (answer) {
         if (Object.keys(answer.data.series).length) { grew = true; }
         refetch = merge(answer.id, answer.data, answer.fresh) || refetch;
+        changed = changed.concat(newLastValues(answer.id, answer.data));
         showRun(answer.id, answer.data);
         if (answer.data.terminal) { ended = true; live.splice(live.indexOf(answer.id), 1); }
       });
@@ -171,6 +239,7 @@
       var next = refetch ? BrevettiCharts.fetchJson(dataUrl).then(function (data) { whole = data; }) : Promise.resolve();
       return next.then(function () {
         if (grew || refetch) { showCharts(); }
+        if (changed.length) { showParallel(changed); }
         if (ended) { return refreshTables(); }
       });
     }).then(function () {
@@ -181,78 +250,96 @@
   }
 
   // Parallel coordinates ------------------------------------------------------------------------------------
+  // One line per run across the numeric settings that differ and the chosen metric (an output, or a series'
+  // last value: those of running runs follow their polls).
   var parallelForm = document.getElementById('parallel-form');
   var parallelEmpty = document.getElementById('parallel-empty');
   var parallelElement = document.getElementById('parallel-chart');
-  var parallelResult = null;
+  var parallelSelect = parallelForm.elements.metric;
+  var parallelView = null, parallelVersion = 0;
 
   function isNumber(value) { return typeof value === 'number' && isFinite(value); }
 
-  var metricChoices = [];
-  summary.outputs.forEach(function (row) {
-    if (row.values.some(isNumber)) { metricChoices.push({key: 'output:' + row.name, title: row.name, values: row.values}); }
-  });
-  summary.lastValues.forEach(function (row) {
-    if (row.values.some(isNumber)) { metricChoices.push({key: 'last:' + row.name, title: row.name + ' (last)', values: row.values}); }
-  });
   var axes = summary.settings.filter(function (row) {
     var present = row.values.filter(isNumber);
     return row.numeric && present.length >= 2;
   });
 
-  function parallelSpec(metric) {
+  function metricChoices() {
+    var choices = [];
+    summary.outputs.forEach(function (row) {
+      if (row.values.some(isNumber)) { choices.push({key: 'output:' + row.name, title: row.name, values: row.values}); }
+    });
+    summary.lastValues.forEach(function (row) {
+      if (row.values.some(isNumber)) { choices.push({key: 'last:' + row.name, title: row.name + ' (last)', values: row.values}); }
+    });
+    return choices;
+  }
+
+  function text(number) { return String(+number.toPrecision(6)); }
+
+  /* The Vega spec of the parallel coordinates and its data. */
+  function parallelOf(metric) {
     var rows = [], ticks = [];
     var columns = axes.map(function (row) { return {title: row.label, values: row.values}; });
     columns.push({title: metric.title, values: metric.values});
     columns.forEach(function (column) {
       var present = column.values.filter(isNumber);
       var low = Math.min.apply(null, present), high = Math.max.apply(null, present);
-      ticks.push({axis: column.title, y: 1, text: String(+high.toPrecision(6))});
-      ticks.push({axis: column.title, y: 0, text: String(+low.toPrecision(6))});
+      ticks.push({axis: column.title, y: 1, dy: 2, baseline: 'top', text: text(high)});
+      ticks.push({axis: column.title, y: 0, dy: -2, baseline: 'bottom', text: text(low)});
       column.values.forEach(function (value, index) {
         if (!isNumber(value)) { return; }
-        rows.push({run: labels[index], axis: column.title, value: value,
+        var tip = {run: labels[index], setting: column.title, value: value};
+        tip[metric.title] = isNumber(metric.values[index]) ? metric.values[index] : null;
+        rows.push({run: labels[index], axis: column.title, value: value, tip: tip,
                    norm: high === low ? 0.5 : (value - low) / (high - low),
                    metric: isNumber(metric.values[index]) ? metric.values[index] : null});
       });
     });
     var order = columns.map(function (column) { return column.title; });
-    var x = {field: 'axis', type: 'nominal', sort: order, title: null, scale: {type: 'point', padding: 0.4},
-             axis: {orient: 'bottom', labelAngle: 0, labelLimit: 160, domain: false, ticks: false, labelPadding: 8}};
-    var y = {field: 'y', type: 'quantitative', axis: null, scale: {domain: [0, 1]}};
-    return {
-      $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
-      width: 'container', height: 240, autosize: {type: 'fit-x', contains: 'padding'},
-      config: {view: {stroke: null}},
-      layer: [
-        {data: {values: order.map(function (axis) { return {axis: axis}; })}, mark: {type: 'rule', color: '#999'},
-         encoding: {x: x, y: {value: 0}, y2: {value: 240}}},
-        {data: {values: rows}, mark: {type: 'line', strokeWidth: 2, tooltip: true},
-         encoding: {x: x, y: {field: 'norm', type: 'quantitative', axis: null, scale: {domain: [0, 1]}},
-                    detail: {field: 'run', type: 'nominal'},
-                    color: {field: 'metric', type: 'quantitative', title: metric.title, scale: {scheme: 'viridis'},
-                            legend: {orient: 'bottom', direction: 'horizontal', gradientLength: 160}},
-                    tooltip: [{field: 'run', title: 'run'}, {field: 'axis', title: 'setting'},
-                              {field: 'value', title: 'value'}, {field: 'metric', title: metric.title}]}},
-        {data: {values: ticks}, transform: [{filter: 'datum.y === 1'}],
-         mark: {type: 'text', dx: 5, dy: 2, align: 'left', baseline: 'top', fontSize: 10, color: '#555'},
-         encoding: {x: x, y: y, text: {field: 'text'}}},
-        {data: {values: ticks}, transform: [{filter: 'datum.y === 0'}],
-         mark: {type: 'text', dx: 5, dy: -2, align: 'left', baseline: 'bottom', fontSize: 10, color: '#555'},
-         encoding: {x: x, y: y, text: {field: 'text'}}}
+    var x = {scale: 'x', field: 'axis'};
+    var spec = {
+      $schema: 'https://vega.github.io/schema/vega/v6.json',
+      background: 'white', padding: 5, width: parallelElement.clientWidth || 600, height: 240,
+      autosize: {type: 'fit-x', contains: 'padding'},
+      data: [{name: 'axes'}, {name: 'rows'}, {name: 'ticks'}],
+      scales: [
+        {name: 'x', type: 'point', domain: order, range: 'width', padding: 0.4},
+        {name: 'y', type: 'linear', domain: [0, 1], range: 'height'},
+        {name: 'color', type: 'linear', domain: {data: 'rows', field: 'metric'}, range: {scheme: 'viridis'}, zero: false}
+      ],
+      axes: [{scale: 'x', orient: 'bottom', labelAngle: 0, labelLimit: 160, domain: false, ticks: false, labelPadding: 8}],
+      legends: [{fill: 'color', type: 'gradient', orient: 'bottom', direction: 'horizontal', gradientLength: 160,
+                 title: metric.title}],
+      marks: [
+        {type: 'rule', from: {data: 'axes'}, encode: {update: {x: x, y: {value: 0}, y2: {signal: 'height'}, stroke: {value: '#999'}}}},
+        {type: 'group', name: 'runs', from: {facet: {name: 'run_rows', data: 'rows', groupby: 'run'}},
+         encode: {update: {width: {field: {group: 'width'}}, height: {field: {group: 'height'}}}},
+         marks: [{type: 'line', name: 'run_line', from: {data: 'run_rows'}, encode: {update: {
+           x: x, y: {scale: 'y', field: 'norm'}, strokeWidth: {value: 2}, tooltip: {field: 'tip'},
+           stroke: [{test: 'datum.metric === null', value: '#aaa'}, {scale: 'color', field: 'metric'}]}}}]},
+        {type: 'text', from: {data: 'ticks'}, encode: {update: {
+          x: x, y: {scale: 'y', field: 'y'}, text: {field: 'text'}, dx: {value: 5}, dy: {field: 'dy'},
+          align: {value: 'left'}, baseline: {field: 'baseline'}, fontSize: {value: 10}, fill: {value: '#555'}}}}
       ]
     };
+    return {spec: spec, data: {axes: order.map(function (axis) { return {axis: axis}; }), rows: rows, ticks: ticks}};
   }
 
-  function drawParallel(key) {
-    var metric = metricChoices.filter(function (choice) { return choice.key === key; })[0];
+  function drawParallel() {
+    var key = parallelSelect.value;
+    var metric = metricChoices().filter(function (choice) { return choice.key === key; })[0];
     if (!metric || !BrevettiCharts.hasVega) { return; }
-    var spec = parallelSpec(metric);
-    parallelElement.vlSpec = spec;
+    var drawing = parallelOf(metric);
+    var version = parallelVersion += 1;
+    parallelElement.vegaSpec = drawing.spec;
+    parallelElement.vegaData = drawing.data;
     parallelElement.setAttribute('data-rendered', 'false');
-    vegaEmbed(parallelElement, spec, BrevettiCharts.embedOptions()).then(function (result) {
-      if (parallelResult) { parallelResult.finalize(); }
-      parallelResult = result;
+    BrevettiCharts.render(parallelElement, drawing.spec, drawing.data).then(function (view) {
+      if (version !== parallelVersion) { view.finalize(); return; }
+      if (parallelView) { parallelView.finalize(); }
+      parallelView = view;
       parallelElement.setAttribute('data-axes', String(axes.length + 1));
       parallelElement.setAttribute('data-metric', metric.key);
       parallelElement.setAttribute('data-rendered', 'true');
@@ -262,20 +349,42 @@
     });
   }
 
-  if (!axes.length || !metricChoices.length) {
-    parallelEmpty.hidden = false;
-    parallelEmpty.textContent = !axes.length ? 'No numeric setting differs between these runs.'
-      : 'These runs have no numeric metric to set the settings against.';
-  } else {
-    var select = parallelForm.elements.metric;
-    metricChoices.forEach(function (choice) {
-      var option = document.createElement('option');
-      option.value = choice.key;
-      option.textContent = choice.title;
-      select.appendChild(option);
-    });
+  /* The metric menu holds every choice (new ones appear as runs record them); the chart is drawn again when
+     its metric's values changed (`changed`: keys of choices whose values changed, or true for all). */
+  function showParallel(changed) {
+    var choices = metricChoices();
+    if (!axes.length || !choices.length) {
+      parallelEmpty.hidden = false;
+      parallelEmpty.textContent = !axes.length ? 'No numeric setting differs between these runs.'
+        : 'These runs have no numeric metric to set the settings against.';
+      return;
+    }
+    parallelEmpty.hidden = true;
+    var chosen = parallelSelect.value;
+    var known = Array.prototype.map.call(parallelSelect.options, function (option) { return option.value; });
+    if (known.join('\n') !== choices.map(function (choice) { return choice.key; }).join('\n')) {
+      parallelSelect.textContent = '';
+      choices.forEach(function (choice) {
+        var option = document.createElement('option');
+        option.value = choice.key;
+        option.textContent = choice.title;
+        parallelSelect.appendChild(option);
+      });
+      if (choices.some(function (choice) { return choice.key === chosen; })) { parallelSelect.value = chosen; }
+    }
     parallelForm.hidden = false;
-    select.addEventListener('change', function () { drawParallel(select.value); });
-    drawParallel(select.value);
+    if (changed === true || parallelSelect.value !== chosen || (changed && changed.indexOf(parallelSelect.value) >= 0)) {
+      drawParallel();
+    }
   }
+
+  parallelSelect.addEventListener('change', drawParallel);
+  showParallel(true);
+  var resizeTimer = null;
+  window.addEventListener('resize', function () {  // drawn again at the new width once the resizing settled
+    window.clearTimeout(resizeTimer);
+    resizeTimer = window.setTimeout(function () {
+      if (parallelElement.vegaSpec && parallelElement.clientWidth !== parallelElement.vegaSpec.width) { drawParallel(); }
+    }, 250);
+  });
 }());

@@ -1,6 +1,7 @@
-/* The model page: live status and progress charts (polling live.json every second, zoomable), and the job's own
-   Vega-Lite charts. Charts render as SVG with Vega's expression interpreter (no eval: the page's CSP
-   allows none), and may only load data from the job's artifacts. */
+/* The model page: live status and progress charts (polling live.json every second, zoomable; charts.js), and
+   the job's own Vega-Lite charts (vega-embed with its expression interpreter: no eval, the page's CSP allows
+   none; they may only load data from the job's artifacts). The page loads Vega-Lite and vega-embed only when
+   the job has charts of its own. */
 (function () {
   'use strict';
   var root = document.getElementById('job');
@@ -8,7 +9,6 @@
   var liveUrl = root.getAttribute('data-live-url');
   var terminalAtLoad = root.getAttribute('data-terminal') === 'true';
   var artifactsBase = root.getAttribute('data-artifacts-base');
-  var hasVega = typeof window.vegaEmbed === 'function' && typeof window.vega === 'object';
   var fetchJson = window.BrevettiCharts ? BrevettiCharts.fetchJson : null;
 
   if (window.history && window.history.replaceState && window.location.search.indexOf('created=') >= 0) {
@@ -21,17 +21,46 @@
   }
 
   // The charts the job uploaded -----------------------------------------------------------------------
+  var chartScripts = null;  // a promise: Vega-Lite and vega-embed loaded (the page has them when it had charts)
+
+  function loadChartScripts() {
+    if (typeof window.vegaEmbed === 'function') { return Promise.resolve(); }
+    if (!chartScripts) {
+      chartScripts = (root.getAttribute('data-chart-scripts') || '').split(' ').filter(Boolean)
+        .reduce(function (loaded, src) {
+          return loaded.then(function () {
+            return new Promise(function (resolve, reject) {
+              var script = document.createElement('script');
+              script.src = src;
+              script.onload = resolve;
+              script.onerror = function () { reject(new Error('could not load ' + src)); };
+              document.body.appendChild(script);
+            });
+          });
+        }, Promise.resolve());
+    }
+    return chartScripts;
+  }
+
   function drawJobCharts() {
     var specsElement = document.getElementById('job-charts');
-    if (!specsElement || !hasVega) { return; }
+    if (!specsElement || typeof window.vega !== 'object') { return; }
     var specs = JSON.parse(specsElement.textContent);
-    Array.prototype.forEach.call(document.querySelectorAll('.vega-chart[data-chart]'), function (element) {
-      var spec = specs[element.getAttribute('data-chart')];
-      vegaEmbed(element, spec, embedOptions()).then(function () {
-        element.setAttribute('data-rendered', 'true');
-      }).catch(function (error) {
+    var elements = document.querySelectorAll('.vega-chart[data-chart]');
+    loadChartScripts().then(function () {
+      Array.prototype.forEach.call(elements, function (element) {
+        var spec = specs[element.getAttribute('data-chart')];
+        vegaEmbed(element, spec, embedOptions()).then(function () {
+          element.setAttribute('data-rendered', 'true');
+        }).catch(function (error) {
+          element.setAttribute('data-rendered', 'error');
+          element.textContent = 'This chart could not be drawn: ' + error.message;
+        });
+      });
+    }).catch(function (error) {
+      Array.prototype.forEach.call(elements, function (element) {
         element.setAttribute('data-rendered', 'error');
-        element.textContent = 'This chart could not be drawn: ' + error.message;
+        element.textContent = 'The charts could not be drawn: ' + error.message;
       });
     });
   }
@@ -68,7 +97,17 @@
       var points = series[name] || (series[name] = {});
       update[name].forEach(function (point) { points[point[0]] = point; });
       if (Object.keys(points).length > 2 * MAX_POINTS) { refetch = true; }
+      if (zoomed && !replace) { zoomIn(name, update[name]); }
     });
+  }
+
+  /* New points inside the zoomed range join it while zoomed (a point at a step it has replaces it). */
+  function zoomIn(name, points) {
+    var inside = points.filter(function (point) { return point[0] >= zoomed.start && point[0] <= zoomed.end; });
+    if (!inside.length) { return; }
+    var steps = {};
+    inside.forEach(function (point) { steps[point[0]] = true; });
+    zoomed.series[name] = (zoomed.series[name] || []).filter(function (point) { return !steps[point[0]]; }).concat(inside);
   }
 
   function draw() {
