@@ -28,6 +28,8 @@ from sqlalchemy.orm import Session
 
 from brevettiai.server.db import models as db
 from brevettiai.server.db.session import Database
+from brevettiai.server.metric_series import newest_statement
+from brevettiai.server.metric_series import series_table as _series
 
 log = logging.getLogger("brevettiai.server.metric_blocks")
 
@@ -63,14 +65,16 @@ def rolled_up(session: Session, job_id: str) -> int:
 
 
 def fold_statement(job_id: str, after: int, upto: int) -> Any:
-    """The job's point rows ``after < id <= upto`` summed up per series and block (through the (job_id, id) index)."""
+    """The job's point rows ``after < id <= upto`` summed up per series and block (through the
+    (series_id, id) index)."""
     block = floor_div(_points.c.step, BLOCK_STEPS)
     value = finite(_points.c.value)
-    return (select(_points.c.job_id, _points.c.name, block, func.count(), func.min(_points.c.step),
+    return (select(_series.c.job_id, _series.c.name, block, func.count(), func.min(_points.c.step),
                    func.max(_points.c.step), func.min(value), func.max(value), func.min(_points.c.time),
                    func.max(_points.c.time))
-            .where(_points.c.job_id == job_id, _points.c.id > after, _points.c.id <= upto)
-            .group_by(_points.c.job_id, _points.c.name, block))
+            .select_from(_series.join(_points, _points.c.series_id == _series.c.id))
+            .where(_series.c.job_id == job_id, _points.c.id > after, _points.c.id <= upto)
+            .group_by(_series.c.job_id, _series.c.name, block))
 
 
 def _fold(session: Session, job_id: str, after: int, upto: int) -> None:
@@ -109,11 +113,11 @@ def lock_mark(session: Session, job_id: str) -> int:
 
 
 def _newest(job_id: str) -> Any:
-    return select(_points.c.id).where(_points.c.job_id == job_id).order_by(_points.c.id.desc()).limit(1)
+    return newest_statement(job_id)
 
 
 def newest_id(session: Session, job_id: str) -> int:
-    """The job's highest point row id (0: none), one probe of the (job_id, id) index."""
+    """The job's highest point row id (0: none), one probe of the (series_id, id) index per series."""
     return int(session.scalar(_newest(job_id)) or 0)
 
 
