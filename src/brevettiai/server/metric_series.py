@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, Table, func, select
+from sqlalchemy import BindParameter, ColumnElement, Select, Table, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from brevettiai.server.db import models as db
+from brevettiai.server.db.prepared import Prepared
 
 series_table = cast(Table, db.MetricSeries.__table__)
 _points = cast(Table, db.MetricPoint.__table__)
@@ -26,8 +27,8 @@ def ids(session: Session, job_id: str, names: Iterable[str]) -> dict[str, int]:
     create one job's series at once; ON CONFLICT keeps it safe for any other caller.
     """
     wanted = set(names)
-    found = {name: id_ for name, id_ in session.execute(
-        select(series_table.c.name, series_table.c.id).where(series_table.c.job_id == job_id)) if name in wanted}
+    rows: Any = _OF_JOB.execute(session, {"job_id": job_id})
+    found = {name: id_ for name, id_ in rows if name in wanted}
     missing = sorted(wanted - found.keys())
     if missing:
         insert: Any = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
@@ -36,6 +37,10 @@ def ids(session: Session, job_id: str, names: Iterable[str]) -> dict[str, int]:
         found.update((name, id_) for name, id_ in session.execute(select(series_table.c.name, series_table.c.id)
                      .where(series_table.c.job_id == job_id, series_table.c.name.in_(missing))))
     return found
+
+
+_OF_JOB = Prepared(lambda _: select(series_table.c.name, series_table.c.id)
+                   .where(series_table.c.job_id == bindparam("job_id")))
 
 
 def one(job_id: str, name: str) -> Any:
@@ -57,7 +62,7 @@ def in_job(job_id: str, names: Iterable[str] | None = None) -> ColumnElement[boo
     return _points.c.series_id.in_(of_job(job_id, names))
 
 
-def newest_statement(job_id: str) -> Select[Any]:
+def newest_statement(job_id: str | BindParameter[Any]) -> Select[Any]:
     """The job's highest point row id (null: none): the newest row of each series, one probe each of the
     (series_id, id) index."""
     newest = (select(_points.c.id).where(_points.c.series_id == series_table.c.id)
