@@ -440,7 +440,8 @@ class OurServer(Server):
         http_json("GET", f"{self.url}/api/models/{job_id}", token=token, timeout=60)
         database = self.data_dir / "data" / "brevettiai.db"
         with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=60)) as conn:
-            return conn.execute("SELECT count(*) FROM metric_points WHERE job_id = ?", (job_id,)).fetchone()[0]
+            return conn.execute("SELECT count(*) FROM metric_points p JOIN metric_series s ON s.id = p.series_id "
+                                "WHERE s.job_id = ?", (job_id,)).fetchone()[0]
 
 
 class MlflowServer(Server):

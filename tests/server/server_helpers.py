@@ -89,3 +89,33 @@ def user_token(url: str, username: str, password: str) -> str:
     answer = httpx.post(f"{url}/api/auth/token", json={"username": username, "password": password}, timeout=60)
     assert answer.status_code == 200, answer.text
     return answer.json()["accessToken"]
+
+
+def insert_points(connection: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert point rows ``{job_id, name, step, value, time}`` straight into the database (as older
+    servers or other tools stored them: no blocks), creating their series."""
+    from sqlalchemy import select
+
+    from brevettiai.server.db import models as db
+
+    series, points = db.MetricSeries.__table__, db.MetricPoint.__table__
+    ids: dict[tuple[str, str], int] = {}
+    for key in dict.fromkeys((row["job_id"], row["name"]) for row in rows):
+        found = connection.execute(select(series.c.id).where(series.c.job_id == key[0], series.c.name == key[1])).scalar()
+        if found is None:
+            found = connection.execute(series.insert().values(job_id=key[0], name=key[1])).inserted_primary_key[0]
+        ids[key] = found
+    connection.execute(points.insert(), [{"series_id": ids[(row["job_id"], row["name"])], "step": row["step"],
+                                          "value": row["value"], "time": row["time"]} for row in rows])
+
+
+def job_points(job_id: str) -> Any:
+    """A FROM clause of the job's point rows with their series' ``job_id`` and ``name`` columns."""
+    from sqlalchemy import select
+
+    from brevettiai.server.db import models as db
+
+    series, points = db.MetricSeries.__table__, db.MetricPoint.__table__
+    return (select(points.c.id, points.c.step, points.c.value, points.c.time, series.c.job_id, series.c.name)
+            .join_from(points, series, points.c.series_id == series.c.id).where(series.c.job_id == job_id)
+            .subquery("job_points"))

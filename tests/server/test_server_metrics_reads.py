@@ -19,8 +19,9 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from platform_fixture import PlatformServer
-from server_helpers import job_client, model
+from server_helpers import insert_points, job_client, job_points, model
 from services import wait_for
+from sqlalchemy.orm import Session
 
 from brevettiai.server import metric_blocks, metric_reads
 
@@ -126,7 +127,8 @@ def test_long_series_read_bounded_zoomed_and_polled(backend: Backend) -> None:
 
 def _wait_summed_up(url: str, job_id: str) -> None:
     engine = sa.create_engine(url)
-    newest = sa.select(sa.func.max(metric_reads._points.c.id)).where(metric_reads._points.c.job_id == job_id)
+    points = job_points(job_id)
+    newest = sa.select(sa.func.max(points.c.id))
     mark = sa.select(sa.text("last_id FROM metric_rollups")).where(sa.text("job_id = :job")).params(job=job_id)
     try:
         with engine.connect() as connection:
@@ -153,13 +155,12 @@ def test_stored_nan_and_infinity_read_as_null(backend: Backend) -> None:
         job_id = model(admin)["id"]
         # Rows as older versions (or other tools) stored them; the API itself never stores these.
         engine = sa.create_engine(backend.url)
-        points = metric_reads._points
         rows = [{"job_id": job_id, "step": s, "name": "loss", "value": v, "time": float(s)}
                 for s, v in enumerate([1.0, math.inf, -math.inf, math.nan, 2.0])]
         rows += [{"job_id": job_id, "step": s, "name": "long", "value": math.inf if s % 7 == 0 else float(s),
                   "time": float(s)} for s in range(3000)]
         with engine.begin() as connection:
-            connection.execute(points.insert(), rows)
+            insert_points(connection, rows)
         engine.dispose()
         whole = _read(admin, job_id)
         assert whole["series"]["loss"] == [[0, 1.0, 0.0], [1, None, 1.0], [2, None, 2.0], [3, None, 3.0],
@@ -179,20 +180,21 @@ def test_polls_and_bucketed_reads_use_the_indexes(backend: Backend) -> None:
         # scan of the table (or of the primary key from the newest row back) would read the others too.
         with engine.begin() as connection:
             for job, steps in ((job_id, 5000), (other, 100_000)):
-                connection.execute(metric_reads._points.insert(), [
-                    {"job_id": job, "step": s, "name": name, "value": 1.0, "time": float(s)}
-                    for s in range(steps) for name in ("loss", "acc")])
+                insert_points(connection, [{"job_id": job, "step": s, "name": name, "value": 1.0, "time": float(s)}
+                                           for s in range(steps) for name in ("loss", "acc")])
             if engine.dialect.name == "postgresql":
                 connection.execute(sa.text("ANALYZE metric_points"))
         cursor = _read(admin, job_id)["cursor"]
-        poll = metric_reads.Filters(job_id, after=cursor - 10)
-        whole = metric_reads.Filters(job_id)
+        with Session(engine) as session:  # reads look up the job's series ids first
+            poll = metric_reads.Filters(job_id, after=cursor - 10).resolved(session)
+            whole = metric_reads.Filters(job_id).resolved(session)
+            by_time = metric_reads.Filters(job_id, since=1e9).resolved(session)
         statements = {
             "cursor": metric_reads.cursor_statement(job_id),
             "poll sizes": metric_reads.tail_statement(poll, cursor),
             "poll rows": metric_reads.rows_statement(poll, cursor, "loss"),
             "poll buckets": metric_reads.bucket_statement(poll, cursor, "loss", 20),
-            "by time": metric_reads.tail_statement(metric_reads.Filters(job_id, since=1e9), cursor),
+            "by time": metric_reads.tail_statement(by_time, cursor),
             "summing up": metric_blocks.fold_statement(job_id, cursor - 1000, cursor),
             "names": metric_reads.names_statement(job_id),
             "first step": metric_reads.edge_statement(whole, cursor, "loss"),
@@ -204,17 +206,23 @@ def test_polls_and_bucketed_reads_use_the_indexes(backend: Backend) -> None:
         }
         plans = {name: _plan(engine, statement) for name, statement in statements.items()}
         engine.dispose()
-    print(json.dumps(plans, indent=1))
-    for name in ("cursor", "poll sizes", "poll rows", "poll buckets"):
-        assert "ix_metric_points_job_id_id" in plans[name], (name, plans[name])
+    for name, plan in plans.items():
+        print(name, plan, sep="\n")
+    for name in ("cursor", "poll rows", "poll buckets"):
+        assert "ix_metric_points_series_id " in plans[name], (name, plans[name])
     # Rows by id (PostgreSQL may walk the primary key over an id range that holds only this job's rows).
-    for name in ("by time", "summing up"):
-        assert "ix_metric_points_job_id_id" in plans[name] or "pk_metric_points" in plans[name], (name, plans[name])
-    for name in ("names", "first step", "count", "rows", "buckets"):
-        assert "ix_metric_points_job_name_step" in plans[name], (name, plans[name])
+    for name in ("poll sizes", "by time", "summing up"):
+        assert "ix_metric_points_series_id " in plans[name] or "pk_metric_points" in plans[name], (name, plans[name])
+    assert "ix_metric_points_series_step" in plans["first step"], plans["first step"]
+    for name in ("count", "rows", "buckets"):  # every row of the series: either of its indexes
+        assert "ix_metric_points_series_" in plans[name], (name, plans[name])
+    for name in ("cursor", "names", "summing up"):  # the job's series by its id
+        assert "uq_metric_series_job_id" in plans[name] or "sqlite_autoindex_metric_series" in plans[name], (
+            name, plans[name])
     for name in ("block sizes", "block buckets"):
         assert "pk_metric_blocks" in plans[name] or "sqlite_autoindex_metric_blocks" in plans[name], (name, plans[name])
-    assert "SCAN metric_points" not in json.dumps(plans) and "Seq Scan" not in json.dumps(plans)
+    assert "SCAN metric_points" not in json.dumps(plans) and "SCAN metric_series" not in json.dumps(plans)
+    assert "Seq Scan" not in json.dumps(plans)
 
 
 def _plan(engine: sa.Engine, statement: Any) -> str:
@@ -240,15 +248,14 @@ def test_reads_while_points_arrive_count_each_point_once(backend: Backend) -> No
             writer = ThreadPoolExecutor(1)
             written = writer.submit(write)
             engine = sa.create_engine(backend.url)
-            points = metric_reads._points
+            points = job_points(m["id"])
             answers = 0
             try:
                 while not written.done() or answers < 3:
                     answer = _read(admin, m["id"])
                     with engine.connect() as connection:
                         stored = dict(connection.execute(
-                            sa.select(points.c.name, sa.func.count()).where(points.c.job_id == m["id"],
-                                                                            points.c.id <= answer["cursor"])
+                            sa.select(points.c.name, sa.func.count()).where(points.c.id <= answer["cursor"])
                             .group_by(points.c.name)).all())
                     assert answer["counts"] == stored and answer["bucketSteps"]["loss"] % 64 == 0
                     answers += 1
@@ -295,7 +302,8 @@ def test_postgresql_replicas_storing_one_job_at_once_keep_its_blocks_exact(postg
     engine = sa.create_engine(url)
     with engine.connect() as connection:
         stored, in_blocks = connection.execute(sa.text(
-            "SELECT (SELECT count(*) FROM metric_points WHERE job_id = :job),"
+            "SELECT (SELECT count(*) FROM metric_points p JOIN metric_series s ON s.id = p.series_id"
+            " WHERE s.job_id = :job),"
             " (SELECT sum(count) FROM metric_blocks WHERE job_id = :job)"), {"job": m["id"]}).one()
     engine.dispose()
     assert stored == in_blocks == 8000
@@ -312,8 +320,8 @@ def test_points_stored_without_blocks_are_summed_up_by_the_next_batch(platform_s
         m = model(admin)
         engine = sa.create_engine(url)
         with engine.begin() as connection:
-            connection.execute(metric_reads._points.insert(), [
-                {"job_id": m["id"], "step": s, "name": "loss", "value": float(s), "time": 1.0} for s in range(3000)])
+            insert_points(connection, [{"job_id": m["id"], "step": s, "name": "loss", "value": float(s), "time": 1.0}
+                                       for s in range(3000)])
         engine.dispose()
         with job_client(server.url, m["apiKey"]) as job:
             _post(job, m["id"], [{"step": s, "time": 2.0, "values": {"loss": -1.0}} for s in range(3000, 6000)])

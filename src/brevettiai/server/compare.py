@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from brevettiai.contract.dotted import flatten
 from brevettiai.contract.forms import MISSING, lookup
+from brevettiai.server import metric_series
 from brevettiai.server.auth import Principal
 from brevettiai.server.context import ServerContext
 from brevettiai.server.db import models as db
@@ -167,7 +168,7 @@ def _last_values(ctx: ServerContext, job_id: str, names: list[str] | None) -> di
     last: dict[str, float | None] = {}
     with ctx.db.read() as session:
         for name in names or list(session.scalars(names_statement(job_id))):
-            value = session.scalar(select(_points.c.value).where(_points.c.job_id == job_id, _points.c.name == name)
+            value = session.scalar(select(_points.c.value).where(_points.c.series_id == metric_series.one(job_id, name))
                                    .order_by(_points.c.step.desc(), _points.c.id.desc()).limit(1))
             last[name] = value if value is not None and math.isfinite(value) else None
     return last

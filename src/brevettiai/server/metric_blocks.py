@@ -21,13 +21,16 @@ from collections.abc import Iterable
 from itertools import islice
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, case, func, literal_column, select
+from sqlalchemy import ColumnElement, Table, bindparam, case, func, literal_column, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from brevettiai.server.db import models as db
+from brevettiai.server.db.prepared import Prepared
 from brevettiai.server.db.session import Database
+from brevettiai.server.metric_series import newest_statement
+from brevettiai.server.metric_series import series_table as _series
 
 log = logging.getLogger("brevettiai.server.metric_blocks")
 
@@ -63,14 +66,16 @@ def rolled_up(session: Session, job_id: str) -> int:
 
 
 def fold_statement(job_id: str, after: int, upto: int) -> Any:
-    """The job's point rows ``after < id <= upto`` summed up per series and block (through the (job_id, id) index)."""
+    """The job's point rows ``after < id <= upto`` summed up per series and block (through the
+    (series_id, id) index)."""
     block = floor_div(_points.c.step, BLOCK_STEPS)
     value = finite(_points.c.value)
-    return (select(_points.c.job_id, _points.c.name, block, func.count(), func.min(_points.c.step),
+    return (select(_series.c.job_id, _series.c.name, block, func.count(), func.min(_points.c.step),
                    func.max(_points.c.step), func.min(value), func.max(value), func.min(_points.c.time),
                    func.max(_points.c.time))
-            .where(_points.c.job_id == job_id, _points.c.id > after, _points.c.id <= upto)
-            .group_by(_points.c.job_id, _points.c.name, block))
+            .select_from(_series.join(_points, _points.c.series_id == _series.c.id))
+            .where(_series.c.job_id == job_id, _points.c.id > after, _points.c.id <= upto)
+            .group_by(_series.c.job_id, _series.c.name, block))
 
 
 def _fold(session: Session, job_id: str, after: int, upto: int) -> None:
@@ -99,28 +104,36 @@ def _fold(session: Session, job_id: str, after: int, upto: int) -> None:
               "min_time": least(_blocks.c.min_time, new.min_time), "max_time": greatest(_blocks.c.max_time, new.max_time)}))
 
 
+def _lock_mark_statement(dialect: str) -> Any:
+    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    zero: Any = literal_column("0")
+    return (insert(_rollups).values(job_id=bindparam("job_id"), last_id=zero, seen_id=zero, seen_xid=zero)
+            .on_conflict_do_update(index_elements=["job_id"], set_={"last_id": _rollups.c.last_id})
+            .returning(_rollups.c.last_id))
+
+
+_LOCK_MARK = Prepared(_lock_mark_statement)
+_NEWEST = Prepared(lambda _: newest_statement(bindparam("job_id")))
+_MARK_NEWEST = Prepared(lambda _: _rollups.update().where(_rollups.c.job_id == bindparam("job_id"))
+                        .values(last_id=newest_statement(bindparam("job_id")).scalar_subquery()))
+
+
 def lock_mark(session: Session, job_id: str) -> int:
     """The job's mark, its row created if missing and locked until the transaction ends (PostgreSQL)."""
-    insert: Any = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = (insert(_rollups).values(job_id=job_id, last_id=0, seen_id=0, seen_xid=0)
-                 .on_conflict_do_update(index_elements=["job_id"], set_={"last_id": _rollups.c.last_id})
-                 .returning(_rollups.c.last_id))
-    return int(session.execute(statement).scalar_one())
-
-
-def _newest(job_id: str) -> Any:
-    return select(_points.c.id).where(_points.c.job_id == job_id).order_by(_points.c.id.desc()).limit(1)
+    return int(_LOCK_MARK.execute(session, {"job_id": job_id}).scalar_one())
 
 
 def newest_id(session: Session, job_id: str) -> int:
-    """The job's highest point row id (0: none), one probe of the (job_id, id) index."""
-    return int(session.scalar(_newest(job_id)) or 0)
+    """The job's highest point row id (0: none), one probe of the (series_id, id) index per series."""
+    return int(_NEWEST.execute(session, {"job_id": job_id}).scalar() or 0)
 
 
 def _set_mark(session: Session, job_id: str, mark: int | None = None) -> None:
     """Move the job's mark to `mark` (None: its newest point)."""
-    value: Any = _newest(job_id).scalar_subquery() if mark is None else mark
-    session.execute(_rollups.update().where(_rollups.c.job_id == job_id).values(last_id=value))
+    if mark is None:
+        _MARK_NEWEST.execute(session, {"job_id": job_id})
+    else:
+        session.execute(_rollups.update().where(_rollups.c.job_id == job_id).values(last_id=mark))
 
 
 # count, min step, max step, min value, max value (finite; None: none), min time, max time, last value

@@ -12,11 +12,11 @@ Where buckets are at least `metric_blocks.BLOCK_STEPS` wide they are summed from
 (`metric_blocks`, kept by the transactions that store the points), plus the points not summed up
 (stored some other way) and, for a step range, the points of its two partial blocks, all read in one
 snapshot: the read costs about the same at 2 M points as at 200 k. Narrower buckets are
-``GROUP BY`` over the ``(job_id, name, step)`` index, over a range of at most ``BLOCK_STEPS * max_points / 2``
+``GROUP BY`` over the ``(series_id, step)`` index, over a range of at most ``BLOCK_STEPS * max_points / 2``
 steps.
 
 Polls pass the answer's ``cursor`` (the job's highest point row id) as ``after`` and read only the
-rows added since, over the ``(job_id, id)`` index: an empty poll costs the same at 2 M points as at 2 k.
+rows added since, over the ``(series_id, id)`` index: an empty poll costs the same at 2 M points as at 2 k.
 
 Values that are not finite (NaN, ±Infinity: older data, or PostgreSQL rows written by other tools)
 are answered as null, as JSON has no such numbers.
@@ -29,9 +29,10 @@ from collections.abc import Iterable
 from typing import Any, cast
 
 from fastapi import Query
-from sqlalchemy import ColumnElement, Select, Table, func, select, text
+from sqlalchemy import ColumnElement, Select, Table, func, select
 from sqlalchemy.orm import Session
 
+from brevettiai.server import metric_series
 from brevettiai.server.db import models as db
 from brevettiai.server.db.session import Database
 from brevettiai.server.errors import ApiError
@@ -45,16 +46,6 @@ ROLL_UP_BEHIND = 20_000  # a read first sums up the job's points when more ids t
 _points = cast(Table, db.MetricPoint.__table__)
 _blocks = cast(Table, db.MetricBlock.__table__)
 
-# The distinct names of a job's series by skipping through the (job_id, name, step) index, one probe
-# per name, instead of reading every row of the job (both SQLite and PostgreSQL run this form).
-_NAMES = text(
-    "WITH RECURSIVE names(name) AS ("
-    " SELECT (SELECT min(name) FROM metric_points WHERE job_id = :job)"
-    " UNION ALL"
-    " SELECT (SELECT min(name) FROM metric_points WHERE job_id = :job AND name > names.name)"
-    " FROM names WHERE names.name IS NOT NULL)"
-    " SELECT name FROM names WHERE name IS NOT NULL")
-
 Bucket = tuple[int, int, int, int, float | None, float | None, float, float]  # key, count, steps, values, times
 
 
@@ -63,23 +54,44 @@ def _finite(value: float | None) -> float | None:
 
 
 class Filters:
-    """Which of a job's point rows a read covers."""
+    """Which of a job's point rows a read covers.
+
+    Reads first look up the ids of the job's series (`resolved`, in the snapshot that also finds the
+    cursor): PostgreSQL then plans each statement knowing which series it reads and how long it is.
+    """
 
     def __init__(self, job_id: str, *, names: list[str] | None = None, since: float | None = None,
-                 after: int | None = None, start_step: int | None = None, end_step: int | None = None) -> None:
+                 after: int | None = None, start_step: int | None = None, end_step: int | None = None,
+                 ids: dict[str, int] | None = None) -> None:
         self.job_id, self.names, self.since, self.after = job_id, names, since, after
         self.start_step, self.end_step = start_step, end_step
+        self.ids = ids  # series id by name (None: looked up by each statement)
+
+    def resolved(self, session: Session) -> Filters:
+        """The same filters with the ids of the job's series (of `names`) looked up."""
+        series = metric_series.series_table
+        statement = select(series.c.name, series.c.id).where(series.c.job_id == self.job_id)
+        if self.names:
+            statement = statement.where(series.c.name.in_(self.names))
+        return self.but(ids={name: id_ for name, id_ in session.execute(statement)})
+
+    def _series(self, name: str | None) -> ColumnElement[bool]:
+        if self.ids is None:
+            return (_points.c.series_id == metric_series.one(self.job_id, name) if name is not None
+                    else metric_series.in_job(self.job_id, self.names))
+        if name is not None:
+            return _points.c.series_id == self.ids.get(name, -1)  # -1: no such series, no rows
+        return _points.c.series_id.in_(sorted(self.ids.values()))
 
     def where(self, cursor: int, name: str | None = None) -> list[ColumnElement[bool]]:
         """The conditions for the rows up to `cursor` (of one series, if `name` is given)."""
+        series = self._series(name)
         if self._by_id:
-            conditions = [_points.c.job_id == self.job_id, _points.c.id > (self.after or 0), _points.c.id <= cursor]
+            conditions = [series, _points.c.id > (self.after or 0), _points.c.id <= cursor]
         else:
-            # `id + 0`: the cursor bound must not lure the planner onto the (job_id, id) index when
-            # the (job_id, name, step) one finds the series.
-            conditions = [_points.c.job_id == self.job_id, (_points.c.id + 0) <= cursor]
-        if name is not None:
-            conditions.append(_points.c.name == name)
+            # `id + 0`: the cursor bound must not lure the planner onto the (series_id, id) index when
+            # the (series_id, step) one finds the series.
+            conditions = [series, (_points.c.id + 0) <= cursor]
         if self.since is not None:
             conditions.append(_points.c.time > self.since)
         if self.start_step is not None:
@@ -97,14 +109,16 @@ class Filters:
     def but(self, **changes: Any) -> Filters:
         """The same filters with some changed."""
         values = {"names": self.names, "since": self.since, "after": self.after, "start_step": self.start_step,
-                  "end_step": self.end_step, **changes}
+                  "end_step": self.end_step, "ids": self.ids, **changes}
+        if "names" in changes and self.ids is not None and changes["names"] is not None:
+            values["ids"] = {name: id_ for name, id_ in self.ids.items() if name in changes["names"]}
         return Filters(self.job_id, **values)
 
     def source(self, cursor: int, name: str | None = None) -> Any:
         """The rows a read covers, as a FROM clause with the table's columns."""
         rows = select(_points).where(*self.where(cursor, name))
         if self._by_id:
-            # The rows after a cursor (or all, filtered by time), in id order through the (job_id, id)
+            # The rows after a cursor (or all, filtered by time), in id order through the (series_id, id)
             # index: the limit (never reached: there are no more ids in the range) keeps the databases
             # from merging this into the outer query and walking a series by name and step instead.
             rows = rows.order_by(_points.c.id).limit(max(1, cursor - (self.after or 0)))
@@ -112,17 +126,21 @@ class Filters:
 
 
 def cursor_statement(job_id: str) -> Select[Any]:
-    """The job's highest point row id (one probe of the (job_id, id) index)."""
-    return select(_points.c.id).where(_points.c.job_id == job_id).order_by(_points.c.id.desc()).limit(1)
+    """The job's highest point row id (one probe of the (series_id, id) index per series)."""
+    return metric_series.newest_statement(job_id)
 
 
 def tail_statement(filters: Filters, cursor: int) -> Select[Any]:
-    """Per series: how many rows a poll finds after its cursor, and their step range."""
+    """Per series (by id): how many rows a poll finds after its cursor, and their step range."""
     rows = filters.source(cursor)
-    stmt = select(rows.c.name, func.count(), func.min(rows.c.step), func.max(rows.c.step)).group_by(rows.c.name)
-    if filters.names:
-        stmt = stmt.where(rows.c.name.in_(filters.names))
-    return stmt
+    return select(rows.c.series_id, func.count(), func.min(rows.c.step), func.max(rows.c.step)).group_by(rows.c.series_id)
+
+
+def _tail(session: Session, filters: Filters, cursor: int) -> Iterable[tuple[str, int, int, int]]:
+    """The rows of `tail_statement` by series name (`filters` resolved)."""
+    names = {id_: name for name, id_ in (filters.ids or {}).items()}
+    for series_id, count, first, last in session.execute(tail_statement(filters, cursor)):
+        yield names[series_id], count, first, last
 
 
 def rows_statement(filters: Filters, cursor: int, name: str) -> Select[Any]:
@@ -194,7 +212,7 @@ def count_statement(filters: Filters, cursor: int, name: str, limit: int) -> Sel
 
 def names_statement(job_id: str) -> Any:
     """The names of a job's series."""
-    return _NAMES.bindparams(job=job_id)
+    return metric_series.names_statement(job_id)
 
 
 def _step_range(session: Session, filters: Filters, cursor: int, name: str) -> tuple[int, int] | None:
@@ -278,9 +296,9 @@ def _sizes(session: Session, filters: Filters, cursor: int, mark: int) -> dict[s
     """Per series: (points, first step, last step) in the range, from its blocks and the points after
     `mark`; the count may include points of the two partial blocks outside the range (an upper bound)."""
     sizes: dict[str, tuple[int, int, int]] = {}
-    parts = [session.execute(block_sizes_statement(filters))]
+    parts: list[Iterable[Any]] = [session.execute(block_sizes_statement(filters))]
     if cursor > mark:
-        parts.append(session.execute(tail_statement(filters.but(after=mark), cursor)))
+        parts.append(_tail(session, filters.but(after=mark), cursor))
     for part in parts:
         for name, count, first, last in part:
             if not count:
@@ -323,14 +341,15 @@ def _read(database: Database, filters: Filters, max_points: int, cursor: int | N
         if cursor is None:
             mark = rolled_up(session, filters.job_id)
             cursor = max(mark, int(session.scalar(cursor_statement(filters.job_id)) or 0))
+        filters = filters.resolved(session)  # every series with points up to the cursor (same snapshot)
         if filters.after is not None:
             cursor = min(cursor, filters.after + POLL_WINDOW)
-            # A poll: the new rows are few and found by the (job_id, id) index; one pass sizes every series.
+            # A poll: the new rows are few and found by the (series_id, id) index; one pass sizes every series.
             plan = {name: (count, first, last) for name, count, first, last
-                    in session.execute(tail_statement(filters, cursor))}
+                    in _tail(session, filters, cursor)}
         elif filters.since is not None:
             plan = {name: (count, first, last) for name, count, first, last
-                    in session.execute(tail_statement(filters, cursor))}
+                    in _tail(session, filters, cursor)}
         elif mark > 0:
             use_blocks = True
             plan = _sizes(session, filters, cursor, mark)

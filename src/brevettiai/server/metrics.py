@@ -24,7 +24,7 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.exc import IntegrityError
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
-from brevettiai.server import metric_blocks, run_summary
+from brevettiai.server import metric_blocks, metric_series, run_summary
 from brevettiai.server.db import models as db
 from brevettiai.server.db.models import utcnow
 from brevettiai.server.db.session import Database
@@ -137,7 +137,8 @@ def _all_finite(values: list[float | None]) -> bool:
         return False
 
 
-def _column_rows(job_id: str, batch: Columns, now: float, summaries: Summaries) -> list[tuple[Any, ...]]:
+def _column_rows(job_id: str, batch: Columns, now: float, summaries: Summaries,
+                 ids: Mapping[str, int]) -> list[tuple[Any, ...]]:
     """The rows of a columnar batch, series after series (each in step order, as sent)."""
     steps = batch.steps
     times: list[float] | None = None
@@ -146,29 +147,34 @@ def _column_rows(job_id: str, batch: Columns, now: float, summaries: Summaries) 
     stamps: Iterable[float] = repeat(now) if times is None else times
     rows: list[tuple[Any, ...]] = []
     for name, values in batch.series.items():
+        series_id = ids[name]
         if _all_finite(values):
-            series = zip(repeat(job_id), steps, repeat(name), values, stamps)
+            series = zip(repeat(series_id), steps, values, stamps)
             if summaries.add_series(job_id, name, steps, values, times, now):  # type: ignore[arg-type]
                 rows.extend(series)
                 continue
-            part = list(series)
-        else:
-            part = [(job_id, step, name, value if math.isfinite(value) else None, stamp)
-                    for step, value, stamp in zip(steps, values, stamps, strict=False) if value is not None]
+        part = [(job_id, step, name, value if math.isfinite(value) else None, stamp)
+                for step, value, stamp in zip(steps, values, stamps, strict=False) if value is not None]
         summaries.add_rows(part)
-        rows.extend(part)
+        rows.extend((series_id, step, value, stamp) for _, step, _, value, stamp in part)
     return rows
 
 
-_COLUMNS = ("job_id", "step", "name", "value", "time")
+_COLUMNS = ("series_id", "step", "value", "time")
 _PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
 
-def _rows(job_id: str, points: Iterable[Mapping[str, Any]] | Columns, now: float,
-          summaries: Summaries) -> list[tuple[Any, ...]]:
-    """One ``(job_id, step, name, value, time)`` row per value of each point, summed up into `summaries` too."""
+def _names(points: Points) -> set[str]:
     if isinstance(points, Columns):
-        return _column_rows(job_id, points, now, summaries)
+        return set(points.series)
+    return {name for point in points for name in point["values"]}
+
+
+def _rows(job_id: str, points: Iterable[Mapping[str, Any]] | Columns, now: float, summaries: Summaries,
+          ids: Mapping[str, int]) -> list[tuple[Any, ...]]:
+    """One ``(series_id, step, value, time)`` row per value of each point, summed up into `summaries` too."""
+    if isinstance(points, Columns):
+        return _column_rows(job_id, points, now, summaries, ids)
     rows = []
     for point in points:
         step, stamp = point["step"], point.get("time")
@@ -178,18 +184,30 @@ def _rows(job_id: str, points: Iterable[Mapping[str, Any]] | Columns, now: float
                 value = None  # JSON has no NaN/inf; keep the step, drop the value
             rows.append((job_id, step, name, value, stamp))
     summaries.add_rows(rows)
-    return rows
+    return [(ids[name], step, value, stamp) for _, step, name, value, stamp in rows]
 
 
-def _insert_points(session: Any, rows: list[tuple[Any, ...]], summaries: Summaries) -> None:
-    """Bulk-insert point rows with the driver's executemany, with their blocks and run summaries.
+def _store_points(session: Any, batches: list[tuple[str, Points]], now: float) -> None:
+    """Store batches of points ``(job_id, points)``, with their series, blocks and run summaries.
 
-    Plain tuples through ``exec_driver_sql`` skip SQLAlchemy's per-row parameter processing, which
-    otherwise costs as much as the insert itself.
+    The jobs' block marks are locked first (`metric_blocks.prepare`): writers of one job take turns,
+    also in creating its series. Plain tuples through ``exec_driver_sql`` skip SQLAlchemy's per-row
+    parameter processing, which otherwise costs as much as the insert itself.
     """
+    jobs = sorted({job_id for job_id, _ in batches})
+    if not jobs:
+        return
+    metric_blocks.prepare(session, jobs)
+    names: dict[str, set[str]] = {job_id: set() for job_id in jobs}
+    for job_id, points in batches:
+        names[job_id] |= _names(points)
+    ids = {job_id: metric_series.ids(session, job_id, names[job_id]) for job_id in jobs}
+    summaries = Summaries()
+    rows: list[tuple[Any, ...]] = []
+    for job_id, points in batches:
+        rows.extend(_rows(job_id, points, now, summaries, ids[job_id]))
     if not rows:
         return
-    metric_blocks.prepare(session, {key[0] for key in summaries.blocks})
     run_summary.record_series(session, summaries.series())  # the runs table's per-series summary
     connection = session.connection()
     placeholder = _PLACEHOLDERS.get(connection.dialect.paramstyle)
@@ -231,8 +249,7 @@ def _store_group(database: Database, group: list[_Pending]) -> list[int | BaseEx
             select(_batches.c.job_id, _batches.c.batch_id, _batches.c.accepted)
             .where(_batches.c.job_id.in_({i.job_id for i in group}),
                    _batches.c.batch_id.in_({i.batch_id for i in group})))}
-        rows: list[tuple[Any, ...]] = []
-        summaries = Summaries()
+        stored: list[tuple[str, Points]] = []
         batches: list[dict[str, Any]] = []
         results: list[int | BaseException] = []
         for item in group:
@@ -241,11 +258,11 @@ def _store_group(database: Database, group: list[_Pending]) -> list[int | BaseEx
                 results.append(seen[key])
             else:
                 seen[key] = len(item.points)
-                rows.extend(_rows(item.job_id, item.points, now, summaries))
+                stored.append((item.job_id, item.points))
                 batches.append({"job_id": item.job_id, "batch_id": item.batch_id, "accepted": len(item.points),
                                 "created": created})
                 results.append(len(item.points))
-        _insert_points(session, rows, summaries)
+        _store_points(session, stored, now)
         if batches:
             session.execute(insert(_batches), batches)
     return results
@@ -315,8 +332,7 @@ class MetricsWriter:
 
 def ingest(database: Database, job_id: str, batch_id: str, points: Points) -> int:
     """Store one batch of points ({step, time, values}) in its own transaction, once per batch id."""
-    summaries = Summaries()
-    rows = _rows(job_id, points, time.time(), summaries)
+    now = time.time()
     try:
         with database.write() as session:
             if session.get(db.Job, job_id) is None:
@@ -324,7 +340,7 @@ def ingest(database: Database, job_id: str, batch_id: str, points: Points) -> in
             seen = session.get(db.MetricBatch, (job_id, batch_id))
             if seen is not None:
                 return seen.accepted
-            _insert_points(session, rows, summaries)
+            _store_points(session, [(job_id, points)], now)
             session.add(db.MetricBatch(job_id=job_id, batch_id=batch_id, accepted=len(points)))
     except IntegrityError:
         # The same batch arrived twice at once (PostgreSQL): the first one stored it.
@@ -346,11 +362,10 @@ def ingest_remote_monitor(database: Database, job_id: str, logs: Mapping[str, An
         step = int(epoch)
     values = {name: float(value) for name, value in logs.items()
               if name != "epoch" and isinstance(value, int | float) and not isinstance(value, bool)}
-    summaries = Summaries()
-    rows = _rows(job_id, [{"step": step, "values": values}], time.time(), summaries)
+    now = time.time()
     with database.write() as session:
         if session.get(db.Job, job_id) is None:
             raise not_found("job", job_id)
-        _insert_points(session, rows, summaries)
+        _store_points(session, [(job_id, [{"step": step, "values": values}])], now)
     return 1 if values else 0
 

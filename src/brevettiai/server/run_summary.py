@@ -21,10 +21,11 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Table, and_, case, delete, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, case, delete, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from brevettiai.server.db import models as db
+from brevettiai.server.db.prepared import Prepared
 
 log = logging.getLogger("brevettiai.server.run_summary")
 
@@ -69,21 +70,15 @@ def record_settings(session: Any, job_id: str, settings: Any) -> None:
         session.execute(insert(db.RunSetting), rows)
 
 
-def record_series(session: Any, series: list[tuple[str, str, int, Any, Any, Any, int]]) -> None:
-    """Merge per-series sums of stored points, ``(job_id, name, count, min, max, last, last_step)`` sorted
-    by job and name (concurrent writers on PostgreSQL then lock the rows in one order), into the runs'
-    metric summaries (same transaction)."""
-    if not series:
-        return
-    values = [{"job_id": job_id, "name": name, "count": count, "min": low, "max": high, "last": last,
-               "last_step": step, "value": last, "has_output": False}
-              for job_id, name, count, low, high, last, step in series]
-    dialect = session.get_bind().dialect.name
+_SERIES_KEYS = ("job_id", "name", "count", "min", "max", "last", "last_step", "value", "has_output")
+
+
+def _series_upsert(dialect: str) -> Any:
     upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = upsert(_table)
+    statement = upsert(_table).values({key: bindparam(key) for key in _SERIES_KEYS})
     new, old = statement.excluded, _table.c
     newer = or_(old.last_step.is_(None), new.last_step >= old.last_step)
-    statement = statement.on_conflict_do_update(index_elements=[old.job_id, old.name], set_={
+    return statement.on_conflict_do_update(index_elements=[old.job_id, old.name], set_={
         "count": old.count + new.count,
         "min": case((or_(old.min.is_(None), new.min < old.min), new.min), else_=old.min),
         "max": case((or_(old.max.is_(None), new.max > old.max), new.max), else_=old.max),
@@ -91,7 +86,21 @@ def record_series(session: Any, series: list[tuple[str, str, int, Any, Any, Any,
         "last_step": case((newer, new.last_step), else_=old.last_step),
         "value": case((old.has_output, old.value), (newer, new.last), else_=old.last),
     })
-    session.execute(statement, values)
+
+
+_SERIES_UPSERT = Prepared(_series_upsert)
+
+
+def record_series(session: Any, series: list[tuple[str, str, int, Any, Any, Any, int]]) -> None:
+    """Merge per-series sums of stored points, ``(job_id, name, count, min, max, last, last_step)`` sorted
+    by job and name (concurrent writers on PostgreSQL then lock the rows in one order), into the runs'
+    metric summaries (same transaction)."""
+    if not series:
+        return
+    _SERIES_UPSERT.execute(session, [
+        {"job_id": job_id, "name": name, "count": count, "min": low, "max": high, "last": last,
+         "last_step": step, "value": last, "has_output": False}
+        for job_id, name, count, low, high, last, step in series])
 
 
 def flatten_outputs(output: Mapping[str, Any], prefix: str = "") -> dict[str, float | str]:

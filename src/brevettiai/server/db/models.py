@@ -21,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -193,17 +194,28 @@ class Job(Base):
     created_by: Mapped[str | None] = mapped_column(String(36))  # a user id
 
 
-class MetricPoint(Base):
-    """One value of one progress metric of a job at a step."""
+class MetricSeries(Base):
+    """One progress metric of a job, by name: its points refer to it by this integer id, so a point
+    row and its index entries hold 8 bytes instead of the job id and the name."""
 
-    __tablename__ = "metric_points"
-    __table_args__ = (Index("ix_metric_points_job_name_step", "job_id", "name", "step"),
-                      Index("ix_metric_points_job_id_id", "job_id", "id"))  # polls: the rows after a cursor
+    __tablename__ = "metric_series"
+    __table_args__ = (UniqueConstraint("job_id", "name"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
-    step: Mapped[int] = mapped_column(BigInteger)
     name: Mapped[str] = mapped_column(String(255))
+
+
+class MetricPoint(Base):
+    """One value of one progress metric (`MetricSeries`) of a job at a step."""
+
+    __tablename__ = "metric_points"
+    __table_args__ = (Index("ix_metric_points_series_step", "series_id", "step"),
+                      Index("ix_metric_points_series_id", "series_id", "id"))  # polls: the rows after a cursor
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    series_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("metric_series.id", ondelete="CASCADE"))
+    step: Mapped[int] = mapped_column(BigInteger)
     value: Mapped[float | None] = mapped_column(Double)
     time: Mapped[float] = mapped_column(Double)
 
