@@ -211,6 +211,14 @@ def test_an_upload_cut_off_midway_leaves_no_file_and_no_temporary_file(platform_
     wait_for(lambda: not any(uploads.iterdir()), 30, what="the temporary file to be removed")
     assert admin.get(f"/api/files/{rid}/cut.bin").status_code == 404
     assert admin.put(f"/api/files/{rid}/cut.bin", content=b"whole").status_code == 201
+    # A small file (received whole before it is written) cut off: nothing of it is stored either
+    with socket.create_connection((url.hostname, url.port)) as sock:
+        sock.sendall(f"PUT /api/files/{rid}/small.bin HTTP/1.1\r\nHost: x\r\nContent-Length: 50000\r\n"
+                     f"Authorization: {admin.headers['Authorization']}\r\n\r\n".encode() + os.urandom(20_000))
+        sock.shutdown(socket.SHUT_WR)
+        assert sock.recv(1) == b""  # the server closes the connection without an answer
+    assert admin.get(f"/api/files/{rid}/small.bin").status_code == 404 and not any(uploads.iterdir())
+    assert admin.put(f"/api/files/{rid}/small.bin", content=b"whole").status_code == 201
 
 
 def test_downloads_sent_by_the_kernel_survive_slow_readers_and_clients_that_leave(

@@ -58,8 +58,8 @@ def _store_member(ctx: ServerContext, caller: Principal, rid: str, folder: str, 
     limit = ctx.config.max_upload
     if member.size > limit:
         raise ApiError(413, f"the file is {member.size} bytes; the most this server stores is {limit}")
-    size, md5 = files.store_file(ctx.storage, rid, path, _member_chunks(archive, member), limit, batch.begin)
-    return path, size, md5
+    written = files.store_file(ctx.storage, rid, path, _member_chunks(archive, member), limit, batch.begin)
+    return path, written.size, written.md5
 
 
 def _extract(ctx: ServerContext, caller: Principal, rid: str, folder: str, body: BodyReader,

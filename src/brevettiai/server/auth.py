@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import bindparam, delete, literal, or_, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 
 from brevettiai.contract.status import TERMINAL
@@ -198,6 +198,13 @@ async def caller_of(ctx: ServerContext, token: str | None) -> Principal:
     return await run_in_threadpool(authenticate, ctx.db, token, ctx.tokens)
 
 
+async def request_caller(request: Request) -> Principal:
+    """The caller of a request, from its ``Authorization: Bearer`` header (for endpoints outside FastAPI's
+    dependency machinery)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return await caller_of(request.app.state.context, token.strip() if scheme.lower() == "bearer" else None)
+
+
 async def principal(credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
                     ctx: ServerContext = Depends(get_context)) -> Principal:
     """FastAPI dependency: the authenticated caller."""
@@ -208,9 +215,7 @@ async def job_request(request: Request, job_id: str, write: bool = False) -> tup
     """`require_job` without FastAPI's dependency machinery, for the endpoints a job calls most often
     (`write`: also `require_live_job`)."""
     ctx: ServerContext = request.app.state.context
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    caller = await caller_of(ctx, token.strip() if scheme.lower() == "bearer" else None)
-    caller = await require_job(job_id, caller)
+    caller = await require_job(job_id, await request_caller(request))
     if caller.is_user:  # these endpoints skip the routing that checks the access table
         from brevettiai.server import access
 
@@ -260,19 +265,21 @@ async def require_live_job(job_id: str, caller: Principal = Depends(principal)) 
 RUNNER_LOG_FOLDER = "logs/"
 
 
+# Which table holds a resource id ("job" or "dataset"): checked on every file request.
+_RESOURCE_KIND = union_all(select(literal("job")).where(db.Job.id == bindparam("rid")),
+                           select(literal("dataset")).where(db.Dataset.id == bindparam("rid"))).limit(1)
+
+
 def resource_kind(database: Database, caller: Principal, rid: str, write: bool, path: str = "") -> str:
     """"job" or "dataset" when the caller may read (or `write` `path` of) resource `rid`; else 404 or 403.
 
     A key whose run has ended writes nothing more, but for its own log (`RUNNER_LOG_FOLDER`)."""
     if not caller.is_user and rid != caller.job_id and rid not in caller.readable:
         raise ApiError(404, f"resource '{rid}' not found")
-    with database.read() as session:
-        if session.get(db.Job, rid) is not None:
-            kind = "job"
-        elif session.get(db.Dataset, rid) is not None:
-            kind = "dataset"
-        else:
-            raise ApiError(404, f"resource '{rid}' not found")
+    with database.engine.connect() as connection:  # one Core statement: no ORM session, no row objects
+        kind = connection.execute(_RESOURCE_KIND, {"rid": rid}).scalar()
+    if kind is None:
+        raise ApiError(404, f"resource '{rid}' not found")
     if write and not caller.is_user and rid != caller.job_id:
         raise ApiError(403, f"resource '{rid}' is given to this job read-only")
     if write and not (rid == caller.job_id and path.startswith(RUNNER_LOG_FOLDER)):
