@@ -12,7 +12,7 @@ import httpx
 import psutil
 import pytest
 from platform_fixture import PlatformServer
-from server_helpers import dataset
+from server_helpers import dataset, model
 
 MiB = 1 << 20
 
@@ -111,6 +111,15 @@ def test_delete_file_and_folder(admin: httpx.Client, rid: str) -> None:
     assert admin.delete(f"/api/files/{rid}/d").status_code == 204
     assert admin.get(f"/api/ls/{rid}/d").status_code == 404
     assert admin.delete(f"/api/files/{rid}/d").status_code == 404
+
+
+def test_a_deleted_dataset_or_model_takes_no_more_files(platform_server: PlatformServer, admin: httpx.Client) -> None:
+    for rid, route in ((dataset(admin)["id"], "/api/datasets"), (model(admin)["id"], "/api/models")):
+        assert admin.put(f"/api/files/{rid}/a.txt", content=b"x").status_code == 201  # the server knows it exists
+        assert admin.delete(f"{route}/{rid}").status_code == 204
+        assert admin.put(f"/api/files/{rid}/b.txt", content=b"y").status_code == 404
+        assert admin.get(f"/api/ls/{rid}").status_code == 404
+        assert not (platform_server.data_dir / "storage" / rid).exists()
 
 
 def test_writing_below_a_file_is_a_conflict(admin: httpx.Client, rid: str) -> None:

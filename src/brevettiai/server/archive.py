@@ -91,7 +91,7 @@ async def store_archive(ctx: ServerContext, caller: Principal, rid: str, folder:
                         body: AsyncIterator[bytes]) -> ArchiveStored:
     """Store each regular file of the tar `body` at ``<folder>/<name>`` (folders in it are implied)."""
     rid, folder = files.clean(rid, folder, allow_empty=True)
-    await run_in_threadpool(auth.resource_kind, ctx.db, caller, rid, True, folder)
+    await run_in_threadpool(auth.resource_kind, ctx.db, caller, rid, True, folder, ctx.tokens)
     stored: list[tuple[str, int, str]] = []
     refused: list[Refused] = []
     batch = ctx.storage.batch(rid)  # each folder checked and opened once for all its files

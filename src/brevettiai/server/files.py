@@ -128,7 +128,7 @@ def read(ctx: ServerContext, caller: Principal, rid: str, path: str, request_hea
     """The answer to a GET (or HEAD, without the body) of a file: its bytes streamed, a 206 for a
     ``Range``, a 304 for a matching ``If-None-Match``, or a 307 to the storage for a direct transfer."""
     rid, path = clean(rid, path, allow_empty=False)
-    auth.resource_kind(ctx.db, caller, rid, write=False)
+    auth.resource_kind(ctx.db, caller, rid, write=False, cache=ctx.tokens)
     if with_body and ctx.storage.can_presign and request_headers.get(DIRECT_HEADER) == "allowed":
         url = ctx.storage.presigned_urls(rid, [path], "GET")[0]
         return Response(status_code=307, headers={"Location": url, "Cache-Control": "no-store"})
@@ -175,7 +175,7 @@ async def write(ctx: ServerContext, caller: Principal, rid: str, path: str, body
 
 def _check_write(ctx: ServerContext, caller: Principal, rid: str, path: str, size: int | None) -> None:
     """404/403 unless the caller may write `path` of `rid`; 413 for a file over the upload limit."""
-    auth.resource_kind(ctx.db, caller, rid, True, path)
+    auth.resource_kind(ctx.db, caller, rid, True, path, ctx.tokens)
     check_writable(caller, rid, path)
     limit = ctx.config.max_upload
     if size is not None and size > limit:
@@ -199,7 +199,7 @@ def _recorded(ctx: ServerContext, rid: str, path: str, written: Written) -> Stor
 def delete(ctx: ServerContext, caller: Principal, rid: str, path: str) -> None:
     """Delete a file, or a folder with everything below it; 404 when nothing is there."""
     rid, path = clean(rid, path, allow_empty=False)
-    auth.resource_kind(ctx.db, caller, rid, write=True)
+    auth.resource_kind(ctx.db, caller, rid, write=True, cache=ctx.tokens)
     check_writable(caller, rid, path)
     if not ctx.storage.delete(rid, path):
         raise ApiError(404, f"nothing at '{path}' in '{rid}'")
@@ -211,7 +211,7 @@ def list_folder(ctx: ServerContext, caller: Principal, rid: str, path: str, recu
     """A folder's direct children (or all files below it, `recursive`); a file path lists the file itself,
     with the md5s the server knows."""
     rid, path = clean(rid, path, allow_empty=True)
-    auth.resource_kind(ctx.db, caller, rid, write=False)
+    auth.resource_kind(ctx.db, caller, rid, write=False, cache=ctx.tokens)
     entries = ctx.storage.list(rid, path, recursive)
     if entries is None:
         if path:
@@ -234,7 +234,7 @@ def transfer_urls(ctx: ServerContext, caller: Principal, rid: str, method: str,
     write = method == "PUT"
     if write:
         access.require(caller, roles.MEMBER)  # the access table lets viewers ask for GET URLs only
-    auth.resource_kind(ctx.db, caller, rid, write=write)
+    auth.resource_kind(ctx.db, caller, rid, write=write, cache=ctx.tokens)
     if not ctx.storage.can_presign:
         return None
     paths, sizes = [], []
