@@ -23,7 +23,7 @@ from fastapi.responses import Response, StreamingResponse
 
 from brevettiai.server import access, auth, fileindex, roles, run_summary
 from brevettiai.server.auth import Principal
-from brevettiai.server.body_pipe import consume_body
+from brevettiai.server.body_pipe import consume_body, in_body_thread
 from brevettiai.server.context import ServerContext
 from brevettiai.server.errors import ApiError
 from brevettiai.server.jobs import INFO_FILE
@@ -164,7 +164,7 @@ async def write(ctx: ServerContext, caller: Principal, rid: str, path: str, body
     if declared is not None and declared <= SMALL_BODY:
         # A small file: received whole first, then checked, stored and indexed in one trip to a thread.
         content = b"".join([chunk async for chunk in body])
-        return await run_in_threadpool(_write_whole, ctx, caller, rid, path, content)
+        return await in_body_thread(_write_whole, ctx, caller, rid, path, content)
     await run_in_threadpool(_check_write, ctx, caller, rid, path, declared)
     limit = ctx.config.max_upload
     # Receiving goes on while a pool thread hashes and writes what has arrived.
