@@ -5,9 +5,11 @@
 timed from start to exit as a user sees it, on local storage. Peer: ``mlflow.log_artifacts(folder)``
 in a run against ``mlflow server --serve-artifacts`` (proxied). Floor: the same files PUT one by one
 to ``/api/files`` by 8 threads, each with its own keep-alive httpx client (no md5 check, no listing:
-the least a client can do with the files API). Each side's server CPU seconds are printed; every
-upload is checked (ours: every file listed with the local md5; floor: every answer's md5; MLflow:
-every file present with its size).
+the least a client can do with the files API), and as many ``GET /healthz`` from the same 8 threads
+(what one request that does nothing costs the server: the floor of a one-file PUT). Each side's
+server CPU seconds are printed, in all and per file (or request); every upload is checked (ours:
+every file listed with the local md5; floor: every answer's md5; MLflow: every file present with
+its size).
 """
 
 from __future__ import annotations
@@ -92,6 +94,33 @@ def worker_floor(url: str, token: str, rid: str, folder: str) -> dict[str, Any]:
     return {"seconds": seconds, "files": len(files), "ok": ok}
 
 
+def worker_healthz(url: str, count: str) -> dict[str, Any]:
+    """GET /healthz `count` times from WORKERS threads, each with its own keep-alive client: what one
+    request costs the server when it does nothing (the floor of a one-file PUT)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    local = threading.local()
+    clients: list[httpx.Client] = []
+
+    def get(_: int) -> bool:
+        client = getattr(local, "client", None)
+        if client is None:
+            client = local.client = httpx.Client(base_url=url)
+            clients.append(client)
+        return client.get("/healthz").status_code == 200
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(WORKERS) as pool:
+        ok = sum(pool.map(get, range(int(count))))
+    seconds = time.perf_counter() - start
+    for client in clients:
+        client.close()
+    return {"seconds": seconds, "files": int(count), "ok": ok}
+
+
 def worker_mlflow(url: str, folder: str) -> dict[str, Any]:
     """MLflow: log_artifacts of the whole folder in a new run."""
     import mlflow
@@ -117,7 +146,7 @@ def _timed_cpu(pid: int, run: Any) -> tuple[Any, float]:
 def measure_ours(tmp: Path, folder: Path, md5s: dict[str, str], repeats: int) -> dict[str, Any]:
     """upload-data into a new dataset per repeat (checked), then the floor's PUT loop (checked)."""
     python = _venvs.ours_python()
-    out: dict[str, Any] = {"upload-data": [], "floor": []}
+    out: dict[str, Any] = {"upload-data": [], "floor": [], "healthz": []}
     with OurServer(tmp / "ours") as server:
         token = server.admin_token()
         for index in range(repeats):
@@ -151,6 +180,11 @@ def measure_ours(tmp: Path, folder: Path, md5s: dict[str, str], repeats: int) ->
             if result["ok"] != len(md5s):
                 raise BenchError(f"the PUT loop stored {result['ok']} of {len(md5s)} files with the right md5")
             out["floor"].append({"seconds": result["seconds"], "cpu": cpu})
+            args = ["--worker", "healthz", server.url, str(len(md5s))]
+            result, cpu = _timed_cpu(server.pid, lambda args=args: worker_result(python, SCRIPT, args, bench_env()))
+            if result["ok"] != len(md5s):
+                raise BenchError(f"/healthz answered 200 to {result['ok']} of {len(md5s)} requests")
+            out["healthz"].append({"seconds": result["seconds"], "cpu": cpu})
     return out
 
 
@@ -180,14 +214,15 @@ def _median(cells: list[dict[str, float]]) -> dict[str, float]:
 
 def build_report(ours: dict | str, peer: dict | str, versions: dict[str, str], repeats: int, files: int,
                  machine: str) -> Report:
-    """Rows: upload-data, the PUT-loop floor, MLflow; files/s, seconds, server CPU, ratios."""
+    """Rows: upload-data, the PUT-loop floor, /healthz, MLflow; files/s, seconds, server CPU (and per file), ratios."""
     rep = Report(
         f"A dataset of {files:,} files of {FILE_SIZE / 1000:.0f} kB through the server, localhost "
         f"(median of {repeats})",
-        ["upload", "side", "files/s", "seconds", "server CPU", "vs peer", "vs floor", ""],
+        ["upload", "side", "files/s", "seconds", "server CPU", "per file", "vs peer", "vs floor", ""],
     )
     median_ours = None if isinstance(ours, str) else _median(ours["upload-data"])
     median_floor = None if isinstance(ours, str) else _median(ours["floor"])
+    median_healthz = None if isinstance(ours, str) or not ours.get("healthz") else _median(ours["healthz"])
     median_peer = None if isinstance(peer, str) else _median(peer["log_artifacts"])
 
     def rate(cell: dict[str, float] | None) -> float | None:
@@ -198,35 +233,50 @@ def build_report(ours: dict | str, peer: dict | str, versions: dict[str, str], r
          median_ours, ours if isinstance(ours, str) else ""),
         (f"floor: {WORKERS} threads PUT /api/files, keep-alive httpx", "ours, floor", median_floor,
          ours if isinstance(ours, str) else ""),
+        (f"one request's floor: {WORKERS} threads GET /healthz, as many", "ours, floor", median_healthz,
+         ours if isinstance(ours, str) else "not measured"),
         ("mlflow.log_artifacts(folder), proxied", f"mlflow {versions['mlflow']}", median_peer,
          peer if isinstance(peer, str) else ""),
     ]
     for what, side, cell, why in rows:
         if cell is None:
-            rep.rows.append([what, side, "n/a", "n/a", "n/a", "n/a", "n/a", f"({why})"])
+            rep.rows.append([what, side, "n/a", "n/a", "n/a", "n/a", "n/a", "n/a", f"({why})"])
             continue
         is_ours = cell is median_ours
+        unit = "req/s" if cell is median_healthz else "files/s"
         rep.rows.append([
-            what, side, f"{rate(cell):,.0f} files/s", f"{cell['seconds']:.2f} s", f"{cell['cpu']:.2f} s",
-            ratio(rate(median_ours), rate(cell), True) if not is_ours else "-",
+            what, side, f"{rate(cell):,.0f} {unit}", f"{cell['seconds']:.2f} s", f"{cell['cpu']:.2f} s",
+            f"{cell['cpu'] / files * 1000:.2f} ms",
+            "-" if is_ours or cell is median_healthz else ratio(rate(median_ours), rate(cell), True),
             ratio(rate(median_ours), rate(median_floor), True) if is_ours else "-",
             "",
         ])
     text = f"ours upload-data >= {GOAL_FILES_PER_S:,.0f} files/s"
     if median_ours is not None:
-        figure = (f"{rate(median_ours):,.0f} files/s, server CPU {median_ours['cpu']:.2f} s; "
+        figure = (f"{rate(median_ours):,.0f} files/s, server CPU {median_ours['cpu']:.2f} s "
+                  f"({median_ours['cpu'] / files * 1000:.2f} ms a file); "
                   f"{ratio(rate(median_ours), rate(median_peer), True)} MLflow, "
                   f"{ratio(rate(median_ours), rate(median_floor), True)} the floor")
         rep.goals.append(Goal(text, rate(median_ours) >= GOAL_FILES_PER_S, figure))
     else:
         rep.goals.append(Goal(text, None, "not measured"))
+    if median_floor is not None:
+        put_cpu = median_floor["cpu"] / files * 1000
+        floor_text = "" if median_healthz is None else (
+            f"; one GET /healthz {median_healthz['cpu'] / files * 1000:.2f} ms (the PUT "
+            f"{put_cpu / max(median_healthz['cpu'] / files * 1000, 1e-9):.1f}x that)")
+        rep.notes.append(f"server CPU per request: one-file PUT {put_cpu:.2f} ms{floor_text}; upload-data "
+                         + ("n/a" if median_ours is None else f"{median_ours['cpu'] / files * 1000:.2f} ms")
+                         + " a file. CPU per request is the figure least changed by other load on the machine.")
     rep.notes.append("vs peer / vs floor: ours files/s divided by theirs (>1: ours is faster). The floor is "
                      "the files API driven by the simplest parallel client; upload-data also lists the "
-                     "dataset, hashes every file and checks every stored md5.")
+                     "dataset, hashes every file and checks every stored md5. /healthz: as many requests "
+                     "as files, answered from the readiness cache: what any one request costs the server.")
     rep.notes.append("server CPU: user+system seconds of the server's whole process tree during the upload "
-                     "(MLflow: its 4 uvicorn workers and their parent)")
+                     "(MLflow: its 4 uvicorn workers and their parent); an idle server also uses a little")
     rep.notes.append(machine)
-    for name, cell in (("ours", median_ours), ("floor", median_floor), ("mlflow", median_peer)):
+    for name, cell in (("ours", median_ours), ("floor", median_floor), ("healthz", median_healthz),
+                       ("mlflow", median_peer)):
         if cell is not None:
             rep.notes.append(f"{name}: times {', '.join(f'{t:.2f}' for t in cell['times'])} s")  # type: ignore
     rep.figures = {"files": files, "file_size": FILE_SIZE, "ours": ours, "mlflow": peer}
@@ -243,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.worker:
         kind, rest = args.worker[0], args.worker[1:]
-        report(worker_floor(*rest) if kind == "floor" else worker_mlflow(*rest))
+        workers = {"floor": worker_floor, "healthz": worker_healthz, "mlflow": worker_mlflow}
+        report(workers[kind](*rest))
         return 0
     exit_on_sigterm()
     machine = MachineLoad()

@@ -12,7 +12,7 @@ import httpx
 import psutil
 import pytest
 from platform_fixture import PlatformServer
-from server_helpers import dataset
+from server_helpers import dataset, model
 
 MiB = 1 << 20
 
@@ -113,6 +113,15 @@ def test_delete_file_and_folder(admin: httpx.Client, rid: str) -> None:
     assert admin.delete(f"/api/files/{rid}/d").status_code == 404
 
 
+def test_a_deleted_dataset_or_model_takes_no_more_files(platform_server: PlatformServer, admin: httpx.Client) -> None:
+    for rid, route in ((dataset(admin)["id"], "/api/datasets"), (model(admin)["id"], "/api/models")):
+        assert admin.put(f"/api/files/{rid}/a.txt", content=b"x").status_code == 201  # the server knows it exists
+        assert admin.delete(f"{route}/{rid}").status_code == 204
+        assert admin.put(f"/api/files/{rid}/b.txt", content=b"y").status_code == 404
+        assert admin.get(f"/api/ls/{rid}").status_code == 404
+        assert not (platform_server.data_dir / "storage" / rid).exists()
+
+
 def test_writing_below_a_file_is_a_conflict(admin: httpx.Client, rid: str) -> None:
     admin.put(f"/api/files/{rid}/plain", content=b"x")
     assert admin.put(f"/api/files/{rid}/plain/inner.txt", content=b"y").status_code == 409
@@ -211,6 +220,14 @@ def test_an_upload_cut_off_midway_leaves_no_file_and_no_temporary_file(platform_
     wait_for(lambda: not any(uploads.iterdir()), 30, what="the temporary file to be removed")
     assert admin.get(f"/api/files/{rid}/cut.bin").status_code == 404
     assert admin.put(f"/api/files/{rid}/cut.bin", content=b"whole").status_code == 201
+    # A small file (received whole before it is written) cut off: nothing of it is stored either
+    with socket.create_connection((url.hostname, url.port)) as sock:
+        sock.sendall(f"PUT /api/files/{rid}/small.bin HTTP/1.1\r\nHost: x\r\nContent-Length: 50000\r\n"
+                     f"Authorization: {admin.headers['Authorization']}\r\n\r\n".encode() + os.urandom(20_000))
+        sock.shutdown(socket.SHUT_WR)
+        assert sock.recv(1) == b""  # the server closes the connection without an answer
+    assert admin.get(f"/api/files/{rid}/small.bin").status_code == 404 and not any(uploads.iterdir())
+    assert admin.put(f"/api/files/{rid}/small.bin", content=b"whole").status_code == 201
 
 
 def test_downloads_sent_by_the_kernel_survive_slow_readers_and_clients_that_leave(

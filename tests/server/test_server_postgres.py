@@ -5,6 +5,10 @@ Skipped, saying why, when initdb/pg_ctl or the psycopg driver are missing.
 
 from __future__ import annotations
 
+import hashlib
+import io
+import tarfile
+
 from platform_fixture import PlatformServer
 from server_helpers import created, dataset, job_client, model, model_type
 
@@ -16,8 +20,21 @@ def test_the_platform_on_postgresql(postgres_url: str, platform_server_factory: 
         root = created(admin.post("/api/tags", json={"name": "root"}))
         leaf = created(admin.post("/api/tags", json={"name": "leaf", "parentId": root["id"]}))
         ds = dataset(admin, tagIds=[leaf["id"]])
-        assert admin.put(f"/api/files/{ds['id']}/a.txt", content=b"pg").status_code == 201
-        assert admin.get(f"/api/files/{ds['id']}/a.txt").headers["etag"]
+        assert admin.put(f"/api/files/{ds['id']}/a.txt", content=b"old").status_code == 201
+        assert admin.put(f"/api/files/{ds['id']}/a.txt", content=b"pg").status_code == 201  # the md5 record updated
+        assert admin.get(f"/api/files/{ds['id']}/a.txt").headers["etag"] == f'"{hashlib.md5(b"pg").hexdigest()}"'
+        # an archive over files already recorded, naming one twice: one record each, the last content's md5
+        assert admin.put(f"/api/files/{ds['id']}/b.txt", content=b"0").status_code == 201
+        twice = io.BytesIO()
+        with tarfile.open(fileobj=twice, mode="w") as tar:
+            for name, content in (("b.txt", b"1"), ("c.txt", b"2"), ("b.txt", b"3")):
+                info = tarfile.TarInfo(name)
+                info.size = len(content)
+                tar.addfile(info, io.BytesIO(content))
+        assert admin.put(f"/api/archive/{ds['id']}", content=twice.getvalue()).status_code == 201
+        listed = {e["name"]: e["md5"] for e in admin.get(f"/api/ls/{ds['id']}").json()}
+        assert listed == {f"{ds['id']}/{name}": hashlib.md5(content).hexdigest()
+                          for name, content in (("a.txt", b"pg"), ("b.txt", b"3"), ("c.txt", b"2"))}
         mt = model_type(admin)
         assert admin.post("/api/models", json={"name": "bad", "modelTypeId": mt["id"],
                                                "settings": {"epochs": 1000}}).status_code == 422

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 from platform_fixture import GENERATED, PlatformServer
-from server_helpers import add_user, created, job_client, model, model_type, unique, user_token
+from server_helpers import add_user, created, dataset, job_client, model, model_type, unique, user_token
 from services import Postgres, wait_for
 
 SECRET = "a-secret-key-for-the-replica-tests"
@@ -222,6 +222,13 @@ def test_a_logout_on_one_replica_is_refused_by_the_others_within_a_second(postgr
                 assert admin.post(f"/api/models/{job['id']}/start").status_code in (200, 409)
             wait_for(lambda: job_on_b.get(f"/api/jobs/{job['id']}/roottags").status_code == 401, timeout=1.5,
                      every=0.02, what="the replaced job key reaching B")
+    # A dataset deleted on A takes no more files on B, which had it in its cache of existing resources.
+    with a.client() as on_a, b.client() as admin_on_b:
+        rid = dataset(on_a)["id"]
+        assert admin_on_b.put(f"/api/files/{rid}/a.txt", content=b"x").status_code == 201
+        assert on_a.delete(f"/api/datasets/{rid}").status_code == 204
+        wait_for(lambda: admin_on_b.put(f"/api/files/{rid}/b.txt", content=b"y").status_code == 404, timeout=1.5,
+                 every=0.02, what="the dataset's deletion on A reaching B")
 
 
 def test_disabling_a_user_or_changing_its_role_on_one_replica_applies_on_the_others_within_a_second(

@@ -16,6 +16,7 @@ from brevettiai._version import __version__
 from brevettiai.server import auth, jobs, revocation
 from brevettiai.server.api import CHECKED, include_routers
 from brevettiai.server.api.fastlane import JobFastLane
+from brevettiai.server.api.fileslane import FilesFastLane
 from brevettiai.server.auth import TokenCache
 from brevettiai.server.config import ServerConfig
 from brevettiai.server.context import ServerContext
@@ -153,6 +154,7 @@ def create_app(config: ServerConfig, on_admin_password: Callable[[str], None] | 
     include_routers(app)
     app.include_router(ui.router, dependencies=CHECKED)
     app.mount("/ui/static", ui.static_files, name="ui-static")
+    app.add_middleware(FilesFastLane)
     app.add_middleware(JobFastLane)
     app.add_middleware(BodyLimits)  # outermost: no body reaches anything else unbounded
     app.state.login_throttle = LoginThrottle()

@@ -58,8 +58,8 @@ def _store_member(ctx: ServerContext, caller: Principal, rid: str, folder: str, 
     limit = ctx.config.max_upload
     if member.size > limit:
         raise ApiError(413, f"the file is {member.size} bytes; the most this server stores is {limit}")
-    size, md5 = files.store_file(ctx.storage, rid, path, _member_chunks(archive, member), limit, batch.begin)
-    return path, size, md5
+    written = files.store_file(ctx.storage, rid, path, _member_chunks(archive, member), limit, batch.begin)
+    return path, written.size, written.md5
 
 
 def _extract(ctx: ServerContext, caller: Principal, rid: str, folder: str, body: BodyReader,
@@ -91,7 +91,7 @@ async def store_archive(ctx: ServerContext, caller: Principal, rid: str, folder:
                         body: AsyncIterator[bytes]) -> ArchiveStored:
     """Store each regular file of the tar `body` at ``<folder>/<name>`` (folders in it are implied)."""
     rid, folder = files.clean(rid, folder, allow_empty=True)
-    await run_in_threadpool(auth.resource_kind, ctx.db, caller, rid, True, folder)
+    await run_in_threadpool(auth.resource_kind, ctx.db, caller, rid, True, folder, ctx.tokens)
     stored: list[tuple[str, int, str]] = []
     refused: list[Refused] = []
     batch = ctx.storage.batch(rid)  # each folder checked and opened once for all its files

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import bindparam, delete, literal, or_, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 
 from brevettiai.contract.status import TERMINAL
@@ -52,12 +52,13 @@ class Principal:
 
 
 class TokenCache:
-    """Recently seen tokens, so most requests need no database lookup to authenticate.
+    """Recently seen tokens, so most requests need no database lookup to authenticate; and which
+    resources (jobs, datasets) exist, so most file requests need none to find theirs.
 
-    `forget` and `forget_job` (logout, key rotation, deletion) drop tokens here at once and mark the
-    revocation for the other replicas (`brevettiai.server.revocation` announces it and empties every
-    replica's cache when the shared count changes). Entries also age out after `ttl` seconds, which
-    bounds how long a change made behind the servers' backs goes unnoticed.
+    `forget`, `forget_job` and `forget_resource` (logout, key rotation, deletion) drop entries here at
+    once and mark the revocation for the other replicas (`brevettiai.server.revocation` announces it
+    and empties every replica's cache when the shared count changes). Entries also age out after
+    `ttl` seconds, which bounds how long a change made behind the servers' backs goes unnoticed.
     """
 
     def __init__(self, ttl: float = 5.0, size: int = 10_000) -> None:
@@ -65,8 +66,31 @@ class TokenCache:
         self.size = size
         self.generation = 0  # the revocation count this cache's entries are valid for
         self._entries: dict[str, tuple[Principal, float, datetime.datetime | None]] = {}
+        self._resources: dict[str, tuple[str, float]] = {}  # resource id -> its kind, valid until
         self._lock = threading.Lock()
         self._unannounced = False
+
+    def resource(self, rid: str) -> str | None:
+        """The cached kind of an existing resource ("job" or "dataset"); None when not known."""
+        entry = self._resources.get(rid)
+        if entry is None or entry[1] < time.monotonic():
+            return None
+        return entry[0]
+
+    def put_resource(self, rid: str, kind: str, generation: int) -> None:
+        """Remember that a resource exists, unless it was looked up before a revocation seen since."""
+        with self._lock:
+            if generation != self.generation:
+                return
+            if len(self._resources) >= self.size:
+                self._resources.clear()
+            self._resources[rid] = (kind, time.monotonic() + self.ttl)
+
+    def forget_resource(self, rid: str) -> None:
+        """Drop a deleted resource here, and have the other replicas drop theirs."""
+        with self._lock:
+            self._resources.pop(rid, None)
+            self._unannounced = True
 
     def get(self, digest: str) -> Principal | None:
         """The cached principal of a token hash; 401 if it is a user token that has expired."""
@@ -98,6 +122,7 @@ class TokenCache:
         with self._lock:
             for digest in [d for d, (p, _, _) in self._entries.items() if p.job_id == job_id]:
                 del self._entries[digest]
+            self._resources.pop(job_id, None)
             self._unannounced = True
 
     def take_unannounced(self) -> bool:
@@ -111,6 +136,7 @@ class TokenCache:
         with self._lock:
             if generation != self.generation:
                 self._entries.clear()
+                self._resources.clear()
                 self.generation = generation
 
 
@@ -198,6 +224,13 @@ async def caller_of(ctx: ServerContext, token: str | None) -> Principal:
     return await run_in_threadpool(authenticate, ctx.db, token, ctx.tokens)
 
 
+async def request_caller(request: Request) -> Principal:
+    """The caller of a request, from its ``Authorization: Bearer`` header (for endpoints outside FastAPI's
+    dependency machinery)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return await caller_of(request.app.state.context, token.strip() if scheme.lower() == "bearer" else None)
+
+
 async def principal(credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
                     ctx: ServerContext = Depends(get_context)) -> Principal:
     """FastAPI dependency: the authenticated caller."""
@@ -208,9 +241,7 @@ async def job_request(request: Request, job_id: str, write: bool = False) -> tup
     """`require_job` without FastAPI's dependency machinery, for the endpoints a job calls most often
     (`write`: also `require_live_job`)."""
     ctx: ServerContext = request.app.state.context
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    caller = await caller_of(ctx, token.strip() if scheme.lower() == "bearer" else None)
-    caller = await require_job(job_id, caller)
+    caller = await require_job(job_id, await request_caller(request))
     if caller.is_user:  # these endpoints skip the routing that checks the access table
         from brevettiai.server import access
 
@@ -260,19 +291,28 @@ async def require_live_job(job_id: str, caller: Principal = Depends(principal)) 
 RUNNER_LOG_FOLDER = "logs/"
 
 
-def resource_kind(database: Database, caller: Principal, rid: str, write: bool, path: str = "") -> str:
+# Which table holds a resource id ("job" or "dataset"): checked on every file request.
+_RESOURCE_KIND = union_all(select(literal("job")).where(db.Job.id == bindparam("rid")),
+                           select(literal("dataset")).where(db.Dataset.id == bindparam("rid"))).limit(1)
+
+
+def resource_kind(database: Database, caller: Principal, rid: str, write: bool, path: str = "",
+                  cache: TokenCache | None = None) -> str:
     """"job" or "dataset" when the caller may read (or `write` `path` of) resource `rid`; else 404 or 403.
 
-    A key whose run has ended writes nothing more, but for its own log (`RUNNER_LOG_FOLDER`)."""
+    A key whose run has ended writes nothing more, but for its own log (`RUNNER_LOG_FOLDER`).
+    `cache`: the server's cache of existing resources (deleting one drops it there, on every replica)."""
     if not caller.is_user and rid != caller.job_id and rid not in caller.readable:
         raise ApiError(404, f"resource '{rid}' not found")
-    with database.read() as session:
-        if session.get(db.Job, rid) is not None:
-            kind = "job"
-        elif session.get(db.Dataset, rid) is not None:
-            kind = "dataset"
-        else:
+    kind = cache.resource(rid) if cache is not None else None
+    if kind is None:
+        generation = cache.generation if cache is not None else 0
+        with database.engine.connect() as connection:  # one Core statement: no ORM session, no row objects
+            kind = connection.execute(_RESOURCE_KIND, {"rid": rid}).scalar()
+        if kind is None:
             raise ApiError(404, f"resource '{rid}' not found")
+        if cache is not None:
+            cache.put_resource(rid, kind, generation)
     if write and not caller.is_user and rid != caller.job_id:
         raise ApiError(403, f"resource '{rid}' is given to this job read-only")
     if write and not (rid == caller.job_id and path.startswith(RUNNER_LOG_FOLDER)):

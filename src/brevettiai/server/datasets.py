@@ -95,4 +95,5 @@ def delete_dataset(ctx: ServerContext, dataset_id: str) -> None:
     with ctx.db.write() as session:
         fileindex.forget(session, dataset_id)
         session.execute(delete(db.Dataset).where(db.Dataset.id == dataset_id))
+    ctx.tokens.forget_resource(dataset_id)  # file requests find it gone now, on every replica within a second
     audit.record(ctx.db, "dataset.delete", dataset_id, detail=found.name)

@@ -8,9 +8,9 @@ record at all, which keeps files uploaded straight to the bucket right on every 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, or_, select
+from sqlalchemy import Table, delete, or_, select
 
 from brevettiai.server.db import models as db
 from brevettiai.server.db.session import Database
@@ -30,49 +30,65 @@ def remember(session: Any, rid: str, path: str, size: int, md5: str, mtime: floa
         row.size, row.md5, row.mtime = size, md5, mtime or 0.0
 
 
-def record_write(database: Database, storage: Storage, rid: str, path: str, size: int, md5: str) -> FileInfo | None:
-    """Index a file just written through the server; returns its storage info (None when the ETag tells)."""
-    if storage.md5_from_listing(size):
-        return None  # its ETag is its md5: no HEAD, no record
-    info = storage.info(rid, path)
-    database.write_upsert(lambda session: remember(session, rid, path, size, md5, info.mtime if info else None))
-    return info
+def _upsert(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT (resource_id, path) DO UPDATE of a file record, for SQLite and PostgreSQL
+    (one statement, no read first, no race between replicas); None for other databases."""
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    elif dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert  # type: ignore[assignment]
+    else:
+        return None
+    table = cast("Table", db.FileRecord.__table__)
+    stmt = dialect_insert(table)
+    return stmt.on_conflict_do_update(index_elements=[table.c.resource_id, table.c.path],
+                                      set_={"size": stmt.excluded.size, "md5": stmt.excluded.md5,
+                                            "mtime": stmt.excluded.mtime})
+
+
+_UPSERTS: dict[str, Any] = {}
+
+
+def _store_rows(database: Database, rows: list[dict[str, Any]]) -> None:
+    """Insert or update file records (dicts of the `files` columns) in one transaction."""
+    dialect = database.engine.dialect.name
+    if dialect not in _UPSERTS:
+        _UPSERTS[dialect] = _upsert(dialect)
+    upsert = _UPSERTS[dialect]
+    if upsert is not None:
+        with database.write_connection() as connection:  # one executemany: no ORM object per file
+            connection.execute(upsert, rows)
+        return
+
+    def remember_all(session: Any) -> None:
+        for row in rows:
+            remember(session, row["resource_id"], row["path"], row["size"], row["md5"], row["mtime"])
+
+    database.write_upsert(remember_all)
+
+
+def record_write(database: Database, storage: Storage, rid: str, path: str, size: int, md5: str,
+                 mtime: float | None = None) -> None:
+    """Index a file just written through the server (`mtime`: its mtime when the writer knows it)."""
+    record_writes(database, storage, rid, [(path, size, md5)], {path: mtime} if mtime is not None else None)
 
 
 def record_writes(database: Database, storage: Storage, rid: str, files: list[tuple[str, int, str]],
                   mtimes: dict[str, float] | None = None) -> None:
     """Index many files just written through the server (path, size, md5) in one transaction;
     `mtimes`: the mtime of those files the writer knows already (the others are looked up)."""
-    rows: list[tuple[str, int, str, float | None]] = []
+    rows: dict[str, dict[str, Any]] = {}  # by path: an archive naming a file twice keeps the last
     known = mtimes or {}
     for path, size, md5 in files:
-        if not storage.md5_from_listing(size):
-            mtime = known.get(path)
-            if mtime is None:
-                info = storage.info(rid, path)
-                mtime = info.mtime if info else None
-            rows.append((path, size, md5, mtime))
-    if not rows:
-        return
-
-    def remember_all(session: Any) -> None:
-        wanted = {path: (size, md5, mtime) for path, size, md5, mtime in rows}
-        existing: dict[str, db.FileRecord] = {}
-        paths = list(wanted)
-        for start in range(0, len(paths), 500):  # SQLite's bound-parameter limit
-            existing.update((r.path, r) for r in session.scalars(select(db.FileRecord).where(
-                db.FileRecord.resource_id == rid, db.FileRecord.path.in_(paths[start:start + 500]))))
-        new_rows = []
-        for path, (size, md5, mtime) in wanted.items():
-            row = existing.get(path)
-            if row is None:
-                new_rows.append({"resource_id": rid, "path": path, "size": size, "md5": md5, "mtime": mtime or 0.0})
-            else:
-                row.size, row.md5, row.mtime = size, md5, mtime or 0.0
-        if new_rows:  # one executemany: an archive's hundreds of new files without an ORM object each
-            session.execute(insert(db.FileRecord), new_rows)
-
-    database.write_upsert(remember_all)
+        if storage.md5_from_listing(size):
+            continue  # its ETag is its md5: no HEAD, no record
+        mtime = known.get(path)
+        if mtime is None:
+            info = storage.info(rid, path)
+            mtime = info.mtime if info else None
+        rows[path] = {"resource_id": rid, "path": path, "size": size, "md5": md5, "mtime": mtime or 0.0}
+    if rows:
+        _store_rows(database, list(rows.values()))
 
 
 def known_md5s(database: Database, rid: str, entries: list[FileInfo]) -> dict[str, str]:

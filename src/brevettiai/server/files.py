@@ -16,13 +16,14 @@ import mimetypes
 import re
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from email.utils import formatdate
+from typing import NamedTuple
 
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
 from brevettiai.server import access, auth, fileindex, roles, run_summary
 from brevettiai.server.auth import Principal
-from brevettiai.server.body_pipe import consume_body
+from brevettiai.server.body_pipe import consume_body, in_body_thread
 from brevettiai.server.context import ServerContext
 from brevettiai.server.errors import ApiError
 from brevettiai.server.jobs import INFO_FILE
@@ -30,7 +31,8 @@ from brevettiai.server.schemas import LsEntry, Stored
 from brevettiai.server.storage import PathRejected, Storage, Upload, clean_path, clean_resource_id, is_full
 from brevettiai.server.zerocopy import FileBody
 
-DIRECT_HEADER = "x-direct-transfer"  # "allowed": the client can follow a redirect to the storage itself
+DIRECT_HEADER = "x-direct-transfer"
+SMALL_BODY = 1 << 20  # a PUT declaring at most this many bytes is received whole before it is written  # "allowed": the client can follow a redirect to the storage itself
 
 
 def clean(rid: str, path: str, allow_empty: bool) -> tuple[str, str]:
@@ -57,10 +59,18 @@ def _write_refused(path: str, exc: BaseException) -> ApiError | None:
     return None
 
 
+class Written(NamedTuple):
+    """A file just stored: its size, md5, and mtime where the storage told it on the way (else None)."""
+
+    size: int
+    md5: str
+    mtime: float | None
+
+
 def store_file(storage: Storage, rid: str, path: str, chunks: Iterable[bytes], limit: int,
-               begin: Callable[[str, str], Upload] | None = None) -> tuple[int, str]:
-    """Write a file from its chunks, atomically; its size and md5. A 409, 413 or 507 ApiError for what
-    cannot be stored (the partial file is dropped). `begin` starts the upload (default: `storage.begin_upload`)."""
+               begin: Callable[[str, str], Upload] | None = None) -> Written:
+    """Write a file from its chunks, atomically. A 409, 413 or 507 ApiError for what cannot be stored
+    (the partial file is dropped). `begin` starts the upload (default: `storage.begin_upload`)."""
     try:
         upload = (begin or storage.begin_upload)(rid, path)
     except OSError as exc:
@@ -73,7 +83,8 @@ def store_file(storage: Storage, rid: str, path: str, chunks: Iterable[bytes], l
             if upload.size + len(chunk) > limit:
                 raise ApiError(413, f"the file '{path}' is larger than {limit} bytes, the most this server stores")
             upload.write(chunk)
-        return upload.commit()
+        size, md5 = upload.commit()
+        return Written(size, md5, upload.mtime)
     except BaseException as exc:
         upload.abort()
         refused = _write_refused(path, exc) if isinstance(exc, OSError) else None
@@ -117,7 +128,7 @@ def read(ctx: ServerContext, caller: Principal, rid: str, path: str, request_hea
     """The answer to a GET (or HEAD, without the body) of a file: its bytes streamed, a 206 for a
     ``Range``, a 304 for a matching ``If-None-Match``, or a 307 to the storage for a direct transfer."""
     rid, path = clean(rid, path, allow_empty=False)
-    auth.resource_kind(ctx.db, caller, rid, write=False)
+    auth.resource_kind(ctx.db, caller, rid, write=False, cache=ctx.tokens)
     if with_body and ctx.storage.can_presign and request_headers.get(DIRECT_HEADER) == "allowed":
         url = ctx.storage.presigned_urls(rid, [path], "GET")[0]
         return Response(status_code=307, headers={"Location": url, "Cache-Control": "no-store"})
@@ -149,24 +160,46 @@ async def write(ctx: ServerContext, caller: Principal, rid: str, path: str, body
                 declared_length: str | None) -> Stored:
     """Store a request body at the path (atomically: readers see the old file or the whole new one)."""
     rid, path = clean(rid, path, allow_empty=False)
-    await run_in_threadpool(auth.resource_kind, ctx.db, caller, rid, True, path)
+    declared = int(declared_length) if declared_length and declared_length.isdigit() else None
+    if declared is not None and declared <= SMALL_BODY:
+        # A small file: received whole first, then checked, stored and indexed in one trip to a thread.
+        content = b"".join([chunk async for chunk in body])
+        return await in_body_thread(_write_whole, ctx, caller, rid, path, content)
+    await run_in_threadpool(_check_write, ctx, caller, rid, path, declared)
+    limit = ctx.config.max_upload
+    # Receiving goes on while a pool thread hashes and writes what has arrived.
+    written = await consume_body(body, lambda reader: store_file(ctx.storage, rid, path,
+                                                                 iter(reader.next_chunk, b""), limit))
+    return await run_in_threadpool(_recorded, ctx, rid, path, written)
+
+
+def _check_write(ctx: ServerContext, caller: Principal, rid: str, path: str, size: int | None) -> None:
+    """404/403 unless the caller may write `path` of `rid`; 413 for a file over the upload limit."""
+    auth.resource_kind(ctx.db, caller, rid, True, path, ctx.tokens)
     check_writable(caller, rid, path)
     limit = ctx.config.max_upload
-    if declared_length and declared_length.isdigit() and int(declared_length) > limit:
-        raise ApiError(413, f"the file is {declared_length} bytes; the most this server stores is {limit}")
-    # Receiving goes on while a pool thread hashes and writes what has arrived.
-    size, md5 = await consume_body(body, lambda reader: store_file(ctx.storage, rid, path,
-                                                                   iter(reader.next_chunk, b""), limit))
-    await run_in_threadpool(fileindex.record_write, ctx.db, ctx.storage, rid, path, size, md5)
+    if size is not None and size > limit:
+        raise ApiError(413, f"the file is {size} bytes; the most this server stores is {limit}")
+
+
+def _write_whole(ctx: ServerContext, caller: Principal, rid: str, path: str, content: bytes) -> Stored:
+    """`write` of a body received whole."""
+    _check_write(ctx, caller, rid, path, len(content))
+    return _recorded(ctx, rid, path, store_file(ctx.storage, rid, path, (content,), ctx.config.max_upload))
+
+
+def _recorded(ctx: ServerContext, rid: str, path: str, written: Written) -> Stored:
+    """Index a file just written (and a run's outputs when it is its output.json); the answer to its PUT."""
+    fileindex.record_write(ctx.db, ctx.storage, rid, path, written.size, written.md5, written.mtime)
     if path == run_summary.OUTPUT_FILE:
-        await run_in_threadpool(run_summary.record_outputs, ctx, rid)
-    return Stored(path=f"{rid}/{path}", size=size, md5=md5)
+        run_summary.record_outputs(ctx, rid)
+    return Stored(path=f"{rid}/{path}", size=written.size, md5=written.md5)
 
 
 def delete(ctx: ServerContext, caller: Principal, rid: str, path: str) -> None:
     """Delete a file, or a folder with everything below it; 404 when nothing is there."""
     rid, path = clean(rid, path, allow_empty=False)
-    auth.resource_kind(ctx.db, caller, rid, write=True)
+    auth.resource_kind(ctx.db, caller, rid, write=True, cache=ctx.tokens)
     check_writable(caller, rid, path)
     if not ctx.storage.delete(rid, path):
         raise ApiError(404, f"nothing at '{path}' in '{rid}'")
@@ -178,7 +211,7 @@ def list_folder(ctx: ServerContext, caller: Principal, rid: str, path: str, recu
     """A folder's direct children (or all files below it, `recursive`); a file path lists the file itself,
     with the md5s the server knows."""
     rid, path = clean(rid, path, allow_empty=True)
-    auth.resource_kind(ctx.db, caller, rid, write=False)
+    auth.resource_kind(ctx.db, caller, rid, write=False, cache=ctx.tokens)
     entries = ctx.storage.list(rid, path, recursive)
     if entries is None:
         if path:
@@ -201,7 +234,7 @@ def transfer_urls(ctx: ServerContext, caller: Principal, rid: str, method: str,
     write = method == "PUT"
     if write:
         access.require(caller, roles.MEMBER)  # the access table lets viewers ask for GET URLs only
-    auth.resource_kind(ctx.db, caller, rid, write=write)
+    auth.resource_kind(ctx.db, caller, rid, write=write, cache=ctx.tokens)
     if not ctx.storage.can_presign:
         return None
     paths, sizes = [], []

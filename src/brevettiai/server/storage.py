@@ -170,6 +170,7 @@ class Upload:
     def __init__(self) -> None:
         self._md5 = _Md5()
         self.size = 0
+        self.mtime: float | None = None  # set by `commit` where the backend tells it without another look
         self._file: Any = None
 
     def write(self, chunk: bytes | bytearray | memoryview) -> None:
@@ -205,31 +206,67 @@ class _LocalUpload(Upload):
     def __init__(self, storage: Storage, rid: str, path: str) -> None:
         super().__init__()
         self._storage, self._rid, self._path = storage, rid, path
-        self._target = storage.real_path(rid, path)  # refuses paths through a symlink
+        storage.real_path(rid, path)  # refuses paths through a symlink before any byte is taken
         uploads = os.path.join(storage.root, UPLOADS)
-        os.makedirs(uploads, mode=0o700, exist_ok=True)
         self._temp = os.path.join(uploads, uuid.uuid4().hex)
-        fd = os.open(self._temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        self._file = os.fdopen(fd, "wb")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        try:
+            self._fd: int | None = os.open(self._temp, flags, 0o600)
+        except FileNotFoundError:  # the first upload (or someone removed the folder)
+            os.makedirs(uploads, mode=0o700, exist_ok=True)
+            self._fd = os.open(self._temp, flags, 0o600)
+
+    def write(self, chunk: bytes | bytearray | memoryview) -> None:
+        assert self._fd is not None
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(self._fd, view):]
+        self._md5.update(chunk)
+        self.size += len(chunk)
 
     def commit(self) -> tuple[int, str]:
         try:
-            self._file.close()
-            parent = os.path.dirname(self._target)
-            if os.path.isfile(parent):
-                raise NotADirectoryError(f"{self._path.rpartition('/')[0]} is a file")
-            os.makedirs(parent, mode=0o700, exist_ok=True)
-            target = self._storage.real_path(self._rid, self._path)  # again: a link may have appeared meanwhile
-            if os.path.isdir(target) and not os.path.islink(target):
-                raise IsADirectoryError(f"{self._path} is a folder")
-            os.replace(self._temp, target)
+            assert self._fd is not None
+            self.mtime = os.fstat(self._fd).st_mtime  # renaming keeps it: the index needs no further stat
+            os.close(self._fd)
+            self._fd = None
+            self._move_into_place()
         except BaseException:
             self.abort()
             raise
         return self.size, self._md5.hexdigest()
 
+    def _move_into_place(self) -> None:
+        """Rename the complete file to its path: the folders on the way created, never through a link."""
+        target = self._storage.real_path(self._rid, self._path)  # again: a link may have appeared meanwhile
+        try:
+            os.replace(self._temp, target)
+            return
+        except IsADirectoryError:
+            raise IsADirectoryError(f"{self._path} is a folder") from None
+        except NotADirectoryError:
+            raise NotADirectoryError(f"{self._path.rpartition('/')[0]} is a file") from None
+        except FileNotFoundError:
+            pass  # a folder on the way is missing
+        parent = os.path.dirname(target)
+        try:
+            os.makedirs(parent, mode=0o700, exist_ok=True)
+        except FileExistsError:  # a file where a folder should be
+            raise NotADirectoryError(f"{self._path.rpartition('/')[0]} is a file") from None
+        except NotADirectoryError:
+            raise NotADirectoryError(f"{self._path.rpartition('/')[0]} is a file") from None
+        target = self._storage.real_path(self._rid, self._path)  # the folders just made are real ones
+        if os.path.isdir(target) and not os.path.islink(target):
+            raise IsADirectoryError(f"{self._path} is a folder")
+        os.replace(self._temp, target)
+
     def _discard(self) -> None:
-        _drop_temp_file(self._file, lambda: os.remove(self._temp))
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
+        with contextlib.suppress(OSError):
+            os.remove(self._temp)
 
 
 class UploadBatch:
@@ -329,7 +366,7 @@ class _FolderUpload(Upload):
         except BaseException:
             self.abort()
             raise
-        self._batch.mtimes[self._path] = mtime
+        self._batch.mtimes[self._path] = self.mtime = mtime
         return self.size, self._md5.hexdigest()
 
     def _discard(self) -> None:
@@ -441,9 +478,20 @@ class Storage:
         root = self._real_root
         if root is None:  # resolved once: the root is the administrator's; what lies below it is the clients'
             root = self._real_root = os.path.realpath(self.root)
-        spelled = os.path.join(root, rid, *path.split("/")) if path else os.path.join(root, rid)
-        if os.path.realpath(spelled) != spelled:
-            raise FileNotFoundError(errno.ENOENT, "the path passes through a symbolic link", f"{rid}/{path}")
+        # Checked path is already clean (no "..", no empty parts): resolving it means looking at each
+        # part below the root in turn, up to the first that does not exist.
+        spelled, not_found = root.rstrip("/"), False
+        for part in (rid, *path.split("/")) if path else (rid,):
+            spelled = f"{spelled}/{part}"
+            if not_found:
+                continue
+            try:
+                mode = os.lstat(spelled).st_mode
+            except (FileNotFoundError, NotADirectoryError):
+                not_found = True  # nothing below exists, so no link either
+                continue
+            if stat.S_ISLNK(mode):
+                raise FileNotFoundError(errno.ENOENT, "the path passes through a symbolic link", f"{rid}/{path}")
         return spelled
 
     # Start-up -------------------------------------------------------------------------------------

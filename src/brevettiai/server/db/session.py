@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import CursorResult, Result, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -110,6 +110,16 @@ class Database:
                 # then wait for this transaction instead of interleaving with its read-then-write.
                 session.connection().exec_driver_sql("BEGIN IMMEDIATE")
             yield session
+
+    @contextlib.contextmanager
+    def write_connection(self) -> Iterator[Connection]:
+        """`write` without the ORM: a Core connection whose work is committed when the block ends
+        (for the one-statement writes of hot paths, where a session costs more than the statement)."""
+        lock = self._write_lock or contextlib.nullcontext()
+        with lock, self.engine.begin() as connection:
+            if self.is_sqlite:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            yield connection
 
     def write_upsert(self, work: Callable[[Session], T]) -> T:
         """Run `work` in a write session; once more if a concurrent writer inserted the same key first.
