@@ -68,7 +68,7 @@ def test_run_again_with_changes_prefills_the_form_and_the_server_validates_it(
     page.get_by_role("link", name="Run again with changes").click()
     page.wait_for_url("**/zoo/*?from=*")
     assert "Tuned run" in page.locator("#clone-source").inner_text()
-    assert page.get_by_label("Name").input_value() == "Tuned run"
+    assert page.get_by_label("Name").input_value() == "Tuned run #2"  # a new run's name, unique as on a fresh form
     assert page.locator("#f-training-epochs").input_value() == "37"
     assert page.locator("#f-training-learning_rate").input_value() == "0.2"
     assert page.locator(f"#ds-{ui_server.ids['dataset']}").is_checked()
@@ -231,7 +231,7 @@ def test_a_test_report_runs_again_with_changes_about_the_same_model(logged_in: A
                                                       "tagIds": [ui_server.ids["tag"]]}).json()
     page.goto(f"{ui_server.url}/testreports/{report['id']}")
     page.get_by_role("link", name="Run again with changes").click()
-    assert page.get_by_label("Name").input_value() == "Summary of it"
+    assert page.get_by_label("Name").input_value() == "Summary of it #2"
     assert page.locator("input[name=parent_id]").input_value() == parent["id"]
     assert page.locator(f"#tag-{ui_server.ids['tag']}").is_checked()
     page.get_by_label("Name").fill("Summary, second look")
