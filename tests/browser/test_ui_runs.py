@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 from ui_helpers import Platform, shot
 
 PRINTER = textwrap.dedent('''
@@ -153,7 +154,7 @@ def test_artifact_previews_are_inert(logged_in: Any, ui_server: Platform) -> Non
     files = {"notes.txt": b"<script>window.__ran = 1</script>\nplain text \xc3\xa9",
              "metrics.json": b'{"accuracy": 0.93, "classes": ["ok", "<b>bad</b>"]}',
              "table.csv": b"name,score\nalpha,1\n<img src=x onerror=window.__ran=2>,2\n",
-             "plots/curve.png": PNG, "model.bin": b"\x00\x01"}
+             "plots/curve.png": PNG, "model.bin": b"\x00\x01", "empty.json": b""}
     for name, data in files.items():
         ui_server.api.put(f"/api/files/{model['id']}/artifacts/{name}", content=data).raise_for_status()
     page.goto(f"{ui_server.url}/models/{model['id']}/artifacts")
@@ -167,6 +168,11 @@ def test_artifact_previews_are_inert(logged_in: Any, ui_server: Platform) -> Non
     page.get_by_role("link", name="Preview metrics.json").click()
     assert page.locator("#preview .preview-text").text_content() == (
         '{\n  "accuracy": 0.93,\n  "classes": [\n    "ok",\n    "<b>bad</b>"\n  ]\n}')
+
+    page.goto(f"{ui_server.url}/models/{model['id']}/artifacts")
+    page.get_by_role("link", name="Preview empty.json").click()  # says it is empty, not "Not valid JSON"
+    expect(page.locator("#preview")).to_contain_text("The file is empty")
+    assert "Not valid JSON" not in page.locator("#preview").inner_text()
 
     page.goto(f"{ui_server.url}/models/{model['id']}/artifacts")
     page.get_by_role("link", name="Preview table.csv").click()
