@@ -231,3 +231,21 @@ def test_a_host_that_is_no_platform_is_named_in_one_line(home: Path, tmp_path: P
     assert code != 0 and "Traceback" not in err
     assert err.count("\n") == 1 and "<html" not in err.lower(), err
     assert host in err and "not a brevettiai platform" in err, err
+
+
+def test_earlier_runs_of_a_reused_folder_never_synced_are_named(platform_server, home: Path, tmp_path: Path,
+                                                                capsys) -> None:
+    """Two runs in one folder, then one sync: only the current run goes, and the output says which earlier run
+    did not (instead of dropping it silently); a run synced before is not named."""
+    job_dir = tmp_path / "twice"
+    first = OfflineTrain.init(job_dir=str(job_dir), argv=["--epochs", "1"])
+    first.start()
+    second = OfflineTrain.init(job_dir=str(job_dir), argv=["--epochs", "2"])
+    second.start()
+    code, out = _sync(platform_server, job_dir, capsys)
+    assert code == 0 and "synced to model" in out, out
+    assert "1 earlier run(s) of this folder were never synced" in out and first.run_id in out, out
+    third = OfflineTrain.init(job_dir=str(job_dir), argv=["--epochs", "3"])
+    third.start()
+    code, out = _sync(platform_server, job_dir, capsys)
+    assert code == 0 and first.run_id in out and second.run_id not in out, out  # the second was synced
