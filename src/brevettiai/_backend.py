@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, cast
@@ -19,7 +20,7 @@ from brevettiai._metrics_file import MetricsFile
 from brevettiai._state import JobState
 from brevettiai.contract import scheme
 from brevettiai.contract.jsontypes import JSONMapping, JSONObject
-from brevettiai.errors import JobNotFoundError
+from brevettiai.errors import JobNotFoundError, UsageError
 from brevettiai.io import IoTools
 from brevettiai.io import path as io_path
 
@@ -120,6 +121,7 @@ class OfflineBackend:
         earlier = str(previous.get("run_id") or "") if isinstance(previous, dict) else ""
         if not earlier or earlier == run_id:
             return
+        _refuse_a_live_run(self.job_dir, earlier, previous)
         kept = io_path.join(self.job_dir, RUNS_FOLDER, _safe_name(earlier))
         self.io.move(state_file, io_path.join(kept, _state.STATE_FILE))
         output = io_path.join(self.job_dir, *OUTPUT_FILE.split("/"))
@@ -203,6 +205,14 @@ def backend_for(location: JobLocation, io: IoTools | None) -> JobBackend:
         io = io or IoTools(storage_options={scheme.PROTOCOL: {"host": link.host, "api_key": location.api_key}})
         return PlatformBackend(location, link, io)
     return OfflineBackend(location, io or IoTools())
+
+
+def _refuse_a_live_run(job_dir: str, run_id: str, previous: dict[str, Any]) -> None:
+    """Two runs at once in one folder would write over each other's status, output and artifacts."""
+    state = JobState.from_dict(previous)
+    if state.status == "running" and state.pid != os.getpid() and _state.effective_status(state) == "running":
+        raise UsageError(f"The job dir {job_dir} is in use: run {run_id} is still running there (pid {state.pid}). "
+                         f"Wait for it to end, stop it, or give another --job_dir")
 
 
 def _safe_name(run_id: str) -> str:

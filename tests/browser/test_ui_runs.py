@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 from ui_helpers import Platform, shot
 
 PRINTER = textwrap.dedent('''
@@ -68,7 +69,7 @@ def test_run_again_with_changes_prefills_the_form_and_the_server_validates_it(
     page.get_by_role("link", name="Run again with changes").click()
     page.wait_for_url("**/zoo/*?from=*")
     assert "Tuned run" in page.locator("#clone-source").inner_text()
-    assert page.get_by_label("Name").input_value() == "Tuned run"
+    assert page.get_by_label("Name").input_value() == "Tuned run #2"  # a new run's name, unique as on a fresh form
     assert page.locator("#f-training-epochs").input_value() == "37"
     assert page.locator("#f-training-learning_rate").input_value() == "0.2"
     assert page.locator(f"#ds-{ui_server.ids['dataset']}").is_checked()
@@ -153,7 +154,7 @@ def test_artifact_previews_are_inert(logged_in: Any, ui_server: Platform) -> Non
     files = {"notes.txt": b"<script>window.__ran = 1</script>\nplain text \xc3\xa9",
              "metrics.json": b'{"accuracy": 0.93, "classes": ["ok", "<b>bad</b>"]}',
              "table.csv": b"name,score\nalpha,1\n<img src=x onerror=window.__ran=2>,2\n",
-             "plots/curve.png": PNG, "model.bin": b"\x00\x01"}
+             "plots/curve.png": PNG, "model.bin": b"\x00\x01", "empty.json": b""}
     for name, data in files.items():
         ui_server.api.put(f"/api/files/{model['id']}/artifacts/{name}", content=data).raise_for_status()
     page.goto(f"{ui_server.url}/models/{model['id']}/artifacts")
@@ -167,6 +168,11 @@ def test_artifact_previews_are_inert(logged_in: Any, ui_server: Platform) -> Non
     page.get_by_role("link", name="Preview metrics.json").click()
     assert page.locator("#preview .preview-text").text_content() == (
         '{\n  "accuracy": 0.93,\n  "classes": [\n    "ok",\n    "<b>bad</b>"\n  ]\n}')
+
+    page.goto(f"{ui_server.url}/models/{model['id']}/artifacts")
+    page.get_by_role("link", name="Preview empty.json").click()  # says it is empty, not "Not valid JSON"
+    expect(page.locator("#preview")).to_contain_text("The file is empty")
+    assert "Not valid JSON" not in page.locator("#preview").inner_text()
 
     page.goto(f"{ui_server.url}/models/{model['id']}/artifacts")
     page.get_by_role("link", name="Preview table.csv").click()
@@ -231,7 +237,7 @@ def test_a_test_report_runs_again_with_changes_about_the_same_model(logged_in: A
                                                       "tagIds": [ui_server.ids["tag"]]}).json()
     page.goto(f"{ui_server.url}/testreports/{report['id']}")
     page.get_by_role("link", name="Run again with changes").click()
-    assert page.get_by_label("Name").input_value() == "Summary of it"
+    assert page.get_by_label("Name").input_value() == "Summary of it #2"
     assert page.locator("input[name=parent_id]").input_value() == parent["id"]
     assert page.locator(f"#tag-{ui_server.ids['tag']}").is_checked()
     page.get_by_label("Name").fill("Summary, second look")

@@ -206,3 +206,46 @@ def test_an_interrupted_sync_resumes_where_it_stopped_with_a_progress_bar(platfo
         losses = admin.get(f"/api/models/{model_id}/metrics", params={"names": "loss", "max_points": 100_000}).json()
         assert len(losses["series"]["loss"]) == sync.BATCH_POINTS + 7
         assert admin.get(f"/api/models/{model_id}").json()["status"] == "completed"
+
+
+def test_a_host_that_is_no_platform_is_named_in_one_line(home: Path, tmp_path: Path, capsys) -> None:
+    """A --host that points at some other web server (here Python's own, which answers POST with an HTML
+    page) is one line naming the host, not the page's HTML."""
+    import http.server
+    import threading
+
+    job_dir = tmp_path / "offline"
+    OfflineTrain.init(job_dir=str(job_dir), argv=[]).start()
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    other = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    host = f"http://127.0.0.1:{other.server_address[1]}"
+    try:
+        code = sync.main([str(job_dir), "--host", host, "--username", "admin", "--password", "x", "--no-progress"])
+    finally:
+        other.shutdown()
+    err = capsys.readouterr().err
+    assert code != 0 and "Traceback" not in err
+    assert err.count("\n") == 1 and "<html" not in err.lower(), err
+    assert host in err and "not a brevettiai platform" in err, err
+
+
+def test_earlier_runs_of_a_reused_folder_never_synced_are_named(platform_server, home: Path, tmp_path: Path,
+                                                                capsys) -> None:
+    """Two runs in one folder, then one sync: only the current run goes, and the output says which earlier run
+    did not (instead of dropping it silently); a run synced before is not named."""
+    job_dir = tmp_path / "twice"
+    first = OfflineTrain.init(job_dir=str(job_dir), argv=["--epochs", "1"])
+    first.start()
+    second = OfflineTrain.init(job_dir=str(job_dir), argv=["--epochs", "2"])
+    second.start()
+    code, out = _sync(platform_server, job_dir, capsys)
+    assert code == 0 and "synced to model" in out, out
+    assert "1 earlier run(s) of this folder were never synced" in out and first.run_id in out, out
+    third = OfflineTrain.init(job_dir=str(job_dir), argv=["--epochs", "3"])
+    third.start()
+    code, out = _sync(platform_server, job_dir, capsys)
+    assert code == 0 and first.run_id in out and second.run_id not in out, out  # the second was synced

@@ -11,7 +11,7 @@ import httpx
 import pytest
 import services
 from platform_fixture import PlatformServer
-from server_helpers import created, job_client, model, model_type, unique
+from server_helpers import created, job_client, model, model_type, unique, web_login
 
 # A job as the runner starts it: `<command> --job_id ID --host URL`, its key in BREVETTI_AI_API_KEY.
 # It does what its "behaviour" setting says, talking to the platform with plain httpx.
@@ -305,3 +305,17 @@ def test_the_sdk_columnar_encoding_round_trips_through_the_server(
     assert [p[:3] for p in series["loss"]] == [[0, 1.0, 10.0], [1, 0.5, 11.0], [2, 1 / 3, 12.0], [3, 0.2, 13.0]]
     assert [p[:2] for p in series["lr"]] == [[0, 0.1], [1, None], [2, 0.1]]  # None sent: a stored null
     assert [p[:3] for p in series["acc"]] == [[4, 0.9, 14.0]]
+
+
+def test_a_model_never_started_does_not_say_it_waits_for_progress(platform_server: PlatformServer,
+                                                                 admin: httpx.Client) -> None:
+    """A created model's page says it has not been started, not "Waiting for progress metrics…" (which reads as
+    if it ran)."""
+    job = model(admin)
+    browser = web_login(platform_server)
+    try:
+        page = browser.get(f"/models/{job['id']}").text
+    finally:
+        browser.close()
+    assert "No progress yet: the model has not been started." in page
+    assert "Waiting for progress metrics" not in page

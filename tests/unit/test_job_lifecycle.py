@@ -323,3 +323,39 @@ def test_sdk_helper_threads_leave_stop_signals_to_the_main_thread() -> None:
     start_daemon(lambda: seen.append(set(signal.pthread_sigmask(signal.SIG_BLOCK, []))), "probe").join(10)
     assert {signal.SIGTERM, signal.SIGINT} <= seen[0]
     assert signal.SIGTERM not in signal.pthread_sigmask(signal.SIG_BLOCK, [])  # the main thread takes them
+
+
+def test_a_job_dir_whose_run_is_still_running_is_not_reused(make_job_dir, tmp_path: Path) -> None:
+    """A second run started in a folder while the first still runs there (its process alive on this machine) stops
+    with a message naming the folder and the running run, instead of moving the live run's status away (its end
+    would then overwrite the second run's record)."""
+    job_dir = make_job_dir({"settings": {"epochs": 2}})
+    release = tmp_path / "release"
+    script = textwrap.dedent(f"""
+        import os, time
+        from brevettiai import Job
+        class Waits(Job):
+            def run(self):
+                while not os.path.exists({str(release)!r}):
+                    time.sleep(0.05)
+        Waits.init(job_dir={str(job_dir)!r}, argv=[]).start()
+    """)
+    first = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "BREVETTI_AI_SYSTEM_METRICS": "0"})
+    try:
+        deadline = time.monotonic() + 30
+        while not ((job_dir / "status.json").exists() and read(job_dir / "status.json")["status"] == "running"):
+            assert first.poll() is None and time.monotonic() < deadline, "the first run did not start"
+            time.sleep(0.05)
+        running = read(job_dir / "status.json")
+        with pytest.raises(SystemExit) as info:
+            TrainJob.init(job_dir=str(job_dir), argv=[])
+        assert info.value.code == 2
+        assert f"is in use: run {running['run_id']} is still running there" in str(info.value)
+        assert read(job_dir / "status.json")["run_id"] == running["run_id"]  # left where it was
+    finally:
+        release.touch()
+        first.wait(30)
+    assert read(job_dir / "status.json")["status"] == "completed"
+    second = TrainJob.init(job_dir=str(job_dir), argv=[])  # once it ended, the folder is reused as usual
+    assert read(job_dir / "runs" / running["run_id"] / "status.json")["status"] == "completed"
+    second.start()

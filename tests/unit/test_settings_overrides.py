@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
+from pydantic import Field
 
 from brevettiai import JobSettings
 from brevettiai.errors import SettingsError
@@ -113,6 +114,17 @@ def test_value_that_does_not_fit_names_flag_value_and_accepted_values() -> None:
         parse(["--flag=maybe"])
     with pytest.raises(SettingsError, match=r"--epochs needs a value"):
         parse(["--epochs"])
+
+
+def test_a_value_out_of_bounds_names_the_bounds_it_missed() -> None:
+    class Bounded(JobSettings):
+        epochs: int = Field(10, ge=1)
+        size: int = Field(64, gt=0, multiple_of=32)
+
+    with pytest.raises(SettingsError, match=r"--epochs '0': expected an integer \(>= 1\)"):
+        parse_overrides(Bounded, ["--epochs", "0"])
+    with pytest.raises(SettingsError, match=r"--size '48': expected an integer \(> 0, a multiple of 32\)"):
+        parse_overrides(Bounded, ["--size", "48"])
 
 
 def test_reserved_job_flags_are_returned_not_applied() -> None:

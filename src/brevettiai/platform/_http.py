@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import time
 from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
@@ -149,7 +150,7 @@ class PlatformClient:
         try:
             detail = response.json().get("detail")
         except Exception:
-            detail = response.text[:500]
+            detail = _foreign_answer(response, self.host)
         status = response.status_code
         message = f"{method} {path} on {self.host}: {status} {_detail_text(detail)}"
         if status in (401, 403):
@@ -192,6 +193,14 @@ class PlatformClient:
         if response.status_code >= 400:
             response.read()
             raise self._error(method, path, response)
+
+
+def _foreign_answer(response: httpx.Response, host: str) -> str:
+    """One line for an answer the platform would not give (an HTML error page of a proxy or another server)."""
+    kind = response.headers.get("content-type", "no content type").split(";")[0]
+    title = re.search(r"<title>(.*?)</title>", response.text, re.IGNORECASE | re.DOTALL)
+    excerpt = " ".join((title.group(1) if title else response.text).split())[:120]
+    return f"not a brevettiai platform's answer ({kind}{': ' + excerpt if excerpt else ''}); is {host} the platform's URL?"
 
 
 def _detail_text(detail: Any) -> str:

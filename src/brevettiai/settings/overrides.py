@@ -165,7 +165,9 @@ def _parse_value(target: _Target, text: str | bool, flag: str) -> Any:
     try:
         validate_value(target.checked_annotation(), value, target.path)
     except SettingsError as exc:
-        raise SettingsError(f"{flag} {text!r}: expected {describe_type(target.annotation)} ({exc})") from None
+        limits = dict(target.bounds)  # "expected an integer" alone is wrong for an integer out of its bounds
+        raise SettingsError(f"{flag} {text!r}: expected {describe_type(target.annotation)}"
+                            f"{_bounds_text(limits, limits)} ({exc})") from None
     return value
 
 

@@ -19,7 +19,7 @@ import math
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,12 +49,19 @@ class SyncResult:
     points_sent: int = 0
     status: str = "created"
     already_final: bool = False
+    unsynced_runs: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         if self.already_final:
-            return f"already synced: model {self.model_id} is {self.status} ({self.url})"
-        return (f"synced to model {self.model_id} ({self.url}): {self.files_sent} files sent, "
-                f"{self.files_skipped} already there, {self.points_sent} metric points, status {self.status}")
+            text = f"already synced: model {self.model_id} is {self.status} ({self.url})"
+        else:
+            text = (f"synced to model {self.model_id} ({self.url}): {self.files_sent} files sent, "
+                    f"{self.files_skipped} already there, {self.points_sent} metric points, status {self.status}")
+        if self.unsynced_runs:
+            text += (f"\nnote: {len(self.unsynced_runs)} earlier run(s) of this folder were never synced to this "
+                     f"platform and are not sent ({', '.join(self.unsynced_runs)}: kept in {RUNS_FOLDER}/): only a "
+                     f"folder's current run syncs, so sync after each run when a folder is reused")
+        return text
 
 
 def sync_job_dir(web: PlatformAPI, job_dir: str | os.PathLike[str], *, progress: bool = True) -> SyncResult:
@@ -73,7 +80,8 @@ def sync_job_dir(web: PlatformAPI, job_dir: str | os.PathLike[str], *, progress:
         runs[state.run_id] = model.id
         _write_sync_record(folder, record)
         log.info("Created model %s for the offline job in %s", model.id, folder)
-    result = SyncResult(model_id=model.id, url=f"{web.host}/models/{model.id}", status=model.status)
+    result = SyncResult(model_id=model.id, url=f"{web.host}/models/{model.id}", status=model.status,
+                        unsynced_runs=_earlier_runs_not_synced(folder, runs))
     if model.status in TERMINAL:
         result.already_final = True
         return result
@@ -88,6 +96,15 @@ def sync_job_dir(web: PlatformAPI, job_dir: str | os.PathLike[str], *, progress:
         _send_points(web, model.id, key, state.run_id, points, result, advance)
     result.status = _send_state(web, model.id, key, state)
     return result
+
+
+def _earlier_runs_not_synced(folder: Path, synced: dict[str, str]) -> list[str]:
+    """Run ids of the folder's earlier runs (their records moved to runs/<run id>/) no sync to this platform sent."""
+    earlier = folder / RUNS_FOLDER
+    if not earlier.is_dir():
+        return []
+    return sorted(entry.name for entry in earlier.iterdir()
+                  if (entry / STATE_FILE).is_file() and entry.name not in synced)
 
 
 def _read_json(path: Path, what: str) -> dict[str, Any]:

@@ -61,6 +61,8 @@ def _text(data: bytes) -> str:
 def build(ctx: ServerContext, job_id: str, path: str, size: int) -> Preview:
     """The preview of the stored file `path` (of `size` bytes) of a job."""
     kind = kind_of(path)
+    if size == 0 and kind != "none":
+        return Preview("text", note="The file is empty (0 bytes).")
     if kind in ("image", "none"):
         return Preview(kind)
     if kind == "json" and size <= JSON_BYTES:
