@@ -181,7 +181,7 @@ def test_stop_run_again_and_delete(logged_in: Any, ui_server: Platform) -> None:
     again_id = page.url.split("/models/")[1].split("?")[0]
     assert again_id != model["id"]
     again = ui_server.api.get(f"/api/models/{again_id}").json()
-    assert again["name"] == "Runs too long" and again["modelTypeId"] == ui_server.ids["lr"]
+    assert again["name"] == "Runs too long #2" and again["modelTypeId"] == ui_server.ids["lr"]
     assert again["settings"]["training"]["epochs"] == 10_000_000
     assert again["status"] in ("queued", "starting", "running")
     page.get_by_role("button", name="Stop").click()
@@ -190,7 +190,7 @@ def test_stop_run_again_and_delete(logged_in: Any, ui_server: Platform) -> None:
     # Delete asks first; Cancel keeps it, Delete permanently removes it.
     page.goto(f"{ui_server.url}/models/{again_id}")
     page.get_by_role("link", name="Delete…").click()
-    assert page.get_by_role("heading").first.inner_text() == "Delete the model “Runs too long”?"
+    assert page.get_by_role("heading").first.inner_text() == "Delete the model “Runs too long #2”?"
     page.get_by_role("link", name="Cancel").click()
     assert ui_server.api.get(f"/api/models/{again_id}").status_code == 200
     page.get_by_role("link", name="Delete…").click()

@@ -158,3 +158,18 @@ def test_chart_options_and_zoom_by_time(logged_in: Any, ui_server: Platform) -> 
     options.get_by_role("combobox", name="X axis").select_option("step")
     options.get_by_role("checkbox", name="Log scale").uncheck()
     options.get_by_role("slider", name="Smoothing").fill("0")
+
+
+def test_the_jobs_own_charts_come_before_its_system_charts(logged_in: Any, ui_server: Platform) -> None:
+    page = logged_in
+    model = ui_server.create_model("With system metrics")
+    # The system series reach the server first (sampled from the job's start), and one of the job's own
+    # names sorts after "system/": neither may put a system chart above the job's own charts.
+    _post(ui_server, model, [{"step": s, "time": 1e9 + s, "values": {"system/cpu_percent": 50.0,
+                                                                   "system/memory_mb": 300.0}} for s in range(5)])
+    _post(ui_server, model, [{"step": s, "time": 1e9 + s, "values": {"train_loss": 1.0 / (1 + s),
+                                                                   "zeta_accuracy": s / 10}} for s in range(5)])
+    page.goto(f"{ui_server.url}/models/{model['id']}")
+    page.locator(".progress-chart").nth(3).wait_for()
+    groups = page.eval_on_selector_all(".progress-chart", "charts => charts.map(c => c.dataset.group)")
+    assert set(groups[:2]) == {"loss", "accuracy"} and set(groups[2:]) == {"system/percent", "system/mb"}, groups

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -84,3 +85,9 @@ def unused_name(ctx: ServerContext, base: str) -> str:
     while f"{base} #{number}" in taken:
         number += 1
     return f"{base} #{number}"
+
+
+def next_run_name(ctx: ServerContext, name: str) -> str:
+    """The name proposed for another run of `name`: unused, so runs stay told apart ("first" -> "first #2",
+    "first #2" -> the next free number)."""
+    return unused_name(ctx, re.sub(r" #\d+$", "", name) or name)

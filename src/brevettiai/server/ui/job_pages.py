@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 
-from brevettiai.server import charts, files, job_log, jobs, listing, prefs, run_filter, runs
+from brevettiai.server import charts, files, job_log, jobs, listing, model_types, prefs, run_filter, runs
 from brevettiai.server.auth import Principal
 from brevettiai.server.context import ServerContext
 from brevettiai.server.errors import ApiError
@@ -289,13 +289,15 @@ def _register_job_pages(kind: str) -> None:
 
     @router.post(prefix + "/{job_id}/rerun")
     async def rerun(request: Request, job_id: str, user: WebUser = Depends(signed_in_user)) -> Response:
-        """A new job with the same type, settings, datasets and tags (and model), started at once."""
+        """A new job with the same type, settings, datasets and tags (and model), started at once, under an
+        unused name after the run's (as "Run again with changes" proposes)."""
         await form_with_csrf(request, user)
         ctx = ctx_of(request)
 
         def again() -> tuple[str, str, str | None]:
             job = jobs.read_job(ctx, job_id, kind)
-            body = ModelIn(name=job.name, model_type_id=job.model_type_id, settings=dict(job.settings or {}),
+            body = ModelIn(name=model_types.next_run_name(ctx, job.name), model_type_id=job.model_type_id,
+                           settings=dict(job.settings or {}),
                            dataset_ids=list(job.dataset_ids or []), tag_ids=list(job.tag_ids or []))
             if kind == "report":
                 if not job.parent_id:

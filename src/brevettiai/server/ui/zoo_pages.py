@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -125,9 +124,8 @@ def _clone_form(request: Request, user: WebUser, model_type: db.ModelType, sourc
     parent = _parent_model(ctx, source.parent_id) if source.kind == "report" else None
     schema = model_type.settings_schema or {}
     values = forms.initial_values(schema, deep_merge(model_type.defaults or {}, dict(source.settings or {})))
-    # A new run's proposed name is unique, as on a fresh form: "first" again is "first #2", "first #2" is "first #3".
-    base = re.sub(r" #\d+$", "", source.name) or source.name
-    return _zoo_form(request, user, model_type, values=values, name=unused_name(ctx, base), parent=parent,
+    return _zoo_form(request, user, model_type, values=values, name=model_types.next_run_name(ctx, source.name),
+                     parent=parent,
                      dataset_ids=source.dataset_ids or (), tag_ids=source.tag_ids or (), source=source)
 
 

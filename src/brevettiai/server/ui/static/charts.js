@@ -324,7 +324,10 @@
         element.setAttribute('role', 'img');
         element.setAttribute('aria-label', (self.options.label || 'Progress chart of ') + group);
         figure.appendChild(element);
-        self.container.appendChild(figure);
+        // The job's own charts come before its system/... ones, whichever series reached the page first.
+        var system = group.indexOf('system/') === 0;
+        var firstSystem = system ? null : self.container.querySelector('.progress-chart[data-group^="system/"]');
+        self.container.insertBefore(figure, firstSystem ? firstSystem.parentNode : null);
         chart = self.charts[group] = {element: element, view: null, pending: false, version: 0, zoomed: ''};
         self.order.push(group);
       }

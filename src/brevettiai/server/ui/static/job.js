@@ -86,10 +86,16 @@
   }) : null;
   if (charts) { charts.settings = controls.values(); }
 
-  function groupOf(name) {  // train_loss and test_loss share the "loss" chart
-    var cut = name.lastIndexOf('_');
-    return cut > 0 && cut < name.length - 1 ? name.slice(cut + 1) : name;
+  /* train_loss and test_loss share the "loss" chart; the job's system/... series share charts of their
+     own ("system/percent"), never one of the job's metrics. */
+  function groupOf(name) {
+    var system = name.indexOf(SYSTEM) === 0, rest = system ? name.slice(SYSTEM.length) : name;
+    var cut = rest.lastIndexOf('_');
+    var group = cut > 0 && cut < rest.length - 1 ? rest.slice(cut + 1) : rest;
+    return system ? SYSTEM + group : group;
   }
+
+  var SYSTEM = 'system/';
 
   function merge(update, replace) {
     if (replace) { series = {}; }
