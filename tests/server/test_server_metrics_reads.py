@@ -202,7 +202,7 @@ def test_polls_and_bucketed_reads_use_the_indexes(backend: Backend) -> None:
             "rows": metric_reads.rows_statement(whole, cursor, "loss"),
             "buckets": metric_reads.bucket_statement(whole, cursor, "loss", 20),
             "block sizes": metric_reads.block_sizes_statement(whole),
-            "block buckets": metric_reads.block_bucket_statement(whole.but(start_step=640, end_step=4000), "loss", 128),
+            "block buckets": metric_reads.block_bucket_statement(whole.but(start_step=640, end_step=4000), ["loss", "acc"], 128),
         }
         plans = {name: _plan(engine, statement) for name, statement in statements.items()}
         engine.dispose()
