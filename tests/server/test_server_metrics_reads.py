@@ -125,6 +125,30 @@ def test_long_series_read_bounded_zoomed_and_polled(backend: Backend) -> None:
         assert _read(admin, job_id, names="loss")["counts"] == {"loss": STEPS + 3}
 
 
+def test_several_long_series_of_a_job_read_from_blocks_as_from_their_points(backend: Backend) -> None:
+    """The series of one job read from the blocks together (two bucket widths: 256 and 128 steps) answer
+    exactly as their full-resolution points do, each with its own spike."""
+    lengths = {"a": 64_000, "b": 64_000, "c": 32_000}
+
+    def value(name: str, step: int) -> float:
+        return _value(step) * (1 + ord(name) % 3) + (50.0 if step == lengths[name] // 3 else 0.0)
+
+    with backend.server.client() as admin:
+        m = model(admin)
+        with job_client(backend.server.url, m["apiKey"]) as job:
+            _post(job, m["id"], [{"step": s, "time": 1e9 + s,
+                                  "values": {name: value(name, s) for name, length in lengths.items() if s < length}}
+                                 for s in range(64_000)])
+        by_points = _read(admin, m["id"], max_points=502, since=0)  # since: always the points themselves
+        _wait_summed_up(backend.url, m["id"])
+        by_blocks = _read(admin, m["id"], max_points=502)
+    assert by_points["bucketSteps"] == {"a": 256, "b": 256, "c": 128}
+    assert by_blocks == by_points
+    for name, length in lengths.items():
+        assert by_blocks["counts"][name] == length
+        assert max(row[1] for row in by_blocks["series"][name]) == value(name, length // 3)
+
+
 def _wait_summed_up(url: str, job_id: str) -> None:
     engine = sa.create_engine(url)
     points = job_points(job_id)
@@ -202,7 +226,7 @@ def test_polls_and_bucketed_reads_use_the_indexes(backend: Backend) -> None:
             "rows": metric_reads.rows_statement(whole, cursor, "loss"),
             "buckets": metric_reads.bucket_statement(whole, cursor, "loss", 20),
             "block sizes": metric_reads.block_sizes_statement(whole),
-            "block buckets": metric_reads.block_bucket_statement(whole.but(start_step=640, end_step=4000), "loss", 128),
+            "block buckets": metric_reads.block_bucket_statement(whole.but(start_step=640, end_step=4000), ["loss", "acc"], 128),
         }
         plans = {name: _plan(engine, statement) for name, statement in statements.items()}
         engine.dispose()
