@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 from ui_helpers import Platform, shot
 
 pytestmark = pytest.mark.browser
@@ -65,14 +66,14 @@ def test_compare_runs_from_the_models_list(logged_in: Any, ui_server: Platform, 
         page.get_by_label(f"Compare {run['name']}").check()
     page.get_by_role("button", name="Compare selected").click()
     page.wait_for_url(f"{ui_server.url}/compare?*")
-    assert page.get_by_role("heading", level=1).inner_text() == "Compare 3 runs"
+    expect(page.get_by_role("heading", level=1)).to_have_text("Compare 3 runs")
 
     # Curves: one chart per metric, every run a line in it (downsampled: at most 500 rows per run).
     for group in ("train_loss", "test_accuracy"):
         _rendered(page, group)
     loss = _chart(page, "train_loss")
     assert 500 < int(loss.get_attribute("data-points")) <= 3 * 500
-    assert loss.locator(".mark-line path").count() == 3
+    expect(loss.locator(".mark-line path")).to_have_count(3)
     legend = loss.locator(".role-legend-label text").all_text_contents()
     assert sorted(legend) == sorted(run["name"] for run in runs)
 
@@ -90,8 +91,8 @@ def test_compare_runs_from_the_models_list(logged_in: Any, ui_server: Platform, 
     # Parallel coordinates: the two numeric settings that differ and the chosen metric.
     parallel = page.locator("#parallel-chart")
     page.wait_for_function("() => document.querySelector('#parallel-chart').dataset.rendered === 'true'")
-    assert parallel.get_attribute("data-axes") == "3"
-    assert parallel.locator(".mark-line path").count() == 3
+    expect(parallel).to_have_attribute("data-axes", "3")
+    expect(parallel.locator(".mark-line path")).to_have_count(3)
     page.get_by_role("combobox", name="Against metric").select_option(label="train_loss (last)")
     page.wait_for_function("() => document.querySelector('#parallel-chart').dataset.metric === 'last:train_loss'")
     page.get_by_role("combobox", name="Against metric").select_option(label="test_accuracy")
@@ -129,7 +130,7 @@ def test_compare_runs_from_the_models_list(logged_in: Any, ui_server: Platform, 
     _rendered(page, "train_loss")
     assert int(loss.get_attribute("data-points")) == 2000  # 1,000 steps of the two long runs
     assert "start_step=3000" in requests[-1] and "end_step=3999" in requests[-1]
-    assert page.locator("#progress-zoom-note").inner_text() == "Steps 3000 to 3999, every point."
+    expect(page.locator("#progress-zoom-note")).to_have_text("Steps 3000 to 3999, every point.")
 
     # Dragging across a chart zooms further, to the dragged steps.
     box = loss.locator("svg").bounding_box()
@@ -161,7 +162,7 @@ def test_compare_legends_fit_a_narrow_screen(logged_in: Any, ui_server: Platform
     chart = _chart(page, "train_loss")
     svg = chart.locator("svg").bounding_box()
     labels = chart.locator(".role-legend-label text")
-    assert labels.count() == 6
+    expect(labels).to_have_count(6)
     for index in range(6):
         box = labels.nth(index).bounding_box()
         assert svg["x"] <= box["x"] and box["x"] + box["width"] <= svg["x"] + svg["width"] + 1, (index, box, svg)
@@ -174,4 +175,4 @@ def test_compare_refuses_one_run(logged_in: Any, ui_server: Platform) -> None:
     page.goto(f"{ui_server.url}/models?q={run['name']}")
     page.get_by_label(f"Compare {run['name']}").check()
     page.get_by_role("button", name="Compare selected").click()
-    assert "compare needs 2 to 20 different run ids" in page.locator("main").inner_text()
+    expect(page.locator("main")).to_contain_text("compare needs 2 to 20 different run ids")

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 from ui_helpers import Platform, login
 
 pytestmark = pytest.mark.browser
@@ -48,7 +49,7 @@ def test_a_running_run_grows_and_ends_without_a_reload(logged_in: Any, ui_server
         page.evaluate("window.__sameDocument = true")
         assert _loss_points(page) == 25
         row = page.locator(f'#compare-runs tr[data-run-id="{running["id"]}"]')
-        assert row.locator(".status").inner_text() == "running"
+        expect(row.locator(".status")).to_have_text("running")
 
         # New points of the running run appear in its chart.
         _points(job, running["id"], range(5, 12))
@@ -60,10 +61,10 @@ def test_a_running_run_grows_and_ends_without_a_reload(logged_in: Any, ui_server
         job.post(f"/api/jobs/{running['id']}/state", json={"status": "completed"}).raise_for_status()
     page.wait_for_function("() => document.getElementById('compare').dataset.live === ''")
     row = page.locator(f'#compare-runs tr[data-run-id="{running["id"]}"]')
-    assert row.locator(".status").inner_text() == "completed"
-    assert row.locator("time").count() == 2  # created and finished
+    expect(row.locator(".status")).to_have_text("completed")
+    expect(row.locator("time")).to_have_count(2)  # created and finished
     outputs = page.locator("#compare-outputs tbody tr", has=page.locator("th", has_text="test_accuracy")).first
-    assert outputs.locator("td").all_inner_texts() == ["0.77", "—"]
+    expect(outputs.locator("td")).to_have_text(["0.77", "—"])
     polls = page.locator("#compare").get_attribute("data-polls")
     page.wait_for_timeout(2500)  # longer than a poll's interval: no poll follows
     assert page.locator("#compare").get_attribute("data-polls") == polls

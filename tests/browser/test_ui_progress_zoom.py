@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 from ui_helpers import Platform
 
 pytestmark = pytest.mark.browser
@@ -59,7 +60,7 @@ def test_long_run_is_downsampled_zoomed_and_polled(logged_in: Any, ui_server: Pl
     page.wait_for_function(f"() => document.querySelector('.progress-chart[data-group=\"loss\"]').dataset.zoomed "
                            f"=== '{SPIKE_STEP - 50}-{SPIKE_STEP + 50}'")
     assert _points(page, "loss") == 101
-    assert page.locator("#progress-zoom-note").inner_text() == f"Steps {SPIKE_STEP - 50} to {SPIKE_STEP + 50}, every point."
+    expect(page.locator("#progress-zoom-note")).to_have_text(f"Steps {SPIKE_STEP - 50} to {SPIKE_STEP + 50}, every point.")
 
     # New points arrive through the polls (after the cursor) while zoomed; "Show all" shows them.
     _post(ui_server, model, [{"step": STEPS + i, "time": 2e9, "values": {"loss": 0.5, "lr": 0.01}} for i in range(3)])
@@ -80,7 +81,7 @@ def test_long_run_is_downsampled_zoomed_and_polled(logged_in: Any, ui_server: Pl
     page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"loss\"]').dataset.zoomed")
     start, end = (int(n) for n in _chart(page, "loss").get_attribute("data-zoomed").split("-"))
     assert 0 < start < end < STEPS and _points(page, "loss") <= 2000
-    assert zoom.get_by_label("From step").input_value() == str(start)
+    expect(zoom.get_by_label("From step")).to_have_value(str(start))
     zoom.get_by_role("button", name="Show all").click()
     page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"loss\"]').dataset.zoomed === ''")
     assert len(zooms) == 2, zooms  # the typed range and the dragged one: redrawing a zoomed chart asks nothing
@@ -105,7 +106,7 @@ def test_chart_options_and_zoom_by_time(logged_in: Any, ui_server: Platform) -> 
     assert spec()["encoding"]["x"]["field"] == "step" and len(spec()["layer"]) == 1
     options.get_by_role("slider", name="Smoothing").fill("0.9")
     page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"loss\"]').vlSpec.layer.length === 2")
-    assert options.locator("output").inner_text() == "0.90"
+    expect(options.locator("output")).to_have_text("0.90")
     options.get_by_role("checkbox", name="Log scale").check()
     page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"loss\"]')"
                            ".vlSpec.layer[1].encoding.y.scale.type === 'log'")
@@ -131,7 +132,7 @@ def test_chart_options_and_zoom_by_time(logged_in: Any, ui_server: Platform) -> 
     assert 0 < start < end < 3000 and len(zooms) == 1
     assert f"start_step={start}&end_step={end}" in zooms[0]
     page.wait_for_function(f"() => document.querySelector('.progress-chart[data-group=\"loss\"]').dataset.points === '{end - start + 1}'")
-    assert page.locator("#progress-zoom-note").inner_text() == f"Steps {start} to {end}, every point."
+    expect(page.locator("#progress-zoom-note")).to_have_text(f"Steps {start} to {end}, every point.")
     options.get_by_role("combobox", name="X axis").select_option("step")
     options.get_by_role("checkbox", name="Log scale").uncheck()
     options.get_by_role("slider", name="Smoothing").fill("0")
