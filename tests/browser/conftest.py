@@ -43,6 +43,9 @@ elif playwright_api is None:
     MISSING = "browser tests need the playwright package (the dev extra); never `playwright install`"
 else:
     MISSING = None
+    # expect() waits 5 s by default; under CI load (2 cores, -n 2) a page can take longer: wait as long as
+    # the actions do (the context's default timeout below).
+    playwright_api.expect.set_options(timeout=20_000)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
