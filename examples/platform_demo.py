@@ -28,6 +28,7 @@ from brevettiai.platform import PlatformAPI  # noqa: E402
 from brevettiai.utils.upload_data import upload_folder  # noqa: E402
 
 READY = "brevettiai platform listening on "
+START_TIMEOUT = 180.0  # seconds for the ready line: a busy machine can take minutes to start the server
 MODEL_TYPE_NAME = "Logistic regression"
 TERMINAL = {"completed", "failed", "killed", "lost"}
 
@@ -62,9 +63,14 @@ def start_server(password: str) -> tuple[subprocess.Popen, str]:
                 ready.set()
 
     threading.Thread(target=read_output, daemon=True).start()
-    if not ready.wait(60):
-        process.kill()
-        raise SystemExit(f"the platform did not start; see {log_path}")
+    # A server that exits is reported at once; a slow one (a busy machine can take minutes) is waited for.
+    deadline = time.monotonic() + START_TIMEOUT
+    while not ready.wait(0.5):
+        if process.poll() is not None:
+            raise SystemExit(f"the platform exited with code {process.returncode} before it was ready; see {log_path}")
+        if time.monotonic() > deadline:
+            process.kill()
+            raise SystemExit(f"the platform was not ready within {START_TIMEOUT:.0f} s; see {log_path}")
     return process, url[0]
 
 

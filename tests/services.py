@@ -124,16 +124,25 @@ def running_postgres() -> Iterator[Postgres]:
         account = pwd.getpwnam("postgres")
         os.chown(folder, account.pw_uid, account.pw_gid)
         as_user = ["runuser", "-u", "postgres", "--"]
-    data, port = os.path.join(folder, "data"), free_port()
+    data = os.path.join(folder, "data")
 
     def run(*command: str) -> None:
         subprocess.run([*as_user, *command], check=True, capture_output=True, timeout=120)
 
     try:
         run(f"{bindir}/initdb", "-D", data, "-U", "brevetti", "--auth=trust", "-E", "UTF8", "--no-sync")
-        run(f"{bindir}/pg_ctl", "-D", data, "-w", "-l", os.path.join(folder, "postgres.log"), "-o",
-            f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
-            f"-c max_connections=300", "start")
+        # PostgreSQL takes no port 0: a free port is picked here, and another process (a parallel test worker)
+        # may bind it before the server does. Then pg_ctl fails and the next free port is tried.
+        for attempt in range(3):
+            port = free_port()
+            try:
+                run(f"{bindir}/pg_ctl", "-D", data, "-w", "-l", os.path.join(folder, "postgres.log"), "-o",
+                    f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
+                    f"-c max_connections=300", "start")
+                break
+            except subprocess.CalledProcessError:
+                if attempt == 2:
+                    raise
         with psycopg.connect(f"host=127.0.0.1 port={port} user=brevetti dbname=postgres", autocommit=True):
             pass
         yield Postgres(port=port, folder=folder)
@@ -346,7 +355,7 @@ class DaskCluster:
         return [worker.pid for worker in self.workers if worker.poll() is None]
 
     def add_worker(self) -> subprocess.Popen[bytes]:
-        """Start one more worker and wait until the scheduler sees it."""
+        """Start one more worker (not waited for: `Client.wait_for_workers` waits until the scheduler sees it)."""
         worker = _start_dask_worker(self.scheduler_address, self.folder, len(self.workers))
         self.workers.append(worker)
         return worker
@@ -370,17 +379,20 @@ def _running_dask_cluster() -> Iterator[DaskCluster]:
     from distributed import Client
 
     folder = tempfile.mkdtemp(prefix="brevettiai-dask-")
-    port = free_port()
-    address = f"tcp://127.0.0.1:{port}"
+    # The scheduler binds a port of the kernel's choosing and writes its address to a file: a port picked
+    # here and bound there later could be taken in between by another test process.
+    scheduler_file = os.path.join(folder, "scheduler.json")
     with open(os.path.join(folder, "scheduler.log"), "ab") as log:
-        scheduler = subprocess.Popen([*_dask_command(), "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                                      "--no-dashboard"], stdout=log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
-    cluster = DaskCluster(address, scheduler, [], folder)
+        scheduler = subprocess.Popen([*_dask_command(), "scheduler", "--host", "127.0.0.1", "--port", "0",
+                                      "--scheduler-file", scheduler_file, "--no-dashboard"], stdout=log,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    cluster = DaskCluster("", scheduler, [], folder)
     try:
+        cluster.scheduler_address = wait_for(lambda: _scheduler_address(scheduler, scheduler_file), timeout=60,
+                                             what=f"the Dask scheduler writing {scheduler_file}")
         for _ in range(2):
             cluster.add_worker()
-        with Client(address, timeout=60) as client:
+        with Client(cluster.scheduler_address, timeout=60) as client:
             client.wait_for_workers(2, timeout=60)
         yield cluster
     finally:
@@ -401,6 +413,18 @@ def shared_dask_cluster() -> Iterator[DaskCluster]:
     """A scheduler with two workers shared by a test module's tests that leave its workers alone."""
     with _running_dask_cluster() as cluster:
         yield cluster
+
+
+def _scheduler_address(scheduler: subprocess.Popen[bytes], scheduler_file: str) -> str | None:
+    """The address the scheduler wrote to its file; None until it has; fails if the scheduler died."""
+    if scheduler.poll() is not None:
+        log = Path(scheduler_file).with_name("scheduler.log").read_text(errors="replace")[-2000:]
+        pytest.fail(f"the Dask scheduler exited with {scheduler.returncode}:\n{log}")
+    try:
+        with open(scheduler_file) as handle:
+            return json.load(handle)["address"]
+    except (OSError, ValueError, KeyError):  # not written yet, or half written
+        return None
 
 
 # --- helpers ------------------------------------------------------------------------------------

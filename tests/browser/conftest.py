@@ -43,6 +43,9 @@ elif playwright_api is None:
     MISSING = "browser tests need the playwright package (the dev extra); never `playwright install`"
 else:
     MISSING = None
+    # expect() waits 5 s by default; under CI load (2 cores, -n 2) a page can take longer: wait as long as
+    # the actions do (the context's default timeout below).
+    playwright_api.expect.set_options(timeout=20_000)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -141,6 +144,7 @@ def context(browser: Any, ui_server: Platform) -> Iterator[Any]:
     """A fresh browser context (own cookies) that blocks and records requests leaving the server."""
     context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     context.set_default_timeout(20_000)
+    context.set_default_navigation_timeout(60_000)  # a loaded run saw a job's page take over 20 s to "load"
     outside: list[str] = []
     allowed = ("http://127.0.0.1:", "data:", "blob:", "about:")
 

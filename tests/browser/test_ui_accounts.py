@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 from ui_helpers import Platform, login, new_user, shot
 
 pytestmark = pytest.mark.browser
@@ -22,18 +24,18 @@ def test_admin_page_manages_users_and_shows_the_audit_log(page: Any, browser: An
     login(page, ui_server)
     page.locator("header.top").get_by_role("link", name="Admin", exact=True).click()
     page.wait_for_url(f"{ui_server.url}/admin")
-    assert page.title() == "Admin · Brevetti AI"
+    expect(page).to_have_title("Admin · Brevetti AI")
 
     # Add a user without a password: one is generated and shown this once.
     name = f"colleague-{uuid.uuid4().hex[:6]}"
     page.get_by_label("Name", exact=True).fill(name)
     page.get_by_label("Role", exact=True).select_option("member")
     page.get_by_role("button", name="Add user").click()
+    expect(page.get_by_role("heading", name=f"Password of {name} — shown only this once")).to_be_visible()
     generated = page.get_by_label("Password", exact=True).input_value()
     assert len(generated) >= 10
-    assert page.get_by_role("heading", name=f"Password of {name} — shown only this once").is_visible()
     row = _row(page, "user-list", "user", name)
-    assert row.locator(".user-state").inner_text() == "enabled"
+    expect(row.locator(".user-state")).to_have_text("enabled")
     shot(page, screenshots, "admin-page")
     page.reload()
     assert generated not in page.content()
@@ -43,44 +45,50 @@ def test_admin_page_manages_users_and_shows_the_audit_log(page: Any, browser: An
     try:
         theirs = other.new_page()
         login(theirs, ui_server, username=name, password=generated)
-        assert theirs.locator("header.top").get_by_role("link", name="Admin", exact=True).count() == 0
+        expect(theirs.locator("header.top").get_by_role("link", name="Models", exact=True)).to_have_count(1)
+        expect(theirs.locator("header.top").get_by_role("link", name="Admin", exact=True)).to_have_count(0)
 
         # Set the role to viewer: their next request is a viewer's.
         row = _row(page, "user-list", "user", name)
         row.get_by_label(f"Role of {name}").select_option("viewer")
         row.get_by_role("button", name=f"Set role of {name}").click()
-        assert page.get_by_role("status").inner_text() == f"{name} is now viewer."
+        expect(page.get_by_role("status")).to_have_text(f"{name} is now viewer.")
         theirs.goto(f"{ui_server.url}/datasets/new")
-        assert "This needs the member role" in theirs.locator("main").inner_text()
+        expect(theirs.locator("main")).to_contain_text("This needs the member role")
 
         # Reset the password: a new one is shown, their session ends.
         _row(page, "user-list", "user", name).get_by_role("button", name=f"Reset password of {name}").click()
-        reset = page.get_by_label("Password", exact=True).input_value()
-        assert reset and reset != generated
+        password_box = page.get_by_label("Password", exact=True)
+        expect(password_box).not_to_have_value(generated)  # the page the reset loads shows a new one
+        reset = password_box.input_value()
+        assert reset
         theirs.goto(f"{ui_server.url}/models")
         assert "/login" in theirs.url
         login(theirs, ui_server, username=name, password=reset)
 
         # Disable: their session stops at once.
         _row(page, "user-list", "user", name).get_by_role("button", name=f"Disable {name}").click()
-        assert _row(page, "user-list", "user", name).locator(".user-state").inner_text() == "disabled"
+        expect(_row(page, "user-list", "user", name).locator(".user-state")).to_have_text("disabled")
         theirs.goto(f"{ui_server.url}/models")
         assert "/login" in theirs.url
         theirs.get_by_label("Username").fill(name)
         theirs.get_by_label("Password").fill(reset)
         theirs.get_by_role("button", name="Log in").click()
-        assert "is disabled" in theirs.get_by_role("alert").inner_text()
+        expect(theirs.get_by_role("alert")).to_contain_text("is disabled")
     finally:
         other.close()
 
     # The audit log shows what happened, newest first, and filters by action.
     page.get_by_label("Action").fill("user.disable")
     page.get_by_role("button", name="Show").click()
+    page.wait_for_url("**action=user.disable*")
     first = page.locator("#audit-log tbody tr").first
-    assert name in first.inner_text() and "admin" in first.inner_text() and "127.0.0.1" in first.inner_text()
+    expect(first).to_contain_text(name)
+    assert "admin" in first.inner_text() and "127.0.0.1" in first.inner_text()
     page.get_by_label("Action").fill("sign_in")
     page.get_by_role("button", name="Show").click()
-    assert page.locator("#audit-log tbody tr", has_text="denied").filter(has_text=name).count() >= 1
+    page.wait_for_url("**action=sign_in*")
+    expect(page.locator("#audit-log tbody tr", has_text="denied").filter(has_text=name).first).to_be_attached()
 
 
 def test_profile_page_changes_the_password_and_manages_tokens(page: Any, ui_server: Platform,
@@ -89,14 +97,14 @@ def test_profile_page_changes_the_password_and_manages_tokens(page: Any, ui_serv
     login(page, ui_server, username=name, password=password)
     page.locator("header.top").get_by_role("link", name=f"Logged in as {name}").click()
     page.wait_for_url(f"{ui_server.url}/profile")
-    assert page.locator("#my-role").inner_text() == "member"
+    expect(page.locator("#my-role")).to_have_text("member")
 
     # A read-only token: shown once, works for reading only, listed with its last use, revoked.
     page.get_by_label("Name", exact=True).fill("ci")
     page.get_by_label("Read-only").check()
     page.get_by_role("button", name="Create token").click()
+    expect(page.get_by_label("New token")).to_have_value(re.compile(r"^bp_"))
     token = page.get_by_label("New token").input_value()
-    assert token.startswith("bp_")
     shot(page, screenshots, "profile-page")
     headers = {"Authorization": f"Bearer {token}"}
     assert httpx.get(f"{ui_server.url}/api/models", headers=headers).status_code == 200
@@ -104,11 +112,12 @@ def test_profile_page_changes_the_password_and_manages_tokens(page: Any, ui_serv
     page.goto(f"{ui_server.url}/profile")
     assert token not in page.content()
     row = _row(page, "token-list", "token", "ci")
-    assert row.locator(".token-state").inner_text() == "active" and "read-only" in row.inner_text()
-    assert row.locator("time").count() == 3  # created, expires, last used
+    expect(row.locator(".token-state")).to_have_text("active")
+    expect(row).to_contain_text("read-only")
+    expect(row.locator("time")).to_have_count(3)  # created, expires, last used
     row.get_by_role("button", name="Revoke ci").click()
-    assert page.get_by_role("status").inner_text() == "Revoked the token “ci”."
-    assert _row(page, "token-list", "token", "ci").locator(".token-state").inner_text() == "revoked"
+    expect(page.get_by_role("status")).to_have_text("Revoked the token “ci”.")
+    expect(_row(page, "token-list", "token", "ci").locator(".token-state")).to_have_text("revoked")
     assert httpx.get(f"{ui_server.url}/api/models", headers=headers).status_code == 401
 
     # Changing the password: the form says what is wrong, then takes a good one.
@@ -119,13 +128,13 @@ def test_profile_page_changes_the_password_and_manages_tokens(page: Any, ui_serv
         page.get_by_role("button", name="Change password").click()
 
     change("wrong-current-password", "a-fresh-long-passphrase")
-    assert page.get_by_role("alert").inner_text() == "The current password is wrong."
+    expect(page.get_by_role("alert")).to_have_text("The current password is wrong.")
     change(password, "a-fresh-long-passphrase", "something-else-entirely")
-    assert "differ" in page.get_by_role("alert").inner_text()
+    expect(page.get_by_role("alert")).to_contain_text("differ")
     change(password, "password123")
-    assert "commonest passwords" in page.get_by_role("alert").inner_text()
+    expect(page.get_by_role("alert")).to_contain_text("commonest passwords")
     change(password, "a-fresh-long-passphrase")
-    assert "Your password is changed" in page.get_by_role("status").inner_text()
+    expect(page.get_by_role("status")).to_contain_text("Your password is changed")
     assert httpx.post(f"{ui_server.url}/api/auth/token",
                       json={"username": name, "password": "a-fresh-long-passphrase"}).status_code == 200
     assert httpx.post(f"{ui_server.url}/api/auth/token",
@@ -135,9 +144,11 @@ def test_profile_page_changes_the_password_and_manages_tokens(page: Any, ui_serv
 def test_a_viewer_sees_no_admin_link_and_is_refused_the_admin_page(page: Any, ui_server: Platform) -> None:
     name, password = new_user(ui_server, "viewer")
     login(page, ui_server, username=name, password=password)
-    assert page.locator("header.top").get_by_role("link", name="Admin", exact=True).count() == 0
+    expect(page.locator("header.top").get_by_role("link", name="Models", exact=True)).to_have_count(1)
+    expect(page.locator("header.top").get_by_role("link", name="Admin", exact=True)).to_have_count(0)
     response = page.goto(f"{ui_server.url}/admin")
     assert response is not None and response.status == 403
-    assert "This needs the admin role" in page.locator("main").inner_text()
+    expect(page.locator("main")).to_contain_text("This needs the admin role")
     page.goto(f"{ui_server.url}/profile")
-    assert page.get_by_label("Read-only").is_checked() and page.get_by_label("Read-only").is_disabled()
+    expect(page.get_by_label("Read-only")).to_be_checked()
+    expect(page.get_by_label("Read-only")).to_be_disabled()

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 from ui_helpers import Platform, shot
 
 pytestmark = pytest.mark.browser
@@ -16,22 +17,22 @@ def test_login_wrong_password_then_logout(page: Any, ui_server: Platform, screen
     response = page.goto(f"{ui_server.url}/models?q=abc")
     assert response is not None
     assert page.url == f"{ui_server.url}/login?next=%2Fmodels%3Fq%3Dabc"
-    assert page.title() == "Log in · Brevetti AI"
+    expect(page).to_have_title("Log in · Brevetti AI")
     shot(page, screenshots, "login")
 
     page.get_by_label("Username").fill("admin")
     page.get_by_label("Password").fill("not the password")
     page.get_by_role("button", name="Log in").click()
-    assert page.get_by_role("alert").inner_text() == "Wrong username or password."
-    assert page.get_by_label("Username").input_value() == "admin"
+    expect(page.get_by_role("alert")).to_have_text("Wrong username or password.")
+    expect(page.get_by_label("Username")).to_have_value("admin")
 
     page.get_by_label("Password").fill(ui_server.server.admin_password)
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(f"{ui_server.url}/models?q=abc")
     header = page.locator("header.top")
-    assert "Admin" in header.inner_text()
+    expect(header).to_contain_text("Admin")
     for section in ("Models", "Model zoo", "Datasets", "Tags"):
-        assert header.get_by_role("link", name=section, exact=True).count() == 1
+        expect(header.get_by_role("link", name=section, exact=True)).to_have_count(1)
 
     cookie = next(c for c in page.context.cookies() if c["name"] == "brevettiai_session")
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
@@ -46,7 +47,7 @@ def test_login_wrong_password_then_logout(page: Any, ui_server: Platform, screen
 
     page.get_by_role("button", name="Log out").click()
     page.wait_for_url(f"{ui_server.url}/login")
-    assert page.locator(".flash").inner_text() == "You are logged out."
+    expect(page.locator(".flash")).to_have_text("You are logged out.")
     assert not [c for c in page.context.cookies() if c["name"] == "brevettiai_session"]
     # The token was revoked, not only forgotten by the browser.
     assert httpx.get(f"{ui_server.url}/api/auth/me", headers={"Authorization": f"Bearer {cookie['value']}"}).status_code == 401
@@ -56,19 +57,19 @@ def test_login_wrong_password_then_logout(page: Any, ui_server: Platform, screen
 
 def test_login_with_the_keyboard_only(page: Any, ui_server: Platform) -> None:
     page.goto(f"{ui_server.url}/login")
-    assert page.evaluate("document.activeElement.id") == "username"  # focused on arrival
+    expect(page.get_by_label("Username")).to_be_focused()  # focused on arrival
     page.keyboard.type("admin")
     page.keyboard.press("Tab")
-    assert page.evaluate("document.activeElement.id") == "password"
+    expect(page.get_by_label("Password")).to_be_focused()
     page.keyboard.type(ui_server.server.admin_password)
     page.keyboard.press("Enter")
     page.wait_for_url(f"{ui_server.url}/models")
     # The skip link is the first stop, and leads to the content.
     page.keyboard.press("Tab")
-    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.wait_for_function("() => document.activeElement.textContent === 'Skip to content'")
     page.keyboard.press("Enter")
     page.keyboard.press("Tab")
-    assert page.evaluate("document.activeElement.closest('main') !== null")
+    page.wait_for_function("() => document.activeElement.closest('main') !== null")
 
 
 def test_forms_need_the_csrf_token(logged_in: Any, ui_server: Platform) -> None:

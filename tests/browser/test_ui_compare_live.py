@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 from ui_helpers import Platform, login
 
 pytestmark = pytest.mark.browser
@@ -59,7 +60,7 @@ def test_a_running_run_grows_and_ends_without_a_reload(logged_in: Any, ui_server
         page.evaluate("window.__sameDocument = true")
         assert _loss_points(page) == 25
         row = page.locator(f'#compare-runs tr[data-run-id="{running["id"]}"]')
-        assert row.locator(".status").inner_text() == "running"
+        expect(row.locator(".status")).to_have_text("running")
 
         # Its last loss is in the metrics table and on the parallel coordinates' metric axis (0.2, 1 / 5).
         assert _last_loss(page) == ["0.2", "0.05"]
@@ -90,13 +91,13 @@ def test_a_running_run_grows_and_ends_without_a_reload(logged_in: Any, ui_server
         job.post(f"/api/jobs/{running['id']}/state", json={"status": "completed"}).raise_for_status()
     page.wait_for_function("() => document.getElementById('compare').dataset.live === ''")
     row = page.locator(f'#compare-runs tr[data-run-id="{running["id"]}"]')
-    assert row.locator(".status").inner_text() == "completed"
-    assert row.locator("time").count() == 2  # created and finished
+    expect(row.locator(".status")).to_have_text("completed")
+    expect(row.locator("time")).to_have_count(2)  # created and finished
     outputs = page.locator("#compare-outputs tbody tr", has=page.locator("th", has_text="test_accuracy")).first
-    assert outputs.locator("td").all_inner_texts() == ["0.77", "—"]
+    expect(outputs.locator("td")).to_have_text(["0.77", "—"])
     # The output it wrote became a metric to set the settings against.
     metric = page.get_by_role("combobox", name="Against metric")
-    assert metric.locator("option").all_inner_texts() == ["test_accuracy", "loss (last)"]
+    expect(metric.locator("option")).to_have_text(["test_accuracy", "loss (last)"])
     polls = page.locator("#compare").get_attribute("data-polls")
     page.wait_for_timeout(2500)  # longer than a poll's interval: no poll follows
     assert page.locator("#compare").get_attribute("data-polls") == polls

@@ -3,6 +3,7 @@ thumbnails, download, browse folders, set tags."""
 
 from __future__ import annotations
 
+import json
 import struct
 import zlib
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 from ui_helpers import Platform, shot
 
 pytestmark = pytest.mark.browser
@@ -26,20 +28,45 @@ def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
 
 
+def _upload(page: Any) -> dict[str, Any]:
+    """Click Upload; what the form showed when it finished (after the reload that follows a success).
+
+    The page reloads itself 400 ms after an upload succeeds, so what it showed is recorded the moment the
+    form is marked done (a MutationObserver) into sessionStorage, which the reload keeps.
+    """
+    page.evaluate("""() => {
+        sessionStorage.removeItem('uploadFinished');
+        const form = document.querySelector('#upload-form');
+        new MutationObserver(() => {
+            if (!form.dataset.done) return;
+            sessionStorage.setItem('uploadFinished', JSON.stringify({
+                done: form.dataset.done, progress: document.querySelector('#upload-progress').value,
+                progressShown: !form.querySelector('.progress-wrap').hidden,
+                status: document.querySelector('#upload-status').textContent}));
+        }).observe(form, {attributes: true, attributeFilter: ['data-done']});
+    }""")
+    page.get_by_role("button", name="Upload", exact=True).click()
+    finished = json.loads(page.wait_for_function("() => sessionStorage.getItem('uploadFinished')").json_value())
+    if finished["done"] == "true":  # let the reload end: a navigation started meanwhile would be cut short by it
+        page.wait_for_function("() => document.readyState === 'complete' && "
+                               "!(document.querySelector('#upload-form') || {dataset: {}}).dataset.done")
+    return finished
+
+
 def test_create_a_dataset_and_upload_files(logged_in: Any, ui_server: Platform, screenshots: Path) -> None:
     page = logged_in
     page.get_by_role("link", name="Datasets", exact=True).click()
     page.get_by_role("link", name="New dataset").click()
     page.get_by_role("button", name="Create dataset").click()
-    assert page.get_by_role("alert").inner_text() == "Give the dataset a name."
+    expect(page.get_by_role("alert")).to_have_text("Give the dataset a name.")
     page.get_by_label("Name").fill("Caps from line 3")
     page.get_by_label("Notes").fill("Photos of bottle caps, good and bad")
     page.get_by_label("line 3").check()
     page.get_by_role("button", name="Create dataset").click()
-    page.wait_for_url("**/datasets/*")
+    page.wait_for_url(lambda url: "/datasets/" in url and not url.endswith("/datasets/new"))  # not the form's
     dataset_id = page.url.rsplit("/", 1)[1]
-    assert page.locator("#no-files").is_visible()
-    assert page.locator("#dataset-tags").inner_text() == "line 3"
+    expect(page.locator("#no-files")).to_be_visible()
+    expect(page.locator("#dataset-tags")).to_have_text("line 3")
 
     big = bytes(range(256)) * 12_000  # 3 MB: the progress bar has something to show
     files = [
@@ -49,12 +76,9 @@ def test_create_a_dataset_and_upload_files(logged_in: Any, ui_server: Platform, 
         {"name": "raw scan #1.bin", "mimeType": "application/octet-stream", "buffer": big},
     ]
     page.get_by_label("Files to upload").set_input_files(files)
-    page.get_by_role("button", name="Upload", exact=True).click()
-    progress = page.get_by_label("Upload progress")
-    progress.wait_for()
-    page.wait_for_function("() => document.querySelector('#upload-form').dataset.done === 'true'")
-    assert progress.get_attribute("value") == "100"
-    assert "Uploaded 4 of 4 files." in page.locator("#upload-status").inner_text()
+    finished = _upload(page)
+    assert finished["done"] == "true" and finished["progressShown"] and finished["progress"] == 100, finished
+    assert "Uploaded 4 of 4 files." in finished["status"]
     page.locator("#file-list").wait_for()  # the page reloads with the files
 
     listing = page.locator("#file-list")
@@ -84,10 +108,10 @@ def test_create_a_dataset_and_upload_files(logged_in: Any, ui_server: Platform, 
     page.reload()
     page.get_by_role("link", name="more/").click()
     page.get_by_role("link", name="deeper/").click()
-    assert "note.txt" in page.locator("#file-list").inner_text()
+    expect(page.locator("#file-list")).to_contain_text("note.txt")
     page.get_by_label("Files to upload").set_input_files([{"name": "here.txt", "mimeType": "text/plain", "buffer": b"x"}])
-    page.get_by_role("button", name="Upload", exact=True).click()
-    page.wait_for_function("() => document.querySelector('#upload-form').dataset.done === 'true'")
+    finished = _upload(page)
+    assert finished["done"] == "true", finished
     assert ui_server.api.get(f"/api/files/{dataset_id}/more/deeper/here.txt").content == b"x"
 
     # Tags.
@@ -95,6 +119,6 @@ def test_create_a_dataset_and_upload_files(logged_in: Any, ui_server: Platform, 
     page.get_by_text("Edit tags").click()
     page.get_by_label("production").check()
     page.get_by_role("button", name="Save tags").click()
-    assert page.locator("#dataset-tags li").all_inner_texts() == ["production", "line 3"]
+    expect(page.locator("#dataset-tags li")).to_have_text(["production", "line 3"])
     tag_ids = ui_server.api.get(f"/api/datasets/{dataset_id}").json()["tagIds"]
     assert set(tag_ids) == {ui_server.ids["tag"], ui_server.ids["subtag"]}

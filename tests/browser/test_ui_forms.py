@@ -5,9 +5,11 @@ field; what the person enters arrives in the model's settings with its types."""
 from __future__ import annotations
 
 import enum
+import re
 from typing import Any, Literal
 
 import pytest
+from playwright.sync_api import expect
 from pydantic import Field
 from ui_helpers import Platform
 
@@ -68,9 +70,9 @@ def test_every_kind_of_field(logged_in: Any, ui_server: Platform, rich_type: str
     page.get_by_label("Extra").fill("{gamma: 2}")  # not JSON either
     page.get_by_role("button", name="Create without starting").click()
 
-    assert "must be JSON text" in page.locator("#f-classes-error").inner_text()
-    assert "must be JSON text" in page.locator("#f-augmentation-extra-error").inner_text()
-    assert page.locator("details.advanced").get_attribute("open") is not None  # opened to show its error
+    expect(page.locator("#f-classes-error")).to_contain_text("must be JSON text")
+    expect(page.locator("#f-augmentation-extra-error")).to_contain_text("must be JSON text")
+    expect(page.locator("details.advanced")).to_have_attribute("open", re.compile(".*"))  # opened to show its error
     # Everything typed is still there.
     assert page.get_by_label("Title").input_value() == "first <b>try</b>"
     assert page.get_by_label("Optimizer").input_value() == '"sgd"'
@@ -88,8 +90,8 @@ def test_every_kind_of_field(logged_in: Any, ui_server: Platform, rich_type: str
     assert settings == {"title": "first <b>try</b>", "optimizer": "sgd", "size": 224, "batch": None,
                         "classes": ["a", "b", "c"],
                         "augmentation": {"flip": False, "modes": ["rotate", "blur"], "extra": {"gamma": 2.5}}}
-    assert "Created the model." in page.locator(".flash").inner_text()
-    assert page.locator("#job-status").inner_text() == "created"
+    expect(page.locator(".flash")).to_contain_text("Created the model.")
+    expect(page.locator("#job-status")).to_have_text("created")
 
     table = page.locator("#settings-table")
 

@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 from ui_helpers import Platform, login
 
 pytestmark = pytest.mark.browser
@@ -26,30 +27,32 @@ def test_a_job_that_ends_updates_its_page_without_a_reload(logged_in: Any, ui_se
     page.get_by_label("Log Every").fill("5")
     page.get_by_role("button", name="Create and start training").click()
     page.wait_for_url("**/models/*")
-    assert page.get_by_role("textbox", name="Job key").is_visible()
+    expect(page.get_by_role("textbox", name="Job key")).to_be_visible()
     page.evaluate("window.__sameDocument = true")  # gone if the page loads again
     assert page.locator("#job").get_attribute("data-terminal") == "false"  # loaded while the job is active
     assert page.get_by_role("button", name="Stop").count() == 1
 
-    # The key box leaves the live charts on the first screen (at least a third of one).
-    chart = page.locator('.progress-chart[data-group="loss"] svg')
+    # The key box leaves the live charts on the first screen (at least a third of the first one). The first
+    # chart, not a named one: the charts come in the order their series first reach the page, and on a busy
+    # machine the job's system/... series (sampled every 10 s) can arrive before its loss.
+    chart = page.locator("#progress-charts .progress-chart svg").first
     chart.wait_for(timeout=60_000)
     box = chart.bounding_box()
-    assert box is not None and box["y"] + box["height"] / 3 <= 800, f"the loss chart is below the fold: {box}"
+    assert box is not None and box["y"] + box["height"] / 3 <= 800, f"the first chart is below the fold: {box}"
 
     # When it ends: buttons, artifacts, results and environment arrive in place; the key stays.
     page.locator("#job[data-refreshed='true']").wait_for(timeout=90_000)
     assert page.evaluate("window.__sameDocument") is True
-    assert page.locator("#job-status").inner_text() == "completed"
-    assert page.get_by_role("textbox", name="Job key").input_value().startswith("bj_")
-    assert page.get_by_role("button", name="Stop").count() == 0
-    artifacts = page.get_by_role("link", name=re.compile(r"^Artifacts \(\d+\)$")).inner_text()
-    assert int(artifacts.split("(")[1].rstrip(")")) > 0
-    assert page.locator("#results-title").is_visible()
+    expect(page.locator("#job-status")).to_have_text("completed")
+    expect(page.get_by_role("textbox", name="Job key")).to_have_value(re.compile(r"^bj_"))
+    expect(page.get_by_role("button", name="Stop")).to_have_count(0)
+    expect(page.get_by_role("link", name=re.compile(r"^Artifacts \([1-9]\d*\)$"))).to_have_count(1)
+    expect(page.locator("#results-title")).to_be_visible()
     page.locator('.vega-chart[data-chart="training_curves"][data-rendered="true"] svg').wait_for()
-    environment = page.locator("section", has=page.locator("#env-title")).inner_text()
-    assert "Python" in environment and "has not written its environment" not in environment
-    assert "Run time" in page.locator("#overview-title + dl").inner_text()
+    environment = page.locator("section", has=page.locator("#env-title"))
+    expect(environment).to_contain_text("Python")
+    expect(environment).not_to_contain_text("has not written its environment")
+    expect(page.locator("#overview-title + dl")).to_contain_text("Run time")
 
 
 def test_times_carry_their_zone_on_every_page(logged_in: Any, ui_server: Platform) -> None:
@@ -98,8 +101,8 @@ def test_test_reports_are_in_the_navigation(logged_in: Any, ui_server: Platform)
     sections = page.get_by_role("navigation", name="Sections")
     sections.get_by_role("link", name="Test reports").click()
     page.wait_for_url("**/testreports")
-    assert sections.get_by_role("link", name="Test reports").get_attribute("aria-current") == "page"
-    assert page.get_by_role("heading", name="Test reports").count() == 1
+    expect(sections.get_by_role("link", name="Test reports")).to_have_attribute("aria-current", "page")
+    expect(page.get_by_role("heading", name="Test reports")).to_have_count(1)
 
 
 def test_the_api_description_renders_markdown_and_links_back(page: Any, ui_server: Platform) -> None:
@@ -111,7 +114,7 @@ def test_the_api_description_renders_markdown_and_links_back(page: Any, ui_serve
     assert "`" not in description.inner_text()
     metrics = page.locator("details", has_text="/api/models/{job_id}/metrics").first
     metrics.locator("summary").first.click()
-    assert metrics.locator(".body p code", has_text="max_points").count() >= 1
+    expect(metrics.locator(".body p code", has_text="max_points").first).to_be_visible()
     raw_backticks = page.evaluate("""() => [...document.querySelectorAll('#operations .body p')]
         .map(p => p.textContent).filter(t => t.includes('`'))""")
     assert raw_backticks == []

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 from ui_helpers import Platform
 
 pytestmark = pytest.mark.browser
@@ -60,7 +61,7 @@ def test_long_run_is_downsampled_zoomed_and_polled(logged_in: Any, ui_server: Pl
     page.wait_for_function(f"() => document.querySelector('.progress-chart[data-group=\"loss\"]').dataset.zoomed "
                            f"=== '{SPIKE_STEP - 50}-{SPIKE_STEP + 50}'")
     assert _points(page, "loss") == 101
-    assert page.locator("#progress-zoom-note").inner_text() == f"Steps {SPIKE_STEP - 50} to {SPIKE_STEP + 50}, every point."
+    expect(page.locator("#progress-zoom-note")).to_have_text(f"Steps {SPIKE_STEP - 50} to {SPIKE_STEP + 50}, every point.")
 
     # New points arrive through the polls (after the cursor) while zoomed to a range they are not in: drawn
     # on "Show all" only. A zoomed range reaching past the newest step shows new points inside it at once.
@@ -90,12 +91,12 @@ def test_long_run_is_downsampled_zoomed_and_polled(logged_in: Any, ui_server: Pl
     y = box["y"] + box["height"] * 0.4
     page.mouse.move(box["x"] + box["width"] * 0.45, y)
     page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] * 0.55, y, steps=5)
+    page.mouse.move(box["x"] + box["width"] * 0.55, y)  # one move: a stepped one can zoom to part of the drag first under load
     page.mouse.up()
     page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"loss\"]').dataset.zoomed")
     start, end = (int(n) for n in _chart(page, "loss").get_attribute("data-zoomed").split("-"))
     assert 0 < start < end < STEPS and _points(page, "loss") <= 2000
-    assert zoom.get_by_label("From step").input_value() == str(start)
+    expect(zoom.get_by_label("From step")).to_have_value(str(start))
     zoom.get_by_role("button", name="Show all").click()
     page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"loss\"]').dataset.zoomed === ''")
     assert len(zooms) == 3, zooms  # the typed ranges and the dragged one: redrawing a zoomed chart asks nothing
@@ -127,7 +128,7 @@ def test_chart_options_and_zoom_by_time(logged_in: Any, ui_server: Platform) -> 
     page.wait_for_function(f"() => {chart_spec}.marks.filter(m => m.type === 'group').length === 2")
     page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"loss\"]').dataset.rendered === 'true'")
     assert _chart(page, "loss").locator(".mark-line path").count() == 2  # the faded raw line and the smoothed one
-    assert options.locator("output").inner_text() == "0.90"
+    expect(options.locator("output")).to_have_text("0.90")
     options.get_by_role("checkbox", name="Log scale").check()
     page.wait_for_function(f"() => {chart_spec}.scales.find(s => s.name === 'y').type === 'log'")
     options.get_by_role("combobox", name="X axis").select_option("relative")
@@ -147,14 +148,14 @@ def test_chart_options_and_zoom_by_time(logged_in: Any, ui_server: Platform) -> 
     y = box["y"] + box["height"] * 0.4
     page.mouse.move(box["x"] + box["width"] * 0.45, y)
     page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] * 0.55, y, steps=5)
+    page.mouse.move(box["x"] + box["width"] * 0.55, y)  # one move: a stepped one can zoom to part of the drag first under load
     page.mouse.up()
     page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"loss\"]').dataset.zoomed")
     start, end = (int(n) for n in _chart(page, "loss").get_attribute("data-zoomed").split("-"))
     assert 0 < start < end < 3000 and len(zooms) == 1
     assert f"start_step={start}&end_step={end}" in zooms[0]
     page.wait_for_function(f"() => document.querySelector('.progress-chart[data-group=\"loss\"]').dataset.points === '{end - start + 1}'")
-    assert page.locator("#progress-zoom-note").inner_text() == f"Steps {start} to {end}, every point."
+    expect(page.locator("#progress-zoom-note")).to_have_text(f"Steps {start} to {end}, every point.")
     options.get_by_role("combobox", name="X axis").select_option("step")
     options.get_by_role("checkbox", name="Log scale").uncheck()
     options.get_by_role("slider", name="Smoothing").fill("0")

@@ -4,6 +4,7 @@ notes (Markdown, rendered inert) and tags edited after creation."""
 from __future__ import annotations
 
 import base64
+import re
 import sys
 import textwrap
 from pathlib import Path
@@ -68,18 +69,18 @@ def test_run_again_with_changes_prefills_the_form_and_the_server_validates_it(
     page.goto(f"{ui_server.url}/models/{source['id']}")
     page.get_by_role("link", name="Run again with changes").click()
     page.wait_for_url("**/zoo/*?from=*")
-    assert "Tuned run" in page.locator("#clone-source").inner_text()
-    assert page.get_by_label("Name").input_value() == "Tuned run #2"  # a new run's name, unique as on a fresh form
-    assert page.locator("#f-training-epochs").input_value() == "37"
-    assert page.locator("#f-training-learning_rate").input_value() == "0.2"
-    assert page.locator(f"#ds-{ui_server.ids['dataset']}").is_checked()
-    assert page.locator(f"#tag-{ui_server.ids['subtag']}").is_checked()
-    assert not page.locator(f"#tag-{ui_server.ids['tag']}").is_checked()
+    expect(page.locator("#clone-source")).to_contain_text("Tuned run")
+    expect(page.get_by_label("Name")).to_have_value("Tuned run #2")  # a new run's name, unique as on a fresh form
+    expect(page.locator("#f-training-epochs")).to_have_value("37")
+    expect(page.locator("#f-training-learning_rate")).to_have_value("0.2")
+    expect(page.locator(f"#ds-{ui_server.ids['dataset']}")).to_be_checked()
+    expect(page.locator(f"#tag-{ui_server.ids['subtag']}")).to_be_checked()
+    expect(page.locator(f"#tag-{ui_server.ids['tag']}")).not_to_be_checked()
 
     page.locator("#f-training-epochs").fill("0")  # below the setting's minimum: the server refuses it
     page.get_by_role("button", name="Create without starting").click()
-    assert "was not created" in page.locator("#form-errors").inner_text()
-    assert page.locator("#f-training-epochs").input_value() == "0"
+    expect(page.locator("#form-errors")).to_contain_text("was not created")
+    expect(page.locator("#f-training-epochs")).to_have_value("0")
     page.locator("#f-training-epochs").fill("12")
     page.get_by_label("Name").fill("Tuned run, fewer epochs")
     page.get_by_role("button", name="Create without starting").click()
@@ -91,10 +92,10 @@ def test_run_again_with_changes_prefills_the_form_and_the_server_validates_it(
     assert clone["datasetIds"] == [ui_server.ids["dataset"]] and clone["tagIds"] == [ui_server.ids["subtag"]]
 
     # created, never started: the page offers Start, which queues it
-    assert page.locator("#notstarted-title").inner_text() == "Not started"
+    expect(page.locator("#notstarted-title")).to_have_text("Not started")
     page.get_by_role("button", name="Start", exact=True).click()
-    assert "Started the model." in page.locator(".flash").inner_text()
-    assert page.locator("#job-key").input_value().startswith("bj_")  # the new key, shown once
+    expect(page.locator(".flash")).to_contain_text("Started the model.")
+    expect(page.locator("#job-key")).to_have_value(re.compile(r"^bj_"))  # the new key, shown once
     ui_server.wait_for(clone["id"], {"completed"})
 
 
@@ -103,15 +104,15 @@ def test_a_run_that_cannot_start_stays_created_with_the_reason(
     page = logged_in
     model = ui_server.api.post("/api/models", json={"name": "Mine to run", "modelTypeId": no_command_type}).json()
     page.goto(f"{ui_server.url}/models/{model['id']}")
-    assert "has no command to run" in page.locator("#not-started-reason").inner_text()
-    assert page.get_by_role("button", name="Start", exact=True).count() == 0
+    expect(page.locator("#not-started-reason")).to_contain_text("has no command to run")
+    expect(page.get_by_role("button", name="Start", exact=True)).to_have_count(0)
     page.get_by_role("button", name="Run again", exact=True).click()
-    page.wait_for_url("**/models/*")
+    # The page is a model's page already: wait for the new model's, not for any.
+    page.wait_for_url(lambda url: "/models/" in url and model["id"] not in url)
     again_id = _model_id(page)
-    assert again_id != model["id"]
-    assert "could not start" in page.locator(".flash").inner_text()
-    assert page.locator("#job-status").inner_text() == "created"
-    assert "has no command to run" in page.locator("#not-started-reason").inner_text()
+    expect(page.locator(".flash")).to_contain_text("could not start")
+    expect(page.locator("#job-status")).to_have_text("created")
+    expect(page.locator("#not-started-reason")).to_contain_text("has no command to run")
     assert ui_server.api.get(f"/api/models/{again_id}").json()["status"] == "created"  # kept, not queued
 
 
@@ -128,8 +129,8 @@ def test_the_live_log_grows_while_the_job_runs_and_stays_after_it_ends(
     first = len(log.text_content())
     page.wait_for_function("() => document.querySelector('#log-text').textContent.includes('epoch 12:')")
     assert len(log.text_content()) > first  # new lines arrived without a reload
-    assert page.locator("#job-status").inner_text() == "running"
-    assert "Live" in page.locator("#log-state").inner_text()
+    expect(page.locator("#job-status")).to_have_text("running")
+    expect(page.locator("#log-state")).to_contain_text("Live")
     page.locator('#progress-charts .progress-chart[data-rendered="true"] svg').first.wait_for()
     page.locator("#job-log").scroll_into_view_if_needed()
     shot(page, screenshots, "live-log")
@@ -144,8 +145,8 @@ def test_the_live_log_grows_while_the_job_runs_and_stays_after_it_ends(
     page.wait_for_function("() => (document.querySelector('#log-text') || {textContent: ''})"
                            ".textContent.includes('training done')", timeout=30_000)
     page.goto(f"{ui_server.url}/models/{model['id']}")  # after the end, for every state, the log is kept
-    assert "epoch 1:" in page.locator("#log-text").text_content()
-    assert "training done" in page.locator("#log-text").text_content()
+    expect(page.locator("#log-text")).to_contain_text("epoch 1:")
+    expect(page.locator("#log-text")).to_contain_text("training done")
 
 
 def test_artifact_previews_are_inert(logged_in: Any, ui_server: Platform) -> None:
@@ -161,13 +162,14 @@ def test_artifact_previews_are_inert(logged_in: Any, ui_server: Platform) -> Non
     assert page.get_by_role("link", name="Preview model.bin").count() == 0  # no preview for binaries
 
     page.get_by_role("link", name="Preview notes.txt").click()
-    assert page.locator("#preview .preview-text").text_content().startswith("<script>window.__ran = 1</script>")
-    assert "plain text é" in page.locator("#preview").inner_text()
+    expect(page.locator("#preview .preview-text")).to_have_text(re.compile(r"^<script>window\.__ran = 1</script>"))
+    expect(page.locator("#preview")).to_contain_text("plain text é")
 
     page.goto(f"{ui_server.url}/models/{model['id']}/artifacts")
     page.get_by_role("link", name="Preview metrics.json").click()
-    assert page.locator("#preview .preview-text").text_content() == (
-        '{\n  "accuracy": 0.93,\n  "classes": [\n    "ok",\n    "<b>bad</b>"\n  ]\n}')
+    preview = page.locator("#preview .preview-text")
+    expect(preview).to_contain_text('"<b>bad</b>"')  # the preview the click loads
+    assert preview.text_content() == '{\n  "accuracy": 0.93,\n  "classes": [\n    "ok",\n    "<b>bad</b>"\n  ]\n}'
 
     page.goto(f"{ui_server.url}/models/{model['id']}/artifacts")
     page.get_by_role("link", name="Preview empty.json").click()  # says it is empty, not "Not valid JSON"
@@ -176,17 +178,16 @@ def test_artifact_previews_are_inert(logged_in: Any, ui_server: Platform) -> Non
 
     page.goto(f"{ui_server.url}/models/{model['id']}/artifacts")
     page.get_by_role("link", name="Preview table.csv").click()
-    page.locator(".preview-table th").first.wait_for()
-    assert page.locator(".preview-table th").all_inner_texts() == ["name", "score"]
-    assert page.locator(".preview-table tbody tr").count() == 2
-    assert page.locator(".preview-table tbody td").first.inner_text() == "alpha"
-    assert page.locator(".preview-table img").count() == 0
+    expect(page.locator(".preview-table th")).to_have_text(["name", "score"])
+    expect(page.locator(".preview-table tbody tr")).to_have_count(2)
+    expect(page.locator(".preview-table tbody td").first).to_have_text("alpha")
+    expect(page.locator(".preview-table img")).to_have_count(0)
 
     page.goto(f"{ui_server.url}/models/{model['id']}/artifacts?folder=plots")
     page.get_by_role("link", name="Preview curve.png").click()
     image = page.locator("#preview img")
+    expect(image).to_have_attribute("alt", "plots/curve.png")
     page.wait_for_function("() => document.querySelector('#preview img').naturalWidth === 2")
-    assert image.get_attribute("alt") == "plots/curve.png"
     assert page.evaluate("() => window.__ran") is None
     inline = ui_server.api.get(f"/models/{model['id']}/inline/artifacts/plots/curve.png")
     assert inline.status_code in (303, 401)  # the inline route is for the logged-in pages only
@@ -199,18 +200,18 @@ def test_notes_are_rendered_inert_and_tags_are_edited(logged_in: Any, ui_server:
     page = logged_in
     model = ui_server.create_model("Annotated")
     page.goto(f"{ui_server.url}/models/{model['id']}")
-    assert page.locator("#notes-empty").inner_text() == "No notes yet."
+    expect(page.locator("#notes-empty")).to_have_text("No notes yet.")
     page.get_by_text("Edit the notes").click()
     page.get_by_label("Notes (Markdown").fill(
         "## Why this run\n**Higher** learning rate.\n\n<script>window.__pwned = 1</script>\n"
         "<img src=x onerror=\"window.__pwned = 2\">\n\n[click](javascript:window.__pwned=3) "
         "[docs](https://example.org/a)\n\n| a | b |\n|---|---|\n| 1 | 2 |\n")
     page.get_by_role("button", name="Save notes").click()
-    assert "Saved the notes." in page.locator(".flash").inner_text()
+    expect(page.locator(".flash")).to_contain_text("Saved the notes.")
     notes = page.locator("#notes-text")
-    assert notes.locator("h2").inner_text() == "Why this run"
-    assert notes.locator("strong").inner_text() == "Higher"
-    assert notes.locator("td").all_inner_texts() == ["1", "2"]
+    expect(notes.locator("h2")).to_have_text("Why this run")
+    expect(notes.locator("strong")).to_have_text("Higher")
+    expect(notes.locator("td")).to_have_text(["1", "2"])
     assert notes.locator("script, img, iframe, [onerror]").count() == 0
     assert "<script>window.__pwned = 1</script>" in notes.inner_text()  # shown as text
     assert [a.get_attribute("href") for a in notes.locator("a").all()] == ["https://example.org/a"]
@@ -220,13 +221,13 @@ def test_notes_are_rendered_inert_and_tags_are_edited(logged_in: Any, ui_server:
     page.get_by_text("Edit the tags").click()
     page.locator(f"#edit-tag-{ui_server.ids['tag']}").check()
     page.get_by_role("button", name="Save tags").click()
-    assert "Saved the tags (1)." in page.locator(".flash").inner_text()
-    assert page.locator("#job-tags").inner_text() == "production"
+    expect(page.locator(".flash")).to_contain_text("Saved the tags (1).")
+    expect(page.locator("#job-tags")).to_have_text("production")
     assert ui_server.api.get(f"/api/models/{model['id']}").json()["tagIds"] == [ui_server.ids["tag"]]
     page.get_by_text("Edit the tags").click()
     page.locator(f"#edit-tag-{ui_server.ids['tag']}").uncheck()
     page.get_by_role("button", name="Save tags").click()
-    assert page.locator("#job-tags").inner_text() == "No tags."
+    expect(page.locator("#job-tags")).to_have_text("No tags.")
 
 
 def test_a_test_report_runs_again_with_changes_about_the_same_model(logged_in: Any, ui_server: Platform) -> None:
@@ -237,9 +238,9 @@ def test_a_test_report_runs_again_with_changes_about_the_same_model(logged_in: A
                                                       "tagIds": [ui_server.ids["tag"]]}).json()
     page.goto(f"{ui_server.url}/testreports/{report['id']}")
     page.get_by_role("link", name="Run again with changes").click()
-    assert page.get_by_label("Name").input_value() == "Summary of it #2"
-    assert page.locator("input[name=parent_id]").input_value() == parent["id"]
-    assert page.locator(f"#tag-{ui_server.ids['tag']}").is_checked()
+    expect(page.get_by_label("Name")).to_have_value("Summary of it #2")
+    expect(page.locator("input[name=parent_id]")).to_have_value(parent["id"])
+    expect(page.locator(f"#tag-{ui_server.ids['tag']}")).to_be_checked()
     page.get_by_label("Name").fill("Summary, second look")
     page.get_by_role("button", name="Create without starting").click()
     page.wait_for_url("**/testreports/*")

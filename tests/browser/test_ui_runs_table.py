@@ -5,12 +5,14 @@ that sort, and a phone-sized screen that scrolls the table instead of clipping i
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 from ui_helpers import Platform, login, shot
 
 pytestmark = pytest.mark.browser
@@ -34,13 +36,17 @@ def _reported_runs(ui_server: Platform, tag_id: str) -> None:
             job.post(api + "/state", json={"status": "completed"}).raise_for_status()
 
 
-def _names(page: Any) -> list[str]:
-    return page.locator("#job-list tbody tr td:nth-child(2)").all_inner_texts()
+def _names(page: Any) -> Any:
+    """The name column of the runs table (a locator: expect(...) waits for the page a click loads)."""
+    return page.locator("#job-list tbody tr td:nth-child(2)")
 
 
-def _column(page: Any, header: str) -> list[str]:
-    index = page.locator("#job-list thead th").all_inner_texts().index(header)
-    return page.locator(f"#job-list tbody tr td:nth-child({index + 1})").all_inner_texts()
+def _column(page: Any, header: str) -> Any:
+    """The cells of the column headed `header`, once the table shows that header."""
+    headers = page.locator("#job-list thead th")
+    expect(headers.filter(has_text=header)).to_have_count(1)
+    index = headers.all_inner_texts().index(header)
+    return page.locator(f"#job-list tbody tr td:nth-child({index + 1})")
 
 
 def test_filter_columns_sort_and_a_narrow_screen(logged_in: Any, ui_server: Platform, screenshots: Path,
@@ -56,14 +62,15 @@ def test_filter_columns_sort_and_a_narrow_screen(logged_in: Any, ui_server: Plat
     box.fill(f'settings.training.epoch > 10 and tag = "{tag}"')
     page.get_by_role("button", name="Apply").click()
     error = page.locator("#filter-error")
-    assert "no model has the setting 'training.epoch'; did you mean settings.training.epochs?" in error.inner_text()
-    assert box.get_attribute("aria-invalid") == "true"
-    assert box.input_value() == f'settings.training.epoch > 10 and tag = "{tag}"'  # kept to be fixed
+    expect(error).to_contain_text("no model has the setting 'training.epoch'; did you mean settings.training.epochs?")
+    expect(box).to_have_attribute("aria-invalid", "true")
+    expect(box).to_have_value(f'settings.training.epoch > 10 and tag = "{tag}"')  # kept to be fixed
 
     box.fill(f'settings.training.epochs > 10 and metrics.test_accuracy >= 0.8 and tag = "{tag}"')
     page.get_by_role("button", name="Apply").click()
-    assert page.locator("#filter-error").count() == 0
-    assert sorted(_names(page)) == ["sweep lr-a", "sweep lr-b"]
+    expect(page.locator("#filter-error")).to_have_count(0)
+    expect(_names(page)).to_have_count(2)
+    assert sorted(_names(page).all_inner_texts()) == ["sweep lr-a", "sweep lr-b"]
 
     # Columns: an epochs setting and the accuracy from the picker, a series minimum typed in.
     page.locator("#column-picker summary").click()
@@ -71,19 +78,20 @@ def test_filter_columns_sort_and_a_narrow_screen(logged_in: Any, ui_server: Plat
     page.get_by_role("checkbox", name="test_accuracy").check()
     page.get_by_label("More columns (comma-separated)").fill("metrics.loss.min")
     page.get_by_role("button", name="Show these columns").click()
-    assert box.input_value().startswith("settings.training.epochs > 10")  # the filter survives the choice
-    headers = page.locator("#job-list thead th").all_inner_texts()
-    assert headers[-3:] == ["settings.training.epochs", "metrics.test_accuracy", "metrics.loss.min"]
+    headers = page.locator("#job-list thead th")
+    expect(headers.last).to_have_text("metrics.loss.min")  # the page the choice loads
+    assert headers.all_inner_texts()[-3:] == ["settings.training.epochs", "metrics.test_accuracy", "metrics.loss.min"]
+    expect(box).to_have_value(re.compile(r"^settings\.training\.epochs > 10"))  # the filter survives the choice
 
     # Sorting by a header: ascending, then descending.
     page.get_by_role("link", name="metrics.test_accuracy").click()
-    assert _names(page) == ["sweep lr-b", "sweep lr-a"]
-    assert page.locator("#job-list thead th[aria-sort]").inner_text().startswith("metrics.test_accuracy")
+    expect(page.locator("#job-list thead th[aria-sort]")).to_have_text(re.compile(r"^metrics\.test_accuracy"))
+    expect(_names(page)).to_have_text(["sweep lr-b", "sweep lr-a"])
     page.get_by_role("link", name="metrics.test_accuracy").click()
-    assert _names(page) == ["sweep lr-a", "sweep lr-b"]
-    assert _column(page, "metrics.test_accuracy ▼") == ["0.93", "0.88"]
-    assert _column(page, "metrics.loss.min") == ["0.21", "0.12"]
-    assert _column(page, "settings.training.epochs") == ["40", "80"]
+    expect(_column(page, "metrics.test_accuracy ▼")).to_have_text(["0.93", "0.88"])
+    expect(_names(page)).to_have_text(["sweep lr-a", "sweep lr-b"])
+    expect(_column(page, "metrics.loss.min")).to_have_text(["0.21", "0.12"])
+    expect(_column(page, "settings.training.epochs")).to_have_text(["40", "80"])
     shot(page, screenshots, "runs-table")
 
     # The choice is kept on the server for this user: a new browser session shows the same columns.
@@ -94,7 +102,7 @@ def test_filter_columns_sort_and_a_narrow_screen(logged_in: Any, ui_server: Plat
         narrow.goto(f"{ui_server.url}/models?filter=tag+%3D+%22{tag}%22&sort=metrics.test_accuracy+desc")
         assert narrow.locator("#job-list thead th").all_inner_texts()[-3:] == [
             "settings.training.epochs", "metrics.test_accuracy ▼", "metrics.loss.min"]
-        assert _names(narrow) == ["sweep lr-c", "sweep lr-a", "sweep lr-b", "sweep lr-d"]
+        expect(_names(narrow)).to_have_text(["sweep lr-c", "sweep lr-a", "sweep lr-b", "sweep lr-d"])
         # A phone: the table scrolls inside its frame; the page itself does not get wider than the screen.
         sizes = narrow.evaluate("""() => {
             const wrap = document.querySelector('#runs-table-wrap');
@@ -103,7 +111,8 @@ def test_filter_columns_sort_and_a_narrow_screen(logged_in: Any, ui_server: Plat
         assert sizes[0] > sizes[1] and sizes[2] <= sizes[3], sizes
         last = narrow.locator("#job-list tbody tr:first-child td:last-child")
         last.scroll_into_view_if_needed()
-        assert last.is_visible() and last.inner_text() == "0.2"
+        expect(last).to_be_visible()
+        expect(last).to_have_text("0.2")
     finally:
         other.close()
 
@@ -114,4 +123,4 @@ def test_filter_columns_sort_and_a_narrow_screen(logged_in: Any, ui_server: Plat
         checked.first.uncheck()
     page.get_by_label("More columns (comma-separated)").fill("")
     page.get_by_role("button", name="Show these columns").click()
-    assert page.locator("#job-list thead th").count() == 6  # the compare checkbox column and 5 others
+    expect(page.locator("#job-list thead th")).to_have_count(6)  # the compare checkbox column and 5 others

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from platform_fixture import start_platform_server
+from playwright.sync_api import expect
 from ui_helpers import Platform, login
 
 pytestmark = pytest.mark.browser
@@ -60,24 +61,25 @@ def test_ten_thousand_models_page_and_search(page: Any, crowded: Platform, scree
     assert rows.first.locator("td:not(.select-cell)").nth(1).inner_text() == "Bulk type"
 
     page.get_by_role("link", name="Next page").click()
-    assert page.locator(".pager-count").inner_text() == "51–100 of 10,000"
-    assert rows.first.locator("td:not(.select-cell)").first.inner_text() == "bulk model 09949"
+    expect(page.locator(".pager-count")).to_have_text("51–100 of 10,000")
+    expect(rows.first.locator("td:not(.select-cell)").first).to_have_text("bulk model 09949")
 
     page.get_by_role("link", name="Last page").click()
     page.wait_for_url("**page=200")
-    assert page.locator(".pager-count").inner_text() == "9,951–10,000 of 10,000"
-    assert rows.last.locator("td:not(.select-cell)").first.inner_text() == "bulk model 00000"
+    expect(page.locator(".pager-count")).to_have_text("9,951–10,000 of 10,000")
+    expect(rows.last.locator("td:not(.select-cell)").first).to_have_text("bulk model 00000")
 
     page.get_by_label("Filter models").fill("model 04242")
     page.get_by_role("button", name="Apply").click()
     page.wait_for_url("**filter=model+04242*")
-    assert rows.count() == 1 and rows.first.locator("td:not(.select-cell)").first.inner_text() == "bulk model 04242"
+    expect(rows).to_have_count(1)
+    expect(rows.first.locator("td:not(.select-cell)").first).to_have_text("bulk model 04242")
 
     page.get_by_label("Filter models").fill("model 01")
     page.get_by_label("Status").select_option("failed")
     page.get_by_role("button", name="Apply").click()
     page.wait_for_url("**status=failed*")
-    assert page.locator(".pager-count").inner_text() == "1–50 of 200"  # 01000-01999, every fifth failed
+    expect(page.locator(".pager-count")).to_have_text("1–50 of 200")  # 01000-01999, every fifth failed
     assert set(rows.locator("td:nth-child(4)").all_inner_texts()) == {"failed"}
     goto_ok(page, f"{crowded.url}/models?page=150")
     assert page.locator(".pager-count").inner_text() == "7,451–7,500 of 10,000"

@@ -89,7 +89,9 @@ def test_metrics_survive_a_server_restart_mid_job(platform_server_factory, tmp_p
     server = platform_server_factory()
     with server.client() as admin:
         model = create_model(admin, "restart")
-    resume = tmp_path / "resume"
+    resume, back = tmp_path / "resume", tmp_path / "back"
+    # The job ends only once the platform is back: on a loaded machine the restart can take longer than the
+    # job's own patience when it ends (it then keeps the points on disk, which is not what this test is about).
     script = write_script(tmp_path, f"""
         import os, time
         from brevettiai import Job
@@ -103,6 +105,8 @@ def test_metrics_survive_a_server_restart_mid_job(platform_server_factory, tmp_p
                             time.sleep(0.02)
                     if step == 150:
                         print("logged while away", flush=True)
+                        while not os.path.exists({str(back)!r}):  # until the platform is up again
+                            time.sleep(0.02)
         Steady.init(argv=[]).start()
     """)
     process = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -113,6 +117,7 @@ def test_metrics_survive_a_server_restart_mid_job(platform_server_factory, tmp_p
     resume.touch()
     assert process.stdout.readline().strip() == "logged while away"  # 100 steps logged with no platform
     server.start()
+    back.touch()
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 0, stderr
     with server.client() as admin:

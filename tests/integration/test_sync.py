@@ -45,7 +45,9 @@ def _synced_model(server, job_dir: Path, run_id: str) -> str:
 
 def test_an_offline_job_syncs_once_and_again_safely(platform_server, home: Path, tmp_path: Path, capsys) -> None:
     job_dir = tmp_path / "offline"
-    job = OfflineTrain.init(job_dir=str(job_dir), argv=["--epochs", "5"])
+    # No system/... samples: how many a run records depends on how long it takes (a loaded CI run recorded one,
+    # and the count of synced points was off by it).
+    job = OfflineTrain.init(job_dir=str(job_dir), argv=["--epochs", "5"], system_metrics=False)
     job.start()
 
     code, out = _sync(platform_server, job_dir, capsys)
