@@ -174,3 +174,33 @@ def test_the_jobs_own_charts_come_before_its_system_charts(logged_in: Any, ui_se
     page.locator(".progress-chart").nth(3).wait_for()
     groups = page.eval_on_selector_all(".progress-chart", "charts => charts.map(c => c.dataset.group)")
     assert set(groups[:2]) == {"loss", "accuracy"} and set(groups[2:]) == {"system/percent", "system/mb"}, groups
+
+
+def test_only_the_latest_zoom_is_drawn_whatever_order_the_answers_come_in(logged_in: Any, ui_server: Platform) -> None:
+    page = logged_in
+    model = ui_server.create_model("Zoomed twice")
+    _post(ui_server, model, [{"step": s, "time": 1e9 + s, "values": {"loss": 1.0 / (1 + s)}} for s in range(200)])
+    held: list[Any] = []
+
+    def hold_the_first_zoom(route: Any) -> None:
+        if not held:
+            held.append(route)  # answered only after the second zoom is drawn
+        else:
+            route.continue_()
+
+    page.route("**/live.json?*start_step=*", hold_the_first_zoom)
+    page.goto(f"{ui_server.url}/models/{model['id']}")
+    page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"loss\"]')?.dataset.rendered === 'true'")
+    zoom = page.get_by_role("form", name="Zoom to steps")
+    for start, end in ((10, 20), (100, 150)):
+        zoom.get_by_label("From step").fill(str(start))
+        zoom.get_by_label("to step").fill(str(end))
+        zoom.get_by_role("button", name="Zoom").click()
+    page.wait_for_function("() => document.querySelector('.progress-chart[data-group=\"loss\"]').dataset.zoomed === '100-150'")
+    assert len(held) == 1
+    with page.expect_response(lambda response: "start_step=10&" in response.url):
+        held[0].continue_()  # the first zoom's answer arrives last
+    page.wait_for_timeout(300)  # time to (wrongly) draw it
+    assert _chart(page, "loss").get_attribute("data-zoomed") == "100-150"
+    assert _points(page, "loss") == 51
+    expect(page.locator("#progress-zoom-note")).to_have_text("Steps 100 to 150, every point.")

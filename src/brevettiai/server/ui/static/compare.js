@@ -45,19 +45,23 @@
     charts.show(groups, zoomed ? zoomed.start + '-' + zoomed.end : '');
   }
 
+  var zoomAsked = 0;  // only the answer to the latest zoom (or "Show all") counts: answers can come in any order
+
   function zoomTo(start, end) {
     if (!(end >= start) || (zoomed && zoomed.start === start && zoomed.end === end)) { return; }
+    var asked = zoomAsked += 1;
     zoomForm.elements.start.value = String(start);
     zoomForm.elements.end.value = String(end);
     var url = dataUrl + '&start_step=' + start + '&end_step=' + end + '&max_points=' + MAX_POINTS;
     BrevettiCharts.fetchJson(url).then(function (data) {
+      if (asked !== zoomAsked) { return; }
       zoomed = {start: start, end: end, data: data};
       var exact = Object.keys(data.bucketSteps).every(function (id) {
         return Object.keys(data.bucketSteps[id]).every(function (name) { return data.bucketSteps[id][name] === 1; });
       });
       zoomNote.textContent = 'Steps ' + start + ' to ' + end + (exact ? ', every point.' : ', downsampled.');
       draw();
-    }).catch(function (error) { zoomNote.textContent = 'Could not zoom: ' + error.message; });
+    }).catch(function (error) { if (asked === zoomAsked) { zoomNote.textContent = 'Could not zoom: ' + error.message; } });
   }
 
   zoomForm.addEventListener('submit', function (event) {
@@ -65,6 +69,7 @@
     zoomTo(parseInt(zoomForm.elements.start.value, 10), parseInt(zoomForm.elements.end.value, 10));
   });
   zoomForm.querySelector('[data-action="reset"]').addEventListener('click', function () {
+    zoomAsked += 1;
     zoomed = null;
     zoomNote.textContent = '';
     zoomForm.elements.start.value = '';

@@ -131,15 +131,19 @@
   }
 
   // Zoom: drag across a chart, or type a step range ---------------------------------------------------
+  var zoomAsked = 0;  // only the answer to the latest zoom (or "Show all") counts: answers can come in any order
+
   function zoomTo(start, end) {
     if (!(end >= start)) { return; }
     if (zoomed && zoomed.start === start && zoomed.end === end) { return; }
+    var asked = zoomAsked += 1;
     if (zoomForm) {
       zoomForm.elements.start.value = String(start);
       zoomForm.elements.end.value = String(end);
     }
     var url = liveUrl + '?start_step=' + start + '&end_step=' + end + '&max_points=' + MAX_POINTS;
     fetchJson(url).then(function (data) {
+      if (asked !== zoomAsked) { return; }
       zoomed = {start: start, end: end, series: data.series};
       if (zoomNote) {
         var exact = Object.keys(data.bucketSteps).every(function (name) { return data.bucketSteps[name] === 1; });
@@ -150,6 +154,7 @@
   }
 
   function resetZoom() {
+    zoomAsked += 1;
     zoomed = null;
     if (zoomNote) { zoomNote.textContent = ''; }
     if (zoomForm) { zoomForm.elements.start.value = ''; zoomForm.elements.end.value = ''; }
