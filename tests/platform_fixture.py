@@ -121,6 +121,9 @@ class PlatformServer:
         """An httpx client for the server, sending `token` (default: a new admin token)."""
         token = self.admin_token() if token is None else token
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        # Idle connections dropped before the server's keep-alive (5 s) closes them: a POST on a connection
+        # being closed fails without an answer.
+        kwargs.setdefault("limits", httpx.Limits(keepalive_expiry=2))
         return httpx.Client(base_url=self.url, headers=headers, timeout=60, **kwargs)
 
 

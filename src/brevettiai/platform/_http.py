@@ -27,6 +27,7 @@ from brevettiai.errors import (
 )
 
 log = logging.getLogger("brevettiai.platform.http")
+KEEPALIVE_SECONDS = 2.0  # below the server's keep-alive timeout (5 s: timeout_keep_alive in server/serve.py)
 
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _RETRY_STATUS = frozenset({500, 502, 503, 504})
@@ -82,8 +83,11 @@ class PlatformClient:
         self.backoff = backoff
         self.max_backoff = max_backoff
         self._token = token
+        # Idle connections are dropped before the server's keep-alive (5 s) closes them: a POST sent on a
+        # connection the server is closing fails without an answer and cannot always be sent again.
         self._client = httpx.Client(base_url=self.host, timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-                                    headers=self._auth_headers(token), transport=transport)
+                                    headers=self._auth_headers(token), transport=transport,
+                                    limits=httpx.Limits(keepalive_expiry=KEEPALIVE_SECONDS))
 
     @staticmethod
     def _auth_headers(token: str | None) -> dict[str, str]:

@@ -94,7 +94,7 @@ def _serve_socket(sock: socket.socket, config: ServerConfig, on_ready: Callable[
     """One server process on a bound socket, until SIGTERM or SIGINT; its exit code."""
     app = create_app(config, secret_key=secret_key)
     server = _Server(uvicorn.Config(zerocopy.enable(app), log_config=None, access_log=config.log_level == "debug", lifespan="on",
-                                    timeout_graceful_shutdown=10, server_header=False,
+                                    timeout_graceful_shutdown=10, server_header=False, timeout_keep_alive=5,
                                     log_level=config.log_level),
                      on_ready=on_ready)
     server.run(sockets=[sock])
