@@ -387,8 +387,9 @@
     if (gaps && !chart.gaps) { this.embed(group); return; }  // its spec draws no gaps yet
     chart.rows = rows;
     var domains = domainsOf(rows, this.settings);
+    var version = chart.version;  // a drawing started meanwhile (new zoom or options) owns the chart's marks
     chart.view.signal('xDomain', domains.xDomain).signal('yDomain', domains.yDomain).data('points', rows)
-      .runAsync().then(function () { self.drawn(group, rows); });
+      .runAsync().then(function () { if (version === chart.version) { self.drawn(group, rows); } });
   };
 
   ProgressCharts.prototype.drawn = function (group, rows) {
