@@ -200,7 +200,21 @@ def _drop_temp_file(handle: Any, remove: Callable[[], object]) -> None:
         remove()
 
 
-class _LocalUpload(Upload):
+class _DescriptorUpload(Upload):
+    """An upload written to an open file descriptor (`_fd`) of a local temporary file."""
+
+    _fd: int | None
+
+    def write(self, chunk: bytes | bytearray | memoryview) -> None:
+        assert self._fd is not None
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(self._fd, view):]
+        self._md5.update(chunk)
+        self.size += len(chunk)
+
+
+class _LocalUpload(_DescriptorUpload):
     """A temporary file below ``.uploads`` (0600), renamed into place; never through a symlink."""
 
     def __init__(self, storage: Storage, rid: str, path: str) -> None:
@@ -215,14 +229,6 @@ class _LocalUpload(Upload):
         except FileNotFoundError:  # the first upload (or someone removed the folder)
             os.makedirs(uploads, mode=0o700, exist_ok=True)
             self._fd = os.open(self._temp, flags, 0o600)
-
-    def write(self, chunk: bytes | bytearray | memoryview) -> None:
-        assert self._fd is not None
-        view = memoryview(chunk)
-        while view:
-            view = view[os.write(self._fd, view):]
-        self._md5.update(chunk)
-        self.size += len(chunk)
 
     def commit(self) -> tuple[int, str]:
         try:
@@ -335,7 +341,7 @@ class UploadBatch:
         self.close()
 
 
-class _FolderUpload(Upload):
+class _FolderUpload(_DescriptorUpload):
     """A temporary file below ``.uploads`` renamed into a folder held open by its `UploadBatch`."""
 
     def __init__(self, batch: UploadBatch, path: str, folder_fd: int, name: str, temp: str, uploads_fd: int) -> None:
@@ -344,14 +350,6 @@ class _FolderUpload(Upload):
         self._temp, self._uploads_fd = temp, uploads_fd
         self._fd: int | None = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600,
                                        dir_fd=uploads_fd)
-
-    def write(self, chunk: bytes | bytearray | memoryview) -> None:
-        assert self._fd is not None
-        view = memoryview(chunk)
-        while view:
-            view = view[os.write(self._fd, view):]
-        self._md5.update(chunk)
-        self.size += len(chunk)
 
     def commit(self) -> tuple[int, str]:
         try:
