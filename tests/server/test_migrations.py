@@ -1,0 +1,137 @@
+"""Migration 0009 (integer series ids) taken back and forth with points stored, on SQLite and PostgreSQL:
+downgrading gives back the 0008 layout with every point as it was (ids included), a server of that
+layout could write on, and upgrading again gives the schema of a fresh database with the points readable
+through a real server."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from server_helpers import job_client
+from test_server_metric_series import LOSS, _old_database
+
+BEFORE, SERIES_IDS = "0008_runs_index", "0009_series_ids"
+POINT_ROWS = "SELECT p.id, p.job_id, p.step, p.name, p.value, p.time FROM metric_points p ORDER BY p.id"
+
+
+def _migrate(url: str, revision: str, *, down: bool = False) -> None:
+    from alembic import command
+
+    from brevettiai.server.db.migrate import alembic_config
+    from brevettiai.server.db.session import Database
+
+    database = Database(url)
+    config = alembic_config()
+    with database.engine.connect() as connection, connection.begin():
+        config.attributes["connection"] = connection  # type: ignore[attr-defined]
+        (command.downgrade if down else command.upgrade)(config, revision)  # type: ignore[arg-type]
+    database.dispose()
+
+
+def _schema(url: str) -> dict[str, Any]:
+    """Every table's columns (name, type, nullability), primary key, foreign keys, indexes and unique
+    constraints, order-free: what a server of that revision relies on."""
+    engine = sa.create_engine(url)
+    try:
+        inspector = sa.inspect(engine)
+        schema: dict[str, Any] = {}
+        for table in sorted(inspector.get_table_names()):
+            if table == "alembic_version":
+                continue
+            schema[table] = {
+                "columns": sorted((c["name"], str(c["type"]), c["nullable"], str(c.get("default"))) for c in inspector.get_columns(table)),
+                "primary key": inspector.get_pk_constraint(table)["constrained_columns"],
+                "foreign keys": sorted((fk["name"], tuple(fk["constrained_columns"]), fk["referred_table"],
+                                        tuple(fk["referred_columns"]), (fk.get("options") or {}).get("ondelete"))
+                                       for fk in inspector.get_foreign_keys(table)),
+                "indexes": sorted((ix["name"], tuple(ix["column_names"]), bool(ix["unique"]))
+                                  for ix in inspector.get_indexes(table)),
+                "unique": sorted((uq["name"], tuple(uq["column_names"]))
+                                 for uq in inspector.get_unique_constraints(table)),
+            }
+        return schema
+    finally:
+        engine.dispose()
+
+
+def _rows(url: str, query: str) -> list[tuple[Any, ...]]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(sa.text(query))]
+    finally:
+        engine.dispose()
+
+
+def _send(server: Any, job_id: str, key: str, batch_id: str, step: int, time: float) -> None:
+    with job_client(server.url, key) as job:
+        body = {"batchId": batch_id, "points": [{"step": step, "time": time, "values": {"acc": 1.0}}]}
+        answer = job.post(f"/api/jobs/{job_id}/metrics", content=json.dumps(body),
+                          headers={"Content-Type": "application/json"})
+        assert answer.status_code == 200 and answer.json() == {"accepted": 1}, answer.text
+
+
+def _loss_read_in_blocks(admin: Any, job_id: str) -> dict[str, Any]:
+    return admin.get(f"/api/models/{job_id}/metrics", params={"names": "loss", "max_points": 100}).json()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_series_ids_downgrade_and_upgrade_again_keep_every_point(backend: str, tmp_path: Path, request: Any,
+                                                                 platform_server_factory: Any) -> None:
+    from brevettiai.server.db.session import Database
+
+    job_id, other_id, key = str(uuid.uuid4()), str(uuid.uuid4()), "bj_" + uuid.uuid4().hex
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    if backend == "postgresql":
+        postgres = request.getfixturevalue("postgres")
+        url, fresh = postgres.new_database(), postgres.new_database()
+    else:
+        url, fresh = f"sqlite:///{data_dir / 'brevettiai.db'}", f"sqlite:///{tmp_path / 'fresh.db'}"
+    _old_database(url, job_id, other_id, key)  # at 0008: 30,004 points of two jobs in the old layout
+    stored = _rows(url, POINT_ROWS)
+    assert len(stored) == len(LOSS) + 4
+    _migrate(fresh, BEFORE)
+    old_schema = _schema(fresh)
+
+    flags = ["--database-url", url] if backend == "postgresql" else []
+    server = platform_server_factory(*flags, data_dir=data_dir)  # upgrades as it starts
+    with server.client() as admin:
+        assert _loss_read_in_blocks(admin, job_id)["counts"] == {"loss": 30_000}  # the blocks are summed up
+    _send(server, job_id, key, "in-series-layout", 8, 5.0)
+    server.stop()
+
+    _migrate(url, BEFORE, down=True)
+    assert _schema(url) == old_schema
+    back = _rows(url, POINT_ROWS)  # ids, values, nulls and repeated steps as they were, and the point sent since
+    assert back[:-1] == stored and back[-1][0] > stored[-1][0] and back[-1][1:] == (job_id, 8, "acc", 1.0, 5.0)
+
+    # A server of the 0008 layout writes on: new rows get ids after the kept ones, a job's deletion takes its points.
+    database = Database(url)  # as the server connects (SQLite enforces foreign keys only when asked)
+    with database.engine.begin() as connection:
+        connection.execute(sa.text("INSERT INTO metric_points (job_id, step, name, value, time) VALUES "
+                                   "(:job, 30000, 'loss', 0.5, 9.0)"), {"job": job_id})
+        connection.execute(sa.text("DELETE FROM jobs WHERE id = :job"), {"job": other_id})
+    database.dispose()
+    after_write = _rows(url, POINT_ROWS)
+    assert after_write[-1][0] > back[-1][0] and after_write[-1][1:] == (job_id, 30000, "loss", 0.5, 9.0)
+    assert not [row for row in after_write if row[1] == other_id]
+
+    server.start()  # upgrades again
+    with server.client() as admin:
+        whole = admin.get(f"/api/models/{job_id}/metrics", params={"max_points": 100_000}).json()
+        assert whole["series"]["loss"] == [[s, v, t] for s, v, t in LOSS] + [[30000, 0.5, 9.0]]
+        assert whole["series"]["acc"] == [[3, 0.25, 4.0], [7, None, 2.0], [7, 0.75, 3.0], [8, 1.0, 5.0]]
+        bucketed = _loss_read_in_blocks(admin, job_id)  # the blocks and the point written after them
+        assert bucketed["counts"] == {"loss": 30_001} and bucketed["series"]["loss"][-1][:2] == [30000, 0.5]
+        _send(server, job_id, key, "after-round-trip", 30001, 10.0)
+        poll = admin.get(f"/api/models/{job_id}/metrics", params={"after": whole["cursor"]}).json()
+        assert poll["series"] == {"acc": [[30001, 1.0, 10.0]]}
+    server.stop()
+    _migrate(fresh, "head")
+    assert _schema(url) == _schema(fresh)
