@@ -11,7 +11,8 @@ from pathlib import PurePosixPath
 import coverage
 
 # The command-line entry points and the commands they run; everything else outside server/ is the SDK.
-CLI_MODULES = {"cli.py", "cli_accounts.py", "utils/_command.py", "utils/upload_data.py", "utils/sync.py"}
+CLI_MODULES = {"cli.py", "cli_accounts.py", "utils/_command.py", "utils/upload_data.py", "utils/sync.py",
+               "utils/_offline_runs.py"}
 
 
 def part_of(path: str) -> str | None:

@@ -1,21 +1,23 @@
-"""``brevettiai sync JOB_DIR``: bring an offline job directory into a platform as a model.
+"""``brevettiai sync JOB_DIR``: bring an offline job directory into a platform, each run as a model.
 
-What is sent: the job's name and settings (a new model), every file of the folder except the job's
-own bookkeeping (``info.json``, ``status.json``, ``metrics.jsonl``, earlier runs' records in
-``runs/``), the progress points of the folder's current run, and last its final state. Sending again
-is safe and resumes: the folder remembers the model of each of its runs per platform in
-``.brevettiai-sync.json`` (a folder reused for a new run syncs that run as a new model), files the platform already has with
-the same md5 are skipped, and metric batches carry fixed ids the platform stores once. The job key
-of the synced model is kept in the user's cache folder (mode 0600), never in the job folder.
+A reused folder holds several runs (`brevettiai.utils._offline_runs`); each one not synced to the
+platform yet becomes its own model, oldest first, then the current run: its settings (from its
+output.json, else the folder's info.json), its progress points (the metrics.jsonl lines of its run
+id), its output.json, and last its final state, with its own times in the model's notes. The current
+run also sends every other file of the folder (its artifacts, except the job's bookkeeping); an earlier
+run's artifacts were overwritten by the runs after it. ``--run`` sends one run only.
+
+Sending again is safe and resumes: the folder remembers the model of each of its runs per platform in
+``.brevettiai-sync.json``, a run whose model has its final state is not sent again, files the platform
+already has with the same md5 are skipped, and metric batches carry fixed ids the platform stores once.
+The job key of a synced model is kept in the user's cache folder (mode 0600), never in the job folder.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import logging
-import math
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -23,10 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from brevettiai._backend import RUNS_FOLDER
-from brevettiai._state import STATE_FILE, TERMINAL, JobState, effective_status
+from brevettiai._backend import METRICS_FILE, OUTPUT_FILE, RUNS_FOLDER
+from brevettiai._state import STATE_FILE, TERMINAL, effective_status
 from brevettiai.errors import PlatformNotFoundError, UsageError
 from brevettiai.io.atomic import atomic_write
+from brevettiai.utils._offline_runs import CURRENT, OfflineJob, OfflineRun, read_job
 
 if TYPE_CHECKING:
     from brevettiai.platform.web_api import PlatformAPI
@@ -34,98 +37,142 @@ if TYPE_CHECKING:
 log = logging.getLogger("brevettiai.sync")
 
 SYNC_FILE = ".brevettiai-sync.json"
-BOOKKEEPING = frozenset({"info.json", STATE_FILE, "metrics.jsonl", SYNC_FILE})
+BOOKKEEPING = frozenset({"info.json", STATE_FILE, METRICS_FILE, SYNC_FILE})
 BATCH_POINTS = 5000
 
 
 @dataclass
 class SyncResult:
-    """What one sync did."""
+    """What one sync did for one run of the folder."""
 
-    model_id: str
-    url: str
+    run_id: str
+    current: bool
+    model_id: str = ""
+    url: str = ""
     files_sent: int = 0
     files_skipped: int = 0
     points_sent: int = 0
     status: str = "created"
     already_final: bool = False
-    unsynced_runs: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
+        head = f"run {self.run_id}{' (current)' if self.current else ''} -> {self.url}"
         if self.already_final:
-            text = f"already synced: model {self.model_id} is {self.status} ({self.url})"
-        else:
-            text = (f"synced to model {self.model_id} ({self.url}): {self.files_sent} files sent, "
-                    f"{self.files_skipped} already there, {self.points_sent} metric points, status {self.status}")
-        if self.unsynced_runs:
-            text += (f"\nnote: {len(self.unsynced_runs)} earlier run(s) of this folder were never synced to this "
-                     f"platform and are not sent ({', '.join(self.unsynced_runs)}: kept in {RUNS_FOLDER}/): only a "
-                     f"folder's current run syncs, so sync after each run when a folder is reused")
-        return text
+            return f"{head}: already synced, model {self.model_id} is {self.status}"
+        return (f"{head}: {self.files_sent} files sent, {self.files_skipped} already there, "
+                f"{self.points_sent} metric points, status {self.status}")
 
 
-def sync_job_dir(web: PlatformAPI, job_dir: str | os.PathLike[str], *, progress: bool = True) -> SyncResult:
-    """Sync the offline job in `job_dir` into the platform `web` (a logged-in `PlatformAPI`)."""
-    folder = Path(job_dir)
-    info = _read_json(folder / "info.json", "the job's info.json")
-    state = JobState.from_dict(_read_json(folder / STATE_FILE, "the job's status.json"))
-    record = _read_sync_record(folder)
-    runs = record.setdefault(web.host, {})
-    model_id = runs.get(state.run_id)
-    model = _existing_model(web, model_id) if model_id else None
+@dataclass
+class SyncReport:
+    """What one sync did: a result per run, oldest first, and what the folder no longer had."""
+
+    runs: list[SyncResult] = field(default_factory=list)
+    settings_from_info: list[str] = field(default_factory=list)  # runs whose output.json is gone
+    earlier_sent: bool = False  # an earlier run was sent, without its artifacts (overwritten since)
+
+    def summary(self) -> str:
+        done = sum(run.already_final for run in self.runs)
+        lines = [f"synced {len(self.runs) - done} run(s), {done} already synced:"]
+        lines += ["  " + run.summary() for run in self.runs]
+        if self.earlier_sent:
+            lines.append(f"note: earlier runs' artifacts were overwritten by the runs after them: their models have "
+                         f"their output.json (kept in {RUNS_FOLDER}/<run id>/), metrics and final state, no other files")
+        if self.settings_from_info:
+            lines.append(f"note: run(s) {', '.join(self.settings_from_info)} kept no output.json: their models have "
+                         f"the settings of the folder's info.json (without the run's command-line overrides)")
+        return "\n".join(lines)
+
+
+@dataclass
+class _Plan:
+    """One run to send: its model (None: not created yet), its files (platform path, local file), its points."""
+
+    run: OfflineRun
+    model: Any
+    files: list[tuple[str, Path]]
+    points: list[dict[str, Any]]
+    result: SyncResult
+
+
+def sync_job_dir(web: PlatformAPI, job_dir: str | os.PathLike[str], *, progress: bool = True,
+                 run: str | None = None) -> SyncReport:
+    """Sync the offline job in `job_dir` into the platform `web` (a logged-in `PlatformAPI`): each of its
+    runs not synced there yet becomes a model, oldest first; `run` (a run id or ``current``) sends only that run."""
+    job = read_job(Path(job_dir))
+    return sync_runs(web, job, job.select(run), progress=progress)
+
+
+def sync_runs(web: PlatformAPI, job: OfflineJob, runs: list[OfflineRun], *, progress: bool = True) -> SyncReport:
+    """Send `runs` of `job` (see `sync_job_dir`), oldest first, under one progress bar."""
+    record = _read_sync_record(job.folder)
+    synced = record.setdefault(web.host, {})
+    report = SyncReport()
+    plans: list[_Plan] = []
+    for run in runs:
+        result = SyncResult(run_id=run.run_id, current=run.current)
+        report.runs.append(result)
+        model_id = synced.get(run.run_id)
+        model = _existing_model(web, model_id) if model_id else None
+        if model is not None:
+            result.model_id, result.url, result.status = model.id, _model_url(web, model.id), model.status
+            if model.status in TERMINAL:
+                result.already_final = True
+                continue
+        if run.settings_from_info:
+            report.settings_from_info.append(run.run_id)
+        report.earlier_sent = report.earlier_sent or not run.current
+        points = run.points
+        if run.current and effective_status(run.state) not in (*TERMINAL, "lost"):
+            # a running job's last, partial batch is sent once it is complete or the job has ended
+            points = points[:len(points) - len(points) % BATCH_POINTS]
+        plans.append(_Plan(run, model, _files_of(job.folder, run), points, result))
+    with _bar(progress, sum(len(plan.files) + len(plan.points) for plan in plans), job.folder.name) as advance:
+        for plan in plans:
+            _send_run(web, job, plan, record, advance)
+    return report
+
+
+def _send_run(web: PlatformAPI, job: OfflineJob, plan: _Plan, record: dict[str, dict[str, str]],
+              advance: Any) -> None:
+    run, result, model = plan.run, plan.result, plan.model
     if model is None:
-        model = web.create_model(name=str(info.get("name") or folder.name), datasets=[],
-                                 settings=_effective_settings(folder, info))
+        model = web.create_model(name=run.name, datasets=[], settings=run.settings)
         _save_key(model.id, model.api_key if model.has_api_key else None)
-        runs[state.run_id] = model.id
-        _write_sync_record(folder, record)
-        log.info("Created model %s for the offline job in %s", model.id, folder)
-    result = SyncResult(model_id=model.id, url=f"{web.host}/models/{model.id}", status=model.status,
-                        unsynced_runs=_earlier_runs_not_synced(folder, runs))
-    if model.status in TERMINAL:
-        result.already_final = True
-        return result
+        record[web.host][run.run_id] = model.id
+        _write_sync_record(job.folder, record)
+        log.info("Created model %s for run %s of the offline job in %s", model.id, run.run_id, job.folder)
+        result.model_id, result.url, result.status = model.id, _model_url(web, model.id), model.status
     key = _load_key(model.id) or _new_key(web, model)
-    files = list(_files_to_send(folder))
-    points = list(_points_of_run(folder / "metrics.jsonl", state.run_id))
-    final = effective_status(state) in (*TERMINAL, "lost")
-    if not final:  # a running job's last, partial batch is sent once it is complete or the job has ended
-        points = points[:len(points) - len(points) % BATCH_POINTS]
-    with _bar(progress, len(files) + len(points), folder.name) as advance:
-        _send_files(web, model, folder, files, result, advance)
-        _send_points(web, model.id, key, state.run_id, points, result, advance)
-    result.status = _send_state(web, model.id, key, state)
-    return result
+    _send_files(web, model, plan.files, result, advance)
+    _send_points(web, model.id, key, run.run_id, plan.points, result, advance)
+    result.status = _send_state(web, model.id, key, run)
+    if result.status in TERMINAL:
+        _add_run_notes(web, model.id, job, run)
 
 
-def _earlier_runs_not_synced(folder: Path, synced: dict[str, str]) -> list[str]:
-    """Run ids of the folder's earlier runs (their records moved to runs/<run id>/) no sync to this platform sent."""
-    earlier = folder / RUNS_FOLDER
-    if not earlier.is_dir():
-        return []
-    return sorted(entry.name for entry in earlier.iterdir()
-                  if (entry / STATE_FILE).is_file() and entry.name not in synced)
+def _model_url(web: PlatformAPI, model_id: str) -> str:
+    return f"{web.host}/models/{model_id}"
 
 
-def _read_json(path: Path, what: str) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"{path} is missing: {path.parent} is not an offline job directory ({what})") from None
-    except ValueError as exc:
-        raise UsageError(f"{path} is not valid JSON ({what}): {exc}") from None
-    if not isinstance(data, dict):
-        raise UsageError(f"{path} is not a JSON object ({what})")
-    return data
+def _files_of(folder: Path, run: OfflineRun) -> list[tuple[str, Path]]:
+    """The current run: every file of the folder but the bookkeeping; an earlier run: its output.json."""
+    if run.current:
+        return [(relative, folder / relative) for relative in _files_to_send(folder)]
+    return [(OUTPUT_FILE, run.output_file)] if run.output_file is not None else []
 
 
-def _effective_settings(folder: Path, info: dict[str, Any]) -> dict[str, Any]:
-    """The settings the run used (output.json records them after command-line overrides), else info.json's."""
-    try:
-        recorded = json.loads((folder / "artifacts" / "output.json").read_text(encoding="utf-8"))["job"]["settings"]
-    except (FileNotFoundError, ValueError, KeyError, TypeError):
-        recorded = None
-    return recorded if isinstance(recorded, dict) else (info.get("settings") or {})
+def _add_run_notes(web: PlatformAPI, model_id: str, job: OfflineJob, run: OfflineRun) -> None:
+    """The run's own times and host in the model's notes (the platform stamps the times it is told of a
+    state), added once after whatever notes the model has."""
+    state = run.state
+    line = (f"Offline run `{run.run_id}` of job `{job.info.get('id', '?')}` on {state.hostname or '?'}, brought in "
+            f"by `brevettiai sync`: created {state.created}, started {state.started or '-'}, "
+            f"ended {state.finished or '-'}.")
+    path = f"/api/models/{model_id}"
+    notes = str(web.client.get(path).json().get("notes") or "")
+    if line not in notes:
+        web.client.request("PATCH", path, json={"notes": f"{notes}\n\n{line}" if notes else line}, idempotent=True)
 
 
 def _read_sync_record(folder: Path) -> dict[str, dict[str, str]]:
@@ -202,50 +249,21 @@ def _files_to_send(folder: Path) -> Iterator[str]:
             yield relative
 
 
-def _send_files(web: Any, model: Any, folder: Path, files: list[str], result: SyncResult, advance: Any) -> None:
+def _send_files(web: Any, model: Any, files: list[tuple[str, Path]], result: SyncResult, advance: Any) -> None:
+    if not files:
+        return
     from brevettiai.io import IoTools
 
     io = IoTools()
     remote = {entry["name"].split("/", 1)[-1]: entry.get("md5") for entry in web.ls(model, recursive=True)
               if entry.get("type", "file") == "file"}
-    for relative in files:
-        local = folder / relative
+    for relative, local in files:
         if remote.get(relative) and remote[relative] == io.get_md5(str(local)):
             result.files_skipped += 1
         else:
             web.upload_file(model, relative, local)
             result.files_sent += 1
         advance(1)
-
-
-def _points_of_run(path: Path, run_id: str) -> Iterator[dict[str, Any]]:
-    """The metrics file's points of one run (lines written before run ids existed count as its own)."""
-    if not path.exists():
-        return
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                point = json.loads(line)
-            except ValueError:
-                log.warning("%s line %d is not JSON: skipped", path, number)
-                continue
-            if point.get("run_id") not in (None, "", run_id):
-                continue
-            values = {k: v for k, v in point.items() if k not in ("step", "time", "run_id")
-                      and isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)}
-            if values and isinstance(point.get("step"), int):
-                yield {"step": point["step"], "time": _epoch(point.get("time")), "values": values}
-
-
-def _epoch(moment: Any) -> float:
-    if isinstance(moment, int | float):
-        return float(moment)
-    try:
-        return datetime.datetime.fromisoformat(str(moment).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return datetime.datetime.now(datetime.UTC).timestamp()
 
 
 def _job_client(web: Any, key: str) -> Any:
@@ -275,26 +293,30 @@ def _send_points(web: Any, model_id: str, key: str, run_id: str, points: list[di
         client.close()
 
 
-def _send_state(web: Any, model_id: str, key: str, state: JobState) -> str:
+def _send_state(web: Any, model_id: str, key: str, run: OfflineRun) -> str:
+    """The run's state: running, then its final one. An earlier run ended when the next one began: one
+    that never recorded its end is failed with a message saying so, and its model path (a file a later
+    run overwrote) is left out."""
+    state = run.state
     status = effective_status(state)
-    if status == "created":
+    if run.current and status == "created":
         return "created"
-    body: dict[str, Any] = {"status": "running"}
     client = _job_client(web, key)
     try:
-        client.post(f"/api/jobs/{model_id}/state", json=body, idempotent=True)
-        if status == "running":
+        client.post(f"/api/jobs/{model_id}/state", json={"status": "running"}, idempotent=True)
+        if run.current and status == "running":
             return "running"
         final: dict[str, Any] = {"status": status if status in TERMINAL else "failed"}
-        if state.model_path:
+        if state.model_path and run.current:
             final["modelPath"] = state.model_path
         exit_info = {k: v for k, v in vars(state.exit).items() if v is not None} if state.exit else {}
-        if status == "lost":
-            exit_info.setdefault("message", "the offline process ended without recording how (lost)")
+        if status not in TERMINAL:
+            how = "was never started" if status == "created" else "ended without recording how (lost)"
+            exit_info.setdefault("message", f"the offline run {how}")
         if exit_info:
             final["exit"] = exit_info
         client.post(f"/api/jobs/{model_id}/state", json=final, idempotent=True)
-        return final["status"]
+        return str(final["status"])
     finally:
         client.close()
 
@@ -321,11 +343,15 @@ class _bar:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="brevettiai sync",
-                                     description="Bring an offline job directory into a platform as a model.")
+                                     description="Bring an offline job directory into a platform: each of its runs "
+                                                 "not synced there yet becomes a model, oldest first.")
     parser.add_argument("job_dir", help="the offline job directory (holding info.json and status.json)")
     from brevettiai.utils._command import add_login_options
 
     add_login_options(parser)
+    parser.add_argument("--run", metavar="RUN_ID", help=f"send only this run: '{CURRENT}' (the folder's current run) "
+                                                        f"or the id of an earlier one (its folder in {RUNS_FOLDER}/); "
+                                                        f"default: every run not synced yet")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     return parser
 
@@ -338,9 +364,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not os.path.isdir(args.job_dir):
         print(f"error: {args.job_dir!r} is not a folder: give an offline job directory", file=sys.stderr)
         return 2
+    try:  # the folder is read before logging in: its mistakes need no platform
+        job = read_job(Path(args.job_dir))
+        runs = job.select(args.run)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
     def sync(web: PlatformAPI) -> int:
-        print(sync_job_dir(web, args.job_dir, progress=args.progress).summary())
+        print(sync_runs(web, job, runs, progress=args.progress).summary())
         return 0
 
     return run_with_platform(args, sync)
