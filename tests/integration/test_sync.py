@@ -407,3 +407,23 @@ def test_an_interrupted_sync_of_several_runs_resumes(platform_server, home: Path
         names = {e["name"] for e in admin.get(f"/api/ls/{_synced_model(platform_server, job_dir, runs[2].run_id)}/",
                                               params={"recursive": "true"}).json()}
         assert sum("/parts/" in name for name in names) == 150
+
+
+def test_an_earlier_run_killed_without_a_trace_is_sent_as_failed(platform_server, home: Path, tmp_path: Path,
+                                                                 capsys) -> None:
+    """An earlier run whose process was killed (-9) left status.json at running: the folder moved on, so its
+    model ends failed with a message saying so, never running forever."""
+    job_dir = tmp_path / "killed"
+    first = OfflineTrain.init(job_dir=str(job_dir), argv=[], system_metrics=False)
+    first.start()
+    OfflineTrain.init(job_dir=str(job_dir), argv=[], system_metrics=False).start()
+    kept = job_dir / "runs" / first.run_id / "status.json"
+    state = json.loads(kept.read_text())
+    kept.write_text(json.dumps({**state, "status": "running", "finished": None, "pid": 2 ** 22 + 1}))  # no such process
+    code, out = _sync(platform_server, job_dir, capsys)
+    assert code == 0 and f"run {first.run_id} -> " in out, out
+    with platform_server.client() as admin:
+        model = admin.get(f"/api/models/{_synced_model(platform_server, job_dir, first.run_id)}").json()
+        assert model["status"] == "failed", model
+        assert model["error"]["message"] == "the offline run ended without recording how (lost)"
+        assert _loss_count(admin, model["id"]) == sync.BATCH_POINTS + 7

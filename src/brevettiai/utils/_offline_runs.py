@@ -3,7 +3,8 @@
 The current run's record is the folder itself (``status.json``, ``artifacts/``). An earlier run's
 ``status.json`` and ``output.json`` were moved to ``runs/<run id>/`` when the next run began; its
 artifacts were overwritten by the runs after it. Every line of ``metrics.jsonl`` names its run; lines
-written before the SDK recorded run ids belong to the folder's oldest run.
+written before the SDK recorded run ids belong to the folder's oldest run. Points are read only for
+the runs that are sent (`read_points`).
 """
 
 from __future__ import annotations
@@ -68,12 +69,16 @@ def read_job(folder: Path) -> OfflineJob:
     runs = [run for run in runs if run.run_id != current_state.run_id]
     runs.sort(key=lambda run: (run.state.created, run.run_id))
     runs.append(_run(current_state, folder / OUTPUT_FILE, info, folder.name, current=True))
-    by_id = {run.run_id: run for run in runs}
-    for run_id, point in _points(folder / METRICS_FILE):
-        run = by_id.get(run_id) if run_id else runs[0]  # lines from before run ids: the oldest run's
-        if run is not None:
-            run.points.append(point)
     return OfflineJob(folder, info, runs)
+
+
+def read_points(job: OfflineJob, runs: Iterable[OfflineRun]) -> None:
+    """Fill in the progress points of `runs` (of `job`) from its metrics file, in one pass over it; lines
+    written before run ids existed belong to the folder's oldest run."""
+    wanted = {run.run_id: run for run in runs}
+    if wanted:
+        for run_id, point in _points(job.folder / METRICS_FILE, set(wanted), oldest=job.runs[0].run_id):
+            wanted[run_id].points.append(point)
 
 
 def _earlier_folders(folder: Path) -> Iterable[Path]:
@@ -122,8 +127,8 @@ def read_json(path: Path, what: str) -> dict[str, Any]:
     return data
 
 
-def _points(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(run id, point) of each line of the metrics file with a step and finite numeric values."""
+def _points(path: Path, run_ids: set[str], *, oldest: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(run id, point) of each line of the metrics file of one of `run_ids` with a step and finite numbers."""
     if not path.exists():
         return
     with open(path, encoding="utf-8") as handle:
@@ -135,13 +140,12 @@ def _points(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
             except ValueError:
                 log.warning("%s line %d is not JSON: skipped", path, number)
                 continue
-            if not isinstance(point, dict):
+            if not isinstance(point, dict) or (run_id := str(point.get("run_id") or oldest)) not in run_ids:
                 continue
             values = {k: v for k, v in point.items() if k not in ("step", "time", "run_id")
                       and isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)}
             if values and isinstance(point.get("step"), int):
-                yield str(point.get("run_id") or ""), {"step": point["step"], "time": _epoch(point.get("time")),
-                                                       "values": values}
+                yield run_id, {"step": point["step"], "time": _epoch(point.get("time")), "values": values}
 
 
 def _epoch(moment: Any) -> float:

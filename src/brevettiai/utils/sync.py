@@ -29,7 +29,7 @@ from brevettiai._backend import METRICS_FILE, OUTPUT_FILE, RUNS_FOLDER
 from brevettiai._state import STATE_FILE, TERMINAL, effective_status
 from brevettiai.errors import PlatformNotFoundError, UsageError
 from brevettiai.io.atomic import atomic_write
-from brevettiai.utils._offline_runs import CURRENT, OfflineJob, OfflineRun, read_job
+from brevettiai.utils._offline_runs import CURRENT, OfflineJob, OfflineRun, read_job, read_points
 
 if TYPE_CHECKING:
     from brevettiai.platform.web_api import PlatformAPI
@@ -86,7 +86,8 @@ class SyncReport:
 
 @dataclass
 class _Plan:
-    """One run to send: its model (None: not created yet), its files (platform path, local file), its points."""
+    """One run to send: its model (None: not created yet), its files (platform path, local file), its points
+    (read once the runs to send are known)."""
 
     run: OfflineRun
     model: Any
@@ -122,11 +123,13 @@ def sync_runs(web: PlatformAPI, job: OfflineJob, runs: list[OfflineRun], *, prog
         if run.settings_from_info:
             report.settings_from_info.append(run.run_id)
         report.earlier_sent = report.earlier_sent or not run.current
-        points = run.points
-        if run.current and effective_status(run.state) not in (*TERMINAL, "lost"):
+        plans.append(_Plan(run, model, _files_of(job.folder, run), [], result))
+    read_points(job, [plan.run for plan in plans])
+    for plan in plans:
+        plan.points = plan.run.points
+        if plan.run.current and effective_status(plan.run.state) not in (*TERMINAL, "lost"):
             # a running job's last, partial batch is sent once it is complete or the job has ended
-            points = points[:len(points) - len(points) % BATCH_POINTS]
-        plans.append(_Plan(run, model, _files_of(job.folder, run), points, result))
+            plan.points = plan.points[:len(plan.points) - len(plan.points) % BATCH_POINTS]
     with _bar(progress, sum(len(plan.files) + len(plan.points) for plan in plans), job.folder.name) as advance:
         for plan in plans:
             _send_run(web, job, plan, record, advance)
