@@ -45,7 +45,7 @@ def _schema(url: str) -> dict[str, Any]:
                 continue
             schema[table] = {
                 "columns": sorted((c["name"], str(c["type"]), c["nullable"], str(c.get("default"))) for c in inspector.get_columns(table)),
-                "primary key": inspector.get_pk_constraint(table)["constrained_columns"],
+                "primary key": {key: inspector.get_pk_constraint(table)[key] for key in ("name", "constrained_columns")},
                 "foreign keys": sorted((fk["name"], tuple(fk["constrained_columns"]), fk["referred_table"],
                                         tuple(fk["referred_columns"]), (fk.get("options") or {}).get("ondelete"))
                                        for fk in inspector.get_foreign_keys(table)),
