@@ -110,7 +110,7 @@ def test_an_offline_job_syncs_once_and_again_safely(platform_server, home: Path,
         assert len(losses) == sync.BATCH_POINTS + 7
 
     code, out = _sync(platform_server, job_dir, capsys)
-    assert code == 0 and f"already synced, model {model_id} is completed" in out, out
+    assert code == 0 and f"/models/{model_id}: already synced (completed)" in out, out
     with platform_server.client() as admin:
         again = admin.get(f"/api/models/{model_id}/metrics", params={"names": "loss", "max_points": 100_000}).json()["series"]["loss"]
         assert len(again) == sync.BATCH_POINTS + 7

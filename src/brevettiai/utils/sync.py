@@ -58,7 +58,7 @@ class SyncResult:
     def summary(self) -> str:
         head = f"run {self.run_id}{' (current)' if self.current else ''} -> {self.url}"
         if self.already_final:
-            return f"{head}: already synced, model {self.model_id} is {self.status}"
+            return f"{head}: already synced ({self.status})"
         return (f"{head}: {self.files_sent} files sent, {self.files_skipped} already there, "
                 f"{self.points_sent} metric points, status {self.status}")
 
