@@ -20,7 +20,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -149,9 +149,8 @@ def _send_run(web: PlatformAPI, job: OfflineJob, plan: _Plan, record: dict[str, 
     key = _load_key(model.id) or _new_key(web, model)
     _send_files(web, model, plan.files, result, advance)
     _send_points(web, model.id, key, run.run_id, plan.points, result, advance)
-    result.status = _send_state(web, model.id, key, run)
-    if result.status in TERMINAL:
-        _add_run_notes(web, model.id, job, run)
+    # the notes go before the final state: a sync stopped between the two adds them when it resumes
+    result.status = _send_state(web, model.id, key, run, before_final=lambda: _add_run_notes(web, model.id, job, run))
 
 
 def _model_url(web: PlatformAPI, model_id: str) -> str:
@@ -296,7 +295,7 @@ def _send_points(web: Any, model_id: str, key: str, run_id: str, points: list[di
         client.close()
 
 
-def _send_state(web: Any, model_id: str, key: str, run: OfflineRun) -> str:
+def _send_state(web: Any, model_id: str, key: str, run: OfflineRun, *, before_final: Callable[[], None]) -> str:
     """The run's state: running, then its final one. An earlier run ended when the next one began: one
     that never recorded its end is failed with a message saying so, and its model path (a file a later
     run overwrote) is left out."""
@@ -318,6 +317,7 @@ def _send_state(web: Any, model_id: str, key: str, run: OfflineRun) -> str:
             exit_info.setdefault("message", f"the offline run {how}")
         if exit_info:
             final["exit"] = exit_info
+        before_final()
         client.post(f"/api/jobs/{model_id}/state", json=final, idempotent=True)
         return str(final["status"])
     finally:
