@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import re
@@ -309,7 +310,16 @@ def _check_three_models(server, job_dir: Path, runs: list[Job], *, in_order: boo
         for job, model in zip(runs, models, strict=True):  # the run's own times, not the sync's
             assert job.run_id in model["notes"] and f"started {job.state.started}" in model["notes"], model["notes"]
             assert f"ended {job.state.finished}" in model["notes"]
+            assert _moment(model["started"]) == _moment(job.state.started), model
+            assert _moment(model["completed"]) == _moment(job.state.finished), model
     return ids
+
+
+def _moment(text: str | None) -> datetime.datetime:
+    """A time of the API or a state file as an aware UTC datetime (naive means UTC)."""
+    assert text, "no time given"
+    moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
 
 
 def test_every_run_of_a_reused_folder_syncs_as_its_own_model_at_once(platform_server, home: Path, tmp_path: Path,

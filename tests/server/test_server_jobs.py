@@ -147,6 +147,31 @@ def test_state_transitions_and_final_states(platform_server: PlatformServer, adm
     assert admin.post(f"/api/models/{m['id']}/stop").json()["status"] == "failed"
 
 
+def test_a_run_recorded_elsewhere_reports_its_own_times(platform_server: PlatformServer, admin: httpx.Client) -> None:
+    """`brevettiai sync` sends an offline run's start and end: the model shows them, not the sync's time;
+    times in the future, out of order or an end with `running` are refused, naming the field."""
+    m = model(admin)
+    with job_client(platform_server.url, m["apiKey"]) as job:
+        api = f"/api/jobs/{m['id']}/state"
+        future = job.post(api, json={"status": "running", "started": "2999-01-01T00:00:00Z"})
+        assert future.status_code == 422 and "started 2999-01-01T00:00:00+00:00 is in the future" in future.text
+        naive = job.post(api, json={"status": "running", "started": "2026-01-01T00:00:00"})
+        assert naive.status_code == 422 and "started" in naive.text and "timezone" in naive.text
+        early_end = job.post(api, json={"status": "running", "completed": "2026-01-01T00:00:00Z"})
+        assert early_end.status_code == 422 and "completed is accepted only with a final status" in early_end.text
+        backwards = job.post(api, json={"status": "completed", "started": "2026-01-02T00:00:00Z",
+                                        "completed": "2026-01-01T00:00:00Z"})
+        assert backwards.status_code == 422 and "is before started" in backwards.text
+        assert admin.get(f"/api/models/{m['id']}").json()["status"] == "created"  # nothing refused changed it
+
+        running = job.post(api, json={"status": "running", "started": "2026-01-01T10:00:00.250+02:00"})
+        assert running.status_code == 200 and running.json()["started"].startswith("2026-01-01T08:00:00.25")
+        done = job.post(api, json={"status": "completed", "completed": "2026-01-01T09:30:00Z"})
+        assert done.status_code == 200 and done.json()["completed"].startswith("2026-01-01T09:30:00")
+    record = admin.get(f"/api/models/{m['id']}").json()
+    assert record["started"].startswith("2026-01-01T08:00:00.25") and record["completed"].startswith("2026-01-01T09:30")
+
+
 def test_completed_with_model_path(platform_server: PlatformServer, admin: httpx.Client) -> None:
     m = model(admin)
     with job_client(platform_server.url, m["apiKey"]) as job:

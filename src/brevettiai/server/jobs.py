@@ -348,13 +348,13 @@ def report_state(ctx: ServerContext, job_id: str, body: StateIn) -> db.Job:
                 return job
             raise ApiError(409, f"job '{job_id}' is already {job.status}; its state cannot change to {body.status}")
         now = utcnow()
-        job.started = job.started or now
+        job.started = _naive_utc(body.started) or job.started or now
         if body.status == "running":
             job.last_heartbeat = now
             if job.status == "lost":
                 job.error = None
         else:
-            job.completed = now
+            job.completed = _naive_utc(body.completed) or now
         job.status = body.status
         if body.model_path is not None:
             job.model_path = body.model_path
@@ -362,6 +362,11 @@ def report_state(ctx: ServerContext, job_id: str, body: StateIn) -> db.Job:
             job.error = body.exit.model_dump(exclude_none=True)
     log.info("Job %s is %s", job_id, body.status)
     return job
+
+
+def _naive_utc(moment: datetime.datetime | None) -> datetime.datetime | None:
+    """An aware time as the naive UTC datetime the columns hold."""
+    return None if moment is None else moment.astimezone(datetime.UTC).replace(tzinfo=None)
 
 
 def heartbeat(ctx: ServerContext, job_id: str) -> tuple[str, bool]:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from brevettiai.contract.records import WireRecord
 from brevettiai.contract.status import JobStatus, ReportedStatus
@@ -12,6 +13,8 @@ from brevettiai.contract.status import JobStatus, ReportedStatus
 MAX_OFFSET = 2**53  # list offsets beyond what any table holds are refused (422), not passed to the database
 MAX_PAGE = 10**9
 
+
+CLOCK_SKEW = datetime.timedelta(minutes=5)  # how far ahead of the server's clock a reported time may be
 
 Wire = WireRecord  # base of every record: camelCase aliases, snake_case names accepted, unknown keys ignored
 
@@ -281,11 +284,26 @@ class ExitIn(Wire):
 
 
 class StateIn(Wire):
-    """A state a job reports."""
+    """A state a job reports; a run recorded elsewhere (`brevettiai sync`) also gives its own times."""
 
     status: ReportedStatus
     model_path: str | None = None
     exit: ExitIn | None = None
+    started: AwareDatetime | None = None
+    completed: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _times_in_order(self) -> StateIn:
+        latest = datetime.datetime.now(datetime.UTC) + CLOCK_SKEW
+        for name in ("started", "completed"):
+            value = getattr(self, name)
+            if value is not None and value > latest:
+                raise ValueError(f"{name} {value.isoformat()} is in the future; a run's own times are in the past")
+        if self.completed is not None and self.status == "running":
+            raise ValueError("completed is accepted only with a final status (completed, failed, killed)")
+        if self.started is not None and self.completed is not None and self.completed < self.started:
+            raise ValueError(f"completed {self.completed.isoformat()} is before started {self.started.isoformat()}")
+        return self
 
 
 class HeartbeatOut(Wire):

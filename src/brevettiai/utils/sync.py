@@ -305,7 +305,10 @@ def _send_state(web: Any, model_id: str, key: str, run: OfflineRun, *, before_fi
         return "created"
     client = _job_client(web, key)
     try:
-        client.post(f"/api/jobs/{model_id}/state", json={"status": "running"}, idempotent=True)
+        running: dict[str, Any] = {"status": "running"}
+        if state.started:
+            running["started"] = state.started  # the model shows the run's own times, not the sync's
+        client.post(f"/api/jobs/{model_id}/state", json=running, idempotent=True)
         if run.current and status == "running":
             return "running"
         final: dict[str, Any] = {"status": status if status in TERMINAL else "failed"}
@@ -317,6 +320,8 @@ def _send_state(web: Any, model_id: str, key: str, run: OfflineRun, *, before_fi
             exit_info.setdefault("message", f"the offline run {how}")
         if exit_info:
             final["exit"] = exit_info
+        if state.finished:
+            final["completed"] = state.finished
         before_final()
         client.post(f"/api/jobs/{model_id}/state", json=final, idempotent=True)
         return str(final["status"])
