@@ -173,8 +173,9 @@
 
   /* The Vega spec of a progress chart: one line per `line` of the rows (a faded raw line under the smoothed
      one when smoothing), the colours fixed by the legend's domain when given, and `brush`: the x range
-     dragged across the chart, in x's units. Gaps (`defined`) are drawn only when some row needs one. */
-  function progressSpec(title, options, legend, gaps) {
+     dragged across the chart, in x's units. Gaps (`defined`) are drawn only when some row needs one. The
+     title is the signal `chartTitle`: charts of one width and options have the same spec, parsed once. */
+  function progressSpec(options, legend, gaps) {
     var x = X_AXES[options.x] || X_AXES.step;
     var smoothed = options.smoothing > 0;
     var domain = legend.domain;
@@ -200,8 +201,9 @@
     return {
       $schema: 'https://vega.github.io/schema/vega/v6.json',
       background: 'white', padding: 5, width: legend.width, height: 200,
-      autosize: {type: 'fit-x', contains: 'padding'}, title: {text: title, frame: 'group'}, style: 'cell',
+      autosize: {type: 'fit-x', contains: 'padding'}, title: {text: {signal: 'chartTitle'}, frame: 'group'}, style: 'cell',
       signals: [
+        {name: 'chartTitle', value: ''},
         {name: 'xDomain', value: [0, 1]},
         {name: 'yDomain', value: [0, 1]},
         {name: 'brushX', value: null, on: [
@@ -220,7 +222,7 @@
       axes: [
         {scale: 'x', orient: 'bottom', grid: true, title: x.title, labelFlush: true, labelOverlap: true,
          tickCount: {signal: 'ceil(width/40)'}},
-        {scale: 'y', orient: 'left', grid: true, title: title, labelOverlap: 'greedy'}
+        {scale: 'y', orient: 'left', grid: true, title: {signal: 'chartTitle'}, labelOverlap: 'greedy'}
       ],
       legends: [{stroke: 'color', symbolType: 'stroke', orient: 'bottom', direction: 'horizontal', columns: legend.columns,
                  labelLimit: legend.labelLimit, symbolLimit: 0,
@@ -361,12 +363,14 @@
     var version = chart.version += 1;
     var rows = chart.rows = rowsOf(chart.lines || [], this.settings, group);
     var gaps = chart.gaps = rows.some(function (row) { return !row.ok || row.okSmooth === false; });
-    var spec = progressSpec(group, this.settings, this.legend(chart), gaps);
+    var spec = progressSpec(this.settings, this.legend(chart), gaps);
     chart.pending = true;
     chart.element.vegaSpec = spec;
     chart.element.setAttribute('data-rendered', 'false');
     // The rows go in with the spec: one render, not an empty one and then the data.
-    render(chart.element, spec, {points: rows}, domainsOf(rows, this.settings), tipsOf(this.settings, group)).then(function (view) {
+    var signals = domainsOf(rows, this.settings);
+    signals.chartTitle = group;
+    render(chart.element, spec, {points: rows}, signals, tipsOf(this.settings, group)).then(function (view) {
       if (version !== chart.version) { view.finalize(); return; }
       if (chart.view) { chart.view.finalize(); }
       chart.view = view;
