@@ -88,18 +88,20 @@ def test_kept_answers_follow_points_stored_through_another_server(two_servers: l
 
 
 def test_answer_cache_keeps_the_latest_answers_within_its_rows() -> None:
-    cache = AnswerCache(max_rows=10)
+    cache = AnswerCache(max_rows=40)
 
     def answer(rows: int) -> dict[str, Any]:
-        return {"series": {"loss": [[step, 1.0, 2.0] for step in range(rows)]}}
+        return {"series": {"loss": [[step, 1.0, 2.0] for step in range(rows)], "acc": [[0, 1.0, 2.0]]}}
 
-    first, second, third = answer(4), answer(4), answer(4)
-    cache.put(("a",), first)
-    cache.put(("b",), second)
+    first, second, third = answer(9), answer(9), answer(9)  # 10 rows each
+    for key, kept in (("a",), first), (("b",), second), (("x",), answer(9)):
+        cache.put(key, kept)
     assert cache.get(("a",)) is first  # now the most recently used
-    cache.put(("c",), third)  # 12 rows: the least recently used ("b") goes
-    assert cache.get(("b",)) is None and cache.get(("a",)) is first and cache.get(("c",)) is third
-    cache.put(("d",), answer(11))  # more rows than the bound: not kept, nothing dropped
-    assert cache.get(("d",)) is None and cache.get(("a",)) is first
+    cache.put(("c",), third)
+    cache.put(("d",), answer(9))  # 50 rows: the least recently used one ("b") goes
+    assert cache.get(("b",)) is None
+    assert cache.get(("a",)) is first and cache.get(("c",)) is third and cache.get(("x",)) is not None
+    cache.put(("e",), answer(10))  # more than a quarter of the bound: not kept, nothing dropped
+    assert cache.get(("e",)) is None and cache.get(("a",)) is first
     cache.clear()
     assert cache.get(("a",)) is None

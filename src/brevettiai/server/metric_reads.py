@@ -58,17 +58,19 @@ ROLL_UP_BEHIND = 20_000  # a read first sums up the job's points when more ids t
 _points = cast(Table, db.MetricPoint.__table__)
 _blocks = cast(Table, db.MetricBlock.__table__)
 
-ANSWER_ROWS = 200_000  # rows of kept answers per process (~30 MB): ten compare views of 10 runs × 4 series
+ANSWER_ROWS = 100_000  # rows of kept answers per process (~16 MB): five compare views of 10 runs × 4 series
 
 Bucket = tuple[int, int, int, int, float | None, float | None, float, float]  # key, count, steps, values, times
 AnswerKey = tuple[Any, ...]
 
 
 class AnswerCache:
-    """The latest answers by key, holding at most `max_rows` series rows in all (least recently used out)."""
+    """The latest answers by key, holding at most `max_rows` series rows in all (least recently used out); an
+    answer of more than a quarter of them (a long range point for point, seldom asked twice) is not kept."""
 
     def __init__(self, max_rows: int) -> None:
         self.max_rows = max_rows
+        self.max_answer_rows = max_rows // 4
         self._answers: OrderedDict[AnswerKey, tuple[dict[str, Any], int]] = OrderedDict()
         self._rows = 0
         self._lock = threading.Lock()
@@ -85,7 +87,7 @@ class AnswerCache:
     def put(self, key: AnswerKey, answer: dict[str, Any]) -> None:
         """Keep `answer` under `key`; older answers go while the rows are over the bound."""
         rows = sum(len(series) for series in answer["series"].values())
-        if rows > self.max_rows:
+        if rows > self.max_answer_rows:
             return
         with self._lock:
             old = self._answers.pop(key, None)
@@ -436,7 +438,10 @@ def read(database: Database, filters: Filters, max_points: int = DEFAULT_MAX_POI
     ``counts[name]`` is how many points the series has in the range read; ``bucketSteps[name]`` is 1
     when every point is in the answer, else the width of its buckets in steps.
     """
-    with database.snapshot() as session:  # the newest id and the mark of one moment: the answer's key
+    # The newest id and the mark may be of two moments here (no snapshot: polls stay two probes): a pair that
+    # never existed matches no kept answer (those are keyed in `_read`'s snapshot); one that did held when this
+    # read began (both only grow).
+    with database.read() as session:
         cursor = session.scalar(cursor_statement(filters.job_id))
         if cursor is None or (filters.after is not None and cursor <= filters.after):
             return _answer({}, {}, {}, filters.after if cursor is None else max(cursor, filters.after or 0))
