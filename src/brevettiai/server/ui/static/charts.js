@@ -29,8 +29,12 @@
 
   /* Draw `spec` with `data` ({name: rows}) and `signals` ({name: value}) into `element`: the new drawing
      replaces the old one only once it is complete. Resolves to the view. `tips` ({mark name: function}) makes
-     the tooltip of those marks' items from their tooltip value when shown (not for every point drawn). */
-  function render(element, spec, data, signals, tips) {
+     the tooltip of those marks' items from their tooltip value when shown (not for every point drawn).
+     `sizeFirst`: the view is sized (autosize fit-x) before the data goes in, so each point is encoded once,
+     not once before Vega fits the chart to its width and again after; only for specs whose axes, legends and
+     titles do not depend on the data (the scales' domains and the legend's entries given as signals or in
+     the spec). */
+  function render(element, spec, data, signals, tips, sizeFirst) {
     var holder = document.createElement('div');
     holder.className = 'chart-view';
     var tooltip = !tips ? showTooltip : function (handler, event, item, value) {
@@ -40,9 +44,11 @@
     var view = new vega.View(runtimeOf(spec), {renderer: 'svg', logLevel: vega.Error, tooltip: tooltip,
                                                expr: window.BrevettiVegaExpr});
     Object.keys(signals || {}).forEach(function (name) { view.signal(name, signals[name]); });
-    Object.keys(data || {}).forEach(function (name) { view.data(name, data[name]); });
+    var fill = function () { Object.keys(data || {}).forEach(function (name) { view.data(name, data[name]); }); };
+    if (!sizeFirst) { fill(); }
     view.initialize(holder);
-    return view.runAsync().then(function () {
+    var drawn = !sizeFirst ? view.runAsync() : view.runAsync().then(function () { fill(); return view.runAsync(); });
+    return drawn.then(function () {
       element.textContent = '';
       element.appendChild(holder);
       return view;
@@ -367,10 +373,11 @@
     chart.pending = true;
     chart.element.vegaSpec = spec;
     chart.element.setAttribute('data-rendered', 'false');
-    // The rows go in with the spec: one render, not an empty one and then the data.
     var signals = domainsOf(rows, this.settings);
     signals.chartTitle = group;
-    render(chart.element, spec, {points: rows}, signals, tipsOf(this.settings, group)).then(function (view) {
+    // With the legend's entries given (the compare view), nothing but the lines depends on the rows.
+    var sizeFirst = Boolean(this.options.domain);
+    render(chart.element, spec, {points: rows}, signals, tipsOf(this.settings, group), sizeFirst).then(function (view) {
       if (version !== chart.version) { view.finalize(); return; }
       if (chart.view) { chart.view.finalize(); }
       chart.view = view;
