@@ -23,10 +23,10 @@ rows added since, over the ``(series_id, id)`` index: an empty poll costs the sa
 Values that are not finite (NaN, ±Infinity: older data, or PostgreSQL rows written by other tools)
 are answered as null, as JSON has no such numbers.
 
-Answers of reads that are not polls are kept (`answers_of`, bounded, per process and database) by what decides them:
-the query and the job's newest point id and block mark, both read from the database first. Points of a
-job only ever come with higher ids, in transactions that take turns per job (`metric_blocks`), so a new
-point anywhere, stored by any replica, changes the key: a kept answer is never stale.
+Answers of reads that are not polls are kept (`answers_of`, bounded, per process and database) by what
+decides them: the query and the job's newest point id and block mark, both read from the database first.
+Points of a job only ever come with higher ids, in transactions that take turns per job (`metric_blocks`),
+so a new point anywhere, stored by any replica, changes the key: a kept answer is never stale.
 """
 
 from __future__ import annotations
