@@ -72,8 +72,9 @@ def test_the_fast_expressions_draw_what_the_interpreter_draws(logged_in: Any, ui
         const options = {smoothing: 0.5, log: false, x: 'time'};
         const rows = BrevettiCharts.rowsOf([{line: 'a', points: [[0, 1, 1.7e9], [1, 0.5, 1.7e9 + 1], [2, null, null],
                                                                 [3, 0.2, 1.7e9 + 3]]}], options, 'loss');
-        const spec = BrevettiCharts.progressSpec('loss', options, {width: 500, columns: 2, labelLimit: 100, domain: null}, true);
+        const spec = BrevettiCharts.progressSpec(options, {width: 500, columns: 2, labelLimit: 100, domain: null}, true);
         const domains = BrevettiCharts.domainsOf(rows, options);
+        domains.chartTitle = 'loss';
         spec.signals.forEach(signal => { if (domains[signal.name]) { signal.value = domains[signal.name]; } });
         spec.data = [{name: 'points', values: rows}];
         return spec;

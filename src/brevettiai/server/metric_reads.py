@@ -22,15 +22,23 @@ rows added since, over the ``(series_id, id)`` index: an empty poll costs the sa
 
 Values that are not finite (NaN, ±Infinity: older data, or PostgreSQL rows written by other tools)
 are answered as null, as JSON has no such numbers.
+
+Answers of reads that are not polls are kept (`answers_of`, bounded, per process and database) by what
+decides them: the query and the job's newest point id and block mark, both read from the database first.
+Points of a job only ever come with higher ids, in transactions that take turns per job (`metric_blocks`),
+so a new point anywhere, stored by any replica, changes the key: a kept answer is never stale.
 """
 
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from itertools import groupby
 from operator import itemgetter
 from typing import Any, cast
+from weakref import WeakKeyDictionary
 
 from fastapi import Query
 from sqlalchemy import ColumnElement, Select, Table, func, select
@@ -50,7 +58,71 @@ ROLL_UP_BEHIND = 20_000  # a read first sums up the job's points when more ids t
 _points = cast(Table, db.MetricPoint.__table__)
 _blocks = cast(Table, db.MetricBlock.__table__)
 
+ANSWER_ROWS = 100_000  # rows of kept answers per process (~16 MB): five compare views of 10 runs × 4 series
+
 Bucket = tuple[int, int, int, int, float | None, float | None, float, float]  # key, count, steps, values, times
+AnswerKey = tuple[Any, ...]
+
+
+class AnswerCache:
+    """The latest answers by key, holding at most `max_rows` series rows in all (least recently used out); an
+    answer of more than a quarter of them (a long range point for point, seldom asked twice) is not kept."""
+
+    def __init__(self, max_rows: int) -> None:
+        self.max_rows = max_rows
+        self.max_answer_rows = max_rows // 4
+        self._answers: OrderedDict[AnswerKey, tuple[dict[str, Any], int]] = OrderedDict()
+        self._rows = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: AnswerKey) -> dict[str, Any] | None:
+        """The answer kept under `key` (never to be changed by the caller), or None."""
+        with self._lock:
+            found = self._answers.get(key)
+            if found is None:
+                return None
+            self._answers.move_to_end(key)
+            return found[0]
+
+    def put(self, key: AnswerKey, answer: dict[str, Any]) -> None:
+        """Keep `answer` under `key`; older answers go while the rows are over the bound."""
+        rows = sum(len(series) for series in answer["series"].values())
+        if rows > self.max_answer_rows:
+            return
+        with self._lock:
+            old = self._answers.pop(key, None)
+            if old is not None:
+                self._rows -= old[1]
+            self._answers[key] = (answer, rows)
+            self._rows += rows
+            while self._rows > self.max_rows:
+                _, (_, dropped) = self._answers.popitem(last=False)
+                self._rows -= dropped
+
+    def clear(self) -> None:
+        """Forget every answer."""
+        with self._lock:
+            self._answers.clear()
+            self._rows = 0
+
+
+_answers: WeakKeyDictionary[Database, AnswerCache] = WeakKeyDictionary()
+_answers_lock = threading.Lock()
+
+
+def answers_of(database: Database) -> AnswerCache:
+    """The kept answers of reads of `database` (one cache per database: job ids say nothing of the database)."""
+    with _answers_lock:
+        cache = _answers.get(database)
+        if cache is None:
+            cache = _answers[database] = AnswerCache(ANSWER_ROWS)
+        return cache
+
+
+def answer_key(filters: Filters, max_points: int, newest: int, mark: int) -> AnswerKey:
+    """What decides the answer of a read that is not a poll: the query, the job's newest point id and mark."""
+    return (filters.job_id, None if filters.names is None else tuple(sorted(set(filters.names))),
+            filters.start_step, filters.end_step, max_points, newest, mark)
 
 
 def _finite(value: float | None) -> float | None:
@@ -366,6 +438,9 @@ def read(database: Database, filters: Filters, max_points: int = DEFAULT_MAX_POI
     ``counts[name]`` is how many points the series has in the range read; ``bucketSteps[name]`` is 1
     when every point is in the answer, else the width of its buckets in steps.
     """
+    # The newest id and the mark may be of two moments here (no snapshot: polls stay two probes): a pair that
+    # never existed matches no kept answer (those are keyed in `_read`'s snapshot); one that did held when this
+    # read began (both only grow).
     with database.read() as session:
         cursor = session.scalar(cursor_statement(filters.job_id))
         if cursor is None or (filters.after is not None and cursor <= filters.after):
@@ -375,6 +450,10 @@ def read(database: Database, filters: Filters, max_points: int = DEFAULT_MAX_POI
         return _read(database, filters, max_points, cursor)
     if cursor - mark > ROLL_UP_BEHIND:  # points stored without their blocks (an older server, another tool)
         catch_up(database, filters.job_id, ROLL_UP_BEHIND)
+    else:
+        kept = answers_of(database).get(answer_key(filters, max_points, cursor, mark))
+        if kept is not None:
+            return kept
     return _read(database, filters, max_points, None)
 
 
@@ -383,11 +462,14 @@ def _read(database: Database, filters: Filters, max_points: int, cursor: int | N
     series: dict[str, list[list[Any]]] = {}
     counts: dict[str, int] = {}
     bucket_steps: dict[str, int] = {}
+    key: AnswerKey | None = None
     with database.snapshot() as session:
         use_blocks, mark = False, 0
         if cursor is None:
             mark = rolled_up(session, filters.job_id)
-            cursor = max(mark, int(session.scalar(cursor_statement(filters.job_id)) or 0))
+            newest = int(session.scalar(cursor_statement(filters.job_id)) or 0)
+            key = answer_key(filters, max_points, newest, mark)
+            cursor = max(mark, newest)
         filters = filters.resolved(session)  # every series with points up to the cursor (same snapshot)
         if filters.after is not None:
             cursor = min(cursor, filters.after + POLL_WINDOW)
@@ -432,7 +514,10 @@ def _read(database: Database, filters: Filters, max_points: int, cursor: int | N
                 rows, total = _bucket_rows(buckets)
                 if rows:
                     series[name], counts[name], bucket_steps[name] = rows, total, width
-    return _answer(series, counts, bucket_steps, cursor)
+    answer = _answer(series, counts, bucket_steps, cursor)
+    if key is not None:
+        answers_of(database).put(key, answer)
+    return answer
 
 
 def _answer(series: dict[str, list[list[Any]]], counts: dict[str, int], bucket_steps: dict[str, int],

@@ -68,4 +68,4 @@ async def compare_runs(query: compare.CompareQuery = Depends(), caller: Principa
     output metrics, the last value and the downsampled points of every progress series. A user may compare
     any runs; a job key only those it may read (its own run and a test report's model)."""
     # Answered as is: validating every point against the model costs more than the reads.
-    return JSONResponse(await run_in_threadpool(compare.compare, ctx, caller, query))
+    return compare.PointsResponse(await run_in_threadpool(compare.compare, ctx, caller, query))

@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from brevettiai.contract.status import TERMINAL
 from brevettiai.server import compare
@@ -50,4 +50,4 @@ async def compare_data(request: Request, user: WebUser = Depends(signed_in_user)
     """The points the compare page draws: those of ``GET /api/compare`` with the same parameters (the page
     holds the rest of that answer already)."""
     answer = await run_in_threadpool(compare.points, ctx_of(request), user.principal, query)
-    return JSONResponse(answer, headers={"Cache-Control": "no-store"})
+    return compare.PointsResponse(answer, headers={"Cache-Control": "no-store"})

@@ -29,8 +29,12 @@
 
   /* Draw `spec` with `data` ({name: rows}) and `signals` ({name: value}) into `element`: the new drawing
      replaces the old one only once it is complete. Resolves to the view. `tips` ({mark name: function}) makes
-     the tooltip of those marks' items from their tooltip value when shown (not for every point drawn). */
-  function render(element, spec, data, signals, tips) {
+     the tooltip of those marks' items from their tooltip value when shown (not for every point drawn).
+     `sizeFirst`: the view is sized (autosize fit-x) before the data goes in, so each point is encoded once,
+     not once before Vega fits the chart to its width and again after; only for specs whose axes, legends and
+     titles do not depend on the data (the scales' domains and the legend's entries given as signals or in
+     the spec). */
+  function render(element, spec, data, signals, tips, sizeFirst) {
     var holder = document.createElement('div');
     holder.className = 'chart-view';
     var tooltip = !tips ? showTooltip : function (handler, event, item, value) {
@@ -40,9 +44,11 @@
     var view = new vega.View(runtimeOf(spec), {renderer: 'svg', logLevel: vega.Error, tooltip: tooltip,
                                                expr: window.BrevettiVegaExpr});
     Object.keys(signals || {}).forEach(function (name) { view.signal(name, signals[name]); });
-    Object.keys(data || {}).forEach(function (name) { view.data(name, data[name]); });
+    var fill = function () { Object.keys(data || {}).forEach(function (name) { view.data(name, data[name]); }); };
+    if (!sizeFirst) { fill(); }
     view.initialize(holder);
-    return view.runAsync().then(function () {
+    var drawn = !sizeFirst ? view.runAsync() : view.runAsync().then(function () { fill(); return view.runAsync(); });
+    return drawn.then(function () {
       element.textContent = '';
       element.appendChild(holder);
       return view;
@@ -173,8 +179,9 @@
 
   /* The Vega spec of a progress chart: one line per `line` of the rows (a faded raw line under the smoothed
      one when smoothing), the colours fixed by the legend's domain when given, and `brush`: the x range
-     dragged across the chart, in x's units. Gaps (`defined`) are drawn only when some row needs one. */
-  function progressSpec(title, options, legend, gaps) {
+     dragged across the chart, in x's units. Gaps (`defined`) are drawn only when some row needs one. The
+     title is the signal `chartTitle`: charts of one width and options have the same spec, parsed once. */
+  function progressSpec(options, legend, gaps) {
     var x = X_AXES[options.x] || X_AXES.step;
     var smoothed = options.smoothing > 0;
     var domain = legend.domain;
@@ -200,8 +207,9 @@
     return {
       $schema: 'https://vega.github.io/schema/vega/v6.json',
       background: 'white', padding: 5, width: legend.width, height: 200,
-      autosize: {type: 'fit-x', contains: 'padding'}, title: {text: title, frame: 'group'}, style: 'cell',
+      autosize: {type: 'fit-x', contains: 'padding'}, title: {text: {signal: 'chartTitle'}, frame: 'group'}, style: 'cell',
       signals: [
+        {name: 'chartTitle', value: ''},
         {name: 'xDomain', value: [0, 1]},
         {name: 'yDomain', value: [0, 1]},
         {name: 'brushX', value: null, on: [
@@ -220,7 +228,7 @@
       axes: [
         {scale: 'x', orient: 'bottom', grid: true, title: x.title, labelFlush: true, labelOverlap: true,
          tickCount: {signal: 'ceil(width/40)'}},
-        {scale: 'y', orient: 'left', grid: true, title: title, labelOverlap: 'greedy'}
+        {scale: 'y', orient: 'left', grid: true, title: {signal: 'chartTitle'}, labelOverlap: 'greedy'}
       ],
       legends: [{stroke: 'color', symbolType: 'stroke', orient: 'bottom', direction: 'horizontal', columns: legend.columns,
                  labelLimit: legend.labelLimit, symbolLimit: 0,
@@ -361,12 +369,15 @@
     var version = chart.version += 1;
     var rows = chart.rows = rowsOf(chart.lines || [], this.settings, group);
     var gaps = chart.gaps = rows.some(function (row) { return !row.ok || row.okSmooth === false; });
-    var spec = progressSpec(group, this.settings, this.legend(chart), gaps);
+    var spec = progressSpec(this.settings, this.legend(chart), gaps);
     chart.pending = true;
     chart.element.vegaSpec = spec;
     chart.element.setAttribute('data-rendered', 'false');
-    // The rows go in with the spec: one render, not an empty one and then the data.
-    render(chart.element, spec, {points: rows}, domainsOf(rows, this.settings), tipsOf(this.settings, group)).then(function (view) {
+    var signals = domainsOf(rows, this.settings);
+    signals.chartTitle = group;
+    // With the legend's entries given (the compare view), nothing but the lines depends on the rows.
+    var sizeFirst = Boolean(this.options.domain);
+    render(chart.element, spec, {points: rows}, signals, tipsOf(this.settings, group), sizeFirst).then(function (view) {
       if (version !== chart.version) { view.finalize(); return; }
       if (chart.view) { chart.view.finalize(); }
       chart.view = view;

@@ -1,0 +1,107 @@
+"""Kept answers of metrics reads (`metric_reads.answers_of`) are never stale: two real server processes on
+one database (SQLite and PostgreSQL); one answers reads (and keeps them), the other stores new points, a
+spike at an old step included, and the first one's next answers count them. Plus the cache's bound."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from platform_fixture import PlatformServer
+from server_helpers import job_client, model
+
+from brevettiai.server.metric_reads import AnswerCache
+
+STEPS = 20_000
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def two_servers(request: pytest.FixtureRequest, platform_server_factory: Any) -> Iterator[list[PlatformServer]]:
+    """Two server processes on one database."""
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres").new_database()
+        first = platform_server_factory("--database-url", url)
+    else:
+        first = platform_server_factory()
+        url = "sqlite:///" + str(first.data_dir / "brevettiai.db")
+    yield [first, platform_server_factory("--database-url", url)]
+
+
+def _post(job: httpx.Client, job_id: str, points: list[dict[str, Any]]) -> None:
+    for start in range(0, len(points), 10_000):
+        chunk = points[start:start + 10_000]
+        answer = job.post(f"/api/jobs/{job_id}/metrics", content=json.dumps({"batchId": uuid.uuid4().hex, "points": chunk}),
+                          headers={"Content-Type": "application/json"})
+        assert answer.json() == {"accepted": len(chunk)}, answer.text
+
+
+def _values(answer: dict[str, Any], name: str) -> list[float]:
+    return [row[1] for row in answer["series"][name]]
+
+
+def test_kept_answers_follow_points_stored_through_another_server(two_servers: list[PlatformServer]) -> None:
+    reader, writer = two_servers
+    with reader.client() as admin, writer.client() as other:
+        m = model(admin)
+        others = model(admin)
+        with job_client(writer.url, m["apiKey"]) as job:
+            _post(job, m["id"], [{"step": s, "time": 1e9 + s, "values": {"loss": 1.0 / (1 + s)}} for s in range(STEPS)])
+        with job_client(writer.url, others["apiKey"]) as job:
+            _post(job, others["id"], [{"step": s, "time": 1e9 + s, "values": {"loss": 5.0}} for s in range(STEPS)])
+
+        def compare(**params: Any) -> dict[str, Any]:
+            answer = admin.get("/api/compare", params={"ids": f"{m['id']},{others['id']}", **params})
+            assert answer.status_code == 200, answer.text
+            return answer.json()
+
+        def metrics(client: httpx.Client, **params: Any) -> dict[str, Any]:
+            answer = client.get(f"/api/models/{m['id']}/metrics", params=params)
+            assert answer.status_code == 200, answer.text
+            return answer.json()
+
+        first = compare()
+        assert first == compare()  # asked again: the same answer
+        assert first["counts"][m["id"]] == {"loss": STEPS}
+        assert max(row[1] for row in first["series"][m["id"]]["loss"]) == 1.0
+        zoomed = metrics(admin, start_step=100, end_step=5099, max_points=500)
+        assert zoomed["counts"] == {"loss": 5000} and max(_values(zoomed, "loss")) == pytest.approx(1 / 101)
+
+        # The other server stores a spike at an old step (inside every range read above) and a new step.
+        with job_client(writer.url, m["apiKey"]) as job:
+            _post(job, m["id"], [{"step": 3000, "time": 2e9, "values": {"loss": 50.0}},
+                                 {"step": STEPS, "time": 2e9, "values": {"loss": -1.0}}])
+        later = compare()
+        assert later["counts"][m["id"]] == {"loss": STEPS + 2}
+        assert later["cursors"][m["id"]] > first["cursors"][m["id"]]
+        rows = later["series"][m["id"]]["loss"]
+        assert max(row[1] for row in rows) == 50.0 and min(row[1] for row in rows) == -1.0
+        assert later["series"][others["id"]] == first["series"][others["id"]]  # that run is unchanged
+        zoomed_later = metrics(admin, start_step=100, end_step=5099, max_points=500)
+        assert zoomed_later["counts"] == {"loss": 5001} and max(_values(zoomed_later, "loss")) == 50.0
+        # Both servers answer alike.
+        assert metrics(other, start_step=100, end_step=5099, max_points=500) == zoomed_later
+        assert metrics(admin) == metrics(other)
+
+
+def test_answer_cache_keeps_the_latest_answers_within_its_rows() -> None:
+    cache = AnswerCache(max_rows=40)
+
+    def answer(rows: int) -> dict[str, Any]:
+        return {"series": {"loss": [[step, 1.0, 2.0] for step in range(rows)], "acc": [[0, 1.0, 2.0]]}}
+
+    first, second, third = answer(9), answer(9), answer(9)  # 10 rows each
+    for key, kept in (("a",), first), (("b",), second), (("x",), answer(9)):
+        cache.put(key, kept)
+    assert cache.get(("a",)) is first  # now the most recently used
+    cache.put(("c",), third)
+    cache.put(("d",), answer(9))  # 50 rows: the least recently used one ("b") goes
+    assert cache.get(("b",)) is None
+    assert cache.get(("a",)) is first and cache.get(("c",)) is third and cache.get(("x",)) is not None
+    cache.put(("e",), answer(10))  # more than a quarter of the bound: not kept, nothing dropped
+    assert cache.get(("e",)) is None and cache.get(("a",)) is first
+    cache.clear()
+    assert cache.get(("a",)) is None
