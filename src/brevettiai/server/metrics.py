@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import math
 import queue
@@ -209,6 +210,7 @@ def _rows_per_insert(connection: Any) -> int:
     return max(1, min(ROWS_PER_INSERT, limit // _ROW_WIDTH))
 
 
+@functools.lru_cache(maxsize=64)
 def _insert_sql(placeholder: str, rows: int) -> str:
     values = "(" + ", ".join([placeholder] * _ROW_WIDTH) + ")"
     return f"INSERT INTO {_points.name} ({', '.join(_COLUMNS)}) VALUES {', '.join([values] * rows)}"
