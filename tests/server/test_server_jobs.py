@@ -332,6 +332,30 @@ def test_the_sdk_columnar_encoding_round_trips_through_the_server(
     assert [p[:3] for p in series["acc"]] == [[4, 0.9, 14.0]]
 
 
+def test_columnar_batches_of_many_inserts_are_stored_point_for_point(
+        platform_server: PlatformServer, admin: httpx.Client) -> None:
+    """Batches longer than one multi-row INSERT, with series on the slice path (finite values at consecutive
+    steps) and on the row path (gaps, NaN, steps that skip), read back exactly and in order."""
+    from brevettiai.platform._metrics import MetricColumns
+    from brevettiai.server.metrics import ROWS_PER_INSERT
+
+    m = model(admin)
+    consecutive = [(s, 1000.0 + s / 4, {"loss": 1.0 / (s + 1), **({} if s % 7 == 3 else {"lr": 0.1 if s % 11 else None})})
+                   for s in range(ROWS_PER_INSERT * 2 + 37)]
+    skipping = [(s, 2000.0 + s, {"loss": -s / 3}) for s in range(len(consecutive) + 5, len(consecutive) + 1300, 2)]
+    with job_client(platform_server.url, m["apiKey"]) as job:
+        for batch_id, points in (("many-1", consecutive), ("many-2", skipping)):
+            batch = MetricColumns()
+            for step, stamp, values in points:
+                batch.add(step, stamp, values)
+            answer = job.post(f"/api/jobs/{m['id']}/metrics", content=batch.body(batch_id),
+                              headers={"Content-Type": COLUMNS})
+            assert answer.json() == {"accepted": len(points)}, answer.text
+    read = admin.get(f"/api/models/{m['id']}/metrics", params={"max_points": 10_000}).json()
+    assert read["series"]["loss"] == [[s, v["loss"], t] for s, t, v in consecutive + skipping]
+    assert read["series"]["lr"] == [[s, v["lr"], t] for s, t, v in consecutive if "lr" in v]
+
+
 def test_a_model_never_started_does_not_say_it_waits_for_progress(platform_server: PlatformServer,
                                                                  admin: httpx.Client) -> None:
     """A created model's page says it has not been started, not "Waiting for progress metrics…" (which reads as

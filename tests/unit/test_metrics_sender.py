@@ -110,6 +110,32 @@ def test_two_batches_of_later_steps_are_stored_at_once(tmp_path: Path) -> None:
     sender.close(1)
 
 
+def test_a_slow_batch_does_not_hold_back_the_batches_after_it(tmp_path: Path) -> None:
+    """Two requests in flight as a window, not in pairs: while the platform is still storing one batch,
+    later batches go out one after another as the other request is answered."""
+    platform = FlakyPlatform()
+    later_stored = threading.Event()
+    order: list[int] = []
+    held_back: list[str] = []
+
+    def send(batch_id: str, batch: MetricColumns) -> None:
+        if batch.steps[0] == 0 and not later_stored.wait(5):  # the first batch is slow: stored after three later ones
+            held_back.append(batch_id)
+            raise ConnectionError("no later batch was sent while the first one was being stored")
+        platform.send(batch_id, batch)
+        with platform.lock:
+            order.append(batch.steps[0])
+            if len(order) == 3:
+                later_stored.set()
+
+    sender = MetricsSender(send, lambda: str(tmp_path), batch_size=100, interval=1.0)
+    for step in range(1000):
+        sender.add(step, {"loss": 0.1})
+    assert sender.flush(30) and platform.steps() == list(range(1000))
+    assert not held_back and order.index(0) == 3 and sorted(order[:3]) == order[:3]
+    sender.close(1)
+
+
 def test_batches_repeating_steps_are_stored_one_after_the_other(tmp_path: Path) -> None:
     """Points of one step in two batches keep their order: the second batch waits for the first."""
     platform = SlowPlatform()

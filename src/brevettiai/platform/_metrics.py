@@ -2,15 +2,17 @@
 
 Adding a point appends its step, time and values straight to the open batch's columns (one list per
 series, the columnar wire form; no object per point). A background thread sends batches (each with
-an id, so a retried batch is never stored twice), two at once when the second one's steps all come
-after the first one's (a second thread encodes and sends it while the platform stores the first: the
-order of points of one step never changes). While the platform is unreachable the batches wait, in
+an id, so a retried batch is never stored twice) with up to two requests in flight: a batch is sent
+while another one is still being stored only when its steps all come after that one's (the order of
+points of one step never changes), and the next one goes out as soon as either is answered, so the
+platform receives a batch while it stores the previous one. While the platform is unreachable the batches wait, in
 memory up to a bound and then spilled to files, and are delivered in order when it returns.
 """
 
 from __future__ import annotations
 
 import collections
+import functools
 import json
 import logging
 import os
@@ -20,6 +22,8 @@ import time
 import uuid
 from collections.abc import Callable
 from typing import Any
+
+from pydantic_core import to_json
 
 from brevettiai._threads import start_daemon
 from brevettiai.contract.jsontypes import JSONMapping
@@ -66,9 +70,13 @@ class MetricColumns:
                     column.append(None)
 
     def body(self, batch_id: str) -> bytes:
-        """The columnar JSON body: ``{batchId, steps, times, series: {name: [value per step]}}``."""
-        return json.dumps({"batchId": batch_id, "steps": self.steps, "times": self.times, "series": self.series},
-                          separators=(",", ":")).encode()
+        """The columnar JSON body: ``{batchId, steps, times, series: {name: [value per step]}}``.
+
+        Encoded by pydantic-core (shortest round-trip floats, NaN and Infinity as JSON's extensions,
+        like `json.dumps`): a tenth of `json.dumps`'s time, whose float repr was most of the client's
+        work per point besides the loop itself.
+        """
+        return to_json({"batchId": batch_id, "steps": self.steps, "times": self.times, "series": self.series})
 
     def points(self) -> list[dict[str, Any]]:
         """The same points one object each (the point form, for a platform that reads only that)."""
@@ -83,6 +91,9 @@ class MetricColumns:
     def from_body(cls, body: dict[str, Any]) -> MetricColumns:
         """The columns of a parsed columnar body (a spilled batch)."""
         return cls(body["steps"], body["times"], body["series"])
+
+
+IN_FLIGHT = 2  # metric requests at once: the platform receives one batch while it stores another
 
 
 def _steps_follow(earlier: MetricColumns, later: MetricColumns) -> bool:
@@ -117,9 +128,9 @@ class MetricsSender:
         self._idle.set()
         self._closed = False
         self.delivered = 0
-        self._side: queue.SimpleQueue[tuple[str, MetricColumns] | None] = queue.SimpleQueue()
-        self._side_results: queue.SimpleQueue[bool] = queue.SimpleQueue()
-        self._side_thread: threading.Thread | None = None
+        self._lanes: list[queue.SimpleQueue[tuple[str, MetricColumns] | None]] = []  # a sending thread each
+        self._answers: queue.SimpleQueue[tuple[int, tuple[str, MetricColumns], bool]] = queue.SimpleQueue()
+        self._lane_threads: list[threading.Thread] = []
         self._thread = start_daemon(self._loop, "brevettiai-metrics")
 
     def add(self, step: int, values: JSONMapping, timestamp: float | None = None) -> None:
@@ -165,9 +176,10 @@ class MetricsSender:
         self._closed = True
         self._wake.set()
         self._thread.join(timeout=5)
-        if self._side_thread is not None:
-            self._side.put(None)
-            self._side_thread.join(timeout=5)
+        for lane in self._lanes:
+            lane.put(None)
+        for thread in self._lane_threads:
+            thread.join(timeout=5)
         if not delivered:
             self._spill_everything()
         return delivered
@@ -180,10 +192,8 @@ class MetricsSender:
             self._wake.wait(self.interval if not failures else min(self.max_backoff, 0.2 * 2 ** failures))
             self._wake.clear()
             delivered = self._send_pending()
-            while delivered and self._queued():  # healthy: send straight from the queue, two batches at a time
+            while delivered and self._queued():  # healthy: send what came meanwhile (the open batch too)
                 self._take_batch()
-                if self._queued():
-                    self._take_batch()
                 delivered = self._send_pending()
             if delivered:
                 failures = 0
@@ -223,43 +233,59 @@ class MetricsSender:
             os.remove(path)
             self._spilled.popleft()
             self._spilled_points -= count
-        while self._pending:
-            batch_id, batch = self._pending[0]
-            if len(self._pending) > 1 and _steps_follow(batch, self._pending[1][1]):
-                if not self._send_two():
-                    return False
-                continue
-            if not self._try_send(batch_id, batch):
-                return False
-            self._pending.popleft()
-            self._pending_points -= len(batch)
-        return True
+        return self._send_window()
 
-    def _send_two(self) -> bool:
-        """Send the first two waiting batches at once (the second from the side thread); False when either failed."""
-        first, second = self._pending[0], self._pending[1]
-        if self._side_thread is None:
-            self._side_thread = start_daemon(self._side_loop, "brevettiai-metrics-2")
-        self._side.put(second)
-        sent_first = self._try_send(*first)
-        sent_second = self._side_results.get()
-        for batch, sent in ((second, sent_second), (first, sent_first)):
+    def _send_window(self) -> bool:
+        """Send the pending batches, and full batches closed meanwhile, from the lane threads with up to
+        `IN_FLIGHT` requests at once; False when one failed (the failed ones stay pending, in order)."""
+        if not self._pending:
+            return True
+        flying: dict[int, tuple[str, MetricColumns]] = {}
+        idle = self._start_lanes()
+        newest: MetricColumns | None = None  # the last batch sent: a batch sent beside others must follow it
+        failed = False
+        while True:
+            while not failed and idle:
+                item = next((entry for entry in self._pending if id(entry) not in flying), None)
+                if item is None and self._full:
+                    self._take_batch()  # a full batch closed while others were in flight: keep the window busy
+                    continue
+                if item is None or (flying and not _steps_follow(newest, item[1])):  # type: ignore[arg-type]
+                    break
+                lane = idle.pop()
+                flying[id(item)] = item
+                newest = item[1]
+                self._lanes[lane].put(item)
+            if not flying:
+                return not failed
+            lane, item, sent = self._answers.get()
+            idle.append(lane)
+            del flying[id(item)]
             if sent:
-                self._pending.remove(batch)
-                self._pending_points -= len(batch[1])
-        if sent_second:
-            self.delivered += len(second[1])
-        return sent_first and sent_second
-
-    def _side_loop(self) -> None:
-        while (batch := self._side.get()) is not None:
-            try:
-                self._send(*batch)
-            except Exception as exc:  # kept in _pending; sent again later
-                log.debug("Sending %d metric points failed: %s", len(batch[1]), exc)
-                self._side_results.put(False)
+                self._pending.remove(item)
+                self._pending_points -= len(item[1])
+                self.delivered += len(item[1])
             else:
-                self._side_results.put(True)
+                failed = True
+
+    def _start_lanes(self) -> list[int]:
+        """The lane numbers, their threads started on first use (all idle here)."""
+        while len(self._lanes) < IN_FLIGHT:
+            number, lane = len(self._lanes), queue.SimpleQueue[tuple[str, MetricColumns] | None]()
+            self._lanes.append(lane)
+            self._lane_threads.append(start_daemon(functools.partial(self._lane, number, lane),
+                                                   f"brevettiai-metrics-{number + 1}"))
+        return list(range(IN_FLIGHT))
+
+    def _lane(self, number: int, lane: queue.SimpleQueue[tuple[str, MetricColumns] | None]) -> None:
+        while (item := lane.get()) is not None:
+            try:
+                self._send(*item)
+            except Exception as exc:  # kept in _pending; sent again later
+                log.debug("Sending %d metric points failed: %s", len(item[1]), exc)
+                self._answers.put((number, item, False))
+            else:
+                self._answers.put((number, item, True))
 
     def _try_send(self, batch_id: str, batch: MetricColumns) -> bool:
         try:
