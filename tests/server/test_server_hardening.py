@@ -132,6 +132,23 @@ def test_a_metrics_batch_has_a_bounded_number_of_points(admin: httpx.Client) -> 
     assert answer.status_code == 422 and answer.json()["detail"][0]["loc"] == ["body", "points"]
 
 
+def test_a_metrics_body_over_8_mib_is_413_declared_or_streamed_and_nothing_is_stored(admin: httpx.Client) -> None:
+    job = model(admin)
+    path = f"/api/jobs/{job['id']}/metrics"
+    with job_client(str(admin.base_url), job["apiKey"]) as key:
+        declared = _post_raw(key, path, b'{"batchId": "b1", "points": []' + b" " * (8 << 20) + b"}")
+        streamed = key.post(path, content=_chunks(20 << 20), headers={"Content-Type": "application/json"})
+        for answer in (declared, streamed):
+            assert answer.status_code == 413, answer.text
+            assert "8 MiB accepted for metrics requests" in answer.json()["detail"]
+            assert answer.headers["connection"] == "close"
+        unauthorised = _post_raw(key, path, '{"batchId": "b2", "points": []}', token="bj_not-a-key")
+        assert unauthorised.status_code == 401, unauthorised.text
+        assert key.post(path, json={"batchId": "b3", "points": [{"step": 1, "values": {"a": 1}}]}).json() == {
+            "accepted": 1}
+    assert admin.get(f"/api/models/{job['id']}/metrics").json()["counts"] == {"a": 1}
+
+
 @pytest.mark.parametrize("epoch", ["1e300", "Infinity", "NaN", "-Infinity", "9" * 400])
 def test_remote_monitor_epochs_outside_int64_are_refused(admin: httpx.Client, epoch: str) -> None:
     job = model(admin)

@@ -15,7 +15,6 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from brevettiai._version import __version__
 from brevettiai.server import auth, jobs, revocation
 from brevettiai.server.api import CHECKED, include_routers
-from brevettiai.server.api.fastlane import JobFastLane
 from brevettiai.server.api.fileslane import FilesFastLane
 from brevettiai.server.auth import TokenCache
 from brevettiai.server.config import ServerConfig
@@ -155,7 +154,6 @@ def create_app(config: ServerConfig, on_admin_password: Callable[[str], None] | 
     app.include_router(ui.router, dependencies=CHECKED)
     app.mount("/ui/static", ui.static_files, name="ui-static")
     app.add_middleware(FilesFastLane)
-    app.add_middleware(JobFastLane)
     app.add_middleware(BodyLimits)  # outermost: no body reaches anything else unbounded
     app.state.login_throttle = LoginThrottle()
     declare_error_answers(app)

@@ -241,14 +241,23 @@ async def job_request(request: Request, job_id: str, write: bool = False) -> tup
     """`require_job` without FastAPI's dependency machinery, for the endpoints a job calls most often
     (`write`: also `require_live_job`)."""
     ctx: ServerContext = request.app.state.context
-    caller = await require_job(job_id, await request_caller(request))
+    caller = await job_caller(ctx, job_id, request.headers.get("authorization", ""), request.method,
+                              request.url.path, write)
+    return ctx, caller
+
+
+async def job_caller(ctx: ServerContext, job_id: str, authorization: str, method: str, path: str,
+                     write: bool = False) -> Principal:
+    """`job_request` from the parts of a request: its ``Authorization`` header, method and path."""
+    scheme, _, token = authorization.partition(" ")
+    caller = await require_job(job_id, await caller_of(ctx, token.strip() if scheme.lower() == "bearer" else None))
     if caller.is_user:  # these endpoints skip the routing that checks the access table
         from brevettiai.server import access
 
-        access.require(caller, access.required(request.method, request.url.path.replace(job_id, "{job_id}", 1)))
+        access.require(caller, access.required(method, path.replace(job_id, "{job_id}", 1)))
     if write:
         refuse_ended(caller)
-    return ctx, caller
+    return caller
 
 
 async def require_user(caller: Principal = Depends(principal)) -> Principal:

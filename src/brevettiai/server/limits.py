@@ -94,7 +94,7 @@ class BodyLimits:
 
     async def _read(self, scope: Scope, receive: Receive, kind: str, limit: int) -> bytes | None:
         headers = dict(scope["headers"])
-        declared = _content_length(headers.get(b"content-length"))
+        declared = content_length(headers.get(b"content-length"))
         chunked = b"chunked" in headers.get(b"transfer-encoding", b"").lower()
         if not chunked and not declared:
             return None
@@ -104,23 +104,27 @@ class BodyLimits:
             raise too_large(kind, limit)
         if kind not in ("login", "metrics") and (chunked or (declared or 0) > AUTHENTICATE_FIRST_BYTES):
             await _authenticate_first(scope, headers)
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise ApiError(400, "the client went away before sending the whole body")
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise too_large(kind, limit)
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
+        body = await receive_body(receive, kind, limit)
         if body and _is_json(headers) and not any(p.fullmatch(scope["path"]) for p in _UNCHECKED_JSON):
             scope[PARSED_JSON] = await _checked(body)
         return body
+
+
+async def receive_body(receive: Receive, kind: str, limit: int) -> bytes:
+    """The whole body of a request, counted as it arrives: 413 once it passes `limit`, 400 if the client leaves."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ApiError(400, "the client went away before sending the whole body")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise too_large(kind, limit)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 async def _checked(body: bytes) -> Any:
@@ -143,7 +147,8 @@ async def _authenticate_first(scope: Scope, headers: dict[bytes, bytes]) -> None
     await caller_of(context, token.strip() if scheme.lower() == "bearer" else None)
 
 
-def _content_length(value: bytes | None) -> int | None:
+def content_length(value: bytes | None) -> int | None:
+    """A ``Content-Length`` header's value (None when absent); 400 when it is not a number."""
     if value is None:
         return None
     try:

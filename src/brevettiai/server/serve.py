@@ -10,6 +10,7 @@ from collections.abc import Callable
 import uvicorn
 
 from brevettiai.server import zerocopy
+from brevettiai.server.api.fastlane import JobFastLane
 from brevettiai.server.app import create_app, prepare_database
 from brevettiai.server.config import ConfigError, ServerConfig
 from brevettiai.server.db.session import Database
@@ -93,7 +94,7 @@ def prepare(config: ServerConfig, on_admin_password: Callable[[str], None] | Non
 def _serve_socket(sock: socket.socket, config: ServerConfig, on_ready: Callable[[], object], secret_key: bytes) -> int:
     """One server process on a bound socket, until SIGTERM or SIGINT; its exit code."""
     app = create_app(config, secret_key=secret_key)
-    server = _Server(uvicorn.Config(zerocopy.enable(app), log_config=None, access_log=config.log_level == "debug", lifespan="on",
+    server = _Server(uvicorn.Config(JobFastLane(zerocopy.enable(app), app), log_config=None, access_log=config.log_level == "debug", lifespan="on",
                                     timeout_graceful_shutdown=10, server_header=False, timeout_keep_alive=5,
                                     log_level=config.log_level),
                      on_ready=on_ready)

@@ -28,9 +28,9 @@ from brevettiai.server.schemas import (
 from brevettiai.server.wire_checks import WireError, parse_json
 
 router = APIRouter(prefix="/api/jobs/{job_id}", tags=["job side"], dependencies=[Depends(require_job)])
-# The endpoints a running job calls most often authenticate inline (`job_request`) and are served by
-# `brevettiai.server.api.fastlane.JobFastLane` without FastAPI's routing; they are registered here too
-# for the OpenAPI description (and would serve requests if the fast lane were taken out).
+# The endpoints a running job calls most often authenticate inline (`job_request`), without FastAPI's
+# dependencies. Metrics batches are served by `brevettiai.server.api.fastlane.JobFastLane` in front of the
+# whole app; the route below is for the OpenAPI description and for the app without that lane.
 frequent = APIRouter(prefix="/api/jobs/{job_id}", tags=["job side"])
 _BEARER: dict[str, Any] = {"security": [{"HTTPBearer": []}]}
 PARSE_INLINE_BYTES = 32 * 1024
@@ -79,18 +79,25 @@ async def heartbeat(job_id: str, request: Request) -> JSONResponse:
                    "schema": inline_schema(MetricsIn)}}}})
 async def post_metrics(job_id: str, request: Request) -> JSONResponse:
     """Points ``{step, time, values}``; a batch id seen before is accepted again but not stored twice."""
-    # The hot path of a training job: the body is validated straight from its bytes and the batch is
-    # handed to the metrics writer, without model objects or a thread of its own.
     ctx, _ = await job_request(request, job_id, write=True)
     body = await request.body()
-    columnar = request.headers.get("content-type", "").startswith(metrics.COLUMNS_CONTENT_TYPE)
-    parse = metrics.parse_columns if columnar else metrics.parse_batch
+    return JSONResponse({"accepted": await store_metrics(ctx, job_id, request.headers.get("content-type", ""), body)})
+
+
+async def store_metrics(ctx: ServerContext, job_id: str, content_type: str, body: bytes) -> int:
+    """Validate a metrics body and store its batch; how many points were accepted (once stored).
+
+    The hot path of a training job (`brevettiai.server.api.fastlane` calls it for an authorised
+    request): the body is validated straight from its bytes and the batch handed to the metrics
+    writer, without model objects or a thread of its own.
+    """
+    parse = metrics.parse_columns if content_type.startswith(metrics.COLUMNS_CONTENT_TYPE) else metrics.parse_batch
     points: metrics.Points
     if len(body) > PARSE_INLINE_BYTES:  # validating a large batch takes milliseconds: not on the event loop
         batch_id, points = await run_in_threadpool(parse, body)
     else:
         batch_id, points = parse(body)
-    return JSONResponse({"accepted": await ctx.metrics.submit(job_id, batch_id, points)})
+    return await ctx.metrics.submit(job_id, batch_id, points)
 
 
 @router.post("/remotemonitor", response_model=Accepted, summary="The original SDK's Keras remote monitor",
