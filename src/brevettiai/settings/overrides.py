@@ -10,8 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, NamedTuple, cast
 
 from brevettiai.contract.dotted import set_path
 from brevettiai.contract.jsontext import from_json_text
@@ -51,8 +50,7 @@ class HelpRequested(SystemExit):
         return self.message
 
 
-@dataclass(frozen=True)
-class _Target:
+class _Target(NamedTuple):  # not a frozen dataclass: --help and every run define it, at a tenth of the cost
     path: str
     annotation: Any
     default: Any = MISSING
