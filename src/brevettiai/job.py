@@ -193,13 +193,19 @@ class Job:
         ``system/...`` CPU, memory and GPU series on or off (default: ``BREVETTI_AI_SYSTEM_METRICS``, on).
         `log_level` is brevettiai's logging level (default ``logging.INFO``).
         """
-        from brevettiai.settings.overrides import HelpRequested
+        from brevettiai._location import JOB_FLAGS
+        from brevettiai.settings.overrides import HelpRequested, asks_for_help, format_help
 
+        arguments = sys.argv[1:] if argv is None else list(argv)
+        if asks_for_help(arguments, JOB_FLAGS):  # answered before logging is set up: the help needs none of it
+            text = format_help(_resolve_settings_class(cls))
+            print(text)  # --help: user-facing output of a command
+            raise HelpRequested(text)
         _configure_logging(log_level)
         try:
             job = cls._init(job_id=job_id, api_key=api_key, info_file=info_file, job_dir=job_dir,
                             cache_path=cache_path, host=host, data_bucket=data_bucket,
-                            argv=sys.argv[1:] if argv is None else list(argv), io=io, overrides=kwargs)
+                            argv=arguments, io=io, overrides=kwargs)
             from brevettiai._env import env_value
 
             job.system_metrics = env_value("system_metrics", True) if system_metrics is None else system_metrics

@@ -83,3 +83,23 @@ def test_a_job_with_datasets_and_tags_gets_them_as_records():
     loaded, records = _run_job(", datasets=[{'id': 'd1', 'name': 'cats'}], tags=[{'id': 't1', 'name': 'a'}]")
     assert loaded == ["brevettiai.datamodel"]
     assert records == "Dataset:d1 Tag:t1"
+
+
+def test_help_prints_without_importing_logging(tmp_path: Path):
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import sys\n"
+        "from brevettiai import Job, JobSettings\n"
+        "class Settings(JobSettings):\n"
+        "    epochs: int = 3\n"
+        "class Train(Job):\n"
+        "    settings: Settings\n"
+        "try:\n"
+        "    Train.init()\n"
+        "finally:\n"
+        "    print('logging loaded:', 'logging' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, str(script), "--epochs", "5", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "--epochs  an integer; default 3" in result.stdout
+    assert result.stdout.rstrip().endswith("logging loaded: False")

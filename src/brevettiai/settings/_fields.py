@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
-import logging
 import typing
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -20,9 +19,6 @@ from brevettiai.settings._types import is_pydantic_model, strip_annotated
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
-
-log = logging.getLogger("brevettiai.settings")
-
 
 class _Missing:
     """Marks a field without a default (a required field)."""
