@@ -9,10 +9,14 @@ so it is built to be cheap:
   ``*.dist-info`` / ``*.egg-info`` folders instead of importing `importlib.metadata` (whose import alone
   costs tens of milliseconds); `importlib.metadata` is only used for the rare zip / ``.egg`` entries.
 * The git state is never cached. It is collected in a daemon thread, so that `start_capture` lets a
-  caller overlap it with other start-up work, by three ``git`` processes started at once:
-  ``rev-parse`` (top level), ``status --porcelain=v2 --branch -z`` (HEAD, branch and changes) and
-  ``config --get remote.origin.url`` (git itself reads includes and worktree configs). ``git`` runs with
-  ``GIT_OPTIONAL_LOCKS=0`` so that a job never takes the index lock of the user's repository.
+  caller overlap it with other start-up work. The work tree's top folder is found the way git finds
+  it (the nearest folder up with a ``.git`` folder or file); outside any repository no ``git`` process
+  is started at all. In a repository, two ``git`` processes start at once: ``status --porcelain=v2
+  --branch -z`` (HEAD, branch and changes) and ``config --get-regexp`` of ``remote.origin.url`` and
+  ``core.worktree`` (git itself reads includes and worktree configs). Only when the work tree is set
+  elsewhere (``GIT_DIR`` / ``GIT_WORK_TREE``, ``core.worktree``) does ``rev-parse --show-toplevel``
+  ask git for the top folder. ``git`` runs with ``GIT_OPTIONAL_LOCKS=0`` so that a job never takes the
+  index lock of the user's repository.
 
 Nothing here raises: a missing ``git``, a directory outside any repository, a timeout or a repository
 without commits give ``None`` (or ``None`` fields) and a DEBUG log line.
@@ -24,20 +28,22 @@ import logging
 import os
 import platform
 import re
-import socket
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from brevettiai._threads import start_daemon
 from brevettiai.contract.jsontypes import JSONObject
 
+if TYPE_CHECKING:
+    import subprocess
+
 __all__ = [
     "EnvironmentCapture",
     "capture_environment",
+    "host_name",
     "installed_packages",
     "normalize_name",
     "platform_name",
@@ -50,10 +56,11 @@ logger = logging.getLogger("brevettiai.environment")
 GIT_TIMEOUT = 5.0
 """Seconds the git processes of one capture may take in total before they are killed."""
 
-_DIST_INFO = re.compile(
-    r"(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._]*[A-Za-z0-9])?)-(?P<version>[0-9][A-Za-z0-9.+!]*)\.dist-info",
-    re.IGNORECASE,
-)
+# The characters of a ``name-version.dist-info`` folder's name and version (checked without a regex:
+# compiling one, case-insensitive, cost a job's start more than the whole scan of site-packages).
+_ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+_NAME_CHARS = _ALNUM | {".", "_"}
+_VERSION_CHARS = _ALNUM | {".", "+", "!"}
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
 _SSH_SCHEMES = frozenset({"ssh", "git+ssh", "ssh+git"})
 
@@ -111,12 +118,7 @@ def _distributions_on(entry: object) -> Iterator[tuple[str, str]]:
     for child in children:
         low = child.lower()
         if low.endswith(".dist-info"):
-            match = _DIST_INFO.fullmatch(child)
-            parsed = (
-                (match["name"], match["version"])
-                if match
-                else _read_metadata(os.path.join(root, child, "METADATA"))
-            )
+            parsed = _dist_info_name(child) or _read_metadata(os.path.join(root, child, "METADATA"))
         elif low.endswith(".egg-info"):
             path = os.path.join(root, child)
             parsed = _read_metadata(os.path.join(path, "PKG-INFO") if os.path.isdir(path) else path)
@@ -124,6 +126,20 @@ def _distributions_on(entry: object) -> Iterator[tuple[str, str]]:
             continue
         if parsed is not None:
             yield parsed
+
+
+def _dist_info_name(folder: str) -> tuple[str, str] | None:
+    """(name, version) of a ``name-version.dist-info`` folder in the standard form, else None.
+
+    The name starts and ends with a letter or digit (``.`` and ``_`` inside), the version starts with
+    a digit (letters, digits, ``.``, ``+``, ``!``); neither holds a ``-``.
+    """
+    name, dash, version = folder[: -len(".dist-info")].partition("-")
+    if not (dash and name[:1] in _ALNUM and name[-1:] in _ALNUM and version[:1].isdigit()):
+        return None
+    if not (_NAME_CHARS.issuperset(name) and _VERSION_CHARS.issuperset(version)):
+        return None
+    return name, version
 
 
 def _read_metadata(path: str) -> tuple[str, str] | None:
@@ -184,9 +200,22 @@ def _compute_static_facts() -> dict[str, Any]:
         "python_full": sys.version,
         "executable": sys.executable,
         "platform": _safely(platform_name),
-        "hostname": _safely(socket.gethostname),
+        "hostname": _safely(host_name),
         "packages": _safely(installed_packages),
     }
+
+
+def host_name() -> str:
+    """This machine's host name: `socket.gethostname()`'s answer, without importing socket on POSIX.
+
+    On POSIX gethostname(2) is the node name of uname(2); socket's import (its constants as enums)
+    would cost a job's start more than the rest of the interpreter facts together.
+    """
+    if hasattr(os, "uname"):
+        return os.uname().nodename
+    import socket
+
+    return socket.gethostname()
 
 
 def platform_name() -> str:
@@ -251,6 +280,39 @@ def _git_directory(source_path: str | os.PathLike[str] | None) -> str | None:
     return path if os.path.isdir(path) else os.path.dirname(path)
 
 
+_ASK_GIT = "ask git"  # the work tree is set by the environment: only git knows its top folder
+
+
+def _work_tree_top(directory: str) -> str | None:
+    """The top folder of the git work tree holding `directory`, found as git finds it; None outside any.
+
+    git looks in each folder upwards for a ``.git`` git directory or a ``.git`` file (a worktree's or
+    submodule's ``gitdir:`` pointer); the first one found is the work tree's top. With
+    ``GIT_DIR`` or ``GIT_WORK_TREE`` set the answer is git's alone (`_ASK_GIT`).
+    """
+    if "GIT_DIR" in os.environ or "GIT_WORK_TREE" in os.environ:
+        return _ASK_GIT
+    path = os.path.realpath(directory)  # git works in the physical folder, as getcwd() gives it
+    while True:
+        if _is_dot_git(os.path.join(path, ".git")):
+            return path
+        parent = os.path.dirname(path)
+        if parent == path:
+            return None
+        path = parent
+
+
+def _is_dot_git(path: str) -> bool:
+    """True when git takes `path` as a repository's ``.git``: any file (a ``gitdir:`` pointer; git stops
+    with an error at an invalid one) or a folder that looks like a git directory (git passes over others)."""
+    if os.path.isfile(path):
+        return True
+    if not os.path.isfile(os.path.join(path, "HEAD")):
+        return False
+    shared = os.path.isfile(os.path.join(path, "commondir"))
+    return shared or (os.path.isdir(os.path.join(path, "objects")) and os.path.isdir(os.path.join(path, "refs")))
+
+
 def _git_env() -> dict[str, str]:
     """Return the environment for git: the caller's, never taking optional locks nor prompting."""
     return dict(os.environ, GIT_OPTIONAL_LOCKS="0", GIT_TERMINAL_PROMPT="0")
@@ -258,6 +320,8 @@ def _git_env() -> dict[str, str]:
 
 def _popen_git(directory: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     """Start ``git -C directory *args`` with captured output."""
+    import subprocess  # only a job in a repository pays for it
+
     return subprocess.Popen(
         ["git", "-C", directory, *args],
         stdin=subprocess.DEVNULL,
@@ -267,18 +331,21 @@ def _popen_git(directory: str, args: list[str], env: dict[str, str]) -> subproce
     )
 
 
-def _spawn_git(directory: str) -> dict[str, subprocess.Popen[bytes]] | None:
-    """Start the three git queries for `directory` at once; None when git cannot be started."""
+_STATUS = ["status", "--porcelain=v2", "--branch", "--no-ahead-behind", "-z"]
+_CONFIG = ["config", "--null", "--get-regexp", r"^(remote\.origin\.url|core\.worktree)$"]
+_TOP = ["rev-parse", "--show-toplevel", "--absolute-git-dir", "--git-common-dir"]
+
+
+def _spawn_git(directory: str, ask_top: bool) -> dict[str, subprocess.Popen[bytes]] | None:
+    """Start the git queries for `directory` at once (the top folder's too if `ask_top`); None when git
+    cannot be started."""
     env = _git_env()
     procs: dict[str, subprocess.Popen[bytes]] = {}
     try:
-        procs["rev-parse"] = _popen_git(
-            directory, ["rev-parse", "--show-toplevel", "--absolute-git-dir", "--git-common-dir"], env
-        )
-        procs["status"] = _popen_git(
-            directory, ["status", "--porcelain=v2", "--branch", "--no-ahead-behind", "-z"], env
-        )
-        procs["remote"] = _popen_git(directory, ["config", "--null", "--get", "remote.origin.url"], env)
+        if ask_top:
+            procs["rev-parse"] = _popen_git(directory, _TOP, env)
+        procs["status"] = _popen_git(directory, _STATUS, env)
+        procs["config"] = _popen_git(directory, _CONFIG, env)
     except OSError as exc:
         logger.debug("cannot run git in %r: %s", directory, exc)
         _kill(procs.values())
@@ -307,30 +374,63 @@ def _finish(proc: subprocess.Popen[bytes], what: str, directory: str, deadline: 
     return stdout
 
 
+def _asked_top(directory: str, proc: subprocess.Popen[bytes], deadline: float) -> str | None:
+    """The work tree's top folder from ``rev-parse``; None outside a work tree (or with no repository)."""
+    located = _finish(proc, "rev-parse", directory, deadline)
+    lines = os.fsdecode(located).split("\n") if located is not None else []
+    return lines[0] if len(lines) >= 3 else None
+
+
 def _collect_git(
-    directory: str, procs: dict[str, subprocess.Popen[bytes]], deadline: float
+    directory: str, top: str | None, procs: dict[str, subprocess.Popen[bytes]], deadline: float
 ) -> dict[str, Any] | None:
-    """Wait for the git processes until `deadline` and build the ``git`` section, or None."""
+    """Wait for the git processes until `deadline` and build the ``git`` section, or None.
+
+    `top` is the work tree's top folder when it was found without git (then a failed ``status`` means
+    git sees no work tree here either), else None (``rev-parse`` was asked)."""
+    import subprocess  # imported already: the processes run
+
     try:
-        located = _finish(procs["rev-parse"], "rev-parse", directory, deadline)
-        lines = os.fsdecode(located).split("\n") if located is not None else []
-        if len(lines) < 3:
-            return None  # not in a work tree (or no git repository at all)
-        root = lines[0]
-        remote = _finish(procs["remote"], "config", directory, deadline)  # fails (None) without an origin
-        remote_url = os.fsdecode(remote.rstrip(b"\0")) if remote else None
-        status = _finish(procs["status"], "status", directory, deadline)
-    except subprocess.TimeoutExpired:
-        logger.debug("git in %r did not answer in time; git state not recorded", directory)
+        if top is None:
+            top = _asked_top(directory, procs["rev-parse"], deadline)
+            if top is None:
+                return None
+            status = _finish(procs["status"], "status", directory, deadline)
+        else:
+            status = _finish(procs["status"], "status", directory, deadline)
+            if status is None:
+                return None
+        config = _parse_config(_finish(procs["config"], "config", directory, deadline) or b"")  # 1: no key set
+        if "core.worktree" in config and "rev-parse" not in procs:  # the work tree is elsewhere: git says where
+            procs["rev-parse"] = _popen_git(directory, _TOP, _git_env())
+            top = _asked_top(directory, procs["rev-parse"], deadline)
+            if top is None:
+                return None
+    except subprocess.TimeoutExpired as exc:
+        logger.debug("git in %r did not answer in time; git state not recorded (%s)", directory, exc)
+        return None
+    except OSError as exc:
+        logger.debug("cannot run git in %r: %s", directory, exc)
         return None
     finally:
         _kill(procs.values())
     section: dict[str, Any] = {"commit": None, "branch": None, "dirty": None, "changed_files": None}
     if status is not None:
         section.update(_parse_status(status))
+    remote_url = config.get("remote.origin.url")
     section["remote_url"] = strip_url_credentials(remote_url) if remote_url else None
-    section["root"] = root
+    section["root"] = top
     return section
+
+
+def _parse_config(output: bytes) -> dict[str, str]:
+    """Parse ``git config --null --get-regexp`` (``key\\nvalue\\0`` entries) into the last value of each key."""
+    values: dict[str, str] = {}
+    for entry in output.split(b"\0"):
+        key, _, value = entry.partition(b"\n")
+        if key:
+            values[os.fsdecode(key)] = os.fsdecode(value)  # the last of several values wins, as with --get
+    return values
 
 
 def _parse_status(output: bytes) -> dict[str, Any]:
@@ -385,13 +485,15 @@ class EnvironmentCapture:
             self._run()
 
     def _run(self) -> None:
-        """Start git, warm the interpreter facts while it runs, then collect the git answers."""
+        """Start git (in a repository), warm the interpreter facts while it runs, then collect its answers."""
         try:
             deadline = time.monotonic() + self._git_timeout
-            procs = _spawn_git(self._directory) if self._directory is not None else None
+            directory = self._directory
+            top = _work_tree_top(directory) if directory is not None else None
+            procs = _spawn_git(directory, ask_top=top is _ASK_GIT) if directory is not None and top else None
             _static_facts()
-            if procs is not None and self._directory is not None:
-                self._git = _collect_git(self._directory, procs, deadline)
+            if procs is not None and directory is not None:
+                self._git = _collect_git(directory, None if top is _ASK_GIT else top, procs, deadline)
         except Exception as exc:  # never let a capture problem surface in a job
             logger.debug("git state of %r not recorded: %s", self._directory, exc)
         finally:

@@ -15,10 +15,10 @@ STATE_FILE = "status.json"
 
 
 def _hostname() -> str:
-    """This machine's host name (socket is imported only when a job state is made)."""
-    import socket
+    """This machine's host name (as `socket.gethostname()` gives it)."""
+    from brevettiai._environment import host_name
 
-    return socket.gethostname()
+    return host_name()
 
 
 def now() -> str:

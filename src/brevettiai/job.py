@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import atexit
-import json
-import logging
 import os
 import sys
 import threading
@@ -13,27 +11,32 @@ import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from brevettiai import _state
-from brevettiai._location import JOB_FLAGS, JobLocation, resolve_location
-from brevettiai._state import ExitInfo, JobState
-from brevettiai.contract.jsontypes import JSONLike, JSONMapping, JSONValue
-from brevettiai.contract.runs import new_run_id
 from brevettiai.errors import JobNotFoundError, JobStateError, SettingsError, StoragePathError, UsageError
 from brevettiai.io import path as io_path
 from brevettiai.settings._types import strip_annotated
 from brevettiai.settings.job_settings import AnySettings
 
 if typing.TYPE_CHECKING:
+    import logging
     from types import TracebackType
 
     from brevettiai._backend import JobBackend
+    from brevettiai._state import ExitInfo, Status
+    from brevettiai.contract.jsontypes import JSONLike, JSONMapping, JSONValue
     from brevettiai.datamodel import Dataset, Tag
     from brevettiai.interfaces.remote_monitor import RemoteMonitor
     from brevettiai.io import IoTools
     from brevettiai.io.tools import Content
 
-# The original SDK's logger name: users grep their logs for these lines.
-log = logging.getLogger("brevettiai.platform.job")
+# What a job's start needs beyond the class (json, logging, its state and location records) is imported
+# by `Job.init`: `from brevettiai import Job` and a `--help` stay close to pydantic's own import.
+
+
+def _log() -> logging.Logger:
+    """The job's logger; the original SDK's name: users grep their logs for these lines."""
+    import logging
+
+    return logging.getLogger("brevettiai.platform.job")
 
 _ENDPOINT_KEYS = {"charts": "charts_url", "complete": "complete_url", "remote": "remote_url",
                   "security_credentials": "security_credentials_url"}
@@ -84,6 +87,8 @@ def _records(model_name: str, items: Sequence[Any] | None) -> list[Any]:
 
 def _configure_logging(level: int) -> None:
     """Show brevettiai's INFO lines like the original SDK did, without touching other libraries' levels."""
+    import logging
+
     if not logging.root.handlers:
         logging.basicConfig()
     logging.getLogger("brevettiai").setLevel(level)
@@ -122,6 +127,9 @@ class Job:
                  cache_path: str | None = None, io: IoTools | None = None,
                  unknown_settings: Mapping[str, object] | None = None, backend: JobBackend | None = None,
                  argv: Sequence[str] | None = None) -> None:
+        from brevettiai._state import JobState
+        from brevettiai.contract.runs import new_run_id
+
         # The command line as the job was given it: the program, then the arguments Job.init parsed.
         self.argv: list[str] = list(sys.argv) if argv is None else [*sys.argv[:1], *argv]
 
@@ -158,6 +166,7 @@ class Job:
         self._environment: Any = None
         if backend is None:
             from brevettiai._backend import OfflineBackend
+            from brevettiai._location import JobLocation
 
             backend = OfflineBackend(JobLocation(job_id=self.id, api_key=None, info_file=io_path.join(job_dir, "info.json"),
                                                  job_dir=job_dir, cache_path=cache_path, host=self.host_name,
@@ -173,7 +182,7 @@ class Job:
     @classmethod
     def init(cls, job_id: str | None = None, api_key: str | None = None, info_file: str | None = None,
              job_dir: str | None = None, cache_path: str | None = None, *, host: str | None = None,
-             data_bucket: str | None = None, argv: Sequence[str] | None = None, log_level: int = logging.INFO,
+             data_bucket: str | None = None, argv: Sequence[str] | None = None, log_level: int = 20,
              io: IoTools | None = None, system_metrics: bool | None = None, **kwargs: JSONValue) -> Job:
         """Find the job (arguments, then argv flags, then environment), load its settings and return it.
 
@@ -182,14 +191,21 @@ class Job:
         override settings in dot notation (``--data.size 42``). `argv` defaults to ``sys.argv[1:]``.
         Keyword arguments override keys of info.json (e.g. ``name=``). `system_metrics` switches the
         ``system/...`` CPU, memory and GPU series on or off (default: ``BREVETTI_AI_SYSTEM_METRICS``, on).
+        `log_level` is brevettiai's logging level (default ``logging.INFO``).
         """
-        from brevettiai.settings.overrides import HelpRequested
+        from brevettiai._location import JOB_FLAGS
+        from brevettiai.settings.overrides import HelpRequested, asks_for_help, format_help
 
+        arguments = sys.argv[1:] if argv is None else list(argv)
+        if asks_for_help(arguments, JOB_FLAGS):  # answered before logging is set up: the help needs none of it
+            text = format_help(_resolve_settings_class(cls))
+            print(text)  # --help: user-facing output of a command
+            raise HelpRequested(text)
         _configure_logging(log_level)
         try:
             job = cls._init(job_id=job_id, api_key=api_key, info_file=info_file, job_dir=job_dir,
                             cache_path=cache_path, host=host, data_bucket=data_bucket,
-                            argv=sys.argv[1:] if argv is None else list(argv), io=io, overrides=kwargs)
+                            argv=arguments, io=io, overrides=kwargs)
             from brevettiai._env import env_value
 
             job.system_metrics = env_value("system_metrics", True) if system_metrics is None else system_metrics
@@ -199,11 +215,14 @@ class Job:
             print(help_text.message)  # --help: user-facing output of a command
             raise
         except UsageError as exc:
-            log.error("%s", exc.message)
+            _log().error("%s", exc.message)
             raise
 
     @classmethod
     def _init(cls, *, argv: list[str], io: IoTools | None, overrides: dict[str, Any], **arguments: Any) -> Job:
+        import json
+
+        from brevettiai._location import JOB_FLAGS, resolve_location
         from brevettiai.settings import parse_overrides
         from brevettiai.settings.parse import build_with_overrides
 
@@ -299,7 +318,7 @@ class Job:
         """
         parts = [name] if isinstance(name, str) else list(name)
         target = io_path.safe_join(self.artifacts_path, *parts)
-        log.info("Uploading %s to %s", "/".join(parts), target)
+        _log().info("Uploading %s to %s", "/".join(parts), target)
         if is_file:
             if not isinstance(payload, str | os.PathLike):
                 raise TypeError(f"upload_artifact(is_file=True) needs the path of a local file; given "
@@ -313,6 +332,8 @@ class Job:
 
     def upload_chart(self, name: str, vegalite: JSONMapping | str) -> str:
         """Save a Vega-Lite chart for the model page (``artifacts/charts/<name>.json``)."""
+        import json
+
         spec = vegalite if isinstance(vegalite, str) else json.dumps(vegalite)
         return self.backend.save_chart(_chart_file_name(name), spec)
 
@@ -362,12 +383,14 @@ class Job:
 
     def upload_job_output(self, path: str = "output.json") -> str:
         """Write ``artifacts/output.json`` (metrics, environment, job record); returns its relative path."""
+        import json
+
         from brevettiai._output import output_document
 
         wait = 5.0 if self.state.is_terminal else 0.0
         document = output_document(self, self._environment_now(wait))
         target = io_path.safe_join(self.artifacts_path, path)
-        log.info("Uploading output.json to %s", target)
+        _log().info("Uploading output.json to %s", target)
         self.io.write_file(target, json.dumps(document, indent=2, default=str))
         return io_path.relpath(target, self.job_dir)
 
@@ -404,7 +427,7 @@ class Job:
             raise JobStateError(f"job {self.id} is already {self.state.status}; start a new run with Job.init")
         if self.state.status != "running":
             self.state.status = "running"
-            self.state.started = _state.now()
+            self.state.started = _now()
             self._write_state()
             atexit.register(_fail_if_still_running, weakref.ref(self))
             self.backend.job_started()
@@ -434,11 +457,11 @@ class Job:
         ``artifacts/saved_model.tar.gz``. Returns the model path relative to the job dir, or None.
         """
         if self.state.is_terminal:
-            log.debug("Job %s is already %s; complete() ignored", self.id, self.state.status)
+            _log().debug("Job %s is already %s; complete() ignored", self.id, self.state.status)
             return self.state.model_path
         model_path = self._model_path(package_path, tmp_package_path)
         self._finish("completed", model_path=model_path)
-        log.info("Job completed: modelPath=%s", model_path or "")
+        _log().info("Job completed: modelPath=%s", model_path or "")
         return model_path
 
     complete_job = complete  # the original SDK's name
@@ -459,6 +482,8 @@ class Job:
 
     def fail(self, error: BaseException | str, code: int | None = None) -> None:
         """Mark the job failed with an error (exception or message) and optional exit code."""
+        from brevettiai._state import ExitInfo
+
         if isinstance(error, BaseException):
             import traceback
 
@@ -471,6 +496,8 @@ class Job:
     def _record_end(self, exc: BaseException) -> None:
         if self.state.is_terminal:
             return
+        from brevettiai._state import ExitInfo
+
         if isinstance(exc, _Killed):
             import signal
 
@@ -486,10 +513,10 @@ class Job:
         else:
             self.fail(exc)
 
-    def _finish(self, status: _state.Status, *, model_path: str | None = None,
+    def _finish(self, status: Status, *, model_path: str | None = None,
                 exit_info: ExitInfo | None = None) -> None:
         self.state.status = status
-        self.state.finished = _state.now()
+        self.state.finished = _now()
         self.state.model_path = model_path
         self.model_path = model_path
         self.state.exit = exit_info
@@ -501,7 +528,7 @@ class Job:
             self._write_state()
             self._cleanup_temp_dir()
         if status != "completed":
-            log.warning("Job %s %s%s", self.id, status, f": {exit_info.message or exit_info.signal}" if exit_info else "")
+            _log().warning("Job %s %s%s", self.id, status, f": {exit_info.message or exit_info.signal}" if exit_info else "")
 
     def _cleanup_temp_dir(self) -> None:
         if self._owns_temp_dir and self._temp_dir:
@@ -559,6 +586,12 @@ def _fail_if_still_running(job_ref: weakref.ref[Job]) -> None:
     job = job_ref()
     if job is not None and job.state.status == "running":
         job.fail("the process exited while the job was running (complete() was never called)", code=1)
+
+
+def _now() -> str:
+    from brevettiai._state import now
+
+    return now()
 
 
 def _chart_file_name(name: str) -> str:

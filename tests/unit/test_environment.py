@@ -393,37 +393,106 @@ def test_strip_url_credentials(url: str, expected: str) -> None:
 # --------------------------------------------------------------------------------------------------
 
 
-@needs_git
-def test_git_runs_without_optional_locks_in_three_processes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    repo = make_repo(tmp_path / "repo")
-    git(repo, "remote", "add", "origin", "https://example.com/x.git")
+def log_git_calls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Put a `git` first on PATH that logs ``$GIT_OPTIONAL_LOCKS|args`` of each call, then runs the real git."""
     log = tmp_path / "calls.log"
     write_script(tmp_path / "bin" / "git", f'echo "$GIT_OPTIONAL_LOCKS|$*" >> "{log}"\nexec "{REAL_GIT}" "$@"\n')
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.delenv("GIT_OPTIONAL_LOCKS", raising=False)
+    return log
 
-    state = capture_environment(repo)["git"]
+
+@needs_git
+def test_git_runs_without_optional_locks_in_two_processes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = make_repo(tmp_path / "repo", {"sub/x.py": "x\n"})
+    git(repo, "remote", "add", "origin", "https://example.com/x.git")
+    log = log_git_calls(tmp_path, monkeypatch)
+
+    state = capture_environment(repo / "sub" / "x.py")["git"]
 
     calls = log.read_text().splitlines()
-    assert len(calls) == 3, calls
+    assert len(calls) == 2, calls
     assert all(call.startswith("0|") for call in calls), calls
     assert state["remote_url"] == "https://example.com/x.git"
     assert state["commit"] == git(repo, "rev-parse", "HEAD")
+    assert state["root"] == git(repo, "rev-parse", "--show-toplevel")
 
 
+@needs_git
+def test_outside_a_repository_no_git_process_starts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    plain = tmp_path / "plain" / "sub"
+    plain.mkdir(parents=True)
+    (tmp_path / "plain" / ".git").mkdir()  # a .git folder without a HEAD is not a repository for git either
+    log = log_git_calls(tmp_path, monkeypatch)
+    monkeypatch.delenv("GIT_CEILING_DIRECTORIES")
+    monkeypatch.chdir(plain)
+    assert subprocess.run([REAL_GIT, "rev-parse", "--show-toplevel"], capture_output=True).returncode != 0
+    log.unlink(missing_ok=True)
+
+    env = capture_environment(plain)
+
+    assert env["git"] is None
+    assert not log.exists()
+
+
+@needs_git
+def test_dot_git_entries_that_are_no_repository_are_taken_as_git_takes_them(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", {"inner/x.py": "x\n", "broken/y.py": "y\n"})
+    (repo / "inner" / ".git").mkdir()  # an empty folder: git passes over it to the repository above
+    (repo / "broken" / ".git").write_text("not a gitdir pointer\n")  # git stops here with an error
+    assert capture_environment(repo / "inner")["git"]["root"] == git(repo / "inner", "rev-parse", "--show-toplevel")
+    refused = subprocess.run([REAL_GIT, "status"], cwd=repo / "broken", capture_output=True)
+    assert refused.returncode != 0
+    assert capture_environment(repo / "broken")["git"] is None
+
+
+@needs_git
+def test_symlinked_folder_gives_the_physical_root(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", {"sub/x.py": "x\n"})
+    (tmp_path / "link").symlink_to(repo / "sub")
+    state = capture_environment(tmp_path / "link" / "x.py")["git"]
+    assert state["root"] == git(repo / "sub", "rev-parse", "--show-toplevel")
+
+
+@needs_git
+def test_work_tree_from_the_environment_asks_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = make_repo(tmp_path / "repo", {"sub/x.py": "x\n"})
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.setenv("GIT_DIR", str(repo / ".git"))
+    monkeypatch.setenv("GIT_WORK_TREE", str(repo))
+    state = capture_environment(elsewhere)["git"]
+    assert state["root"] == str(repo)
+    assert state["commit"] == git(repo, "rev-parse", "HEAD")
+
+
+@needs_git
+def test_core_worktree_asks_git_for_the_root(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", {"a.txt": "a\n"})
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "b.txt").write_text("b\n")
+    git(repo, "config", "core.worktree", str(work))
+    state = capture_environment(repo)["git"]
+    assert state["root"] == git(repo, "rev-parse", "--show-toplevel") == str(work)
+    assert state["changed_files"] == ["a.txt", "b.txt"]  # a.txt is missing from that work tree, b.txt untracked
+    assert capture_environment(work)["git"] is None  # no .git there: git finds no repository either
+
+
+@needs_git
 def test_git_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = make_repo(tmp_path / "repo")
     (tmp_path / "empty").mkdir()
-    capture_environment(tmp_path)  # warm the cached facts while the normal PATH is in place
+    capture_environment(repo)  # warm the cached facts while the normal PATH is in place
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    env = capture_environment(tmp_path)
+    env = capture_environment(repo)
     assert env["git"] is None
     assert env["packages"] and env["python"] == platform.python_version()
 
 
 def test_slow_git_result_timeout_returns_without_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pids = tmp_path / "pids"
+    (tmp_path / ".git").write_text("gitdir: elsewhere\n")  # a repository, as far as the folder shows: git is asked
     write_script(tmp_path / "bin" / "git", f'echo $$ >> "{pids}"\nexec sleep 30\n')
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
 

@@ -6,6 +6,7 @@ modules are each a measurable part of the import time and a job that never uses 
 
 import subprocess
 import sys
+from pathlib import Path
 
 DEFERRED = (
     "importlib.metadata",  # pydantic's plugin scan, run when a model's validator is built
@@ -13,7 +14,9 @@ DEFERRED = (
     "brevettiai.settings.schema",
     "brevettiai.settings.overrides",
     "brevettiai.io.tools",
-    "fsspec", "httpx", "tempfile", "shutil", "socket",
+    "fsspec", "httpx", "tempfile", "shutil", "socket", "subprocess",
+    # what only Job.init needs: its logging set-up, info.json, the job's state and location records
+    "logging", "json", "brevettiai._state", "brevettiai._location",
 )
 
 
@@ -55,10 +58,11 @@ NO_OP_JOB = (
 )
 
 
-def _run_job(extra: str = "") -> tuple[list[str], str]:
+def _run_job(extra: str = "", cwd: Path | None = None,
+             watched: tuple[str, ...] = ("brevettiai.datamodel", "difflib")) -> tuple[list[str], str]:
     code = NO_OP_JOB.format(extra=extra)
-    probe = f"import sys\n{code}\nprint(' '.join(m for m in ('brevettiai.datamodel', 'difflib') if m in sys.modules))"
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    probe = f"import sys\n{code}\nprint(' '.join(m for m in {watched!r} if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=cwd)
     assert result.returncode == 0, result.stderr
     records, loaded = result.stdout.splitlines()[-2:]
     return loaded.split(), records
@@ -70,7 +74,32 @@ def test_a_job_without_datasets_or_tags_never_loads_the_datamodel():
     assert records == ""
 
 
+def test_a_job_outside_a_git_repository_starts_no_process_and_never_imports_socket(tmp_path: Path):
+    loaded, _ = _run_job(cwd=tmp_path, watched=("subprocess", "socket"))  # the base Job's git state: the cwd's
+    assert loaded == []
+
+
 def test_a_job_with_datasets_and_tags_gets_them_as_records():
     loaded, records = _run_job(", datasets=[{'id': 'd1', 'name': 'cats'}], tags=[{'id': 't1', 'name': 'a'}]")
     assert loaded == ["brevettiai.datamodel"]
     assert records == "Dataset:d1 Tag:t1"
+
+
+def test_help_prints_without_importing_logging(tmp_path: Path):
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import sys\n"
+        "from brevettiai import Job, JobSettings\n"
+        "class Settings(JobSettings):\n"
+        "    epochs: int = 3\n"
+        "class Train(Job):\n"
+        "    settings: Settings\n"
+        "try:\n"
+        "    Train.init()\n"
+        "finally:\n"
+        "    print('logging loaded:', 'logging' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, str(script), "--epochs", "5", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "--epochs  an integer; default 3" in result.stdout
+    assert result.stdout.rstrip().endswith("logging loaded: False")

@@ -15,7 +15,7 @@ from pydantic import Field
 from brevettiai import JobSettings
 from brevettiai.errors import SettingsError
 from brevettiai.settings import Module, parse_overrides, parse_settings, settings_to_argv
-from brevettiai.settings.overrides import HelpRequested
+from brevettiai.settings.overrides import HelpRequested, asks_for_help
 
 
 class Kind(enum.Enum):
@@ -139,6 +139,26 @@ def test_help_lists_every_setting() -> None:
     assert info.value.code == 0
     assert not isinstance(info.value, Exception)  # a request, not an error: `except Exception` lets it through
     assert "--optim.lr" in info.value.message and "--custom.custom_param" in info.value.message
+
+
+HELP_LINES = [
+    ["--help"], ["--epochs", "3", "--help"], ["--help=yes"], ["--epochs", "--help"], ["--epochs=many", "--help"],
+    ["-epochs", "5", "--help"], ["--job_id", "J", "--help"], ["--job_id", "--help"], ["--job_id=J", "--help"],
+    ["--", "--help"], ["--epochs", "3"], [], ["help"], ["-h"], ["--name", "x", "--", "--help"],
+    ["--help", "--job_id"], ["--optim.lr", "0.2", "--help", "--epochs", "oops"],
+]
+
+
+@pytest.mark.parametrize("argv", HELP_LINES, ids=" ".join)
+def test_asks_for_help_answers_as_the_parser_does(argv: list[str]) -> None:
+    try:
+        parse_overrides(S, argv, reserved=("job_id",))
+        parsed_help = False
+    except HelpRequested:
+        parsed_help = True
+    except SettingsError:
+        parsed_help = False
+    assert asks_for_help(argv, reserved=("job_id",)) is parsed_help
 
 
 def test_dash_spelling_is_accepted() -> None:

@@ -10,10 +10,9 @@ from __future__ import annotations
 import datetime
 import enum
 import functools
-import logging
 import pathlib
 from collections.abc import Mapping
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from brevettiai.contract.jsontext import from_json_text
 from brevettiai.contract.jsontypes import JSONObject, JSONValue
@@ -30,8 +29,17 @@ from brevettiai.settings._types import (
     unwrap_optional,
 )
 
-# The name users of the original SDK grep for; kept on purpose.
-module_log = logging.getLogger("brevettiai.utils.module")
+if TYPE_CHECKING:
+    import logging
+
+
+
+def _module_log() -> logging.Logger:
+    """The original SDK's logger name, which users grep for; logging is imported when something is logged
+    (``--help`` never imports it)."""
+    import logging
+
+    return logging.getLogger("brevettiai.utils.module")
 
 _Settings = TypeVar("_Settings")
 
@@ -213,4 +221,4 @@ def _instantiate(cls: type, values: dict[str, Any], path: str) -> Any:
 def report_unknown(unknown: Mapping[str, object]) -> None:
     """Log settings keys that no settings class declares (they are kept, not applied)."""
     if unknown:
-        module_log.warning("Invalid config keys: %s", ", ".join(unknown))
+        _module_log().warning("Invalid config keys: %s", ", ".join(unknown))

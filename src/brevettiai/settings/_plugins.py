@@ -87,11 +87,12 @@ def _search() -> bool:
 
 
 def _declares_plugin(info_dir: str) -> bool:
-    try:
-        with open(os.path.join(info_dir, "entry_points.txt"), encoding="utf-8", errors="replace") as handle:
-            text = handle.read()
-    except FileNotFoundError:
+    path = os.path.join(info_dir, "entry_points.txt")
+    if not os.path.isfile(path):  # most distributions have none: a stat, without an exception per miss
         return False
+    try:
+        with open(path, "rb") as handle:
+            text = handle.read().decode("utf-8", errors="replace")
     except OSError:  # unreadable here: let pydantic look
         return True
     return any(line.strip().startswith("[") and line.strip().strip("[]").strip() == _GROUP

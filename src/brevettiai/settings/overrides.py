@@ -8,10 +8,8 @@ not start with ``--`` are ignored (a notebook's ``-f kernel.json``), and ``--`` 
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, cast
 
 from brevettiai.contract.dotted import set_path
 from brevettiai.contract.jsontext import from_json_text
@@ -30,7 +28,16 @@ from brevettiai.settings._types import (
     unwrap_optional,
 )
 
-log = logging.getLogger("brevettiai.settings")
+if TYPE_CHECKING:
+    import logging
+
+
+def _log() -> logging.Logger:
+    """The settings' logger; logging is imported when something is logged (``--help`` never imports it)."""
+    import logging
+
+    return logging.getLogger("brevettiai.settings")
+
 
 _TRUE = {"true", "t", "yes", "y", "on", "1"}
 _FALSE = {"false", "f", "no", "n", "off", "0"}
@@ -51,8 +58,7 @@ class HelpRequested(SystemExit):
         return self.message
 
 
-@dataclass(frozen=True)
-class _Target:
+class _Target(NamedTuple):  # not a frozen dataclass: --help and every run define it, at a tenth of the cost
     path: str
     annotation: Any
     default: Any = MISSING
@@ -205,7 +211,7 @@ def _parse_overrides(cls: type, argv: Sequence[str], reserved: Iterable[str]) ->
                     raise UsageError(f"flag {flag} needs a value")
                 value, index = argv[index], index + 1
             if name in reserved_values:
-                log.warning("Flag %s given more than once; using the last value", flag)
+                _log().warning("Flag %s given more than once; using the last value", flag)
             reserved_values[name] = value
             continue
         if name == "help":
@@ -229,7 +235,7 @@ def _parse_overrides(cls: type, argv: Sequence[str], reserved: Iterable[str]) ->
             problems.append(str(exc))
             continue
         if target.path in overrides:
-            log.warning("Setting flag %s given more than once; the last value wins: %r", flag, parsed)
+            _log().warning("Setting flag %s given more than once; the last value wins: %r", flag, parsed)
             del overrides[target.path]  # keep the order of the last occurrence
         overrides[target.path] = parsed
     if len(problems) == 1:
@@ -238,6 +244,25 @@ def _parse_overrides(cls: type, argv: Sequence[str], reserved: Iterable[str]) ->
         raise SettingsError(f"{len(problems)} problems with the command line:\n" +
                             "\n".join(f"  - {problem}" for problem in problems))
     return overrides, reserved_values
+
+
+def asks_for_help(argv: Sequence[str], reserved: Iterable[str] = ()) -> bool:
+    """True when `parse_overrides` would answer `argv` with the help: a ``--help`` before any ``--``
+    that is not the value of a reserved flag (``--job_dir --help`` names a folder). Nothing else it
+    meets first stops it from getting there: bad setting flags are reported after the whole line."""
+    reserved = set(reserved)
+    tokens = iter(argv)
+    for token in tokens:
+        if token == "--":
+            return False
+        if not token.startswith("--"):
+            continue
+        name, has_value, _ = token[2:].partition("=")
+        if name == "help":
+            return True
+        if name in reserved and not has_value:
+            next(tokens, None)
+    return False
 
 
 def _single_dash_problem(cls: type, token: str, reserved: set[str]) -> str | None:
@@ -278,7 +303,7 @@ def apply_overrides(config: JSONMapping | None, overrides: Mapping[str, JSONValu
     result = _copy_tree(dict(config or {}))
     for path, value in overrides.items():
         set_path(result, path, value, parse_text=True)
-        log.info("Setting %s = %r from the command line", path, value)
+        _log().info("Setting %s = %r from the command line", path, value)
     return result
 
 
