@@ -231,3 +231,38 @@ def test_a_metrics_group_with_a_deleted_job_stores_the_others_and_answers_404_fo
     with database.read() as session:
         assert session.scalar(select(func.count()).select_from(db.MetricPoint)) == 2
     database.dispose()
+
+
+def test_a_metrics_batch_id_sent_again_at_once_or_later_is_answered_its_first_count_and_stored_once(tmp_path) -> None:
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import func, select
+
+    from brevettiai.server.db import models as db
+    from brevettiai.server.db.migrate import upgrade
+    from brevettiai.server.db.session import Database
+    from brevettiai.server.metrics import MetricsWriter
+
+    database = Database(f"sqlite:///{tmp_path / 'm.db'}")
+    upgrade(database.engine)
+    with database.write() as session:
+        session.add(db.Job(id="job", kind="model", name="job"))
+    writer = MetricsWriter(database)
+
+    def points(count: int) -> list:
+        return [{"step": step, "values": {"loss": 1.0}} for step in range(count)]
+
+    async def send(batches: list[tuple[str, int]]) -> list:
+        return await asyncio.gather(*(writer.submit("job", batch_id, points(count)) for batch_id, count in batches))
+
+    with ThreadPoolExecutor(1) as pool:  # a loop of its own (see the test above)
+        first = pool.submit(asyncio.run, send([("a", 3), ("b", 2), ("a", 5)])).result()
+        again = pool.submit(asyncio.run, send([("b", 7), ("c", 1), ("a", 9)])).result()
+    writer.close()
+    assert first == [3, 2, 3] and again == [2, 1, 3]
+    with database.read() as session:
+        assert session.scalar(select(func.count()).select_from(db.MetricPoint)) == 6
+        assert dict(session.execute(select(db.MetricBatch.batch_id, db.MetricBatch.accepted)).all()) == {
+            "a": 3, "b": 2, "c": 1}
+    database.dispose()

@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from brevettiai.server.db import models as db
-from brevettiai.server.db.prepared import Prepared
+from brevettiai.server.db.prepared import Executor, Prepared, connection_of
 from brevettiai.server.db.session import Database
 from brevettiai.server.metric_series import newest_statement
 from brevettiai.server.metric_series import series_table as _series
@@ -78,13 +78,13 @@ def fold_statement(job_id: str, after: int, upto: int) -> Any:
             .group_by(_series.c.job_id, _series.c.name, block))
 
 
-def _fold(session: Session, job_id: str, after: int, upto: int) -> None:
+def _fold(session: Executor, job_id: str, after: int, upto: int) -> None:
     """Add the job's point rows ``after < id <= upto`` to its blocks."""
     rows = fold_statement(job_id, after, upto)
     least: Any
     greatest: Any
     insert: Any
-    if session.get_bind().dialect.name == "postgresql":
+    if connection_of(session).dialect.name == "postgresql":
         insert, least, greatest = postgresql.insert, func.least, func.greatest
     else:
         insert, least, greatest = sqlite.insert, func.min, func.max  # SQLite's two-argument min/max are scalar
@@ -118,17 +118,17 @@ _MARK_NEWEST = Prepared(lambda _: _rollups.update().where(_rollups.c.job_id == b
                         .values(last_id=newest_statement(bindparam("job_id")).scalar_subquery()))
 
 
-def lock_mark(session: Session, job_id: str) -> int:
+def lock_mark(session: Executor, job_id: str) -> int:
     """The job's mark, its row created if missing and locked until the transaction ends (PostgreSQL)."""
     return int(_LOCK_MARK.execute(session, {"job_id": job_id}).scalar_one())
 
 
-def newest_id(session: Session, job_id: str) -> int:
+def newest_id(session: Executor, job_id: str) -> int:
     """The job's highest point row id (0: none), one probe of the (series_id, id) index per series."""
     return int(_NEWEST.execute(session, {"job_id": job_id}).scalar() or 0)
 
 
-def _set_mark(session: Session, job_id: str, mark: int | None = None) -> None:
+def _set_mark(session: Executor, job_id: str, mark: int | None = None) -> None:
     """Move the job's mark to `mark` (None: its newest point)."""
     if mark is None:
         _MARK_NEWEST.execute(session, {"job_id": job_id})
@@ -250,7 +250,7 @@ def _upsert_sql(dialect: str, placeholder: str) -> str:
             f"max_time = {greatest}({old}.max_time, excluded.max_time)")
 
 
-def prepare(session: Session, job_ids: Iterable[str]) -> None:
+def prepare(session: Executor, job_ids: Iterable[str]) -> None:
     """Before adding points: lock the jobs' marks (in one order) and sum up points left behind."""
     for job_id in sorted(set(job_ids)):
         last = lock_mark(session, job_id)
@@ -260,11 +260,11 @@ def prepare(session: Session, job_ids: Iterable[str]) -> None:
             _fold(session, job_id, last, newest)
 
 
-def add_points(session: Session, summaries: Summaries) -> None:
+def add_points(session: Executor, summaries: Summaries) -> None:
     """After the points of `summaries` are inserted (after `prepare`): add them to the blocks, move the marks."""
     if not summaries.blocks:
         return
-    connection = session.connection()
+    connection = connection_of(session)
     dialect = connection.dialect
     placeholder = _PLACEHOLDERS.get(dialect.paramstyle, "?")
     rows = [(job_id, name, block, *entry[:7]) for (job_id, name, block), entry in sorted(summaries.blocks.items())]

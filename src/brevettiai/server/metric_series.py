@@ -11,16 +11,15 @@ from typing import Any, cast
 
 from sqlalchemy import BindParameter, ColumnElement, Select, Table, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
 from brevettiai.server.db import models as db
-from brevettiai.server.db.prepared import Prepared
+from brevettiai.server.db.prepared import Executor, Prepared, connection_of
 
 series_table = cast(Table, db.MetricSeries.__table__)
 _points = cast(Table, db.MetricPoint.__table__)
 
 
-def ids(session: Session, job_id: str, names: Iterable[str]) -> dict[str, int]:
+def ids(session: Executor, job_id: str, names: Iterable[str]) -> dict[str, int]:
     """The ids of the job's series of these names, creating the missing ones (in the caller's transaction).
 
     Callers adding points hold the job's block mark (`metric_blocks.prepare`), so two writers never
@@ -31,7 +30,7 @@ def ids(session: Session, job_id: str, names: Iterable[str]) -> dict[str, int]:
     found = {name: id_ for name, id_ in rows if name in wanted}
     missing = sorted(wanted - found.keys())
     if missing:
-        insert: Any = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+        insert: Any = postgresql.insert if connection_of(session).dialect.name == "postgresql" else sqlite.insert
         session.execute(insert(series_table).on_conflict_do_nothing(index_elements=["job_id", "name"]),
                         [{"job_id": job_id, "name": name} for name in missing])
         found.update((name, id_) for name, id_ in session.execute(select(series_table.c.name, series_table.c.id)

@@ -23,13 +23,14 @@ from itertools import repeat
 from typing import Annotated, Any, NotRequired, cast
 
 from pydantic import Field, TypeAdapter, ValidationError
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 from brevettiai.server import metric_blocks, metric_series, run_summary
 from brevettiai.server.db import models as db
 from brevettiai.server.db.models import utcnow
+from brevettiai.server.db.prepared import Executor, Prepared, connection_of
 from brevettiai.server.db.session import Database
 from brevettiai.server.errors import ApiError, invalid, not_found
 from brevettiai.server.metric_blocks import Summaries
@@ -236,7 +237,7 @@ def _insert_points(connection: Any, flat: list[Any]) -> None:
                                    part)
 
 
-def _store_points(session: Any, batches: list[tuple[str, Points]], now: float) -> None:
+def _store_points(session: Executor, batches: list[tuple[str, Points]], now: float) -> None:
     """Store batches of points ``(job_id, points)``, with their series, blocks and run summaries.
 
     The jobs' block marks are locked first (`metric_blocks.prepare`): writers of one job take turns,
@@ -258,7 +259,7 @@ def _store_points(session: Any, batches: list[tuple[str, Points]], now: float) -
     if not flat:
         return
     run_summary.record_series(session, summaries.series())  # the runs table's per-series summary
-    _insert_points(session.connection(), flat)
+    _insert_points(connection_of(session), flat)
     metric_blocks.add_points(session, summaries)
 
 
@@ -281,16 +282,41 @@ def _settle(outcomes: list[tuple[asyncio.Future[int], int | BaseException]]) -> 
             future.set_result(result)
 
 
+@functools.lru_cache(maxsize=256)
+def _seen_statement(jobs: int, batches: int) -> Prepared:
+    """The stored batches among `jobs` job ids (``j0``...) and `batches` batch ids (``b0``...), a
+    statement per group shape (at most a few dozen: the group's job and batch counts)."""
+    return Prepared(lambda _: select(_batches.c.job_id, _batches.c.batch_id, _batches.c.accepted)
+                    .where(_batches.c.job_id.in_([bindparam(f"j{i}") for i in range(jobs)]),
+                           _batches.c.batch_id.in_([bindparam(f"b{i}") for i in range(batches)])))
+
+
+_INSERT_BATCH = Prepared(lambda _: insert(_batches).values(
+    job_id=bindparam("job_id"), batch_id=bindparam("batch_id"), accepted=bindparam("accepted"),
+    created=bindparam("created")))
+
+
+def _created(connection: Any) -> Any:
+    """Now as the batch table's ``created`` parameter for the driver (SQLite stores the text SQLAlchemy writes)."""
+    process = _batches.c.created.type.bind_processor(connection.dialect)
+    return process(utcnow()) if process else utcnow()
+
+
 def _store_group(database: Database, group: list[_Pending]) -> list[int | BaseException]:
-    """Store a group of batches in one transaction; each one's accepted count, or its error."""
-    now, created = time.time(), utcnow()
+    """Store a group of batches in one transaction; each one's accepted count, or its error.
+
+    On a Core connection with statements compiled once (`Prepared`): for a group of 1-point batches
+    an ORM session and SQLAlchemy's statement building cost more than SQLite's own work.
+    """
+    now = time.time()
+    jobs, batch_ids = sorted({i.job_id for i in group}), sorted({i.batch_id for i in group})
     # A job deleted meanwhile is not looked up first: its rows break the foreign key, the transaction
     # fails, and MetricsWriter stores the group again batch by batch (`ingest` answers 404 for it).
-    with database.write() as session:
-        seen = {(job, batch): accepted for job, batch, accepted in session.execute(
-            select(_batches.c.job_id, _batches.c.batch_id, _batches.c.accepted)
-            .where(_batches.c.job_id.in_({i.job_id for i in group}),
-                   _batches.c.batch_id.in_({i.batch_id for i in group})))}
+    with database.write_connection() as connection:
+        params = {f"j{n}": job_id for n, job_id in enumerate(jobs)}
+        params.update((f"b{n}", batch_id) for n, batch_id in enumerate(batch_ids))
+        rows: Any = _seen_statement(len(jobs), len(batch_ids)).execute(connection, params)
+        seen = {(job, batch): accepted for job, batch, accepted in rows}
         stored: list[tuple[str, Points]] = []
         batches: list[dict[str, Any]] = []
         results: list[int | BaseException] = []
@@ -301,12 +327,14 @@ def _store_group(database: Database, group: list[_Pending]) -> list[int | BaseEx
             else:
                 seen[key] = len(item.points)
                 stored.append((item.job_id, item.points))
-                batches.append({"job_id": item.job_id, "batch_id": item.batch_id, "accepted": len(item.points),
-                                "created": created})
+                batches.append({"job_id": item.job_id, "batch_id": item.batch_id, "accepted": len(item.points)})
                 results.append(len(item.points))
-        _store_points(session, stored, now)
+        _store_points(connection, stored, now)
         if batches:
-            session.execute(insert(_batches), batches)
+            created = _created(connection)
+            for row in batches:
+                row["created"] = created
+            _INSERT_BATCH.execute(connection, batches)
     return results
 
 

@@ -10,7 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import CursorResult
+from sqlalchemy import Connection, CursorResult
+from sqlalchemy.orm import Session
+
+# What the writer's statements run on: an ORM session, or a Core connection (cheaper for the hot path).
+Executor = Session | Connection
+
+
+def connection_of(executor: Executor) -> Connection:
+    """The Core connection a statement runs on: the connection itself, or the session's (in its transaction)."""
+    return executor if isinstance(executor, Connection) else executor.connection()
 
 
 class Prepared:
@@ -20,9 +29,11 @@ class Prepared:
         self._build = build
         self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
 
-    def execute(self, session: Any, params: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> CursorResult[Any]:
-        """Run it in the session's transaction with named parameters (a list of them: executemany)."""
-        connection = session.connection()
+    def execute(self, executor: Executor,
+                params: Mapping[str, Any] | Sequence[Mapping[str, Any]]) -> CursorResult[Any]:
+        """Run it in the session's (or connection's) transaction with named parameters (a list of them:
+        executemany)."""
+        connection = connection_of(executor)
         dialect = connection.dialect
         entry = self._compiled.get(dialect.name)
         if entry is None:
