@@ -437,3 +437,24 @@ def test_an_earlier_run_killed_without_a_trace_is_sent_as_failed(platform_server
         assert model["status"] == "failed", model
         assert model["error"]["message"] == "the offline run ended without recording how (lost)"
         assert _loss_count(admin, model["id"]) == sync.BATCH_POINTS + 7
+
+
+def test_run_times_the_platform_refuses_are_left_to_its_clock(platform_server, home: Path, tmp_path: Path,
+                                                               capsys, caplog) -> None:
+    """A machine whose clock ran ahead of the platform's: the run's times are refused (in the future), the
+    state still arrives, stamped by the platform, and the output says so."""
+    job_dir = tmp_path / "ahead"
+    job = OfflineTrain.init(job_dir=str(job_dir), argv=["--epochs", "1"], system_metrics=False)
+    job.start()
+    state_file = job_dir / "status.json"
+    record = json.loads(state_file.read_text())
+    record["started"], record["finished"] = "2999-01-01T00:00:00.000Z", "2999-01-01T01:00:00.000Z"
+    state_file.write_text(json.dumps(record))
+    code, out = _sync(platform_server, job_dir, capsys)
+    assert code == 0 and "status completed" in out, out
+    assert "refused the run's own completed" in caplog.text or "refused the run's own started" in caplog.text
+    with platform_server.client() as admin:
+        model = admin.get(f"/api/models/{_synced_model(platform_server, job_dir, job.run_id)}").json()
+    this_year = str(datetime.datetime.now(datetime.UTC).year)
+    assert model["status"] == "completed" and model["started"].startswith(this_year), model
+    assert model["completed"].startswith(this_year), model

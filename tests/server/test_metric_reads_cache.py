@@ -14,7 +14,7 @@ import pytest
 from platform_fixture import PlatformServer
 from server_helpers import job_client, model
 
-from brevettiai.server.metric_reads import AnswerCache
+from brevettiai.server.metric_reads import ENTRY_ROWS, ROW_BYTES, AnswerCache
 
 STEPS = 20_000
 
@@ -88,7 +88,7 @@ def test_kept_answers_follow_points_stored_through_another_server(two_servers: l
 
 
 def test_answer_cache_keeps_the_latest_answers_within_its_rows() -> None:
-    cache = AnswerCache(max_rows=40)
+    cache = AnswerCache(max_rows=80)  # an answer of 10 rows weighs 10 + ENTRY_ROWS = 18: four fit
 
     def answer(rows: int) -> dict[str, Any]:
         return {"series": {"loss": [[step, 1.0, 2.0] for step in range(rows)], "acc": [[0, 1.0, 2.0]]}}
@@ -98,10 +98,21 @@ def test_answer_cache_keeps_the_latest_answers_within_its_rows() -> None:
         cache.put(key, kept)
     assert cache.get(("a",)) is first  # now the most recently used
     cache.put(("c",), third)
-    cache.put(("d",), answer(9))  # 50 rows: the least recently used one ("b") goes
+    cache.put(("d",), answer(9))  # a fifth: the least recently used one ("b") goes
     assert cache.get(("b",)) is None
     assert cache.get(("a",)) is first and cache.get(("c",)) is third and cache.get(("x",)) is not None
-    cache.put(("e",), answer(10))  # more than a quarter of the bound: not kept, nothing dropped
+    cache.put(("e",), answer(20))  # more than a quarter of the bound: not kept, nothing dropped
     assert cache.get(("e",)) is None and cache.get(("a",)) is first
     cache.clear()
     assert cache.get(("a",)) is None
+
+
+def test_empty_answers_to_long_keys_do_not_grow_the_cache_without_bound() -> None:
+    """Reads of names no job has answer nothing, but each entry and its key take memory: they count."""
+    cache = AnswerCache(max_rows=1_000)
+    names = tuple(f"no-such-metric-{n}" for n in range(400))  # a key of ~8 kB
+    for start in range(5_000):
+        cache.put(("job", names, start, None, 500, 1, 1), {"series": {}})
+    kept = sum(cache.get(("job", names, start, None, 500, 1, 1)) is not None for start in range(5_000))
+    assert 0 < kept <= 1_000 // (ENTRY_ROWS + len(repr(("job", names, 0, None, 500, 1, 1))) // ROW_BYTES) + 1
+    assert cache.get(("job", names, 4_999, None, 500, 1, 1)) == {"series": {}}  # the latest is kept

@@ -162,10 +162,14 @@ def test_a_run_recorded_elsewhere_reports_its_own_times(platform_server: Platfor
         backwards = job.post(api, json={"status": "completed", "started": "2026-01-02T00:00:00Z",
                                         "completed": "2026-01-01T00:00:00Z"})
         assert backwards.status_code == 422 and "is before started" in backwards.text
+        underflow = job.post(api, json={"status": "running", "started": "0001-01-01T00:00:00+14:00"})
+        assert underflow.status_code == 422 and "started 0001-01-01T00:00:00+14:00 is out of range" in underflow.text
         assert admin.get(f"/api/models/{m['id']}").json()["status"] == "created"  # nothing refused changed it
 
         running = job.post(api, json={"status": "running", "started": "2026-01-01T10:00:00.250+02:00"})
         assert running.status_code == 200 and running.json()["started"].startswith("2026-01-01T08:00:00.25")
+        before_start = job.post(api, json={"status": "completed", "completed": "2026-01-01T07:00:00Z"})
+        assert before_start.status_code == 422 and "is before the job's start 2026-01-01T08:00:00.25" in before_start.text
         done = job.post(api, json={"status": "completed", "completed": "2026-01-01T09:30:00Z"})
         assert done.status_code == 200 and done.json()["completed"].startswith("2026-01-01T09:30:00")
     record = admin.get(f"/api/models/{m['id']}").json()

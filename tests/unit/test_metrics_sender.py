@@ -132,7 +132,8 @@ def test_a_slow_batch_does_not_hold_back_the_batches_after_it(tmp_path: Path) ->
     for step in range(1000):
         sender.add(step, {"loss": 0.1})
     assert sender.flush(30) and platform.steps() == list(range(1000))
-    assert not held_back and order.index(0) == 3 and sorted(order[:3]) == order[:3]
+    # the other request may store more while the first one's thread waits for a core: at least three came first
+    assert not held_back and order.index(0) >= 3 and sorted(order[:3]) == order[:3]
     sender.close(1)
 
 

@@ -23,12 +23,25 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from pydantic_core import to_json
+import pydantic_core
 
 from brevettiai._threads import start_daemon
 from brevettiai.contract.jsontypes import JSONMapping
 
 log = logging.getLogger("brevettiai.platform.metrics")
+
+
+def _json_encoder() -> Callable[[Any], bytes]:
+    """pydantic-core's encoder with NaN and Infinity as JSON's extensions (as `json.dumps` writes them);
+    a pydantic-core too old to be told so (it would write null, which means "no value") gets `json`."""
+    try:
+        pydantic_core.to_json(0.0, inf_nan_mode="constants")
+    except TypeError:
+        return lambda content: json.dumps(content).encode()
+    return functools.partial(pydantic_core.to_json, inf_nan_mode="constants")
+
+
+_encode = _json_encoder()
 
 # The columnar body of a batch (see brevettiai.server.metrics): a list per field, not an object per point.
 COLUMNS_CONTENT_TYPE = "application/vnd.brevettiai.metric-columns+json"
@@ -76,7 +89,7 @@ class MetricColumns:
         like `json.dumps`): a tenth of `json.dumps`'s time, whose float repr was most of the client's
         work per point besides the loop itself.
         """
-        return to_json({"batchId": batch_id, "steps": self.steps, "times": self.times, "series": self.series})
+        return _encode({"batchId": batch_id, "steps": self.steps, "times": self.times, "series": self.series})
 
     def points(self) -> list[dict[str, Any]]:
         """The same points one object each (the point form, for a platform that reads only that)."""
@@ -175,11 +188,11 @@ class MetricsSender:
         delivered = self.flush(timeout)
         self._closed = True
         self._wake.set()
-        self._thread.join(timeout=5)
         for lane in self._lanes:
             lane.put(None)
-        for thread in self._lane_threads:
-            thread.join(timeout=5)
+        stop_by = time.monotonic() + 5  # one wait for all threads: a hung request must not cost 5 s per thread
+        for thread in (self._thread, *self._lane_threads):
+            thread.join(timeout=max(0.0, stop_by - time.monotonic()))
         if not delivered:
             self._spill_everything()
         return delivered
@@ -262,7 +275,10 @@ class MetricsSender:
             idle.append(lane)
             del flying[id(item)]
             if sent:
-                self._pending.remove(item)
+                try:
+                    self._pending.remove(item)
+                except ValueError:  # close() spilled it meanwhile: sent again from disk, stored once by its id
+                    continue
                 self._pending_points -= len(item[1])
                 self.delivered += len(item[1])
             else:

@@ -348,13 +348,17 @@ def report_state(ctx: ServerContext, job_id: str, body: StateIn) -> db.Job:
                 return job
             raise ApiError(409, f"job '{job_id}' is already {job.status}; its state cannot change to {body.status}")
         now = utcnow()
-        job.started = _naive_utc(body.started) or job.started or now
+        started = _naive_utc(body.started) or job.started or now
+        completed = _naive_utc(body.completed)
+        if completed is not None and completed < started:
+            raise ApiError(422, f"completed {body.completed} is before the job's start {started.isoformat()}Z")
+        job.started = started
         if body.status == "running":
             job.last_heartbeat = now
             if job.status == "lost":
                 job.error = None
         else:
-            job.completed = _naive_utc(body.completed) or now
+            job.completed = completed or now
         job.status = body.status
         if body.model_path is not None:
             job.model_path = body.model_path

@@ -59,6 +59,8 @@ _points = cast(Table, db.MetricPoint.__table__)
 _blocks = cast(Table, db.MetricBlock.__table__)
 
 ANSWER_ROWS = 100_000  # rows of kept answers per process (~16 MB): five compare views of 10 runs × 4 series
+ROW_BYTES = 160  # about what one kept row costs in memory
+ENTRY_ROWS = 8  # an answer's own entry (its dicts, the key's tuple) weighs as much as this many rows
 
 Bucket = tuple[int, int, int, int, float | None, float | None, float, float]  # key, count, steps, values, times
 AnswerKey = tuple[Any, ...]
@@ -85,10 +87,12 @@ class AnswerCache:
             return found[0]
 
     def put(self, key: AnswerKey, answer: dict[str, Any]) -> None:
-        """Keep `answer` under `key`; older answers go while the rows are over the bound."""
+        """Keep `answer` under `key`; older answers go while the rows are over the bound. An answer weighs
+        its rows plus what its entry and key hold (an empty answer to a long list of names is not free)."""
         rows = sum(len(series) for series in answer["series"].values())
         if rows > self.max_answer_rows:
             return
+        rows += ENTRY_ROWS + len(repr(key)) // ROW_BYTES
         with self._lock:
             old = self._answers.pop(key, None)
             if old is not None:

@@ -297,8 +297,15 @@ class StateIn(Wire):
         latest = datetime.datetime.now(datetime.UTC) + CLOCK_SKEW
         for name in ("started", "completed"):
             value = getattr(self, name)
-            if value is not None and value > latest:
+            if value is None:
+                continue
+            try:
+                value = value.astimezone(datetime.UTC)
+            except OverflowError:  # e.g. year 1 at +14:00: before the first moment a datetime can hold in UTC
+                raise ValueError(f"{name} {value.isoformat()} is out of range") from None
+            if value > latest:
                 raise ValueError(f"{name} {value.isoformat()} is in the future; a run's own times are in the past")
+            setattr(self, name, value)
         if self.completed is not None and self.status == "running":
             raise ValueError("completed is accepted only with a final status (completed, failed, killed)")
         if self.started is not None and self.completed is not None and self.completed < self.started:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from brevettiai._backend import METRICS_FILE, OUTPUT_FILE, RUNS_FOLDER
 from brevettiai._state import STATE_FILE, TERMINAL, effective_status
-from brevettiai.errors import PlatformNotFoundError, UsageError
+from brevettiai.errors import PlatformNotFoundError, PlatformValidationError, UsageError
 from brevettiai.io.atomic import atomic_write
 from brevettiai.utils._offline_runs import CURRENT, OfflineJob, OfflineRun, read_job, read_points
 
@@ -308,7 +308,7 @@ def _send_state(web: Any, model_id: str, key: str, run: OfflineRun, *, before_fi
         running: dict[str, Any] = {"status": "running"}
         if state.started:
             running["started"] = state.started  # the model shows the run's own times, not the sync's
-        client.post(f"/api/jobs/{model_id}/state", json=running, idempotent=True)
+        _post_state(client, model_id, running)
         if run.current and status == "running":
             return "running"
         final: dict[str, Any] = {"status": status if status in TERMINAL else "failed"}
@@ -323,10 +323,25 @@ def _send_state(web: Any, model_id: str, key: str, run: OfflineRun, *, before_fi
         if state.finished:
             final["completed"] = state.finished
         before_final()
-        client.post(f"/api/jobs/{model_id}/state", json=final, idempotent=True)
+        _post_state(client, model_id, final)
         return str(final["status"])
     finally:
         client.close()
+
+
+def _post_state(client: Any, model_id: str, body: dict[str, Any]) -> None:
+    """Report a state; when the platform refuses the run's own times (this machine's clock ahead of the
+    platform's, say), the state goes without them and the platform's clock stamps it."""
+    try:
+        client.post(f"/api/jobs/{model_id}/state", json=body, idempotent=True)
+    except PlatformValidationError as exc:
+        times = {"started", "completed"} & body.keys()
+        if exc.status != 422 or not times:
+            raise
+        log.warning("The platform refused the run's own %s (%s): its clock stamps model %s instead",
+                    " and ".join(sorted(times)), exc, model_id)
+        client.post(f"/api/jobs/{model_id}/state", json={k: v for k, v in body.items() if k not in times},
+                    idempotent=True)
 
 
 class _bar:
