@@ -32,7 +32,9 @@ def _folder(tmp_path: Path) -> Path:
              {"step": 0, "run_id": "2026-01-02T000000.000000", "loss": 2.0, "flag": True},
              {"step": 0, "run_id": "gone", "loss": 5.0},
              {"step": 0, "run_id": "2026-01-03T000000.000000", "loss": 3.0},
-             {"step": 1, "run_id": "2026-01-03T000000.000000", "loss": float("nan")}]
+             {"step": 1, "run_id": "2026-01-03T000000.000000", "loss": float("nan")},
+             {"step": 2, "run_id": "2026-01-03T000000.000000", "loss": 10**400},  # beyond a float: skipped
+             {"step": 2**64, "run_id": "2026-01-03T000000.000000", "loss": 1.0}]  # beyond a step: skipped
     (folder / "metrics.jsonl").write_text("\n".join([*map(json.dumps, lines), "not json"]) + "\n")
     return folder
 

@@ -142,10 +142,20 @@ def _points(path: Path, run_ids: set[str], *, oldest: str) -> Iterator[tuple[str
                 continue
             if not isinstance(point, dict) or (run_id := str(point.get("run_id") or oldest)) not in run_ids:
                 continue
-            values = {k: v for k, v in point.items() if k not in ("step", "time", "run_id")
-                      and isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)}
-            if values and isinstance(point.get("step"), int):
+            values = {k: v for k, v in point.items() if k not in ("step", "time", "run_id") and _finite(v)}
+            step = point.get("step")
+            if values and isinstance(step, int) and not isinstance(step, bool) and -2**63 <= step < 2**63:
                 yield run_id, {"step": point["step"], "time": _epoch(point.get("time")), "values": values}
+
+
+def _finite(value: Any) -> bool:
+    """A number a progress chart can hold (an integer beyond a float's range, written by hand, is not)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def _epoch(moment: Any) -> float:
