@@ -201,6 +201,45 @@ def test_a_file_read_through_brevettiai_paths_in_any_order_of_reads(platform_ser
     assert fs.cat_file(f"{rid}/f.bin") == data
 
 
+def test_a_large_file_arrives_whole_by_every_way_of_reading_it_and_the_client_goes_on(
+        platform_server: PlatformServer, admin: httpx.Client, rid: str, tmp_path) -> None:
+    from brevettiai.io import IoTools
+    from brevettiai.platform._body import DIRECT_BODY_MIN
+    from brevettiai.platform.filesystem import PlatformFileSystem
+
+    data = os.urandom(2 * DIRECT_BODY_MIN + 12345)  # received from the socket itself, past httpx's first piece
+    assert admin.put(f"/api/files/{rid}/big.bin", content=data).status_code == 201
+    key = admin.headers["Authorization"].split()[1]
+    tools = IoTools(storage_options={"brevettiai": {"host": platform_server.url, "api_key": key}})
+    remote = f"brevettiai://{rid}/big.bin"
+    assert tools.read_file(remote, cache=False) == data
+    tools.copy(remote, str(tmp_path / "copy.bin"))
+    assert (tmp_path / "copy.bin").read_bytes() == data
+    (tmp_path / "cache").mkdir()
+    tools.set_cache_root(str(tmp_path / "cache"))
+    assert tools.read_file(remote) == data
+    fs = PlatformFileSystem(host=platform_server.url, api_key=key)
+    fs.get_file(f"{rid}/big.bin", str(tmp_path / "got.bin"))
+    assert (tmp_path / "got.bin").read_bytes() == data
+    assert fs.cat_file(f"{rid}/big.bin", start=7, end=DIRECT_BODY_MIN + 9) == data[7:DIRECT_BODY_MIN + 9]
+    with fs.open(f"{rid}/big.bin", "rb") as handle:
+        buffer = bytearray(DIRECT_BODY_MIN)
+        handle.seek(3)
+        assert handle.readinto(buffer) == len(buffer) and buffer == data[3:3 + len(buffer)]
+        assert handle.read(3 * MiB) == data[3 + len(buffer):3 + len(buffer) + 3 * MiB]  # the same stream goes on
+        handle.seek(len(data) - 5)
+        assert handle.readinto(buffer) == 5 and buffer[:5] == data[-5:] and handle.readinto(buffer) == 0
+        handle.seek(1)
+        assert handle.read() == data[1:]
+    # Each such body leaves its connection closed (h11 never saw it end): the next requests open new ones.
+    assert fs.cat_file(f"{rid}/big.bin", start=0, end=10) == data[:10]
+    with open(tmp_path / "copy.bin", "rb") as handle:  # an open local file, sent from where it stands
+        handle.seek(10)
+        tools.write_file(f"brevettiai://{rid}/from-handle.bin", handle)
+    stored = admin.head(f"/api/files/{rid}/from-handle.bin")
+    assert stored.headers["etag"] == f'"{hashlib.md5(data[10:]).hexdigest()}"'
+
+
 def test_an_upload_cut_off_midway_leaves_no_file_and_no_temporary_file(platform_server: PlatformServer,
                                                                        admin: httpx.Client, rid: str) -> None:
     import socket

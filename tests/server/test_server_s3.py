@@ -43,10 +43,11 @@ def test_no_aws_credentials_in_the_test_process() -> None:
 def test_job_io_moves_artifacts_straight_to_the_bucket(s3_server: tuple[PlatformServer, str], seaweedfs: SeaweedFS,
                                                        tmp_path: Path) -> None:
     from brevettiai import Job
+    from brevettiai.platform._body import DIRECT_BODY_MIN
     from brevettiai.platform.filesystem import PlatformFileSystem
 
     server, bucket = s3_server
-    data = os.urandom(3 * MiB + 17)
+    data = os.urandom(DIRECT_BODY_MIN + 3 * MiB + 17)  # large enough to be received from the socket itself
     md5 = hashlib.md5(data).hexdigest()
     (tmp_path / "big.bin").write_bytes(data)
     with server.client() as admin:
@@ -75,6 +76,10 @@ def test_job_io_moves_artifacts_straight_to_the_bucket(s3_server: tuple[Platform
             assert handle.read(5) == data[5:10]
         with pytest.raises(FileNotFoundError):
             fs.cat_file(f"{job_id}/artifacts/missing.bin")  # S3's own 404 behind the redirect
+        with open(tmp_path / "big.bin", "rb") as handle:  # an open file, sent from where it stands
+            handle.seek(100)
+            job.io.write_file(job.artifact_path("from-handle.bin"), handle)
+        assert seaweedfs.filesystem().cat_file(f"{bucket}/platform/{job_id}/artifacts/from-handle.bin") == data[100:]
         job.io.write_file(job.artifact_path("small.txt"), "small")  # below the direct-write size: through the server
         assert admin.get(f"/api/files/{job_id}/artifacts/small.txt").text == "small"
         # nothing but the job's own keys below the prefix: no temporary objects left behind

@@ -9,9 +9,11 @@ remote files can go through a validated local cache (see `brevettiai.io.cache`).
 from __future__ import annotations
 
 import errno
+import io
 import logging
 import os
 import posixpath
+import stat
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -20,6 +22,7 @@ from typing import IO, Any, NamedTuple
 from brevettiai.errors import BrevettiError, StorageError, StoragePathError
 from brevettiai.io import path as iopath
 from brevettiai.io.atomic import atomic_write
+from brevettiai.io.buffers import copy_stream
 from brevettiai.io.cache import ReadCache, remote_signature
 from brevettiai.io.path import PathArg
 from brevettiai.io.progress import Advance, byte_progress, no_progress
@@ -127,7 +130,14 @@ class IoTools:
         target = self._resolve(path)
         chunks = _content_chunks(content)
         with _backend_errors("write_file", target.given):
-            if target.is_local:
+            put_fileobj = None if target.is_local else getattr(target.fs, "put_fileobj", None)
+            local_file = None if put_fileobj is None or isinstance(chunks, list) else _regular_file(content)
+            if put_fileobj is not None and local_file is not None:
+                # A file on a local disk can be read again and its size is known: it is sent as it is, as
+                # `copy` sends a local file, without first spooling it to a temporary file.
+                self._make_remote_parent(target)
+                put_fileobj(local_file, target.key)
+            elif target.is_local:
                 _write_local(target.key, chunks)
             elif isinstance(chunks, list):
                 self._make_remote_parent(target)
@@ -307,8 +317,7 @@ class IoTools:
 
         def fill(handle: IO[bytes]) -> None:
             with fs.open(target.key, "rb") as remote:
-                for chunk in _read_chunks(remote):
-                    handle.write(chunk)
+                copy_stream(remote, handle)
 
         return self._cache.store(target.protocol, target.key, signature, fill)
 
@@ -347,7 +356,7 @@ class IoTools:
         """Copy one file, streaming in chunks, with an atomic replace at the destination."""
         if destination.is_local:
             with _open_read(source) as handle:
-                _write_local(destination.key, _read_chunks(handle), advance)
+                atomic_write(destination.key, lambda out: copy_stream(handle, out, advance))
         elif source.is_local:
             self._upload_local_file(source.key, destination, advance)
         elif source.fs is destination.fs:
@@ -466,6 +475,19 @@ def _content_chunks(content: Content) -> list[bytes] | Iterator[bytes]:
         f"write_file content must be str, bytes, bytearray, memoryview or a readable file object; "
         f"given {type(content).__name__}"
     )
+
+
+def _regular_file(content: object) -> IO[bytes] | None:
+    """``content`` when it is an open binary file on a local disk (seekable, its size known), else None."""
+    fileno, seekable, readable = (getattr(content, name, None) for name in ("fileno", "seekable", "readable"))
+    if fileno is None or seekable is None or readable is None or isinstance(content, io.TextIOBase):
+        return None
+    try:
+        if not (readable() and seekable()) or not stat.S_ISREG(os.fstat(fileno()).st_mode):
+            return None
+    except (OSError, ValueError):  # no descriptor (io.BytesIO, a socket's file), or closed
+        return None
+    return content  # type: ignore[return-value]
 
 
 def _write_local(path: str, chunks: Iterable[bytes], advance: Advance = no_progress) -> None:

@@ -22,8 +22,9 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import IO, Any
 from urllib.parse import quote
 
 import httpx
@@ -38,9 +39,12 @@ from brevettiai.errors import (
     PlatformUnavailableError,
     PlatformValidationError,
 )
+from brevettiai.io.buffers import copy_stream
+from brevettiai.platform._body import BodyReader, filled_bytes
 from brevettiai.platform._http import PlatformClient
 
 _CHUNK = 1 << 20
+_STREAM_READINTO_MIN = 256 << 10  # a copy's buffer (io.buffers): smaller reads go through the read-ahead cache
 DIRECT_HEADERS = {"X-Direct-Transfer": "allowed"}  # "I can follow a redirect to the storage itself"
 DIRECT_WRITE_MIN = 1 << 20  # smaller writes go through the server: one request instead of two
 DIRECT_WRITE_MAX = 5 << 30  # S3's limit of one PUT; larger files stream through the server (multipart there)
@@ -65,15 +69,17 @@ def request_transfer(client: PlatformClient, rid: str, files: Sequence[tuple[str
     return [item["url"] for item in answer["urls"]]
 
 
-def put_presigned(http: httpx.Client, url: str, local: str, progress: Callable[[int], object] | None = None,
-                  retries: int = 2) -> str:
-    """PUT a local file to a presigned URL, streamed; returns its md5, checked against the stored ETag."""
-    size = os.path.getsize(local)
+def put_presigned(http: httpx.Client, url: str, local: str | IO[bytes],
+                  progress: Callable[[int], object] | None = None, retries: int = 2) -> str:
+    """PUT a local file (a path, or an open regular file from its position on) to a presigned URL, streamed;
+    returns its md5, checked against the stored ETag."""
+    source = LocalSource(local)
+    size = source.size
     for attempt in range(retries + 1):
         digest = _HashAside() if size > _CHUNK else hashlib.md5(usedforsecurity=False)
 
         def chunks(digest: Any = digest) -> Iterator[bytes]:
-            with open(local, "rb") as handle:
+            with source.reading() as handle:
                 while chunk := handle.read(_CHUNK):
                     digest.update(chunk)
                     if progress is not None:
@@ -81,7 +87,7 @@ def put_presigned(http: httpx.Client, url: str, local: str, progress: Callable[[
                     yield chunk
 
         try:
-            response = http.put(url, content=chunks() if size > _CHUNK else _read_all(local, digest, progress),
+            response = http.put(url, content=chunks() if size > _CHUNK else _read_all(source, digest, progress),
                                 headers={"Content-Length": str(size)})
         except httpx.TransportError as exc:
             _stop_hashing(digest)
@@ -101,7 +107,7 @@ def put_presigned(http: httpx.Client, url: str, local: str, progress: Callable[[
         md5 = digest.hexdigest()
         etag = response.headers.get("etag", "").strip('"')
         if etag and "-" not in etag and etag != md5:
-            raise PlatformValidationError(f"the storage stored md5 {etag} but {local} has md5 {md5} "
+            raise PlatformValidationError(f"the storage stored md5 {etag} but {source.name} has md5 {md5} "
                                           f"(changed while uploading?)")
         return md5
     raise AssertionError("unreachable")
@@ -145,8 +151,31 @@ def _stop_hashing(digest: Any) -> None:
         digest.close()
 
 
-def _read_all(local: str, digest: Any, progress: Callable[[int], object] | None) -> bytes:
-    with open(local, "rb") as handle:
+class LocalSource:
+    """What an upload sends: a local file by path, or an open regular file from its current position to its end."""
+
+    def __init__(self, local: str | IO[bytes]) -> None:
+        self.local = local
+        if isinstance(local, str):
+            self.name, self.start, self.size = local, 0, os.path.getsize(local)
+        else:
+            self.name = str(getattr(local, "name", "the file object"))
+            self.start = local.tell()
+            self.size = max(0, os.fstat(local.fileno()).st_size - self.start)
+
+    @contextmanager
+    def reading(self) -> Iterator[IO[bytes]]:
+        """The bytes from the start (each retry reads them again); an open file given is left open."""
+        if isinstance(self.local, str):
+            with open(self.local, "rb") as handle:
+                yield handle
+        else:
+            self.local.seek(self.start)
+            yield self.local
+
+
+def _read_all(source: LocalSource, digest: Any, progress: Callable[[int], object] | None) -> bytes:
+    with source.reading() as handle:
         data = handle.read()
     digest.update(data)
     if progress is not None:
@@ -318,10 +347,27 @@ class PlatformFileSystem(AbstractFileSystem):
             if end is not None and end <= first:
                 return b""
             headers["Range"] = f"bytes={first}-{'' if end is None else end - 1}"
-        response = self._get(path, headers)
-        if response.status_code == 416:
-            return b""
-        return response.content
+        attempts = self.client.retries + 1
+        for attempt in range(attempts):
+            if attempt:
+                time.sleep(self.client.retry_delay(attempt))
+            try:
+                response = self._get(path, headers, stream=True)
+                try:
+                    return b"" if response.status_code == 416 else BodyReader(response).read_all()
+                finally:
+                    response.close()
+            except httpx.TransportError as exc:  # before or during the body: the whole GET again
+                failure: Exception = exc
+            except PlatformUnavailableError as exc:  # a 5xx answer
+                failure = exc
+            if attempt + 1 == attempts:
+                if isinstance(failure, PlatformError):
+                    raise failure
+                raise PlatformUnavailableError(
+                    f"the platform at {self.client.host} did not answer GET {self._url('files', path)} after "
+                    f"{attempts} attempts: {type(failure).__name__}: {failure}") from failure
+        raise AssertionError("unreachable")
 
     def get_file(self, rpath: str, lpath: str, callback: object = None, **kwargs: object) -> None:
         """Download a file to a local path, streamed."""
@@ -331,8 +377,7 @@ class PlatformFileSystem(AbstractFileSystem):
         response = self._get(path, stream=True)
         try:
             with open(lpath, "wb") as handle:
-                for chunk in response.iter_bytes():
-                    handle.write(chunk)
+                copy_stream(BodyReader(response), handle)
         finally:
             response.close()
 
@@ -354,16 +399,21 @@ class PlatformFileSystem(AbstractFileSystem):
         """Upload a local file, streamed from disk (straight to the storage when the platform offers it)."""
         if os.path.isdir(lpath):
             return
+        self._put_local(LocalSource(lpath), rpath)
+
+    def put_fileobj(self, handle: IO[bytes], rpath: str) -> None:
+        """Upload an open regular file on a local disk from its position to its end, like `put_file`."""
+        self._put_local(LocalSource(handle), rpath)
+
+    def _put_local(self, source: LocalSource, rpath: str) -> None:
         path = self._strip_protocol(rpath)
-        size = os.path.getsize(lpath)
-        if DIRECT_WRITE_MIN <= size <= DIRECT_WRITE_MAX and self._direct_writes is not False:
-            url = self._direct_put_url(path, size)
+        if DIRECT_WRITE_MIN <= source.size <= DIRECT_WRITE_MAX and self._direct_writes is not False:
+            url = self._direct_put_url(path, source.size)
             if url is not None:
-                put_presigned(self._storage_http(), url, lpath)
+                put_presigned(self._storage_http(), url, source.local)
                 self.invalidate_cache(path)
                 return
-        with open(lpath, "rb") as handle:
-            self._upload_stream(path, handle)
+        self._upload_stream(path, source)
 
     def _direct_put_url(self, path: str, size: int) -> str | None:
         rid, _, inside = path.partition("/")
@@ -371,14 +421,13 @@ class PlatformFileSystem(AbstractFileSystem):
         self._direct_writes = urls is not None
         return urls[0] if urls else None
 
-    def _upload_stream(self, path: str, handle: Any) -> None:
+    def _upload_stream(self, path: str, source: LocalSource) -> None:
         def chunks() -> Iterator[bytes]:
-            handle.seek(0)
-            while chunk := handle.read(_CHUNK):
-                yield chunk
+            with source.reading() as handle:
+                while chunk := handle.read(_CHUNK):
+                    yield chunk
 
-        size = os.fstat(handle.fileno()).st_size if hasattr(handle, "fileno") else None
-        headers = {"Content-Length": str(size)} if size is not None else None
+        headers = {"Content-Length": str(source.size)}
         # A generator can be sent only once, so retries happen here, each with a fresh one.
         attempts = self.client.retries + 1
         for attempt in range(attempts):
@@ -439,9 +488,8 @@ class _PlatformReadFile(AbstractBufferedFile):
     """Reads a platform file as it is consumed: sequential reads share one streamed GET."""
 
     _response: httpx.Response | None = None
-    _chunks: Iterator[bytes] | None = None
+    _body: BodyReader | None = None
     _position = -1
-    _pending = b""
 
     def read(self, length: int = -1) -> bytes:
         """Large reads come straight from the stream; small ones go through fsspec's read-ahead cache."""
@@ -454,37 +502,42 @@ class _PlatformReadFile(AbstractBufferedFile):
         self.loc += len(data)
         return data
 
+    def readinto(self, buffer: Any) -> int:
+        """Large reads are received straight into `buffer`; small ones go through fsspec's read-ahead cache."""
+        view = memoryview(buffer).cast("B")
+        if view.nbytes < _STREAM_READINTO_MIN:
+            return int(super().readinto(buffer))
+        if self.closed:
+            raise ValueError("I/O operation on closed file.")
+        end = min(self.size, self.loc + view.nbytes)
+        got = self._fetch_into(self.loc, end, view)
+        self.loc += got
+        return got
+
     def _fetch_range(self, start: int, end: int) -> bytes:
         if start >= end:
             return b""
-        if self._response is None or start != self._position:
+        return filled_bytes(end - start, lambda view: self._fetch_into(start, end, view))
+
+    def _fetch_into(self, start: int, end: int, view: memoryview) -> int:
+        """Receive the bytes [start, end) of the file into `view`; how many arrived (fewer at its end)."""
+        if start >= end:
+            return 0
+        if self._body is None or start != self._position:
             self._drop_stream()
             self._response = self.fs._get(self.path, {"Range": f"bytes={start}-"}, stream=True)
             if self._response.status_code == 416:
                 self._drop_stream()
-                return b""
-            self._chunks = self._response.iter_bytes()  # no chunk_size: httpx re-chunking costs half the speed
-            self._position, self._pending = start, b""
-        wanted = end - start
-        parts, have = [self._pending] if self._pending else [], len(self._pending)
-        while have < wanted:
-            chunk = next(self._chunks, b"")  # type: ignore[arg-type]
-            if not chunk:
-                break
-            parts.append(chunk)
-            have += len(chunk)
-        self._pending = b""
-        if have > wanted:  # keep the surplus of the last piece only: one copy of the data, not two
-            cut = len(parts[-1]) - (have - wanted)
-            parts[-1], self._pending = parts[-1][:cut], parts[-1][cut:]
-        data = b"".join(parts)
-        self._position += len(data)
-        return data
+                return 0
+            self._body, self._position = BodyReader(self._response), start
+        got = self._body.readinto(view[:end - start])
+        self._position += got
+        return got
 
     def _drop_stream(self) -> None:
         if self._response is not None:
             self._response.close()
-        self._response, self._chunks, self._position, self._pending = None, None, -1, b""
+        self._response, self._body, self._position = None, None, -1
 
     def close(self) -> None:
         self._drop_stream()
