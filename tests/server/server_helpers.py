@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 import uuid
 from typing import Any
@@ -53,6 +54,15 @@ def dataset(client: httpx.Client, **fields: Any) -> dict[str, Any]:
 def model(client: httpx.Client, **fields: Any) -> dict[str, Any]:
     """A new model (no model type unless given)."""
     return created(client.post("/api/models", json={"name": unique("model"), **fields}))
+
+
+def post_points(job: httpx.Client, job_id: str, points: list[dict[str, Any]]) -> None:
+    """Store `points` with the job's client, in batches the server takes (at most 10,000 points each)."""
+    for start in range(0, len(points), 10_000):
+        chunk = points[start:start + 10_000]
+        body = json.dumps({"batchId": uuid.uuid4().hex, "points": chunk})
+        answer = job.post(f"/api/jobs/{job_id}/metrics", content=body, headers={"Content-Type": "application/json"})
+        assert answer.json() == {"accepted": len(chunk)}, answer.text
 
 
 def job_client(url: str, key: str) -> httpx.Client:

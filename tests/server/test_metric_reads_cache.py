@@ -4,15 +4,13 @@ spike at an old step included, and the first one's next answers count them. Plus
 
 from __future__ import annotations
 
-import json
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 from platform_fixture import PlatformServer
-from server_helpers import job_client, model
+from server_helpers import job_client, model, post_points
 
 from brevettiai.server.metric_reads import ENTRY_ROWS, ROW_BYTES, AnswerCache
 
@@ -31,14 +29,6 @@ def two_servers(request: pytest.FixtureRequest, platform_server_factory: Any) ->
     yield [first, platform_server_factory("--database-url", url)]
 
 
-def _post(job: httpx.Client, job_id: str, points: list[dict[str, Any]]) -> None:
-    for start in range(0, len(points), 10_000):
-        chunk = points[start:start + 10_000]
-        answer = job.post(f"/api/jobs/{job_id}/metrics", content=json.dumps({"batchId": uuid.uuid4().hex, "points": chunk}),
-                          headers={"Content-Type": "application/json"})
-        assert answer.json() == {"accepted": len(chunk)}, answer.text
-
-
 def _values(answer: dict[str, Any], name: str) -> list[float]:
     return [row[1] for row in answer["series"][name]]
 
@@ -49,9 +39,9 @@ def test_kept_answers_follow_points_stored_through_another_server(two_servers: l
         m = model(admin)
         others = model(admin)
         with job_client(writer.url, m["apiKey"]) as job:
-            _post(job, m["id"], [{"step": s, "time": 1e9 + s, "values": {"loss": 1.0 / (1 + s)}} for s in range(STEPS)])
+            post_points(job, m["id"], [{"step": s, "time": 1e9 + s, "values": {"loss": 1.0 / (1 + s)}} for s in range(STEPS)])
         with job_client(writer.url, others["apiKey"]) as job:
-            _post(job, others["id"], [{"step": s, "time": 1e9 + s, "values": {"loss": 5.0}} for s in range(STEPS)])
+            post_points(job, others["id"], [{"step": s, "time": 1e9 + s, "values": {"loss": 5.0}} for s in range(STEPS)])
 
         def compare(**params: Any) -> dict[str, Any]:
             answer = admin.get("/api/compare", params={"ids": f"{m['id']},{others['id']}", **params})
@@ -72,7 +62,7 @@ def test_kept_answers_follow_points_stored_through_another_server(two_servers: l
 
         # The other server stores a spike at an old step (inside every range read above) and a new step.
         with job_client(writer.url, m["apiKey"]) as job:
-            _post(job, m["id"], [{"step": 3000, "time": 2e9, "values": {"loss": 50.0}},
+            post_points(job, m["id"], [{"step": 3000, "time": 2e9, "values": {"loss": 50.0}},
                                  {"step": STEPS, "time": 2e9, "values": {"loss": -1.0}}])
         later = compare()
         assert later["counts"][m["id"]] == {"loss": STEPS + 2}

@@ -5,27 +5,18 @@ and who may read it."""
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 import httpx
 import pytest
 from platform_fixture import PlatformServer
-from server_helpers import created, job_client, model, model_type, unique, web_login
+from server_helpers import created, job_client, model, model_type, post_points, unique, web_login
 
 OTHER_SCHEMA = {"fields": [
     {"type": "label", "tag": "optimizer", "label": "Optimizer"},
     {"type": "input", "inputType": "number", "model": "optimizer.lr", "label": "Learning rate", "default": 0.1},
     {"type": "input", "inputType": "number", "model": "epochs", "label": "Passes", "default": 3},
 ], "presets": {}}
-
-
-def _points(job: httpx.Client, job_id: str, points: list[dict[str, Any]]) -> None:
-    for start in range(0, len(points), 10_000):
-        chunk = points[start:start + 10_000]
-        answer = job.post(f"/api/jobs/{job_id}/metrics", content=json.dumps({"batchId": uuid.uuid4().hex, "points": chunk}),
-                          headers={"Content-Type": "application/json"})
-        assert answer.json() == {"accepted": len(chunk)}, answer.text
 
 
 def _output(job: httpx.Client, job_id: str, output: dict[str, Any]) -> None:
@@ -42,11 +33,11 @@ def runs(platform_server: PlatformServer) -> dict[str, Any]:
     b = model(admin, name="narrow", modelTypeId=first_type["id"], settings={"epochs": 9, "data": {"mode": "rgb"}})
     c = model(admin, name="other", modelTypeId=other_type["id"], settings={"optimizer": {"lr": 0.01}})
     with job_client(platform_server.url, a["apiKey"]) as job:
-        _points(job, a["id"], [{"step": s, "time": 1e9 + s, "values": {"loss": 1.0 / (1 + s), "acc": s / 30_000}}
+        post_points(job, a["id"], [{"step": s, "time": 1e9 + s, "values": {"loss": 1.0 / (1 + s), "acc": s / 30_000}}
                                for s in range(30_000)])
         _output(job, a["id"], {"test_accuracy": 0.91, "note": "best"})
     with job_client(platform_server.url, b["apiKey"]) as job:
-        _points(job, b["id"], [{"step": s, "time": 2e9 + s, "values": {"loss": 2.0 / (1 + s)}} for s in range(50)])
+        post_points(job, b["id"], [{"step": s, "time": 2e9 + s, "values": {"loss": 2.0 / (1 + s)}} for s in range(50)])
         _output(job, b["id"], {"test_accuracy": 0.85})
     return {"admin": admin, "a": a, "b": b, "c": c, "url": platform_server.url}
 
@@ -161,9 +152,9 @@ def test_a_cursor_polls_only_the_points_stored_since(runs: dict[str, Any], platf
     admin = runs["admin"]
     first, second = model(admin, name=unique("live")), model(admin, name=unique("live"))
     with job_client(platform_server.url, first["apiKey"]) as job:
-        _points(job, first["id"], [{"step": s, "values": {"loss": 1.0}} for s in range(3)])
+        post_points(job, first["id"], [{"step": s, "values": {"loss": 1.0}} for s in range(3)])
         cursors = admin.get("/api/compare", params={"ids": f"{first['id']},{second['id']}"}).json()["cursors"]
         assert cursors[second["id"]] is None  # nothing stored yet
-        _points(job, first["id"], [{"step": 3, "values": {"loss": 0.5}}])
+        post_points(job, first["id"], [{"step": 3, "values": {"loss": 0.5}}])
     since = admin.get(f"/api/models/{first['id']}/metrics", params={"after": cursors[first["id"]]}).json()
     assert [row[:2] for row in since["series"]["loss"]] == [[3, 0.5]]

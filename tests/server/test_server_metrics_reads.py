@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -19,7 +18,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from platform_fixture import PlatformServer
-from server_helpers import insert_points, job_client, job_points, model
+from server_helpers import insert_points, job_client, job_points, model, post_points
 from services import wait_for
 from sqlalchemy.orm import Session
 
@@ -51,21 +50,13 @@ def backend(request: pytest.FixtureRequest, platform_server_factory: Any) -> Ite
         yield Backend(server, "sqlite:///" + str(server.data_dir / "brevettiai.db"))
 
 
-def _post(job: httpx.Client, job_id: str, points: list[dict[str, Any]]) -> None:
-    for start in range(0, len(points), 10_000):  # the server takes at most 10,000 points per batch
-        chunk = points[start:start + 10_000]
-        body = json.dumps({"batchId": uuid.uuid4().hex, "points": chunk})
-        answer = job.post(f"/api/jobs/{job_id}/metrics", content=body, headers={"Content-Type": "application/json"})
-        assert answer.json() == {"accepted": len(chunk)}, answer.text
-
-
 def _long_job(server: PlatformServer, admin: httpx.Client) -> tuple[str, str]:
     m = model(admin)
     with job_client(server.url, m["apiKey"]) as job:
         for start in range(0, STEPS, 50_000):
-            _post(job, m["id"], [{"step": s, "time": 1e9 + s, "values": {"loss": _value(s)}}
+            post_points(job, m["id"], [{"step": s, "time": 1e9 + s, "values": {"loss": _value(s)}}
                                  for s in range(start, start + 50_000)])
-        _post(job, m["id"], [{"step": s, "time": 2e9 + s, "values": {"acc": s / 100}} for s in range(100)])
+        post_points(job, m["id"], [{"step": s, "time": 2e9 + s, "values": {"acc": s / 100}} for s in range(100)])
     return m["id"], m["apiKey"]
 
 
@@ -117,7 +108,7 @@ def test_long_series_read_bounded_zoomed_and_polled(backend: Backend) -> None:
         cursor = whole["cursor"]
         assert _read(admin, job_id, after=cursor) == {"series": {}, "counts": {}, "bucketSteps": {}, "cursor": cursor}
         with job_client(backend.server.url, key) as job:
-            _post(job, job_id, [{"step": STEPS + i, "time": 3e9, "values": {"loss": 0.5, "lr": 0.1}} for i in range(3)])
+            post_points(job, job_id, [{"step": STEPS + i, "time": 3e9, "values": {"loss": 0.5, "lr": 0.1}} for i in range(3)])
         new = _read(admin, job_id, after=cursor)
         assert new["series"] == {"loss": [[STEPS + i, 0.5, 3e9] for i in range(3)],
                                  "lr": [[STEPS + i, 0.1, 3e9] for i in range(3)]}
@@ -136,7 +127,7 @@ def test_several_long_series_of_a_job_read_from_blocks_as_from_their_points(back
     with backend.server.client() as admin:
         m = model(admin)
         with job_client(backend.server.url, m["apiKey"]) as job:
-            _post(job, m["id"], [{"step": s, "time": 1e9 + s,
+            post_points(job, m["id"], [{"step": s, "time": 1e9 + s,
                                   "values": {name: value(name, s) for name, length in lengths.items() if s < length}}
                                  for s in range(64_000)])
         by_points = _read(admin, m["id"], max_points=502, since=0)  # since: always the points themselves
@@ -261,12 +252,12 @@ def test_reads_while_points_arrive_count_each_point_once(backend: Backend) -> No
     with backend.server.client() as admin:
         m = model(admin)
         with job_client(backend.server.url, m["apiKey"]) as job:
-            _post(job, m["id"], [{"step": s, "time": 1.0, "values": {"loss": 1.0, "acc": 0.5}} for s in range(80_000)])
+            post_points(job, m["id"], [{"step": s, "time": 1.0, "values": {"loss": 1.0, "acc": 0.5}} for s in range(80_000)])
             _wait_summed_up(backend.url, m["id"])  # from here on reads sum blocks (buckets of 64-step multiples)
 
             def write() -> None:
                 for first in range(80_000, 140_000, 3000):
-                    _post(job, m["id"], [{"step": s, "time": 1.0, "values": {"loss": 1.0, "acc": 0.5}}
+                    post_points(job, m["id"], [{"step": s, "time": 1.0, "values": {"loss": 1.0, "acc": 0.5}}
                                          for s in range(first, first + 3000)])
 
             writer = ThreadPoolExecutor(1)
@@ -294,7 +285,7 @@ def test_negative_steps_fall_in_the_right_buckets(backend: Backend) -> None:
     with backend.server.client() as admin:
         m = model(admin)
         with job_client(backend.server.url, m["apiKey"]) as job:
-            _post(job, m["id"], [{"step": s, "time": 1.0, "values": {"loss": float(s)}} for s in range(-300, 300)])
+            post_points(job, m["id"], [{"step": s, "time": 1.0, "values": {"loss": float(s)}} for s in range(-300, 300)])
         by_points = _read(admin, m["id"], max_points=4, since=0)
         _wait_summed_up(backend.url, m["id"])
         by_blocks = _read(admin, m["id"], max_points=4)
@@ -317,7 +308,7 @@ def test_postgresql_replicas_storing_one_job_at_once_keep_its_blocks_exact(postg
         def store(index: int) -> None:
             with job_client(servers[index % 2].url, m["apiKey"]) as job:
                 start = index * 500
-                _post(job, m["id"], [{"step": s, "time": 1.0, "values": {"loss": float(s)}}
+                post_points(job, m["id"], [{"step": s, "time": 1.0, "values": {"loss": float(s)}}
                                      for s in range(start, start + 500)])
 
         with ThreadPoolExecutor(4) as pool:
@@ -348,7 +339,7 @@ def test_points_stored_without_blocks_are_summed_up_by_the_next_batch(platform_s
                                        for s in range(3000)])
         engine.dispose()
         with job_client(server.url, m["apiKey"]) as job:
-            _post(job, m["id"], [{"step": s, "time": 2.0, "values": {"loss": -1.0}} for s in range(3000, 6000)])
+            post_points(job, m["id"], [{"step": s, "time": 2.0, "values": {"loss": -1.0}} for s in range(3000, 6000)])
         answer = _read(admin, m["id"], names="loss", max_points=100)
         assert answer["counts"] == {"loss": 6000} and answer["bucketSteps"]["loss"] % 64 == 0
         values = [row[1] for row in answer["series"]["loss"]]

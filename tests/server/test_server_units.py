@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -198,21 +201,29 @@ def test_server_errors_are_brevetti_errors() -> None:
     assert issubclass(ApiError, ServerError) and issubclass(StorageUnavailable, RuntimeError | ServerError)
 
 
+def _metrics_writer(tmp_path: Path, job_id: str) -> tuple[Any, Any]:
+    """A fresh SQLite database holding one model `job_id`, and a metrics writer on it."""
+    from brevettiai.server.db import models as db
+    from brevettiai.server.db.migrate import upgrade
+    from brevettiai.server.db.session import Database
+    from brevettiai.server.metrics import MetricsWriter
+
+    database = Database(f"sqlite:///{tmp_path / 'm.db'}")
+    upgrade(database.engine)
+    with database.write() as session:
+        session.add(db.Job(id=job_id, kind="model", name=job_id))
+    return database, MetricsWriter(database)
+
+
 def test_a_metrics_group_with_a_deleted_job_stores_the_others_and_answers_404_for_it(tmp_path) -> None:
     import asyncio
 
     from sqlalchemy import func, select
 
     from brevettiai.server.db import models as db
-    from brevettiai.server.db.migrate import upgrade
-    from brevettiai.server.db.session import Database
-    from brevettiai.server.metrics import MetricsWriter, parse_columns
+    from brevettiai.server.metrics import parse_columns
 
-    database = Database(f"sqlite:///{tmp_path / 'm.db'}")
-    upgrade(database.engine)
-    with database.write() as session:
-        session.add(db.Job(id="live", kind="model", name="live"))
-    writer = MetricsWriter(database)
+    database, writer = _metrics_writer(tmp_path, "live")
 
     async def both() -> list:
         _, columns = parse_columns(b'{"batchId": "b", "steps": [1, 2], "series": {"loss": [0.5, 0.25]}}')
@@ -240,15 +251,8 @@ def test_a_metrics_batch_id_sent_again_at_once_or_later_is_answered_its_first_co
     from sqlalchemy import func, select
 
     from brevettiai.server.db import models as db
-    from brevettiai.server.db.migrate import upgrade
-    from brevettiai.server.db.session import Database
-    from brevettiai.server.metrics import MetricsWriter
 
-    database = Database(f"sqlite:///{tmp_path / 'm.db'}")
-    upgrade(database.engine)
-    with database.write() as session:
-        session.add(db.Job(id="job", kind="model", name="job"))
-    writer = MetricsWriter(database)
+    database, writer = _metrics_writer(tmp_path, "job")
 
     def points(count: int) -> list:
         return [{"step": step, "values": {"loss": 1.0}} for step in range(count)]

@@ -317,6 +317,7 @@ def _store_group(database: Database, group: list[_Pending]) -> list[int | BaseEx
         params.update((f"b{n}", batch_id) for n, batch_id in enumerate(batch_ids))
         rows: Any = _seen_statement(len(jobs), len(batch_ids)).execute(connection, params)
         seen = {(job, batch): accepted for job, batch, accepted in rows}
+        created = _created(connection)
         stored: list[tuple[str, Points]] = []
         batches: list[dict[str, Any]] = []
         results: list[int | BaseException] = []
@@ -327,13 +328,11 @@ def _store_group(database: Database, group: list[_Pending]) -> list[int | BaseEx
             else:
                 seen[key] = len(item.points)
                 stored.append((item.job_id, item.points))
-                batches.append({"job_id": item.job_id, "batch_id": item.batch_id, "accepted": len(item.points)})
+                batches.append({"job_id": item.job_id, "batch_id": item.batch_id, "accepted": len(item.points),
+                                "created": created})
                 results.append(len(item.points))
         _store_points(connection, stored, now)
         if batches:
-            created = _created(connection)
-            for row in batches:
-                row["created"] = created
             _INSERT_BATCH.execute(connection, batches)
     return results
 
