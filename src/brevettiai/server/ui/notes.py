@@ -8,9 +8,13 @@ with http(s)/mailto URLs only, and no images (they would load from anywhere).
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import nh3
 from markupsafe import Markup
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 _TAGS = {"a", "abbr", "b", "blockquote", "br", "code", "del", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr",
          "i", "kbd", "li", "ol", "p", "pre", "s", "strong", "sub", "sup", "table", "tbody", "td", "th", "thead",
@@ -18,7 +22,8 @@ _TAGS = {"a", "abbr", "b", "blockquote", "br", "code", "del", "em", "h1", "h2", 
 
 
 @lru_cache(maxsize=1)
-def _markdown():  # noqa: ANN202 - a MarkdownIt, imported when notes are first shown
+def _markdown() -> MarkdownIt:
+    """The renderer, imported when notes are first shown."""
     from markdown_it import MarkdownIt
 
     return MarkdownIt("commonmark", {"html": False, "linkify": False}).enable(["table", "strikethrough"])
