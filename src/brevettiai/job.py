@@ -220,9 +220,8 @@ class Job:
 
     @classmethod
     def _init(cls, *, argv: list[str], io: IoTools | None, overrides: dict[str, Any], **arguments: Any) -> Job:
-        import json
-
         from brevettiai._location import JOB_FLAGS, resolve_location
+        from brevettiai.contract.jsontext import settings_from_text
         from brevettiai.settings import parse_overrides
         from brevettiai.settings.parse import build_with_overrides
 
@@ -236,9 +235,13 @@ class Job:
         info.update(overrides)
         if location.host and not info.get("host_name"):
             info["host_name"] = location.host
-        raw_settings = info.get("settings") or {}
-        if isinstance(raw_settings, str):
-            raw_settings = json.loads(raw_settings) if raw_settings.strip() else {}
+        given = info.get("settings")
+        if isinstance(given, str):
+            given = given.strip()  # blank text has always meant no settings to a job
+        try:
+            raw_settings = settings_from_text(given or None)
+        except ValueError as exc:
+            raise SettingsError(f"The job's settings (info.json \"settings\") are not JSON text: {exc}") from None
         unknown: dict[str, Any] = {}
         settings: object = build_with_overrides(settings_class, cast("JSONMapping | None", raw_settings),
                                                 setting_overrides, unknown=unknown)
