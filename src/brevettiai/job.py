@@ -44,14 +44,6 @@ _INFO_FIELDS = {"id", "name", "api_key", "host_name", "datasets", "tags", "model
                 "run_id", "model_path", *_ENDPOINT_KEYS.values()}
 
 
-_current_job: weakref.ref[Job] | None = None
-
-
-def current_job() -> Job | None:
-    """The job most recently created with `Job.init` in this process, if it still exists."""
-    return _current_job() if _current_job is not None else None
-
-
 class _Killed(BaseException):
     """Raised inside the job's main thread when SIGTERM or SIGINT arrives during `start()`."""
 
@@ -247,8 +239,6 @@ class Job:
                                                 setting_overrides, unknown=unknown)
         job = cls(info=info, job_dir=location.job_dir, settings=settings, api_key=location.api_key,
                   cache_path=location.cache_path, io=backend.io, unknown_settings=unknown, backend=backend, argv=argv)
-        global _current_job
-        _current_job = weakref.ref(job)
         job._start_environment_capture()
         backend.begin_run(job.run_id)
         job._write_state()
@@ -341,11 +331,11 @@ class Job:
         return self.backend.save_chart(_chart_file_name(name), spec)
 
     def get_remote_monitor(self) -> RemoteMonitor:
-        """A `RemoteMonitor` reporting this job's progress (a Keras-style callback)."""
+        """A `RemoteMonitor` reporting this job's progress into its metrics (a Keras-style callback)."""
         from brevettiai.interfaces.remote_monitor import RemoteMonitor
 
         return RemoteMonitor(root=self.host_name, path=self.api_endpoints.get("remote"), api_key=self.api_key,
-                             job=self)
+                             sink=self.backend)
 
     def get_root_tags(self) -> list[Tag]:
         """The root tags: the platform's tag tree roots, or offline the job's tags without a parent."""
