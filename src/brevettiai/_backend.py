@@ -168,7 +168,20 @@ class PlatformBackend:
     def load_info(self, job_name: str) -> JSONObject:
         info = self.link.fetch_info()
         log.info("Config args found at: '%s'", self.location.info_file)
+        self._take_remote_monitor_points(info)
         return info
+
+    def _take_remote_monitor_points(self, info: JSONObject) -> None:
+        """Points a `RemoteMonitor` of this process sends to the job's remote endpoint join its metrics stream.
+
+        Registered under each name of the platform: the host it was reached at and the host name its info gives.
+        """
+        from brevettiai.platform.metrics_sinks import register_sink
+
+        remote = info.get("remote_url")
+        host_name = info.get("host_name")
+        register_sink(self, (self.link.host, self.location.host, host_name if isinstance(host_name, str) else None),
+                      remote if isinstance(remote, str) else None)
 
     def record_state(self, state: JobState) -> None:
         if state.status == "created":  # the platform created the job and keeps its state
@@ -192,6 +205,9 @@ class PlatformBackend:
         return self.link.root_tags()
 
     def close(self) -> None:
+        from brevettiai.platform.metrics_sinks import unregister_sink
+
+        unregister_sink(self)  # a monitor used after the job's end posts itself: this stream is closed
         self.link.close()
 
 

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from brevettiai._threads import start_daemon
 from brevettiai.contract.jsontypes import JSONObject
+from brevettiai.contract.paths import URL_SCHEME
 
 if TYPE_CHECKING:
     import subprocess
@@ -61,7 +62,6 @@ GIT_TIMEOUT = 5.0
 _ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 _NAME_CHARS = _ALNUM | {".", "_"}
 _VERSION_CHARS = _ALNUM | {".", "+", "!"}
-_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
 _SSH_SCHEMES = frozenset({"ssh", "git+ssh", "ssh+git"})
 
 _T = TypeVar("_T")
@@ -255,9 +255,10 @@ def _safely(func: Callable[[], _T]) -> _T | None:
 
 def strip_url_credentials(url: str) -> str:
     """Remove credentials from a remote URL (ssh URLs keep their user name, never a password)."""
-    head, sep, rest = url.partition("://")
-    if not sep or not _SCHEME.fullmatch(head):
+    scheme = URL_SCHEME.match(url)
+    if scheme is None:
         return url  # scp-like ``user@host:path`` or a local path: no password can be written there
+    head, rest = scheme.group(1), url[scheme.end():]
     end = len(rest)
     for stop in "/?#":
         index = rest.find(stop)

@@ -44,14 +44,6 @@ _INFO_FIELDS = {"id", "name", "api_key", "host_name", "datasets", "tags", "model
                 "run_id", "model_path", *_ENDPOINT_KEYS.values()}
 
 
-_current_job: weakref.ref[Job] | None = None
-
-
-def current_job() -> Job | None:
-    """The job most recently created with `Job.init` in this process, if it still exists."""
-    return _current_job() if _current_job is not None else None
-
-
 class _Killed(BaseException):
     """Raised inside the job's main thread when SIGTERM or SIGINT arrives during `start()`."""
 
@@ -220,9 +212,8 @@ class Job:
 
     @classmethod
     def _init(cls, *, argv: list[str], io: IoTools | None, overrides: dict[str, Any], **arguments: Any) -> Job:
-        import json
-
         from brevettiai._location import JOB_FLAGS, resolve_location
+        from brevettiai.contract.jsontext import settings_from_text
         from brevettiai.settings import parse_overrides
         from brevettiai.settings.parse import build_with_overrides
 
@@ -236,16 +227,18 @@ class Job:
         info.update(overrides)
         if location.host and not info.get("host_name"):
             info["host_name"] = location.host
-        raw_settings = info.get("settings") or {}
-        if isinstance(raw_settings, str):
-            raw_settings = json.loads(raw_settings) if raw_settings.strip() else {}
+        given = info.get("settings")
+        if isinstance(given, str):
+            given = given.strip()  # blank text has always meant no settings to a job
+        try:
+            raw_settings = settings_from_text(given or None)
+        except ValueError as exc:
+            raise SettingsError(f"The job's settings (info.json \"settings\") are not JSON text: {exc}") from None
         unknown: dict[str, Any] = {}
         settings: object = build_with_overrides(settings_class, cast("JSONMapping | None", raw_settings),
                                                 setting_overrides, unknown=unknown)
         job = cls(info=info, job_dir=location.job_dir, settings=settings, api_key=location.api_key,
                   cache_path=location.cache_path, io=backend.io, unknown_settings=unknown, backend=backend, argv=argv)
-        global _current_job
-        _current_job = weakref.ref(job)
         job._start_environment_capture()
         backend.begin_run(job.run_id)
         job._write_state()
@@ -338,11 +331,11 @@ class Job:
         return self.backend.save_chart(_chart_file_name(name), spec)
 
     def get_remote_monitor(self) -> RemoteMonitor:
-        """A `RemoteMonitor` reporting this job's progress (a Keras-style callback)."""
+        """A `RemoteMonitor` reporting this job's progress into its metrics (a Keras-style callback)."""
         from brevettiai.interfaces.remote_monitor import RemoteMonitor
 
         return RemoteMonitor(root=self.host_name, path=self.api_endpoints.get("remote"), api_key=self.api_key,
-                             job=self)
+                             sink=self.backend)
 
     def get_root_tags(self) -> list[Tag]:
         """The root tags: the platform's tag tree roots, or offline the job's tags without a parent."""

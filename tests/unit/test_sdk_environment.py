@@ -24,10 +24,10 @@ def test_an_unusable_number_is_an_error_naming_the_variable(raw: str) -> None:
 
 
 def test_a_secret_value_is_not_repeated_in_the_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    from brevettiai import _env
+    from brevettiai.contract import environment
 
-    monkeypatch.setitem(SDK_ENVIRONMENT, "password", _env.EnvVar(("BREVETTI_AI_PW",), _env._positive_seconds,
-                                                                  "x", "test", secret=True))
+    monkeypatch.setitem(SDK_ENVIRONMENT, "password", environment.EnvVar(
+        ("BREVETTI_AI_PW",), environment._positive_seconds, "x", "test", "credential", secret=True))
     with pytest.raises(UsageError) as caught:
         env_value("password", environ={"BREVETTI_AI_PW": "hunter2"})
     assert "hunter2" not in str(caught.value)

@@ -1,47 +1,51 @@
 """`RemoteMonitor`: the original SDK's per-epoch progress reporter, batched and non-blocking here.
 
 ``RemoteMonitor(root=job.host_name, path=job.api_endpoints["remote"]).on_epoch_end(epoch, logs)``
-records the epoch's logs as a metrics point. Inside a job running on that platform the point joins
-the job's batched metrics stream; otherwise it is posted to ``root + path`` with the job key
-(``api_key=`` or ``BREVETTI_AI_API_KEY``) in the Authorization header.
+records the epoch's logs as a metrics point. When a job of this process runs on that platform with
+that remote endpoint, the point joins the job's batched metrics stream (the job registered it under
+the endpoint's address, `brevettiai.platform.metrics_sinks`); otherwise it is posted to
+``root + path`` with the job key (``api_key=`` or ``BREVETTI_AI_API_KEY``) in the Authorization header.
+`Job.get_remote_monitor()` gives the monitor its job's stream directly (offline: metrics.jsonl).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, cast
+
+from brevettiai.contract.jsontypes import JSONValue
 
 if TYPE_CHECKING:
-    from brevettiai.job import Job
+    from brevettiai.platform._http import PlatformClient
+    from brevettiai.platform.metrics_sinks import MetricsSink
 
 log = logging.getLogger("brevettiai.interfaces.remote_monitor")
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: object) -> JSONValue:
     """numpy scalars and arrays to Python numbers and lists."""
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    return value
+    tolist = getattr(value, "tolist", None)
+    return cast("JSONValue", tolist() if callable(tolist) else value)  # the platform refuses what is not JSON
 
 
 class RemoteMonitor:
     """Reports training progress to the platform; usable as a Keras-style callback."""
 
     def __init__(self, root: str | None, path: str | None, api_key: str | None = None,
-                 job: Job | None = None) -> None:
+                 sink: MetricsSink | None = None) -> None:
         self.root = root
         self.path = path
         self._api_key = api_key
-        self._given_job = job  # `job.get_remote_monitor()` gives it; else the job running in this process
-        self._client: Any = None
+        self._given_sink = sink  # `job.get_remote_monitor()` gives its job's; else found by address
+        self._client: PlatformClient | None = None
 
     def on_epoch_end(self, epoch: int, logs: Mapping[str, object] | None = None) -> None:
         """Record the metrics of one finished epoch."""
         values = {str(k): _plain(v) for k, v in (logs or {}).items()}
-        job = self._job()
-        if job is not None:
-            job.log_metrics(int(epoch), **values)
+        sink = self._sink()
+        if sink is not None:
+            sink.log_metrics(int(epoch), values)
             return
         if not self.root or not self.path:
             log.warning("RemoteMonitor has no platform address (root=%r, path=%r); epoch %s not reported",
@@ -52,26 +56,21 @@ class RemoteMonitor:
         except Exception as exc:  # progress reporting must never stop training
             log.warning("Could not report epoch %s to %s: %s", epoch, self.root, exc)
 
-    def _job(self) -> Any:
-        """The job whose metrics stream takes the points: it runs on this monitor's platform and endpoint."""
-        from brevettiai._backend import PlatformBackend
-        from brevettiai.job import current_job
+    def _sink(self) -> MetricsSink | None:
+        """The metrics stream that takes this monitor's points: the one given, else the one of its address."""
+        if self._given_sink is not None:
+            return self._given_sink
+        from brevettiai.platform.metrics_sinks import sink_for
 
-        job = self._given_job or current_job()
-        if job is None or not isinstance(job.backend, PlatformBackend):
-            return None
-        if self.path and job.api_endpoints.get("remote") not in (None, self.path.split("?")[0]):
-            return None
-        return job
+        return sink_for(self.root, self.path)
 
-    def _post(self, body: dict[str, Any]) -> None:
-        from brevettiai.platform._http import PlatformClient
-
+    def _post(self, body: dict[str, JSONValue]) -> None:
         if self._client is None:
             from brevettiai._env import env_value
+            from brevettiai.platform._http import PlatformClient
 
             self._client = PlatformClient(self.root or "", self._api_key or env_value("api_key"))
-        self._client.post(self.path, json=body, idempotent=True)
+        self._client.post(self.path or "", json=body, idempotent=True)
 
     # Keras calls these; there is nothing to do at those moments.
     def set_model(self, model: object) -> None:
@@ -85,9 +84,9 @@ class RemoteMonitor:
 
     def on_train_end(self, logs: Mapping[str, object] | None = None) -> None:
         """Flush the job's metrics at the end of training."""
-        job = self._job()
-        if job is not None:
-            job.flush_metrics()
+        sink = self._sink()
+        if sink is not None:
+            sink.flush_metrics()
 
     def on_epoch_begin(self, epoch: int, logs: Mapping[str, object] | None = None) -> None:
         """Keras callback hook (unused)."""

@@ -11,26 +11,23 @@ import posixpath
 import re
 import sys
 
-from brevettiai.contract.paths import ACCEPTED, PathRuleError, path_parts
+from brevettiai.contract.paths import ACCEPTED, URL_SCHEME, PathRuleError, path_parts
 from brevettiai.errors import StoragePathError
 
 PathArg = str | os.PathLike[str]
 
-# A scheme is a letter followed by letters, digits, "+", "-" or "."; requiring "://" keeps
-# Windows drive paths ("C:\\data") local.
-_URL_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
 _LOCAL_PROTOCOLS = frozenset({"file", "local"})
 
 
 def is_url(path: PathArg) -> bool:
     """Return True when the path starts with a ``scheme://`` prefix."""
-    return _URL_RE.match(os.fspath(path)) is not None
+    return URL_SCHEME.match(os.fspath(path)) is not None
 
 
 def split_protocol(path: PathArg) -> tuple[str | None, str]:
     """Split ``scheme://rest`` into ``(scheme, rest)``; a plain path gives ``(None, path)``."""
     text = os.fspath(path)
-    match = _URL_RE.match(text)
+    match = URL_SCHEME.match(text)
     if match is None:
         return None, text
     return match.group(1), text[match.end() :]

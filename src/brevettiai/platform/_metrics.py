@@ -21,12 +21,13 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, BinaryIO
 
 import pydantic_core
 
 from brevettiai._threads import start_daemon
 from brevettiai.contract.jsontypes import JSONMapping
+from brevettiai.io.atomic import atomic_write
 
 log = logging.getLogger("brevettiai.platform.metrics")
 
@@ -320,12 +321,18 @@ class MetricsSender:
             self._spill_folder = self._spill_dir()
             os.makedirs(self._spill_folder, exist_ok=True)
         while len(self._pending) > keep:
-            batch_id, batch = self._pending.popleft()
-            self._pending_points -= len(batch)
+            batch_id, batch = self._pending[0]
             self._spill_count += 1
             path = os.path.join(self._spill_folder, f"metrics-{self._spill_count:08d}-{batch_id}.json")
-            with open(path, "wb") as handle:
-                handle.write(batch.body(batch_id))
+            body = batch.body(batch_id)
+            try:  # whole or not at all: a full disk or a crash leaves no torn file to be read back
+                atomic_write(path, functools.partial(_write_bytes, body))
+            except OSError as exc:
+                log.warning("Could not keep %d metric points on disk in %s (%s); they wait in memory",
+                            self._pending_points, self._spill_folder, exc)
+                return
+            self._pending.popleft()
+            self._pending_points -= len(batch)
             self._spilled.append((path, len(batch)))
             self._spilled_points += len(batch)
         log.warning("The platform is not taking metrics; %d points wait in %s", self._spilled_points,
@@ -334,3 +341,7 @@ class MetricsSender:
     def _spill_everything(self) -> None:
         self._take_from_queue()
         self._spill_oldest(keep=0)
+
+
+def _write_bytes(data: bytes, handle: BinaryIO) -> None:
+    handle.write(data)

@@ -213,9 +213,8 @@ def _save_key(model_id: str, key: str | None) -> None:
     path = _key_file(model_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     os.chmod(path.parent, 0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key)
+    # whole or not at all: a torn key file would be a wrong key to the next sync
+    atomic_write(path, lambda handle: handle.write(key.encode()), mode=0o600)
 
 
 def _load_key(model_id: str) -> str | None:

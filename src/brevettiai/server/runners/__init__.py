@@ -8,21 +8,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from brevettiai.contract.environment import passed_to_jobs
 from brevettiai.server.config import ServerConfig
 
 # What a job inherits of the environment it is started from (the server's, or a Dask worker's):
 # only these, so no credential of the server (AWS_*, FSSPEC_*, PG*, database URLs, passwords) reaches it.
+# The SDK's own variables come from its one table: those of how a job behaves pass, never a login of a
+# person nor where a job lives (the runner gives each job its id, host and key).
 INHERITED = frozenset({
     "PATH", "HOME", "USER", "LOGNAME", "SHELL", "HOSTNAME", "LANG", "LANGUAGE", "TZ", "TERM", "TMPDIR", "TEMP",
     "TMP", "PYTHONPATH", "PYTHONUNBUFFERED", "PYTHONIOENCODING", "PYTHONDONTWRITEBYTECODE", "VIRTUAL_ENV",
     "CONDA_PREFIX", "CONDA_DEFAULT_ENV", "LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES", "CUDA_HOME", "CUDA_PATH",
     "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS", "TF_CPP_MIN_LOG_LEVEL",
     "MPLBACKEND", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_RUNTIME_DIR",
-    # the SDK's settings of how a job behaves (not where it runs, nor who it is)
-    "BREVETTI_AI_CACHE", "BREVETTI_AI_HEARTBEAT_INTERVAL", "BREVETTI_AI_FLUSH_TIMEOUT",
     # Windows needs these to start Python at all
     "SYSTEMROOT", "SYSTEMDRIVE", "WINDIR", "COMSPEC", "PATHEXT", "USERPROFILE", "APPDATA", "LOCALAPPDATA",
-    "PROGRAMDATA", "PROGRAMFILES", "NUMBER_OF_PROCESSORS", "PROCESSOR_ARCHITECTURE"})
+    "PROGRAMDATA", "PROGRAMFILES", "NUMBER_OF_PROCESSORS", "PROCESSOR_ARCHITECTURE"}) | passed_to_jobs()
 INHERITED_PREFIXES = ("LC_", "NVIDIA_", "CUDNN_", "NCCL_")
 
 
