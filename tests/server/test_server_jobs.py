@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 import textwrap
-import time
 import uuid
 
 import httpx
@@ -63,14 +62,11 @@ def runnable_type(admin: httpx.Client, tmp_path_factory: pytest.TempPathFactory)
                       settingsSchema={"fields": [], "presets": {}}, defaults={})
 
 
-def wait_for(admin: httpx.Client, job_id: str, statuses: set[str], timeout: float = 30.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        record = admin.get(f"/api/models/{job_id}").json()
-        if record["status"] in statuses or time.monotonic() > deadline:
-            assert record["status"] in statuses, record
-            return record
-        time.sleep(0.1)
+def wait_status(admin: httpx.Client, job_id: str, statuses: set[str], timeout: float = 30.0) -> dict:
+    """The job's record once its status is one of `statuses`."""
+    return services.wait_for(lambda: admin.get(f"/api/models/{job_id}").json(), timeout, every=0.1,
+                             what=f"job {job_id} reaching {sorted(statuses)}",
+                             until=lambda record: record["status"] in statuses)
 
 
 def started(admin: httpx.Client, type_id: str, behaviour: str) -> tuple[dict, str]:
@@ -83,7 +79,7 @@ def started(admin: httpx.Client, type_id: str, behaviour: str) -> tuple[dict, st
 def test_a_local_job_runs_to_completion(platform_server: PlatformServer, admin: httpx.Client,
                                         runnable_type: dict) -> None:
     job, key = started(admin, runnable_type["id"], "complete")
-    record = wait_for(admin, job["id"], {"completed", "failed"})
+    record = wait_status(admin, job["id"], {"completed", "failed"})
     assert record["status"] == "completed" and record["modelPath"] == "artifacts/model.txt"
     assert record["started"] and record["completed"]
     assert admin.get(f"/api/models/{job['id']}/metrics").json()["series"]["loss"][0][:2] == [0, 1.0]
@@ -103,16 +99,16 @@ def test_a_local_job_runs_to_completion(platform_server: PlatformServer, admin: 
 
 def test_a_job_that_exits_without_reporting_fails_with_its_exit_code(admin: httpx.Client, runnable_type: dict) -> None:
     job, _ = started(admin, runnable_type["id"], "exit3")
-    record = wait_for(admin, job["id"], {"failed", "completed", "killed"})
+    record = wait_status(admin, job["id"], {"failed", "completed", "killed"})
     assert record["status"] == "failed" and record["error"]["code"] == 3 and "exit code 3" in record["error"]["message"]
 
 
 def test_stop_a_running_job(platform_server: PlatformServer, admin: httpx.Client, runnable_type: dict) -> None:
     job, key = started(admin, runnable_type["id"], "loop")
-    wait_for(admin, job["id"], {"running"})
+    wait_status(admin, job["id"], {"running"})
     stopped = admin.post(f"/api/models/{job['id']}/stop")
     assert stopped.status_code == 200 and stopped.json()["status"] in ("running", "killed")
-    record = wait_for(admin, job["id"], {"killed", "failed", "completed"})
+    record = wait_status(admin, job["id"], {"killed", "failed", "completed"})
     assert record["status"] == "killed" and record["error"]["signal"] == "SIGTERM"
     with job_client(platform_server.url, key) as job_side:
         assert job_side.post(f"/api/jobs/{job['id']}/heartbeat").json() == {"status": "killed", "stopRequested": True}
@@ -121,7 +117,7 @@ def test_stop_a_running_job(platform_server: PlatformServer, admin: httpx.Client
 
 def test_delete_a_running_job_stops_it(admin: httpx.Client, runnable_type: dict) -> None:
     job, _ = started(admin, runnable_type["id"], "loop")
-    wait_for(admin, job["id"], {"running"})
+    wait_status(admin, job["id"], {"running"})
     assert admin.delete(f"/api/models/{job['id']}").status_code == 204
     assert admin.get(f"/api/models/{job['id']}").status_code == 404
 
