@@ -10,7 +10,7 @@ import httpx
 import pytest
 import services
 from platform_fixture import PlatformServer
-from server_helpers import created, job_client, model, model_type, unique, web_login
+from server_helpers import created, dataset, job_client, model, model_type, unique, web_login
 
 # A job as the runner starts it: `<command> --job_id ID --host URL`, its key in BREVETTI_AI_API_KEY.
 # It does what its "behaviour" setting says, talking to the platform with plain httpx.
@@ -368,3 +368,34 @@ def test_a_model_never_started_does_not_say_it_waits_for_progress(platform_serve
         browser.close()
     assert "No progress yet: the model has not been started." in page
     assert "Waiting for progress metrics" not in page
+
+
+def test_folders_and_files_that_are_not_there_answer_alike_in_the_api_and_the_pages(
+        platform_server: PlatformServer, admin: httpx.Client) -> None:
+    """The artifacts API, the artifacts browser, the preview and a dataset's page list folders through the files
+    service: a bad path is a 400, a missing folder an empty list in the API and a 404 page, no artifacts yet an
+    empty browser."""
+    m, data = model(admin), dataset(admin)
+    api = f"/api/models/{m['id']}/artifacts"
+    browser = web_login(platform_server)
+    try:
+        assert admin.get(api).json() == []
+        empty = browser.get(f"/models/{m['id']}/artifacts")
+        assert empty.status_code == 200 and "Artifacts of" in empty.text
+        assert admin.put(f"/api/files/{m['id']}/artifacts/plots/a.txt", content=b"seen").status_code == 201
+        assert admin.put(f"/api/files/{data['id']}/images/b.png", content=b"png").status_code == 201
+        assert [e["name"] for e in admin.get(api, params={"prefix": "plots"}).json()] == ["plots/a.txt"]
+        assert admin.get(api, params={"prefix": "nothing"}).json() == []
+        assert admin.get(api, params={"prefix": "../x"}).status_code == 400
+        assert "a.txt" in browser.get(f"/models/{m['id']}/artifacts", params={"folder": "plots"}).text
+        missing = browser.get(f"/models/{m['id']}/artifacts", params={"folder": "nothing"})
+        assert missing.status_code == 404 and "There is no folder" in missing.text
+        assert browser.get(f"/models/{m['id']}/artifacts", params={"folder": "../x"}).status_code == 400
+        assert "seen" in browser.get(f"/models/{m['id']}/preview/plots/a.txt").text
+        no_file = browser.get(f"/models/{m['id']}/preview/plots")  # a folder is not a file
+        assert no_file.status_code == 404 and "There is no file" in no_file.text
+        assert "b.png" in browser.get(f"/datasets/{data['id']}", params={"folder": "images"}).text
+        assert browser.get(f"/datasets/{data['id']}", params={"folder": "nothing"}).status_code == 404
+        assert browser.get(f"/datasets/{data['id']}", params={"folder": "a/../.."}).status_code == 400
+    finally:
+        browser.close()
