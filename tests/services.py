@@ -29,9 +29,10 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,15 +47,23 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for(condition, timeout: float = 30.0, every: float = 0.05, what: str = "the condition"):
-    """Poll `condition` until it returns something truthy; fail the test after `timeout` seconds."""
+def wait_for(condition, timeout: float = 30.0, every: float = 0.05, what: str = "the condition",
+             until: Callable[[Any], object] | None = None, detail: Callable[[], str] | None = None):
+    """Poll `condition` until it returns something truthy (or, given `until`, a value `until` accepts) and
+    return that value; fail the test after `timeout` seconds, naming `what`, the last value when `until`
+    judged it, and `detail()` (e.g. a server log) when given."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
-        if value:
+        if until(value) if until is not None else value:
             return value
         if time.monotonic() > deadline:
-            pytest.fail(f"{what} did not happen within {timeout} s")
+            message = f"{what} did not happen within {timeout} s"
+            if until is not None:
+                message += f"; last seen: {value!r}"
+            if detail is not None:
+                message += f"\n{detail()}"
+            pytest.fail(message)
         time.sleep(every)
 
 

@@ -9,12 +9,12 @@ import re
 import shlex
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from packaging.version import Version
 from platform_fixture import admin_name
+from services import wait_for
 
 import brevettiai
 
@@ -68,10 +68,8 @@ def test_the_platform_example_runs_as_written(platform_server, tmp_path: Path) -
     model_id, key = result.stdout.splitlines()[0].split()
     assert key.startswith("bj_")
     with platform_server.client() as admin:
-        deadline = time.monotonic() + 90
-        while (model := admin.get(f"/api/models/{model_id}").json())["status"] not in FINAL:
-            assert time.monotonic() < deadline, f"the README's model is still {model['status']}"
-            time.sleep(0.3)
+        model = wait_for(lambda: admin.get(f"/api/models/{model_id}").json(), 90, every=0.3,
+                         what="the README's model ending", until=lambda record: record["status"] in FINAL)
         log = admin.get(f"/api/files/{model_id}/logs/job.log")
     assert model["status"] == "completed", log.text[-2000:]
     assert model["modelPath"] == "artifacts/model.npz"

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
+import services
 from platform_fixture import PlatformServer
 
 
@@ -33,13 +33,10 @@ class Platform:
 
     def wait_for(self, model_id: str, statuses: set[str], kind: str = "models", timeout: float = 60) -> dict[str, Any]:
         """Poll the REST API until the job reaches one of `statuses`."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            job = self.api.get(f"/api/{kind}/{model_id}").json()
-            if job["status"] in statuses:
-                return job
-            time.sleep(0.2)
-        raise AssertionError(f"{model_id} is still {job['status']}; log:\n{self.server.log()[-3000:]}")
+        return services.wait_for(lambda: self.api.get(f"/api/{kind}/{model_id}").json(), timeout, every=0.2,
+                                 what=f"{model_id} reaching {sorted(statuses)}",
+                                 until=lambda job: job["status"] in statuses,
+                                 detail=lambda: f"log:\n{self.server.log()[-3000:]}")
 
 
 def new_user(server: Platform, role: str) -> tuple[str, str]:

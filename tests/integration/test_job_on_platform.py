@@ -12,19 +12,14 @@ import time
 from pathlib import Path
 
 import httpx
+import services
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def wait_for(predicate, timeout: float = 60.0, interval: float = 0.2):
-    """Poll until `predicate()` returns something truthy; return it."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s")
+def wait_for(predicate, timeout: float = 60.0):  # noqa: ANN001, ANN201
+    """`services.wait_for` with this module's pace: jobs here take seconds."""
+    return services.wait_for(predicate, timeout, every=0.2, what="the job's condition")
 
 
 def create_model(admin: httpx.Client, name: str, settings: dict | None = None, **extra) -> dict:

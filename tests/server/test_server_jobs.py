@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import sys
 import textwrap
-import time
 import uuid
 
 import httpx
 import pytest
 import services
 from platform_fixture import PlatformServer
-from server_helpers import created, job_client, model, model_type, unique, web_login
+from server_helpers import created, dataset, job_client, model, model_type, unique, web_login
 
 # A job as the runner starts it: `<command> --job_id ID --host URL`, its key in BREVETTI_AI_API_KEY.
 # It does what its "behaviour" setting says, talking to the platform with plain httpx.
@@ -63,14 +62,11 @@ def runnable_type(admin: httpx.Client, tmp_path_factory: pytest.TempPathFactory)
                       settingsSchema={"fields": [], "presets": {}}, defaults={})
 
 
-def wait_for(admin: httpx.Client, job_id: str, statuses: set[str], timeout: float = 30.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while True:
-        record = admin.get(f"/api/models/{job_id}").json()
-        if record["status"] in statuses or time.monotonic() > deadline:
-            assert record["status"] in statuses, record
-            return record
-        time.sleep(0.1)
+def wait_status(admin: httpx.Client, job_id: str, statuses: set[str], timeout: float = 30.0) -> dict:
+    """The job's record once its status is one of `statuses`."""
+    return services.wait_for(lambda: admin.get(f"/api/models/{job_id}").json(), timeout, every=0.1,
+                             what=f"job {job_id} reaching {sorted(statuses)}",
+                             until=lambda record: record["status"] in statuses)
 
 
 def started(admin: httpx.Client, type_id: str, behaviour: str) -> tuple[dict, str]:
@@ -83,7 +79,7 @@ def started(admin: httpx.Client, type_id: str, behaviour: str) -> tuple[dict, st
 def test_a_local_job_runs_to_completion(platform_server: PlatformServer, admin: httpx.Client,
                                         runnable_type: dict) -> None:
     job, key = started(admin, runnable_type["id"], "complete")
-    record = wait_for(admin, job["id"], {"completed", "failed"})
+    record = wait_status(admin, job["id"], {"completed", "failed"})
     assert record["status"] == "completed" and record["modelPath"] == "artifacts/model.txt"
     assert record["started"] and record["completed"]
     assert admin.get(f"/api/models/{job['id']}/metrics").json()["series"]["loss"][0][:2] == [0, 1.0]
@@ -103,16 +99,16 @@ def test_a_local_job_runs_to_completion(platform_server: PlatformServer, admin: 
 
 def test_a_job_that_exits_without_reporting_fails_with_its_exit_code(admin: httpx.Client, runnable_type: dict) -> None:
     job, _ = started(admin, runnable_type["id"], "exit3")
-    record = wait_for(admin, job["id"], {"failed", "completed", "killed"})
+    record = wait_status(admin, job["id"], {"failed", "completed", "killed"})
     assert record["status"] == "failed" and record["error"]["code"] == 3 and "exit code 3" in record["error"]["message"]
 
 
 def test_stop_a_running_job(platform_server: PlatformServer, admin: httpx.Client, runnable_type: dict) -> None:
     job, key = started(admin, runnable_type["id"], "loop")
-    wait_for(admin, job["id"], {"running"})
+    wait_status(admin, job["id"], {"running"})
     stopped = admin.post(f"/api/models/{job['id']}/stop")
     assert stopped.status_code == 200 and stopped.json()["status"] in ("running", "killed")
-    record = wait_for(admin, job["id"], {"killed", "failed", "completed"})
+    record = wait_status(admin, job["id"], {"killed", "failed", "completed"})
     assert record["status"] == "killed" and record["error"]["signal"] == "SIGTERM"
     with job_client(platform_server.url, key) as job_side:
         assert job_side.post(f"/api/jobs/{job['id']}/heartbeat").json() == {"status": "killed", "stopRequested": True}
@@ -121,7 +117,7 @@ def test_stop_a_running_job(platform_server: PlatformServer, admin: httpx.Client
 
 def test_delete_a_running_job_stops_it(admin: httpx.Client, runnable_type: dict) -> None:
     job, _ = started(admin, runnable_type["id"], "loop")
-    wait_for(admin, job["id"], {"running"})
+    wait_status(admin, job["id"], {"running"})
     assert admin.delete(f"/api/models/{job['id']}").status_code == 204
     assert admin.get(f"/api/models/{job['id']}").status_code == 404
 
@@ -372,3 +368,34 @@ def test_a_model_never_started_does_not_say_it_waits_for_progress(platform_serve
         browser.close()
     assert "No progress yet: the model has not been started." in page
     assert "Waiting for progress metrics" not in page
+
+
+def test_folders_and_files_that_are_not_there_answer_alike_in_the_api_and_the_pages(
+        platform_server: PlatformServer, admin: httpx.Client) -> None:
+    """The artifacts API, the artifacts browser, the preview and a dataset's page list folders through the files
+    service: a bad path is a 400, a missing folder an empty list in the API and a 404 page, no artifacts yet an
+    empty browser."""
+    m, data = model(admin), dataset(admin)
+    api = f"/api/models/{m['id']}/artifacts"
+    browser = web_login(platform_server)
+    try:
+        assert admin.get(api).json() == []
+        empty = browser.get(f"/models/{m['id']}/artifacts")
+        assert empty.status_code == 200 and "Artifacts of" in empty.text
+        assert admin.put(f"/api/files/{m['id']}/artifacts/plots/a.txt", content=b"seen").status_code == 201
+        assert admin.put(f"/api/files/{data['id']}/images/b.png", content=b"png").status_code == 201
+        assert [e["name"] for e in admin.get(api, params={"prefix": "plots"}).json()] == ["plots/a.txt"]
+        assert admin.get(api, params={"prefix": "nothing"}).json() == []
+        assert admin.get(api, params={"prefix": "../x"}).status_code == 400
+        assert "a.txt" in browser.get(f"/models/{m['id']}/artifacts", params={"folder": "plots"}).text
+        missing = browser.get(f"/models/{m['id']}/artifacts", params={"folder": "nothing"})
+        assert missing.status_code == 404 and "There is no folder" in missing.text
+        assert browser.get(f"/models/{m['id']}/artifacts", params={"folder": "../x"}).status_code == 400
+        assert "seen" in browser.get(f"/models/{m['id']}/preview/plots/a.txt").text
+        no_file = browser.get(f"/models/{m['id']}/preview/plots")  # a folder is not a file
+        assert no_file.status_code == 404 and "There is no file" in no_file.text
+        assert "b.png" in browser.get(f"/datasets/{data['id']}", params={"folder": "images"}).text
+        assert browser.get(f"/datasets/{data['id']}", params={"folder": "nothing"}).status_code == 404
+        assert browser.get(f"/datasets/{data['id']}", params={"folder": "a/../.."}).status_code == 400
+    finally:
+        browser.close()

@@ -408,7 +408,9 @@ def test_a_server_whose_database_is_unreachable_stops_with_one_line(tmp_path: Pa
 
 def test_sqlite_write_transactions_of_two_processes_do_not_interleave(tmp_path: Path) -> None:
     # Two Database objects on one file are what two --workers processes are: each has its own lock.
-    from sqlalchemy import text
+    import sqlite3
+
+    from sqlalchemy import event, text
 
     from brevettiai.server.db.session import Database
 
@@ -416,21 +418,31 @@ def test_sqlite_write_transactions_of_two_processes_do_not_interleave(tmp_path: 
     first, second = Database(url), Database(url)
     with first.write() as session:
         session.execute(text("CREATE TABLE counter (value INTEGER)"))
-    inside = threading.Event()
+    inside, trying = threading.Event(), threading.Event()
+    # The second sends its first statement (BEGIN IMMEDIATE, where it waits) only while the first holds its
+    # transaction: the first goes on to write only once the second has tried.
+    event.listen(second.engine, "before_cursor_execute", lambda *_: trying.set())
 
     def read_then_write(database: Database, hold: bool) -> None:
         with database.write() as session:
             value = session.execute(text("SELECT count(*) FROM counter")).scalar()
             if hold:
                 inside.set()
-                time.sleep(0.3)  # the other process tries to write meanwhile
+                assert trying.wait(10), "the second writer never sent a statement"
             session.execute(text("INSERT INTO counter VALUES (:value)"), {"value": value})
 
     try:
         holder = threading.Thread(target=read_then_write, args=(first, True))
         holder.start()
-        inside.wait(10)
-        read_then_write(second, False)
+        assert inside.wait(10), "the first writer never read"
+        # Between its read and its write the first holds SQLite's write lock: no other process may begin.
+        probe = sqlite3.connect(tmp_path / "shared.db", timeout=0, isolation_level=None)
+        try:
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                probe.execute("BEGIN IMMEDIATE")
+        finally:
+            probe.close()
+        read_then_write(second, False)  # waits for the first's whole transaction, then reads its row
         holder.join()
         with first.read() as session:
             assert session.execute(text("SELECT value FROM counter ORDER BY value")).scalars().all() == [0, 1]

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 from platform_fixture import PlatformServer
 from server_helpers import created, job_client, model, model_type, unique
-from services import SeaweedFS
+from services import SeaweedFS, wait_for
 
 # A real SDK job that prints numbered lines until the test creates its "stop" file, so the test sees
 # its log grow while it runs; it waits for its system-metrics sampler so those series are recorded too.
@@ -56,16 +55,6 @@ def printer_type(admin: httpx.Client, tmp_path_factory: pytest.TempPathFactory) 
                       defaults={})
 
 
-def _wait(condition, timeout: float, what: str):  # noqa: ANN001, ANN202
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_the_log_grows_while_the_job_runs_and_is_kept_after_it_ends(
         admin: httpx.Client, printer_type: dict, platform_server: PlatformServer, tmp_path: Path) -> None:
     _follow_a_printer(admin, printer_type, platform_server, tmp_path)
@@ -84,7 +73,8 @@ def test_the_log_of_a_job_on_object_storage_is_followed_from_the_runners_file(
                           defaults={})
         job_id = _follow_a_printer(client, kind, server, tmp_path)
         # once the process has exited the runner stores the log in the bucket; the answer is the same
-        _wait(lambda: client.head(f"/api/files/{job_id}/logs/job.log").status_code == 200, 30, "the stored log")
+        wait_for(lambda: client.head(f"/api/files/{job_id}/logs/job.log").status_code == 200, 30, every=0.1,
+                 what="the stored log")
         stored = client.get(f"/api/files/{job_id}/logs/job.log").text
         assert client.get(f"/api/models/{job_id}/log", params={"offset": 0}).json()["text"] == stored
 
@@ -99,13 +89,14 @@ def _follow_a_printer(admin: httpx.Client, printer_type: dict, platform_server: 
     assert started.status_code == 200, started.text
     key = started.json()["apiKey"]
 
-    first = _wait(lambda: (a := admin.get(f"/api/models/{job['id']}/log", params={"offset": 0}).json())["text"]
-                  .count("of the printer") >= 3 and a, 60, f"printer lines\n{platform_server.log()[-2000:]}")
+    first = wait_for(lambda: admin.get(f"/api/models/{job['id']}/log", params={"offset": 0}).json(), 60, every=0.1,
+                     what="printer lines", until=lambda a: a["text"].count("of the printer") >= 3,
+                     detail=lambda: platform_server.log()[-2000:])
     assert first["active"] and not first["complete"] and first["offset"] == 0
     assert "line 0 of the printer: ünïcode ✓\n" in first["text"]
     # following from the offset returns only what came after, whole characters
-    later = _wait(lambda: (a := admin.get(f"/api/models/{job['id']}/log",
-                                          params={"offset": first["nextOffset"]}).json())["text"] and a, 30, "more lines")
+    later = wait_for(lambda: admin.get(f"/api/models/{job['id']}/log", params={"offset": first["nextOffset"]}).json(),
+                     30, every=0.1, what="more lines", until=lambda a: a["text"])
     assert later["offset"] == first["nextOffset"] and later["size"] >= later["nextOffset"] > first["nextOffset"]
     assert not later["text"].startswith("line 0 ")
     assert admin.get(f"/api/models/{job['id']}").json()["status"] == "running"
@@ -117,10 +108,11 @@ def _follow_a_printer(admin: httpx.Client, printer_type: dict, platform_server: 
         assert own.get(f"/api/models/{other['id']}/log").status_code == 404
 
     stop_file.write_text("")
-    _wait(lambda: admin.get(f"/api/models/{job['id']}").json()["status"] == "completed", 60,
-          f"completion\n{platform_server.log()[-3000:]}")
-    whole = _wait(lambda: (a := admin.get(f"/api/models/{job['id']}/log", params={"offset": 0}).json())["complete"]
-                  and "a warning on stderr" in a["text"] and a, 30, "the whole log after the end")
+    wait_for(lambda: admin.get(f"/api/models/{job['id']}").json(), 60, every=0.1, what="completion",
+             until=lambda record: record["status"] == "completed", detail=lambda: platform_server.log()[-3000:])
+    whole = wait_for(lambda: admin.get(f"/api/models/{job['id']}/log", params={"offset": 0}).json(), 30, every=0.1,
+                     what="the whole log after the end",
+                     until=lambda a: a["complete"] and "a warning on stderr" in a["text"])
     assert "printer done" in whole["text"] and not whole["active"] and whole["nextOffset"] == whole["size"]
     tail = admin.get(f"/api/models/{job['id']}/log").json()  # no offset: the end of the log
     assert "a warning on stderr\n" in tail["text"] and tail["text"].endswith("\n") and tail["complete"]

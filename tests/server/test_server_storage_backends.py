@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import socket
 import sys
-import time
 
 import pytest
 from platform_fixture import PlatformServer
 from server_helpers import dataset, model, model_type
+from services import wait_for
 
 
 def test_fsspec_storage(platform_server_factory: object) -> None:
@@ -34,10 +34,8 @@ def test_fsspec_storage(platform_server_factory: object) -> None:
         m = model(admin, modelTypeId=talker["id"])
         assert admin.get(f"/api/files/{m['id']}/info.json").json()["id"] == m["id"]
         assert admin.post(f"/api/models/{m['id']}/start").status_code == 200
-        deadline = time.monotonic() + 20
-        while admin.get(f"/api/models/{m['id']}").json()["status"] not in ("failed", "completed"):
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        wait_for(lambda: admin.get(f"/api/models/{m['id']}").json(), 20, every=0.1, what="the job's end",
+                 until=lambda record: record["status"] in ("failed", "completed"))
         log = admin.get(f"/api/files/{m['id']}/logs/job.log")  # uploaded when the job ended
         assert log.status_code == 200 and "hello from the job" in log.text
 

@@ -11,10 +11,11 @@ import time
 import httpx
 import pytest
 from platform_fixture import PlatformServer, start_platform_server
-from server_helpers import dataset, job_client, model, model_type
+from server_helpers import created, dataset, job_client, model, model_type, unique
 from services import wait_for
 
 MiB = 1 << 20
+HEARTBEAT_TIMEOUT = 2.0  # seconds: `quick`'s --heartbeat-timeout
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +23,7 @@ def quick(tmp_path_factory: pytest.TempPathFactory) -> PlatformServer:
     folder = tmp_path_factory.mktemp("quick")
     env = {"BREVETTI_AI_HEARTBEAT_TIMEOUT": "600", "BREVETTI_AI_MAX_UPLOAD": "10",  # the flags win over these
            "BREVETTI_AI_PUBLIC_URL": "http://jobs.example:9", "BREVETTI_AI_DATABASE_URL": f"sqlite:///{folder}/env.db"}
-    server = start_platform_server(folder / "data", ["--heartbeat-timeout", "2", "--token-ttl", "2s",
+    server = start_platform_server(folder / "data", ["--heartbeat-timeout", f"{HEARTBEAT_TIMEOUT:g}", "--token-ttl", "2s",
                                                      "--max-upload", "1MiB"], env=env)
     yield server
     server.stop()
@@ -74,23 +75,35 @@ def record(server: PlatformServer, job_id: str) -> dict:
 
 
 def wait_status(server: PlatformServer, job_id: str, status: str, timeout: float = 15.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while (current := record(server, job_id))["status"] != status:
-        assert time.monotonic() < deadline, current
-        time.sleep(0.1)
-    return current
+    """The model's record once it has `status`."""
+    return wait_for(lambda: record(server, job_id), timeout, every=0.1, what=f"model {job_id} becoming {status}",
+                    until=lambda current: current["status"] == status)
 
 
 def test_a_silent_running_job_becomes_lost_and_comes_back(quick: PlatformServer) -> None:
     with quick.client() as admin:
         m = model(admin)
-    with job_client(quick.url, m["apiKey"]) as job:
+        # Reads between beats with a token that outlives the 2 s logins: no password hashing in the loop.
+        reader = created(admin.post("/api/tokens", json={"name": unique("reader"), "expires": "30m",
+                                                          "readOnly": True}))["token"]
+    with job_client(quick.url, m["apiKey"]) as job, quick.client(reader) as watcher:
         api = f"/api/jobs/{m['id']}"
         job.post(api + "/state", json={"status": "running"})
-        for _ in range(6):  # beating keeps it running past the timeout
+        # Beating keeps it running past the timeout. Read between beats (the server looks for silent jobs
+        # every 0.5 s), lost is wrong only if less than a timeout passed since the last beat was sent; a longer
+        # stall of a loaded machine may lose it rightly (the next beat brings it back).
+        began = time.monotonic()
+        judged_at = []
+        while time.monotonic() - began < 3 * HEARTBEAT_TIMEOUT:
+            sent = time.monotonic()
             assert job.post(api + "/heartbeat").json()["status"] == "running"
-            time.sleep(0.5)
-        assert record(quick, m["id"])["status"] == "running"
+            time.sleep(0.6)  # a beat every 0.6 s or so: what is judged is the measured time since the beat
+            status = watcher.get(f"/api/models/{m['id']}").json()["status"]
+            since_beat = time.monotonic() - sent
+            if since_beat < HEARTBEAT_TIMEOUT:
+                assert status == "running", f"lost {since_beat:.2f} s after a heartbeat was sent"
+                judged_at.append(time.monotonic() - began)
+        assert judged_at and judged_at[-1] > HEARTBEAT_TIMEOUT, judged_at
         lost = wait_status(quick, m["id"], "lost", timeout=10)
         assert "no heartbeat" in lost["error"]["message"]
         assert job.post(api + "/heartbeat").json() == {"status": "running", "stopRequested": False}

@@ -8,10 +8,10 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
+from services import wait_for
 
 from brevettiai import Job, JobSettings
 from brevettiai.errors import JobNotFoundError, JobStateError, SettingsError, StoragePathError
@@ -278,7 +278,6 @@ def test_metrics_are_kept_in_the_job_dir(make_job_dir) -> None:
     with Job.init(job_dir=str(job_dir), argv=[]) as job:
         for step in range(3):
             job.log_metrics(step, loss=1.0 / (step + 1))
-        time.sleep(0)
     lines = [json.loads(line) for line in (job_dir / "metrics.jsonl").read_text().splitlines()]
     lines = [p for p in lines if "system/cpu_percent" not in p]  # the job's own points, not its system metrics
     assert [p["step"] for p in lines] == [0, 1, 2] and lines[2]["loss"] == pytest.approx(1 / 3)
@@ -342,11 +341,12 @@ def test_a_job_dir_whose_run_is_still_running_is_not_reused(make_job_dir, tmp_pa
     """)
     first = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "BREVETTI_AI_SYSTEM_METRICS": "0"})
     try:
-        deadline = time.monotonic() + 30
-        while not ((job_dir / "status.json").exists() and read(job_dir / "status.json")["status"] == "running"):
-            assert first.poll() is None and time.monotonic() < deadline, "the first run did not start"
-            time.sleep(0.05)
-        running = read(job_dir / "status.json")
+        def first_run_state() -> dict | None:
+            assert first.poll() is None, "the first run ended before it was seen running"
+            return read(job_dir / "status.json") if (job_dir / "status.json").exists() else None
+
+        running = wait_for(first_run_state, 30, what="the first run running",
+                           until=lambda state: state is not None and state["status"] == "running")
         with pytest.raises(SystemExit) as info:
             TrainJob.init(job_dir=str(job_dir), argv=[])
         assert info.value.code == 2

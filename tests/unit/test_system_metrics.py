@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
+from services import wait_for
 
 from brevettiai import Job
 from brevettiai.errors import UsageError
@@ -60,10 +60,7 @@ def test_a_sampler_thread_records_while_the_job_runs(tmp_path: Path, monkeypatch
     job = Job.init(job_dir=str(tmp_path), argv=[])
     with job:
         sampler = job._system_sampler
-        deadline = time.monotonic() + 10
-        while sampler.samples < 2 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert sampler.samples >= 2
+        wait_for(lambda: sampler.samples >= 2, 10, what="two system samples")
     steps = [line["step"] for line in series_lines(tmp_path) if "system/cpu_percent" in line]
     assert steps == sorted(steps) and steps[-1] >= 2  # whole seconds since sampling began
 

@@ -12,6 +12,7 @@ with ``X-Direct-Transfer: allowed`` is answered ``307`` to a presigned URL of ex
 
 from __future__ import annotations
 
+import json
 import mimetypes
 import re
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
@@ -21,6 +22,7 @@ from typing import NamedTuple
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
+from brevettiai.contract.jsontypes import JSONValue
 from brevettiai.server import access, auth, fileindex, roles, run_summary
 from brevettiai.server.auth import Principal
 from brevettiai.server.body_pipe import consume_body, in_body_thread
@@ -28,11 +30,20 @@ from brevettiai.server.context import ServerContext
 from brevettiai.server.errors import ApiError
 from brevettiai.server.jobs import INFO_FILE
 from brevettiai.server.schemas import LsEntry, Stored
-from brevettiai.server.storage import PathRejected, Storage, Upload, clean_path, clean_resource_id, is_full
+from brevettiai.server.storage import (
+    FileInfo,
+    PathRejected,
+    Storage,
+    Upload,
+    clean_path,
+    clean_resource_id,
+    is_full,
+)
 from brevettiai.server.zerocopy import FileBody
 
-DIRECT_HEADER = "x-direct-transfer"
-SMALL_BODY = 1 << 20  # a PUT declaring at most this many bytes is received whole before it is written  # "allowed": the client can follow a redirect to the storage itself
+DIRECT_HEADER = "x-direct-transfer"  # "allowed": the client can follow a redirect to the storage itself
+SMALL_BODY = 1 << 20  # a PUT declaring at most this many bytes is received whole before it is written
+ARTIFACTS = "artifacts"  # the folder of a job dir that holds what the job made
 
 
 def clean(rid: str, path: str, allow_empty: bool) -> tuple[str, str]:
@@ -221,6 +232,59 @@ def list_folder(ctx: ServerContext, caller: Principal, rid: str, path: str, recu
     md5s = fileindex.known_md5s(ctx.db, rid, entries)
     return [LsEntry(name=f"{rid}/{e.path}", type=e.type, size=e.size, md5=md5s.get(e.path), mtime=e.mtime)
             for e in entries]
+
+
+def folder_entries(ctx: ServerContext, caller: Principal, rid: str, folder: str,
+                   recursive: bool = False) -> list[FileInfo] | None:
+    """What storage holds in `folder` of `rid` (direct children, or everything below it, `recursive`), in
+    storage order; None when `folder` (not the root) is not there. `PathRejected` for a path that breaks
+    a path rule; 404 when the caller may not read `rid`."""
+    folder = clean_path(folder)
+    auth.resource_kind(ctx.db, caller, rid, write=False, cache=ctx.tokens)
+    entries = ctx.storage.list(rid, folder, recursive)
+    if not entries and folder and ctx.storage.info(rid, folder) is None:
+        return None
+    return entries or []
+
+
+def artifact_entries(ctx: ServerContext, caller: Principal, job_id: str, folder: str = "",
+                     recursive: bool = False) -> list[FileInfo] | None:
+    """`folder_entries` of `folder` below the job's ``artifacts/``; their paths start with ``artifacts/``."""
+    return folder_entries(ctx, caller, job_id, f"{ARTIFACTS}/{folder}", recursive)
+
+
+def folders_first(entries: Iterable[FileInfo]) -> list[FileInfo]:
+    """Entries in the order a folder is shown: folders, then files, each by name in any case."""
+    return sorted(entries, key=lambda entry: (entry.type != "directory", entry.path.lower()))
+
+
+def file_info(ctx: ServerContext, caller: Principal, rid: str, path: str) -> FileInfo | None:
+    """What storage knows of the file at `path` of `rid`; None when no file is there (a folder is not a
+    file). `PathRejected` for a path that breaks a path rule; 404 when the caller may not read `rid`."""
+    path = clean_path(path, allow_empty=False)
+    auth.resource_kind(ctx.db, caller, rid, write=False, cache=ctx.tokens)
+    info = ctx.storage.info(rid, path)
+    return info if info is not None and info.type == "file" else None
+
+
+def read_start(ctx: ServerContext, caller: Principal, rid: str, path: str, length: int) -> bytes:
+    """The first `length` bytes of the file at `path` of `rid` (fewer when it is shorter), after the same
+    checks as `file_info`; the caller knows the file is there (`file_info`)."""
+    path = clean_path(path, allow_empty=False)
+    auth.resource_kind(ctx.db, caller, rid, write=False, cache=ctx.tokens)
+    return b"".join(ctx.storage.read_chunks(rid, path, 0, length))
+
+
+def read_json(ctx: ServerContext, caller: Principal, rid: str, path: str) -> JSONValue | None:
+    """The JSON document at `path` of `rid`; None when it is missing, unreadable or not JSON. Checked
+    like `file_info`."""
+    path = clean_path(path, allow_empty=False)
+    auth.resource_kind(ctx.db, caller, rid, write=False, cache=ctx.tokens)
+    try:
+        document: JSONValue = json.loads(ctx.storage.read_bytes(rid, path))
+    except (FileNotFoundError, ValueError, OSError):
+        return None
+    return document
 
 
 def transfer_urls(ctx: ServerContext, caller: Principal, rid: str, method: str,

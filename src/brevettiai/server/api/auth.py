@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from brevettiai.server import auth, views
+from brevettiai.server import auth, users, views
 from brevettiai.server.auth import Principal, require_user
 from brevettiai.server.context import ServerContext, get_context
-from brevettiai.server.db import models as db
 from brevettiai.server.errors import ApiError
 from brevettiai.server.schemas import Login, TokenOut, UserOut
 from brevettiai.server.throttle import client_address
@@ -28,11 +27,10 @@ async def token(body: Login, request: Request, ctx: ServerContext = Depends(get_
 @router.get("/me", response_model=UserOut, summary="The logged-in user")
 def me(caller: Principal = Depends(require_user), ctx: ServerContext = Depends(get_context)) -> UserOut:
     """The user the token belongs to."""
-    with ctx.db.read() as session:
-        user = session.get(db.User, caller.user_id)
-        if user is None:
-            raise ApiError(401, "the token's user no longer exists")
-        return views.user(user)
+    user = users.user_by_id(ctx.db, caller.user_id) if caller.user_id else None
+    if user is None:
+        raise ApiError(401, "the token's user no longer exists")
+    return views.user(user)
 
 
 @router.post("/logout", status_code=204, summary="Revoke the token of this request")

@@ -10,16 +10,15 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
 
-from brevettiai.server import charts, jobs, listing, run_filter, views
-from brevettiai.server.auth import require_user
+from brevettiai.server import charts, files, jobs, listing, run_filter, views
+from brevettiai.server.auth import Principal, require_user
 from brevettiai.server.context import ServerContext, get_context
 from brevettiai.server.errors import ApiError
 from brevettiai.server.metric_reads import ReadQuery
 from brevettiai.server.schemas import MAX_OFFSET, FileEntry, JobOut, MetricSeries, ModelIn, ReportIn, RunList
-from brevettiai.server.storage import PathRejected, clean_path
+from brevettiai.server.storage import FileInfo, PathRejected
 from brevettiai.server.wire_checks import scrub
 
-ARTIFACTS = "artifacts"
 FILTER_HELP = ("The run filter language, e.g. `settings.training.epochs > 10 and metrics.test_accuracy >= 0.8 and "
                "tag = \"vials\" and status = completed` (see docs/platform-api.md); an invalid filter is a 400 "
                "naming the position and the field, with close names suggested")
@@ -56,8 +55,7 @@ def _shared_routes(kind: str) -> APIRouter:
     @router.get("/{job_id}", response_model=JobOut, summary=f"One {kind}")
     def get_job(job_id: str, ctx: ServerContext = Depends(get_context)) -> JobOut:
         """One job."""
-        with ctx.db.read() as session:
-            return views.job(jobs.get_job(session, job_id, kind))
+        return views.job(jobs.read_job(ctx, job_id, kind))
 
     @router.post("/{job_id}/start", response_model=JobOut,
                  summary=f"Start a created {kind}: writes info.json, issues a new key, launches it")
@@ -79,38 +77,35 @@ def _shared_routes(kind: str) -> APIRouter:
 
     @router.get("/{job_id}/artifacts", response_model=list[FileEntry], summary=f"Files below the {kind}'s artifacts/")
     def artifacts(job_id: str, prefix: str = Query("", description="A folder below artifacts/"),
-                  recursive: bool = False, ctx: ServerContext = Depends(get_context)) -> list[FileEntry]:
+                  recursive: bool = False, caller: Principal = Depends(require_user),
+                  ctx: ServerContext = Depends(get_context)) -> list[FileEntry]:
         """Files and folders below the job's artifacts/ (or a folder in it)."""
-        with ctx.db.read() as session:
-            jobs.get_job(session, job_id, kind)
+        jobs.read_job(ctx, job_id, kind)
         try:
-            folder = clean_path(f"{ARTIFACTS}/{prefix}")
+            entries = files.artifact_entries(ctx, caller, job_id, prefix, recursive) or []
         except PathRejected as exc:
             raise ApiError(400, str(exc)) from None
-        entries = ctx.storage.list(job_id, folder, recursive) or []
         return [_file_entry(job_id, entry) for entry in entries]
 
     @router.get("/{job_id}/metrics", response_model=MetricSeries, summary=f"The {kind}'s progress metrics")
     def get_metrics(job_id: str, query: ReadQuery = Depends(), ctx: ServerContext = Depends(get_context)) -> JSONResponse:
         """The job's progress metrics by name: each series point for point, or in min/max step buckets
         when it has more than `max_points` points; `after` a `cursor` for only the new points."""
-        with ctx.db.read() as session:
-            jobs.get_job(session, job_id, kind)
+        jobs.read_job(ctx, job_id, kind)
         # Answered as is: validating every point of a long series against the model costs more than the query.
         return JSONResponse(query.read(ctx.db, job_id))
 
     @router.get("/{job_id}/charts", summary=f"The {kind}'s Vega-Lite charts by name")
     def get_charts(job_id: str, ctx: ServerContext = Depends(get_context)) -> dict[str, Any]:
         """The job's Vega-Lite charts, by name."""
-        with ctx.db.read() as session:
-            jobs.get_job(session, job_id, kind)
+        jobs.read_job(ctx, job_id, kind)
         return charts.load(ctx, job_id)
 
     return router
 
 
-def _file_entry(job_id: str, entry: Any) -> FileEntry:
-    relative = entry.path[len(ARTIFACTS) + 1:]
+def _file_entry(job_id: str, entry: FileInfo) -> FileEntry:
+    relative = entry.path[len(files.ARTIFACTS) + 1:]
     folder = entry.type == "directory"
     mime = "folder" if folder else (mimetypes.guess_type(entry.path)[0] or "application/octet-stream")
     last_modified = None

@@ -101,9 +101,10 @@ def dataset_page(request: Request, dataset_id: str, folder: str = "", page: int 
     ctx = ctx_of(request)
     dataset = _dataset(ctx, dataset_id)
     folder = clean_path(folder)
-    entries = sorted(ctx.storage.list(dataset_id, folder) or [], key=lambda e: (e.type != "directory", e.path.lower()))
-    if folder and not entries and ctx.storage.info(dataset_id, folder) is None:
+    found = files.folder_entries(ctx, user.principal, dataset_id, folder)
+    if found is None:
         raise PageError(404, f"There is no folder '{folder}' in this dataset.")
+    entries = files.folders_first(found)
     total = len(entries)
     pages = page_count(total, FILES_PAGE_SIZE)
     shown = entries[(page - 1) * FILES_PAGE_SIZE: page * FILES_PAGE_SIZE]

@@ -174,28 +174,15 @@ for _kind in KINDS:
     _register_column_choice(_kind)
 
 
-def _artifact_entries(ctx: ServerContext, job_id: str, folder: str = "") -> list[Any]:
-    base = "artifacts" + (f"/{folder}" if folder else "")
-    entries = ctx.storage.list(job_id, base) or []
-    return sorted(entries, key=lambda e: (e.type != "directory", e.path.lower()))
-
-
-def _read_json(ctx: ServerContext, job_id: str, path: str) -> Any:
-    try:
-        return json.loads(ctx.storage.read_bytes(job_id, path))
-    except (FileNotFoundError, ValueError, OSError):
-        return None
-
-
-def _job_view(ctx: ServerContext, job_id: str, kind: str) -> dict[str, Any]:
+def _job_view(ctx: ServerContext, caller: Principal, job_id: str, kind: str) -> dict[str, Any]:
     """Everything the page of a model or test report shows."""
     found = runs.related(ctx, job_id, kind)
     job, model_type = found.job, found.model_type
     reports, report_total = listing.list_jobs(ctx, "report", "", "", 1, 100, parent_id=job.id) if kind == "model" else ([], 0)
-    root = _artifact_entries(ctx, job_id)
+    root = files.folders_first(files.artifact_entries(ctx, caller, job_id) or [])
     html_reports = [entry.path.split("/", 1)[1] for entry in root
                     if entry.type == "file" and entry.path.lower().endswith((".html", ".htm"))]
-    output = _read_json(ctx, job_id, "artifacts/output.json")
+    output = files.read_json(ctx, caller, job_id, f"{files.ARTIFACTS}/output.json")
     output = output if isinstance(output, dict) else {}
     environment = output.get("environment") if isinstance(output.get("environment"), dict) else None
     results = output.get("output") if isinstance(output.get("output"), dict) else {}
@@ -228,7 +215,7 @@ def _register_job_pages(kind: str) -> None:
                  user: WebUser = Depends(signed_in_user)) -> Response:
         """A model's (or test report's) page: status, settings, progress, charts, reports, environment."""
         ctx = ctx_of(request)
-        view = _job_view(ctx, job_id, kind)
+        view = _job_view(ctx, user.principal, job_id, kind)
         key = take_once(ctx.db, created, job_id)
         return render(request, "job.html", {"title": f"{view['job'].name} · {word}", "section": section,
                                             "kind": kind, "prefix": prefix, "word": word, "plural": plural,
@@ -252,9 +239,10 @@ def _register_job_pages(kind: str) -> None:
         ctx = ctx_of(request)
         folder = clean_path(folder)
         job = jobs.read_job(ctx, job_id, kind)
-        entries = _artifact_entries(ctx, job_id, folder)
-        if folder and not entries and ctx.storage.info(job_id, f"artifacts/{folder}") is None:
+        found = files.artifact_entries(ctx, user.principal, job_id, folder)
+        if found is None and folder:  # a job that wrote no artifacts yet shows an empty browser
             raise PageError(404, f"There is no folder '{folder}' in the artifacts of this {word}.")
+        entries = files.folders_first(found or [])
         rows = [{"name": entry.path.rsplit("/", 1)[-1], "path": entry.path.split("/", 1)[1],
                  "folder": entry.type == "directory", "size": entry.size, "mtime": entry.mtime,
                  "html": entry.path.lower().endswith((".html", ".htm")),

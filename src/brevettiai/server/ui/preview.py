@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from brevettiai.server import files
+from brevettiai.server.auth import Principal
 from brevettiai.server.context import ServerContext
 from brevettiai.server.ui.common import IMAGE_TYPES
 
@@ -48,9 +50,8 @@ def kind_of(name: str) -> str:
     return "none"
 
 
-def _head(ctx: ServerContext, job_id: str, path: str, size: int, limit: int) -> tuple[bytes, bool]:
-    data = b"".join(ctx.storage.read_chunks(job_id, path, 0, min(size, limit)))
-    return data, size > limit
+def _head(ctx: ServerContext, caller: Principal, job_id: str, path: str, size: int, limit: int) -> tuple[bytes, bool]:
+    return files.read_start(ctx, caller, job_id, path, min(size, limit)), size > limit
 
 
 def _text(data: bytes) -> str:
@@ -58,7 +59,7 @@ def _text(data: bytes) -> str:
     return text[:-1] if text.endswith("\ufffd") else text  # a character cut at the limit
 
 
-def build(ctx: ServerContext, job_id: str, path: str, size: int) -> Preview:
+def build(ctx: ServerContext, caller: Principal, job_id: str, path: str, size: int) -> Preview:
     """The preview of the stored file `path` (of `size` bytes) of a job."""
     kind = kind_of(path)
     if size == 0 and kind != "none":
@@ -66,14 +67,14 @@ def build(ctx: ServerContext, job_id: str, path: str, size: int) -> Preview:
     if kind in ("image", "none"):
         return Preview(kind)
     if kind == "json" and size <= JSON_BYTES:
-        data, _ = _head(ctx, job_id, path, size, JSON_BYTES)
+        data, _ = _head(ctx, caller, job_id, path, size, JSON_BYTES)
         try:
             document: Any = json.loads(data)
         except ValueError as exc:
-            head, truncated = _head(ctx, job_id, path, size, TEXT_BYTES)
+            head, truncated = _head(ctx, caller, job_id, path, size, TEXT_BYTES)
             return Preview("text", _text(head), truncated=truncated, note=f"Not valid JSON ({exc}); shown as text.")
         return Preview("json", json.dumps(document, indent=2, ensure_ascii=False))
-    head, truncated = _head(ctx, job_id, path, size, TEXT_BYTES)
+    head, truncated = _head(ctx, caller, job_id, path, size, TEXT_BYTES)
     text = _text(head)
     if kind == "csv":
         if truncated and "\n" in text:

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from brevettiai.server import job_log, jobs, runs
+from brevettiai.server import files, job_log, jobs, runs
 from brevettiai.server.errors import ApiError
 from brevettiai.server.once import put_once
 from brevettiai.server.schemas import MAX_NOTES, JobPatch
@@ -86,11 +86,11 @@ def _register(kind: str) -> None:
         ctx = ctx_of(request)
         job = jobs.read_job(ctx, job_id, kind)
         inner = clean_path(path, allow_empty=False)
-        stored = f"artifacts/{inner}"
-        info = ctx.storage.info(job_id, stored)
-        if info is None or info.type != "file":
+        stored = f"{files.ARTIFACTS}/{inner}"
+        info = files.file_info(ctx, user.principal, job_id, stored)
+        if info is None:
             raise PageError(404, f"There is no file '{inner}' in the artifacts of this {word}.")
-        shown = preview.build(ctx, job_id, stored, info.size)
+        shown = preview.build(ctx, user.principal, job_id, stored, info.size)
         folder = inner.rsplit("/", 1)[0] if "/" in inner else ""
         return render(request, "preview.html", {
             "title": f"{inner} · {job.name}", "section": section, "job": job, "prefix": prefix, "word": word,
