@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from brevettiai.contract.jsontypes import JSONMapping, JSONObject
-from brevettiai.contract.status import TERMINAL, OfflineStatus
+from brevettiai.contract.status import TERMINAL, OfflineStatus, ShownOfflineStatus
 
 Status = OfflineStatus
 STATE_FILE = "status.json"
@@ -80,7 +80,7 @@ def process_alive(pid: int) -> bool:
     return True
 
 
-def effective_status(state: JobState) -> str:
+def effective_status(state: JobState) -> ShownOfflineStatus:
     """The status to show: a running job whose process is gone from this host is ``lost``."""
     if state.status == "running" and state.hostname == _hostname() and not process_alive(state.pid):
         return "lost"

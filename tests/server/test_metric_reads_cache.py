@@ -1,4 +1,4 @@
-"""Kept answers of metrics reads (`metric_reads.answers_of`) are never stale: two real server processes on
+"""Kept answers of metrics reads (`ServerContext.metric_answers`) are never stale: two real server processes on
 one database (SQLite and PostgreSQL); one answers reads (and keeps them), the other stores new points, a
 spike at an old step included, and the first one's next answers count them. Plus the cache's bound."""
 
@@ -12,7 +12,7 @@ import pytest
 from platform_fixture import PlatformServer
 from server_helpers import job_client, model, post_points
 
-from brevettiai.server.metric_reads import ENTRY_ROWS, ROW_BYTES, AnswerCache
+from brevettiai.server.answer_cache import ENTRY_ROWS, ROW_BYTES, AnswerCache
 
 STEPS = 20_000
 

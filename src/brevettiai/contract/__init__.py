@@ -2,5 +2,6 @@
 
 - `forms`: the settings-form vocabulary (the fields a settings class exports) and the validation of
   settings against a form, done by the same pydantic rules as the job's settings class.
-- `status`: a job's statuses, which are final, and which a job may report.
+- `status`: a job's statuses and their transitions (`TRANSITIONS`, `may_move`), which are final, which a job may
+  report, and the named sets where each of the server's moves may begin.
 """

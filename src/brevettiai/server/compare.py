@@ -234,7 +234,7 @@ def series(ctx: ServerContext, query: CompareQuery) -> dict[str, Any]:
     metrics reads answer (a cursor is where a poll for the run's newer points starts)."""
     found: dict[str, Any] = {"series": {}, "counts": {}, "bucketSteps": {}, "cursors": {}}
     for job_id in query.ids:
-        answer = read(ctx.db, query.filters(job_id), query.max_points)
+        answer = read(ctx.db, query.filters(job_id), query.max_points, ctx.metric_answers)
         for key in ("series", "counts", "bucketSteps"):
             found[key][job_id] = answer[key]
         found["cursors"][job_id] = answer["cursor"]

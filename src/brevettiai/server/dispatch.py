@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from typing import Any
 
 from sqlalchemy import func, select, text
 
+from brevettiai.contract.status import WATCHED
 from brevettiai.server import jobs
 from brevettiai.server.context import ServerContext
 from brevettiai.server.db import models as db
@@ -25,18 +25,17 @@ log = logging.getLogger("brevettiai.server.dispatch")
 
 LOCK_KEY = 0x62726576_64697370  # "brev" "disp": the advisory lock of the dispatcher
 BATCH = 50  # jobs launched per round at most
-_wake = threading.Event()
 
 
-def wake() -> None:
-    """Dispatch now instead of at the next round (a job was just queued here)."""
-    _wake.set()
+def wake(ctx: ServerContext) -> None:
+    """Dispatch now instead of at the next round (a job was just queued on this server)."""
+    ctx.dispatch_wake.set()
 
 
-def wait(timeout: float) -> None:
-    """Sleep until `timeout` passes or `wake` is called."""
-    _wake.wait(timeout)
-    _wake.clear()
+def wait(ctx: ServerContext, timeout: float) -> None:
+    """Sleep until `timeout` passes or `wake` is called for this server."""
+    ctx.dispatch_wake.wait(timeout)
+    ctx.dispatch_wake.clear()
 
 
 class DispatchLease:
@@ -128,7 +127,7 @@ class Dispatcher:
         with self.ctx.db.read() as session:
             if limit:
                 busy = session.scalar(select(func.count()).select_from(db.Job)
-                                      .where(db.Job.status.in_(("starting", "running")))) or 0
+                                      .where(db.Job.status.in_(sorted(WATCHED)))) or 0
                 room = min(room, limit - busy)
             if room <= 0:
                 return 0

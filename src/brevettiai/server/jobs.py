@@ -7,6 +7,8 @@ to running, or to starting with ``start?launch=false``. ``lost`` means the platf
 from a running job for the heartbeat timeout, or the Dask worker running it died; a job that reports
 again is back to what it reports. completed, failed and killed are final: a different state after
 them is refused (409), the same one again is accepted and changes nothing (a retried report).
+The transitions and the named sets of where each move may begin are `brevettiai.contract.status`; every
+change of a job's status here is one `may_move` allows.
 """
 
 from __future__ import annotations
@@ -22,7 +24,18 @@ from sqlalchemy import delete, func, select, update
 
 from brevettiai.contract.forms import deep_merge, validate_settings
 from brevettiai.contract.runs import new_run_id
-from brevettiai.contract.status import ACTIVE, TERMINAL
+from brevettiai.contract.status import (
+    ACTIVE,
+    CLAIMABLE,
+    HELD,
+    KILLED_AT_ONCE,
+    REVIVED,
+    STARTABLE,
+    TERMINAL,
+    WATCHED,
+    JobStatus,
+    may_move,
+)
 from brevettiai.server import audit, run_summary, security
 from brevettiai.server.context import ServerContext
 from brevettiai.server.db import models as db
@@ -183,7 +196,7 @@ def start_job(ctx: ServerContext, job_id: str, kind: str, launch: bool = True) -
     """
     with ctx.db.write() as session:
         job = get_job(session, job_id, kind, lock=True)
-        if job.status != "created":
+        if job.status not in STARTABLE:
             raise ApiError(409, f"{kind} '{job_id}' is {job.status}: only a created {kind} can be started")
         model_type = session.get(db.ModelType, job.model_type_id) if job.model_type_id else None
         if launch and (model_type is None or not model_type.command):
@@ -191,7 +204,8 @@ def start_job(ctx: ServerContext, job_id: str, kind: str, launch: bool = True) -
                                 f"with --job_id {job_id} --host {ctx.config.public_url} and its key")
         key = security.new_token(security.JOB_KEY_PREFIX)
         job.key_hash = security.token_hash(key)
-        job.status, job.started, job.run_id = ("queued" if launch else "starting"), utcnow(), new_run_id()
+        status: JobStatus = "queued" if launch else "starting"
+        job.status, job.started, job.run_id = status, utcnow(), new_run_id()
         job.stop_requested, job.stop_requested_at, job.error, job.last_heartbeat = False, None, None, None
         job.run_key_hash, job.claimed_at, job.runner_ref = None, None, None
         _write_info(ctx, session, job)
@@ -200,7 +214,7 @@ def start_job(ctx: ServerContext, job_id: str, kind: str, launch: bool = True) -
     if launch:
         from brevettiai.server import dispatch
 
-        dispatch.wake()
+        dispatch.wake(ctx)
     return job, key
 
 
@@ -252,7 +266,7 @@ def claim_run(ctx: ServerContext, job_id: str, run_id: str) -> bool:
         now = utcnow()
         claimed = affected_rows(session.execute(
             update(db.Job).where(db.Job.id == job_id, db.Job.run_id == run_id, db.Job.claimed_at.is_(None),
-                                 db.Job.status.in_(("starting", "lost")))
+                                 db.Job.status.in_(sorted(CLAIMABLE)))
             .values(claimed_at=now, last_heartbeat=now).execution_options(synchronize_session=False)))
         job = get_job(session, job_id)
         if claimed != 1:
@@ -273,17 +287,19 @@ def run_exited(ctx: ServerContext, job_id: str, run_id: str, code: int | None, s
     else:
         with ctx.db.write() as session:
             job = get_job(session, job_id, lock=True)
-            if job.status not in TERMINAL:
+            if may_move(job.status, "lost"):
                 job.status, job.error = "lost", {"message": WORKER_LOST}
                 log.warning("Job %s is lost: %s", job_id, WORKER_LOST)
+            elif job.status not in TERMINAL:  # an ended job stays ended; one never launched has no run to lose
+                raise ApiError(409, f"job '{job_id}' is {job.status}: only a launched job can be lost")
     with ctx.db.read() as session:
         return get_job(session, job_id)
 
 
-def _finish(ctx: ServerContext, job_id: str, status: str, error: dict[str, Any] | None) -> db.Job:
+def _finish(ctx: ServerContext, job_id: str, status: JobStatus, error: dict[str, Any] | None) -> db.Job:
     with ctx.db.write() as session:
         job = get_job(session, job_id, lock=True)
-        if job.status not in TERMINAL:
+        if job.status != status and may_move(job.status, status):
             job.status, job.completed, job.error = status, utcnow(), error
         return job
 
@@ -295,8 +311,7 @@ def stop_job(ctx: ServerContext, job_id: str, kind: str) -> db.Job:
     with ctx.db.write() as session:
         job = get_job(session, job_id, kind, lock=True)
         now = utcnow()
-        queued = job.status == "queued"
-        if queued:
+        if job.status in KILLED_AT_ONCE:
             job.status, job.completed, job.error = "killed", now, {"message": "stopped before it started"}
             job.stop_requested, job.stop_requested_at = True, now
         active = job.status in ACTIVE
@@ -313,7 +328,7 @@ def forward_stops(ctx: ServerContext) -> None:
     """Signal the jobs of this server's runner whose stop was asked for, on whichever replica."""
     with ctx.db.read() as session:
         rows = session.execute(select(db.Job.id, db.Job.runner_ref).where(
-            db.Job.status.in_(("starting", "running", "lost")), db.Job.stop_requested.is_(True),
+            db.Job.status.in_(sorted(HELD)), db.Job.stop_requested.is_(True),
             db.Job.runner_ref.is_not(None))).all()
     for job_id, reference in rows:
         try:
@@ -343,10 +358,10 @@ def report_state(ctx: ServerContext, job_id: str, body: StateIn) -> db.Job:
     """A state the job reports (running, completed, failed, killed); terminal states are final."""
     with ctx.db.write() as session:
         job = get_job(session, job_id, lock=True)
-        if job.status in TERMINAL:
-            if body.status == job.status:
-                return job
+        if not may_move(job.status, body.status):
             raise ApiError(409, f"job '{job_id}' is already {job.status}; its state cannot change to {body.status}")
+        if job.status in TERMINAL:  # the same final state again: a retried report changes nothing
+            return job
         now = utcnow()
         started = _naive_utc(body.started) or job.started or now
         completed = _naive_utc(body.completed)
@@ -378,7 +393,7 @@ def heartbeat(ctx: ServerContext, job_id: str) -> tuple[str, bool]:
     with ctx.db.write() as session:
         job = get_job(session, job_id, lock=True)
         job.last_heartbeat = utcnow()
-        if job.status in ("starting", "lost"):
+        if job.status in REVIVED:
             if job.status == "lost":
                 log.info("Job %s is back", job_id)
             job.status, job.error = "running", None
@@ -397,13 +412,16 @@ def job_exited(ctx: ServerContext, exited: Exited, server_shutdown: bool = False
         if exited.code is None and exited.signal is None:
             how = "before it started"
         error: dict[str, Any] = {"code": exited.code, "signal": exited.signal}
+        ended: JobStatus
         if server_shutdown:
-            job.status, error["message"] = "killed", f"the platform server shut down ({how})"
+            ended, error["message"] = "killed", f"the platform server shut down ({how})"
         elif job.stop_requested:
-            job.status, error["message"] = "killed", f"stopped on request ({how})"
+            ended, error["message"] = "killed", f"stopped on request ({how})"
         else:
-            job.status, error["message"] = "failed", f"the job process ended ({how}) without reporting how it ended"
-        job.completed, job.error = utcnow(), error
+            ended, error["message"] = "failed", f"the job process ended ({how}) without reporting how it ended"
+        if not may_move(job.status, ended):
+            return
+        job.status, job.completed, job.error = ended, utcnow(), error
     log.info("Job %s %s: %s", exited.job_id, job.status, error["message"])
 
 
@@ -435,7 +453,7 @@ def mark_lost(ctx: ServerContext) -> list[str]:
     cutoff = utcnow() - datetime.timedelta(seconds=timeout)
     with ctx.db.write() as session:
         silent = session.scalars(select(db.Job).where(
-            db.Job.status.in_(("starting", "running")),
+            db.Job.status.in_(sorted(WATCHED)),
             func.coalesce(db.Job.last_heartbeat, db.Job.started) < cutoff).with_for_update()).all()
         for job in silent:
             job.status, job.error = "lost", {"message": f"no heartbeat for {timeout:g} s"}

@@ -23,8 +23,8 @@ rows added since, over the ``(series_id, id)`` index: an empty poll costs the sa
 Values that are not finite (NaN, ±Infinity: older data, or PostgreSQL rows written by other tools)
 are answered as null, as JSON has no such numbers.
 
-Answers of reads that are not polls are kept (`answers_of`, bounded, per process and database) by what
-decides them: the query and the job's newest point id and block mark, both read from the database first.
+Answers of reads that are not polls are kept (`AnswerCache`, bounded, one per server: `ServerContext.metric_answers`)
+by what decides them: the query and the job's newest point id and block mark, both read from the database first.
 Points of a job only ever come with higher ids, in transactions that take turns per job (`metric_blocks`),
 so a new point anywhere, stored by any replica, changes the key: a kept answer is never stale.
 """
@@ -32,19 +32,18 @@ so a new point anywhere, stored by any replica, changes the key: a kept answer i
 from __future__ import annotations
 
 import math
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from itertools import groupby
 from operator import itemgetter
 from typing import Any, cast
-from weakref import WeakKeyDictionary
 
-from fastapi import Query
+from fastapi import Depends, Query
 from sqlalchemy import ColumnElement, Select, Table, func, select
 from sqlalchemy.orm import Session
 
 from brevettiai.server import metric_series
+from brevettiai.server.answer_cache import AnswerCache, AnswerKey
+from brevettiai.server.context import ServerContext, get_context
 from brevettiai.server.db import models as db
 from brevettiai.server.db.session import Database
 from brevettiai.server.errors import ApiError
@@ -58,69 +57,7 @@ ROLL_UP_BEHIND = 20_000  # a read first sums up the job's points when more ids t
 _points = cast(Table, db.MetricPoint.__table__)
 _blocks = cast(Table, db.MetricBlock.__table__)
 
-ANSWER_ROWS = 100_000  # rows of kept answers per process (~16 MB): five compare views of 10 runs × 4 series
-ROW_BYTES = 160  # about what one kept row costs in memory
-ENTRY_ROWS = 8  # an answer's own entry (its dicts, the key's tuple) weighs as much as this many rows
-
 Bucket = tuple[int, int, int, int, float | None, float | None, float, float]  # key, count, steps, values, times
-AnswerKey = tuple[Any, ...]
-
-
-class AnswerCache:
-    """The latest answers by key, holding at most `max_rows` series rows in all (least recently used out); an
-    answer of more than a quarter of them (a long range point for point, seldom asked twice) is not kept."""
-
-    def __init__(self, max_rows: int) -> None:
-        self.max_rows = max_rows
-        self.max_answer_rows = max_rows // 4
-        self._answers: OrderedDict[AnswerKey, tuple[dict[str, Any], int]] = OrderedDict()
-        self._rows = 0
-        self._lock = threading.Lock()
-
-    def get(self, key: AnswerKey) -> dict[str, Any] | None:
-        """The answer kept under `key` (never to be changed by the caller), or None."""
-        with self._lock:
-            found = self._answers.get(key)
-            if found is None:
-                return None
-            self._answers.move_to_end(key)
-            return found[0]
-
-    def put(self, key: AnswerKey, answer: dict[str, Any]) -> None:
-        """Keep `answer` under `key`; older answers go while the rows are over the bound. An answer weighs
-        its rows plus what its entry and key hold (an empty answer to a long list of names is not free)."""
-        rows = sum(len(series) for series in answer["series"].values())
-        if rows > self.max_answer_rows:
-            return
-        rows += ENTRY_ROWS + len(repr(key)) // ROW_BYTES
-        with self._lock:
-            old = self._answers.pop(key, None)
-            if old is not None:
-                self._rows -= old[1]
-            self._answers[key] = (answer, rows)
-            self._rows += rows
-            while self._rows > self.max_rows:
-                _, (_, dropped) = self._answers.popitem(last=False)
-                self._rows -= dropped
-
-    def clear(self) -> None:
-        """Forget every answer."""
-        with self._lock:
-            self._answers.clear()
-            self._rows = 0
-
-
-_answers: WeakKeyDictionary[Database, AnswerCache] = WeakKeyDictionary()
-_answers_lock = threading.Lock()
-
-
-def answers_of(database: Database) -> AnswerCache:
-    """The kept answers of reads of `database` (one cache per database: job ids say nothing of the database)."""
-    with _answers_lock:
-        cache = _answers.get(database)
-        if cache is None:
-            cache = _answers[database] = AnswerCache(ANSWER_ROWS)
-        return cache
 
 
 def answer_key(filters: Filters, max_points: int, newest: int, mark: int) -> AnswerKey:
@@ -436,11 +373,13 @@ def _sizes(session: Session, filters: Filters, cursor: int, mark: int) -> dict[s
     return sizes
 
 
-def read(database: Database, filters: Filters, max_points: int = DEFAULT_MAX_POINTS) -> dict[str, Any]:
+def read(database: Database, filters: Filters, max_points: int = DEFAULT_MAX_POINTS,
+         answers: AnswerCache | None = None) -> dict[str, Any]:
     """The answer of a metrics read: ``series``, ``counts``, ``bucketSteps`` and ``cursor``.
 
     ``counts[name]`` is how many points the series has in the range read; ``bucketSteps[name]`` is 1
-    when every point is in the answer, else the width of its buckets in steps.
+    when every point is in the answer, else the width of its buckets in steps. `answers`: the server's
+    kept answers (`ServerContext.metric_answers`) to look in and add to; None: none kept.
     """
     # The newest id and the mark may be of two moments here (no snapshot: polls stay two probes): a pair that
     # never existed matches no kept answer (those are keyed in `_read`'s snapshot); one that did held when this
@@ -451,17 +390,18 @@ def read(database: Database, filters: Filters, max_points: int = DEFAULT_MAX_POI
             return _answer({}, {}, {}, filters.after if cursor is None else max(cursor, filters.after or 0))
         mark = rolled_up(session, filters.job_id)
     if filters.after is not None or filters.since is not None:
-        return _read(database, filters, max_points, cursor)
+        return _read(database, filters, max_points, cursor, None)
     if cursor - mark > ROLL_UP_BEHIND:  # points stored without their blocks (an older server, another tool)
         catch_up(database, filters.job_id, ROLL_UP_BEHIND)
-    else:
-        kept = answers_of(database).get(answer_key(filters, max_points, cursor, mark))
+    elif answers is not None:
+        kept = answers.get(answer_key(filters, max_points, cursor, mark))
         if kept is not None:
             return kept
-    return _read(database, filters, max_points, None)
+    return _read(database, filters, max_points, None, answers)
 
 
-def _read(database: Database, filters: Filters, max_points: int, cursor: int | None) -> dict[str, Any]:
+def _read(database: Database, filters: Filters, max_points: int, cursor: int | None,
+          answers: AnswerCache | None) -> dict[str, Any]:
     """The answer up to `cursor`; None: up to the newest point, using the blocks (one snapshot of both)."""
     series: dict[str, list[list[Any]]] = {}
     counts: dict[str, int] = {}
@@ -519,8 +459,8 @@ def _read(database: Database, filters: Filters, max_points: int, cursor: int | N
                 if rows:
                     series[name], counts[name], bucket_steps[name] = rows, total, width
     answer = _answer(series, counts, bucket_steps, cursor)
-    if key is not None:
-        answers_of(database).put(key, answer)
+    if key is not None and answers is not None:
+        answers.put(key, answer)
     return answer
 
 
@@ -544,6 +484,7 @@ class ReadQuery:
         max_points: int = Query(DEFAULT_MAX_POINTS, ge=2, le=MAX_POINTS_LIMIT,
                                 description="Rows per series at most; a longer series comes back as "
                                             "min/max step buckets (see `bucketSteps`)"),
+        ctx: ServerContext = Depends(get_context),
     ) -> None:
         if start_step is not None and end_step is not None and start_step > end_step:
             raise ApiError(422, [{"loc": ["query", "end_step"], "type": "value_error",
@@ -551,9 +492,10 @@ class ReadQuery:
         self.names = [n for item in names or [] for n in item.split(",") if n] or None
         self.since, self.after, self.start_step, self.end_step = since, after, start_step, end_step
         self.max_points = max_points
+        self.answers = ctx.metric_answers  # the kept answers of the server serving the request
 
     def read(self, database: Database, job_id: str) -> dict[str, Any]:
         """The answer for one job."""
         filters = Filters(job_id, names=self.names, since=self.since, after=self.after,
                           start_step=self.start_step, end_step=self.end_step)
-        return read(database, filters, self.max_points)
+        return read(database, filters, self.max_points, self.answers)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+from brevettiai.errors import ServerError
+
 MIN_LENGTH = 10
 MAX_LENGTH = 256  # scrypt hashes anything, but a login body stays small
 COMMON_FILE = Path(__file__).parent / "data" / "common_passwords.txt"
 
 
-class WeakPassword(ValueError):
+class WeakPassword(ServerError, ValueError):
     """A password the policy refuses; the message says why (never the password itself)."""
 
 

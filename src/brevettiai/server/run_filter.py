@@ -27,6 +27,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from brevettiai.errors import ServerError
+
 JOB_FIELDS = ("name", "id", "status", "tag", "type", "created", "started", "completed")
 TIME_FIELDS = ("created", "started", "completed")
 ALIASES = {"tags": "tag", "model_type": "type", "modeltype": "type", "finished": "completed"}
@@ -38,7 +40,7 @@ MAX_DEPTH = 50
 Value = float | str | bool | datetime.datetime
 
 
-class FilterError(ValueError):
+class FilterError(ServerError, ValueError):
     """A filter (or sort or column) that cannot be used; the message says where and why."""
 
     def __init__(self, message: str, position: int | None = None, unknown: str | None = None) -> None:

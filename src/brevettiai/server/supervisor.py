@@ -37,7 +37,7 @@ class Supervisor:
     def stop(self) -> None:
         """Stop checking, wait for the current check to end, and stop dispatching."""
         self._stop.set()
-        dispatch.wake()
+        dispatch.wake(self.ctx)
         if self._thread is not None:
             self._thread.join(timeout=30)
         self.dispatcher.close()
@@ -48,7 +48,7 @@ class Supervisor:
                 self.check()
             except Exception:  # a failed check (database briefly away) must not end the supervisor
                 log.exception("Job check failed")
-            dispatch.wait(POLL_EVERY)
+            dispatch.wait(self.ctx, POLL_EVERY)
 
     def check(self) -> None:
         """One round: process exits, dispatch, stop requests; heartbeat timeouts and expired tokens when due."""

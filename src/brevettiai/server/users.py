@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
+from brevettiai.errors import ServerError
 from brevettiai.server import audit, passwords, revocation, roles, security
 from brevettiai.server.db import models as db
 from brevettiai.server.db.models import utcnow
@@ -25,7 +26,7 @@ MAX_TOKEN_DAYS = 366
 TOKEN_NAME_LENGTH = 100
 
 
-class UserError(ValueError):
+class UserError(ServerError, ValueError):
     """A change that cannot be made; `status` is the HTTP answer it stands for (400, 404, 409)."""
 
     def __init__(self, message: str, status: int = 400) -> None:

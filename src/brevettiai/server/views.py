@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable
-from typing import cast, overload
+from typing import overload
 
 from brevettiai.contract import scheme
-from brevettiai.contract.status import JobStatus
 from brevettiai.server.db import models as db
 from brevettiai.server.schemas import DatasetOut, JobOut, ModelTypeOut, TagOut, UserOut
 from brevettiai.server.security import NO_API_KEY
@@ -80,7 +79,7 @@ def job(row: db.Job, api_key: str | None = None) -> JobOut:
     cannot be encoded (a lone surrogate) and must not make every listing fail.
     """
     return JobOut(id=row.id, name=scrub(row.name), kind=row.kind, created=iso(row.created), started=iso(row.started),
-                  completed=iso(row.completed), status=cast(JobStatus, row.status), model_type_id=row.model_type_id,
+                  completed=iso(row.completed), status=row.status, model_type_id=row.model_type_id,
                   settings=scrub(dict(row.settings or {})), dataset_ids=list(row.dataset_ids or []),
                   tag_ids=list(row.tag_ids or []), parent_id=row.parent_id, model_path=scrub(row.model_path),
                   error=scrub(row.error), notes=scrub(row.notes or ""), api_key=api_key or NO_API_KEY,

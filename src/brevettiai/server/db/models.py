@@ -25,6 +25,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from brevettiai.contract.status import JobStatus
+
 # SQLite only auto-increments an INTEGER PRIMARY KEY, so big ids are plain integers there.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -170,7 +172,7 @@ class Job(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(255), index=True)
-    status: Mapped[str] = mapped_column(String(16), default="created", index=True)
+    status: Mapped[JobStatus] = mapped_column(String(16), default="created", index=True)  # typed: no schema change
     created: Mapped[datetime.datetime] = mapped_column(default=utcnow)
     started: Mapped[datetime.datetime | None] = mapped_column()
     completed: Mapped[datetime.datetime | None] = mapped_column()
