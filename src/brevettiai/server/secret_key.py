@@ -7,6 +7,7 @@ any other database, so that every replica finds the same key.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -36,21 +37,37 @@ def server_secret_key(config: ServerConfig, database: Database) -> bytes:
 
 
 def _from_data_dir(path: Path) -> bytes:
-    try:
-        value = path.read_bytes()
-    except FileNotFoundError:
-        value = b""
-    if len(value) >= 32:
+    """The key in the data dir; the first process to get here stores one whole, the others read it."""
+    value = _read_key(path)
+    if value is not None:
         return value
     value = secrets.token_bytes(32)
+    temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.part")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as handle:
             handle.write(value)
+        try:  # a link never replaces: a key another worker stored meanwhile wins, and nobody reads half a key
+            os.link(temp, path)
+        except FileExistsError:
+            if _read_key(path) is None:  # a short file left by an older version: replace it
+                os.replace(temp, path)
     except OSError as exc:  # a read-only data dir: report links then last as long as the process
         log.warning("Could not store the report signing key in %s: %s", path, exc)
-    return value
+        return value
+    finally:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+    return _read_key(path) or value
+
+
+def _read_key(path: Path) -> bytes | None:
+    try:
+        value = path.read_bytes()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return value if len(value) >= 32 else None
 
 
 def _from_database(database: Database) -> bytes:
