@@ -1,16 +1,92 @@
-"""The base of every record that crosses the wire: camelCase on the wire, snake_case in Python.
+"""The records the platform answers with, defined once: camelCase on the wire, snake_case in Python.
 
-The server's request/answer models (`brevettiai.server.schemas`) and the SDK's records
-(`brevettiai.datamodel`) both derive from `WireRecord`, so a field is spelled the same on both sides.
+`WireRecord` (`brevettiai.contract.wire`) is the base of every record that crosses the wire. The records here are the platform's
+answers as the server builds them: every field required unless the server may leave it out, types
+as strict as the server guarantees. The server's answer models (`brevettiai.server.schemas`) are these
+records; the SDK's (`brevettiai.datamodel.web`) derive from them and are lenient on reading (a field
+a platform leaves out gets the SDK's default, unknown keys are kept). What a job sends to the platform
+(state, exit, metric points) is in `brevettiai.contract.reports`.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
-from pydantic.alias_generators import to_camel
+from typing import TYPE_CHECKING
+
+from pydantic import Field
+
+from brevettiai.contract.status import JobStatus
+from brevettiai.contract.wire import WireRecord
+
+if TYPE_CHECKING:
+    from brevettiai.contract.jsontypes import JSONObject
+else:  # pydantic cannot build the recursive alias; its own JsonValue is the same set of values
+    from pydantic import JsonValue
+
+    JSONObject = dict[str, JsonValue]
+
+NO_API_KEY = "<NO_API_KEY>"  # a job record's key everywhere but in the answer that issued it
+
+__all__ = ["NO_API_KEY", "FileEntryRecord", "JobRecord", "ModelTypeRecord", "UserRecord", "WireRecord"]
 
 
-class WireRecord(BaseModel):
-    """camelCase aliases, snake_case names accepted too; unknown keys ignored (subclasses may keep them)."""
+class UserRecord(WireRecord):
+    """A user as the platform shows it (never its password)."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+    id: str
+    username: str
+    first_name: str
+    last_name: str
+    email: str
+    is_admin: bool
+    role: str = Field("member", description="viewer, member or admin")
+    disabled: bool = False
+    created: str | None = None
+
+
+class ModelTypeRecord(WireRecord):
+    """What jobs of this type run: command, working dir, settings form and defaults."""
+
+    id: str
+    name: str
+    created: str
+    created_by: str | None = None  # the id of the user who created it (none: before users had roles)
+    short_description: str
+    settings_schema: JSONObject = Field(description="The settings form: {fields: [...], presets: {...}}")
+    command: list[str]
+    working_dir: str | None
+    defaults: JSONObject
+    kind: str = Field(description="model or report")
+
+
+class JobRecord(WireRecord):
+    """A model or report: a job's configuration, state and (once) its key."""
+
+    id: str
+    name: str
+    kind: str = Field(description="model or report")
+    created: str
+    created_by: str | None = None  # the id of the user who created it (none: before users had roles)
+    started: str | None
+    completed: str | None
+    status: JobStatus
+    model_type_id: str | None
+    settings: JSONObject
+    dataset_ids: list[str]
+    tag_ids: list[str]
+    parent_id: str | None
+    model_path: str | None
+    error: JSONObject | None
+    notes: str = Field("", description="The user's notes on the run (Markdown)")
+    api_key: str = Field(description=f"The job key, only in the answer that issued it; else {NO_API_KEY}",
+                         repr=False)
+
+
+class FileEntryRecord(WireRecord):
+    """A file or folder below a job's artifacts/ (a folder: ``isPrefix``, mime type "folder")."""
+
+    name: str
+    link: str
+    size: int | None
+    mime_type: str
+    is_prefix: bool
+    last_modified: str | None
