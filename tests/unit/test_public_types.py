@@ -191,12 +191,26 @@ def _attribute_annotations(node: ast.ClassDef) -> Iterator[tuple[str, ast.expr]]
                     yield target.attr, statement.annotation
 
 
+def _with_bases(node: ast.ClassDef, classes: dict[str, ast.ClassDef]) -> Iterator[ast.ClassDef]:
+    """The class and, through its bases' names, every class of its module it inherits attributes from."""
+    pending, seen = [node], set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        pending.extend(classes[base.id] for base in current.bases if isinstance(base, ast.Name) and base.id in classes)
+
+
 def attributes_with_any(modules: dict[str, ast.Module], packages: set[str]) -> list[str]:
-    """``module.Class.attribute`` / ``module.NAME`` of every public attribute whose annotation mentions Any."""
+    """``module.Class.attribute`` / ``module.NAME`` of every public attribute whose annotation mentions Any
+    (a class's own, or inherited from a class of its module, private bases included)."""
     tainted = {"Any"} | any_aliases(modules)
     exported = re_exports(modules, packages)
     hits = []
     for module, tree in modules.items():
+        classes = {node.name: node for node in _module_level(tree) if isinstance(node, ast.ClassDef)}
         wanted = None if is_public_module(module) else {name for source, name in exported if source == module}
         if wanted == set():
             continue
@@ -208,7 +222,8 @@ def attributes_with_any(modules: dict[str, ast.Module], packages: set[str]) -> l
                     hits.append(f"{module}.{name}")
             elif isinstance(node, ast.ClassDef) and (node.name in wanted if wanted is not None
                                                      else not node.name.startswith("_")):
-                hits.extend(f"{module}.{node.name}.{name}" for name, annotation in _attribute_annotations(node)
+                hits.extend(f"{module}.{node.name}.{name}" for owner in _with_bases(node, classes)
+                            for name, annotation in _attribute_annotations(owner)
                             if not name.startswith("_") and _names_in(annotation) & tainted)
     return sorted(set(hits))
 
@@ -249,6 +264,10 @@ class Record:
         self.count: int = 0
 class _Hidden:
     x: Any
+class _Base:
+    inherited: Any
+class Derived(_Base):
+    pass
 ''')
     private = ast.parse('''
 from typing import Any
@@ -260,7 +279,8 @@ class Internal:
     package = ast.parse("from brevettiai._helpers import Exported\n")
     hits = attributes_with_any({"brevettiai.mod": public, "brevettiai._helpers": private, "brevettiai.pkg": package},
                                packages={"brevettiai.pkg"})
-    assert hits == ["brevettiai._helpers.Exported.x", "brevettiai.mod.MISSING", "brevettiai.mod.Record.fs",
+    assert hits == ["brevettiai._helpers.Exported.x", "brevettiai.mod.Derived.inherited", "brevettiai.mod.MISSING",
+                    "brevettiai.mod.Record.fs",
                     "brevettiai.mod.Record.rows", "brevettiai.mod.Record.settings", "brevettiai.mod.Record.table"]
 
 
