@@ -10,6 +10,7 @@ a platform leaves out gets the SDK's default, unknown keys are kept). What a job
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from pydantic import Field
@@ -26,7 +27,32 @@ else:  # pydantic cannot build the recursive alias; its own JsonValue is the sam
 
 NO_API_KEY = "<NO_API_KEY>"  # a job record's key everywhere but in the answer that issued it
 
-__all__ = ["NO_API_KEY", "FileEntryRecord", "JobRecord", "ModelTypeRecord", "UserRecord", "WireRecord"]
+__all__ = ["NO_API_KEY", "DatasetRecord", "FileEntryRecord", "JobRecord", "ModelTypeRecord", "TagRecord", "UserRecord",
+           "WireRecord"]
+
+
+class TagRecord(WireRecord):
+    """A tag with its subtree."""
+
+    id: str
+    name: str
+    parent_id: str | None
+    created: str
+    children: Sequence[TagRecord] = Field(default_factory=list)
+
+
+class DatasetRecord(WireRecord):
+    """A dataset; its files are at ``/api/files/<id>/...`` (``bucket`` for the SDK)."""
+
+    id: str
+    name: str
+    bucket: str
+    created: str
+    created_by: str | None = None  # the id of the user who created it (none: before users had roles)
+    locked: bool
+    reference: str
+    notes: str
+    tag_ids: list[str]
 
 
 class UserRecord(WireRecord):

@@ -6,9 +6,10 @@ import copy
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import AliasChoices, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-from brevettiai.contract.jsontypes import JSONValue
+from brevettiai.contract.jsontypes import JSONObject, JSONValue
+from brevettiai.contract.records import DatasetRecord, TagRecord
 from brevettiai.contract.wire import WireRecord
 
 if TYPE_CHECKING:
@@ -54,19 +55,16 @@ class _WireModel(WireRecord):
             return self.model_extra[key]
         raise KeyError(key)
 
-    def to_wire(self) -> dict[str, Any]:
+    def to_wire(self) -> JSONObject:
         """The camelCase JSON-ready dict of this record."""
         return self.model_dump(mode="json", by_alias=True)
 
 
-class Tag(_WireModel):
+class Tag(_WireModel, TagRecord):
     """A node of the platform's tag tree."""
 
-    id: str
-    name: str = ""
-    parent_id: str | None = None
-    created: str | None = None
     children: list[Tag] = Field(default_factory=list)
+    _read_defaults: ClassVar[Mapping[str, JSONValue]] = {"name": "", "parent_id": None, "created": ""}
 
     def find(self, name: str) -> Tag | None:
         """The first tag in this subtree (itself included) with the given name."""
@@ -79,17 +77,12 @@ class Tag(_WireModel):
         return None
 
 
-class Dataset(_WireModel):
-    """A dataset given to a job: its id, name and where its files are."""
+class Dataset(_WireModel, DatasetRecord):
+    """A dataset given to a job: its id, name and where its files are (a job's info.json gives only these)."""
 
-    id: str
-    name: str = ""
-    bucket: str | None = None
-    created: str | None = None
-    locked: bool = False
-    reference: str | None = ""
-    notes: str | None = ""
-    tag_ids: list[str] = Field(default_factory=list, validation_alias=AliasChoices("tagIds", "tag_ids", "tags"))
+    _read_defaults: ClassVar[Mapping[str, JSONValue]] = {
+        "name": "", "bucket": "", "created": "", "locked": False, "reference": "", "notes": "", "tag_ids": []}
+    _renamed_keys: ClassVar[Mapping[str, str]] = {"tags": "tag_ids"}
     _io: Any = PrivateAttr(default=None)  # the IoTools of the job that was given this dataset
 
     def bind_io(self, io: IoTools | None) -> None:

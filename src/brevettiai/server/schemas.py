@@ -12,7 +12,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from brevettiai.contract.records import FileEntryRecord, JobRecord, ModelTypeRecord, UserRecord, WireRecord
+from brevettiai.contract.records import (
+    DatasetRecord,
+    FileEntryRecord,
+    JobRecord,
+    ModelTypeRecord,
+    TagRecord,
+    UserRecord,
+    WireRecord,
+)
 from brevettiai.contract.reports import ExitReport, HeartbeatAnswer, MetricBatch, StateReport
 
 MAX_OFFSET = 2**53  # list offsets beyond what any table holds are refused (422), not passed to the database
@@ -58,18 +66,8 @@ class DatasetIn(Wire):
     tag_ids: list[str] = Field(default_factory=list)
 
 
-class DatasetOut(Wire):
+class DatasetOut(DatasetRecord):
     """A dataset; its files are at ``/api/files/<id>/...`` (``bucket`` for the SDK)."""
-
-    id: str
-    name: str
-    bucket: str
-    created: str
-    created_by: str | None = None  # the id of the user who created it (none: before users had roles)
-    locked: bool
-    reference: str
-    notes: str
-    tag_ids: list[str]
 
 
 class TagIn(Wire):
@@ -79,13 +77,9 @@ class TagIn(Wire):
     parent_id: str | None = None
 
 
-class TagOut(Wire):
+class TagOut(TagRecord):
     """A tag with its subtree."""
 
-    id: str
-    name: str
-    parent_id: str | None
-    created: str
     children: list[TagOut] = Field(default_factory=list)
 
 
@@ -288,8 +282,7 @@ class RunExitIn(Wire):
 
 
 class MetricsIn(MetricBatch):
-    """A batch of metric points; ``batchId`` makes a retried batch count once (the documented body: the
-    route parses the bytes itself, `brevettiai.server.metrics`)."""
+    """A batch of metric points; ``batchId`` makes a retried batch count once."""
 
 
 class Accepted(Wire):

@@ -19,6 +19,7 @@ from server_helpers import created, job_client, model_type, unique
 
 from brevettiai.contract.reports import HeartbeatAnswer
 from brevettiai.contract.wire import WireRecord
+from brevettiai.datamodel import Dataset, Tag
 from brevettiai.datamodel.web import FileEntry, Model, ModelType, Report, User
 from brevettiai.platform.link import PlatformLink
 
@@ -39,7 +40,7 @@ def admin(platform_server: PlatformServer) -> Iterator[httpx.Client]:
         yield client
 
 
-def test_every_answer_for_users_model_types_runs_and_artifacts_reads_exactly_as_the_sdk_records(
+def test_every_answer_for_users_tags_datasets_model_types_runs_and_artifacts_reads_exactly_as_the_sdk_records(
         platform_server: PlatformServer, admin: httpx.Client) -> None:
     me = read_exactly(User, admin.get("/api/auth/me").json())
     for user in admin.get("/api/users").json():
@@ -55,7 +56,15 @@ def test_every_answer_for_users_model_types_runs_and_artifacts_reads_exactly_as_
         read_exactly(ModelType, item)
 
     tag = created(admin.post("/api/tags", json={"name": unique("tag")}))
+    child = read_exactly(Tag, created(admin.post("/api/tags", json={"name": unique("tag"), "parentId": tag["id"]})))
+    tree = read_exactly(Tag, admin.get(f"/api/tags/{tag['id']}").json())
+    assert isinstance(tree, Tag) and tree.find(child.name) == child  # type: ignore[attr-defined]
+    for root in admin.get("/api/tags").json():
+        read_exactly(Tag, root)
     data = created(admin.post("/api/datasets", json={"name": unique("data"), "tagIds": [tag["id"]]}))
+    read_exactly(Dataset, data)
+    for item in admin.get("/api/datasets").json():
+        read_exactly(Dataset, item)
     body = {"name": unique("model"), "modelTypeId": kind.id, "settings": {"epochs": 7, "data": {"size": 64}},
             "datasetIds": [data["id"]], "tagIds": [tag["id"]]}
     model = read_exactly(Model, created(admin.post("/api/models", json=body)))

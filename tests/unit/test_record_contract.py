@@ -1,6 +1,6 @@
 """The contract's records are strict (what the server must answer); the SDK's records derived from them
 read leniently (what an older or other platform may answer). The server side against the SDK side is
-tested with a real server in tests/server/test_wire_records.py."""
+tested with a real server in tests/server/test_server_wire_records.py."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from pydantic import ValidationError
 
 from brevettiai.contract.records import NO_API_KEY, JobRecord, UserRecord
 from brevettiai.contract.reports import ExitReport, StateReport
+from brevettiai.datamodel import Dataset, Tag
 from brevettiai.datamodel.web import FileEntry, Model, ModelType, Report, User
 
-SDK_RECORDS = (User, ModelType, Model, Report, FileEntry)
+SDK_RECORDS = (Tag, Dataset, User, ModelType, Model, Report, FileEntry)
 
 
 @pytest.mark.parametrize("record", SDK_RECORDS, ids=lambda r: r.__name__)
@@ -36,6 +37,11 @@ def test_sdk_records_take_older_shapes_and_keep_what_they_do_not_model() -> None
     assert two.settings_schema == {"fields": [], "presets": {}}  # defaults are not shared between records
     assert "apiKey" not in repr(Model.model_validate({"id": "m", "apiKey": "bj_secret"}))
     assert "bj_secret" not in repr(Model.model_validate({"id": "m", "apiKey": "bj_secret"}))
+    # A job's info.json gives a dataset's id, name and bucket only; a tag tree reads as SDK tags throughout.
+    dataset = Dataset.model_validate({"id": "d", "name": "cats", "bucket": "brevettiai://d", "tags": [{"id": "t"}]})
+    assert (dataset.locked, dataset.notes, dataset.tag_ids) == (False, "", ["t"])
+    tree = Tag.model_validate({"id": "a", "children": [{"id": "b", "name": "leaf", "children": []}]})
+    assert isinstance(tree.find("leaf"), Tag)
 
 
 def test_the_contract_records_are_strict_about_what_the_server_answers() -> None:
