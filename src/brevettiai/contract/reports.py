@@ -17,7 +17,13 @@ from brevettiai.contract.wire import WireRecord
 if TYPE_CHECKING:
     from brevettiai.contract.jsontypes import JSONObject
 
-__all__ = ["ExitReport", "HeartbeatAnswer", "MetricBatch", "MetricPoint", "StateReport"]
+__all__ = ["COLUMNS_CONTENT_TYPE", "ExitReport", "HeartbeatAnswer", "MetricBatch", "MetricPoint", "StateReport"]
+
+# The columnar form of a metrics batch, sent with this Content-Type: ``{batchId, steps, times, series:
+# {name: [one value per step]}}``; null in a series is "no value at this step", NaN/Infinity a stored null.
+# Several times cheaper to build and read than `MetricBatch`, so the SDK sends it and the server parses it
+# straight from the bytes (`brevettiai.server.metrics`).
+COLUMNS_CONTENT_TYPE = "application/vnd.brevettiai.metric-columns+json"
 
 
 class ExitReport(WireRecord):

@@ -12,7 +12,13 @@ import threading
 from brevettiai._env import env_value
 from brevettiai._threads import start_daemon
 from brevettiai.contract.jsontypes import JSONMapping, JSONObject
-from brevettiai.contract.reports import ExitReport, HeartbeatAnswer, MetricBatch, StateReport
+from brevettiai.contract.reports import (
+    COLUMNS_CONTENT_TYPE,
+    ExitReport,
+    HeartbeatAnswer,
+    MetricBatch,
+    StateReport,
+)
 from brevettiai.contract.status import ReportedStatus
 from brevettiai.errors import (
     PlatformAuthError,
@@ -22,7 +28,7 @@ from brevettiai.errors import (
     UsageError,
 )
 from brevettiai.platform._http import PlatformClient
-from brevettiai.platform._metrics import COLUMNS_CONTENT_TYPE, MetricColumns, MetricsSender
+from brevettiai.platform._metrics import MetricColumns, MetricsSender
 
 log = logging.getLogger("brevettiai.platform.job")
 _SENDER_LOCK = threading.Lock()
