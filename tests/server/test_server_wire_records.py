@@ -20,7 +20,7 @@ from server_helpers import created, job_client, model_type, unique
 from brevettiai.contract.reports import HeartbeatAnswer
 from brevettiai.contract.wire import WireRecord
 from brevettiai.datamodel import Dataset, Tag
-from brevettiai.datamodel.web import FileEntry, Model, ModelType, Report, User
+from brevettiai.datamodel.web import FileEntry, Model, ModelType, Report, Token, User
 from brevettiai.platform.link import PlatformLink
 
 
@@ -40,7 +40,7 @@ def admin(platform_server: PlatformServer) -> Iterator[httpx.Client]:
         yield client
 
 
-def test_every_answer_for_users_tags_datasets_model_types_runs_and_artifacts_reads_exactly_as_the_sdk_records(
+def test_every_answer_for_users_tokens_tags_datasets_model_types_runs_and_artifacts_reads_exactly_as_sdk_records(
         platform_server: PlatformServer, admin: httpx.Client) -> None:
     me = read_exactly(User, admin.get("/api/auth/me").json())
     for user in admin.get("/api/users").json():
@@ -48,6 +48,8 @@ def test_every_answer_for_users_tags_datasets_model_types_runs_and_artifacts_rea
     token = admin.post("/api/auth/token", json={"username": me.username,
                                                 "password": platform_server.admin_password}).json()
     read_exactly(User, token["user"])
+    issued = read_exactly(Token, token)
+    assert isinstance(issued, Token) and issued.access_token not in repr(issued)
 
     kind = read_exactly(ModelType, model_type(admin))
     assert isinstance(kind, ModelType) and kind.settings_schema["fields"]

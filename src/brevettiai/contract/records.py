@@ -27,8 +27,8 @@ else:  # pydantic cannot build the recursive alias; its own JsonValue is the sam
 
 NO_API_KEY = "<NO_API_KEY>"  # a job record's key everywhere but in the answer that issued it
 
-__all__ = ["NO_API_KEY", "DatasetRecord", "FileEntryRecord", "JobRecord", "ModelTypeRecord", "TagRecord", "UserRecord",
-           "WireRecord"]
+__all__ = ["NO_API_KEY", "DatasetRecord", "FileEntryRecord", "JobRecord", "LoginRequest", "ModelTypeRecord", "TagRecord",
+           "TokenRecord", "UserRecord", "WireRecord"]
 
 
 class TagRecord(WireRecord):
@@ -67,6 +67,22 @@ class UserRecord(WireRecord):
     role: str = Field("member", description="viewer, member or admin")
     disabled: bool = False
     created: str | None = None
+
+
+class LoginRequest(WireRecord):
+    """Credentials for a user token (``POST /api/auth/token``)."""
+
+    username: str
+    password: str
+
+
+class TokenRecord(WireRecord):
+    """A new user token, when it expires and whose it is."""
+
+    access_token: str = Field(repr=False)
+    token_type: str = "bearer"
+    expires_at: str
+    user: UserRecord
 
 
 class ModelTypeRecord(WireRecord):

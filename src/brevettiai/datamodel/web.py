@@ -14,10 +14,17 @@ from pydantic import field_validator
 
 from brevettiai.contract.jsontext import settings_from_text
 from brevettiai.contract.jsontypes import JSONValue
-from brevettiai.contract.records import NO_API_KEY, FileEntryRecord, JobRecord, ModelTypeRecord, UserRecord
+from brevettiai.contract.records import (
+    NO_API_KEY,
+    FileEntryRecord,
+    JobRecord,
+    ModelTypeRecord,
+    TokenRecord,
+    UserRecord,
+)
 from brevettiai.datamodel.types import _WireModel
 
-__all__ = ["NO_API_KEY", "FileEntry", "Model", "ModelType", "Report", "User"]
+__all__ = ["NO_API_KEY", "FileEntry", "Model", "ModelType", "Report", "Token", "User"]
 
 
 class User(_WireModel, UserRecord):
@@ -25,6 +32,13 @@ class User(_WireModel, UserRecord):
 
     _read_defaults: ClassVar[dict[str, JSONValue]] = {
         "username": "", "first_name": "", "last_name": "", "email": "", "is_admin": False}
+
+
+class Token(_WireModel, TokenRecord):
+    """A user token the platform issued, when it expires and whose it is (kept out of repr)."""
+
+    user: User
+    _read_defaults: ClassVar[dict[str, JSONValue]] = {"expires_at": ""}
 
 
 class ModelType(_WireModel, ModelTypeRecord):

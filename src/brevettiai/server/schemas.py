@@ -16,8 +16,10 @@ from brevettiai.contract.records import (
     DatasetRecord,
     FileEntryRecord,
     JobRecord,
+    LoginRequest,
     ModelTypeRecord,
     TagRecord,
+    TokenRecord,
     UserRecord,
     WireRecord,
 )
@@ -34,23 +36,17 @@ Wire = WireRecord  # base of every record: camelCase aliases, snake_case names a
 
 # Auth ---------------------------------------------------------------------------------------------
 
-class Login(Wire):
+class Login(LoginRequest):
     """Credentials for a user token."""
-
-    username: str
-    password: str
 
 
 class UserOut(UserRecord):
     """A user (never its password)."""
 
 
-class TokenOut(Wire):
+class TokenOut(TokenRecord):
     """A new user token, when it expires and whose it is."""
 
-    access_token: str
-    token_type: str = "bearer"
-    expires_at: str
     user: UserOut
 
 
