@@ -3,4 +3,7 @@
 - `forms`: the settings-form vocabulary (the fields a settings class exports) and the validation of
   settings against a form, done by the same pydantic rules as the job's settings class.
 - `status`: a job's statuses, which are final, and which a job may report.
+- `wire`, `records`, `reports`: the records on the wire (camelCase): what the platform answers with
+  (users, tokens, tags, datasets, model types, models/reports, artifact entries) and what a job sends
+  (state, exit, metric points, the columnar metrics Content-Type) and is answered (heartbeat).
 """

@@ -1,11 +1,12 @@
 """The records the platform answers with, defined once: camelCase on the wire, snake_case in Python.
 
-`WireRecord` (`brevettiai.contract.wire`) is the base of every record that crosses the wire. The records here are the platform's
-answers as the server builds them: every field required unless the server may leave it out, types
-as strict as the server guarantees. The server's answer models (`brevettiai.server.schemas`) are these
-records; the SDK's (`brevettiai.datamodel.web`) derive from them and are lenient on reading (a field
-a platform leaves out gets the SDK's default, unknown keys are kept). What a job sends to the platform
-(state, exit, metric points) is in `brevettiai.contract.reports`.
+The records here (all `WireRecord`s, `brevettiai.contract.wire`) are the platform's answers as the
+server builds them: every field required unless the server may leave it out, types as strict as the
+server guarantees. The server's answer models (`brevettiai.server.schemas`) are these records under
+its own names; the SDK's (`brevettiai.datamodel`) derive from them and read leniently (a field a
+platform leaves out or sends as null gets the SDK's default, unknown keys are kept). What a job sends
+to the platform (state, exit, metric points) is in `brevettiai.contract.reports`;
+`tests/server/test_server_wire_records.py` holds a real server's answers to the SDK's records.
 """
 
 from __future__ import annotations

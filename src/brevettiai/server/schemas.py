@@ -1,8 +1,10 @@
 """The records of the HTTP API as pydantic models: camelCase on the wire, snake_case in Python.
 
-The records the SDK reads too (users, model types, models and reports, artifact entries) and what a job
-sends (state, exit, metric points) are defined once in `brevettiai.contract.records` and
-`brevettiai.contract.reports`; the models here are those, under the server's names, with its own checks.
+The records the SDK reads too (logins and tokens, users, tags, datasets, model types, models and
+reports, artifact entries) and what a job sends (state, exit, metric points; the heartbeat's answer) are
+defined once in `brevettiai.contract.records` and `brevettiai.contract.reports`; the models here are
+those under the server's names, with the server's own checks. The request bodies of the web API
+(``*In``) and the server-only answers are defined here.
 """
 
 from __future__ import annotations
