@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from brevettiai.contract.records import NO_API_KEY, JobRecord, UserRecord
-from brevettiai.contract.reports import ExitReport, StateReport
+from brevettiai.contract.reports import ExitReport, HeartbeatAnswer, StateReport
 from brevettiai.datamodel import Dataset, Tag
 from brevettiai.datamodel.web import FileEntry, Model, ModelType, Report, User
 
@@ -64,3 +64,11 @@ def test_a_state_report_body_has_only_what_was_given_in_wire_names() -> None:
     assert failed.body() == {"status": "failed", "modelPath": "m.onnx", "exit": {"code": 2, "host": "w1"}}
     with pytest.raises(ValidationError, match="status"):
         StateReport(status="lost")  # type: ignore[arg-type]  # the platform's word, never a job's
+
+
+def test_a_stop_request_reaches_a_job_from_a_platform_with_statuses_its_sdk_does_not_know() -> None:
+    from brevettiai.server.schemas import HeartbeatOut
+
+    assert HeartbeatAnswer.model_validate_json(b'{"status": "paused", "stopRequested": true}').stop_requested
+    with pytest.raises(ValidationError, match="status"):
+        HeartbeatOut.model_validate({"status": "paused", "stopRequested": True})  # the server answers a JobStatus

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import AwareDatetime, ConfigDict, Field
 
-from brevettiai.contract.status import JobStatus, ReportedStatus
+from brevettiai.contract.status import ReportedStatus
 from brevettiai.contract.wire import WireRecord
 
 if TYPE_CHECKING:
@@ -53,9 +53,13 @@ class StateReport(WireRecord):
 
 
 class HeartbeatAnswer(WireRecord):
-    """The answer to ``POST .../heartbeat``: the job's status and whether it was asked to stop."""
+    """The answer to ``POST .../heartbeat``: the job's status and whether it was asked to stop.
 
-    status: JobStatus
+    ``status`` is any text here: a stop request must reach a job even from a platform that knows more
+    statuses than the job's SDK (the server answers a `JobStatus`, `brevettiai.server.schemas.HeartbeatOut`).
+    """
+
+    status: str = Field(description="The job's status (a JobStatus)")
     stop_requested: bool
 
 

@@ -26,6 +26,7 @@ from brevettiai.contract.records import (
     WireRecord,
 )
 from brevettiai.contract.reports import ExitReport, HeartbeatAnswer, MetricBatch, StateReport
+from brevettiai.contract.status import JobStatus
 
 MAX_OFFSET = 2**53  # list offsets beyond what any table holds are refused (422), not passed to the database
 MAX_PAGE = 10**9
@@ -255,6 +256,8 @@ class StateIn(StateReport):
 
 class HeartbeatOut(HeartbeatAnswer):
     """The job's status and whether it was asked to stop."""
+
+    status: JobStatus
 
 
 class ClaimIn(Wire):
