@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from brevettiai.contract.status import JobStatus
 from brevettiai.contract.wire import WireRecord
@@ -26,6 +26,11 @@ else:  # pydantic cannot build the recursive alias; its own JsonValue is the sam
 
     JSONObject = dict[str, JsonValue]
 
+# An answer record's validator is built on first use (by the server, or by the SDK for one it reads
+# straight): a job reads only its datasets and tags, through the SDK's subclasses, and pays for those
+# alone. Not for request bodies: FastAPI's OpenAPI warns about a body model built late.
+_ANSWER_ONLY = ConfigDict(defer_build=True)
+
 NO_API_KEY = "<NO_API_KEY>"  # a job record's key everywhere but in the answer that issued it
 
 __all__ = ["NO_API_KEY", "DatasetRecord", "FileEntryRecord", "JobRecord", "LoginRequest", "ModelTypeRecord", "TagRecord",
@@ -34,6 +39,8 @@ __all__ = ["NO_API_KEY", "DatasetRecord", "FileEntryRecord", "JobRecord", "Login
 
 class TagRecord(WireRecord):
     """A tag with its subtree."""
+
+    model_config = _ANSWER_ONLY
 
     id: str
     name: str
@@ -44,6 +51,8 @@ class TagRecord(WireRecord):
 
 class DatasetRecord(WireRecord):
     """A dataset; its files are at ``/api/files/<id>/...`` (``bucket`` for the SDK)."""
+
+    model_config = _ANSWER_ONLY
 
     id: str
     name: str
@@ -58,6 +67,8 @@ class DatasetRecord(WireRecord):
 
 class UserRecord(WireRecord):
     """A user as the platform shows it (never its password)."""
+
+    model_config = _ANSWER_ONLY
 
     id: str
     username: str
@@ -80,6 +91,8 @@ class LoginRequest(WireRecord):
 class TokenRecord(WireRecord):
     """A new user token, when it expires and whose it is."""
 
+    model_config = _ANSWER_ONLY
+
     access_token: str = Field(repr=False)
     token_type: str = "bearer"
     expires_at: str
@@ -88,6 +101,8 @@ class TokenRecord(WireRecord):
 
 class ModelTypeRecord(WireRecord):
     """What jobs of this type run: command, working dir, settings form and defaults."""
+
+    model_config = _ANSWER_ONLY
 
     id: str
     name: str
@@ -103,6 +118,8 @@ class ModelTypeRecord(WireRecord):
 
 class JobRecord(WireRecord):
     """A model or report: a job's configuration, state and (once) its key."""
+
+    model_config = _ANSWER_ONLY
 
     id: str
     name: str
@@ -126,6 +143,8 @@ class JobRecord(WireRecord):
 
 class FileEntryRecord(WireRecord):
     """A file or folder below a job's artifacts/ (a folder: ``isPrefix``, mime type "folder")."""
+
+    model_config = _ANSWER_ONLY
 
     name: str
     link: str
