@@ -75,12 +75,17 @@ def test_every_answer_for_users_tokens_tags_datasets_model_types_runs_and_artifa
         "name": unique("report"), "parentId": model.id, "datasetIds": [data["id"]]})))
     assert isinstance(report, Report) and report.kind == "report" and report.parent_id == model.id
 
+    edited = read_exactly(Model, admin.patch(f"/api/models/{model.id}", json={"notes": "*first*"}).json())
+    started = read_exactly(Model, admin.post(f"/api/models/{model.id}/start", params={"launch": False}).json())
+    assert isinstance(started, Model) and started.has_api_key and started.api_key != model.api_key
+    assert isinstance(edited, Model) and edited.notes == "*first*" and not edited.has_api_key
+
     # A run that reported a failure carries its error; its artifacts list files and folders.
-    with job_client(platform_server.url, model.api_key) as job:
+    with job_client(platform_server.url, started.api_key) as job:
         for path in ("artifacts/notes.txt", "artifacts/deep/weights.bin"):
             assert job.put(f"/api/files/{model.id}/{path}", content=b"x").status_code == 201
-        assert job.post(f"/api/jobs/{model.id}/state", json={
-            "status": "failed", "exit": {"code": 3, "message": "out of data", "signal": None}}).status_code == 200
+        read_exactly(Model, job.post(f"/api/jobs/{model.id}/state", json={
+            "status": "failed", "exit": {"code": 3, "message": "out of data", "signal": None}}).json())
         heartbeat = job.post(f"/api/jobs/{model.id}/heartbeat").json()
     assert read_exactly(HeartbeatAnswer, heartbeat) == HeartbeatAnswer(status="failed", stop_requested=False)
 
