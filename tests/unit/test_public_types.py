@@ -14,6 +14,10 @@ What "public" means here:
   (``__init__``, ``__exit__``, ``__getattr__``, ...); module-level dunders (a package's lazy
   ``__getattr__``) are public too.
 
+The same holds for public attributes: the annotated names of a public module (``MISSING: Final[...]``),
+of a public class's body (pydantic fields, dataclass fields, ``ClassVar``s) and the ``self.name: ...``
+annotations in its methods, where the name does not start with ``_``.
+
 A signature "mentions Any" when a parameter or return annotation names ``Any`` (``typing.Any``, a
 string annotation holding it) or a module-level type alias of the SDK whose definition does.
 Private helpers may keep `Any` (they are free to change); what users call may not.
@@ -172,6 +176,115 @@ def signatures_with_any(modules: dict[str, ast.Module], packages: set[str]) -> l
             if any(_names_in(annotation) & tainted for annotation in _annotations(function)):
                 hits.append(f"{module}.{name}")
     return sorted(set(hits))
+
+
+def _attribute_annotations(node: ast.ClassDef) -> Iterator[tuple[str, ast.expr]]:
+    """(name, annotation) of a class's public attributes: its body's and ``self.name: T`` in its methods."""
+    for item in node.body:
+        if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
+            yield item.target.id, item.annotation
+        elif isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
+            for statement in ast.walk(item):
+                target = getattr(statement, "target", None)
+                if isinstance(statement, ast.AnnAssign) and isinstance(target, ast.Attribute) \
+                        and isinstance(target.value, ast.Name) and target.value.id == "self":
+                    yield target.attr, statement.annotation
+
+
+def _with_bases(node: ast.ClassDef, classes: dict[str, ast.ClassDef]) -> Iterator[ast.ClassDef]:
+    """The class and, through its bases' names, every class of its module it inherits attributes from."""
+    pending, seen = [node], set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        pending.extend(classes[base.id] for base in current.bases if isinstance(base, ast.Name) and base.id in classes)
+
+
+def attributes_with_any(modules: dict[str, ast.Module], packages: set[str]) -> list[str]:
+    """``module.Class.attribute`` / ``module.NAME`` of every public attribute whose annotation mentions Any
+    (a class's own, or inherited from a class of its module, private bases included)."""
+    tainted = {"Any"} | any_aliases(modules)
+    exported = re_exports(modules, packages)
+    hits = []
+    for module, tree in modules.items():
+        classes = {node.name: node for node in _module_level(tree) if isinstance(node, ast.ClassDef)}
+        wanted = None if is_public_module(module) else {name for source, name in exported if source == module}
+        if wanted == set():
+            continue
+        for node in _module_level(tree):
+            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+                name, annotation = node.target.id, node.annotation
+                if (wanted is None or name in wanted) and not name.startswith("_") and "TypeAlias" not in \
+                        ast.unparse(annotation) and _names_in(annotation) & tainted:
+                    hits.append(f"{module}.{name}")
+            elif isinstance(node, ast.ClassDef) and (node.name in wanted if wanted is not None
+                                                     else not node.name.startswith("_")):
+                hits.extend(f"{module}.{node.name}.{name}" for owner in _with_bases(node, classes)
+                            for name, annotation in _attribute_annotations(owner)
+                            if not name.startswith("_") and _names_in(annotation) & tainted)
+    return sorted(set(hits))
+
+
+# Public attributes another helper owns, allowed until they are typed (each with its reason).
+ATTRIBUTES_ALLOWED: dict[str, str] = {
+    "brevettiai.contract.dotted.MISSING": "helper forms10 owns contract/dotted.py (object with an overload)",
+    "brevettiai.job.Job.models": "helper sdkmisc10 owns job.py (list[JSONValue])",
+    "brevettiai.job.Job.parent": "helper sdkmisc10 owns job.py (JSONValue)",
+    "brevettiai.job.Job.unknown_settings": "helper sdkmisc10 owns job.py (JSONObject)",
+    "brevettiai.job.Job.output_metrics": "helper sdkmisc10 owns job.py (JSONObject)",
+}
+
+
+def test_no_public_sdk_attribute_mentions_any() -> None:
+    modules, packages = sdk_modules()
+    found = attributes_with_any(modules, packages)
+    typed_now = sorted(set(ATTRIBUTES_ALLOWED) - set(found))
+    assert not typed_now, f"typed now (or gone): remove {typed_now} from ATTRIBUTES_ALLOWED"
+    hits = [hit for hit in found if hit not in ATTRIBUTES_ALLOWED]
+    assert not hits, (f"{len(hits)} public SDK attribute(s) mention Any; use brevettiai.contract.jsontypes "
+                      f"(JSONValue, JSONObject), object, a Protocol or a precise union:\n  " + "\n  ".join(hits))
+
+
+def test_the_attribute_check_finds_any_in_modules_class_bodies_and_self() -> None:
+    public = ast.parse('''
+from typing import Any, ClassVar, Final
+Row = dict[str, Any]
+MISSING: Final[Any] = object()
+_hidden: Any = None
+Alias: TypeAlias = dict[str, int]
+class Record:
+    settings: dict[str, Any]
+    rows: list[Row] = []
+    fine: dict[str, int] = {}
+    table: ClassVar[Any] = None
+    _private: Any = None
+    def __init__(self) -> None:
+        self.fs: Any = None
+        self._io: Any = None
+        self.count: int = 0
+class _Hidden:
+    x: Any
+class _Base:
+    inherited: Any
+class Derived(_Base):
+    pass
+''')
+    private = ast.parse('''
+from typing import Any
+class Exported:
+    x: Any
+class Internal:
+    x: Any
+''')
+    package = ast.parse("from brevettiai._helpers import Exported\n")
+    hits = attributes_with_any({"brevettiai.mod": public, "brevettiai._helpers": private, "brevettiai.pkg": package},
+                               packages={"brevettiai.pkg"})
+    assert hits == ["brevettiai._helpers.Exported.x", "brevettiai.mod.Derived.inherited", "brevettiai.mod.MISSING",
+                    "brevettiai.mod.Record.fs",
+                    "brevettiai.mod.Record.rows", "brevettiai.mod.Record.settings", "brevettiai.mod.Record.table"]
 
 
 def test_no_public_sdk_signature_mentions_any() -> None:

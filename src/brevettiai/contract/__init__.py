@@ -4,4 +4,7 @@
   settings against a form, done by the same pydantic rules as the job's settings class.
 - `status`: a job's statuses and their transitions (`TRANSITIONS`, `may_move`), which are final, which a job may
   report, and the named sets where each of the server's moves may begin.
+- `wire`, `records`, `reports`: the records on the wire (camelCase): what the platform answers with
+  (users, tokens, tags, datasets, model types, models/reports, artifact entries) and what a job sends
+  (state, exit, metric points, the columnar metrics Content-Type) and is answered (heartbeat).
 """

@@ -1,84 +1,81 @@
 """Records of the platform's web API: users, model types, models, reports and artifact listings.
 
-They read camelCase or snake_case keys, keep keys they do not model, and can be read like the
-original SDK's dicts: ``model.api_key`` and ``model["apiKey"]`` are the same value.
+Each is the contract's record (`brevettiai.contract.records`, what the server answers with) read the
+SDK's way: camelCase or snake_case keys, keys it does not model kept, a field a platform leaves out
+(or sends as null) given a default, and readable like the original SDK's dicts: ``model.api_key`` and
+``model["apiKey"]`` are the same value.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import ClassVar
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import field_validator
 
 from brevettiai.contract.jsontext import settings_from_text
+from brevettiai.contract.jsontypes import JSONValue
+from brevettiai.contract.records import (
+    NO_API_KEY,
+    FileEntryRecord,
+    JobRecord,
+    ModelTypeRecord,
+    TokenRecord,
+    UserRecord,
+)
 from brevettiai.datamodel.types import _WireModel
 
-NO_API_KEY = "<NO_API_KEY>"
-
-__all__ = ["NO_API_KEY", "FileEntry", "Model", "ModelType", "Report", "User"]
+__all__ = ["NO_API_KEY", "FileEntry", "Model", "ModelType", "Report", "Token", "User"]
 
 
-class User(_WireModel):
+class User(_WireModel, UserRecord):
     """The user a web API client is logged in as."""
 
-    id: str
-    username: str = ""
-    first_name: str | None = ""
-    last_name: str | None = ""
-    email: str | None = ""
-    is_admin: bool = False
+    _read_defaults: ClassVar[dict[str, JSONValue]] = {
+        "username": "", "first_name": "", "last_name": "", "email": "", "is_admin": False}
 
 
-class ModelType(_WireModel):
+class Token(_WireModel, TokenRecord):
+    """A user token the platform issued, when it expires and whose it is (kept out of repr)."""
+
+    user: User
+    _read_defaults: ClassVar[dict[str, JSONValue]] = {"expires_at": ""}
+
+
+class ModelType(_WireModel, ModelTypeRecord):
     """A kind of job the platform can run: its command, settings form and defaults."""
 
-    id: str
-    name: str = ""
-    created: str | None = None
-    short_description: str | None = ""
-    settings_schema: dict[str, Any] = Field(default_factory=lambda: {"fields": [], "presets": {}})
-    command: list[str] = Field(default_factory=list)
-    working_dir: str | None = None
-    defaults: dict[str, Any] = Field(default_factory=dict)
-    kind: str = "model"
+    _read_defaults: ClassVar[dict[str, JSONValue]] = {
+        "name": "", "created": "", "short_description": "", "settings_schema": {"fields": [], "presets": {}},
+        "command": [], "working_dir": None, "defaults": {}, "kind": "model"}
 
 
-class _JobRecord(_WireModel):
-    """What models and reports share: a job's configuration, state and (once) its key."""
+_JOB_DEFAULTS: dict[str, JSONValue] = {
+    "name": "", "kind": "model", "created": "", "started": None, "completed": None, "status": "created",
+    "model_type_id": None, "settings": {}, "dataset_ids": [], "tag_ids": [], "parent_id": None,
+    "model_path": None, "error": None, "api_key": NO_API_KEY}
 
-    id: str
-    name: str = ""
-    kind: str = "model"
-    created: str | None = None
-    started: str | None = None
-    completed: str | None = None
-    status: str = "created"
-    model_type_id: str | None = None
-    settings: dict[str, Any] = Field(default_factory=dict)
-    dataset_ids: list[str] = Field(default_factory=list,
-                                   validation_alias=AliasChoices("datasetIds", "dataset_ids", "datasets"))
-    tag_ids: list[str] = Field(default_factory=list, validation_alias=AliasChoices("tagIds", "tag_ids", "tags"))
-    parent_id: str | None = None
-    model_path: str | None = None
-    error: Any = None
-    # The real key only in the answer that issued it; "<NO_API_KEY>" otherwise. Kept out of repr.
-    api_key: str = Field(NO_API_KEY, repr=False)
+
+class _JobRecord(_WireModel, JobRecord):
+    """What models and reports share: a job's configuration, state and (once) its key (kept out of repr)."""
+
+    _read_defaults: ClassVar[dict[str, JSONValue]] = _JOB_DEFAULTS
+    _renamed_keys: ClassVar[dict[str, str]] = {"datasets": "dataset_ids", "tags": "tag_ids"}
 
     @field_validator("settings", mode="before")
     @classmethod
-    def _settings_from_text(cls, value: Any) -> Any:
+    def _settings_from_text(cls, value: object) -> object:
         return settings_from_text(value)
 
     @field_validator("dataset_ids", "tag_ids", mode="before")
     @classmethod
-    def _ids_from_records(cls, value: Any) -> Any:
+    def _ids_from_records(cls, value: object) -> object:
         if isinstance(value, list):
             return [item["id"] if isinstance(item, dict) else item for item in value]
         return value or []
 
     @field_validator("api_key", mode="before")
     @classmethod
-    def _no_key(cls, value: Any) -> Any:
+    def _no_key(cls, value: object) -> object:
         return value or NO_API_KEY
 
     @property
@@ -94,18 +91,14 @@ class Model(_JobRecord):
 class Report(_JobRecord):
     """A test report: a job run on a model (its `parent_id`) and datasets."""
 
-    kind: str = "report"
+    _read_defaults: ClassVar[dict[str, JSONValue]] = {**_JOB_DEFAULTS, "kind": "report"}
 
 
-class FileEntry(_WireModel):
+class FileEntry(_WireModel, FileEntryRecord):
     """One entry of an artifact listing: a file, or a folder (``is_prefix``, mime type "folder")."""
 
-    name: str
-    link: str = ""
-    size: int | None = None
-    mime_type: str | None = None
-    is_prefix: bool = False
-    last_modified: str | None = None
+    _read_defaults: ClassVar[dict[str, JSONValue]] = {
+        "link": "", "size": None, "mime_type": "", "is_prefix": False, "last_modified": None}
 
     @property
     def is_folder(self) -> bool:

@@ -44,8 +44,7 @@ def _json_encoder() -> Callable[[Any], bytes]:
 
 _encode = _json_encoder()
 
-# The columnar body of a batch (see brevettiai.server.metrics): a list per field, not an object per point.
-COLUMNS_CONTENT_TYPE = "application/vnd.brevettiai.metric-columns+json"
+# The columnar body of a batch and its Content-Type: brevettiai.contract.reports.COLUMNS_CONTENT_TYPE.
 _NAN = float("nan")
 
 

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
 import signal
 import tempfile
 import threading
-from typing import Any
 
 from brevettiai._env import env_value
 from brevettiai._threads import start_daemon
 from brevettiai.contract.jsontypes import JSONMapping, JSONObject
+from brevettiai.contract.reports import (
+    COLUMNS_CONTENT_TYPE,
+    ExitReport,
+    HeartbeatAnswer,
+    MetricBatch,
+    StateReport,
+)
+from brevettiai.contract.status import ReportedStatus
 from brevettiai.errors import (
     PlatformAuthError,
     PlatformError,
@@ -22,7 +28,7 @@ from brevettiai.errors import (
     UsageError,
 )
 from brevettiai.platform._http import PlatformClient
-from brevettiai.platform._metrics import COLUMNS_CONTENT_TYPE, MetricColumns, MetricsSender
+from brevettiai.platform._metrics import MetricColumns, MetricsSender
 
 log = logging.getLogger("brevettiai.platform.job")
 _SENDER_LOCK = threading.Lock()
@@ -61,15 +67,13 @@ class PlatformLink:
         except ConnectionError as exc:
             raise UsageError(f"The platform at {self.host} cannot be reached: {exc}") from None
 
-    def set_state(self, status: str, model_path: str | None = None, exit_info: JSONMapping | None = None) -> None:
+    def set_state(self, status: ReportedStatus, model_path: str | None = None,
+                  exit_info: JSONMapping | None = None) -> None:
         """Report a state change; failures are logged, not raised (the job's own record stays)."""
-        body: dict[str, Any] = {"status": status}
-        if model_path is not None:
-            body["modelPath"] = model_path
-        if exit_info:
-            body["exit"] = dict(exit_info)
+        report = StateReport(status=status, model_path=model_path,
+                             exit=ExitReport.model_validate(exit_info) if exit_info else None)
         try:
-            self.client.post(self._path("state"), json=body, idempotent=True)
+            self.client.post(self._path("state"), json=report.body(), idempotent=True)
         except PlatformError as exc:
             log.error("Could not report state %s to the platform: %s", status, exc)
 
@@ -85,11 +89,12 @@ class PlatformLink:
     def _beat(self) -> None:
         while not self._stop_heartbeat.wait(self.heartbeat_interval):
             try:
-                answer = self.client.post(self._path("heartbeat"), idempotent=True, retries=1).json()
+                answer = HeartbeatAnswer.model_validate_json(
+                    self.client.post(self._path("heartbeat"), idempotent=True, retries=1).content)
             except Exception as exc:
                 log.debug("Heartbeat failed: %s", exc)
                 continue
-            if answer.get("stopRequested"):
+            if answer.stop_requested:
                 log.warning("The platform asked job %s to stop", self.job_id)
                 os.kill(os.getpid(), signal.SIGTERM)  # a real signal: it interrupts a sleeping main thread
                 return
@@ -114,9 +119,9 @@ class PlatformLink:
                     raise
                 log.debug("The platform at %s takes metrics only point by point", self.host)
                 self._columnar = False
-        body = json.dumps({"batchId": batch_id, "points": batch.points()}, separators=(",", ":"))
-        self.client.post(self._path("metrics"), content=body.encode(), idempotent=True, retries=0,
-                         headers={"Content-Type": "application/json"})
+        body = MetricBatch.model_validate({"batchId": batch_id, "points": batch.points()})
+        self.client.post(self._path("metrics"), content=body.model_dump_json(by_alias=True).encode(), idempotent=True,
+                         retries=0, headers={"Content-Type": "application/json"})
 
     def _spill_folder(self) -> str:
         return tempfile.mkdtemp(prefix=f"brevettiai-metrics-{self.job_id}-")

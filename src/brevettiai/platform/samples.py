@@ -74,7 +74,7 @@ def _datasets(datasets: Any) -> list[Dataset]:
     result = []
     for item in datasets:
         if isinstance(item, str):
-            item = Dataset(id=iopath.basename(item.rstrip("/\\")) or item, bucket=item)
+            item = Dataset.model_validate({"id": iopath.basename(item.rstrip("/\\")) or item, "bucket": item})
         elif not isinstance(item, Dataset):
             item = Dataset.model_validate(item)
         if not item.bucket:

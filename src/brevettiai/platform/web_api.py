@@ -31,8 +31,9 @@ from pydantic import BaseModel
 from brevettiai._env import SDK_ENVIRONMENT, env_value
 from brevettiai.contract import scheme
 from brevettiai.contract.jsontypes import JSONLike, JSONMapping, JSONObject
+from brevettiai.contract.records import LoginRequest
 from brevettiai.datamodel.types import Dataset, Tag, _WireModel
-from brevettiai.datamodel.web import FileEntry, Model, ModelType, Report, User
+from brevettiai.datamodel.web import FileEntry, Model, ModelType, Report, Token, User
 from brevettiai.errors import (
     PlatformAuthError,
     PlatformConfigError,
@@ -110,13 +111,14 @@ class PlatformAPI:
 
     def _login(self, username: str, password: str) -> None:
         """Exchange a username and password for a user token (and save it when `remember_me`)."""
-        body = self.client.post("/api/auth/token", json={"username": username, "password": password}).json()
-        self.client.set_token(body["accessToken"])
-        self.user = User.model_validate(body["user"])
+        login = LoginRequest(username=username, password=password).model_dump(by_alias=True)
+        token = Token.model_validate(self.client.post("/api/auth/token", json=login).json())
+        self.client.set_token(token.access_token)
+        self.user = token.user
         log.info("Logged in to %s as %s", self.host, self.user.username)
         if self.remember_me:
             saved = {"host": self.host, "username": self.user.username or username,
-                     "accessToken": body["accessToken"], "expiresAt": body.get("expiresAt")}
+                     "accessToken": token.access_token, "expiresAt": token.expires_at or None}
             for name in {username, "default"}:
                 _write_private_json(self._token_file(name), saved)
 

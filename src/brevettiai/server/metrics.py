@@ -27,6 +27,7 @@ from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
+from brevettiai.contract import reports
 from brevettiai.server import metric_blocks, metric_series, run_summary
 from brevettiai.server.db import models as db
 from brevettiai.server.db.models import utcnow
@@ -81,7 +82,7 @@ def parse_batch(body: bytes) -> tuple[str, list[dict[str, Any]]]:
 # The columnar form of a batch: one list per field instead of one object per point, several times
 # cheaper to encode, parse and turn into rows. ``series`` maps each metric name to one value per step;
 # null is "no value at this step" (no row), NaN/Infinity a stored null like in the point form.
-COLUMNS_CONTENT_TYPE = "application/vnd.brevettiai.metric-columns+json"
+COLUMNS_CONTENT_TYPE = reports.COLUMNS_CONTENT_TYPE
 _Values = Annotated[list[float | None], Field(max_length=MAX_POINTS)]
 
 

@@ -1,14 +1,32 @@
-"""The records of the HTTP API as pydantic models: camelCase on the wire, snake_case in Python."""
+"""The records of the HTTP API as pydantic models: camelCase on the wire, snake_case in Python.
+
+The records the SDK reads too (logins and tokens, users, tags, datasets, model types, models and
+reports, artifact entries) and what a job sends (state, exit, metric points; the heartbeat's answer) are
+defined once in `brevettiai.contract.records` and `brevettiai.contract.reports`; the models here are
+those under the server's names, with the server's own checks. The request bodies of the web API
+(``*In``) and the server-only answers are defined here.
+"""
 
 from __future__ import annotations
 
 import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from brevettiai.contract.records import WireRecord
-from brevettiai.contract.status import JobStatus, ReportedStatus
+from brevettiai.contract.records import (
+    DatasetRecord,
+    FileEntryRecord,
+    JobRecord,
+    LoginRequest,
+    ModelTypeRecord,
+    TagRecord,
+    TokenRecord,
+    UserRecord,
+    WireRecord,
+)
+from brevettiai.contract.reports import ExitReport, HeartbeatAnswer, MetricBatch, StateReport
+from brevettiai.contract.status import JobStatus
 
 MAX_OFFSET = 2**53  # list offsets beyond what any table holds are refused (422), not passed to the database
 MAX_PAGE = 10**9
@@ -21,33 +39,17 @@ Wire = WireRecord  # base of every record: camelCase aliases, snake_case names a
 
 # Auth ---------------------------------------------------------------------------------------------
 
-class Login(Wire):
+class Login(LoginRequest):
     """Credentials for a user token."""
 
-    username: str
-    password: str
 
-
-class UserOut(Wire):
+class UserOut(UserRecord):
     """A user (never its password)."""
 
-    id: str
-    username: str
-    first_name: str
-    last_name: str
-    email: str
-    is_admin: bool
-    role: str = "member"  # viewer, member or admin
-    disabled: bool = False
-    created: str | None = None
 
-
-class TokenOut(Wire):
+class TokenOut(TokenRecord):
     """A new user token, when it expires and whose it is."""
 
-    access_token: str
-    token_type: str = "bearer"
-    expires_at: str
     user: UserOut
 
 
@@ -63,18 +65,8 @@ class DatasetIn(Wire):
     tag_ids: list[str] = Field(default_factory=list)
 
 
-class DatasetOut(Wire):
+class DatasetOut(DatasetRecord):
     """A dataset; its files are at ``/api/files/<id>/...`` (``bucket`` for the SDK)."""
-
-    id: str
-    name: str
-    bucket: str
-    created: str
-    created_by: str | None = None  # the id of the user who created it (none: before users had roles)
-    locked: bool
-    reference: str
-    notes: str
-    tag_ids: list[str]
 
 
 class TagIn(Wire):
@@ -84,13 +76,9 @@ class TagIn(Wire):
     parent_id: str | None = None
 
 
-class TagOut(Wire):
+class TagOut(TagRecord):
     """A tag with its subtree."""
 
-    id: str
-    name: str
-    parent_id: str | None
-    created: str
     children: list[TagOut] = Field(default_factory=list)
 
 
@@ -116,19 +104,8 @@ class ModelTypeIn(Wire):
     kind: Literal["model", "report"] = "model"
 
 
-class ModelTypeOut(Wire):
+class ModelTypeOut(ModelTypeRecord):
     """What jobs of this type run: command, working dir, settings form and defaults."""
-
-    id: str
-    name: str
-    created: str
-    created_by: str | None = None  # the id of the user who created it (none: before users had roles)
-    short_description: str
-    settings_schema: dict[str, Any]
-    command: list[str]
-    working_dir: str | None
-    defaults: dict[str, Any]
-    kind: str
 
 
 # Models and reports ---------------------------------------------------------------------------------
@@ -162,26 +139,8 @@ class JobPatch(Wire):
     tag_ids: list[str] | None = Field(None, max_length=1000, description="The run's tags (all of them)")
 
 
-class JobOut(Wire):
+class JobOut(JobRecord):
     """A model or report."""
-
-    id: str
-    name: str
-    kind: str
-    created: str
-    created_by: str | None = None  # the id of the user who created it (none: before users had roles)
-    started: str | None
-    completed: str | None
-    status: JobStatus
-    model_type_id: str | None
-    settings: dict[str, Any]
-    dataset_ids: list[str]
-    tag_ids: list[str]
-    parent_id: str | None
-    model_path: str | None
-    error: dict[str, Any] | None
-    notes: str = Field("", description="The user's notes on the run (Markdown)")
-    api_key: str = Field(description="The job key, only in the answer that issued it; else <NO_API_KEY>")
 
 
 class JobLog(Wire):
@@ -212,15 +171,8 @@ class RunList(JobList):
                                          "value by its name; null where the run has none")
 
 
-class FileEntry(Wire):
+class FileEntry(FileEntryRecord):
     """A file or folder below a job's artifacts/."""
-
-    name: str
-    link: str
-    size: int | None
-    mime_type: str
-    is_prefix: bool
-    last_modified: str | None
 
 
 class MetricSeries(Wire):
@@ -272,25 +224,14 @@ class ArchiveStored(BaseModel):
 
 # Job side -------------------------------------------------------------------------------------------
 
-class ExitIn(Wire):
+class ExitIn(ExitReport):
     """How a job ended when it did not complete."""
 
-    model_config = ConfigDict(extra="allow")
-    code: int | None = None
-    exception: str | None = None
-    message: str | None = None
-    traceback: str | None = None
-    signal: str | int | None = None
 
-
-class StateIn(Wire):
+class StateIn(StateReport):
     """A state a job reports; a run recorded elsewhere (`brevettiai sync`) also gives its own times."""
 
-    status: ReportedStatus
-    model_path: str | None = None
     exit: ExitIn | None = None
-    started: AwareDatetime | None = None
-    completed: AwareDatetime | None = None
 
     @model_validator(mode="after")
     def _times_in_order(self) -> StateIn:
@@ -313,11 +254,10 @@ class StateIn(Wire):
         return self
 
 
-class HeartbeatOut(Wire):
+class HeartbeatOut(HeartbeatAnswer):
     """The job's status and whether it was asked to stop."""
 
     status: JobStatus
-    stop_requested: bool
 
 
 class ClaimIn(Wire):
@@ -342,19 +282,8 @@ class RunExitIn(Wire):
     lost: bool = False
 
 
-class PointIn(Wire):
-    """Metric values at a step (time: epoch seconds, default now)."""
-
-    step: int
-    time: float | None = None
-    values: dict[str, float | None]
-
-
-class MetricsIn(Wire):
+class MetricsIn(MetricBatch):
     """A batch of metric points; ``batchId`` makes a retried batch count once."""
-
-    batch_id: str = Field(min_length=1, max_length=64)
-    points: list[PointIn]
 
 
 class Accepted(Wire):

@@ -7,10 +7,11 @@ import hashlib
 import hmac
 import secrets
 
+from brevettiai.contract.records import NO_API_KEY as NO_API_KEY  # the contract's, for the server's modules
+
 USER_TOKEN_PREFIX = "bu_"
 JOB_KEY_PREFIX = "bj_"
 ACCESS_TOKEN_PREFIX = "bp_"  # a personal access token (named, long-lived, revocable)
-NO_API_KEY = "<NO_API_KEY>"
 
 # scrypt cost: ~50 ms and 16 MiB per hash on a laptop; stored with each hash so it can be raised later.
 _N, _R, _P = 2**14, 8, 1
