@@ -41,7 +41,7 @@ def job_record(job: Job) -> JSONObject:
         "host_name": job.host_name,
         "settings_class": f"{type(job.settings).__module__}.{type(job.settings).__qualname__}",
         "settings": to_config(job.settings),
-        "unknown_settings": dict(job.unknown_settings),
+        "unknown_settings": to_config(job.unknown_settings),
         "datasets": [d.to_wire() for d in job.datasets],
         "tags": [t.to_wire() for t in job.tags],
         "models": to_config(job.models),

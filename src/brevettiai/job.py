@@ -132,14 +132,14 @@ class Job:
         self.host_name: str | None = cast("str | None", info.get("host_name"))
         self.datasets: list[Dataset] = _records("Dataset", cast("list[JSONLike] | None", info.get("datasets")))
         self.tags: list[Tag] = _records("Tag", cast("list[JSONLike] | None", info.get("tags")))
-        self.models: list[Any] = list(cast("list[JSONLike]", info.get("models") or []))
-        self.parent: Any = info.get("parent")
+        self.models: list[JSONLike] = list(cast("list[JSONLike]", info.get("models") or []))
+        self.parent: JSONLike | None = info.get("parent")
         self.model_path: str | None = cast("str | None", info.get("model_path"))
         self.api_endpoints: dict[str, str | None] = {
             name: _url_without_key(cast("str | None", info.get(key))) for name, key in _ENDPOINT_KEYS.items()}
         self.settings = settings
-        self.unknown_settings: dict[str, Any] = dict(unknown_settings or {})
-        self.output_metrics: dict[str, Any] = {}
+        self.unknown_settings: dict[str, object] = dict(unknown_settings or {})
+        self.output_metrics: dict[str, object] = {}
         self._info_extra = {k: v for k, v in info.items() if k not in _INFO_FIELDS}
         self._api_key = api_key or cast("str | None", info.get("api_key"))
         self._cache_path = cache_path

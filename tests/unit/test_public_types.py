@@ -231,10 +231,6 @@ def attributes_with_any(modules: dict[str, ast.Module], packages: set[str]) -> l
 # Public attributes another helper owns, allowed until they are typed (each with its reason).
 ATTRIBUTES_ALLOWED: dict[str, str] = {
     "brevettiai.contract.dotted.MISSING": "helper forms10 owns contract/dotted.py (object with an overload)",
-    "brevettiai.job.Job.models": "helper sdkmisc10 owns job.py (list[JSONValue])",
-    "brevettiai.job.Job.parent": "helper sdkmisc10 owns job.py (JSONValue)",
-    "brevettiai.job.Job.unknown_settings": "helper sdkmisc10 owns job.py (JSONObject)",
-    "brevettiai.job.Job.output_metrics": "helper sdkmisc10 owns job.py (JSONObject)",
 }
 
 

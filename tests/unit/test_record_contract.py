@@ -72,3 +72,10 @@ def test_a_stop_request_reaches_a_job_from_a_platform_with_statuses_its_sdk_does
     assert HeartbeatAnswer.model_validate_json(b'{"status": "paused", "stopRequested": true}').stop_requested
     with pytest.raises(ValidationError, match="status"):
         HeartbeatOut.model_validate({"status": "paused", "stopRequested": True})  # the server answers a JobStatus
+
+
+def test_an_sdk_lists_models_of_a_platform_with_statuses_it_does_not_know() -> None:
+    models = [Model.model_validate({"id": "a", "status": "hibernating"}), Report.model_validate({"id": "b"})]
+    assert [m.status for m in models] == ["hibernating", "created"]
+    with pytest.raises(ValidationError):  # the server itself answers only the statuses of the contract
+        JobRecord.model_validate({**Model.model_validate({"id": "a"}).to_wire(), "status": "hibernating"})

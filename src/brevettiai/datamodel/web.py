@@ -22,6 +22,7 @@ from brevettiai.contract.records import (
     TokenRecord,
     UserRecord,
 )
+from brevettiai.contract.status import JobStatus
 from brevettiai.datamodel.types import _WireModel
 
 __all__ = ["NO_API_KEY", "FileEntry", "Model", "ModelType", "Report", "Token", "User"]
@@ -60,6 +61,10 @@ class _JobRecord(_WireModel, JobRecord):
 
     _read_defaults: ClassVar[dict[str, JSONValue]] = _JOB_DEFAULTS
     _renamed_keys: ClassVar[dict[str, str]] = {"datasets": "dataset_ids", "tags": "tag_ids"}
+
+    # Read as text: a newer platform may have statuses this SDK does not know, and listing its models
+    # must not fail on them (the server's answers are held to `JobStatus` by the contract).
+    status: JobStatus | str  # type: ignore[assignment]
 
     @field_validator("settings", mode="before")
     @classmethod
