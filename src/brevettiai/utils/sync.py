@@ -25,13 +25,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 from brevettiai._backend import METRICS_FILE, OUTPUT_FILE, RUNS_FOLDER
 from brevettiai._state import STATE_FILE, TERMINAL, effective_status
+from brevettiai.contract.reports import ExitReport, MetricBatch, StateReport
 from brevettiai.errors import PlatformNotFoundError, PlatformValidationError, UsageError
 from brevettiai.io.atomic import atomic_write
 from brevettiai.utils._offline_runs import CURRENT, OfflineJob, OfflineRun, read_job, read_points
 
 if TYPE_CHECKING:
+    from brevettiai.platform._http import PlatformClient
     from brevettiai.platform.web_api import PlatformAPI
 
 log = logging.getLogger("brevettiai.sync")
@@ -267,7 +271,7 @@ def _send_files(web: Any, model: Any, files: list[tuple[str, Path]], result: Syn
         advance(1)
 
 
-def _job_client(web: Any, key: str) -> Any:
+def _job_client(web: Any, key: str) -> PlatformClient:
     from brevettiai.platform._http import PlatformClient
 
     return PlatformClient(web.host, key)
@@ -286,8 +290,9 @@ def _send_points(web: Any, model_id: str, key: str, run_id: str, points: list[di
             batch_id = f"sync-{run_id}-{start // BATCH_POINTS}"
             if len(batch) < BATCH_POINTS:  # only an ended run sends its partial last batch
                 batch_id += f"-last{len(batch)}"
-            body = {"batchId": batch_id[:64], "points": batch}
-            client.post(f"/api/jobs/{model_id}/metrics", json=body, idempotent=True)
+            body = MetricBatch.model_validate({"batchId": batch_id[:64], "points": batch})
+            client.post(f"/api/jobs/{model_id}/metrics", content=body.model_dump_json(by_alias=True).encode(),
+                        headers={"Content-Type": "application/json"}, idempotent=True)
             result.points_sent += len(batch)
             advance(len(batch))
     finally:
@@ -304,43 +309,53 @@ def _send_state(web: Any, model_id: str, key: str, run: OfflineRun, *, before_fi
         return "created"
     client = _job_client(web, key)
     try:
-        running: dict[str, Any] = {"status": "running"}
-        if state.started:
-            running["started"] = state.started  # the model shows the run's own times, not the sync's
-        _post_state(client, model_id, running)
+        # the model shows the run's own times, not the sync's
+        _post_state(client, model_id, _report("running", started=state.started))
         if run.current and status == "running":
             return "running"
-        final: dict[str, Any] = {"status": status if status in TERMINAL else "failed"}
-        if state.model_path and run.current:
-            final["modelPath"] = state.model_path
+        final_status = status if status in TERMINAL else "failed"
         exit_info = {k: v for k, v in vars(state.exit).items() if v is not None} if state.exit else {}
         if status not in TERMINAL:
             how = "was never started" if status == "created" else "ended without recording how (lost)"
             exit_info.setdefault("message", f"the offline run {how}")
-        if exit_info:
-            final["exit"] = exit_info
-        if state.finished:
-            final["completed"] = state.finished
+        final = _report(final_status, model_path=state.model_path if run.current else None,
+                        exit=ExitReport.model_validate(exit_info) if exit_info else None, completed=state.finished)
         before_final()
         _post_state(client, model_id, final)
-        return str(final["status"])
+        return final_status
     finally:
         client.close()
 
 
-def _post_state(client: Any, model_id: str, body: dict[str, Any]) -> None:
+def _report(status: str, *, started: str | None = None, completed: str | None = None,
+            model_path: str | None = None, exit: ExitReport | None = None) -> StateReport:
+    """A state report of the contract; a run time the contract cannot take (no time zone, not a time)
+    is left out with a warning, and the platform's clock stamps the state instead."""
+    report = StateReport.model_validate({"status": status, "model_path": model_path, "exit": exit})
+    for name, value in (("started", started), ("completed", completed)):
+        if value is None:
+            continue
+        try:
+            report = StateReport.model_validate({**report.model_dump(), name: value})
+        except ValidationError:
+            log.warning("The run's %s time %r is not a time with a zone: the platform's clock stamps it instead",
+                        name, value)
+    return report
+
+
+def _post_state(client: PlatformClient, model_id: str, report: StateReport) -> None:
     """Report a state; when the platform refuses the run's own times (this machine's clock ahead of the
     platform's, say), the state goes without them and the platform's clock stamps it."""
     try:
-        client.post(f"/api/jobs/{model_id}/state", json=body, idempotent=True)
+        client.post(f"/api/jobs/{model_id}/state", json=report.body(), idempotent=True)
     except PlatformValidationError as exc:
-        times = {"started", "completed"} & body.keys()
+        times = [name for name in ("started", "completed") if getattr(report, name) is not None]
         if exc.status != 422 or not times:
             raise
         log.warning("The platform refused the run's own %s (%s): its clock stamps model %s instead",
-                    " and ".join(sorted(times)), exc, model_id)
-        client.post(f"/api/jobs/{model_id}/state", json={k: v for k, v in body.items() if k not in times},
-                    idempotent=True)
+                    " and ".join(times), exc, model_id)
+        untimed = report.model_copy(update={"started": None, "completed": None})
+        client.post(f"/api/jobs/{model_id}/state", json=untimed.body(), idempotent=True)
 
 
 class _bar:
