@@ -3,6 +3,7 @@ worker process that starts at the same moment, and never read half-written."""
 
 from __future__ import annotations
 
+import errno
 import multiprocessing
 import os
 from pathlib import Path
@@ -46,3 +47,14 @@ def test_a_short_key_file_is_replaced_and_an_unwritable_data_dir_still_gives_a_k
     not_a_folder.write_bytes(b"")
     assert len(_from_data_dir(not_a_folder / KEY_FILE)) == 32, "a data dir it cannot write to still gives a key"
     assert "Could not store the report signing key" in caplog.text
+
+
+def test_workers_agree_on_the_key_where_the_file_system_has_no_hard_links(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_links(source: str, target: str) -> None:
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)  # as on FAT, many FUSE mounts, some SMB shares
+    test_workers_starting_together_all_sign_with_the_one_stored_key(tmp_path)
+    path = tmp_path / "data" / KEY_FILE
+    assert _from_data_dir(path) == path.read_bytes(), "a restart signs with the stored key"

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import secrets
+import time
 from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
@@ -51,8 +52,11 @@ def _from_data_dir(path: Path) -> bytes:
         try:  # a link never replaces: a key another worker stored meanwhile wins, and nobody reads half a key
             os.link(temp, path)
         except FileExistsError:
-            if _read_key(path) is None:  # a short file left by an older version: replace it
-                os.replace(temp, path)
+            pass
+        except OSError:  # no hard links here (FAT, some FUSE and SMB mounts): create the key file exclusively
+            _create_exclusively(path, value)
+        if _await_key(path) is None:  # a short file left by an older version, or by a writer that died
+            os.replace(temp, path)
     except OSError as exc:  # a read-only data dir: report links then last as long as the process
         log.warning("Could not store the report signing key in %s: %s", path, exc)
         return value
@@ -60,6 +64,23 @@ def _from_data_dir(path: Path) -> bytes:
         with contextlib.suppress(OSError):
             temp.unlink()
     return _read_key(path) or value
+
+
+def _create_exclusively(path: Path, value: bytes) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another worker's key, maybe still being written: `_await_key` reads it
+        return
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(value)
+
+
+def _await_key(path: Path, seconds: float = 1.0) -> bytes | None:
+    """The stored key, given a worker that created the file a moment ago the time to write it."""
+    deadline = time.monotonic() + seconds
+    while (value := _read_key(path)) is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return value
 
 
 def _read_key(path: Path) -> bytes | None:
