@@ -79,3 +79,11 @@ def test_an_sdk_lists_models_of_a_platform_with_statuses_it_does_not_know() -> N
     assert [m.status for m in models] == ["hibernating", "created"]
     with pytest.raises(ValidationError):  # the server itself answers only the statuses of the contract
         JobRecord.model_validate({**Model.model_validate({"id": "a"}).to_wire(), "status": "hibernating"})
+
+
+def test_nulls_and_shapes_of_other_platforms_read_with_defaults_instead_of_failing_a_listing() -> None:
+    model = Model.model_validate({"id": "m", "notes": None, "error": "boom"})
+    assert (model.notes, model.error) == ("", {"message": "boom"})
+    assert Report.model_validate({"id": "r", "error": ["a", "b"]}).error == {"message": "['a', 'b']"}
+    user = User.model_validate({"id": "u", "role": None, "disabled": None})
+    assert (user.role, user.disabled) == ("member", False)

@@ -32,7 +32,8 @@ class User(_WireModel, UserRecord):
     """The user a web API client is logged in as."""
 
     _read_defaults: ClassVar[dict[str, JSONValue]] = {
-        "username": "", "first_name": "", "last_name": "", "email": "", "is_admin": False}
+        "username": "", "first_name": "", "last_name": "", "email": "", "is_admin": False, "role": "member",
+        "disabled": False}
 
 
 class Token(_WireModel, TokenRecord):
@@ -53,7 +54,7 @@ class ModelType(_WireModel, ModelTypeRecord):
 _JOB_DEFAULTS: dict[str, JSONValue] = {
     "name": "", "kind": "model", "created": "", "started": None, "completed": None, "status": "created",
     "model_type_id": None, "settings": {}, "dataset_ids": [], "tag_ids": [], "parent_id": None,
-    "model_path": None, "error": None, "api_key": NO_API_KEY}
+    "model_path": None, "error": None, "notes": "", "api_key": NO_API_KEY}
 
 
 class _JobRecord(_WireModel, JobRecord):
@@ -77,6 +78,14 @@ class _JobRecord(_WireModel, JobRecord):
         if isinstance(value, list):
             return [item["id"] if isinstance(item, dict) else item for item in value]
         return value or []
+
+    @field_validator("error", mode="before")
+    @classmethod
+    def _error_as_object(cls, value: object) -> object:
+        """An error another platform gives as text (or a list) is read as its message."""
+        if value is None or isinstance(value, dict):
+            return value
+        return {"message": value if isinstance(value, str) else str(value)}
 
     @field_validator("api_key", mode="before")
     @classmethod
