@@ -16,6 +16,7 @@ ROUTE_PACKAGES = ("api", "ui")
 SESSION_OPENERS = {"read", "write", "snapshot"}
 QUERY_CALLS = {"execute", "scalars", "scalar", "scalar_one", "scalar_one_or_none"}
 DATABASE_MODULES = ("sqlalchemy",)
+RESOURCES = ("storage", "engine", "db")  # what a route may hand to a service but never use itself
 # (module relative to server/, what it does) for a documented exception; none is needed today.
 ALLOWED: set[tuple[str, str]] = set()
 
@@ -23,10 +24,15 @@ ALLOWED: set[tuple[str, str]] = set()
 def direct_access(source: str) -> list[tuple[int, str]]:
     """(line, what) for each place in `source` that touches storage or the database without a service."""
     found: list[tuple[int, str]] = []
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Attribute) and node.attr in ("storage", "engine"):
-            found.append((node.lineno, f".{node.attr}"))
-        elif isinstance(node, ast.Call):
+    tree = ast.parse(source)
+    handed_on = {id(arg) for call in ast.walk(tree) if isinstance(call, ast.Call)
+                 for arg in [*call.args, *(keyword.value for keyword in call.keywords)]}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr in RESOURCES:
+            settings_value = isinstance(node.value, ast.Attribute) and node.value.attr == "config"
+            if not settings_value and not (node.attr == "db" and id(node) in handed_on):
+                found.append((node.lineno, f".{node.attr}"))
+        if isinstance(node, ast.Call):
             func = node.func
             name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
             owner = func.value if isinstance(func, ast.Attribute) else None
@@ -36,6 +42,12 @@ def direct_access(source: str) -> list[tuple[int, str]]:
                 found.append((node.lineno, f"{name}("))
             elif name == "get" and isinstance(owner, ast.Name) and owner.id == "session":
                 found.append((node.lineno, "session.get("))
+            elif (name == "get" and node.args and isinstance(node.args[0], ast.Attribute)
+                  and isinstance(node.args[0].value, ast.Name) and node.args[0].value.id == "db"):
+                found.append((node.lineno, "get(db.…)"))
+            elif (name == "getattr" and len(node.args) > 1 and isinstance(node.args[1], ast.Constant)
+                  and node.args[1].value in RESOURCES):
+                found.append((node.lineno, f"getattr(…, {node.args[1].value!r})"))
             elif (name in SESSION_OPENERS and isinstance(owner, ast.Attribute) and owner.attr == "db"):
                 found.append((node.lineno, f".db.{name}()"))
         elif isinstance(node, ast.Import | ast.ImportFrom):
@@ -60,6 +72,9 @@ def route_modules() -> list[Path]:
     ("query = select(db.Job)", "select("),
     ("from sqlalchemy import select", "import sqlalchemy"),
     ("ctx.db.engine.connect()", ".engine"),
+    ("database = ctx.db\nwith database.read() as s:\n    pass", ".db"),
+    ("row = s.get(db.Job, job_id)", "get(db.…)"),
+    ("store = getattr(ctx, 'storage')", "getattr(…, 'storage')"),
 ])
 def test_the_check_finds_each_way_of_reaching_past_the_services(snippet: str, what: str) -> None:
     assert what in [found for _, found in direct_access(snippet)]
@@ -69,6 +84,9 @@ def test_the_check_lets_service_calls_through() -> None:
     source = ("job = jobs.read_job(ctx, job_id, kind)\n"
               "entries = files.artifact_entries(ctx, user.principal, job_id, folder)\n"
               "points = query.read(ctx.db, job_id)\n"
+              "rows = users.list_users(database=ctx.db)\n"
+              "where = ctx.config.storage\n"
+              "accepted = await ctx.metrics.submit(job_id, batch_id, points)\n"
               "value = form.get('notes')\n")
     assert direct_access(source) == []
 
