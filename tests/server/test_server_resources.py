@@ -127,7 +127,7 @@ def test_start_rotates_the_key_and_rewrites_info(platform_server: PlatformServer
 def test_model_settings_are_validated_against_the_form(admin: httpx.Client) -> None:
     mt = model_type(admin)
     before = admin.get("/api/models", params={"limit": 1}).json()["total"]
-    bad = {"epochs": 0, "data": {"size": 33.5, "mode": "cmyk", "classes": ["ok", "bad"]}, "augment": "yes",
+    bad = {"epochs": 0, "data": {"size": 33.5, "mode": "cmyk", "classes": ["ok", "bad"]}, "augment": "maybe",  # "yes" is a boolean to pydantic
            "extra": "{not json", "note": 5, "unknown_top_level": {"kept": True}}
     answer = admin.post("/api/models", json={"name": unique("m"), "modelTypeId": mt["id"], "settings": bad})
     assert answer.status_code == 422
