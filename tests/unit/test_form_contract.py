@@ -50,6 +50,7 @@ _RULE_PHRASES = {
     "too_long": "at most", "string_type": "valid string", "list_type": "valid list", "dict_type": "valid dict",
     "bool_type": "valid boolean", "bool_parsing": "valid boolean", "literal_error": "input should be",
     "enum": "input should be", "choice": "input should be", "missing": "missing",
+    "model_type": "valid dictionary",
 }
 
 
@@ -150,21 +151,20 @@ field_defs = st.builds(lambda pair, optional, required: FieldDef(pair[0], tuple(
 _names = itertools.count()
 
 
-def _make_class(kind: str, defs: dict[str, FieldDef], nested: dict[str, type]) -> type:
-    """A settings class of `kind` with fields `defs` (None as the default of the others) and groups `nested`."""
+def _make_class(kind: str, defs: dict[str, FieldDef], nested: dict[str, FieldDef]) -> type:
+    """A settings class of `kind` with fields `defs` and groups `nested` (None the default of those not
+    required)."""
     name = f"Generated{next(_names)}"
+    every = {**defs, **nested}
     if kind == "pydantic":
-        spec: dict[str, Any] = {n: (d.typed(), ... if d.required else None) for n, d in defs.items()}
-        spec.update({n: (sub, ...) for n, sub in nested.items()})
+        spec: dict[str, Any] = {n: (d.typed(), ... if d.required else None) for n, d in every.items()}
         return create_model(name, __base__=JobSettings, **spec)
     if kind == "dataclass":
         fields: list[Any] = [(n, d.typed(), dataclasses.field() if d.required else dataclasses.field(default=None))
-                             for n, d in defs.items()]
-        fields += [(n, sub) for n, sub in nested.items()]
+                             for n, d in every.items()]
         return dataclasses.make_dataclass(name, fields, kw_only=True)
     params = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, annotation=d.typed(),
-                                default=inspect.Parameter.empty if d.required else None) for n, d in defs.items()]
-    params += [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, annotation=sub) for n, sub in nested.items()]
+                                default=inspect.Parameter.empty if d.required else None) for n, d in every.items()]
 
     def __init__(self: Any, **kwargs: Any) -> None:
         for key, value in kwargs.items():
@@ -182,16 +182,23 @@ def cases(draw: st.DrawFn) -> tuple[type, dict[str, Any], str]:
     kind = draw(st.sampled_from(["pydantic", "dataclass", "plain"]))
     top = draw(st.lists(field_defs, min_size=1, max_size=3))
     inner = draw(st.lists(field_defs, min_size=0, max_size=2))
-    nested = {"sub": _make_class(kind, {f"y{i}": d for i, d in enumerate(inner)}, {})} if inner else {}
-    cls = _make_class(kind, {f"x{i}": d for i, d in enumerate(top)}, nested)
+    group = FieldDef(_make_class(kind, {f"y{i}": d for i, d in enumerate(inner)}, {}), (), draw(st.booleans()),
+                     draw(st.booleans()))
+    cls = _make_class(kind, {f"x{i}": d for i, d in enumerate(top)}, {"sub": group} if inner else {})
     given: dict[str, Any] = {}
-    for prefix, defs, target in (("x", top, given), ("y", inner, given.setdefault("sub", {}) if inner else {})):
+    group_given = draw(st.sampled_from(["object", "object", "object", "omitted", "null"])) if inner else "omitted"
+    if group_given == "null":
+        given["sub"] = None
+    for prefix, defs, target in (("x", top, given), ("y", inner, given.setdefault("sub", {}) if group_given == "object"
+                                                    else {})):
         for i in range(len(defs)):
             pick = draw(st.integers(0, 5))  # mostly a value of about the right kind, sometimes anything or nothing
             value = draw(_fitting(defs[i].annotation) if pick < 4 else values) if pick < 5 else OMITTED
             if value is not OMITTED:
                 target[f"{prefix}{i}"] = value
     event(f"class kind: {kind}")
+    if inner:
+        event(f"group: {'Optional ' if group.optional else ''}{'required ' if group.required else ''}{group_given}")
     for d in [*top, *inner]:
         event(f"field: {'Optional ' if d.optional else ''}{getattr(d.annotation, '__name__', d.annotation)}")
     return cls, given, kind

@@ -80,7 +80,7 @@ def test_every_field_kind_becomes_a_form_field(caplog: pytest.LogCaptureFixture)
     assert fields["maybe"]["default"] is None and fields["maybe"]["nullable"] is True
     assert fields["cfg"]["type"] == "textArea" and fields["cfg"]["isJson"] and fields["cfg"]["default"] == "{}"
     assert json.loads(fields["layers"]["default"]) == [1, 2]
-    assert fields["sub"] == {"type": "label", "label": "Sub", "tag": "sub", "visible": True}
+    assert fields["sub"] == {"type": "label", "label": "Sub", "tag": "sub", "visible": True, "required": False}
     assert fields["sub.alpha"]["default"] == 0.9  # the outer default instance wins over the class default
     assert fields["required_text"]["required"] is True
     assert fields["weird"]["type"] == "textArea" and "weird" in caplog.text

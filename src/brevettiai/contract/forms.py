@@ -6,7 +6,9 @@ is a dotted path into the settings. The keys (all of them: `FormField`) that con
 =================  ==========================================================================
 ``type``            a `FieldKind`: ``input`` (``inputType`` ``number`` or ``text``), ``checkbox``,
                     ``select``, ``checklist``, ``textArea`` (``isJson``: the value is JSON text),
-                    ``label`` (opens a group; not a value)
+                    ``label`` (opens the group ``tag``; a label from a settings class also says
+                    ``required``/``nullable`` of the group, and the fields of a group not given are
+                    not checked, as the job then uses the group's defaults)
 ``required``        the value must be present
 ``nullable``        null is accepted; so is ``""`` unless ``emptyIsNull`` is false (a plain class's
                     ``x: int = None`` takes null but not ``""``, an ``Optional`` field both)
@@ -154,14 +156,37 @@ lookup = get_path  # the value at a dotted path, or `MISSING`
 def validate_settings(schema: JSONMapping | None, settings: JSONMapping) -> list[JSONObject]:
     """Every problem of `settings` against the form `schema`, as ``{"loc", "msg", "type"}`` errors."""
     errors: list[JSONObject] = []
+    absent: list[str] = []  # groups not given (the class's defaults apply) or null: their fields are not checked
     for field in cast(Iterable[JSONLike], (schema or {}).get("fields") or []):
-        if not isinstance(field, Mapping) or not isinstance(field.get("model"), str) or field.get("type") == LABEL:
+        if not isinstance(field, Mapping):
             continue
-        path = cast(str, field["model"])
-        problem = check_value(field, lookup(settings, path))
+        path = field.get("tag") if field.get("type") == LABEL else field.get("model")
+        if not isinstance(path, str) or any(path.startswith(group + ".") for group in absent):
+            continue
+        value = lookup(settings, path)
+        if field.get("type") == LABEL:
+            if "required" not in field:  # a heading only (hand-written forms): its fields are checked one by one
+                continue
+            problem = _check_group(field, value)
+            if problem is not None or value is MISSING or value is None:
+                absent.append(path)
+        else:
+            problem = check_value(field, value)
         if problem:
             errors.append({"loc": ["settings", path], "msg": problem[1], "type": f"value_error.{problem[0]}"})
     return errors
+
+
+def _check_group(field: Mapping[str, Any], value: object) -> tuple[str, str] | None:
+    """A group of settings (a nested settings class) as the job checks it: present when ``required``, null
+    only when ``nullable``, else an object."""
+    if value is MISSING:
+        return ("missing", "is required") if field.get("required") else None
+    if value is None and field.get("nullable"):
+        return None
+    if not isinstance(value, Mapping):
+        return "model_type", f"must be an object of settings; got {_shown(value)}"
+    return None
 
 
 def check_value(field: JSONMapping, value: object) -> tuple[str, str] | None:

@@ -120,7 +120,11 @@ def _form_fields(cls: type, prefix: str, defaults: Any) -> list[dict[str, Any]]:
         inner, optional = unwrap_optional(spec.annotation)
         model = prefix + name
         if is_settings_node(inner):
-            group = {"type": LABEL, "label": spec.label, "tag": model, "visible": not spec.advanced}
+            # required/nullable: whether the job takes the group absent (its defaults) or null
+            group = {"type": LABEL, "label": spec.label, "tag": model, "visible": not spec.advanced,
+                     "required": spec.required}
+            if optional or none_for_none_default:  # plain classes and dataclasses do not check their groups
+                group["nullable"] = True
             if spec.description:
                 group["help"] = spec.description
             fields.append(group)
