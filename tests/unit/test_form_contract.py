@@ -25,9 +25,11 @@ import inspect
 import itertools
 import json
 import math
+import pathlib
 import time
+import types
 import typing
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional, Union
 
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -50,7 +52,7 @@ _RULE_PHRASES = {
     "too_long": "at most", "string_type": "valid string", "list_type": "valid list", "dict_type": "valid dict",
     "bool_type": "valid boolean", "bool_parsing": "valid boolean", "literal_error": "input should be",
     "enum": "input should be", "choice": "input should be", "missing": "missing",
-    "model_type": "valid dictionary",
+    "model_type": "valid dictionary", "path_type": "valid path",
 }
 
 
@@ -85,10 +87,13 @@ str_fields = st.tuples(st.just(str), st.fixed_dictionaries({}, optional={
     "min_length": st.integers(0, 4), "max_length": st.integers(0, 6),
     "pattern": st.sampled_from(["^[a-z]+$", r"\d", "^ab", "b$"])}))
 list_fields = st.tuples(
-    st.sampled_from([list[int], list[str], list[float], list[bool], list[Literal["a", "b"]], list[Color]]),
+    st.sampled_from([list[int], list[str], list[float], list[bool], list[Literal["a", "b"]], list[Color],
+                     list[Annotated[int, Field(ge=0, multiple_of=2)]], list[Annotated[str, Field(min_length=1)]],
+                     list[Optional[float]], list[Annotated[float, Field(allow_inf_nan=False)]]]),
     st.fixed_dictionaries({}, optional={"min_length": st.integers(0, 3), "max_length": st.integers(0, 4)}))
 plain_fields = st.tuples(
-    st.sampled_from([bool, Literal["a", "b"], Literal[1, 2, 3], Color, Level, dict[str, int], dict[str, str]]),
+    st.sampled_from([bool, Literal["a", "b"], Literal[1, 2, 3], Color, Level, dict[str, int], dict[str, str],
+                     int | float, pathlib.Path]),
     st.just({}))
 field_types = st.one_of(int_fields, float_fields, str_fields, list_fields, plain_fields)
 
@@ -112,6 +117,14 @@ OMITTED = object()  # the settings do not give the field
 def _fitting(annotation: Any) -> st.SearchStrategy[Any]:
     """Values of about the right kind for `annotation` (so that many settings pass and bounds decide)."""
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is Annotated:
+        return _fitting(args[0])
+    if origin in (Union, types.UnionType):
+        return st.one_of([_fitting(arg) for arg in args])
+    if annotation is type(None):
+        return st.none()
+    if annotation is pathlib.Path:
+        return st.text("ab/1.", max_size=7)
     if annotation in (int, float):
         non_finite = st.sampled_from(_NON_FINITE)
         return st.one_of(numbers, numbers.map(json.dumps), non_finite, non_finite.map(json.dumps))
@@ -138,16 +151,19 @@ class FieldDef:
     constraints: tuple[tuple[str, Any], ...]
     optional: bool
     required: bool
+    inside: bool = False  # Optional[Annotated[X, Field(...)]] rather than Annotated[Optional[X], Field(...)]
 
     def typed(self) -> Any:
         """The annotation with its constraints, as a user would write it for any class kind."""
+        if self.inside and self.constraints and self.optional:
+            return Optional[Annotated[self.annotation, Field(**dict(self.constraints))]]  # noqa: UP045
         base = Optional[self.annotation] if self.optional else self.annotation  # noqa: UP045 - a runtime value
         return Annotated[base, Field(**dict(self.constraints))] if self.constraints else base
 
 
-field_defs = st.builds(lambda pair, optional, required: FieldDef(pair[0], tuple(sorted(pair[1].items())), optional,
-                                                                 required),
-                       field_types, st.booleans(), st.sampled_from([False, False, False, True]))
+field_defs = st.builds(lambda pair, optional, required, inside: FieldDef(pair[0], tuple(sorted(pair[1].items())),
+                                                                         optional, required, inside),
+                       field_types, st.booleans(), st.sampled_from([False, False, False, True]), st.booleans())
 _names = itertools.count()
 
 

@@ -19,6 +19,7 @@ is a dotted path into the settings. The keys (all of them: `FormField`) that con
 ``minLength``/      length of text (characters) or of a list (items)
 ``maxLength``
 ``pattern``         a regular expression the text must match (searched, as pydantic does)
+``format``          ``path``: the text is a file system path (pydantic's ``Path``)
 ``values``          the choices of a select or checklist
 ``jsonType``        ``array`` or ``object``: what the JSON text of a text area must hold
 ``itemSchema``/     a `ValueSchema`: what each item of an ``array`` / each value of an ``object``
@@ -41,6 +42,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import pathlib
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Final, Literal, TypedDict, cast
 
@@ -63,6 +65,7 @@ INTEGER: Final = "integer"
 NUMBER: Final = "number"
 STRING: Final = "string"
 BOOLEAN: Final = "boolean"
+PATH: Final = "path"  # format of a text input
 ARRAY: Final = "array"  # jsonType
 OBJECT: Final = "object"  # jsonType
 
@@ -106,6 +109,7 @@ class FormField(ValueSchema, total=False):
     listbox: bool
     isJson: bool
     jsonType: Literal["array", "object"]
+    format: Literal["path"]
     itemSchema: ValueSchema
     valueSchema: ValueSchema
     rows: int
@@ -225,7 +229,7 @@ def _check_kind(field: Mapping[str, Any], value: object) -> tuple[str, str] | No
     if kind == TEXT_AREA and field.get("isJson"):
         return _check_json_text(field, value)
     if _is_text(field):
-        return _check(field, value, _shape(field, STRING))
+        return _check(field, value, _shape(field, PATH if field.get("format") == PATH else STRING))
     return None
 
 
@@ -316,7 +320,7 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-_BASE = {INTEGER: int, NUMBER: float, STRING: str, BOOLEAN: bool}
+_BASE = {INTEGER: int, NUMBER: float, STRING: str, BOOLEAN: bool, PATH: pathlib.Path}
 _OPTIONS = ("ge", "gt", "le", "lt", "multiple_of", "allow_inf_nan", "min_length", "max_length", "pattern")
 
 
@@ -379,7 +383,7 @@ _RULE_WORDS = {
     "float_parsing": "must be a number", "float_type": "must be a number",
     "finite_number": "must be a finite number (not NaN or an infinity)",
     "bool_type": "must be true or false", "bool_parsing": "must be true or false",
-    "string_type": "must be text", "list_type": "must be a JSON list", "dict_type": "must be a JSON object",
+    "string_type": "must be text", "path_type": "must be a path (text)", "list_type": "must be a JSON list", "dict_type": "must be a JSON object",
     "literal_error": "is not one of the choices {expected}", "enum": "is not one of the choices {expected}",
     "string_too_short": "must have at least {min_length} characters",
     "string_too_long": "must have at most {max_length} characters",

@@ -29,6 +29,7 @@ from brevettiai.contract.forms import (
     NUMBER,
     NUMBER_INPUT,
     OBJECT,
+    PATH,
     SELECT,
     STRING,
     TEXT_AREA,
@@ -177,8 +178,10 @@ def _widget(tp: Any, spec: FieldSpec, default: Any, model: str) -> dict[str, Any
     item = list_item_type(tp)
     if item is not None and _choices(item) is not None:
         return {"type": CHECKLIST, "listbox": True, "values": _choices(item), **lengths, "default": plain}
-    if tp is str or (isinstance(tp, type) and issubclass(tp, str)) or getattr(tp, "__name__", "") in ("Path", "PurePath"):
+    if tp is str or (isinstance(tp, type) and issubclass(tp, str)):
         return {"type": INPUT, "inputType": TEXT_INPUT, **lengths, "default": plain}
+    if getattr(tp, "__name__", "") in ("Path", "PurePath"):
+        return {"type": INPUT, "inputType": TEXT_INPUT, "format": PATH, "default": plain}
     value = dict_value_type(tp)
     if item is None and value is None and tp is not Any:
         log.warning("Settings field '%s' has type %s, which the settings form cannot show; "
