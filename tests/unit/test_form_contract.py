@@ -294,3 +294,25 @@ def test_the_form_states_exclusive_bounds_multiples_lengths_and_patterns() -> No
     messages = {e["loc"][1]: e["msg"] for e in validate_settings(schema, {"rate": 0, "size": 225, "name": "A"})}
     assert messages == {"rate": "must be > 0; got 0", "size": "must be a multiple of 32; got 225",
                         "name": "must have at least 2 characters; got 'A'"}
+
+
+json_values = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=False),
+                                     st.text(max_size=4)),
+                           lambda inner: st.one_of(st.lists(inner, max_size=3),
+                                                   st.dictionaries(st.text(max_size=3), inner, max_size=3)),
+                           max_leaves=6)
+any_field = st.fixed_dictionaries(
+    {"type": st.sampled_from(["input", "checkbox", "select", "checklist", "textArea", "label", "other"]),
+     "model": st.just("x")},
+    optional={key: json_values for key in ("inputType", "numberType", "min", "max", "exclusiveMin", "multipleOf",
+                                           "allowInfNan", "minLength", "maxLength", "pattern", "values", "nullable",
+                                           "required", "isJson", "jsonType", "itemSchema", "valueSchema", "tag")})
+
+
+@settings(max_examples=300, deadline=None)
+@given(field=any_field, value=st.one_of(json_values, st.sampled_from(["[1, NaN]", "1e400", "{", "[[["])))
+def test_any_stored_form_is_checked_without_failing(field: dict[str, Any], value: Any) -> None:
+    """Model types' forms are stored JSON, written by hand too: whatever they hold, checking settings against
+    them answers (problems or none) and never raises (a 500 on create)."""
+    for problem in validate_settings({"fields": [field]}, {"x": value}):
+        assert isinstance(problem["msg"], str) and problem["loc"][0] == "settings"

@@ -406,7 +406,8 @@ def _message(error: Mapping[str, Any], field: Mapping[str, Any], value: Any) -> 
     except (KeyError, IndexError):
         words = str(error["msg"])
     if where:  # an item of a list or a value of an object
-        return f"item {'.'.join(map(str, where))} {words}; got {_shown(error.get('input'))}"
+        place = ".".join(repr(part) if isinstance(part, str) else str(part) for part in where)
+        return f"item {place} {words}; got {_shown(error.get('input'))}"
     return f"{words}; got {_shown(value)}"
 
 
