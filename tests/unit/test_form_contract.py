@@ -5,11 +5,15 @@ validation (`brevettiai.contract.forms.validate_settings` on the class's exporte
 job's own parsing (`parse_settings`): both accept, or both refuse and name the same rule.
 
 The classes are of the three kinds the SDK reads (pydantic models, standard dataclasses and plain
-classes with a typed ``__init__``), with one to three fields and sometimes a nested group. Fields are
-int/float (bounds, exclusive bounds, multiples, ``allow_inf_nan=False``), str (lengths, patterns),
-bool, Literal and Enum selects, lists of int/float/str/bool/Literal, dicts of int/str, each maybe
-Optional, given or omitted. Values include NaN and infinities (as floats and as JSON text), wrongly
-typed list items, choices, JSON text and None.
+classes with a typed ``__init__``), with one to three fields and sometimes a nested group (required or
+not, Optional or not; given, omitted or null). Fields are int/float (bounds, exclusive bounds,
+multiples, ``allow_inf_nan=False``), str (lengths, patterns), bool, Literal and Enum selects,
+``int | float``, Path, lists of int/float/str/bool/Literal/Enum (item constraints too), dicts of int/str,
+each maybe Optional (constraints outside or inside the Optional), required or defaulting to None, given
+or omitted. Values are mostly of about the right kind (so bounds decide) and sometimes anything: NaN
+and infinities (as floats and as JSON text), wrongly typed list items, choices, JSON text, "" and None.
+`test_the_property_test_covers_what_it_claims` prints the figures and fails when a kind of outcome is
+barely seen.
 
 One deliberate difference: a Python float NaN/inf cannot be stored by the platform (settings are JSON,
 which has no NaN or Infinity), so the form refuses it even where the class allows non-finite numbers,

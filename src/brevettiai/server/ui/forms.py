@@ -1,8 +1,8 @@
 """The settings form of a model type, drawn from its schema ``{"fields", "presets"}``, and read back.
 
-Fields are vue-form-generator style (see `brevettiai.settings.schema`): ``input`` (``inputType``
-number or text), ``checkbox``, ``select``, ``checklist``, ``textArea`` (``isJson``), and ``label``
-fields whose ``tag`` opens a nested group for the fields whose dotted ``model`` starts with it.
+Fields are vue-form-generator style, in the vocabulary of `brevettiai.contract.forms`: ``input``
+(``inputType`` number or text), ``checkbox``, ``select``, ``checklist``, ``textArea`` (``isJson``), and
+``label`` fields whose ``tag`` opens a nested group for the fields whose dotted ``model`` starts with it.
 ``visible: false`` marks an advanced field or group: it is folded away in a ``<details>``.
 The server checks the values (`brevettiai.contract.forms`, through `brevettiai.server.jobs`);
 this module only turns them into settings and shows its errors next to the fields.
