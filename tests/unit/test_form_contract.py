@@ -81,13 +81,14 @@ def _merged(*parts: st.SearchStrategy[dict[str, Any]]) -> st.SearchStrategy[dict
 
 
 _maybe = st.one_of  # readability: _maybe(st.just({}), ...)
+_strict = st.sampled_from([{}, {}, {}, {"strict": True}])
 int_fields = st.tuples(st.just(int), _merged(
-    _bounds(st.integers(-50, 50)), _maybe(st.just({}), st.integers(1, 12).map(lambda m: {"multiple_of": m}))))
+    _bounds(st.integers(-50, 50)), _maybe(st.just({}), st.integers(1, 12).map(lambda m: {"multiple_of": m})), _strict))
 float_fields = st.tuples(st.just(float), _merged(
     _bounds(st.sampled_from([-10, -1.5, 0, 0.5, 1, 2.25, 10])),
     _maybe(st.just({}), st.sampled_from([0.1, 0.25, 0.5, 2.5, 3]).map(lambda m: {"multiple_of": m})),
-    _maybe(st.just({}), st.just({"allow_inf_nan": False}))))
-str_fields = st.tuples(st.just(str), st.fixed_dictionaries({}, optional={
+    _maybe(st.just({}), st.just({"allow_inf_nan": False})), _strict))
+str_fields = st.tuples(st.just(str), st.fixed_dictionaries({}, optional={"strict": st.just(True),
     "min_length": st.integers(0, 4), "max_length": st.integers(0, 6),
     "pattern": st.sampled_from(["^[a-z]+$", r"\d", "^ab", "b$"])}))
 list_fields = st.tuples(
@@ -97,7 +98,7 @@ list_fields = st.tuples(
     st.fixed_dictionaries({}, optional={"min_length": st.integers(0, 3), "max_length": st.integers(0, 4)}))
 plain_fields = st.tuples(
     st.sampled_from([bool, Literal["a", "b"], Literal[1, 2, 3], Color, Level, dict[str, int], dict[str, str],
-                     int | float, pathlib.Path]),
+                     int | float, pathlib.Path, Annotated[bool, Field(strict=True)]]),
     st.just({}))
 field_types = st.one_of(int_fields, float_fields, str_fields, list_fields, plain_fields)
 

@@ -16,6 +16,8 @@ is a dotted path into the settings. The keys (all of them: `FormField`) that con
 ``min``/``max``     number bounds, inclusive unless ``exclusiveMin``/``exclusiveMax`` is true
 ``multipleOf``      the number must be a multiple of it
 ``allowInfNan``     false: NaN and infinities are refused (pydantic's ``allow_inf_nan``; default true)
+``strict``          true: pydantic's strict mode (no ``5.0`` or ``true`` for an integer, no number for
+                    text); text is still read as JSON first, as the job reads it
 ``minLength``/      length of text (characters) or of a list (items)
 ``maxLength``
 ``pattern``         a regular expression the text must match (searched, as pydantic does)
@@ -83,6 +85,7 @@ class ValueSchema(TypedDict, total=False):
     exclusiveMax: bool
     multipleOf: float
     allowInfNan: bool
+    strict: bool
     minLength: int
     maxLength: int
     pattern: str
@@ -116,8 +119,9 @@ class FormField(ValueSchema, total=False):
 
 
 FIELD_KEYS: Final = frozenset(FormField.__optional_keys__)
-NUMBER_CONSTRAINTS = ("min", "max", "exclusiveMin", "exclusiveMax", "multipleOf", "allowInfNan", "numberType")
-LENGTH_CONSTRAINTS = ("minLength", "maxLength", "pattern")
+NUMBER_CONSTRAINTS = ("min", "max", "exclusiveMin", "exclusiveMax", "multipleOf", "allowInfNan", "strict",
+                      "numberType")
+LENGTH_CONSTRAINTS = ("minLength", "maxLength", "pattern", "strict")
 
 
 def number_field_constraints(bounds: Mapping[str, float], constraints: JSONMapping,
@@ -133,6 +137,8 @@ def number_field_constraints(bounds: Mapping[str, float], constraints: JSONMappi
         field["multipleOf"] = cast(JSONValue, constraints["multiple_of"])
     if constraints.get("allow_inf_nan") is False and not integer:
         field["allowInfNan"] = False
+    if constraints.get("strict") is True:
+        field["strict"] = True
     return field
 
 
@@ -294,6 +300,8 @@ def _shape(schema: Mapping[str, Any], of: str, inner: object = None) -> str:
                 shape[key] = schema[form_key]
         if of == STRING and isinstance(schema.get("pattern"), str):
             shape["pattern"] = schema["pattern"]
+    if of in (INTEGER, NUMBER, STRING, BOOLEAN, PATH) and schema.get("strict") is True:
+        shape["strict"] = True
     if of == "choice":
         shape["values"] = _choice_values(schema)
     if isinstance(inner, Mapping):
@@ -321,7 +329,7 @@ def _is_number(value: Any) -> bool:
 
 
 _BASE = {INTEGER: int, NUMBER: float, STRING: str, BOOLEAN: bool, PATH: pathlib.Path}
-_OPTIONS = ("ge", "gt", "le", "lt", "multiple_of", "allow_inf_nan", "min_length", "max_length", "pattern")
+_OPTIONS = ("ge", "gt", "le", "lt", "multiple_of", "allow_inf_nan", "min_length", "max_length", "pattern", "strict")
 
 
 def _annotation(shape: Mapping[str, Any], constrained: bool = True) -> Any:

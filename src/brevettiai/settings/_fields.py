@@ -45,7 +45,7 @@ class FieldSpec(NamedTuple):
     title: str | None = None
     description: str | None = None
     bounds: Mapping[str, float] = _NONE  # ge/le/gt/lt
-    constraints: Mapping[str, Any] = _NONE  # multiple_of, min_length, max_length, pattern
+    constraints: Mapping[str, Any] = _NONE  # multiple_of, min_length, max_length, pattern, allow_inf_nan, strict
     advanced: bool = False
     hidden: bool = False
     extra: Mapping[str, Any] = _NONE
@@ -98,8 +98,8 @@ def annotated_metadata(annotation: Any) -> list[Any]:
 
 
 def constraints_of(metadata: list[Any]) -> tuple[dict[str, float], dict[str, Any]]:
-    """The bounds (ge/le/gt/lt) and other constraints (multiple_of, lengths, pattern, allow_inf_nan) that
-    pydantic metadata objects state."""
+    """The bounds (ge/le/gt/lt) and other constraints (multiple_of, lengths, pattern, allow_inf_nan, strict)
+    that pydantic metadata objects state."""
     bounds: dict[str, float] = {}
     constraints: dict[str, Any] = {}
     for item in metadata:
@@ -107,7 +107,7 @@ def constraints_of(metadata: list[Any]) -> tuple[dict[str, float], dict[str, Any
             value = getattr(item, key, None)
             if value is not None:
                 bounds[key] = value
-        for key in ("multiple_of", "min_length", "max_length", "pattern", "allow_inf_nan"):
+        for key in ("multiple_of", "min_length", "max_length", "pattern", "allow_inf_nan", "strict"):
             value = getattr(item, key, None)
             if value is not None:
                 constraints[key] = value

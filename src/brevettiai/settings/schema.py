@@ -163,8 +163,9 @@ def _choices(tp: Any) -> list[Any] | None:
 
 def _widget(tp: Any, spec: FieldSpec, default: Any, model: str) -> dict[str, Any]:
     plain = None if default is MISSING else to_config(default)
+    strict = {"strict": True} if spec.constraints.get("strict") is True else {}
     if tp is bool:
-        return {"type": CHECKBOX, "default": plain}
+        return {"type": CHECKBOX, **strict, "default": plain}
     members = union_members(tp)
     numeric = (int, float)
     if tp in numeric or (members and all(strip_annotated(m) in numeric for m in members)):
@@ -179,7 +180,7 @@ def _widget(tp: Any, spec: FieldSpec, default: Any, model: str) -> dict[str, Any
     if item is not None and _choices(item) is not None:
         return {"type": CHECKLIST, "listbox": True, "values": _choices(item), **lengths, "default": plain}
     if tp is str or (isinstance(tp, type) and issubclass(tp, str)):
-        return {"type": INPUT, "inputType": TEXT_INPUT, **lengths, "default": plain}
+        return {"type": INPUT, "inputType": TEXT_INPUT, **lengths, **strict, "default": plain}
     if getattr(tp, "__name__", "") in ("Path", "PurePath"):
         return {"type": INPUT, "inputType": TEXT_INPUT, "format": PATH, "default": plain}
     value = dict_value_type(tp)
