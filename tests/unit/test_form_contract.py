@@ -53,10 +53,10 @@ _RULE_PHRASES = {
     "int_parsing": "valid integer", "int_type": "valid integer", "float_parsing": "valid number",
     "float_type": "valid number", "finite_number": "finite number", "string_too_short": "at least",
     "string_too_long": "at most", "string_pattern_mismatch": "match pattern", "too_short": "at least",
-    "too_long": "at most", "string_type": "valid string", "list_type": "valid list", "dict_type": "valid dict",
+    "too_long": "at most", "string_type": "valid string", "list_type": "valid list", "dict_type": "valid dictionary",
     "bool_type": "valid boolean", "bool_parsing": "valid boolean", "literal_error": "input should be",
     "enum": "input should be", "choice": "input should be", "missing": "missing",
-    "model_type": "valid dictionary", "path_type": "valid path",
+    "model_type": "instance", "path_type": "valid path",
 }
 
 
@@ -94,7 +94,8 @@ str_fields = st.tuples(st.just(str), st.fixed_dictionaries({}, optional={"strict
 list_fields = st.tuples(
     st.sampled_from([list[int], list[str], list[float], list[bool], list[Literal["a", "b"]], list[Color],
                      list[Annotated[int, Field(ge=0, multiple_of=2)]], list[Annotated[str, Field(min_length=1)]],
-                     list[Optional[float]], list[Annotated[float, Field(allow_inf_nan=False)]]]),
+                     list[Optional[float]], list[Annotated[float, Field(allow_inf_nan=False)]],
+                     list[list[int]], dict[str, list[str]]]),
     st.fixed_dictionaries({}, optional={"min_length": st.integers(0, 3), "max_length": st.integers(0, 4)}))
 plain_fields = st.tuples(
     st.sampled_from([bool, Literal["a", "b"], Literal[1, 2, 3], Color, Level, dict[str, int], dict[str, str],
@@ -205,8 +206,19 @@ def cases(draw: st.DrawFn) -> tuple[type, dict[str, Any], str]:
     inner = draw(st.lists(field_defs, min_size=0, max_size=2))
     group = FieldDef(_make_class(kind, {f"y{i}": d for i, d in enumerate(inner)}, {}), (), draw(st.booleans()),
                      draw(st.booleans()))
-    cls = _make_class(kind, {f"x{i}": d for i, d in enumerate(top)}, {"sub": group} if inner else {})
+    nested = {"sub": group} if inner else {}
+    item_defs = draw(st.lists(field_defs, max_size=2))  # a list of settings objects: list[ItemSettings]
+    if item_defs:
+        item_cls = _make_class(kind, {f"z{i}": d for i, d in enumerate(item_defs)}, {})
+        nested["items"] = FieldDef(list[item_cls], (), draw(st.booleans()), False)  # type: ignore[valid-type]
+    cls = _make_class(kind, {f"x{i}": d for i, d in enumerate(top)}, nested)
     given: dict[str, Any] = {}
+    if item_defs:
+        item = st.fixed_dictionaries({}, optional={f"z{i}": st.one_of(_fitting(d.annotation), values)
+                                                   for i, d in enumerate(item_defs)})
+        items = st.lists(st.one_of(item, item, item, values), max_size=3)
+        given["items"] = draw(st.one_of(items, items.map(json.dumps), values))
+        event("a list of settings objects")
     group_given = draw(st.sampled_from(["object", "object", "object", "omitted", "null"])) if inner else "omitted"
     if group_given == "null":
         given["sub"] = None

@@ -25,7 +25,9 @@ is a dotted path into the settings. The keys (all of them: `FormField`) that con
 ``values``          the choices of a select or checklist
 ``jsonType``        ``array`` or ``object``: what the JSON text of a text area must hold
 ``itemSchema``/     a `ValueSchema`: what each item of an ``array`` / each value of an ``object``
-``valueSchema``     must be (``valueType`` and the number/text keys above)
+``valueSchema``     must be (``valueType`` and the number/text keys above; ``valueType`` ``array``/
+                    ``object`` with their own ``itemSchema``/``valueSchema``; ``fields``: a settings
+                    class's form, for ``list[LayerSettings]``)
 =================  ==========================================================================
 
 Every rule is checked by pydantic with the constraints the settings class declares, in pydantic's lax
@@ -76,8 +78,9 @@ class ValueSchema(TypedDict, total=False):
     """What one value must be: a list item (``itemSchema``), a dict value (``valueSchema``); a field has the
     same keys."""
 
-    valueType: ValueType
+    valueType: ValueType | Literal["array", "object"]
     values: list[JSONValue]
+    fields: list[FormField]  # an object that is a settings class: its form
     nullable: bool
     min: float | None
     max: float | None
@@ -252,11 +255,43 @@ def _check_json_text(field: Mapping[str, Any], value: object) -> tuple[str, str]
     if json_type not in (ARRAY, OBJECT):
         return None
     of, inner = ("list", "itemSchema") if json_type == ARRAY else ("dict", "valueSchema")
-    problem = _check(field, parsed, _shape(field, of, inner=field.get(inner)), given=value)
+    # Settings objects inside (``list[LayerSettings]``) first: the job builds them before checking the rest.
+    problem = _nested_problem(field, parsed, []) or _check(field, parsed, _shape(field, of, inner=field.get(inner)),
+                                                           given=value)
     if problem is not None and not_json is not None:
         words = "a list" if json_type == ARRAY else "an object"
         return problem[0], f"must be JSON text of {words}; {not_json}"
     return problem
+
+
+def _nested_problem(schema: Mapping[str, Any], value: object, where: list[str | int]) -> tuple[str, str] | None:
+    """The first problem of settings objects inside a list or dict (``list[LayerSettings]``): each is checked
+    against its ``fields`` as the job builds it; what is not an object is left for pydantic."""
+    if isinstance(schema.get("fields"), list):
+        value = _from_text(value)  # the job reads an object given as JSON text too
+    if isinstance(value, Mapping) and isinstance(schema.get("fields"), list):
+        given = [str(key) for key in value]
+
+        def job_order(error: JSONObject) -> tuple[int, int]:
+            """The job reports a missing setting first, then (plain classes and dataclasses stop at the first)
+            problems in the order the settings are given."""
+            top = str(cast(list[JSONValue], error["loc"])[1]).split(".")[0]
+            return error["type"] != "value_error.missing", given.index(top) if top in given else len(given)
+
+        for error in sorted(validate_settings({"fields": schema["fields"]}, value), key=job_order):
+            loc = cast(list[JSONValue], error["loc"])
+            place = ".".join(str(part) for part in [*where, *loc[1:]])
+            return str(error["type"]).removeprefix("value_error."), f"item {place} {error['msg']}"
+    for key, inner in (("itemSchema", list), ("valueSchema", dict)):
+        child = schema.get(key)
+        if not isinstance(child, Mapping) or not isinstance(value, inner):
+            continue
+        items = enumerate(value) if isinstance(value, list) else cast(Mapping[str, object], value).items()
+        for index, item in items:
+            problem = _nested_problem(child, item, [*where, index])
+            if problem is not None:
+                return problem
+    return None
 
 
 def _holds_non_finite(value: object) -> bool:
@@ -311,14 +346,20 @@ def _shape(schema: Mapping[str, Any], of: str, inner: object = None) -> str:
 
 def _value_shape(schema: Mapping[str, Any]) -> str:
     """The shape of a `ValueSchema` (a list item or dict value); ``{"of": "any"}`` when it says nothing."""
-    value_type = schema.get("valueType")
+    value_type, inner = schema.get("valueType"), None
     if isinstance(schema.get("values"), list):
         of = "choice"
     elif value_type in (INTEGER, NUMBER, STRING, BOOLEAN):
         of = str(value_type)
+    elif value_type == ARRAY:
+        of, inner = "list", schema.get("itemSchema")
+    elif value_type == OBJECT and isinstance(schema.get("fields"), list):
+        of = "settings"  # an object; its `fields` are checked after pydantic, by `_nested_problem`
+    elif value_type == OBJECT:
+        of, inner = "dict", schema.get("valueSchema")
     else:
         of = "any"
-    shape = json.loads(_shape(schema, of))
+    shape = json.loads(_shape(schema, of, inner=inner))
     if schema.get("nullable"):
         shape["nullable"] = True
     return json.dumps(shape, sort_keys=True)
@@ -344,11 +385,23 @@ def _annotation(shape: Mapping[str, Any], constrained: bool = True) -> Any:
         base = list[inner]  # type: ignore[valid-type]
     elif of == "dict":
         base = dict[str, inner]  # type: ignore[valid-type]
+    elif of == "settings":
+        from pydantic import BeforeValidator
+
+        base = Annotated[Any, BeforeValidator(_settings_object)]
     else:
         base = _BASE.get(of, Any)
     options = {key: shape[key] for key in _OPTIONS if key in shape} if constrained else {}
     annotation = Annotated[base, Field(**options)] if options else base
     return annotation | None if shape.get("nullable") else annotation
+
+
+def _settings_object(value: object) -> object:
+    from pydantic_core import PydanticCustomError
+
+    if not isinstance(_from_text(value), Mapping):  # JSON text of an object is read as the object, as the job does
+        raise PydanticCustomError("model_type", "Input should be an object of settings")
+    return value
 
 
 @functools.lru_cache(maxsize=512)
@@ -392,6 +445,7 @@ _RULE_WORDS = {
     "finite_number": "must be a finite number (not NaN or an infinity)",
     "bool_type": "must be true or false", "bool_parsing": "must be true or false",
     "string_type": "must be text", "path_type": "must be a path (text)", "list_type": "must be a JSON list", "dict_type": "must be a JSON object",
+    "model_type": "must be an object of settings",
     "literal_error": "is not one of the choices {expected}", "enum": "is not one of the choices {expected}",
     "string_too_short": "must have at least {min_length} characters",
     "string_too_long": "must have at most {max_length} characters",

@@ -212,14 +212,26 @@ _VALUE_TYPES: dict[object, str] = {bool: BOOLEAN, int: INTEGER, float: NUMBER, s
 
 def _value_schema(tp: Any) -> JSONObject | None:
     """What each item of a list (or value of a dict) of `tp` must be, when the form can say it: a number, text,
-    a boolean or one of some choices, with their constraints; None for anything else (nested lists, models)."""
+    a boolean or one of some choices with their constraints, a list or dict of those, or a settings class (its
+    form); None for anything else (unions, types pydantic alone knows)."""
     inner, optional = unwrap_optional(tp)
     choices = _choices(inner)
     value_type = _VALUE_TYPES.get(inner) if isinstance(inner, type) else None
-    if value_type is None and choices is None:
-        return None
     bounds, constraints = constraints_of(annotated_metadata(tp))
-    schema: JSONObject = {"values": choices} if choices is not None else {"valueType": value_type}
+    item, value = list_item_type(inner), dict_value_type(inner)
+    schema: JSONObject
+    if is_settings_node(inner):
+        schema = {"valueType": OBJECT, "fields": cast(list[JSONValue], _form_fields(cast(type, inner), "", None))}
+    elif item is not None or value is not None:
+        schema = {"valueType": ARRAY if item is not None else OBJECT}
+        schema.update({k: v for k, v in length_field_constraints(constraints).items() if k != "pattern"})
+        nested = _value_schema(item if item is not None else value)
+        if nested is not None:
+            schema["itemSchema" if item is not None else "valueSchema"] = nested
+    elif value_type is None and choices is None:
+        return None
+    else:
+        schema = {"values": choices} if choices is not None else {"valueType": value_type}
     if value_type in (INTEGER, NUMBER):
         numbers = number_field_constraints(bounds, constraints, integer=value_type == INTEGER)
         schema.update({k: v for k, v in numbers.items() if v is not None and k != "numberType"})
