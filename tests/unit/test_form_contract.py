@@ -24,6 +24,7 @@ the form then agrees with the job. For such values the test checks "form accepts
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import enum
 import inspect
 import itertools
@@ -56,7 +57,11 @@ _RULE_PHRASES = {
     "too_long": "at most", "string_type": "valid string", "list_type": "valid list", "dict_type": "valid dictionary",
     "bool_type": "valid boolean", "bool_parsing": "valid boolean", "literal_error": "input should be",
     "enum": "input should be", "choice": "input should be", "missing": "missing",
-    "model_type": "instance", "path_type": "valid path",
+    "model_type": "instance", "path_type": "valid path", "date_from_datetime_inexact": "zero time",
+    "datetime_parsing": "valid datetime", "datetime_from_date_parsing": "valid datetime", "datetime_type": "valid datetime",
+    "date_parsing": "valid date", "date_from_datetime_parsing": "valid date", "date_type": "valid date",
+    "time_parsing": "valid time", "time_type": "valid time", "time_delta_parsing": "valid timedelta",
+    "time_delta_type": "valid timedelta",
 }
 
 
@@ -99,7 +104,8 @@ list_fields = st.tuples(
     st.fixed_dictionaries({}, optional={"min_length": st.integers(0, 3), "max_length": st.integers(0, 4)}))
 plain_fields = st.tuples(
     st.sampled_from([bool, Literal["a", "b"], Literal[1, 2, 3], Color, Level, dict[str, int], dict[str, str],
-                     int | float, pathlib.Path, Annotated[bool, Field(strict=True)]]),
+                     int | float, pathlib.Path, Annotated[bool, Field(strict=True)], datetime.datetime,
+                     datetime.date, datetime.time, datetime.timedelta]),
     st.just({}))
 field_types = st.one_of(int_fields, float_fields, str_fields, list_fields, plain_fields)
 
@@ -131,6 +137,9 @@ def _fitting(annotation: Any) -> st.SearchStrategy[Any]:
         return st.none()
     if annotation is pathlib.Path:
         return st.text("ab/1.", max_size=7)
+    if annotation in (datetime.datetime, datetime.date, datetime.time, datetime.timedelta):
+        return st.sampled_from(["2020-01-02T03:04:05", "2020-01-02", "03:04:05", "P1D", "PT5M", "3600", 3600, 1.5,
+                                "2020-13-01", "yesterday", "", "2020-01-02T00:00:00Z", 0])
     if annotation in (int, float):
         non_finite = st.sampled_from(_NON_FINITE)
         return st.one_of(numbers, numbers.map(json.dumps), non_finite, non_finite.map(json.dumps))

@@ -21,9 +21,12 @@ is a dotted path into the settings. The keys (all of them: `FormField`) that con
 ``minLength``/      length of text (characters) or of a list (items)
 ``maxLength``
 ``pattern``         a regular expression the text must match (searched, as pydantic does)
-``format``          ``path``: the text is a file system path (pydantic's ``Path``)
+``format``          what the text of an input is, checked by pydantic's type: ``path`` (``Path``),
+                    ``date-time``, ``date``, ``time``, ``duration`` (``datetime``, ``date``, ``time``,
+                    ``timedelta``: ISO 8601 text, or seconds)
 ``values``          the choices of a select or checklist
-``jsonType``        ``array`` or ``object``: what the JSON text of a text area must hold
+``jsonType``        ``array`` or ``object``: what the JSON text of a text area must hold; ``any``: a
+                    type the form cannot describe (a union, a tuple, ``Any``), which only the job checks
 ``itemSchema``/     a `ValueSchema`: what each item of an ``array`` / each value of an ``object``
 ``valueSchema``     must be (``valueType`` and the number/text keys above; ``valueType`` ``array``/
                     ``object`` with their own ``itemSchema``/``valueSchema``; ``fields``: a settings
@@ -43,6 +46,7 @@ Keys no field describes are allowed: the job's own settings classes decide about
 
 from __future__ import annotations
 
+import datetime
 import functools
 import json
 import math
@@ -69,9 +73,16 @@ INTEGER: Final = "integer"
 NUMBER: Final = "number"
 STRING: Final = "string"
 BOOLEAN: Final = "boolean"
-PATH: Final = "path"  # format of a text input
+PATH: Final = "path"  # format of a text input: kept as text, as the job keeps it
+# Formats whose text the job reads as JSON first when it is JSON (``3600`` seconds), else as text (ISO 8601).
+DATE_TIME: Final = "date-time"
+DATE: Final = "date"
+TIME: Final = "time"
+DURATION: Final = "duration"
+TextFormat = Literal["path", "date-time", "date", "time", "duration"]
 ARRAY: Final = "array"  # jsonType
 OBJECT: Final = "object"  # jsonType
+ANY_JSON: Final = "any"  # jsonType
 
 
 class ValueSchema(TypedDict, total=False):
@@ -114,8 +125,8 @@ class FormField(ValueSchema, total=False):
     step: float | str
     listbox: bool
     isJson: bool
-    jsonType: Literal["array", "object"]
-    format: Literal["path"]
+    jsonType: Literal["array", "object", "any"]
+    format: TextFormat
     itemSchema: ValueSchema
     valueSchema: ValueSchema
     rows: int
@@ -238,13 +249,18 @@ def _check_kind(field: Mapping[str, Any], value: object) -> tuple[str, str] | No
     if kind == TEXT_AREA and field.get("isJson"):
         return _check_json_text(field, value)
     if _is_text(field):
-        return _check(field, value, _shape(field, PATH if field.get("format") == PATH else STRING))
+        text_format = field.get("format")
+        if text_format in _FORMATS and text_format != PATH:
+            return _check(field, _from_text(value), _shape(field, str(text_format)), given=value)
+        return _check(field, value, _shape(field, PATH if text_format == PATH else STRING))
     return None
 
 
 def _check_json_text(field: Mapping[str, Any], value: object) -> tuple[str, str] | None:
     json_type = field.get("jsonType")
     parsed, not_json = value, None
+    if json_type == ANY_JSON:
+        return None
     if isinstance(value, str):
         try:
             parsed = parse_json_text(value)
@@ -335,7 +351,7 @@ def _shape(schema: Mapping[str, Any], of: str, inner: object = None) -> str:
                 shape[key] = schema[form_key]
         if of == STRING and isinstance(schema.get("pattern"), str):
             shape["pattern"] = schema["pattern"]
-    if of in (INTEGER, NUMBER, STRING, BOOLEAN, PATH) and schema.get("strict") is True:
+    if (of in (INTEGER, NUMBER, STRING, BOOLEAN) or of in _FORMATS) and schema.get("strict") is True:
         shape["strict"] = True
     if of == "choice":
         shape["values"] = _choice_values(schema)
@@ -369,7 +385,9 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-_BASE = {INTEGER: int, NUMBER: float, STRING: str, BOOLEAN: bool, PATH: pathlib.Path}
+_FORMATS: dict[object, type] = {PATH: pathlib.Path, DATE_TIME: datetime.datetime, DATE: datetime.date,
+                                TIME: datetime.time, DURATION: datetime.timedelta}
+_BASE = {INTEGER: int, NUMBER: float, STRING: str, BOOLEAN: bool, **_FORMATS}
 _OPTIONS = ("ge", "gt", "le", "lt", "multiple_of", "allow_inf_nan", "min_length", "max_length", "pattern", "strict")
 
 
@@ -444,7 +462,13 @@ _RULE_WORDS = {
     "float_parsing": "must be a number", "float_type": "must be a number",
     "finite_number": "must be a finite number (not NaN or an infinity)",
     "bool_type": "must be true or false", "bool_parsing": "must be true or false",
-    "string_type": "must be text", "path_type": "must be a path (text)", "list_type": "must be a JSON list", "dict_type": "must be a JSON object",
+    "string_type": "must be text", "path_type": "must be a path (text)",
+    "datetime_type": "must be a date and time", "datetime_parsing": "must be a date and time (ISO 8601)",
+    "datetime_from_date_parsing": "must be a date and time (ISO 8601)", "date_type": "must be a date",
+    "date_parsing": "must be a date (ISO 8601)", "date_from_datetime_parsing": "must be a date (ISO 8601)",
+    "date_from_datetime_inexact": "must be a date without a time", "time_type": "must be a time",
+    "time_parsing": "must be a time (ISO 8601)", "time_delta_type": "must be a duration",
+    "time_delta_parsing": "must be a duration (seconds or ISO 8601)", "list_type": "must be a JSON list", "dict_type": "must be a JSON object",
     "model_type": "must be an object of settings",
     "literal_error": "is not one of the choices {expected}", "enum": "is not one of the choices {expected}",
     "string_too_short": "must have at least {min_length} characters",

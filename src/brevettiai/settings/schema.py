@@ -9,6 +9,7 @@ a logged warning.
 
 from __future__ import annotations
 
+import datetime
 import enum
 import functools
 import json
@@ -19,10 +20,14 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Literal, cast
 
 from brevettiai.contract.forms import (
+    ANY_JSON,
     ARRAY,
     BOOLEAN,
     CHECKBOX,
     CHECKLIST,
+    DATE,
+    DATE_TIME,
+    DURATION,
     INPUT,
     INTEGER,
     LABEL,
@@ -34,6 +39,7 @@ from brevettiai.contract.forms import (
     STRING,
     TEXT_AREA,
     TEXT_INPUT,
+    TIME,
     length_field_constraints,
     number_field_constraints,
 )
@@ -183,13 +189,17 @@ def _widget(tp: Any, spec: FieldSpec, default: Any, model: str) -> dict[str, Any
         return {"type": INPUT, "inputType": TEXT_INPUT, **lengths, **strict, "default": plain}
     if getattr(tp, "__name__", "") in ("Path", "PurePath"):
         return {"type": INPUT, "inputType": TEXT_INPUT, "format": PATH, "default": plain}
+    text_format = next((name for cls, name in _TEXT_FORMATS if isinstance(tp, type) and issubclass(tp, cls)), None)
+    if text_format is not None:
+        return {"type": INPUT, "inputType": TEXT_INPUT, "format": text_format, **strict,
+                "default": None if plain is None else str(plain)}
     value = dict_value_type(tp)
     if item is None and value is None and tp is not Any:
         log.warning("Settings field '%s' has type %s, which the settings form cannot show; "
                     "it is offered as JSON text", model, getattr(tp, "__name__", tp))
-    json_type = ARRAY if item is not None else OBJECT if value is not None else None
-    field = json_text_field(plain, json_type)
-    if json_type:
+    json_type = ARRAY if item is not None else OBJECT if value is not None else ANY_JSON
+    field = json_text_field(None if plain is None else json.dumps(plain, indent=2), json_type)
+    if json_type != ANY_JSON:
         field.update({k: v for k, v in lengths.items() if k != "pattern"})
         inner = _value_schema(item if item is not None else value)
         if inner is not None:
@@ -208,6 +218,9 @@ def json_text_field(default: JSONValue, json_type: str | None = None, rows: int 
 
 
 _VALUE_TYPES: dict[object, str] = {bool: BOOLEAN, int: INTEGER, float: NUMBER, str: STRING}
+# datetime before date: a datetime is a date
+_TEXT_FORMATS = ((datetime.datetime, DATE_TIME), (datetime.date, DATE), (datetime.time, TIME),
+                 (datetime.timedelta, DURATION))
 
 
 def _value_schema(tp: Any) -> JSONObject | None:
