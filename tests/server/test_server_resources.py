@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import math
 
 import httpx
 import pytest
 from platform_fixture import PlatformServer
+from pydantic import Field
 from server_helpers import SCHEMA, created, dataset, job_client, model, model_type, unique
+
+from brevettiai import JobSettings
+from brevettiai.errors import SettingsError
+from brevettiai.settings import parse_settings
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +133,7 @@ def test_start_rotates_the_key_and_rewrites_info(platform_server: PlatformServer
 def test_model_settings_are_validated_against_the_form(admin: httpx.Client) -> None:
     mt = model_type(admin)
     before = admin.get("/api/models", params={"limit": 1}).json()["total"]
-    bad = {"epochs": 0, "data": {"size": 33.5, "mode": "cmyk", "classes": ["ok", "bad"]}, "augment": "yes",
+    bad = {"epochs": 0, "data": {"size": 33.5, "mode": "cmyk", "classes": ["ok", "bad"]}, "augment": "maybe",  # "yes" is a boolean to pydantic
            "extra": "{not json", "note": 5, "unknown_top_level": {"kept": True}}
     answer = admin.post("/api/models", json={"name": unique("m"), "modelTypeId": mt["id"], "settings": bad})
     assert answer.status_code == 422
@@ -154,6 +160,30 @@ def test_required_fields_defaults_and_json_text_settings(admin: httpx.Client) ->
     assert ok["settings"]["epochs"] == "7"
     with_defaults = model(admin, modelTypeId=model_type(admin)["id"], settings={"data": {"size": 64}})
     assert with_defaults["settings"] == {"epochs": 5, "data": {"size": 64}}
+
+
+class Tuned(JobSettings):
+    lr: float = 0.1
+    finite: float = Field(1.0, allow_inf_nan=False)
+    names: list[str] = []
+
+
+def test_the_platform_creates_only_models_whose_job_accepts_the_settings(admin: httpx.Client) -> None:
+    """Values the form once let through and the job refused at start (exit 2), and the infinity the job
+    takes as text: the form of a class follows the class."""
+    mt = model_type(admin, settingsSchema=Tuned.get_schema(), defaults={})
+    bad = {"names": [1, 2], "finite": "Infinity"}
+    refused = admin.post("/api/models", json={"name": unique("m"), "modelTypeId": mt["id"], "settings": bad})
+    assert refused.status_code == 422
+    assert {e["loc"][1]: e["msg"] for e in refused.json()["detail"]} == {
+        "names": "item 0 must be text; got 1", "finite": "must be a finite number (not NaN or an infinity); got 'Infinity'"}
+    for key, value in bad.items():  # what the job would have done with them
+        with pytest.raises(SettingsError, match=key):
+            parse_settings(Tuned, {key: value})
+    accepted = model(admin, modelTypeId=mt["id"], settings={"lr": "1e400", "names": '["a"]'})
+    info = admin.get(f"/api/files/{accepted['id']}/info.json").json()
+    settings = parse_settings(Tuned, info["settings"])  # as the job reads them at start
+    assert settings.lr == math.inf and settings.names == ["a"]
 
 
 def test_bad_references_and_malformed_json_change_nothing(admin: httpx.Client) -> None:

@@ -270,3 +270,24 @@ def test_a_metrics_batch_id_sent_again_at_once_or_later_is_answered_its_first_co
         assert dict(session.execute(select(db.MetricBatch.batch_id, db.MetricBatch.accepted)).all()) == {
             "a": 3, "b": 2, "c": 1}
     database.dispose()
+
+
+def test_the_form_page_stores_typed_text_as_the_value_only_when_the_platform_can_store_it() -> None:
+    """Typed text becomes the JSON value it spells; text JSON cannot hold (NaN, 1e400) or the server would
+    not store (beyond 64 bits) stays text, which the job then reads as it would on its command line."""
+    from starlette.datastructures import FormData
+
+    from brevettiai.server.ui.forms import read_form
+
+    number = {"type": "input", "inputType": "number", "step": "any"}
+    schema = {"fields": [{**number, "model": "lr"}, {**number, "model": "n"}, {**number, "model": "big"},
+                         {**number, "model": "opt.nan", "nullable": True}, {**number, "model": "opt.empty", "nullable": True},
+                         {"type": "textArea", "isJson": True, "jsonType": "array", "model": "names"},
+                         {"type": "checklist", "model": "picks", "values": [1, "a"]}]}
+    typed = FormData([("settings.lr", "1e400"), ("settings.n", " 5 "), ("settings.big", "9" * 25),
+                      ("settings.opt.nan", "NaN"), ("settings.opt.empty", ""), ("settings.names", '["a", Infinity]'),
+                      ("settings.picks", "1"), ("settings.picks", '"a"')])
+    settings, raw = read_form(typed, schema)
+    assert settings == {"lr": "1e400", "n": 5, "big": "9" * 25, "opt": {"nan": "NaN", "empty": None},
+                        "names": '["a", Infinity]', "picks": [1, "a"]}
+    assert raw["n"] == " 5 " and raw["picks"] == {"1", '"a"'}

@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+import copy
 import datetime
 import enum
 import json
 import logging
-from typing import Literal, Optional
+import typing
+from typing import Annotated, Literal, Optional
 
 import pytest
 from pydantic import Field
 
 from brevettiai import JobSettings
-from brevettiai.interfaces.vue_schema_utils import SchemaBuilder, VueSettingsModule, number_input
+from brevettiai.contract.dotted import MISSING, Missing, get_path
+from brevettiai.contract.forms import FIELD_KEYS, FieldKind, ValueSchema
+from brevettiai.interfaces.vue_schema_utils import (
+    SchemaBuilder,
+    VueSettingsModule,
+    checkbox,
+    checklist,
+    label,
+    number_input,
+    select,
+    text_area,
+    text_input,
+)
 
 
 class Color(enum.Enum):
@@ -66,7 +80,7 @@ def test_every_field_kind_becomes_a_form_field(caplog: pytest.LogCaptureFixture)
     assert fields["maybe"]["default"] is None and fields["maybe"]["nullable"] is True
     assert fields["cfg"]["type"] == "textArea" and fields["cfg"]["isJson"] and fields["cfg"]["default"] == "{}"
     assert json.loads(fields["layers"]["default"]) == [1, 2]
-    assert fields["sub"] == {"type": "label", "label": "Sub", "tag": "sub", "visible": True}
+    assert fields["sub"] == {"type": "label", "label": "Sub", "tag": "sub", "visible": True, "required": False}
     assert fields["sub.alpha"]["default"] == 0.9  # the outer default instance wins over the class default
     assert fields["required_text"]["required"] is True
     assert fields["weird"]["type"] == "textArea" and "weird" in caplog.text
@@ -106,3 +120,43 @@ def test_schema_builder_composes_fields_and_presets() -> None:
     assert both["fields"][0]["visible"] is False
     assert builder["presets"] == {"quick": {"size": 1}}
     assert len(both["fields"]) == 1 + len(S.get_schema()["fields"])
+
+
+class Every(JobSettings):
+    ratio: float = Field(0.5, allow_inf_nan=False)
+    names: list[Annotated[str, Field(min_length=1)]] = []
+    weights: dict[str, Optional[float]] = {}
+    picks: list[Color] = []
+    flag: bool = False
+    sub: Sub = Sub()
+
+
+def test_every_key_the_form_builders_write_is_in_the_vocabulary() -> None:
+    """One vocabulary (`brevettiai.contract.forms.FormField`): a key the builders write and the validator
+    does not know would be a rule the platform silently skips."""
+    fields = [*S.get_schema()["fields"], *Every.get_schema()["fields"], number_input("N", "n"), text_area("T", "t"),
+              text_input("I", "i"), checkbox("C", "c"), select("S", "s", [1]), checklist("L", "l", [1]), label("G", "g")]
+    for field in fields:
+        assert set(field) <= FIELD_KEYS, set(field) - FIELD_KEYS
+        assert field["type"] in typing.get_args(FieldKind)
+        for inner in (field.get("itemSchema"), field.get("valueSchema")):
+            assert inner is None or set(inner) <= ValueSchema.__optional_keys__
+    every = by_model(Every.get_schema())
+    assert every["ratio"]["allowInfNan"] is False
+    assert every["names"]["itemSchema"] == {"valueType": "string", "minLength": 1}
+    assert every["weights"]["valueSchema"] == {"valueType": "number", "nullable": True}
+    assert every["picks"]["type"] == "checklist" and every["picks"]["values"] == ["red", "blue"]
+
+
+def test_the_original_text_area_is_the_field_a_dict_setting_gets() -> None:
+    area = text_area("Cfg", "cfg", {}, json_field=True)
+    cfg = by_model(S.get_schema())["cfg"]
+    shared = {key: cfg[key] for key in area if key not in ("label", "model", "required")}
+    assert {key: area[key] for key in shared} == shared
+    assert text_area("N", "n", None)["default"] == "null"  # the original helper's way, kept
+
+
+def test_missing_is_one_typed_sentinel() -> None:
+    assert get_path({"a": {"b": None}}, "a.b") is None
+    assert get_path({"a": 1}, "a.b") is MISSING and repr(MISSING) == "MISSING"
+    assert copy.deepcopy(MISSING) is MISSING and isinstance(MISSING, Missing)

@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping, MutableMapping
-from typing import Any, Final
+from typing import Final, Literal, TypeAlias
 
 from brevettiai.contract.jsontext import from_json_text
 from brevettiai.contract.jsontypes import JSONLike, JSONMapping, JSONValue
 
 
-class _Missing:
-    """The answer of `get_path` for a path the settings do not hold (distinct from ``None``)."""
+class Missing(enum.Enum):
+    """The type of `MISSING`, the answer of `get_path` for a path the settings do not hold (distinct from
+    ``None``). One member, so ``value is MISSING`` narrows a `Found` to a JSON value for type checkers."""
+
+    MISSING = "MISSING"
 
     def __repr__(self) -> str:
         return "MISSING"
 
 
-MISSING: Final[Any] = _Missing()
+MISSING: Final = Missing.MISSING
+Found: TypeAlias = JSONLike | Literal[Missing.MISSING]  # what `get_path` answers
 
 
-def get_path(settings: JSONMapping, dotted: str) -> object:
+def get_path(settings: JSONMapping, dotted: str) -> Found:
     """The value at a dotted path, or `MISSING`."""
     node: JSONLike = settings
     for part in dotted.split("."):

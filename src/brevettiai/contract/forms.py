@@ -1,55 +1,158 @@
 """The settings form: its field vocabulary, and settings checked against it as the job would check them.
 
 A form is ``{"fields": [...], "presets": {...}}`` (vue-form-generator style). Each field's ``model``
-is a dotted path into the settings. The keys that constrain a value:
+is a dotted path into the settings. The keys (all of them: `FormField`) that constrain a value:
 
 =================  ==========================================================================
-``type``            ``input`` (``inputType`` ``number`` or ``text``), ``checkbox``, ``select``,
-                    ``checklist``, ``textArea`` (``isJson``: the value is JSON text), ``label``
-                    (opens a group; not a value)
-``required``        the value must be present; ``nullable``: null/empty is accepted
+``type``            a `FieldKind`: ``input`` (``inputType`` ``number`` or ``text``), ``checkbox``,
+                    ``select``, ``checklist``, ``textArea`` (``isJson``: the value is JSON text),
+                    ``label`` (opens the group ``tag``; a label from a settings class also says
+                    ``required``/``nullable`` of the group, and the fields of a group not given are
+                    not checked, as the job then uses the group's defaults)
+``required``        the value must be present
+``nullable``        null is accepted; so is ``""`` unless ``emptyIsNull`` is false (a plain class's
+                    ``x: int = None`` takes null but not ``""``, an ``Optional`` field both)
 ``numberType``      ``integer`` or ``number`` (else: ``step: 1`` means integer)
 ``min``/``max``     number bounds, inclusive unless ``exclusiveMin``/``exclusiveMax`` is true
 ``multipleOf``      the number must be a multiple of it
+``allowInfNan``     false: NaN and infinities are refused (pydantic's ``allow_inf_nan``; default true)
+``strict``          true: pydantic's strict mode (no ``5.0`` or ``true`` for an integer, no number for
+                    text); text is still read as JSON first, as the job reads it
 ``minLength``/      length of text (characters) or of a list (items)
 ``maxLength``
 ``pattern``         a regular expression the text must match (searched, as pydantic does)
+``format``          what the text of an input is, checked by pydantic's type: ``path`` (``Path``),
+                    ``date-time``, ``date``, ``time``, ``duration`` (``datetime``, ``date``, ``time``,
+                    ``timedelta``: ISO 8601 text, or seconds)
 ``values``          the choices of a select or checklist
-``jsonType``        ``array`` or ``object``: what the JSON text of a text area must hold
+``jsonType``        ``array`` or ``object``: what the JSON text of a text area must hold; ``any``: a
+                    type the form cannot describe (a union, a tuple, ``Any``), which only the job checks
+``itemSchema``/     a `ValueSchema`: what each item of an ``array`` / each value of an ``object``
+``valueSchema``     must be (``valueType`` and the number/text keys above; ``valueType`` ``array``/
+                    ``object`` with their own ``itemSchema``/``valueSchema``; ``fields``: a settings
+                    class's form, for ``list[LayerSettings]``)
 =================  ==========================================================================
 
-Number, text and length rules are checked by pydantic with the same constraints the settings class
-declares, so a value the form accepts is a value the job accepts, and the messages name the rule.
-Keys no field describes are allowed: the job's own settings classes decide about them. Values may be
-given as JSON text, as forms send them (``"5"`` for a number).
+Every rule is checked by pydantic with the constraints the settings class declares, in pydantic's lax
+mode as the job validates, so a value the form accepts is a value the job accepts, and the messages
+name the rule. Values may be given as JSON text, as forms send them (``"5"`` for a number), and are
+parsed as the job parses them (`brevettiai.contract.jsontext.from_json_text`).
+
+One value the job may accept is still refused: a NaN or infinite float. The platform stores settings as
+JSON, which has neither, so the form says so and asks for the value as text (``"Infinity"``, ``"NaN"``,
+``"1e400"``), which is stored as given and which the job reads as the number when ``allowInfNan``.
+Keys no field describes are allowed: the job's own settings classes decide about them.
 """
 
 from __future__ import annotations
 
+import datetime
 import functools
+import json
 import math
+import pathlib
 from collections.abc import Iterable, Mapping
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, Final, Literal, TypedDict, cast
 
 from brevettiai.contract.dotted import MISSING, get_path
 from brevettiai.contract.jsontext import from_json_text, parse_json_text
 from brevettiai.contract.jsontypes import JSONLike, JSONMapping, JSONObject, JSONValue
 
-NUMBER_CONSTRAINTS = ("min", "max", "exclusiveMin", "exclusiveMax", "multipleOf", "numberType")
-LENGTH_CONSTRAINTS = ("minLength", "maxLength", "pattern")
+# The vocabulary: field kinds (a field's ``type``), input types, number and value types, JSON types.
+FieldKind = Literal["input", "checkbox", "select", "checklist", "textArea", "label"]
+INPUT: Final = "input"
+CHECKBOX: Final = "checkbox"
+SELECT: Final = "select"
+CHECKLIST: Final = "checklist"
+TEXT_AREA: Final = "textArea"
+LABEL: Final = "label"
+NUMBER_INPUT: Final = "number"  # inputType
+TEXT_INPUT: Final = "text"  # inputType
+ValueType = Literal["integer", "number", "string", "boolean"]
+INTEGER: Final = "integer"
+NUMBER: Final = "number"
+STRING: Final = "string"
+BOOLEAN: Final = "boolean"
+PATH: Final = "path"  # format of a text input: kept as text, as the job keeps it
+# Formats whose text the job reads as JSON first when it is JSON (``3600`` seconds), else as text (ISO 8601).
+DATE_TIME: Final = "date-time"
+DATE: Final = "date"
+TIME: Final = "time"
+DURATION: Final = "duration"
+TextFormat = Literal["path", "date-time", "date", "time", "duration"]
+ARRAY: Final = "array"  # jsonType
+OBJECT: Final = "object"  # jsonType
+ANY_JSON: Final = "any"  # jsonType
+
+
+class ValueSchema(TypedDict, total=False):
+    """What one value must be: a list item (``itemSchema``), a dict value (``valueSchema``); a field has the
+    same keys."""
+
+    valueType: ValueType | Literal["array", "object"]
+    values: list[JSONValue]
+    fields: list[FormField]  # an object that is a settings class: its form
+    nullable: bool
+    min: float | None
+    max: float | None
+    exclusiveMin: bool
+    exclusiveMax: bool
+    multipleOf: float
+    allowInfNan: bool
+    strict: bool
+    minLength: int
+    maxLength: int
+    pattern: str
+
+
+class FormField(ValueSchema, total=False):
+    """Every key a form field may have (the table in the module's docstring)."""
+
+    type: FieldKind
+    model: str
+    tag: str
+    label: str
+    help: str
+    hint: str
+    placeholder: str
+    default: JSONValue
+    required: bool
+    emptyIsNull: bool
+    visible: bool
+    advanced: bool
+    inputType: Literal["number", "text"]
+    numberType: Literal["integer", "number"]
+    step: float | str
+    listbox: bool
+    isJson: bool
+    jsonType: Literal["array", "object", "any"]
+    format: TextFormat
+    itemSchema: ValueSchema
+    valueSchema: ValueSchema
+    rows: int
+
+
+FIELD_KEYS: Final = frozenset(FormField.__optional_keys__)
+NUMBER_CONSTRAINTS = ("min", "max", "exclusiveMin", "exclusiveMax", "multipleOf", "allowInfNan", "strict",
+                      "numberType")
+LENGTH_CONSTRAINTS = ("minLength", "maxLength", "pattern", "strict")
 
 
 def number_field_constraints(bounds: Mapping[str, float], constraints: JSONMapping,
                              integer: bool) -> JSONObject:
     """The form keys of a number field with pydantic-style bounds (ge/gt/le/lt) and constraints."""
-    field: JSONObject = {"numberType": "integer" if integer else "number",
-                             "min": bounds.get("ge", bounds.get("gt")), "max": bounds.get("le", bounds.get("lt"))}
+    field: JSONObject = {"numberType": INTEGER if integer else NUMBER,
+                         "min": bounds.get("ge", bounds.get("gt")), "max": bounds.get("le", bounds.get("lt"))}
     if "gt" in bounds and "ge" not in bounds:
         field["exclusiveMin"] = True
     if "lt" in bounds and "le" not in bounds:
         field["exclusiveMax"] = True
     if constraints.get("multiple_of") is not None:
         field["multipleOf"] = cast(JSONValue, constraints["multiple_of"])
+    if constraints.get("allow_inf_nan") is False and not integer:
+        field["allowInfNan"] = False
+    if constraints.get("strict") is True:
+        field["strict"] = True
     return field
 
 
@@ -77,125 +180,274 @@ lookup = get_path  # the value at a dotted path, or `MISSING`
 def validate_settings(schema: JSONMapping | None, settings: JSONMapping) -> list[JSONObject]:
     """Every problem of `settings` against the form `schema`, as ``{"loc", "msg", "type"}`` errors."""
     errors: list[JSONObject] = []
+    absent: list[str] = []  # groups not given (the class's defaults apply) or null: their fields are not checked
     for field in cast(Iterable[JSONLike], (schema or {}).get("fields") or []):
-        if not isinstance(field, Mapping) or not isinstance(field.get("model"), str) or field.get("type") == "label":
+        if not isinstance(field, Mapping):
             continue
-        path = cast(str, field["model"])
-        problem = check_value(field, lookup(settings, path))
+        path = field.get("tag") if field.get("type") == LABEL else field.get("model")
+        if not isinstance(path, str) or any(path.startswith(group + ".") for group in absent):
+            continue
+        value = lookup(settings, path)
+        if field.get("type") == LABEL:
+            if "required" not in field:  # a heading only (hand-written forms): its fields are checked one by one
+                continue
+            problem = _check_group(field, value)
+            if problem is not None or value is MISSING or value is None:
+                absent.append(path)
+        else:
+            problem = check_value(field, value)
         if problem:
             errors.append({"loc": ["settings", path], "msg": problem[1], "type": f"value_error.{problem[0]}"})
     return errors
 
 
-def check_value(field: JSONMapping, value: object) -> tuple[str, str] | None:
-    """What is wrong with one value as ``(rule, message)``, or None. Rules are pydantic's error types
-    (``greater_than``, ``multiple_of``, ``string_too_short``, ...) or ``missing``/``choice``/``json``."""
-    kind = field.get("type")
-    is_text = (kind == "input" and field.get("inputType", "text") != "number") or kind == "textArea"
+def _check_group(field: Mapping[str, Any], value: object) -> tuple[str, str] | None:
+    """A group of settings (a nested settings class) as the job checks it: present when ``required``, null
+    only when ``nullable``, else an object."""
     if value is MISSING:
         return ("missing", "is required") if field.get("required") else None
-    if value is None or (value == "" and not is_text):
-        if field.get("nullable"):
-            return None
-        if field.get("required"):
-            return "missing", "is required"
-        return "missing", f"cannot be empty; {_accepted(field)}"
-    if kind == "input" and field.get("inputType") == "number":
-        return _check_with_pydantic(field, _from_text(value), _number_type(field))
-    if kind == "checkbox":
-        parsed = _from_text(value)
-        return None if isinstance(parsed, bool) else ("bool_type", f"must be true or false; got {_shown(value)}")
-    if kind == "select":
-        return _check_choice(field, value)
-    if kind == "checklist":
-        items = _from_text(value)
-        if not isinstance(items, list):
-            return "list_type", f"must be a list; {_accepted(field)}; got {_shown(value)}"
-        choices = _choice_values(field)
-        bad = [item for item in items if choices is not None and item not in choices]
-        if bad:
-            return "choice", f"{_few(bad)} not accepted; {_accepted(field)}"
-        return _check_with_pydantic(field, items, list)
-    if kind == "textArea" and field.get("isJson"):
-        parsed = value
-        if isinstance(value, str):
-            try:
-                parsed = parse_json_text(value)
-            except ValueError as exc:
-                return "json", f"must be JSON text; {exc}"
-        expected = {"array": list, "object": dict}.get(str(field.get("jsonType")))
-        if expected is not None and not isinstance(parsed, expected):
-            words = "a JSON list" if expected is list else "a JSON object"
-            return f"{expected.__name__}_type", f"must be {words}; got {_shown(value)}"
-        if isinstance(parsed, list | dict):
-            return _check_with_pydantic(field, parsed, list if isinstance(parsed, list) else dict)
+    if value is None and field.get("nullable"):
         return None
-    if is_text:
-        if not isinstance(value, str):
-            return "string_type", f"must be text; got {_shown(value)}"
-        return _check_with_pydantic(field, value, str)
+    if not isinstance(value, Mapping):
+        return "model_type", f"must be an object of settings; got {_shown(value)}"
     return None
 
 
-def _number_type(field: Mapping[str, Any]) -> type:
+def check_value(field: JSONMapping, value: object) -> tuple[str, str] | None:
+    """What is wrong with one value as ``(rule, message)``, or None. Rules are pydantic's error types
+    (``greater_than``, ``multiple_of``, ``string_too_short``, ...) or ``missing``/``choice``/``json``/
+    ``json_finite`` (a NaN or infinite float, which JSON cannot hold)."""
+    if value is MISSING:
+        return ("missing", "is required") if field.get("required") else None
+    if field.get("nullable") and (value is None or (value == "" and field.get("emptyIsNull", True))):
+        return None
+    problem = _check_kind(field, value)
+    if problem is None and _holds_non_finite(value):
+        return "json_finite", (f"{'is' if isinstance(value, float) else 'holds'} NaN or an infinity "
+                               f"({_shown(value)}), which the platform cannot store (settings are JSON); "
+                               "give it as text, e.g. \"Infinity\" or \"[1, NaN]\"")
+    if problem is not None and (value is None or (value == "" and not _is_text(field))):
+        return problem[0], f"cannot be empty; {_accepted(field)}"
+    return problem
+
+
+def _is_text(field: Mapping[str, Any]) -> bool:
+    kind = field.get("type")
+    return (kind == INPUT and field.get("inputType", TEXT_INPUT) != NUMBER_INPUT) or kind == TEXT_AREA
+
+
+def _check_kind(field: Mapping[str, Any], value: object) -> tuple[str, str] | None:
+    kind = field.get("type")
+    if kind == INPUT and field.get("inputType") == NUMBER_INPUT:
+        return _check(field, _from_text(value), _shape(field, _number_type(field)), given=value)
+    if kind == CHECKBOX:
+        return _check(field, _from_text(value), _shape(field, BOOLEAN), given=value)
+    if kind == SELECT:
+        return _check_choice(field, value)
+    if kind == CHECKLIST:
+        return _check_checklist(field, value)
+    if kind == TEXT_AREA and field.get("isJson"):
+        return _check_json_text(field, value)
+    if _is_text(field):
+        text_format = field.get("format")
+        if text_format in _FORMATS and text_format != PATH:
+            return _check(field, _from_text(value), _shape(field, str(text_format)), given=value)
+        return _check(field, value, _shape(field, PATH if text_format == PATH else STRING))
+    return None
+
+
+def _check_json_text(field: Mapping[str, Any], value: object) -> tuple[str, str] | None:
+    json_type = field.get("jsonType")
+    parsed, not_json = value, None
+    if json_type == ANY_JSON:
+        return None
+    if isinstance(value, str):
+        try:
+            parsed = parse_json_text(value)
+        except ValueError as exc:
+            if json_type not in (ARRAY, OBJECT):
+                return "json", f"must be JSON text; {exc}"
+            not_json = str(exc)  # the text itself is then checked: not a list (or object), as the job finds
+    if json_type not in (ARRAY, OBJECT):
+        return None
+    of, inner = ("list", "itemSchema") if json_type == ARRAY else ("dict", "valueSchema")
+    # Settings objects inside (``list[LayerSettings]``) first: the job builds them before checking the rest.
+    problem = _nested_problem(field, parsed, []) or _check(field, parsed, _shape(field, of, inner=field.get(inner)),
+                                                           given=value)
+    if problem is not None and not_json is not None:
+        words = "a list" if json_type == ARRAY else "an object"
+        return problem[0], f"must be JSON text of {words}; {not_json}"
+    return problem
+
+
+def _nested_problem(schema: Mapping[str, Any], value: object, where: list[str | int]) -> tuple[str, str] | None:
+    """The first problem of settings objects inside a list or dict (``list[LayerSettings]``): each is checked
+    against its ``fields`` as the job builds it; what is not an object is left for pydantic."""
+    if isinstance(schema.get("fields"), list):
+        value = _from_text(value)  # the job reads an object given as JSON text too
+    if isinstance(value, Mapping) and isinstance(schema.get("fields"), list):
+        given = [str(key) for key in value]
+
+        def job_order(error: JSONObject) -> tuple[int, int]:
+            """The job reports a missing setting first, then (plain classes and dataclasses stop at the first)
+            problems in the order the settings are given."""
+            top = str(cast(list[JSONValue], error["loc"])[1]).split(".")[0]
+            return error["type"] != "value_error.missing", given.index(top) if top in given else len(given)
+
+        for error in sorted(validate_settings({"fields": schema["fields"]}, value), key=job_order):
+            loc = cast(list[JSONValue], error["loc"])
+            place = ".".join(str(part) for part in [*where, *loc[1:]])
+            return str(error["type"]).removeprefix("value_error."), f"item {place} {error['msg']}"
+    for key, inner in (("itemSchema", list), ("valueSchema", dict)):
+        child = schema.get(key)
+        if not isinstance(child, Mapping) or not isinstance(value, inner):
+            continue
+        items = enumerate(value) if isinstance(value, list) else cast(Mapping[str, object], value).items()
+        for index, item in items:
+            problem = _nested_problem(child, item, [*where, index])
+            if problem is not None:
+                return problem
+    return None
+
+
+def _holds_non_finite(value: object) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, Mapping):
+        return any(_holds_non_finite(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(_holds_non_finite(item) for item in value)
+    return False
+
+
+def _number_type(field: Mapping[str, Any]) -> str:
     declared = field.get("numberType")
-    if declared in ("integer", "number"):
-        return int if declared == "integer" else float
+    if declared in (INTEGER, NUMBER):
+        return str(declared)
     step = field.get("step")
-    return int if isinstance(step, int) and not isinstance(step, bool) and step == 1 else float
+    return INTEGER if isinstance(step, int) and not isinstance(step, bool) and step == 1 else NUMBER
 
 
 _from_text = from_json_text
 
 
-def _constraint_items(field: Mapping[str, Any], value_type: type) -> tuple[tuple[str, Any], ...]:
-    """The pydantic constraints a form field states, as a hashable tuple."""
-    items: dict[str, Any] = {}
-    if value_type in (int, float):
-        low, high = field.get("min"), field.get("max")
+def _shape(schema: Mapping[str, Any], of: str, inner: object = None) -> str:
+    """What pydantic checks for `schema`, as JSON text (the adapters' cache key): the type `of` (a value
+    type, ``choice``, ``list`` or ``dict``) and the constraints the schema states for it."""
+    shape: dict[str, Any] = {"of": of}
+    if of in (INTEGER, NUMBER):
+        low, high = schema.get("min"), schema.get("max")
         if _is_number(low):
-            items["gt" if field.get("exclusiveMin") else "ge"] = low
+            shape["gt" if schema.get("exclusiveMin") else "ge"] = low
         if _is_number(high):
-            items["lt" if field.get("exclusiveMax") else "le"] = high
-        if _is_number(field.get("multipleOf")) and field["multipleOf"] > 0:
-            items["multiple_of"] = field["multipleOf"]
-    else:
+            shape["lt" if schema.get("exclusiveMax") else "le"] = high
+        if _is_number(schema.get("multipleOf")) and schema["multipleOf"] > 0:
+            shape["multiple_of"] = schema["multipleOf"]
+        if of == NUMBER and schema.get("allowInfNan") is False:
+            shape["allow_inf_nan"] = False
+    elif of in (STRING, "list", "dict"):
         for form_key, key in (("minLength", "min_length"), ("maxLength", "max_length")):
-            if isinstance(field.get(form_key), int) and not isinstance(field[form_key], bool):
-                items[key] = field[form_key]
-        if value_type is str and isinstance(field.get("pattern"), str):
-            items["pattern"] = field["pattern"]
-    return tuple(sorted(items.items()))
+            if isinstance(schema.get(form_key), int) and not isinstance(schema[form_key], bool):
+                shape[key] = schema[form_key]
+        if of == STRING and isinstance(schema.get("pattern"), str):
+            shape["pattern"] = schema["pattern"]
+    if (of in (INTEGER, NUMBER, STRING, BOOLEAN) or of in _FORMATS) and schema.get("strict") is True:
+        shape["strict"] = True
+    if of == "choice":
+        shape["values"] = _choice_values(schema)
+    if isinstance(inner, Mapping):
+        shape["inner"] = json.loads(_value_shape(inner))
+    return json.dumps(shape, sort_keys=True)
+
+
+def _value_shape(schema: Mapping[str, Any]) -> str:
+    """The shape of a `ValueSchema` (a list item or dict value); ``{"of": "any"}`` when it says nothing."""
+    value_type, inner = schema.get("valueType"), None
+    if isinstance(schema.get("values"), list):
+        of = "choice"
+    elif value_type in (INTEGER, NUMBER, STRING, BOOLEAN):
+        of = str(value_type)
+    elif value_type == ARRAY:
+        of, inner = "list", schema.get("itemSchema")
+    elif value_type == OBJECT and isinstance(schema.get("fields"), list):
+        of = "settings"  # an object; its `fields` are checked after pydantic, by `_nested_problem`
+    elif value_type == OBJECT:
+        of, inner = "dict", schema.get("valueSchema")
+    else:
+        of = "any"
+    shape = json.loads(_shape(schema, of, inner=inner))
+    if schema.get("nullable"):
+        shape["nullable"] = True
+    return json.dumps(shape, sort_keys=True)
 
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
+_FORMATS: dict[object, type] = {PATH: pathlib.Path, DATE_TIME: datetime.datetime, DATE: datetime.date,
+                                TIME: datetime.time, DURATION: datetime.timedelta}
+_BASE = {INTEGER: int, NUMBER: float, STRING: str, BOOLEAN: bool, **_FORMATS}
+_OPTIONS = ("ge", "gt", "le", "lt", "multiple_of", "allow_inf_nan", "min_length", "max_length", "pattern", "strict")
+
+
+def _annotation(shape: Mapping[str, Any], constrained: bool = True) -> Any:
+    """The annotation pydantic validates a value of `shape` with."""
+    from pydantic import Field
+
+    of = shape["of"]
+    inner = _annotation(shape["inner"], constrained) if "inner" in shape else Any
+    if of == "choice":
+        base: Any = Literal.__getitem__(tuple(shape["values"]))  # every choice, as `Literal[...]` spells them
+    elif of == "list":
+        base = list[inner]  # type: ignore[valid-type]
+    elif of == "dict":
+        base = dict[str, inner]  # type: ignore[valid-type]
+    elif of == "settings":
+        from pydantic import BeforeValidator
+
+        base = Annotated[Any, BeforeValidator(_settings_object)]
+    else:
+        base = _BASE.get(of, Any)
+    options = {key: shape[key] for key in _OPTIONS if key in shape} if constrained else {}
+    annotation = Annotated[base, Field(**options)] if options else base
+    return annotation | None if shape.get("nullable") else annotation
+
+
+def _settings_object(value: object) -> object:
+    from pydantic_core import PydanticCustomError
+
+    if not isinstance(_from_text(value), Mapping):  # JSON text of an object is read as the object, as the job does
+        raise PydanticCustomError("model_type", "Input should be an object of settings")
+    return value
+
+
 @functools.lru_cache(maxsize=512)
-def _adapter(value_type: type, constraints: tuple[tuple[str, Any], ...]) -> Any:
-    from pydantic import Field, TypeAdapter
+def _adapter(shape: str) -> Any:
+    from pydantic import TypeAdapter
 
-    generic: dict[type, Any] = {list: list[Any], dict: dict[str, Any]}
-    annotation = generic.get(value_type, value_type)
-    constrained: Any = Annotated[annotation, Field(**dict(constraints))]
+    spec = json.loads(shape)
     try:
-        return TypeAdapter(constrained)
-    except Exception:  # a form with an unusable constraint (a broken pattern): check the type alone
-        return TypeAdapter(annotation)
+        return TypeAdapter(_annotation(spec))
+    except Exception:  # a form with an unusable constraint (a broken pattern, unhashable choices): the type alone
+        try:
+            return TypeAdapter(_annotation(spec, constrained=False))
+        except Exception:
+            return None
 
 
-def _check_with_pydantic(field: Mapping[str, Any], value: Any, value_type: type) -> tuple[str, str] | None:
+def _check(field: Mapping[str, Any], value: Any, shape: str, given: object = MISSING) -> tuple[str, str] | None:
+    """pydantic's verdict on `value` (parsed from `given`, which messages show) for `shape`."""
     from pydantic import ValidationError
 
-    adapter = _adapter(value_type, _constraint_items(field, value_type))
-    if value_type is float and isinstance(value, float) and not math.isfinite(value):
-        return "finite_number", f"must be a finite number; {_accepted(field)}; got {_shown(value)}"
+    adapter = _adapter(shape)
+    if adapter is None:
+        return None
     try:
         adapter.validate_python(value)
     except ValidationError as exc:
         error = exc.errors(include_url=False)[0]
-        return error["type"], _message(error, field, value)
+        return error["type"], _message(error, field, value if given is MISSING else given)
     except (TypeError, ValueError) as exc:  # an input pydantic cannot even look at
         return "value_error", f"{exc}; {_accepted(field)}"
     return None
@@ -208,6 +460,17 @@ _RULE_WORDS = {
     "int_from_float": "must be an integer", "int_parsing": "must be an integer", "int_type": "must be an integer",
     "int_parsing_size": "must be an integer of a sane size",
     "float_parsing": "must be a number", "float_type": "must be a number",
+    "finite_number": "must be a finite number (not NaN or an infinity)",
+    "bool_type": "must be true or false", "bool_parsing": "must be true or false",
+    "string_type": "must be text", "path_type": "must be a path (text)",
+    "datetime_type": "must be a date and time", "datetime_parsing": "must be a date and time (ISO 8601)",
+    "datetime_from_date_parsing": "must be a date and time (ISO 8601)", "date_type": "must be a date",
+    "date_parsing": "must be a date (ISO 8601)", "date_from_datetime_parsing": "must be a date (ISO 8601)",
+    "date_from_datetime_inexact": "must be a date without a time", "time_type": "must be a time",
+    "time_parsing": "must be a time (ISO 8601)", "time_delta_type": "must be a duration",
+    "time_delta_parsing": "must be a duration (seconds or ISO 8601)", "list_type": "must be a JSON list", "dict_type": "must be a JSON object",
+    "model_type": "must be an object of settings",
+    "literal_error": "is not one of the choices {expected}", "enum": "is not one of the choices {expected}",
     "string_too_short": "must have at least {min_length} characters",
     "string_too_long": "must have at most {max_length} characters",
     "string_pattern_mismatch": "must match the pattern {pattern!r}",
@@ -218,15 +481,25 @@ _RULE_WORDS = {
 def _message(error: Mapping[str, Any], field: Mapping[str, Any], value: Any) -> str:
     template = _RULE_WORDS.get(error["type"])
     context = dict(error.get("ctx") or {})
-    stated = {"gt": field.get("min"), "ge": field.get("min"), "lt": field.get("max"), "le": field.get("max"),
-              "multiple_of": field.get("multipleOf"), "min_length": field.get("minLength"),
-              "max_length": field.get("maxLength"), "pattern": field.get("pattern")}
-    context.update({key: value for key, value in stated.items() if key in context and value is not None})
+    where = [part for part in error.get("loc", ()) if not isinstance(part, str) or part not in _INTERNAL_LOC]
+    if not where:  # the value itself: name the bounds as the form states them (0, not 0.0)
+        stated = {"gt": field.get("min"), "ge": field.get("min"), "lt": field.get("max"), "le": field.get("max"),
+                  "multiple_of": field.get("multipleOf"), "min_length": field.get("minLength"),
+                  "max_length": field.get("maxLength"), "pattern": field.get("pattern")}
+        context.update({key: value for key, value in stated.items() if key in context and value is not None})
     try:
         words = template.format(**context) if template else str(error["msg"])
     except (KeyError, IndexError):
         words = str(error["msg"])
+    if where:  # an item of a list or a value of an object
+        place = ".".join(repr(part) if isinstance(part, str) else str(part) for part in where)
+        return f"item {place} {words}; got {_shown(error.get('input'))}"
     return f"{words}; got {_shown(value)}"
+
+
+# Parts of pydantic's error locations that name its own schema steps, not a place in the value.
+_INTERNAL_LOC = frozenset({"function-after", "constrained-int", "constrained-float", "constrained-str",
+                           "nullable", "int", "float", "str", "bool", "list", "dict"})
 
 
 def _shown(value: Any) -> str:
@@ -253,18 +526,44 @@ def _choice_values(field: Mapping[str, Any]) -> list[Any] | None:
     return [v.get("id", v.get("value")) if isinstance(v, Mapping) else v for v in values]
 
 
+def _text_choices(choices: list[Any]) -> bool:
+    """True when the job keeps text given for these choices as text (one of them is text), as it does for
+    ``Literal["a", "b"]``; otherwise text is JSON (``"1"`` for ``Literal[1, 2]``)."""
+    return any(isinstance(choice, str) for choice in choices)
+
+
 def _check_choice(field: Mapping[str, Any], value: Any) -> tuple[str, str] | None:
     choices = _choice_values(field)
-    if choices is None or value in choices or _from_text(value) in choices:
+    if choices is None:
+        return None
+    candidate = value if _text_choices(choices) else _from_text(value)
+    shape = _shape(field, "choice")
+    accepted = candidate in choices if _adapter(shape) is None else _check(field, candidate, shape) is None
+    if accepted:
         return None
     return "choice", f"{_shown(value)} is not accepted; {_accepted(field)}"
+
+
+def _check_checklist(field: Mapping[str, Any], value: Any) -> tuple[str, str] | None:
+    items = _from_text(value)
+    if not isinstance(items, list):
+        return "list_type", f"must be a list; {_accepted(field)}; got {_shown(value)}"
+    choices = _choice_values(field)
+    if choices is None:
+        return _check(field, items, _shape(field, "list"))
+    one = _shape(field, "choice")
+    problem = _check(field, items, _shape(field, "list", inner={"values": choices}))
+    if problem is not None and problem[0] in ("literal_error", "enum"):
+        bad = [item for item in items if _check(field, item, one) is not None]
+        return "choice", f"{_few(bad)} not accepted; {_accepted(field)}"
+    return problem
 
 
 def _accepted(field: Mapping[str, Any]) -> str:
     """What a field accepts, in words."""
     kind = field.get("type")
-    if kind == "input" and field.get("inputType") == "number":
-        words = "an integer" if _number_type(field) is int else "a number"
+    if kind == INPUT and field.get("inputType") == NUMBER_INPUT:
+        words = "an integer" if _number_type(field) == INTEGER else "a number"
         low, high = field.get("min"), field.get("max")
         rules = []
         if low is not None:
@@ -274,11 +573,11 @@ def _accepted(field: Mapping[str, Any]) -> str:
         if field.get("multipleOf") is not None:
             rules.append(f"a multiple of {field['multipleOf']}")
         return "accepted: " + words + (f" ({', '.join(rules)})" if rules else "")
-    if kind in ("select", "checklist"):
-        prefix = "one of" if kind == "select" else "a list of items from"
+    if kind in (SELECT, CHECKLIST):
+        prefix = "one of" if kind == SELECT else "a list of items from"
         return f"accepted: {prefix} {_choice_values(field)!r}"
-    if kind == "checkbox":
+    if kind == CHECKBOX:
         return "accepted: true or false"
-    if kind == "textArea" and field.get("isJson"):
+    if kind == TEXT_AREA and field.get("isJson"):
         return "accepted: JSON text"
     return "accepted: text"

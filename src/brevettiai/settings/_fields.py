@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from brevettiai.settings._types import is_pydantic_model, strip_annotated
+from brevettiai.settings._types import is_pydantic_model, strip_annotated, union_members
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -45,7 +45,7 @@ class FieldSpec(NamedTuple):
     title: str | None = None
     description: str | None = None
     bounds: Mapping[str, float] = _NONE  # ge/le/gt/lt
-    constraints: Mapping[str, Any] = _NONE  # multiple_of, min_length, max_length, pattern
+    constraints: Mapping[str, Any] = _NONE  # multiple_of, min_length, max_length, pattern, allow_inf_nan, strict
     advanced: bool = False
     hidden: bool = False
     extra: Mapping[str, Any] = _NONE
@@ -80,18 +80,43 @@ def _form_options(extra: Any) -> dict[str, Any]:
     return dict(extra) if isinstance(extra, dict) else {}
 
 
-def _spec_from_options(name: str, annotation: Any, default: Any, default_factory: Any, title: str | None,
-                       description: str | None, metadata: list[Any], options: dict[str, Any]) -> FieldSpec:
-    bounds, constraints = {}, {}
+def annotated_metadata(annotation: Any) -> list[Any]:
+    """The constraint objects of ``Annotated[X, Field(ge=0)]`` (also inside ``Optional[...]``), as a
+    dataclass field or ``__init__`` parameter carries them; list items' constraints are not the field's."""
+    found: list[Any] = []
+    pending = [annotation]
+    while pending:
+        tp = pending.pop()
+        if typing.get_origin(tp) is typing.Annotated:
+            tp, *extras = typing.get_args(tp)
+            for extra in extras:
+                found.extend([extra, *getattr(extra, "metadata", ())])
+            pending.append(tp)
+        else:
+            pending.extend(union_members(tp) or ())
+    return found
+
+
+def constraints_of(metadata: list[Any]) -> tuple[dict[str, float], dict[str, Any]]:
+    """The bounds (ge/le/gt/lt) and other constraints (multiple_of, lengths, pattern, allow_inf_nan, strict)
+    that pydantic metadata objects state."""
+    bounds: dict[str, float] = {}
+    constraints: dict[str, Any] = {}
     for item in metadata:
         for key in ("ge", "le", "gt", "lt"):
             value = getattr(item, key, None)
             if value is not None:
                 bounds[key] = value
-        for key in ("multiple_of", "min_length", "max_length", "pattern"):
+        for key in ("multiple_of", "min_length", "max_length", "pattern", "allow_inf_nan", "strict"):
             value = getattr(item, key, None)
             if value is not None:
                 constraints[key] = value
+    return bounds, constraints
+
+
+def _spec_from_options(name: str, annotation: Any, default: Any, default_factory: Any, title: str | None,
+                       description: str | None, metadata: list[Any], options: dict[str, Any]) -> FieldSpec:
+    bounds, constraints = constraints_of([*metadata, *annotated_metadata(annotation)])
     vue = options.pop("vue", None)
     hidden = bool(options.pop("exclude_from_form", False) or getattr(vue, "exclude", False))
     return FieldSpec(
@@ -161,7 +186,7 @@ def _plain_class_fields(cls: type) -> ClassSpec:
         annotation = hints.get(param.name)
         if annotation is None:
             annotation = type(default) if default not in (MISSING, None) else Any
-        fields[param.name] = FieldSpec(name=param.name, annotation=annotation, default=default)
+        fields[param.name] = _spec_from_options(param.name, annotation, default, None, None, None, [], {})
     return ClassSpec(cls, fields, accepts_extra=accepts_extra)
 
 

@@ -9,6 +9,7 @@ a logged warning.
 
 from __future__ import annotations
 
+import datetime
 import enum
 import functools
 import json
@@ -18,10 +19,33 @@ import typing
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal, cast
 
-from brevettiai.contract.forms import length_field_constraints, number_field_constraints
+from brevettiai.contract.forms import (
+    ANY_JSON,
+    ARRAY,
+    BOOLEAN,
+    CHECKBOX,
+    CHECKLIST,
+    DATE,
+    DATE_TIME,
+    DURATION,
+    INPUT,
+    INTEGER,
+    LABEL,
+    NUMBER,
+    NUMBER_INPUT,
+    OBJECT,
+    PATH,
+    SELECT,
+    STRING,
+    TEXT_AREA,
+    TEXT_INPUT,
+    TIME,
+    length_field_constraints,
+    number_field_constraints,
+)
 from brevettiai.contract.jsontypes import JSONMapping, JSONObject, JSONValue
 from brevettiai.settings._convert import to_config
-from brevettiai.settings._fields import MISSING, FieldSpec, fields_of
+from brevettiai.settings._fields import MISSING, FieldSpec, annotated_metadata, constraints_of, fields_of
 from brevettiai.settings._types import (
     dict_value_type,
     is_settings_node,
@@ -93,6 +117,9 @@ def form_schema(cls: type, namespace: str | None = None) -> SchemaBuilder:
 
 def _form_fields(cls: type, prefix: str, defaults: Any) -> list[dict[str, Any]]:
     fields: list[dict[str, Any]] = []
+    # Plain classes and standard dataclasses take None for a field whose default is None, whatever its type
+    # (`x: int = None`); pydantic validates it.
+    none_for_none_default = getattr(cls, "__pydantic_fields__", None) is None
     for name, spec in fields_of(cls).fields.items():
         if spec.hidden:
             continue
@@ -100,7 +127,11 @@ def _form_fields(cls: type, prefix: str, defaults: Any) -> list[dict[str, Any]]:
         inner, optional = unwrap_optional(spec.annotation)
         model = prefix + name
         if is_settings_node(inner):
-            group = {"type": "label", "label": spec.label, "tag": model, "visible": not spec.advanced}
+            # required/nullable: whether the job takes the group absent (its defaults) or null
+            group = {"type": LABEL, "label": spec.label, "tag": model, "visible": not spec.advanced,
+                     "required": spec.required}
+            if optional or none_for_none_default:  # plain classes and dataclasses do not check their groups
+                group["nullable"] = True
             if spec.description:
                 group["help"] = spec.description
             fields.append(group)
@@ -113,6 +144,8 @@ def _form_fields(cls: type, prefix: str, defaults: Any) -> list[dict[str, Any]]:
             field["help"] = spec.description
         if optional:
             field["nullable"] = True
+        elif none_for_none_default and spec.default is None:
+            field.update(nullable=True, emptyIsNull=False)
         field.update({k: v for k, v in spec.extra.items() if isinstance(k, str) and _json_safe(v)})
         fields.append(field)
     return fields
@@ -136,31 +169,90 @@ def _choices(tp: Any) -> list[Any] | None:
 
 def _widget(tp: Any, spec: FieldSpec, default: Any, model: str) -> dict[str, Any]:
     plain = None if default is MISSING else to_config(default)
+    strict = {"strict": True} if spec.constraints.get("strict") is True else {}
     if tp is bool:
-        return {"type": "checkbox", "default": plain}
+        return {"type": CHECKBOX, **strict, "default": plain}
     members = union_members(tp)
     numeric = (int, float)
     if tp in numeric or (members and all(strip_annotated(m) in numeric for m in members)):
-        return {"type": "input", "inputType": "number",
+        return {"type": INPUT, "inputType": NUMBER_INPUT,
                 **number_field_constraints(spec.bounds, spec.constraints, integer=tp is int),
                 "step": 1 if tp is int else "any", "default": plain}
     lengths = length_field_constraints(spec.constraints)
     choices = _choices(tp)
     if choices is not None:
-        return {"type": "select", "values": choices, "default": plain}
+        return {"type": SELECT, "values": choices, "default": plain}
     item = list_item_type(tp)
     if item is not None and _choices(item) is not None:
-        return {"type": "checklist", "listbox": True, "values": _choices(item), **lengths, "default": plain}
-    if tp is str or (isinstance(tp, type) and issubclass(tp, str)) or getattr(tp, "__name__", "") in ("Path", "PurePath"):
-        return {"type": "input", "inputType": "text", **lengths, "default": plain}
-    if item is None and dict_value_type(tp) is None and tp is not Any:
+        return {"type": CHECKLIST, "listbox": True, "values": _choices(item), **lengths, "default": plain}
+    if tp is str or (isinstance(tp, type) and issubclass(tp, str)):
+        return {"type": INPUT, "inputType": TEXT_INPUT, **lengths, **strict, "default": plain}
+    if getattr(tp, "__name__", "") in ("Path", "PurePath"):
+        return {"type": INPUT, "inputType": TEXT_INPUT, "format": PATH, "default": plain}
+    text_format = next((name for cls, name in _TEXT_FORMATS if isinstance(tp, type) and issubclass(tp, cls)), None)
+    if text_format is not None:
+        return {"type": INPUT, "inputType": TEXT_INPUT, "format": text_format, **strict,
+                "default": None if plain is None else str(plain)}
+    value = dict_value_type(tp)
+    if item is None and value is None and tp is not Any:
         log.warning("Settings field '%s' has type %s, which the settings form cannot show; "
                     "it is offered as JSON text", model, getattr(tp, "__name__", tp))
-    text = None if plain is None else json.dumps(plain, indent=2)
-    json_type = "array" if item is not None else "object" if dict_value_type(tp) is not None else None
-    return {"type": "textArea", "hint": "", "placeholder": "", "rows": 4, "max": 5000, "isJson": True,
-            **({"jsonType": json_type} if json_type else {}),
-            **({k: v for k, v in lengths.items() if k != "pattern"} if json_type else {}), "default": text}
+    json_type = ARRAY if item is not None else OBJECT if value is not None else ANY_JSON
+    field = json_text_field(None if plain is None else json.dumps(plain, indent=2), json_type)
+    if json_type != ANY_JSON:
+        field.update({k: v for k, v in lengths.items() if k != "pattern"})
+        inner = _value_schema(item if item is not None else value)
+        if inner is not None:
+            field["itemSchema" if item is not None else "valueSchema"] = inner
+    return field
+
+
+def json_text_field(default: JSONValue, json_type: str | None = None, rows: int = 4,
+                    is_json: bool = True) -> JSONObject:
+    """A text area whose text is JSON (``is_json``; a `default` that is not text is shown as JSON text) holding
+    any value, or a list or object (`json_type` ``array``/``object``)."""
+    if is_json and default is not None and not isinstance(default, str):
+        default = json.dumps(default, indent=2)
+    return {"type": TEXT_AREA, "hint": "", "placeholder": "", "rows": rows, "max": 5000, "isJson": is_json,
+            **({"jsonType": json_type} if json_type else {}), "default": default}
+
+
+_VALUE_TYPES: dict[object, str] = {bool: BOOLEAN, int: INTEGER, float: NUMBER, str: STRING}
+# datetime before date: a datetime is a date
+_TEXT_FORMATS = ((datetime.datetime, DATE_TIME), (datetime.date, DATE), (datetime.time, TIME),
+                 (datetime.timedelta, DURATION))
+
+
+def _value_schema(tp: Any) -> JSONObject | None:
+    """What each item of a list (or value of a dict) of `tp` must be, when the form can say it: a number, text,
+    a boolean or one of some choices with their constraints, a list or dict of those, or a settings class (its
+    form); None for anything else (unions, types pydantic alone knows)."""
+    inner, optional = unwrap_optional(tp)
+    choices = _choices(inner)
+    value_type = _VALUE_TYPES.get(inner) if isinstance(inner, type) else None
+    bounds, constraints = constraints_of(annotated_metadata(tp))
+    item, value = list_item_type(inner), dict_value_type(inner)
+    schema: JSONObject
+    if is_settings_node(inner):
+        schema = {"valueType": OBJECT, "fields": cast(list[JSONValue], _form_fields(cast(type, inner), "", None))}
+    elif item is not None or value is not None:
+        schema = {"valueType": ARRAY if item is not None else OBJECT}
+        schema.update({k: v for k, v in length_field_constraints(constraints).items() if k != "pattern"})
+        nested = _value_schema(item if item is not None else value)
+        if nested is not None:
+            schema["itemSchema" if item is not None else "valueSchema"] = nested
+    elif value_type is None and choices is None:
+        return None
+    else:
+        schema = {"values": choices} if choices is not None else {"valueType": value_type}
+    if value_type in (INTEGER, NUMBER):
+        numbers = number_field_constraints(bounds, constraints, integer=value_type == INTEGER)
+        schema.update({k: v for k, v in numbers.items() if v is not None and k != "numberType"})
+    elif value_type == STRING:
+        schema.update(length_field_constraints(constraints))
+    if optional:
+        schema["nullable"] = True
+    return schema
 
 
 def _json_safe(value: Any) -> bool:

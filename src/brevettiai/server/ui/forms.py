@@ -1,8 +1,8 @@
 """The settings form of a model type, drawn from its schema ``{"fields", "presets"}``, and read back.
 
-Fields are vue-form-generator style (see `brevettiai.settings.schema`): ``input`` (``inputType``
-number or text), ``checkbox``, ``select``, ``checklist``, ``textArea`` (``isJson``), and ``label``
-fields whose ``tag`` opens a nested group for the fields whose dotted ``model`` starts with it.
+Fields are vue-form-generator style, in the vocabulary of `brevettiai.contract.forms`: ``input``
+(``inputType`` number or text), ``checkbox``, ``select``, ``checklist``, ``textArea`` (``isJson``), and
+``label`` fields whose ``tag`` opens a nested group for the fields whose dotted ``model`` starts with it.
 ``visible: false`` marks an advanced field or group: it is folded away in a ``<details>``.
 The server checks the values (`brevettiai.contract.forms`, through `brevettiai.server.jobs`);
 this module only turns them into settings and shows its errors next to the fields.
@@ -16,10 +16,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from brevettiai.contract.dotted import flatten
-from brevettiai.contract.forms import MISSING as _MISSING
-from brevettiai.contract.forms import lookup
-from brevettiai.server.wire_checks import parse_json
+from brevettiai.contract.dotted import MISSING, flatten, set_path
+from brevettiai.contract.forms import (
+    CHECKBOX,
+    CHECKLIST,
+    INPUT,
+    INTEGER,
+    LABEL,
+    NUMBER_INPUT,
+    SELECT,
+    TEXT_AREA,
+    lookup,
+)
+from brevettiai.contract.jsontext import from_json_text
+from brevettiai.server.wire_checks import WireError, check
 
 PREFIX = "settings."
 
@@ -30,7 +40,7 @@ class FormField:
 
     spec: dict[str, Any]
     model: str
-    kind: str  # number, text, checkbox, select, checklist, json, textarea
+    kind: str  # how it is drawn: number, text, json, textarea, or the field kind checkbox, select, checklist
     label: str
     help: str = ""
     required: bool = False
@@ -109,16 +119,13 @@ class FormGroup:
 
 
 def _kind(spec: Mapping[str, Any]) -> str:
+    """How the page draws a field of the form vocabulary (`brevettiai.contract.forms`)."""
     kind = spec.get("type")
-    if kind == "input":
-        return "number" if spec.get("inputType") == "number" else "text"
-    if kind == "checkbox":
-        return "checkbox"
-    if kind == "select":
-        return "select"
-    if kind == "checklist":
-        return "checklist"
-    if kind == "textArea":
+    if kind == INPUT:
+        return "number" if spec.get("inputType") == NUMBER_INPUT else "text"
+    if kind in (CHECKBOX, SELECT, CHECKLIST):
+        return str(kind)
+    if kind == TEXT_AREA:
         return "json" if spec.get("isJson") else "textarea"
     return "text"
 
@@ -148,7 +155,7 @@ def build_form(schema: Mapping[str, Any] | None, values: Mapping[str, Any], raw:
             continue
         spec = dict(spec)
         advanced = spec.get("visible") is False
-        if spec.get("type") == "label":
+        if spec.get("type") == LABEL:
             tag = spec.get("tag")
             if not isinstance(tag, str) or not tag:
                 continue
@@ -178,17 +185,13 @@ def _shown(item: FormField, value: Any) -> Any:
     if item.kind == "checkbox":
         if isinstance(value, str):
             return value.strip().lower() in ("true", "1", "on", "yes")
-        return bool(value) if value is not _MISSING else False
+        return bool(value) if value is not MISSING else False
     if item.kind == "checklist":
         if isinstance(value, set):
             return value
-        if isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except ValueError:
-                value = []
+        value = from_json_text(value)
         return {json.dumps(v) for v in value} if isinstance(value, list) else set()
-    if value is _MISSING or value is None:
+    if value is MISSING or value is None:
         return ""
     if item.kind == "select":
         if isinstance(value, str) and value in {option for option, _ in item.options}:
@@ -206,28 +209,16 @@ def initial_values(schema: Mapping[str, Any] | None, defaults: Mapping[str, Any]
     """What a new form shows: each field's default, the model type's defaults over it, then a preset."""
     values: dict[str, Any] = {}
     for spec in (schema or {}).get("fields") or []:
-        if not isinstance(spec, Mapping) or spec.get("type") == "label" or not isinstance(spec.get("model"), str):
+        if not isinstance(spec, Mapping) or spec.get("type") == LABEL or not isinstance(spec.get("model"), str):
             continue
         model = spec["model"]
-        value = lookup(defaults or {}, model)
-        if value is _MISSING:
+        value: Any = lookup(defaults or {}, model)
+        if value is MISSING:
             value = spec.get("default")
         if preset and model in preset:
             value = preset[model]
         set_path(values, model, value)
     return values
-
-
-def set_path(target: dict[str, Any], dotted: str, value: Any) -> None:
-    """Put `value` at a dotted path, making the dicts on the way."""
-    parts = dotted.split(".")
-    node = target
-    for part in parts[:-1]:
-        child = node.get(part)
-        if not isinstance(child, dict):
-            child = node[part] = {}
-        node = child
-    node[parts[-1]] = value
 
 
 def read_form(form: Any, schema: Mapping[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -265,10 +256,19 @@ def read_form(form: Any, schema: Mapping[str, Any] | None) -> tuple[dict[str, An
 
 
 def _json_or_text(text: str) -> Any:
-    try:
-        return parse_json(text)  # strict: "NaN" or "1e400" stay text (and fail a number field's check)
-    except ValueError:
-        return text
+    """The value typed text spells when the platform can store it, else the text as typed.
+
+    Text JSON cannot hold ("NaN", "1e400", "[1, Infinity]") or the server would not store (an integer beyond
+    64 bits) is kept as text: the job reads it as it would the same text on its command line, and the form's
+    check (`brevettiai.contract.forms`) says whether the settings class takes it.
+    """
+    value = from_json_text(text, strict=True)
+    if value is not text:
+        try:
+            check(value)
+        except WireError:
+            return text
+    return value
 
 
 # The settings table of a model page ------------------------------------------------------------------------
@@ -327,7 +327,7 @@ def settings_rows(schema: Mapping[str, Any] | None, settings: Mapping[str, Any])
                 continue
             covered.add(item.model)
             value = lookup(settings, item.model)
-            default = value is _MISSING
+            default = value is MISSING
             if default:
                 value = item.spec.get("default")
             text, code = _value_text(item, value)
@@ -416,7 +416,7 @@ def _accepts(item: FormField) -> str:
 
 
 def _whole(item: FormField) -> bool:
-    return item.kind == "number" and item.spec.get("numberType") == "integer"
+    return item.kind == "number" and item.spec.get("numberType") == INTEGER
 
 
 def describe_form(schema: Mapping[str, Any] | None, values: Mapping[str, Any]) -> list[FieldDescription]:
@@ -432,7 +432,7 @@ def describe_form(schema: Mapping[str, Any] | None, values: Mapping[str, Any]) -
                 walk(item, depth + 1)
                 continue
             value = lookup(values, item.model)
-            text, code = _value_text(item, None if value is _MISSING else value)
+            text, code = _value_text(item, None if value is MISSING else value)
             kind = "whole number" if _whole(item) else KIND_TEXT.get(item.kind, item.kind)
             rows.append(FieldDescription(label=item.label, path=item.model, depth=depth, advanced=item.advanced,
                                          help=item.help, kind=kind, value=text, code=code, accepts=_accepts(item)))
