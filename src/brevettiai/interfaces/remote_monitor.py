@@ -3,7 +3,8 @@
 ``RemoteMonitor(root=job.host_name, path=job.api_endpoints["remote"]).on_epoch_end(epoch, logs)``
 records the epoch's logs as a metrics point. When a job of this process runs on that platform with
 that remote endpoint, the point joins the job's batched metrics stream (the job registered it under
-the endpoint's address, `brevettiai.platform.metrics_sinks`); otherwise it is posted to
+the endpoint's address and path, `brevettiai.platform.metrics_sinks`, so another spelling of the
+platform's root finds it too); otherwise it is posted to
 ``root + path`` with the job key (``api_key=`` or ``BREVETTI_AI_API_KEY``) in the Authorization header.
 `Job.get_remote_monitor()` gives the monitor its job's stream directly (offline: metrics.jsonl).
 """
