@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from brevettiai import Job
 from brevettiai.interfaces.remote_monitor import RemoteMonitor
@@ -96,3 +97,15 @@ def test_a_monitor_for_another_name_of_the_platform_finds_the_job_by_its_path(tm
         unregister_sink(job.backend)
         job.complete()
     assert sink_for("http://localhost:8000", REMOTE.format("a")) is None
+
+
+def test_the_old_job_argument_still_reports_into_the_jobs_stream_with_a_deprecation_warning(tmp_path: Path) -> None:
+    with _offline_job(tmp_path / "a", "a") as job:
+        with pytest.warns(DeprecationWarning, match="job.get_remote_monitor"):
+            by_name = RemoteMonitor(root=None, path=None, job=job)
+        with pytest.warns(DeprecationWarning):
+            by_place = RemoteMonitor(None, None, None, job)  # the old fourth argument
+        by_name.on_epoch_end(0, {"x": 0})
+        by_place.on_epoch_end(1, {"x": 1})
+        by_place.on_train_end()
+        assert _points(tmp_path / "a") == [(0, {"x": 0}), (1, {"x": 1})]

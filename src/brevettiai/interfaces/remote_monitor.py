@@ -12,12 +12,15 @@ platform's root finds it too); otherwise it is posted to
 from __future__ import annotations
 
 import logging
+import sys
+import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, cast
 
 from brevettiai.contract.jsontypes import JSONValue
 
 if TYPE_CHECKING:
+    from brevettiai.job import Job
     from brevettiai.platform._http import PlatformClient
     from brevettiai.platform.metrics_sinks import MetricsSink
 
@@ -30,11 +33,25 @@ def _plain(value: object) -> JSONValue:
     return cast("JSONValue", tolist() if callable(tolist) else value)  # the platform refuses what is not JSON
 
 
+def _is_job(value: object) -> bool:
+    """True for a `brevettiai.Job` (its module is loaded when there is one: nothing is imported here)."""
+    module = sys.modules.get("brevettiai.job")
+    return module is not None and isinstance(value, module.Job)
+
+
 class RemoteMonitor:
     """Reports training progress to the platform; usable as a Keras-style callback."""
 
     def __init__(self, root: str | None, path: str | None, api_key: str | None = None,
-                 sink: MetricsSink | None = None) -> None:
+                 sink: MetricsSink | None = None, *, job: Job | None = None) -> None:
+        """`sink`: the metrics stream taking the points (`Job.get_remote_monitor` gives its job's);
+        `job=` is the deprecated spelling of ``sink=job.backend``."""
+        if job is None and _is_job(sink):  # the old fourth argument was the job
+            job, sink = cast("Job", sink), None
+        if job is not None:
+            warnings.warn("RemoteMonitor(job=...) is deprecated; use job.get_remote_monitor() or "
+                          "RemoteMonitor(..., sink=job.backend)", DeprecationWarning, stacklevel=2)
+            sink = sink or job.backend
         self.root = root
         self.path = path
         self._api_key = api_key
