@@ -89,7 +89,8 @@ def test_a_monitor_for_another_name_of_the_platform_finds_the_job_by_its_path(tm
     register_sink(job.backend, ["http://127.0.0.1:8000"], REMOTE.format("a"))
     try:
         for root, path in [("http://localhost:8000", REMOTE.format("a")), (None, REMOTE.format("a") + "/"),
-                           ("http://proxy.example", "http://proxy.example" + REMOTE.format("a"))]:
+                           ("http://proxy.example", "http://proxy.example" + REMOTE.format("a")),
+                           ("http://[not-an-address", REMOTE.format("a"))]:  # no error in the training loop
             assert sink_for(root, path) is job.backend, (root, path)
         assert sink_for("http://localhost:8000", REMOTE.format("b")) is None
         assert sink_for("http://localhost:8000", REMOTE.format("a").upper()) is None  # a job id's case counts

@@ -43,10 +43,10 @@ def _origin(root: str) -> str:
     from brevettiai.platform._http import normalize_host
 
     root = normalize_host(root)
-    parts = urlsplit(root)
     try:
+        parts = urlsplit(root)
         port = parts.port
-    except ValueError:  # not a port: leave the root as written
+    except ValueError:  # not a URL one can take apart (a bad port or IPv6 address): compared as written
         return root
     host = parts.hostname or ""
     if ":" in host:  # IPv6
@@ -70,10 +70,9 @@ def endpoint_address(root: str | None, path: str | None) -> str | None:
     """
     if not path:
         return None
-    url = URL_SCHEME.match(path)
-    if url:
-        parts = urlsplit(path)
-        return _origin(f"{parts.scheme}://{parts.netloc}") + _plain_path(parts.path)
+    if URL_SCHEME.match(path):
+        origin, _, rest = path.partition("://")[2].partition("/")
+        return _origin(path.split("://", 1)[0] + "://" + origin) + _plain_path(rest)
     if not root:
         return None
     return _origin(root) + _plain_path(path)
@@ -81,7 +80,7 @@ def endpoint_address(root: str | None, path: str | None) -> str | None:
 
 def _path_of(path: str) -> str:
     """The path part of an endpoint (of a whole URL: its path)."""
-    return _plain_path(urlsplit(path).path if URL_SCHEME.match(path) else path)
+    return _plain_path(path.split("://", 1)[1].partition("/")[2] if URL_SCHEME.match(path) else path)
 
 
 def register_sink(sink: MetricsSink, roots: Iterable[str | None], path: str | None) -> None:
