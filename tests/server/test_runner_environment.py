@@ -1,4 +1,5 @@
-"""What of the environment a job started by the platform inherits: the SDK's behaviour settings, no secret.
+"""What of the environment a job started by the platform inherits: the SDK's behaviour settings and what a
+job needs to run where its server runs (proxies, CA bundles, GPU order, model caches, time zone), no secret.
 
 The runner's allow-list takes the SDK's part from the SDK's one table of variables
 (`brevettiai.contract.environment`), so an operator's `BREVETTI_AI_SYSTEM_METRICS(_INTERVAL)` reaches the
@@ -13,6 +14,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import certifi
 from platform_fixture import PlatformServer
 from server_helpers import model, model_type
 from services import wait_for
@@ -33,6 +35,8 @@ JOB_SCRIPT = textwrap.dedent('''
         seen["BREVETTI_AI_API_KEY"] = "its own job key" if seen.get("BREVETTI_AI_API_KEY", "").startswith("bj_") \\
             else "another key"
         print("environment:", json.dumps(seen), flush=True)
+        with open("names.json") as names:  # the machine's variables to show
+            print("runs with:", json.dumps({k: os.environ.get(k) for k in json.load(names)}), flush=True)
 ''')
 
 # The server's environment, as an operator may have it: behaviour settings meant for every job, a login
@@ -48,6 +52,30 @@ OPERATOR = {
     "PGPASSWORD": "pg-password", "BREVETTI_AI_STOP_GRACE": "20", "BREVETTI_AI_TOKEN_TTL": "2h",
 }
 
+# What a real job needs of the machine it runs on. The proxies lead nowhere, and NO_PROXY keeps the job's
+# own requests to the platform (127.0.0.1) off them: the job completing shows that it honours NO_PROXY.
+MACHINE = {
+    "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9", "ALL_PROXY": "http://127.0.0.1:9",
+    "http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9", "all_proxy": "http://127.0.0.1:9",
+    "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
+    "SSL_CERT_FILE": certifi.where(), "REQUESTS_CA_BUNDLE": certifi.where(), "CURL_CA_BUNDLE": certifi.where(),
+    "SSL_CERT_DIR": "/etc/ssl/certs", "CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": "",
+    "HF_HOME": "/cache/hf", "TORCH_HOME": "/cache/torch", "XDG_CACHE_HOME": "/cache", "TZ": "Europe/Copenhagen",
+}
+SECRETS = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "PGPASSWORD", "PGUSER",
+           "PGHOST", "FSSPEC_S3_SECRET", "DATABASE_URL", "HF_TOKEN"}
+
+
+def test_the_allow_list_passes_what_a_job_needs_of_its_machine_and_no_secret() -> None:
+    credentials = {name for variable in SDK_ENVIRONMENT.values() if variable.kind != "behaviour"
+                   for name in variable.names}
+    server_variables = {setting.env for setting in SETTINGS.values()} | {"BREVETTI_AI_ADMIN_PASSWORD"}
+    env = job_environment({**MACHINE, **{name: "secret" for name in SECRETS | credentials | server_variables}},
+                          {"BREVETTI_AI_API_KEY": "bj_its-own"})
+    assert {name: env.get(name) for name in MACHINE} == MACHINE
+    assert "secret" not in env.values()
+    assert env["BREVETTI_AI_API_KEY"] == "bj_its-own"  # what the runner gives the job comes on top
+
 
 def test_the_allow_list_passes_the_sdk_behaviour_settings_and_no_server_setting() -> None:
     server_variables = {setting.env for setting in SETTINGS.values()} | {"BREVETTI_AI_ADMIN_PASSWORD"}
@@ -57,10 +85,11 @@ def test_the_allow_list_passes_the_sdk_behaviour_settings_and_no_server_setting(
     assert {"BREVETTI_AI_SYSTEM_METRICS", "BREVETTI_AI_SYSTEM_METRICS_INTERVAL"} <= set(env)
 
 
-def test_a_job_started_by_the_runner_inherits_the_operators_behaviour_settings_only(
+def test_a_job_started_by_the_runner_inherits_the_operators_behaviour_settings_and_its_machine_only(
         platform_server_factory: object, tmp_path: Path) -> None:
     (tmp_path / "job.py").write_text(JOB_SCRIPT)
-    server: PlatformServer = platform_server_factory(env=OPERATOR)  # type: ignore[operator]
+    (tmp_path / "names.json").write_text(json.dumps(list(MACHINE)))
+    server: PlatformServer = platform_server_factory(env={**OPERATOR, **MACHINE})  # type: ignore[operator]
     with server.client() as admin:
         job_type = model_type(admin, command=[sys.executable, "job.py"], workingDir=str(tmp_path),
                               settingsSchema={"fields": [], "presets": {}}, defaults={})
@@ -76,4 +105,5 @@ def test_a_job_started_by_the_runner_inherits_the_operators_behaviour_settings_o
     assert seen == {"BREVETTI_AI_SYSTEM_METRICS": "0", "BREVETTI_AI_SYSTEM_METRICS_INTERVAL": "7",
                     "BREVETTI_AI_HEARTBEAT_INTERVAL": "5", "BREVETTI_AI_FLUSH_TIMEOUT": "30",
                     "BREVETTI_AI_API_KEY": "its own job key"}
+    assert json.loads(log.split("runs with:", 1)[1].splitlines()[0]) == MACHINE
     assert "loss" in series and not [name for name in series if name.startswith("system/")]  # the operator's 0

@@ -12,9 +12,12 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import sys
 import textwrap
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -176,6 +179,27 @@ def test_a_run_is_claimed_once_and_its_reported_exit_ends_the_job(platform_serve
             assert _status(admin, created["id"])["status"] == status
 
 
+def test_a_claim_sent_again_with_its_token_is_its_own_and_any_other_claim_is_refused(
+        platform_server: PlatformServer) -> None:
+    with platform_server.client() as admin:
+        created = model(admin)
+        key = admin.post(f"/api/models/{created['id']}/start", params={"launch": "false"}).json()["apiKey"]
+        api = f"/api/jobs/{created['id']}"
+        with job_client(platform_server.url, key) as job:
+            run = job.get(api + "/info").json()["run_id"]
+            first = job.post(api + "/claim", json={"runId": run, "claimToken": "attempt-1"})
+            assert first.json() == {"claimed": True, "stopRequested": False}
+            again = job.post(api + "/claim", json={"runId": run, "claimToken": "attempt-1"})  # the answer was lost
+            assert again.status_code == 200 and again.json() == first.json()
+            for other in ({"runId": run, "claimToken": "attempt-2"}, {"runId": run},  # a task run again
+                          {"runId": "another run", "claimToken": "attempt-1"}):
+                refused = job.post(api + "/claim", json=other)
+                assert refused.status_code == 409, (other, refused.text)
+            assert admin.post(f"/api/models/{created['id']}/stop").status_code == 200
+            stopped = job.post(api + "/claim", json={"runId": run, "claimToken": "attempt-1"})
+            assert stopped.json() == {"claimed": True, "stopRequested": True}  # the task then does not run it
+
+
 def test_a_queued_job_waits_for_room_and_a_stop_kills_it_at_once(platform_server_factory: object, job_code: Path,
                                                                  tmp_path: Path) -> None:
     server: PlatformServer = platform_server_factory("--max-running-jobs", "1")  # type: ignore[operator]
@@ -236,6 +260,93 @@ def test_a_killed_worker_takes_its_job_down_and_the_job_is_not_run_again(
         steps = _steps(admin, job["id"])
         assert 5 <= len(steps) < 80 and steps == sorted(set(steps))
         assert _status(admin, job["id"])["status"] == "lost"
+
+
+class ClaimAnswerDropper:
+    """A TCP proxy to the platform that forwards the first ``POST .../claim``, waits for the platform's
+    answer (the claim is committed by then) and closes the connection without passing it on, as a
+    network failing at that moment would; everything else it passes on both ways."""
+
+    def __init__(self) -> None:
+        self.target_port = 0
+        self.dropped = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self) -> None:
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:  # closed
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        try:
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+        except OSError:  # the platform is gone (the test ended): the caller sees the connection closed
+            client.close()
+            return
+        with client, upstream:
+            request = _read_request(client)
+            upstream.sendall(request)
+            if not self.dropped.is_set() and b"/claim " in request.split(b"\r\n", 1)[0]:
+                upstream.recv(65536)  # the platform answered: the claim is committed
+                self.dropped.set()
+                return  # closes both: the task never sees the answer
+            pump = threading.Thread(target=_pipe, args=(upstream, client), daemon=True)
+            pump.start()
+            _pipe(client, upstream)
+            pump.join()
+
+
+def _read_request(connection: socket.socket) -> bytes:
+    """The first request on a connection: its head and its Content-Length body."""
+    data = b""
+    while b"\r\n\r\n" not in data and (chunk := connection.recv(65536)):
+        data += chunk
+    head = data.split(b"\r\n\r\n", 1)[0]
+    length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                   if line.lower().startswith(b"content-length:")), 0)
+    while len(data) < len(head) + 4 + length and (chunk := connection.recv(65536)):
+        data += chunk
+    return data
+
+
+def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while chunk := source.recv(65536):
+            sink.sendall(chunk)
+        sink.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+
+
+@pytest.fixture
+def claim_answer_dropper() -> Iterator[ClaimAnswerDropper]:
+    proxy = ClaimAnswerDropper()
+    yield proxy
+    proxy.close()
+
+
+def test_a_dask_task_whose_claim_answer_was_lost_runs_its_job_once(
+        shared_dask_cluster: DaskCluster, platform_server_factory: object, claim_answer_dropper: ClaimAnswerDropper,
+        job_code: Path, tmp_path: Path) -> None:
+    proxy = claim_answer_dropper
+    server = _dask_server(platform_server_factory, shared_dask_cluster, "--public-url", proxy.url)
+    proxy.target_port = server.port  # the task and its job reach the platform through the proxy
+    with server.client() as admin:
+        job, starts = _create(admin, _job_type(admin, job_code)["id"], tmp_path, "steps", steps=5, pause=0)
+        _start(admin, job["id"])
+        record = _final(admin, job["id"])
+        assert proxy.dropped.is_set()  # the first claim's answer never reached the task
+        assert record["status"] == "completed", record  # it sent its claim again and ran the job
+        assert _steps(admin, job["id"]) == list(range(5))
+        assert len(_starts(starts)) == 1
 
 
 @pytest.mark.parametrize("runner", ["local", "dask"])

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from brevettiai import Job
 from brevettiai.interfaces.remote_monitor import RemoteMonitor
@@ -43,6 +44,11 @@ def test_one_address_however_it_is_written() -> None:
     assert endpoint_address("http://127.0.0.1:8000/", "api/jobs/j1/remotemonitor?key=x#top") == address
     assert endpoint_address("127.0.0.1:8000", "/api/jobs/j1/remotemonitor") == address
     assert endpoint_address("http://elsewhere", address) == address  # a whole URL is its own address
+    assert endpoint_address("HTTP://127.0.0.1:8000", "/api/jobs/j1/remotemonitor/") == address
+    assert endpoint_address("Http://Platform.Example:80/", "api/jobs/J1") == "http://platform.example/api/jobs/J1"
+    assert endpoint_address("https://platform.example:443", "/a") == "https://platform.example/a"
+    assert endpoint_address("https://platform.example:8443/prefix/", "/a") == "https://platform.example:8443/prefix/a"
+    assert endpoint_address("http://[::1]:8000", "/a") == "http://[::1]:8000/a"
     assert endpoint_address(None, "/api/jobs/j1/remotemonitor") is None
     assert endpoint_address("http://127.0.0.1:8000", None) is None
 
@@ -76,3 +82,31 @@ def test_a_sink_that_is_gone_is_not_found(tmp_path: Path) -> None:
     del job
     gc.collect()
     assert sink_for("http://platform.example", REMOTE.format("a")) is None
+
+
+def test_a_monitor_for_another_name_of_the_platform_finds_the_job_by_its_path(tmp_path: Path) -> None:
+    job = _offline_job(tmp_path / "a", "a")
+    register_sink(job.backend, ["http://127.0.0.1:8000"], REMOTE.format("a"))
+    try:
+        for root, path in [("http://localhost:8000", REMOTE.format("a")), (None, REMOTE.format("a") + "/"),
+                           ("http://proxy.example", "http://proxy.example" + REMOTE.format("a")),
+                           ("http://[not-an-address", REMOTE.format("a"))]:  # no error in the training loop
+            assert sink_for(root, path) is job.backend, (root, path)
+        assert sink_for("http://localhost:8000", REMOTE.format("b")) is None
+        assert sink_for("http://localhost:8000", REMOTE.format("a").upper()) is None  # a job id's case counts
+    finally:
+        unregister_sink(job.backend)
+        job.complete()
+    assert sink_for("http://localhost:8000", REMOTE.format("a")) is None
+
+
+def test_the_old_job_argument_still_reports_into_the_jobs_stream_with_a_deprecation_warning(tmp_path: Path) -> None:
+    with _offline_job(tmp_path / "a", "a") as job:
+        with pytest.warns(DeprecationWarning, match="job.get_remote_monitor"):
+            by_name = RemoteMonitor(root=None, path=None, job=job)
+        with pytest.warns(DeprecationWarning):
+            by_place = RemoteMonitor(None, None, None, job)  # the old fourth argument
+        by_name.on_epoch_end(0, {"x": 0})
+        by_place.on_epoch_end(1, {"x": 1})
+        by_place.on_train_end()
+        assert _points(tmp_path / "a") == [(0, {"x": 0}), (1, {"x": 1})]

@@ -3,7 +3,8 @@
 ``RemoteMonitor(root=job.host_name, path=job.api_endpoints["remote"]).on_epoch_end(epoch, logs)``
 records the epoch's logs as a metrics point. When a job of this process runs on that platform with
 that remote endpoint, the point joins the job's batched metrics stream (the job registered it under
-the endpoint's address, `brevettiai.platform.metrics_sinks`); otherwise it is posted to
+the endpoint's address and path, `brevettiai.platform.metrics_sinks`, so another spelling of the
+platform's root finds it too); otherwise it is posted to
 ``root + path`` with the job key (``api_key=`` or ``BREVETTI_AI_API_KEY``) in the Authorization header.
 `Job.get_remote_monitor()` gives the monitor its job's stream directly (offline: metrics.jsonl).
 """
@@ -11,12 +12,15 @@ the endpoint's address, `brevettiai.platform.metrics_sinks`); otherwise it is po
 from __future__ import annotations
 
 import logging
+import sys
+import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, cast
 
 from brevettiai.contract.jsontypes import JSONValue
 
 if TYPE_CHECKING:
+    from brevettiai.job import Job
     from brevettiai.platform._http import PlatformClient
     from brevettiai.platform.metrics_sinks import MetricsSink
 
@@ -29,11 +33,25 @@ def _plain(value: object) -> JSONValue:
     return cast("JSONValue", tolist() if callable(tolist) else value)  # the platform refuses what is not JSON
 
 
+def _is_job(value: object) -> bool:
+    """True for a `brevettiai.Job` (its module is loaded when there is one: nothing is imported here)."""
+    module = sys.modules.get("brevettiai.job")
+    return module is not None and isinstance(value, module.Job)
+
+
 class RemoteMonitor:
     """Reports training progress to the platform; usable as a Keras-style callback."""
 
     def __init__(self, root: str | None, path: str | None, api_key: str | None = None,
-                 sink: MetricsSink | None = None) -> None:
+                 sink: MetricsSink | None = None, *, job: Job | None = None) -> None:
+        """`sink`: the metrics stream taking the points (`Job.get_remote_monitor` gives its job's);
+        `job=` is the deprecated spelling of ``sink=job.backend``."""
+        if job is None and _is_job(sink):  # the old fourth argument was the job
+            job, sink = cast("Job", sink), None
+        if job is not None:
+            warnings.warn("RemoteMonitor(job=...) is deprecated; use job.get_remote_monitor() or "
+                          "RemoteMonitor(..., sink=job.backend)", DeprecationWarning, stacklevel=2)
+            sink = sink or job.backend
         self.root = root
         self.path = path
         self._api_key = api_key

@@ -136,6 +136,7 @@ class MetricsSender:
         self._spilled: collections.deque[tuple[str, int]] = collections.deque()  # (file, points), oldest first
         self._spilled_points = 0
         self._spill_count = 0
+        self._spill_refusal_told = False  # the disk refused a spill during this outage, and the log said so
         self._wake = threading.Event()
         self._idle = threading.Event()
         self._idle.set()
@@ -183,8 +184,16 @@ class MetricsSender:
         """The folder holding batches that wait for the platform on disk, if any."""
         return self._spill_folder if self._spilled else None
 
+    @property
+    def spilled(self) -> int:
+        """Points waiting in files in `spill_folder`."""
+        return self._spilled_points
+
     def close(self, timeout: float = 30.0) -> bool:
-        """Flush and stop the thread; what could not be delivered is left in `spill_file`."""
+        """Flush and stop the thread; what could not be delivered is left in `spill_folder`.
+
+        Points that cannot be written there either are lost: the log says how many.
+        """
         delivered = self.flush(timeout)
         self._closed = True
         self._wake.set()
@@ -210,6 +219,7 @@ class MetricsSender:
                 delivered = self._send_pending()
             if delivered:
                 failures = 0
+                self._spill_refusal_told = False  # the outage is over
             else:  # the platform is away: park the queue in batches, on disk past the memory bound
                 failures += 1
                 self._take_from_queue()
@@ -314,21 +324,19 @@ class MetricsSender:
 
     # Spilling to disk: one file per batch (its columnar body), sent and removed oldest first -------
 
-    def _spill_oldest(self, keep: int = 1) -> None:
-        """Move all but the newest `keep` in-memory batches to files."""
-        if self._spill_folder is None:
-            self._spill_folder = self._spill_dir()
-            os.makedirs(self._spill_folder, exist_ok=True)
+    def _spill_oldest(self, keep: int = 1, *, ending: bool = False) -> None:
+        """Move all but the newest `keep` in-memory batches to files (`ending`: the last chance to keep them)."""
         while len(self._pending) > keep:
             batch_id, batch = self._pending[0]
-            self._spill_count += 1
-            path = os.path.join(self._spill_folder, f"metrics-{self._spill_count:08d}-{batch_id}.json")
-            body = batch.body(batch_id)
             try:  # whole or not at all: a full disk or a crash leaves no torn file to be read back
-                atomic_write(path, functools.partial(_write_bytes, body))
+                if self._spill_folder is None:
+                    self._spill_folder = self._spill_dir()
+                    os.makedirs(self._spill_folder, exist_ok=True)
+                self._spill_count += 1
+                path = os.path.join(self._spill_folder, f"metrics-{self._spill_count:08d}-{batch_id}.json")
+                atomic_write(path, functools.partial(_write_bytes, batch.body(batch_id)))
             except OSError as exc:
-                log.warning("Could not keep %d metric points on disk in %s (%s); they wait in memory",
-                            self._pending_points, self._spill_folder, exc)
+                self._spill_refused(exc, ending)
                 return
             self._pending.popleft()
             self._pending_points -= len(batch)
@@ -337,9 +345,19 @@ class MetricsSender:
         log.warning("The platform is not taking metrics; %d points wait in %s", self._spilled_points,
                     self._spill_folder)
 
+    def _spill_refused(self, exc: OSError, ending: bool) -> None:
+        where = self._spill_folder or "a temporary folder"
+        if ending:
+            log.error("Could not keep %d metric points on disk in %s as the job ends (%s); they are lost",
+                      self._pending_points, where, exc)
+        elif not self._spill_refusal_told:  # once per outage, not once per round of it
+            self._spill_refusal_told = True
+            log.warning("Could not keep %d metric points on disk in %s (%s); they wait in memory until "
+                        "the platform or the disk takes them", self._pending_points, where, exc)
+
     def _spill_everything(self) -> None:
         self._take_from_queue()
-        self._spill_oldest(keep=0)
+        self._spill_oldest(keep=0, ending=True)
 
 
 def _write_bytes(data: bytes, handle: BinaryIO) -> None:

@@ -153,7 +153,7 @@ class PlatformLink:
         if self._metrics is not None:
             sender, self._metrics = self._metrics, None
             if not sender.close(self.flush_timeout) and sender.spill_folder:
-                count = sender.undelivered
+                count = sender.spilled
                 kept = _keep_undelivered(sender.spill_folder, self.job_id)
                 log.error("The platform at %s did not take %d metric points before the job ended; "
                           "they are kept in %s", self.host, count, kept)

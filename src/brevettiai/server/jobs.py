@@ -207,7 +207,7 @@ def start_job(ctx: ServerContext, job_id: str, kind: str, launch: bool = True) -
         status: JobStatus = "queued" if launch else "starting"
         job.status, job.started, job.run_id = status, utcnow(), new_run_id()
         job.stop_requested, job.stop_requested_at, job.error, job.last_heartbeat = False, None, None, None
-        job.run_key_hash, job.claimed_at, job.runner_ref = None, None, None
+        job.run_key_hash, job.claimed_at, job.claim_token, job.runner_ref = None, None, None, None
         _write_info(ctx, session, job)
     ctx.tokens.forget_job(job_id)  # after the commit: the old key must not be cached again
     audit.record(ctx.db, f"{kind}.start", job_id, detail=job.name)
@@ -228,7 +228,8 @@ def launch_queued(ctx: ServerContext, job_id: str) -> bool:
     with ctx.db.write() as session:
         claimed = affected_rows(session.execute(
             update(db.Job).where(db.Job.id == job_id, db.Job.status == "queued")
-            .values(status="starting", started=utcnow(), run_key_hash=security.token_hash(key), claimed_at=None)
+            .values(status="starting", started=utcnow(), run_key_hash=security.token_hash(key), claimed_at=None,
+                    claim_token=None)
             .execution_options(synchronize_session=False)))
         if claimed != 1:
             return False
@@ -257,18 +258,23 @@ def launch_queued(ctx: ServerContext, job_id: str) -> bool:
     return True
 
 
-def claim_run(ctx: ServerContext, job_id: str, run_id: str) -> bool:
+def claim_run(ctx: ServerContext, job_id: str, run_id: str, claim_token: str | None = None) -> bool:
     """The runner's task of a run claims it before starting the job; returns whether a stop was asked for.
 
     A run is claimed once: a second claim (Dask running the task again after its worker died) is a 409.
+    The same claim again, with the token its task attempt chose, is answered as the first was: the task
+    sent it again because the first answer was lost.
     """
     with ctx.db.write() as session:
         now = utcnow()
         claimed = affected_rows(session.execute(
             update(db.Job).where(db.Job.id == job_id, db.Job.run_id == run_id, db.Job.claimed_at.is_(None),
                                  db.Job.status.in_(sorted(CLAIMABLE)))
-            .values(claimed_at=now, last_heartbeat=now).execution_options(synchronize_session=False)))
+            .values(claimed_at=now, last_heartbeat=now, claim_token=claim_token)
+            .execution_options(synchronize_session=False)))
         job = get_job(session, job_id)
+        if claimed != 1 and claim_token and job.run_id == run_id and job.claim_token == claim_token:
+            return job.stop_requested
         if claimed != 1:
             why = f"it is {job.status}" if job.claimed_at is None else "it was claimed already"
             raise ApiError(409, f"run {run_id} of job {job_id} cannot be claimed: {why}")

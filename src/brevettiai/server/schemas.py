@@ -264,6 +264,8 @@ class ClaimIn(Wire):
     """The runner's task of a run claims it before starting the job."""
 
     run_id: str
+    # Chosen at random by the task attempt: the same claim sent again is recognised as its own.
+    claim_token: str | None = Field(default=None, max_length=64)
 
 
 class ClaimOut(Wire):

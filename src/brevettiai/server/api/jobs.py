@@ -55,8 +55,9 @@ def state(job_id: str, body: StateIn, ctx: ServerContext = Depends(get_context))
 @router.post("/claim", response_model=ClaimOut, summary="The runner's task claims its run (once)")
 def claim(job_id: str, body: ClaimIn, ctx: ServerContext = Depends(get_context)) -> ClaimOut:
     """Before it starts the job, the task running a run claims it; a second claim of the same run (a task
-    run again after its worker died) is a 409, and that task must not start the job."""
-    return ClaimOut(claimed=True, stop_requested=jobs.claim_run(ctx, job_id, body.run_id))
+    run again after its worker died) is a 409, and that task must not start the job. A claim repeated with
+    the first one's `claimToken` (its answer was lost) is answered as the first."""
+    return ClaimOut(claimed=True, stop_requested=jobs.claim_run(ctx, job_id, body.run_id, body.claim_token))
 
 
 @router.post("/exit", response_model=JobOut, summary="The runner's task reports how the run's process ended")

@@ -191,6 +191,8 @@ class Job(Base):
     # The key the dispatcher gave the launched process (the caller of start keeps the other one).
     run_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     claimed_at: Mapped[datetime.datetime | None] = mapped_column()  # when the run's runner task claimed it
+    # The claiming task attempt's own random token: its repeated claim (an answer lost) is its own, not a re-run.
+    claim_token: Mapped[str | None] = mapped_column(String(64))
     stop_requested_at: Mapped[datetime.datetime | None] = mapped_column()
     notes: Mapped[str | None] = mapped_column(Text)  # the user's Markdown about the run, shown rendered safely
     created_by: Mapped[str | None] = mapped_column(String(36))  # a user id

@@ -15,15 +15,21 @@ from brevettiai.server.config import ServerConfig
 # only these, so no credential of the server (AWS_*, FSSPEC_*, PG*, database URLs, passwords) reaches it.
 # The SDK's own variables come from its one table: those of how a job behaves pass, never a login of a
 # person nor where a job lives (the runner gives each job its id, host and key).
-INHERITED = frozenset({
-    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "HOSTNAME", "LANG", "LANGUAGE", "TZ", "TERM", "TMPDIR", "TEMP",
-    "TMP", "PYTHONPATH", "PYTHONUNBUFFERED", "PYTHONIOENCODING", "PYTHONDONTWRITEBYTECODE", "VIRTUAL_ENV",
-    "CONDA_PREFIX", "CONDA_DEFAULT_ENV", "LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES", "CUDA_HOME", "CUDA_PATH",
-    "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS", "TF_CPP_MIN_LOG_LEVEL",
-    "MPLBACKEND", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_RUNTIME_DIR",
-    # Windows needs these to start Python at all
-    "SYSTEMROOT", "SYSTEMDRIVE", "WINDIR", "COMSPEC", "PATHEXT", "USERPROFILE", "APPDATA", "LOCALAPPDATA",
-    "PROGRAMDATA", "PROGRAMFILES", "NUMBER_OF_PROCESSORS", "PROCESSOR_ARCHITECTURE"}) | passed_to_jobs()
+# The OS part is what a job needs to run where its server or worker runs, in groups:
+_SESSION = {"PATH", "HOME", "USER", "LOGNAME", "SHELL", "HOSTNAME", "LANG", "LANGUAGE", "TZ", "TERM", "TMPDIR",
+            "TEMP", "TMP", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_RUNTIME_DIR"}
+_PYTHON = {"PYTHONPATH", "PYTHONHOME", "PYTHONUNBUFFERED", "PYTHONIOENCODING", "PYTHONDONTWRITEBYTECODE",
+           "VIRTUAL_ENV", "CONDA_PREFIX", "CONDA_DEFAULT_ENV", "LD_LIBRARY_PATH", "MPLBACKEND"}
+# Behind a corporate proxy or a private CA a job reaches nothing without these (a proxy URL may hold
+# the proxy's login: that is the operator's way out, as for any program on the machine, not our secret).
+_NETWORK = {"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "no_proxy",
+            "all_proxy", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"}
+_GPU_AND_THREADS = {"CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "CUDA_HOME", "CUDA_PATH", "OMP_NUM_THREADS",
+                    "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS", "TF_CPP_MIN_LOG_LEVEL"}
+_MODEL_CACHES = {"HF_HOME", "TORCH_HOME", "KERAS_HOME"}  # downloaded weights: shared, not fetched per job
+_WINDOWS = {"SYSTEMROOT", "SYSTEMDRIVE", "WINDIR", "COMSPEC", "PATHEXT", "USERPROFILE", "APPDATA", "LOCALAPPDATA",
+            "PROGRAMDATA", "PROGRAMFILES", "NUMBER_OF_PROCESSORS", "PROCESSOR_ARCHITECTURE"}  # to start Python at all
+INHERITED = frozenset(_SESSION | _PYTHON | _NETWORK | _GPU_AND_THREADS | _MODEL_CACHES | _WINDOWS) | passed_to_jobs()
 INHERITED_PREFIXES = ("LC_", "NVIDIA_", "CUDNN_", "NCCL_")
 
 

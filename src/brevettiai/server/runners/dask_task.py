@@ -5,7 +5,9 @@ server that submitted it (which may restart meanwhile):
 
 - It first claims its run (``POST /api/jobs/<id>/claim``). Dask runs a task again when the worker
   running it dies; such a second attempt finds the run claimed, does not start the job, and reports
-  that the worker running it was lost. Running a job again is always an explicit new run.
+  that the worker running it was lost. Running a job again is always an explicit new run. Each attempt
+  claims with a random token of its own, so a claim it sends again (the first answer was lost) is
+  answered as its own, not as a re-run's.
 - The job runs in a process group of its own, held by `keeper`: on Linux the keeper kills the whole
   group when the worker dies (``PR_SET_PDEATHSIG``), and the task kills the group when it ends: no
   job (nor any process it started) outlives its task, so there are never two processes for one run.
@@ -25,6 +27,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from typing import Any
 
 import httpx
@@ -56,7 +59,8 @@ def run_job(job_id: str, run_id: str, host: str, argv: list[str], cwd: str | Non
     with httpx.Client(base_url=host, timeout=30, headers={"Authorization": "Bearer " + env["BREVETTI_AI_API_KEY"]}) \
             as platform:
         api = f"/api/jobs/{job_id}"
-        claim = _send(platform, "POST", api + "/claim", json={"runId": run_id}, patience=REPORT_PATIENCE)
+        claim = _send(platform, "POST", api + "/claim", json={"runId": run_id, "claimToken": uuid.uuid4().hex},
+                      patience=REPORT_PATIENCE)
         if claim is None:
             log.error("Job %s run %s: the platform at %s cannot be reached; not running it", job_id, run_id, host)
             return None
