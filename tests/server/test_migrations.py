@@ -20,17 +20,52 @@ POINT_ROWS = "SELECT p.id, p.job_id, p.step, p.name, p.value, p.time FROM metric
 
 
 def _migrate(url: str, revision: str, *, down: bool = False) -> None:
-    from alembic import command
-
-    from brevettiai.server.db.migrate import alembic_config
+    from brevettiai.server.db.migrate import downgrade, upgrade
     from brevettiai.server.db.session import Database
 
-    database = Database(url)
-    config = alembic_config()
-    with database.engine.connect() as connection, connection.begin():
-        config.attributes["connection"] = connection  # type: ignore[attr-defined]
-        (command.downgrade if down else command.upgrade)(config, revision)  # type: ignore[arg-type]
+    database = Database(url)  # as the server connects: SQLite with foreign keys on
+    (downgrade if down else upgrade)(database.engine, revision)
     database.dispose()
+
+
+FIRST_RELEASED = "0002"  # the oldest schema a released server wrote (0001 had no shared state)
+
+
+def test_a_database_of_the_first_release_keeps_every_record_through_every_migration_and_back(
+        tmp_path: Path, platform_server_factory: Any) -> None:
+    """SQLite alters a table by copying it, and with foreign keys on, dropping the old ``jobs`` table
+    deleted every metric point, batch and chart of every job (migrations 0003, 0005, 0007 and 0010)."""
+    from brevettiai.server.security import token_hash
+
+    job_id, key = str(uuid.uuid4()), "bj_" + uuid.uuid4().hex
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    url = f"sqlite:///{data_dir / 'brevettiai.db'}"
+    _migrate(url, FIRST_RELEASED)
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(sa.text(
+            "INSERT INTO jobs (id, kind, name, status, created, settings, dataset_ids, tag_ids, stop_requested,"
+            " key_hash) VALUES (:id, 'model', 'first release', 'completed', CURRENT_TIMESTAMP, '{}', '[]', '[]',"
+            " false, :key_hash)"), {"id": job_id, "key_hash": token_hash(key)})
+        connection.execute(sa.text("INSERT INTO metric_points (job_id, step, name, value, time) VALUES "
+                                   "(:job, :step, 'loss', :value, :time)"),
+                           [{"job": job_id, "step": step, "value": 1 / (step + 1), "time": float(step)}
+                            for step in range(50)])
+        connection.execute(sa.text("INSERT INTO metric_batches (job_id, batch_id, accepted, created) VALUES "
+                                   "(:job, 'sent-then', 50, CURRENT_TIMESTAMP)"), {"job": job_id})
+    engine.dispose()
+
+    server = platform_server_factory(data_dir=data_dir)  # upgrades as it starts
+    with server.client() as admin:
+        loss = admin.get(f"/api/models/{job_id}/metrics").json()["series"]["loss"]
+        assert [point[:2] for point in loss] == [[step, 1 / (step + 1)] for step in range(50)]
+    server.stop()
+
+    _migrate(url, FIRST_RELEASED, down=True)
+    counts = _rows(url, "SELECT (SELECT count(*) FROM jobs), (SELECT count(*) FROM metric_points), "
+                        "(SELECT count(*) FROM metric_batches)")
+    assert counts == [(1, 50, 1)], "every record is still there after going back to the first release"
 
 
 def _schema(url: str) -> dict[str, Any]:

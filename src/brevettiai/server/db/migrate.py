@@ -2,11 +2,17 @@
 
 Several servers may start at once on one empty PostgreSQL database: the migration then runs under a
 session-level advisory lock, so one server migrates and the others wait and find nothing left to do.
+
+On SQLite, foreign keys are off while migrations run: Alembic's batch mode alters a table by copying it
+and dropping the old one, and with foreign keys on, dropping ``jobs`` deletes every row that refers to a
+job (its metric points, batches, charts). The keys are checked before the migration commits instead.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,24 +38,60 @@ def alembic_config() -> Config:
     return config
 
 
-def upgrade(engine: Engine) -> str | None:
-    """Apply every migration the database has not had yet; returns the revision the database is at."""
+def upgrade(engine: Engine, revision: str = "head") -> str | None:
+    """Apply every migration the database has not had yet (up to `revision`); returns the revision the
+    database is at."""
+    reached = _migrate(engine, revision, down=False)
+    log.info("Database schema is up to date (%s)", engine.url.render_as_string(hide_password=True))
+    return reached
+
+
+def downgrade(engine: Engine, revision: str) -> str | None:
+    """Take the database back to `revision` (for tests and operators going back a release)."""
+    return _migrate(engine, revision, down=True)
+
+
+def _migrate(engine: Engine, revision: str, *, down: bool) -> str | None:
     from alembic import command
 
     config = alembic_config()
     with engine.connect() as connection:
         locked = _lock(connection)
         try:
-            with connection.begin():
+            with _sqlite_foreign_keys_off(connection), connection.begin():
                 config.attributes["connection"] = connection
-                command.upgrade(config, "head")
-            revision = current_revision(connection)
+                (command.downgrade if down else command.upgrade)(config, revision)
+                _check_foreign_keys(connection)
+            return current_revision(connection)
         finally:
             if locked:
                 connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
                 connection.commit()
-    log.info("Database schema is up to date (%s)", engine.url.render_as_string(hide_password=True))
-    return revision
+
+
+@contextmanager
+def _sqlite_foreign_keys_off(connection: Connection) -> Iterator[None]:
+    """Foreign keys off on this SQLite connection meanwhile (a no-op inside a transaction: set before)."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    connection.commit()
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+        connection.commit()
+
+
+def _check_foreign_keys(connection: Connection) -> None:
+    """Refuse (and so roll back) a SQLite migration that left a row referring to one that is not there."""
+    if connection.dialect.name != "sqlite":
+        return
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        raise RuntimeError(f"the migration would leave {len(broken)} rows referring to missing rows, e.g. "
+                           f"{tuple(broken[0])}; nothing was changed")
 
 
 def _lock(connection: Connection) -> bool:
