@@ -52,16 +52,19 @@ OPERATOR = {
     "PGPASSWORD": "pg-password", "BREVETTI_AI_STOP_GRACE": "20", "BREVETTI_AI_TOKEN_TTL": "2h",
 }
 
-# What a real job needs of the machine it runs on. The proxies lead nowhere, and NO_PROXY keeps the job's
-# own requests to the platform (127.0.0.1) off them: the job completing shows that it honours NO_PROXY.
+# What a real job needs of the machine it runs on. The proxies lead nowhere and the operator's NO_PROXY
+# does not name the platform: the runner adds it, and loopback, so the job completing shows that its
+# requests (and key) go to the platform and not to the proxy.
 MACHINE = {
     "HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9", "ALL_PROXY": "http://127.0.0.1:9",
     "http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9", "all_proxy": "http://127.0.0.1:9",
-    "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
+    "NO_PROXY": "internal.example", "no_proxy": "internal.example",
     "SSL_CERT_FILE": certifi.where(), "REQUESTS_CA_BUNDLE": certifi.where(), "CURL_CA_BUNDLE": certifi.where(),
     "SSL_CERT_DIR": "/etc/ssl/certs", "CUDA_DEVICE_ORDER": "PCI_BUS_ID", "CUDA_VISIBLE_DEVICES": "",
     "HF_HOME": "/cache/hf", "TORCH_HOME": "/cache/torch", "XDG_CACHE_HOME": "/cache", "TZ": "Europe/Copenhagen",
 }
+BYPASS = "internal.example,127.0.0.1,localhost,::1"
+AS_THE_JOB_SEES_IT = {**MACHINE, "NO_PROXY": BYPASS, "no_proxy": BYPASS}
 SECRETS = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "PGPASSWORD", "PGUSER",
            "PGHOST", "FSSPEC_S3_SECRET", "DATABASE_URL", "HF_TOKEN"}
 
@@ -72,7 +75,7 @@ def test_the_allow_list_passes_what_a_job_needs_of_its_machine_and_no_secret() -
     server_variables = {setting.env for setting in SETTINGS.values()} | {"BREVETTI_AI_ADMIN_PASSWORD"}
     env = job_environment({**MACHINE, **{name: "secret" for name in SECRETS | credentials | server_variables}},
                           {"BREVETTI_AI_API_KEY": "bj_its-own"})
-    assert {name: env.get(name) for name in MACHINE} == MACHINE
+    assert {name: env.get(name) for name in MACHINE} == AS_THE_JOB_SEES_IT
     assert "secret" not in env.values()
     assert env["BREVETTI_AI_API_KEY"] == "bj_its-own"  # what the runner gives the job comes on top
 
@@ -105,5 +108,12 @@ def test_a_job_started_by_the_runner_inherits_the_operators_behaviour_settings_a
     assert seen == {"BREVETTI_AI_SYSTEM_METRICS": "0", "BREVETTI_AI_SYSTEM_METRICS_INTERVAL": "7",
                     "BREVETTI_AI_HEARTBEAT_INTERVAL": "5", "BREVETTI_AI_FLUSH_TIMEOUT": "30",
                     "BREVETTI_AI_API_KEY": "its own job key"}
-    assert json.loads(log.split("runs with:", 1)[1].splitlines()[0]) == MACHINE
+    assert json.loads(log.split("runs with:", 1)[1].splitlines()[0]) == AS_THE_JOB_SEES_IT
     assert "loss" in series and not [name for name in series if name.startswith("system/")]  # the operator's 0
+
+
+def test_a_job_never_sends_its_key_through_a_proxy_to_its_own_platform() -> None:
+    env = job_environment({"HTTPS_PROXY": "http://proxy.corp:3128", "no_proxy": "intranet"},
+                          {"BREVETTI_AI_API_KEY": "bj_key"}, "https://Platform.Example.com:8443/")
+    assert env["NO_PROXY"] == env["no_proxy"] == "intranet,127.0.0.1,localhost,::1,platform.example.com"
+    assert "NO_PROXY" not in job_environment({"PATH": "/bin"}, {}, "http://127.0.0.1:1"), "no proxy, no change"

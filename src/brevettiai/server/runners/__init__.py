@@ -77,12 +77,31 @@ class Runner(Protocol):
         """The server is going down: stop what dies with it; returns how those jobs ended."""
 
 
-def job_environment(base: Mapping[str, str], extra: Mapping[str, str]) -> dict[str, str]:
-    """The environment of a job: the allowed variables of `base` (`INHERITED`), plus `extra`."""
+_PROXIES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def job_environment(base: Mapping[str, str], extra: Mapping[str, str], platform_host: str = "") -> dict[str, str]:
+    """The environment of a job: the allowed variables of `base` (`INHERITED`), plus `extra`.
+
+    When a proxy is passed on, the job's platform (`platform_host`, its public URL) and loopback are
+    added to ``NO_PROXY``: the job's key must go to its platform, never through a proxy on the way.
+    """
     env = {k: v for k, v in base.items() if k in INHERITED or k.startswith(INHERITED_PREFIXES)}
     env.setdefault("PYTHONUNBUFFERED", "1")
     env.update(extra)
+    if any(env.get(name) for name in _PROXIES):
+        _bypass_proxy(env, platform_host)
     return env
+
+
+def _bypass_proxy(env: dict[str, str], platform_host: str) -> None:
+    from urllib.parse import urlsplit
+
+    listed = [entry.strip() for name in ("NO_PROXY", "no_proxy") for entry in env.get(name, "").split(",")]
+    wanted = [*_LOOPBACK, urlsplit(platform_host).hostname or ""]
+    entries = list(dict.fromkeys(entry for entry in [*listed, *wanted] if entry))
+    env["NO_PROXY"] = env["no_proxy"] = ",".join(entries)
 
 
 def signal_name(number: int) -> str:

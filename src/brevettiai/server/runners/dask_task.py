@@ -94,7 +94,7 @@ def _run(platform: httpx.Client, job_id: str, argv: list[str], cwd: str | None, 
         try:  # the keeper holds the job's group and kills it when this worker dies
             process = subprocess.Popen([sys.executable, "-I", keeper.__file__, str(os.getpid()), *argv],
                                        cwd=cwd if cwd and os.path.isdir(cwd) else None,
-                                       env=job_environment(os.environ, env), stdin=subprocess.DEVNULL,
+                                       env=job_environment(os.environ, env, str(platform.base_url)), stdin=subprocess.DEVNULL,
                                        stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
         except OSError as exc:
             output.write(f"the job could not be started: {exc}\n".encode())

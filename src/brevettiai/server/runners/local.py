@@ -40,7 +40,7 @@ class LocalRunner:
     def start(self, launch: Launch) -> str:
         """Start the job's process with stdout and stderr appended to its log file."""
         os.makedirs(os.path.dirname(launch.log_file), exist_ok=True)
-        env = job_environment(self._environ, launch.env)
+        env = job_environment(self._environ, launch.env, launch.host)
         identity = _identity(self.job_user, env)
         with open(launch.log_file, "ab") as log_handle:  # opened by the server: the job needs no access to it
             process = subprocess.Popen(
