@@ -170,3 +170,36 @@ def test_series_ids_downgrade_and_upgrade_again_keep_every_point(backend: str, t
     server.stop()
     _migrate(fresh, "head")
     assert _schema(url) == _schema(fresh)
+
+
+def test_a_migration_that_fails_on_sqlite_leaves_the_database_as_it_was(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from brevettiai.server.db import migrate
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    _migrate(url, SERIES_IDS)
+
+    def fails_at_the_end(connection: Any, before: Any) -> None:  # a fault after the DDL ran
+        raise RuntimeError("injected failure")
+
+    monkeypatch.setattr(migrate, "_refuse_new_broken_references", fails_at_the_end)
+    with pytest.raises(RuntimeError, match="injected failure"):
+        _migrate(url, "head")
+    monkeypatch.undo()
+    columns = [row[1] for row in _rows(url, "PRAGMA table_info(jobs)")]
+    assert "claim_token" not in columns and _rows(url, "SELECT version_num FROM alembic_version") == [(SERIES_IDS,)]
+    _migrate(url, "head")  # and it can be migrated once the cause is gone
+    assert "claim_token" in [row[1] for row in _rows(url, "PRAGMA table_info(jobs)")]
+
+
+def test_rows_broken_by_hand_before_do_not_stop_a_server_from_starting(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    _migrate(url, SERIES_IDS)
+    engine = sa.create_engine(url)  # as the sqlite3 shell: foreign keys off
+    with engine.begin() as connection:
+        connection.execute(sa.text("INSERT INTO metric_batches (job_id, batch_id, accepted, created) VALUES "
+                                   "('no-such-job', 'orphan', 1, CURRENT_TIMESTAMP)"))
+    engine.dispose()
+    _migrate(url, "head")
+    _migrate(url, "head")  # nothing pending: starts as well
+    assert _rows(url, "SELECT batch_id FROM metric_batches") == [("orphan",)]

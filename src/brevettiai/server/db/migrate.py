@@ -59,9 +59,12 @@ def _migrate(engine: Engine, revision: str, *, down: bool) -> str | None:
         locked = _lock(connection)
         try:
             with _sqlite_foreign_keys_off(connection), connection.begin():
+                if connection.dialect.name == "sqlite":  # pysqlite leaves DDL outside its transactions
+                    connection.exec_driver_sql("BEGIN IMMEDIATE")
+                broken_before = _broken_references(connection)
                 config.attributes["connection"] = connection
                 (command.downgrade if down else command.upgrade)(config, revision)
-                _check_foreign_keys(connection)
+                _refuse_new_broken_references(connection, broken_before)
             return current_revision(connection)
         finally:
             if locked:
@@ -84,14 +87,21 @@ def _sqlite_foreign_keys_off(connection: Connection) -> Iterator[None]:
         connection.commit()
 
 
-def _check_foreign_keys(connection: Connection) -> None:
-    """Refuse (and so roll back) a SQLite migration that left a row referring to one that is not there."""
+def _broken_references(connection: Connection) -> set[tuple[object, ...]]:
+    """SQLite's rows that refer to a row that is not there: (table, rowid, referred table, key index)."""
     if connection.dialect.name != "sqlite":
-        return
-    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
-    if broken:
-        raise RuntimeError(f"the migration would leave {len(broken)} rows referring to missing rows, e.g. "
-                           f"{tuple(broken[0])}; nothing was changed")
+        return set()
+    return {tuple(row) for row in connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()}
+
+
+def _refuse_new_broken_references(connection: Connection, before: set[tuple[object, ...]]) -> None:
+    """Roll a SQLite migration back when it left rows referring to missing rows that were not so before
+    (rows broken by hand earlier, with the sqlite3 shell say, are left as they are)."""
+    new = _broken_references(connection) - before
+    if new:
+        table, rowid, referred, _ = sorted(new, key=str)[0]
+        raise RuntimeError(f"a schema migration would leave {len(new)} rows referring to missing rows (e.g. row "
+                           f"{rowid} of {table} to {referred}); it was rolled back and the database is as it was")
 
 
 def _lock(connection: Connection) -> bool:
