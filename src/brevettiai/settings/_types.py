@@ -8,6 +8,7 @@ import enum
 import functools
 import inspect
 import pathlib
+import sys
 import types
 import typing
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias, TypeGuard, Union, cast
@@ -73,10 +74,19 @@ def _is_settings_node(tp: TypeForm) -> bool:
         return False
     if is_pydantic_model(tp) or dataclasses.is_dataclass(tp):
         return True
-    if issubclass(tp, _VALUE_CLASSES) or tp.__module__ == "builtins":
+    if issubclass(tp, _VALUE_CLASSES) or _is_library_value(tp):
         return False
     init = tp.__dict__.get("__init__") or getattr(tp, "__init__", None)
     return inspect.isfunction(init)
+
+
+def _is_library_value(tp: type) -> bool:
+    """True for a class of the standard library or pydantic (`uuid.UUID`, `ipaddress.IPv4Address`,
+    `decimal.Decimal`, `pydantic.HttpUrl`) or one that tells pydantic how to validate it: values that pydantic
+    checks as one thing, never groups of settings."""
+    root = tp.__module__.split(".")[0]
+    return (root in sys.stdlib_module_names or root in ("builtins", "pydantic", "pydantic_core")
+            or hasattr(tp, "__get_pydantic_core_schema__"))
 
 
 def is_text_type(tp: TypeForm) -> bool:
