@@ -508,7 +508,7 @@ def _annotation(shape: Mapping[str, Any], constrained: bool = True) -> Any:
         read = TypeAdapter(base).validate_python
         options = {key: value if key in ("strict", "max_digits", "decimal_places") else read(value)
                    for key, value in options.items()}
-    transforms = {key: True for _, key in _TRANSFORMS if constrained and shape.get(key)}
+    transforms: dict[str, Any] = {key: True for _, key in _TRANSFORMS if constrained and shape.get(key)}
     if transforms:
         from pydantic import StringConstraints
 
