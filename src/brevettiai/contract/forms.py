@@ -616,7 +616,11 @@ def _shown(value: Any) -> str:
         return f"text of {len(value)} characters"
     if isinstance(value, list):
         return f"a list of {len(value)} items"
-    return "an object" if isinstance(value, dict) else f"a {type(value).__name__}"
+    if isinstance(value, dict):
+        return "an object"
+    name = type(value).__name__
+    return f"{'an' if name[:1] in 'aeiou' else 'a'} {name} of {len(text)} characters" if isinstance(value, int) \
+        else f"{'an' if name[:1] in 'aeiou' else 'a'} {name}"
 
 
 def _few(items: list[Any]) -> str:
@@ -686,4 +690,6 @@ def _accepted(field: Mapping[str, Any]) -> str:
         return "accepted: true or false"
     if kind == TEXT_AREA and field.get("isJson"):
         return "accepted: JSON text"
+    if field.get("format") in VALUE_FORMATS or (field.get("format") in _FORMATS and field.get("format") != PATH):
+        return f"accepted: text of a {field['format']} value"
     return "accepted: text"

@@ -205,8 +205,9 @@ def _instantiate(cls: type, values: dict[str, Any], path: str) -> Any:
             if is_settings_node(group):  # built by `coerce_raw` from an object; anything else but None is refused
                 if value is not None and not isinstance(value, cast(type, strip_annotated(group))):
                     where = f"{path}.{name}" if path else name
-                    raise SettingsError(f"setting '{where}' must be a JSON object of "
-                                        f"{cast(type, strip_annotated(group)).__name__} settings, given {value!r}")
+                    raise SettingsError(f"setting '{where}': Input should be a valid dictionary (a JSON object) or "
+                                        f"instance of {cast(type, strip_annotated(group)).__name__} "
+                                        f"(given: {value!r})")
                 continue
             if value is None and field.default is None:  # `x: int = None`, common in plain classes
                 continue
