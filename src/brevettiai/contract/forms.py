@@ -21,12 +21,20 @@ is a dotted path into the settings. The keys (all of them: `FormField`) that con
 ``minLength``/      length of text (characters) or of a list (items)
 ``maxLength``
 ``pattern``         a regular expression the text must match (searched, as pydantic does)
+``stripWhitespace``  text transforms pydantic applies before the length and pattern rules
+``toLower``/``toUpper``
 ``format``          what the text of an input is, checked by pydantic's type: ``path`` (``Path``),
                     ``date-time``, ``date``, ``time``, ``duration`` (``datetime``, ``date``, ``time``,
-                    ``timedelta``: ISO 8601 text, or seconds)
+                    ``timedelta``: ISO 8601 text, or seconds), and the `VALUE_FORMATS` (``uuid``,
+                    ``decimal``, IP addresses and networks, URLs, ``password``); ``min``/``max`` of a
+                    date, time, duration or decimal are its bounds, as text of that type
+``maxDigits``/      a decimal's digits
+``decimalPlaces``
 ``values``          the choices of a select or checklist
 ``jsonType``        ``array`` or ``object``: what the JSON text of a text area must hold; ``any``: a
-                    type the form cannot describe (a union, a tuple, ``Any``), which only the job checks
+                    type the form cannot describe exactly (a union, ``bytes``, a dict with non-text
+                    keys, ``Any``), which only the job checks: the form never refuses it
+``itemSchemas``     a list of `ValueSchema`: what each position of a fixed-size ``array`` (a tuple) must be
 ``itemSchema``/     a `ValueSchema`: what each item of an ``array`` / each value of an ``object``
 ``valueSchema``     must be (``valueType`` and the number/text keys above; ``valueType`` ``array``/
                     ``object`` with their own ``itemSchema``/``valueSchema``; ``fields``: a settings
@@ -35,8 +43,10 @@ is a dotted path into the settings. The keys (all of them: `FormField`) that con
 
 Every rule is checked by pydantic with the constraints the settings class declares, in pydantic's lax
 mode as the job validates, so a value the form accepts is a value the job accepts, and the messages
-name the rule. Values may be given as JSON text, as forms send them (``"5"`` for a number), and are
-parsed as the job parses them (`brevettiai.contract.jsontext.from_json_text`).
+name the rule. Values may be given as JSON text, as forms send them (``"5"`` for a number, a group's
+object as text, ``"null"`` for null), and are parsed as the job parses them
+(`brevettiai.contract.jsontext.from_json_text`); only text fields (``str``, ``Path``, text choices) keep
+text as text.
 
 One value the job may accept is still refused: a NaN or infinite float. The platform stores settings as
 JSON, which has neither, so the form says so and asks for the value as text (``"Infinity"``, ``"NaN"``,

@@ -8,7 +8,6 @@ import enum
 import functools
 import inspect
 import pathlib
-import sys
 import types
 import typing
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias, TypeGuard, Union, cast
@@ -84,9 +83,13 @@ def _is_library_value(tp: type) -> bool:
     """True for a class of the standard library or pydantic (`uuid.UUID`, `ipaddress.IPv4Address`,
     `decimal.Decimal`, `pydantic.HttpUrl`) or one that tells pydantic how to validate it: values that pydantic
     checks as one thing, never groups of settings."""
-    root = tp.__module__.split(".")[0]
-    return (root in sys.stdlib_module_names or root in ("builtins", "pydantic", "pydantic_core")
-            or hasattr(tp, "__get_pydantic_core_schema__"))
+    return tp.__module__.split(".")[0] in _VALUE_MODULES or hasattr(tp, "__get_pydantic_core_schema__")
+
+
+# Modules whose classes are values pydantic knows (not every standard module: a user's own ``test.py`` or
+# ``code.py`` shares a standard module's name).
+_VALUE_MODULES = frozenset({"builtins", "uuid", "ipaddress", "decimal", "fractions", "datetime", "pathlib", "re",
+                            "zoneinfo", "pydantic", "pydantic_core", "pydantic_extra_types"})
 
 
 def is_text_type(tp: TypeForm) -> bool:
