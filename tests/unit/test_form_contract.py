@@ -63,7 +63,7 @@ _RULE_PHRASES = {
     "enum": "input should be", "choice": "input should be", "missing": "required",
     "decimal_max_digits": "digit", "decimal_max_places": "decimal place", "decimal_whole_digits": "before the decimal point",
     "decimal_parsing": "valid decimal", "decimal_type": "decimal", "uuid_parsing": "valid uuid",
-    "uuid_type": "uuid input", "ip_v4_address": "ipv4", "ip_v6_network": "ipv6", "tuple_type": "valid tuple",
+    "uuid_type": "uuid input", "set_type": "set", "ip_v4_address": "ipv4", "ip_v6_network": "ipv6", "tuple_type": "valid tuple",
     "model_type": "instance", "path_type": "valid path", "date_from_datetime_inexact": "zero time",
     "datetime_parsing": "valid datetime", "datetime_from_date_parsing": "valid datetime", "datetime_type": "valid datetime",
     "date_parsing": "valid date", "date_from_datetime_parsing": "valid date", "date_type": "valid date",
@@ -124,7 +124,7 @@ list_fields = st.tuples(
     st.sampled_from([list[int], list[str], list[float], list[bool], list[Literal["a", "b"]], list[Color],
                      list[Annotated[int, Field(ge=0, multiple_of=2)]], list[Annotated[str, Field(min_length=1)]],
                      list[Optional[float]], list[Annotated[float, Field(allow_inf_nan=False)]],
-                     list[list[int]], dict[str, list[str]]]),
+                     list[list[int]], dict[str, list[str]], set[int], frozenset[str], list[set[int]]]),
     st.fixed_dictionaries({}, optional={"min_length": st.integers(0, 3), "max_length": st.integers(0, 4)}))
 plain_fields = st.tuples(
     st.sampled_from([bool, Literal["a", "b"], Literal[1, 2, 3], Color, Level, dict[str, int], dict[str, str],
@@ -188,7 +188,7 @@ def _fitting(annotation: Any) -> st.SearchStrategy[Any]:
         return st.sampled_from(args)
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
         return st.sampled_from([member.value for member in annotation])
-    if origin is list:
+    if origin in (list, set, frozenset):
         items = st.lists(_fitting(args[0]), max_size=4)
         return st.one_of(items, items.map(json.dumps))
     if origin is dict:
@@ -325,6 +325,7 @@ FIGURES: dict[str, int] = {"examples": 0, "form accepts": 0, "form refuses": 0, 
 CLASSES: set[str] = set()
 
 
+@pytest.mark.filterwarnings("ignore:__int__ returned non-int:DeprecationWarning")  # ipaddress given true
 @settings(max_examples=1200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=cases())
 def test_the_form_accepts_exactly_what_the_job_accepts(case: tuple[type, dict[str, Any], str]) -> None:

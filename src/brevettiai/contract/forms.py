@@ -34,6 +34,7 @@ is a dotted path into the settings. The keys (all of them: `FormField`) that con
 ``jsonType``        ``array`` or ``object``: what the JSON text of a text area must hold; ``any``: a
                     type the form cannot describe exactly (a union, ``bytes``, a dict with non-text
                     keys, ``Any``), which only the job checks: the form never refuses it
+``uniqueItems``     true: the ``array`` is a set, whose length counts distinct items
 ``itemSchemas``     a list of `ValueSchema`: what each position of a fixed-size ``array`` (a tuple) must be
 ``itemSchema``/     a `ValueSchema`: what each item of an ``array`` / each value of an ``object``
 ``valueSchema``     must be (``valueType`` and the number/text keys above; ``valueType`` ``array``/
@@ -117,6 +118,7 @@ class ValueSchema(TypedDict, total=False):
     values: list[JSONValue]
     fields: list[FormField]  # an object that is a settings class: its form
     itemSchemas: list[ValueSchema]  # an ``array`` of fixed size (a tuple): what each position must be
+    uniqueItems: bool  # an ``array`` that is a set: its length counts distinct items
     nullable: bool
     min: float | str | None  # text for a bound of a text format (``"2020-01-01"``, ``"0.1"`` of a decimal)
     max: float | str | None
@@ -339,6 +341,8 @@ def _check_json_text(field: Mapping[str, Any], value: object) -> tuple[str, str]
     of, inner = ("list", "itemSchema") if json_type == ARRAY else ("dict", "valueSchema")
     if json_type == ARRAY and isinstance(field.get("itemSchemas"), list):
         of = "tuple"
+    elif json_type == ARRAY and field.get("uniqueItems") is True:
+        of = "set"
     # Settings objects inside (``list[LayerSettings]``) first: the job builds them before checking the rest.
     problem = _nested_problem(field, parsed, []) or _check(field, parsed, _shape(field, of, inner=field.get(inner)),
                                                            given=value)
@@ -413,7 +417,7 @@ def _shape(schema: Mapping[str, Any], of: str, inner: object = None) -> str:
             shape["multiple_of"] = schema["multipleOf"]
         if of == NUMBER and schema.get("allowInfNan") is False:
             shape["allow_inf_nan"] = False
-    elif of in (STRING, "list", "dict", "tuple"):
+    elif of in (STRING, "list", "dict", "tuple", "set"):
         for form_key, key in (("minLength", "min_length"), ("maxLength", "max_length")):
             if isinstance(schema.get(form_key), int) and not isinstance(schema[form_key], bool):
                 shape[key] = schema[form_key]
@@ -453,7 +457,7 @@ def _value_shape(schema: Mapping[str, Any]) -> str:
     elif value_type == ARRAY and isinstance(schema.get("itemSchemas"), list):
         of = "tuple"
     elif value_type == ARRAY:
-        of, inner = "list", schema.get("itemSchema")
+        of, inner = "set" if schema.get("uniqueItems") is True else "list", schema.get("itemSchema")
     elif value_type == OBJECT and isinstance(schema.get("fields"), list):
         of = "settings"  # an object; its `fields` are checked after pydantic, by `_nested_problem`
     elif value_type == OBJECT:
@@ -500,6 +504,8 @@ def _annotation(shape: Mapping[str, Any], constrained: bool = True) -> Any:
         base: Any = Literal.__getitem__(tuple(shape["values"]))  # every choice, as `Literal[...]` spells them
     elif of == "list":
         base = list[inner]  # type: ignore[valid-type]
+    elif of == "set":
+        base = set[inner]  # type: ignore[valid-type]
     elif of == "dict":
         base = dict[str, inner]  # type: ignore[valid-type]
     elif of == "tuple":
@@ -582,7 +588,7 @@ _RULE_WORDS = {
     "date_parsing": "must be a date (ISO 8601)", "date_from_datetime_parsing": "must be a date (ISO 8601)",
     "date_from_datetime_inexact": "must be a date without a time", "time_type": "must be a time",
     "time_parsing": "must be a time (ISO 8601)", "time_delta_type": "must be a duration",
-    "time_delta_parsing": "must be a duration (seconds or ISO 8601)", "list_type": "must be a JSON list", "dict_type": "must be a JSON object",
+    "time_delta_parsing": "must be a duration (seconds or ISO 8601)", "list_type": "must be a JSON list", "set_type": "must be a JSON list", "dict_type": "must be a JSON object",
     "model_type": "must be an object of settings",
     "literal_error": "is not one of the choices {expected}", "enum": "is not one of the choices {expected}",
     "string_too_short": "must have at least {min_length} characters",

@@ -212,7 +212,9 @@ def _widget(tp: Any, spec: FieldSpec, default: Any, model: str) -> dict[str, Any
     json_type = ARRAY if item is not None else OBJECT if value is not None else ANY_JSON
     field = json_text_field(None if plain is None else json.dumps(plain, indent=2), json_type)
     if json_type != ANY_JSON:
-        field.update({k: v for k, v in lengths.items() if k != "pattern"})
+        field.update({k: v for k, v in lengths.items() if k in ("minLength", "maxLength")})
+        if _is_set(tp):
+            field["uniqueItems"] = True
         inner = _value_schema(item if item is not None else value)
         if inner is not None:
             field["itemSchema" if item is not None else "valueSchema"] = inner
@@ -234,6 +236,12 @@ def _format_bounds(spec: FieldSpec) -> JSONObject:
         if spec.constraints.get(key) is not None:
             field[form_key] = to_config(spec.constraints[key])
     return field
+
+
+def _is_set(tp: Any) -> bool:
+    """True for `set[X]`/`frozenset[X]`: pydantic counts their length after dropping repeated items."""
+    tp = strip_annotated(tp)
+    return tp in (set, frozenset) or typing.get_origin(tp) in (set, frozenset)
 
 
 def _text_keys(tp: Any) -> bool:
@@ -292,7 +300,9 @@ def _value_schema(tp: Any) -> JSONObject | None:
         schema = {"valueType": OBJECT, "fields": cast(list[JSONValue], _form_fields(cast(type, inner), "", None))}
     elif item is not None or value is not None:
         schema = {"valueType": ARRAY if item is not None else OBJECT}
-        schema.update({k: v for k, v in length_field_constraints(constraints).items() if k != "pattern"})
+        schema.update({k: v for k, v in length_field_constraints(constraints).items() if k in ("minLength", "maxLength")})
+        if _is_set(inner):
+            schema["uniqueItems"] = True
         nested = _value_schema(item if item is not None else value)
         if nested is not None:
             schema["itemSchema" if item is not None else "valueSchema"] = nested
