@@ -198,7 +198,9 @@ def _widget(tp: Any, spec: FieldSpec, default: Any, model: str) -> dict[str, Any
     text_format = text_format or _VALUE_FORMAT_OF.get(f"{getattr(tp, '__module__', '')}.{getattr(tp, '__qualname__', '')}")
     if text_format is not None:
         return {"type": INPUT, "inputType": TEXT_INPUT, "format": text_format, **strict,
-                **_format_bounds(spec), "default": None if plain is None else str(plain)}
+                **_format_bounds(spec),
+                # a secret's default is never shown (pydantic would show "**********", which the form would send)
+                "default": None if plain is None or text_format == "password" else str(plain)}
     value = dict_value_type(tp) if _text_keys(tp) else None
     positions = _tuple_positions(tp)
     if positions is not None:
