@@ -21,12 +21,21 @@ is a dotted path into the settings. The keys (all of them: `FormField`) that con
 ``minLength``/      length of text (characters) or of a list (items)
 ``maxLength``
 ``pattern``         a regular expression the text must match (searched, as pydantic does)
+``stripWhitespace``  text transforms pydantic applies before the length and pattern rules
+``toLower``/``toUpper``
 ``format``          what the text of an input is, checked by pydantic's type: ``path`` (``Path``),
                     ``date-time``, ``date``, ``time``, ``duration`` (``datetime``, ``date``, ``time``,
-                    ``timedelta``: ISO 8601 text, or seconds)
+                    ``timedelta``: ISO 8601 text, or seconds), and the `VALUE_FORMATS` (``uuid``,
+                    ``decimal``, IP addresses and networks, URLs, ``password``); ``min``/``max`` of a
+                    date, time, duration or decimal are its bounds, as text of that type
+``maxDigits``/      a decimal's digits
+``decimalPlaces``
 ``values``          the choices of a select or checklist
 ``jsonType``        ``array`` or ``object``: what the JSON text of a text area must hold; ``any``: a
-                    type the form cannot describe (a union, a tuple, ``Any``), which only the job checks
+                    type the form cannot describe exactly (a union, ``bytes``, a dict with non-text
+                    keys, ``Any``), which only the job checks: the form never refuses it
+``uniqueItems``     true: the ``array`` is a set, whose length counts distinct items
+``itemSchemas``     a list of `ValueSchema`: what each position of a fixed-size ``array`` (a tuple) must be
 ``itemSchema``/     a `ValueSchema`: what each item of an ``array`` / each value of an ``object``
 ``valueSchema``     must be (``valueType`` and the number/text keys above; ``valueType`` ``array``/
                     ``object`` with their own ``itemSchema``/``valueSchema``; ``fields``: a settings
@@ -35,8 +44,10 @@ is a dotted path into the settings. The keys (all of them: `FormField`) that con
 
 Every rule is checked by pydantic with the constraints the settings class declares, in pydantic's lax
 mode as the job validates, so a value the form accepts is a value the job accepts, and the messages
-name the rule. Values may be given as JSON text, as forms send them (``"5"`` for a number), and are
-parsed as the job parses them (`brevettiai.contract.jsontext.from_json_text`).
+name the rule. Values may be given as JSON text, as forms send them (``"5"`` for a number, a group's
+object as text, ``"null"`` for null), and are parsed as the job parses them
+(`brevettiai.contract.jsontext.from_json_text`); only text fields (``str``, ``Path``, text choices) keep
+text as text.
 
 One value the job may accept is still refused: a NaN or infinite float. The platform stores settings as
 JSON, which has neither, so the form says so and asks for the value as text (``"Infinity"``, ``"NaN"``,
@@ -79,7 +90,21 @@ DATE_TIME: Final = "date-time"
 DATE: Final = "date"
 TIME: Final = "time"
 DURATION: Final = "duration"
-TextFormat = Literal["path", "date-time", "date", "time", "duration"]
+# Formats of values pydantic reads from text (``format`` of a text input), by the class checking them: the
+# class is imported only when a value of that format is checked.
+VALUE_FORMATS: Final[dict[str, str]] = {
+    "uuid": "uuid.UUID", "decimal": "decimal.Decimal",
+    "ipv4": "ipaddress.IPv4Address", "ipv6": "ipaddress.IPv6Address",
+    "ipv4network": "ipaddress.IPv4Network", "ipv6network": "ipaddress.IPv6Network",
+    "ipv4interface": "ipaddress.IPv4Interface", "ipv6interface": "ipaddress.IPv6Interface",
+    "ipvanyaddress": "pydantic.networks.IPvAnyAddress", "ipvanynetwork": "pydantic.networks.IPvAnyNetwork",
+    "ipvanyinterface": "pydantic.networks.IPvAnyInterface", "uri": "pydantic.networks.AnyUrl",
+    "http-url": "pydantic.networks.HttpUrl", "any-http-url": "pydantic.networks.AnyHttpUrl",
+    "password": "pydantic.types.SecretStr",
+}
+TextFormat = Literal["path", "date-time", "date", "time", "duration", "uuid", "decimal", "ipv4", "ipv6",
+                     "ipv4network", "ipv6network", "ipv4interface", "ipv6interface", "ipvanyaddress",
+                     "ipvanynetwork", "ipvanyinterface", "uri", "http-url", "any-http-url", "password"]
 ARRAY: Final = "array"  # jsonType
 OBJECT: Final = "object"  # jsonType
 ANY_JSON: Final = "any"  # jsonType
@@ -92,9 +117,11 @@ class ValueSchema(TypedDict, total=False):
     valueType: ValueType | Literal["array", "object"]
     values: list[JSONValue]
     fields: list[FormField]  # an object that is a settings class: its form
+    itemSchemas: list[ValueSchema]  # an ``array`` of fixed size (a tuple): what each position must be
+    uniqueItems: bool  # an ``array`` that is a set: its length counts distinct items
     nullable: bool
-    min: float | None
-    max: float | None
+    min: float | str | None  # text for a bound of a text format (``"2020-01-01"``, ``"0.1"`` of a decimal)
+    max: float | str | None
     exclusiveMin: bool
     exclusiveMax: bool
     multipleOf: float
@@ -103,6 +130,11 @@ class ValueSchema(TypedDict, total=False):
     minLength: int
     maxLength: int
     pattern: str
+    stripWhitespace: bool  # text transforms applied before the length and pattern rules, as pydantic does
+    toLower: bool
+    toUpper: bool
+    maxDigits: int  # a decimal's digits and decimal places
+    decimalPlaces: int
 
 
 class FormField(ValueSchema, total=False):
@@ -157,8 +189,9 @@ def number_field_constraints(bounds: Mapping[str, float], constraints: JSONMappi
 
 
 def length_field_constraints(constraints: JSONMapping) -> JSONObject:
-    """The form keys of a text or list field's length and pattern constraints."""
-    names = {"min_length": "minLength", "max_length": "maxLength", "pattern": "pattern"}
+    """The form keys of a text or list field's length and pattern constraints, and the transforms of text."""
+    names = {"min_length": "minLength", "max_length": "maxLength", "pattern": "pattern",
+             "strip_whitespace": "stripWhitespace", "to_lower": "toLower", "to_upper": "toUpper"}
     return {names[key]: cast(JSONValue, value) for key, value in constraints.items() if key in names and value is not None}
 
 
@@ -181,24 +214,46 @@ def validate_settings(schema: JSONMapping | None, settings: JSONMapping) -> list
     """Every problem of `settings` against the form `schema`, as ``{"loc", "msg", "type"}`` errors."""
     errors: list[JSONObject] = []
     absent: list[str] = []  # groups not given (the class's defaults apply) or null: their fields are not checked
+    read: dict[str, Mapping[str, object]] = {}  # groups given as JSON text: the objects the job reads from them
     for field in cast(Iterable[JSONLike], (schema or {}).get("fields") or []):
         if not isinstance(field, Mapping):
             continue
         path = field.get("tag") if field.get("type") == LABEL else field.get("model")
         if not isinstance(path, str) or any(path.startswith(group + ".") for group in absent):
             continue
-        value = lookup(settings, path)
+        value = _lookup_read(settings, path, read)
         if field.get("type") == LABEL:
             if "required" not in field:  # a heading only (hand-written forms): its fields are checked one by one
                 continue
+            value = _group_value(field, value)
             problem = _check_group(field, value)
             if problem is not None or value is MISSING or value is None:
                 absent.append(path)
+            elif isinstance(value, Mapping):
+                read[path] = value
         else:
             problem = check_value(field, value)
         if problem:
             errors.append({"loc": ["settings", path], "msg": problem[1], "type": f"value_error.{problem[0]}"})
     return errors
+
+
+def _lookup_read(settings: JSONMapping, path: str, read: Mapping[str, Mapping[str, object]]) -> object:
+    """The value at `path`, inside the object read from a group's JSON text when the group was given so."""
+    group = max((name for name in read if path.startswith(name + ".")), key=len, default=None)
+    if group is None:
+        return lookup(settings, path)
+    return lookup(cast(JSONMapping, read[group]), path[len(group) + 1:])
+
+
+def _group_value(field: Mapping[str, Any], value: object) -> object:
+    """A group's value as the job reads it: JSON text parsed (``"null"`` is null), ``""`` null when the group
+    is ``Optional``."""
+    if not isinstance(value, str):
+        return value
+    if value == "" and field.get("nullable") and field.get("emptyIsNull", True):
+        return None
+    return _from_text(value)
 
 
 def _check_group(field: Mapping[str, Any], value: object) -> tuple[str, str] | None:
@@ -219,6 +274,8 @@ def check_value(field: JSONMapping, value: object) -> tuple[str, str] | None:
     ``json_finite`` (a NaN or infinite float, which JSON cannot hold)."""
     if value is MISSING:
         return ("missing", "is required") if field.get("required") else None
+    if value == "null" and not _keeps_text(field):  # JSON text of null, which the job reads as None
+        value = None
     if field.get("nullable") and (value is None or (value == "" and field.get("emptyIsNull", True))):
         return None
     problem = _check_kind(field, value)
@@ -229,6 +286,17 @@ def check_value(field: JSONMapping, value: object) -> tuple[str, str] | None:
     if problem is not None and (value is None or (value == "" and not _is_text(field))):
         return problem[0], f"cannot be empty; {_accepted(field)}"
     return problem
+
+
+def _keeps_text(field: Mapping[str, Any]) -> bool:
+    """True when the job keeps text given for this field as text (``str``, ``Path``, text choices); it reads
+    any other field's text as JSON first."""
+    kind = field.get("type")
+    if kind == INPUT and field.get("inputType", TEXT_INPUT) != NUMBER_INPUT:
+        return field.get("format") in (None, PATH)
+    if kind == SELECT:
+        return _text_choices(_choice_values(field) or [])
+    return kind == TEXT_AREA and not field.get("isJson")
 
 
 def _is_text(field: Mapping[str, Any]) -> bool:
@@ -250,7 +318,7 @@ def _check_kind(field: Mapping[str, Any], value: object) -> tuple[str, str] | No
         return _check_json_text(field, value)
     if _is_text(field):
         text_format = field.get("format")
-        if text_format in _FORMATS and text_format != PATH:
+        if (text_format in _FORMATS and text_format != PATH) or text_format in VALUE_FORMATS:
             return _check(field, _from_text(value), _shape(field, str(text_format)), given=value)
         return _check(field, value, _shape(field, PATH if text_format == PATH else STRING))
     return None
@@ -271,6 +339,10 @@ def _check_json_text(field: Mapping[str, Any], value: object) -> tuple[str, str]
     if json_type not in (ARRAY, OBJECT):
         return None
     of, inner = ("list", "itemSchema") if json_type == ARRAY else ("dict", "valueSchema")
+    if json_type == ARRAY and isinstance(field.get("itemSchemas"), list):
+        of = "tuple"
+    elif json_type == ARRAY and field.get("uniqueItems") is True:
+        of = "set"
     # Settings objects inside (``list[LayerSettings]``) first: the job builds them before checking the rest.
     problem = _nested_problem(field, parsed, []) or _check(field, parsed, _shape(field, of, inner=field.get(inner)),
                                                            given=value)
@@ -345,17 +417,32 @@ def _shape(schema: Mapping[str, Any], of: str, inner: object = None) -> str:
             shape["multiple_of"] = schema["multipleOf"]
         if of == NUMBER and schema.get("allowInfNan") is False:
             shape["allow_inf_nan"] = False
-    elif of in (STRING, "list", "dict"):
+    elif of in (STRING, "list", "dict", "tuple", "set"):
         for form_key, key in (("minLength", "min_length"), ("maxLength", "max_length")):
             if isinstance(schema.get(form_key), int) and not isinstance(schema[form_key], bool):
                 shape[key] = schema[form_key]
         if of == STRING and isinstance(schema.get("pattern"), str):
             shape["pattern"] = schema["pattern"]
-    if (of in (INTEGER, NUMBER, STRING, BOOLEAN) or of in _FORMATS) and schema.get("strict") is True:
+        for form_key, key in _TRANSFORMS:
+            if of == STRING and schema.get(form_key) is True:
+                shape[key] = True
+    elif (of in _FORMATS and of != PATH) or of in VALUE_FORMATS:  # bounds as the form states them (text)
+        for form_key, exclusive, key in (("min", "exclusiveMin", "g"), ("max", "exclusiveMax", "l")):
+            if _is_number(schema.get(form_key)) or isinstance(schema.get(form_key), str):
+                shape[key + ("t" if schema.get(exclusive) else "e")] = schema[form_key]
+        for form_key, key in (("multipleOf", "multiple_of"), ("maxDigits", "max_digits"),
+                              ("decimalPlaces", "decimal_places")):
+            if of == "decimal" and (_is_number(schema.get(form_key)) or isinstance(schema.get(form_key), str)):
+                shape[key] = schema[form_key]
+    if (of in (INTEGER, NUMBER, STRING, BOOLEAN) or of in _FORMATS or of in VALUE_FORMATS) \
+            and schema.get("strict") is True:
         shape["strict"] = True
     if of == "choice":
         shape["values"] = _choice_values(schema)
-    if isinstance(inner, Mapping):
+    if of == "tuple":
+        shape["items"] = [json.loads(_value_shape(item if isinstance(item, Mapping) else {}))
+                          for item in schema["itemSchemas"]]
+    elif isinstance(inner, Mapping):
         shape["inner"] = json.loads(_value_shape(inner))
     return json.dumps(shape, sort_keys=True)
 
@@ -367,8 +454,10 @@ def _value_shape(schema: Mapping[str, Any]) -> str:
         of = "choice"
     elif value_type in (INTEGER, NUMBER, STRING, BOOLEAN):
         of = str(value_type)
+    elif value_type == ARRAY and isinstance(schema.get("itemSchemas"), list):
+        of = "tuple"
     elif value_type == ARRAY:
-        of, inner = "list", schema.get("itemSchema")
+        of, inner = "set" if schema.get("uniqueItems") is True else "list", schema.get("itemSchema")
     elif value_type == OBJECT and isinstance(schema.get("fields"), list):
         of = "settings"  # an object; its `fields` are checked after pydantic, by `_nested_problem`
     elif value_type == OBJECT:
@@ -388,7 +477,21 @@ def _is_number(value: Any) -> bool:
 _FORMATS: dict[object, type] = {PATH: pathlib.Path, DATE_TIME: datetime.datetime, DATE: datetime.date,
                                 TIME: datetime.time, DURATION: datetime.timedelta}
 _BASE = {INTEGER: int, NUMBER: float, STRING: str, BOOLEAN: bool, **_FORMATS}
-_OPTIONS = ("ge", "gt", "le", "lt", "multiple_of", "allow_inf_nan", "min_length", "max_length", "pattern", "strict")
+_OPTIONS = ("ge", "gt", "le", "lt", "multiple_of", "allow_inf_nan", "min_length", "max_length", "pattern", "strict",
+            "max_digits", "decimal_places")
+_TRANSFORMS = (("stripWhitespace", "strip_whitespace"), ("toLower", "to_lower"), ("toUpper", "to_upper"))
+
+
+def _format_type(of: str) -> Any:
+    """The class checking a value of format `of`, or None."""
+    if of in _FORMATS:
+        return _FORMATS[of]
+    if of not in VALUE_FORMATS:
+        return None
+    import importlib
+
+    module, _, name = VALUE_FORMATS[of].rpartition(".")
+    return getattr(importlib.import_module(module), name)
 
 
 def _annotation(shape: Mapping[str, Any], constrained: bool = True) -> Any:
@@ -401,16 +504,33 @@ def _annotation(shape: Mapping[str, Any], constrained: bool = True) -> Any:
         base: Any = Literal.__getitem__(tuple(shape["values"]))  # every choice, as `Literal[...]` spells them
     elif of == "list":
         base = list[inner]  # type: ignore[valid-type]
+    elif of == "set":
+        base = set[inner]  # type: ignore[valid-type]
     elif of == "dict":
         base = dict[str, inner]  # type: ignore[valid-type]
+    elif of == "tuple":
+        positions = tuple(_annotation(item, constrained) for item in shape["items"])
+        base = tuple.__class_getitem__(positions) if positions else tuple
     elif of == "settings":
         from pydantic import BeforeValidator
 
         base = Annotated[Any, BeforeValidator(_settings_object)]
     else:
-        base = _BASE.get(of, Any)
+        base = _BASE.get(of) or _format_type(of) or Any
     options = {key: shape[key] for key in _OPTIONS if key in shape} if constrained else {}
-    annotation = Annotated[base, Field(**options)] if options else base
+    if options and _format_type(of) is not None:  # bounds given as text (a date, a decimal): of the type itself
+        from pydantic import TypeAdapter
+
+        read = TypeAdapter(base).validate_python
+        options = {key: value if key in ("strict", "max_digits", "decimal_places") else read(value)
+                   for key, value in options.items()}
+    transforms: dict[str, Any] = {key: True for _, key in _TRANSFORMS if constrained and shape.get(key)}
+    if transforms:
+        from pydantic import StringConstraints
+
+        annotation: Any = Annotated[base, StringConstraints(**transforms, **options)]
+    else:
+        annotation = Annotated[base, Field(**options)] if options else base
     return annotation | None if shape.get("nullable") else annotation
 
 
@@ -468,13 +588,14 @@ _RULE_WORDS = {
     "date_parsing": "must be a date (ISO 8601)", "date_from_datetime_parsing": "must be a date (ISO 8601)",
     "date_from_datetime_inexact": "must be a date without a time", "time_type": "must be a time",
     "time_parsing": "must be a time (ISO 8601)", "time_delta_type": "must be a duration",
-    "time_delta_parsing": "must be a duration (seconds or ISO 8601)", "list_type": "must be a JSON list", "dict_type": "must be a JSON object",
+    "time_delta_parsing": "must be a duration (seconds or ISO 8601)", "list_type": "must be a JSON list", "set_type": "must be a JSON list", "dict_type": "must be a JSON object",
     "model_type": "must be an object of settings",
     "literal_error": "is not one of the choices {expected}", "enum": "is not one of the choices {expected}",
     "string_too_short": "must have at least {min_length} characters",
     "string_too_long": "must have at most {max_length} characters",
     "string_pattern_mismatch": "must match the pattern {pattern!r}",
     "too_short": "must have at least {min_length} items", "too_long": "must have at most {max_length} items",
+    "missing": "is missing (too few items)",
 }
 
 
@@ -509,8 +630,13 @@ def _shown(value: Any) -> str:
         return text
     if isinstance(value, str):
         return f"text of {len(value)} characters"
-    kinds: dict[type, str] = {list: f"a list of {len(value)} items", dict: "an object"}
-    return kinds.get(type(value), f"a {type(value).__name__}")
+    if isinstance(value, list):
+        return f"a list of {len(value)} items"
+    if isinstance(value, dict):
+        return "an object"
+    name = type(value).__name__
+    return f"{'an' if name[:1] in 'aeiou' else 'a'} {name} of {len(text)} characters" if isinstance(value, int) \
+        else f"{'an' if name[:1] in 'aeiou' else 'a'} {name}"
 
 
 def _few(items: list[Any]) -> str:
@@ -580,4 +706,6 @@ def _accepted(field: Mapping[str, Any]) -> str:
         return "accepted: true or false"
     if kind == TEXT_AREA and field.get("isJson"):
         return "accepted: JSON text"
+    if field.get("format") in VALUE_FORMATS or (field.get("format") in _FORMATS and field.get("format") != PATH):
+        return f"accepted: text of a {field['format']} value"
     return "accepted: text"

@@ -199,7 +199,15 @@ def _instantiate(cls: type, values: dict[str, Any], path: str) -> Any:
     if getattr(cls, "__pydantic_fields__", None) is None:  # plain classes and std dataclasses
         for name, value in values.items():
             field = spec.fields.get(name)
-            if field is None or is_settings_node(unwrap_optional(field.annotation)[0]):
+            if field is None:
+                continue
+            group = unwrap_optional(field.annotation)[0]
+            if is_settings_node(group):  # built by `coerce_raw` from an object; anything else but None is refused
+                if value is not None and not isinstance(value, cast(type, strip_annotated(group))):
+                    where = f"{path}.{name}" if path else name
+                    raise SettingsError(f"setting '{where}': Input should be a valid dictionary (a JSON object) or "
+                                        f"instance of {cast(type, strip_annotated(group)).__name__} "
+                                        f"(given: {value!r})")
                 continue
             if value is None and field.default is None:  # `x: int = None`, common in plain classes
                 continue

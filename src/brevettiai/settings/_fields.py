@@ -45,7 +45,8 @@ class FieldSpec(NamedTuple):
     title: str | None = None
     description: str | None = None
     bounds: Mapping[str, float] = _NONE  # ge/le/gt/lt
-    constraints: Mapping[str, Any] = _NONE  # multiple_of, min_length, max_length, pattern, allow_inf_nan, strict
+    constraints: Mapping[str, Any] = _NONE  # multiple_of, lengths, pattern, allow_inf_nan, strict, text transforms,
+    # max_digits/decimal_places
     advanced: bool = False
     hidden: bool = False
     extra: Mapping[str, Any] = _NONE
@@ -107,7 +108,8 @@ def constraints_of(metadata: list[Any]) -> tuple[dict[str, float], dict[str, Any
             value = getattr(item, key, None)
             if value is not None:
                 bounds[key] = value
-        for key in ("multiple_of", "min_length", "max_length", "pattern", "allow_inf_nan", "strict"):
+        for key in ("multiple_of", "min_length", "max_length", "pattern", "allow_inf_nan", "strict",
+                    "strip_whitespace", "to_lower", "to_upper", "max_digits", "decimal_places"):
             value = getattr(item, key, None)
             if value is not None:
                 constraints[key] = value

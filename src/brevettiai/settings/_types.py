@@ -73,10 +73,23 @@ def _is_settings_node(tp: TypeForm) -> bool:
         return False
     if is_pydantic_model(tp) or dataclasses.is_dataclass(tp):
         return True
-    if issubclass(tp, _VALUE_CLASSES) or tp.__module__ == "builtins":
+    if issubclass(tp, _VALUE_CLASSES) or _is_library_value(tp):
         return False
     init = tp.__dict__.get("__init__") or getattr(tp, "__init__", None)
     return inspect.isfunction(init)
+
+
+def _is_library_value(tp: type) -> bool:
+    """True for a class of the standard library or pydantic (`uuid.UUID`, `ipaddress.IPv4Address`,
+    `decimal.Decimal`, `pydantic.HttpUrl`) or one that tells pydantic how to validate it: values that pydantic
+    checks as one thing, never groups of settings."""
+    return tp.__module__.split(".")[0] in _VALUE_MODULES or hasattr(tp, "__get_pydantic_core_schema__")
+
+
+# Modules whose classes are values pydantic knows (not every standard module: a user's own ``test.py`` or
+# ``code.py`` shares a standard module's name).
+_VALUE_MODULES = frozenset({"builtins", "uuid", "ipaddress", "decimal", "fractions", "datetime", "pathlib", "re",
+                            "zoneinfo", "pydantic", "pydantic_core", "pydantic_extra_types"})
 
 
 def is_text_type(tp: TypeForm) -> bool:

@@ -40,6 +40,7 @@ from brevettiai.contract.forms import (
     TEXT_AREA,
     TEXT_INPUT,
     TIME,
+    VALUE_FORMATS,
     length_field_constraints,
     number_field_constraints,
 )
@@ -130,8 +131,10 @@ def _form_fields(cls: type, prefix: str, defaults: Any) -> list[dict[str, Any]]:
             # required/nullable: whether the job takes the group absent (its defaults) or null
             group = {"type": LABEL, "label": spec.label, "tag": model, "visible": not spec.advanced,
                      "required": spec.required}
-            if optional or none_for_none_default:  # plain classes and dataclasses do not check their groups
+            if optional or none_for_none_default:  # plain classes and dataclasses take null for a group
                 group["nullable"] = True
+            if none_for_none_default and not optional:  # ... but not "", which only `Optional` reads as null
+                group["emptyIsNull"] = False
             if spec.description:
                 group["help"] = spec.description
             fields.append(group)
@@ -174,7 +177,9 @@ def _widget(tp: Any, spec: FieldSpec, default: Any, model: str) -> dict[str, Any
         return {"type": CHECKBOX, **strict, "default": plain}
     members = union_members(tp)
     numeric = (int, float)
-    if tp in numeric or (members and all(strip_annotated(m) in numeric for m in members)):
+    # a union of numbers with constraints of its own members (`int | Annotated[float, Field(gt=0)]`) is not one
+    # number with one set of bounds: only the job checks it
+    if tp in numeric or (members and all(m in numeric for m in members)):
         return {"type": INPUT, "inputType": NUMBER_INPUT,
                 **number_field_constraints(spec.bounds, spec.constraints, integer=tp is int),
                 "step": 1 if tp is int else "any", "default": plain}
@@ -190,21 +195,75 @@ def _widget(tp: Any, spec: FieldSpec, default: Any, model: str) -> dict[str, Any
     if getattr(tp, "__name__", "") in ("Path", "PurePath"):
         return {"type": INPUT, "inputType": TEXT_INPUT, "format": PATH, "default": plain}
     text_format = next((name for cls, name in _TEXT_FORMATS if isinstance(tp, type) and issubclass(tp, cls)), None)
+    text_format = text_format or _VALUE_FORMAT_OF.get(f"{getattr(tp, '__module__', '')}.{getattr(tp, '__qualname__', '')}")
     if text_format is not None:
         return {"type": INPUT, "inputType": TEXT_INPUT, "format": text_format, **strict,
-                "default": None if plain is None else str(plain)}
-    value = dict_value_type(tp)
+                **_format_bounds(spec),
+                # a secret's default is never shown (pydantic would show "**********", which the form would send)
+                "default": None if plain is None or text_format == "password" else str(plain)}
+    value = dict_value_type(tp) if _text_keys(tp) else None
+    positions = _tuple_positions(tp)
+    if positions is not None:
+        field = json_text_field(None if plain is None else json.dumps(plain, indent=2), ARRAY)
+        field.update({k: v for k, v in lengths.items() if k in ("minLength", "maxLength")})
+        field["itemSchemas"] = positions
+        return field
     if item is None and value is None and tp is not Any:
         log.warning("Settings field '%s' has type %s, which the settings form cannot show; "
                     "it is offered as JSON text", model, getattr(tp, "__name__", tp))
     json_type = ARRAY if item is not None else OBJECT if value is not None else ANY_JSON
     field = json_text_field(None if plain is None else json.dumps(plain, indent=2), json_type)
     if json_type != ANY_JSON:
-        field.update({k: v for k, v in lengths.items() if k != "pattern"})
+        field.update({k: v for k, v in lengths.items() if k in ("minLength", "maxLength")})
+        if _is_set(tp):
+            field["uniqueItems"] = True
         inner = _value_schema(item if item is not None else value)
         if inner is not None:
             field["itemSchema" if item is not None else "valueSchema"] = inner
     return field
+
+
+def _format_bounds(spec: FieldSpec) -> JSONObject:
+    """The bounds (and a decimal's digits and multiple) of a date, time, duration or decimal field, as the form
+    states them: ``min``/``max`` in the value's own text (a date's ISO text, a decimal's digits)."""
+    stated = {key: to_config(value) for key, value in spec.bounds.items()}
+    field: JSONObject = {"min": stated.get("ge", stated.get("gt")), "max": stated.get("le", stated.get("lt"))}
+    field = {key: value for key, value in field.items() if value is not None}
+    if "gt" in stated and "ge" not in stated:
+        field["exclusiveMin"] = True
+    if "lt" in stated and "le" not in stated:
+        field["exclusiveMax"] = True
+    for key, form_key in (("multiple_of", "multipleOf"), ("max_digits", "maxDigits"),
+                          ("decimal_places", "decimalPlaces")):
+        if spec.constraints.get(key) is not None:
+            field[form_key] = to_config(spec.constraints[key])
+    return field
+
+
+def _is_set(tp: Any) -> bool:
+    """True for `set[X]`/`frozenset[X]`: pydantic counts their length after dropping repeated items."""
+    tp = strip_annotated(tp)
+    return tp in (set, frozenset) or typing.get_origin(tp) in (set, frozenset)
+
+
+def _text_keys(tp: Any) -> bool:
+    """True for a dict whose keys are text, as JSON's are (`dict[int, X]` reads its keys as integers, which the
+    form does not check: only the job does)."""
+    args = typing.get_args(strip_annotated(tp))
+    return not args or strip_annotated(args[0]) in (str, Any)
+
+
+def _tuple_positions(tp: Any) -> list[JSONValue] | None:
+    """What each position of a fixed-size tuple (`tuple[int, int]`) must be; None for anything else, and for a
+    tuple holding settings classes or values the form cannot state (only the job checks those)."""
+    tp = strip_annotated(tp)
+    args = typing.get_args(tp)
+    if typing.get_origin(tp) is not tuple or not args or Ellipsis in args or args == ((),):
+        return None
+    positions = [_value_schema(arg) for arg in args]
+    if any(position is None or "fields" in position for position in positions):
+        return None
+    return cast(list[JSONValue], positions)
 
 
 def json_text_field(default: JSONValue, json_type: str | None = None, rows: int = 4,
@@ -217,6 +276,7 @@ def json_text_field(default: JSONValue, json_type: str | None = None, rows: int 
             **({"jsonType": json_type} if json_type else {}), "default": default}
 
 
+_VALUE_FORMAT_OF = {dotted: name for name, dotted in VALUE_FORMATS.items()}
 _VALUE_TYPES: dict[object, str] = {bool: BOOLEAN, int: INTEGER, float: NUMBER, str: STRING}
 # datetime before date: a datetime is a date
 _TEXT_FORMATS = ((datetime.datetime, DATE_TIME), (datetime.date, DATE), (datetime.time, TIME),
@@ -228,16 +288,23 @@ def _value_schema(tp: Any) -> JSONObject | None:
     a boolean or one of some choices with their constraints, a list or dict of those, or a settings class (its
     form); None for anything else (unions, types pydantic alone knows)."""
     inner, optional = unwrap_optional(tp)
+    positions = _tuple_positions(inner)
+    if positions is not None:
+        schema: JSONObject = {"valueType": ARRAY, "itemSchemas": positions}
+        return {**schema, "nullable": True} if optional else schema
+    if dict_value_type(inner) is not None and not _text_keys(inner):
+        return None
     choices = _choices(inner)
     value_type = _VALUE_TYPES.get(inner) if isinstance(inner, type) else None
     bounds, constraints = constraints_of(annotated_metadata(tp))
     item, value = list_item_type(inner), dict_value_type(inner)
-    schema: JSONObject
     if is_settings_node(inner):
         schema = {"valueType": OBJECT, "fields": cast(list[JSONValue], _form_fields(cast(type, inner), "", None))}
     elif item is not None or value is not None:
         schema = {"valueType": ARRAY if item is not None else OBJECT}
-        schema.update({k: v for k, v in length_field_constraints(constraints).items() if k != "pattern"})
+        schema.update({k: v for k, v in length_field_constraints(constraints).items() if k in ("minLength", "maxLength")})
+        if _is_set(inner):
+            schema["uniqueItems"] = True
         nested = _value_schema(item if item is not None else value)
         if nested is not None:
             schema["itemSchema" if item is not None else "valueSchema"] = nested
@@ -268,6 +335,9 @@ def json_schema(cls: type) -> JSONObject:
     return _mirror_model(cls).model_json_schema()
 
 
+_TEXT_TRANSFORMS = ("strip_whitespace", "to_lower", "to_upper")
+
+
 @functools.cache
 def _mirror_model(cls: type) -> Any:
     """A pydantic model with the same fields as any settings class, for JSON Schema export."""
@@ -276,7 +346,13 @@ def _mirror_model(cls: type) -> Any:
     definitions: dict[str, Any] = {}
     for name, spec in fields_of(cls).fields.items():
         annotation = _mirror_annotation(spec.annotation, f"{cls.__name__}.{name}")
-        options: dict[str, Any] = {**spec.bounds, **spec.constraints}
+        options: dict[str, Any] = {**spec.bounds, **{key: value for key, value in spec.constraints.items()
+                                                     if key not in _TEXT_TRANSFORMS}}
+        transforms = {key: value for key, value in spec.constraints.items() if key in _TEXT_TRANSFORMS}
+        if transforms:  # Field does not take them; the annotation carries them (and the lengths after them)
+            from pydantic import StringConstraints
+
+            annotation = typing.Annotated[annotation, StringConstraints(**transforms)]
         if spec.title:
             options["title"] = spec.title
         if spec.description:
