@@ -56,8 +56,10 @@ def stop_event_name(task_key: str) -> str:
 def run_job(job_id: str, run_id: str, host: str, argv: list[str], cwd: str | None, env: dict[str, str],
             stop_event: str, stop_grace: float) -> int | None:
     """On a worker: claim the run, run the job until it ends or is stopped, report its exit; its exit code."""
-    with httpx.Client(base_url=host, timeout=30, headers={"Authorization": "Bearer " + env["BREVETTI_AI_API_KEY"]}) \
-            as platform:
+    # Straight to the platform, never through a proxy of the worker's environment: the header holds the
+    # job's key (its job is told the same: `job_environment` puts the platform in NO_PROXY).
+    with httpx.Client(base_url=host, timeout=30, headers={"Authorization": "Bearer " + env["BREVETTI_AI_API_KEY"]},
+                      trust_env=False) as platform:
         api = f"/api/jobs/{job_id}"
         claim = _send(platform, "POST", api + "/claim", json={"runId": run_id, "claimToken": uuid.uuid4().hex},
                       patience=REPORT_PATIENCE)
