@@ -4,7 +4,8 @@
   settings against a form, done by the same pydantic rules as the job's settings class.
 - `status`: a job's statuses and their transitions (`TRANSITIONS`, `may_move`), which are final, which a job may
   report, and the named sets where each of the server's moves may begin.
-- `wire`, `records`, `reports`: the records on the wire (camelCase): what the platform answers with
+- `wire`, `records`, `reports`, `requests`: the records on the wire (camelCase): what the platform answers with
   (users, tokens, tags, datasets, model types, models/reports, artifact entries) and what a job sends
-  (state, exit, metric points, the columnar metrics Content-Type) and is answered (heartbeat).
+  (state, exit, metric points, the columnar metrics Content-Type) and is answered (heartbeat), and the
+  bodies the web API takes (datasets, tags, model types, models, reports; built by `platform.web_api`).
 """

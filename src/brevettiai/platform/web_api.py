@@ -30,8 +30,16 @@ from pydantic import BaseModel
 
 from brevettiai._env import SDK_ENVIRONMENT, env_value
 from brevettiai.contract import scheme
-from brevettiai.contract.jsontypes import JSONLike, JSONMapping, JSONObject
+from brevettiai.contract.jsontypes import JSONMapping, JSONObject
 from brevettiai.contract.records import LoginRequest
+from brevettiai.contract.requests import (
+    DatasetRequest,
+    ModelRequest,
+    ModelTypeRequest,
+    ReportRequest,
+    TagRequest,
+    build_body,
+)
 from brevettiai.datamodel.types import Dataset, Tag, _WireModel
 from brevettiai.datamodel.web import FileEntry, Model, ModelType, Report, Token, User
 from brevettiai.errors import (
@@ -274,13 +282,13 @@ class PlatformAPI:
     def create_dataset(self, name: str, reference: str = "", notes: str = "", locked: bool = False,
                        tags: Iterable[RecordRef] = ()) -> Dataset:
         """Create a dataset."""
-        body: dict[str, JSONLike] = {"name": name, "reference": reference, "notes": notes, "locked": locked,
-                                     "tagIds": _ids(tags)}
+        body = build_body(DatasetRequest, name=name, reference=reference, notes=notes, locked=locked,
+                          tag_ids=_ids(tags))
         return Dataset.model_validate(self.client.post(_DATASETS.path, json=body).json())
 
     def create_tag(self, name: str, parent: RecordRef | None = None) -> Tag:
         """Create a tag, at the root or below `parent` (a Tag or an id)."""
-        body = {"name": name, "parentId": None if parent is None else _id(parent)}
+        body = build_body(TagRequest, name=name, parent_id=None if parent is None else _id(parent))
         return Tag.model_validate(self.client.post(_TAGS.path, json=body).json())
 
     def create_modeltype(self, name: str, command: str | Iterable[str],
@@ -288,28 +296,27 @@ class PlatformAPI:
                          working_dir: str | None = None, defaults: Mapping[str, object] | None = None,
                          short_description: str = "", kind: str = "model") -> ModelType:
         """Create a model type; `settings_schema` is a settings class or a form schema dict."""
-        body = {"name": name, "command": shlex.split(command) if isinstance(command, str) else list(command),
-                "settingsSchema": _schema_dict(settings_schema), "workingDir": working_dir,
-                "defaults": _jsonable(dict(defaults or {})), "shortDescription": short_description, "kind": kind}
+        body = build_body(ModelTypeRequest, name=name,
+                          command=shlex.split(command) if isinstance(command, str) else list(command),
+                          settings_schema=_schema_dict(settings_schema), working_dir=working_dir,
+                          defaults=_jsonable(dict(defaults or {})), short_description=short_description, kind=kind)
         return ModelType.model_validate(self.client.post(_MODELTYPES.path, json=body).json())
 
     def create_model(self, name: str, datasets: RecordRefs, settings: object = None,
                      model_type: RecordRef | None = None, tags: Iterable[RecordRef] = ()) -> Model:
         """Create a model; the answer's `api_key` is the job key, shown this once."""
-        body = {"name": name, "settings": _settings_config(settings), "datasetIds": _ids(datasets),
-                "tagIds": _ids(tags)}
-        if model_type is not None:
-            body["modelTypeId"] = _id(model_type)
+        optional = {} if model_type is None else {"model_type_id": _id(model_type)}
+        body = build_body(ModelRequest, name=name, settings=_settings_config(settings), dataset_ids=_ids(datasets),
+                          tag_ids=_ids(tags), **optional)
         return Model.model_validate(self.client.post(_MODELS.path, json=body).json())
 
     def create_testreport(self, name: str, model: RecordRef, datasets: RecordRefs,
                           report_type: RecordRef | None = None, settings: object = None,
                           tags: Iterable[RecordRef] = ()) -> Report:
         """Create a test report of `model` on `datasets`; its `api_key` is shown this once."""
-        body = {"name": name, "parentId": _id(model), "settings": _settings_config(settings),
-                "datasetIds": _ids(datasets), "tagIds": _ids(tags)}
-        if report_type is not None:
-            body["modelTypeId"] = _id(report_type)
+        optional = {} if report_type is None else {"model_type_id": _id(report_type)}
+        body = build_body(ReportRequest, name=name, parent_id=_id(model), settings=_settings_config(settings),
+                          dataset_ids=_ids(datasets), tag_ids=_ids(tags), **optional)
         return Report.model_validate(self.client.post(_REPORTS.path, json=body).json())
 
     # -- running jobs ---------------------------------------------------------------------------

@@ -1,10 +1,10 @@
 """The records of the HTTP API as pydantic models: camelCase on the wire, snake_case in Python.
 
 The records the SDK reads too (logins and tokens, users, tags, datasets, model types, models and
-reports, artifact entries) and what a job sends (state, exit, metric points; the heartbeat's answer) are
-defined once in `brevettiai.contract.records` and `brevettiai.contract.reports`; the models here are
-those under the server's names, with the server's own checks. The request bodies of the web API
-(``*In``) and the server-only answers are defined here.
+reports, artifact entries), what a job sends (state, exit, metric points; the heartbeat's answer) and
+the bodies the web API takes (``*In``: datasets, tags, model types, models, reports) are defined once in
+`brevettiai.contract.records`, `.reports` and `.requests`; the models here are those under the server's
+names, with the server's own checks. The server-only bodies and answers are defined here.
 """
 
 from __future__ import annotations
@@ -26,6 +26,13 @@ from brevettiai.contract.records import (
     WireRecord,
 )
 from brevettiai.contract.reports import ExitReport, HeartbeatAnswer, MetricBatch, StateReport
+from brevettiai.contract.requests import (
+    DatasetRequest,
+    ModelRequest,
+    ModelTypeRequest,
+    ReportRequest,
+    TagRequest,
+)
 from brevettiai.contract.status import JobStatus
 
 MAX_OFFSET = 2**53  # list offsets beyond what any table holds are refused (422), not passed to the database
@@ -55,25 +62,16 @@ class TokenOut(TokenRecord):
 
 # Datasets and tags ----------------------------------------------------------------------------------
 
-class DatasetIn(Wire):
+class DatasetIn(DatasetRequest):
     """A dataset to create."""
-
-    name: str = Field(min_length=1, max_length=255)
-    reference: str = ""
-    notes: str = ""
-    locked: bool = False
-    tag_ids: list[str] = Field(default_factory=list)
 
 
 class DatasetOut(DatasetRecord):
     """A dataset; its files are at ``/api/files/<id>/...`` (``bucket`` for the SDK)."""
 
 
-class TagIn(Wire):
+class TagIn(TagRequest):
     """A tag to create: a root, or below ``parentId``."""
-
-    name: str = Field(min_length=1, max_length=255)
-    parent_id: str | None = None
 
 
 class TagOut(TagRecord):
@@ -84,24 +82,8 @@ class TagOut(TagRecord):
 
 # Model types ----------------------------------------------------------------------------------------
 
-class SettingsSchema(Wire):
-    """The settings form: fields (``model`` is a dotted path into the settings) and named presets."""
-
-    model_config = ConfigDict(extra="allow")
-    fields: list[dict[str, Any]] = Field(default_factory=list)
-    presets: dict[str, Any] = Field(default_factory=dict)
-
-
-class ModelTypeIn(Wire):
+class ModelTypeIn(ModelTypeRequest):
     """A model type to create."""
-
-    name: str = Field(min_length=1, max_length=255)
-    short_description: str = ""
-    settings_schema: SettingsSchema = Field(default_factory=SettingsSchema)
-    command: list[str] = Field(default_factory=list)
-    working_dir: str | None = None
-    defaults: dict[str, Any] = Field(default_factory=dict)
-    kind: Literal["model", "report"] = "model"
 
 
 class ModelTypeOut(ModelTypeRecord):
@@ -110,20 +92,12 @@ class ModelTypeOut(ModelTypeRecord):
 
 # Models and reports ---------------------------------------------------------------------------------
 
-class ModelIn(Wire):
+class ModelIn(ModelRequest):
     """A model to create."""
 
-    name: str = Field(min_length=1, max_length=255)
-    model_type_id: str | None = None
-    settings: dict[str, Any] | str = Field(default_factory=dict, description="An object, or its JSON text")
-    dataset_ids: list[str] = Field(default_factory=list)
-    tag_ids: list[str] = Field(default_factory=list)
 
-
-class ReportIn(ModelIn):
+class ReportIn(ReportRequest, ModelIn):
     """A report to create, on the model ``parentId``."""
-
-    parent_id: str = Field(description="The model the report is about")
 
 
 MAX_NOTES = 100_000  # characters of a run's notes
