@@ -25,6 +25,7 @@ from brevettiai.io import IoTools
 from brevettiai.io import path as io_path
 
 if TYPE_CHECKING:
+    from brevettiai.contract.info import JobInfo
     from brevettiai.datamodel import Tag
     from brevettiai.platform.link import PlatformLink
 
@@ -178,8 +179,9 @@ class PlatformBackend:
         """
         from brevettiai.platform.metrics_sinks import register_sink
 
-        remote = info.get("remote_url")
-        host_name = info.get("host_name")
+        known = cast("JobInfo", info)
+        remote = known.get("remote_url")
+        host_name = known.get("host_name")
         register_sink(self, (self.link.host, self.location.host, host_name if isinstance(host_name, str) else None),
                       remote if isinstance(remote, str) else None)
 

@@ -11,6 +11,7 @@ import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
+from brevettiai.contract.info import ENDPOINT_KEYS
 from brevettiai.errors import JobNotFoundError, JobStateError, SettingsError, StoragePathError, UsageError
 from brevettiai.io import path as io_path
 from brevettiai.settings._types import strip_annotated
@@ -22,6 +23,7 @@ if typing.TYPE_CHECKING:
 
     from brevettiai._backend import JobBackend
     from brevettiai._state import ExitInfo, Status
+    from brevettiai.contract.info import JobInfo
     from brevettiai.contract.jsontypes import JSONLike, JSONMapping, JSONValue
     from brevettiai.datamodel import Dataset, Tag
     from brevettiai.interfaces.remote_monitor import RemoteMonitor
@@ -38,10 +40,10 @@ def _log() -> logging.Logger:
 
     return logging.getLogger("brevettiai.platform.job")
 
-_ENDPOINT_KEYS = {"charts": "charts_url", "complete": "complete_url", "remote": "remote_url",
-                  "security_credentials": "security_credentials_url"}
+# The info.json keys (`brevettiai.contract.info.JobInfo`) the Job models as attributes; the others stay
+# readable as attributes as they are (`__getattr__`).
 _INFO_FIELDS = {"id", "name", "api_key", "host_name", "datasets", "tags", "models", "parent", "settings",
-                "run_id", "model_path", *_ENDPOINT_KEYS.values()}
+                "run_id", "model_path", *ENDPOINT_KEYS.values()}
 
 
 class _Killed(BaseException):
@@ -125,23 +127,24 @@ class Job:
         # The command line as the job was given it: the program, then the arguments Job.init parsed.
         self.argv: list[str] = list(sys.argv) if argv is None else [*sys.argv[:1], *argv]
 
-        self.id: str = str(info["id"])
-        self.name: str = str(info.get("name") or self.id)
-        self.run_id: str = str(info.get("run_id") or new_run_id())
+        known = cast("JobInfo", info)  # its keys as the server writes them (any may be missing)
+        self.id: str = str(known["id"])
+        self.name: str = str(known.get("name") or self.id)
+        self.run_id: str = str(known.get("run_id") or new_run_id())
         self.job_dir: str = job_dir
-        self.host_name: str | None = cast("str | None", info.get("host_name"))
-        self.datasets: list[Dataset] = _records("Dataset", cast("list[JSONLike] | None", info.get("datasets")))
-        self.tags: list[Tag] = _records("Tag", cast("list[JSONLike] | None", info.get("tags")))
-        self.models: list[JSONLike] = list(cast("list[JSONLike]", info.get("models") or []))
-        self.parent: JSONLike | None = info.get("parent")
-        self.model_path: str | None = cast("str | None", info.get("model_path"))
+        self.host_name: str | None = known.get("host_name")
+        self.datasets: list[Dataset] = _records("Dataset", cast("list[JSONLike] | None", known.get("datasets")))
+        self.tags: list[Tag] = _records("Tag", cast("list[JSONLike] | None", known.get("tags")))
+        self.models: list[JSONLike] = list(cast("list[JSONLike]", known.get("models") or []))
+        self.parent: JSONLike | None = cast("JSONLike | None", known.get("parent"))
+        self.model_path: str | None = known.get("model_path")
         self.api_endpoints: dict[str, str | None] = {
-            name: _url_without_key(cast("str | None", info.get(key))) for name, key in _ENDPOINT_KEYS.items()}
+            name: _url_without_key(cast("str | None", known.get(key))) for name, key in ENDPOINT_KEYS.items()}
         self.settings = settings
         self.unknown_settings: dict[str, object] = dict(unknown_settings or {})
         self.output_metrics: dict[str, object] = {}
         self._info_extra = {k: v for k, v in info.items() if k not in _INFO_FIELDS}
-        self._api_key = api_key or cast("str | None", info.get("api_key"))
+        self._api_key = api_key or known.get("api_key")
         self._cache_path = cache_path
         self._temp_dir: str | None = None
         self._owns_temp_dir = False

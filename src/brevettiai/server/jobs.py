@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 
 from brevettiai.contract.forms import deep_merge, validate_settings
+from brevettiai.contract.info import InfoJob, InfoModelType, InfoParent, JobInfo
 from brevettiai.contract.runs import new_run_id
 from brevettiai.contract.status import (
     ACTIVE,
@@ -137,28 +138,29 @@ def _error(loc: list[Any], msg: str) -> dict[str, Any]:
     return {"loc": loc, "msg": msg, "type": "value_error"}
 
 
-def build_info(ctx: ServerContext, session: Any, job: db.Job) -> dict[str, Any]:
+def build_info(ctx: ServerContext, session: Any, job: db.Job) -> JobInfo:
     """The job's info.json: what the SDK needs to run it (never its key)."""
-    datasets = []
+    datasets: list[InfoJob] = []
     for dataset_id in job.dataset_ids or []:
         dataset = session.get(db.Dataset, dataset_id)
         if dataset is not None:
-            datasets.append({"id": dataset.id, "name": dataset.name, "bucket": bucket(dataset.id)})
+            datasets.append(InfoJob(id=dataset.id, name=dataset.name, bucket=bucket(dataset.id)))
     tags = [t.model_dump(mode="json", by_alias=True)
             for t in tag_forest(session.scalars(select(db.Tag)).all(), roots=job.tag_ids or [])]
     parent = session.get(db.Job, job.parent_id) if job.parent_id else None
-    parent_info = None if parent is None else {"id": parent.id, "name": parent.name, "kind": parent.kind,
-                                                "bucket": bucket(parent.id)}
+    parent_info = None if parent is None else InfoParent(id=parent.id, name=parent.name, kind=parent.kind,
+                                                         bucket=bucket(parent.id))
     model_type = session.get(db.ModelType, job.model_type_id) if job.model_type_id else None
-    return {
-        "id": job.id, "name": job.name, "kind": job.kind, "host_name": ctx.config.public_url, "run_id": job.run_id,
-        "settings": job.settings or {}, "datasets": datasets, "tags": tags,
-        "models": [] if parent_info is None else [{k: parent_info[k] for k in ("id", "name", "bucket")}],
-        "parent": parent_info,
-        "charts_url": f"/api/jobs/{job.id}/charts", "complete_url": f"/api/jobs/{job.id}/state",
-        "remote_url": f"/api/jobs/{job.id}/remotemonitor",
-        "model_type": None if model_type is None else {"id": model_type.id, "name": model_type.name},
-    }
+    return JobInfo(
+        id=job.id, name=job.name, kind=job.kind, host_name=ctx.config.public_url, run_id=job.run_id,
+        settings=job.settings or {}, datasets=datasets, tags=tags,
+        models=[] if parent_info is None else [InfoJob(id=parent_info["id"], name=parent_info["name"],
+                                                       bucket=parent_info["bucket"])],
+        parent=parent_info,
+        charts_url=f"/api/jobs/{job.id}/charts", complete_url=f"/api/jobs/{job.id}/state",
+        remote_url=f"/api/jobs/{job.id}/remotemonitor",
+        model_type=None if model_type is None else InfoModelType(id=model_type.id, name=model_type.name),
+    )
 
 
 def _write_info(ctx: ServerContext, session: Any, job: db.Job) -> None:
@@ -180,7 +182,7 @@ def read_info(ctx: ServerContext, job_id: str) -> dict[str, Any]:
     if isinstance(stored, dict):
         return stored
     with ctx.db.read() as session:
-        return build_info(ctx, session, get_job(session, job_id))
+        return dict(build_info(ctx, session, get_job(session, job_id)))
 
 
 def log_file(ctx: ServerContext, job_id: str) -> str:
