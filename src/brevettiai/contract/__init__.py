@@ -8,4 +8,5 @@
   (users, tokens, tags, datasets, model types, models/reports, artifact entries) and what a job sends
   (state, exit, metric points, the columnar metrics Content-Type) and is answered (heartbeat), and the
   bodies the web API takes (datasets, tags, model types, models, reports; built by `platform.web_api`).
+- `info`: the keys of a job's info.json (a TypedDict: the server writes it, the SDK's `Job` reads it).
 """
