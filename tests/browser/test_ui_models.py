@@ -50,19 +50,19 @@ def test_create_model_from_the_zoo_and_watch_it_train(logged_in: Any, ui_server:
     page.get_by_label("Name").fill("Churn model")
     page.get_by_label("N Samples").fill("20000")
     epochs.fill("0")
-    page.get_by_label("Log Every").fill("20")
+    page.get_by_label("Log Every").fill("100")
     page.get_by_role("button", name="Create and start training").click()
     expect(page.locator("#f-training-epochs-error")).to_have_text("must be >= 1; got 0")
     expect(page.get_by_label("Epochs")).to_have_attribute("aria-invalid", "true")
     expect(page.get_by_label("Name")).to_have_value("Churn model")
     expect(page.get_by_label("N Samples")).to_have_value("20000")
-    expect(page.get_by_label("Log Every")).to_have_value("20")
+    expect(page.get_by_label("Log Every")).to_have_value("100")
     expect(page.locator("#form-errors").get_by_role("link", name="Epochs: must be >= 1; got 0")).to_have_count(1)
     shot(page, screenshots, "zoo-form-error")
     assert ui_server.api.get("/api/models", params={"name": "Churn model"}).json()["total"] == 0
 
     # Fixed: created, started, and its key shown once.
-    page.get_by_label("Epochs").fill("20000")
+    page.get_by_label("Epochs").fill("100000")  # long enough to be seen running on a fast machine
     page.get_by_label("production").check()
     page.get_by_label("bottle samples").check()
     page.get_by_role("button", name="Create and start training").click()
@@ -99,11 +99,11 @@ def test_create_model_from_the_zoo_and_watch_it_train(logged_in: Any, ui_server:
     page.locator('.vega-chart[data-chart="training_curves"][data-rendered="true"] svg').wait_for()
     page.locator('.progress-chart[data-group="accuracy"] svg').wait_for()
     loss_points = int(page.locator('.progress-chart[data-group="loss"]').get_attribute("data-points") or 0)
-    assert loss_points == 2 * 20000 // 20  # train_loss and test_loss at every 20th epoch
+    assert loss_points == 2 * 100000 // 100  # train_loss and test_loss at every 100th epoch
     report = page.frame_locator('iframe[title="Report report.html"]')
     expect(report.get_by_role("heading", name="Logistic regression")).to_be_visible()
     settings = page.locator("#settings-table")
-    expect(settings.locator("tr", has_text="Epochs").locator("td").first).to_have_text("20000")
+    expect(settings.locator("tr", has_text="Epochs").locator("td").first).to_have_text("100000")
     expect(settings).to_contain_text("Gradient descent steps over the whole training set")
     expect(page.locator("#env-title")).to_be_visible()
     expect(page.locator("section", has=page.locator("#env-title"))).to_contain_text("Python")
