@@ -58,6 +58,10 @@ def _migrate(engine: Engine, revision: str, *, down: bool) -> str | None:
     with engine.connect() as connection:
         locked = _lock(connection)
         try:
+            current = current_revision(connection)
+            connection.rollback()  # end the read's transaction: the migration begins its own
+            if not down and current == _target(config, revision):
+                return current  # up to date: no transaction, lock or foreign-key scan at every start
             with _sqlite_foreign_keys_off(connection), connection.begin():
                 if connection.dialect.name == "sqlite":  # pysqlite leaves DDL outside its transactions
                     connection.exec_driver_sql("BEGIN IMMEDIATE")
@@ -70,6 +74,13 @@ def _migrate(engine: Engine, revision: str, *, down: bool) -> str | None:
             if locked:
                 connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
                 connection.commit()
+
+
+def _target(config: Config, revision: str) -> str | None:
+    """The revision id `revision` names ("head": the newest shipped migration)."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(config).get_current_head() if revision == "head" else revision
 
 
 @contextmanager
